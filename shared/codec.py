@@ -1,0 +1,263 @@
+"""The one way to turn SCC messages into MQTT payloads and back: encode, and decode that never raises.
+
+Thumbnail framing: a thumbnail payload is ``4-byte big-endian header length | JSON header | JPEG``.
+The JPEG travels as raw bytes because base64 inside JSON would add a third to every ~10 kB
+thumbnail on the regencies' thin links; the header is a normal, schema-validated CameraThumbnail,
+so a reader validates it with the same models and checks the JPEG against its size and sha256.
+MQTT v5 user properties could carry the header too, but bridges and v3 readers drop them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from shared import topics
+from shared.messages import (
+    SCHEMA_VERSION,
+    AgentBirth,
+    AgentOffline,
+    AlertEvent,
+    CameraInventory,
+    CameraStatus,
+    CameraThumbnail,
+    Command,
+    CommandResult,
+    HostMetrics,
+    Message,
+    PublicCameraStatus,
+    PublicWebsiteStatus,
+    RegencySummary,
+    Strict,
+    WebsiteStatus,
+)
+from shared.topics import Channel, TopicError, TopicInfo
+
+# Refused before parsing: an inventory of 5,000 cameras fits with room to spare; the broker's
+# max_packet_size is set just above this so oversized publishes never reach a subscriber.
+MAX_PAYLOAD_BYTES = 1_048_576
+MAX_THUMBNAIL_HEADER_BYTES = 8_192
+JPEG_MAGIC = b"\xff\xd8\xff"
+_HEADER_LENGTH = struct.Struct(">I")
+
+CHANNEL_MODELS: dict[Channel, tuple[type[Strict], ...]] = {
+    Channel.AVAILABILITY: (AgentBirth, AgentOffline),
+    Channel.METRICS: (HostMetrics,),
+    Channel.INVENTORY: (CameraInventory,),
+    Channel.CAMERA_STATUS: (CameraStatus,),
+    Channel.CAMERA_THUMBNAIL: (CameraThumbnail,),
+    Channel.WEBSITE_STATUS: (WebsiteStatus,),
+    Channel.COMMAND: (Command,),
+    Channel.COMMAND_RESULT: (CommandResult,),
+    Channel.PUBLIC_REGENCY: (RegencySummary,),
+    Channel.PUBLIC_CAMERA: (PublicCameraStatus,),
+    Channel.PUBLIC_WEBSITE: (PublicWebsiteStatus,),
+    Channel.PUBLIC_ALERTS: (AlertEvent,),
+}
+_KIND_TO_MODEL: dict[str, type[Strict]] = {
+    model.model_fields["kind"].default: model for models in CHANNEL_MODELS.values() for model in models
+}
+_ADAPTERS: dict[type[Strict], TypeAdapter[Any]] = {model: TypeAdapter(model) for model in _KIND_TO_MODEL.values()}
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A payload that passed every check: the topic's ids, the typed message, a thumbnail's JPEG."""
+
+    topic: TopicInfo
+    message: Message
+    jpeg: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeError:
+    """Why a payload was refused, in one line that names the field or the rule."""
+
+    topic: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.topic}: {self.reason}"
+
+
+def encode(message: Message) -> bytes:
+    """JSON payload for any message except a thumbnail (use encode_thumbnail)."""
+    if isinstance(message, CameraThumbnail):
+        raise TypeError("a thumbnail needs its JPEG: use encode_thumbnail(meta, jpeg)")
+    return message.model_dump_json(exclude_none=False).encode()
+
+
+def encode_thumbnail(meta: CameraThumbnail, jpeg: bytes) -> bytes:
+    header = meta.model_dump_json().encode()
+    return _HEADER_LENGTH.pack(len(header)) + header + jpeg
+
+
+def thumbnail_meta(
+    *, agent: str, seq: int, msg_id: str, ts: Any, camera_id: str, jpeg: bytes, width: int, height: int
+) -> CameraThumbnail:
+    """The header that matches a JPEG: its size and sha256 are computed here, not trusted."""
+    return CameraThumbnail(
+        agent=agent,
+        seq=seq,
+        msg_id=msg_id,
+        ts=ts,
+        camera_id=camera_id,
+        width=width,
+        height=height,
+        size_bytes=len(jpeg),
+        sha256=hashlib.sha256(jpeg).hexdigest(),
+        captured_at=ts,
+    )
+
+
+def topic_for(message: Message) -> str:
+    """The topic an agent-side message is published on (public messages need their regency)."""
+    match message:
+        case AgentBirth() | AgentOffline():
+            return topics.availability(message.agent)
+        case HostMetrics():
+            return topics.metrics(message.agent)
+        case CameraInventory():
+            return topics.inventory(message.agent)
+        case CameraStatus():
+            return topics.camera_status(message.agent, message.camera_id)
+        case CameraThumbnail():
+            return topics.camera_thumbnail(message.agent, message.camera_id)
+        case WebsiteStatus():
+            return topics.website_status(message.agent, message.website_id)
+        case Command():
+            return topics.command(message.agent, message.name.value)
+        case CommandResult():
+            return topics.command_result(message.agent)
+        case PublicCameraStatus():
+            return topics.public_camera(message.regency, message.agent, message.camera_id)
+        case PublicWebsiteStatus():
+            return topics.public_website(message.regency, message.agent, message.website_id)
+        case RegencySummary():
+            return topics.public_regency(message.regency)
+        case AlertEvent():
+            return topics.PUBLIC_ALERTS_TOPIC
+    raise TypeError(f"not an SCC message: {type(message).__name__}")
+
+
+def decode(topic: str, payload: bytes) -> Decoded | DecodeError:
+    """Topic + bytes -> a typed message, or a one-line DecodeError. Never raises."""
+    try:
+        return _decode(topic, payload)
+    except _Refused as refused:
+        return DecodeError(topic, str(refused))
+    except Exception as unexpected:  # a decoder bug must not take a worker down
+        return DecodeError(topic, f"internal decoder error: {type(unexpected).__name__}: {unexpected}")
+
+
+class _Refused(Exception):
+    pass
+
+
+def _decode(topic: str, payload: bytes) -> Decoded:
+    try:
+        info = topics.parse(topic)
+    except TopicError as error:
+        raise _Refused(str(error)) from None
+    if not isinstance(payload, bytes | bytearray | memoryview):
+        raise _Refused(f"payload is {type(payload).__name__}, not bytes")
+    payload = bytes(payload)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise _Refused(f"payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit")
+    if not payload:
+        raise _Refused("empty payload (a cleared retained message carries no report)")
+
+    jpeg: bytes | None = None
+    if info.channel is Channel.CAMERA_THUMBNAIL:
+        header, jpeg = _split_thumbnail(payload)
+        data = _parse_json(header)
+    else:
+        data = _parse_json(payload)
+
+    model = _model_for(info, data)
+    try:
+        message = _ADAPTERS[model].validate_python(data)
+    except ValidationError as error:
+        raise _Refused(f"{model.model_fields['kind'].default}: {_first_error(error)}") from None
+    _check_topic_matches(info, message)
+    if jpeg is not None:
+        _check_jpeg(message, jpeg)
+    return Decoded(info, message, jpeg)
+
+
+def _split_thumbnail(payload: bytes) -> tuple[bytes, bytes]:
+    if len(payload) < _HEADER_LENGTH.size:
+        raise _Refused("thumbnail payload shorter than its 4-byte header length")
+    (length,) = _HEADER_LENGTH.unpack_from(payload)
+    if length == 0 or length > MAX_THUMBNAIL_HEADER_BYTES or _HEADER_LENGTH.size + length > len(payload):
+        raise _Refused(f"thumbnail header length {length} does not fit a payload of {len(payload)} bytes")
+    start = _HEADER_LENGTH.size
+    return payload[start : start + length], payload[start + length :]
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise _Refused(f"payload is not UTF-8 (byte {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise _Refused(f"payload is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise _Refused("payload is not JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise _Refused(f"payload is a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def _model_for(info: TopicInfo, data: dict[str, Any]) -> type[Strict]:
+    version = data.get("schema_version")
+    if type(version) is not int:
+        raise _Refused("field 'schema_version': missing or not an integer")
+    if version != SCHEMA_VERSION:
+        raise _Refused(f"field 'schema_version': version {version} is not supported (this build reads {SCHEMA_VERSION})")
+    kind = data.get("kind")
+    allowed = CHANNEL_MODELS[info.channel]
+    names = [m.model_fields["kind"].default for m in allowed]
+    if not isinstance(kind, str) or kind not in names:
+        raise _Refused(f"field 'kind': {kind!r} does not belong on a {info.channel.value} topic (expected {' or '.join(names)})")
+    return _KIND_TO_MODEL[kind]
+
+
+def _first_error(error: ValidationError) -> str:
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(payload)"
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"field '{where}': {first['msg']}{more}"
+
+
+def _check_topic_matches(info: TopicInfo, message: Message) -> None:
+    pairs = (
+        ("agent", info.agent),
+        ("camera_id", info.camera_id),
+        ("website_id", info.website_id),
+        ("regency", info.regency),
+    )
+    for field, expected in pairs:
+        if expected is None:
+            continue
+        actual = getattr(message, field, None)
+        if actual != expected:
+            raise _Refused(f"field '{field}': {actual!r} does not match the topic's {expected!r}")
+    if info.command is not None and isinstance(message, Command) and message.name.value != info.command:
+        raise _Refused(f"field 'name': {message.name.value!r} does not match the topic's {info.command!r}")
+
+
+def _check_jpeg(message: Message, jpeg: bytes) -> None:
+    assert isinstance(message, CameraThumbnail)
+    if not jpeg.startswith(JPEG_MAGIC):
+        raise _Refused("thumbnail body is not a JPEG (no FF D8 FF magic)")
+    if len(jpeg) != message.size_bytes:
+        raise _Refused(f"thumbnail body is {len(jpeg)} bytes, header says {message.size_bytes}")
+    if hashlib.sha256(jpeg).hexdigest() != message.sha256:
+        raise _Refused("thumbnail body does not match the header's sha256")

@@ -1,0 +1,382 @@
+"""The versioned message models of the wire contract: one pydantic model per message kind."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.topics import IDENTIFIER_PATTERN
+
+SCHEMA_VERSION = 1
+
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+RegencyCode = Annotated[str, StringConstraints(pattern=r"^16\.\d{2}$")]
+# Text from cameras and websites is untrusted and may be huge; agents clip it (see clip_text).
+ShortText = Annotated[str, StringConstraints(max_length=256)]
+LongText = Annotated[str, StringConstraints(max_length=2048)]
+ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+DetailValue = str | int | float | bool | None
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_message_id() -> str:
+    return uuid.uuid4().hex
+
+
+def clip_text(value: str | None, limit: int = 256) -> str:
+    """Shorten untrusted text to ``limit`` characters, marking the cut with an ellipsis."""
+    if value is None:
+        return ""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+class Strict(BaseModel):
+    """Base for every model in the contract: unknown fields are an error, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Envelope(Strict):
+    """Fields every agent message carries."""
+
+    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Contract version of this payload.")
+    agent: Identifier = Field(description="Agent name; equals the CN of the agent's certificate.")
+    seq: int = Field(ge=0, description="Per-agent sequence number, increasing by one per message.")
+    msg_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] = Field(
+        description="Unique message id (uuid4 hex); central deduplicates on it."
+    )
+    ts: UtcDatetime = Field(description="When the source measured this, UTC, ISO 8601.")
+
+
+# --- agent presence ---------------------------------------------------------------------------
+
+
+class AgentBirth(Envelope):
+    """Retained on the availability topic when the agent connects."""
+
+    kind: Literal["agent_birth"] = "agent_birth"
+    agent_version: ShortText
+    hostname: ShortText
+    started_at: UtcDatetime
+    cameras_configured: int = Field(ge=0)
+    websites_configured: int = Field(ge=0)
+
+
+class AgentOffline(Envelope):
+    """Retained on the availability topic: the broker's last will, or a clean shutdown."""
+
+    kind: Literal["agent_offline"] = "agent_offline"
+    reason: Literal["connection_lost", "shutdown"]
+
+
+class HostMetrics(Envelope):
+    """The agent box's health, sampled with psutil."""
+
+    kind: Literal["host_metrics"] = "host_metrics"
+    agent_version: ShortText
+    cpu_percent: float = Field(ge=0)
+    load_1m: float | None = Field(default=None, ge=0)
+    memory_used_bytes: int = Field(ge=0)
+    memory_total_bytes: int = Field(ge=0)
+    disk_used_bytes: int = Field(ge=0)
+    disk_total_bytes: int = Field(ge=0)
+    temperatures_c: dict[ShortText, float] = Field(default_factory=dict)
+    uptime_s: float = Field(ge=0)
+    net_bytes_sent: int = Field(ge=0)
+    net_bytes_recv: int = Field(ge=0)
+    outbox_depth: int = Field(ge=0, description="Reports waiting for the broker's acknowledgement.")
+    outbox_bytes: int = Field(ge=0)
+    outbox_dropped_total: int = Field(ge=0, description="Reports dropped because the outbox was full.")
+
+
+# --- cameras ----------------------------------------------------------------------------------
+
+
+class DiscoveryMethod(StrEnum):
+    MULTICAST = "multicast"
+    UNICAST = "unicast"
+    STATIC = "static"
+
+
+class CameraIdentity(Strict):
+    """What the agent knows of one camera: from discovery, ONVIF device information and config."""
+
+    camera_id: Identifier
+    host: ShortText
+    port: int = Field(ge=1, le=65535)
+    name: ShortText = ""
+    manufacturer: ShortText = ""
+    model: ShortText = ""
+    firmware: ShortText = ""
+    serial: ShortText = ""
+    mac: ShortText = ""
+    endpoint_ref: ShortText = ""
+    discovered_by: DiscoveryMethod
+    opd: ShortText = Field("", description="Owning office, from the agent's configuration.")
+
+
+class CameraInventory(Envelope):
+    """The cameras an agent knows, with those found and lost since the previous inventory."""
+
+    kind: Literal["camera_inventory"] = "camera_inventory"
+    cameras: list[CameraIdentity] = Field(max_length=5000)
+    found: list[Identifier] = Field(default_factory=list, max_length=5000)
+    lost: list[Identifier] = Field(default_factory=list, max_length=5000)
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+
+
+class CheckOutcome(Strict):
+    """One check's result: a machine-readable reason code and a human message."""
+
+    check: Identifier
+    outcome: Outcome
+    reason: ReasonCode = Field(description="Machine-readable cause, e.g. 'ok', 'frozen', 'auth_failed'.")
+    message: LongText = ""
+    duration_ms: float = Field(0.0, ge=0)
+    details: dict[Identifier, DetailValue] = Field(default_factory=dict, max_length=64)
+
+
+class CameraState(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+class CameraStatus(Envelope):
+    """One check cycle's result for one camera."""
+
+    kind: Literal["camera_status"] = "camera_status"
+    camera_id: Identifier
+    status: CameraState
+    reason: ReasonCode = Field(description="The reason code that decided the status.")
+    message: LongText = ""
+    consecutive_failures: int = Field(0, ge=0)
+    checks: list[CheckOutcome] = Field(max_length=64)
+
+
+class CameraThumbnail(Envelope):
+    """Metadata of a JPEG thumbnail; the JPEG bytes travel after it in the same payload (see codec)."""
+
+    kind: Literal["camera_thumbnail"] = "camera_thumbnail"
+    camera_id: Identifier
+    content_type: Literal["image/jpeg"] = "image/jpeg"
+    width: int = Field(ge=1, le=4096)
+    height: int = Field(ge=1, le=4096)
+    size_bytes: int = Field(ge=1)
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    captured_at: UtcDatetime
+
+
+# --- websites ---------------------------------------------------------------------------------
+
+
+class WebsiteAvailability(StrEnum):
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+class Freshness(StrEnum):
+    FRESH = "fresh"
+    STALE = "stale"
+    UNKNOWN = "unknown"
+
+
+class FreshnessSignal(StrEnum):
+    WORDPRESS_API = "wordpress_api"
+    FEED = "feed"
+    SITEMAP = "sitemap"
+    LAST_MODIFIED = "last_modified"
+    CONTENT_HASH = "content_hash"
+
+
+class WebsiteStatus(Envelope):
+    """One check of one OPD website: availability, TLS and content freshness."""
+
+    kind: Literal["website_status"] = "website_status"
+    website_id: Identifier
+    url: Annotated[str, StringConstraints(max_length=2048)]
+    opd: ShortText = ""
+    availability: WebsiteAvailability
+    reason: ReasonCode
+    message: LongText = ""
+    http_status: int | None = Field(default=None, ge=100, le=599)
+    response_ms: float | None = Field(default=None, ge=0)
+    tls_valid: bool | None = None
+    tls_expires_at: UtcDatetime | None = None
+    tls_days_left: int | None = None
+    freshness: Freshness
+    last_update: UtcDatetime | None = Field(default=None, description="Estimated time of the newest content.")
+    last_update_signal: FreshnessSignal | None = None
+    stale_after_days: int = Field(ge=1)
+    checks: list[CheckOutcome] = Field(max_length=64)
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+class CommandName(StrEnum):
+    CHECK_NOW = "check_now"
+    REDISCOVER = "rediscover"
+    THUMBNAIL_NOW = "thumbnail_now"
+
+
+class Command(Envelope):
+    """Central -> agent; ``agent`` is the target, ``seq`` central's own counter for that agent."""
+
+    kind: Literal["command"] = "command"
+    command_id: Identifier
+    name: CommandName
+    camera_id: Identifier | None = Field(default=None, description="One camera, or all when absent.")
+    requested_by: ShortText = ""
+
+
+class CommandResult(Envelope):
+    """Agent -> central: how a command went."""
+
+    kind: Literal["command_result"] = "command_result"
+    command_id: Identifier
+    name: CommandName
+    ok: bool
+    message: LongText = ""
+    details: dict[Identifier, DetailValue] = Field(default_factory=dict, max_length=64)
+
+
+# --- public topics (central -> third parties) ---------------------------------------------
+
+
+class PublicEnvelope(Strict):
+    """Fields every public message carries; ``seq`` is central's counter for the topic."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    seq: int = Field(ge=0)
+    msg_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+    ts: UtcDatetime
+
+
+class RegencySummary(PublicEnvelope):
+    """Retained per-regency rollup."""
+
+    kind: Literal["regency_summary"] = "regency_summary"
+    regency: RegencyCode
+    name: ShortText
+    stage: ShortText
+    agents_online: int = Field(ge=0)
+    agents_total: int = Field(ge=0)
+    cameras_ok: int = Field(ge=0)
+    cameras_degraded: int = Field(ge=0)
+    cameras_offline: int = Field(ge=0)
+    cameras_unknown: int = Field(ge=0)
+    cameras_total: int = Field(ge=0)
+    websites_fresh: int = Field(ge=0)
+    websites_stale: int = Field(ge=0)
+    websites_down: int = Field(ge=0)
+    websites_total: int = Field(ge=0)
+
+
+class PublicCameraStatus(PublicEnvelope):
+    """Retained current status of one camera."""
+
+    kind: Literal["public_camera_status"] = "public_camera_status"
+    regency: RegencyCode
+    agent: Identifier
+    camera_id: Identifier
+    name: ShortText = ""
+    opd: ShortText = ""
+    status: CameraState
+    reason: ReasonCode
+    message: LongText = ""
+    since: UtcDatetime | None = None
+
+
+class PublicWebsiteStatus(PublicEnvelope):
+    """Retained current status of one OPD website."""
+
+    kind: Literal["public_website_status"] = "public_website_status"
+    regency: RegencyCode
+    agent: Identifier
+    website_id: Identifier
+    url: Annotated[str, StringConstraints(max_length=2048)]
+    opd: ShortText = ""
+    availability: WebsiteAvailability
+    freshness: Freshness
+    last_update: UtcDatetime | None = None
+    reason: ReasonCode
+
+
+class AlertSeverity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertEvent(PublicEnvelope):
+    """An alert raised or resolved by central's rules."""
+
+    kind: Literal["alert"] = "alert"
+    alert_id: Identifier
+    rule: Identifier
+    state: Literal["firing", "resolved"]
+    severity: AlertSeverity
+    regency: RegencyCode | None = None
+    subject: ShortText = Field(description="What the alert is about, e.g. 'camera palembang-01/cam-07'.")
+    message: LongText
+    started_at: UtcDatetime
+    resolved_at: UtcDatetime | None = None
+
+
+AgentMessage = Annotated[
+    AgentBirth
+    | AgentOffline
+    | HostMetrics
+    | CameraInventory
+    | CameraStatus
+    | CameraThumbnail
+    | WebsiteStatus
+    | Command
+    | CommandResult,
+    Field(discriminator="kind"),
+]
+PublicMessage = Annotated[
+    RegencySummary | PublicCameraStatus | PublicWebsiteStatus | AlertEvent, Field(discriminator="kind")
+]
+Message = AgentBirth | AgentOffline | HostMetrics | CameraInventory | CameraStatus | CameraThumbnail | \
+    WebsiteStatus | Command | CommandResult | RegencySummary | PublicCameraStatus | PublicWebsiteStatus | \
+    AlertEvent
+
+ALL_MODELS: tuple[type[Strict], ...] = (
+    AgentBirth,
+    AgentOffline,
+    HostMetrics,
+    CameraInventory,
+    CameraStatus,
+    CameraThumbnail,
+    WebsiteStatus,
+    Command,
+    CommandResult,
+    RegencySummary,
+    PublicCameraStatus,
+    PublicWebsiteStatus,
+    AlertEvent,
+)

@@ -1,0 +1,3 @@
+"""Fixtures shared by every test package: each area's fixtures live in tests/fixtures/, imported here."""
+
+from tests.fixtures.broker import *  # noqa: F403
