@@ -1,0 +1,91 @@
+"""central.toml: the central server's typed configuration, with errors that name the file and key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.validation import format_validation_error
+
+DEFAULT_CONFIG_PATH = Path("/etc/scc/central.toml")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(Section):
+    url: str = Field(
+        "sqlite:////var/lib/scc/central.db",
+        description="SQLAlchemy URL: sqlite:///PATH (WAL) or postgresql+psycopg://user@host/db.",
+    )
+    retention_days: int = Field(30, ge=1, description="Raw check results older than this are deleted.")
+
+
+class BrokerConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8883, ge=1, le=65535)
+    ca: Path = Path("/etc/scc/pki/ca.crt")
+    cert: Path = Path("/etc/scc/pki/central.crt")
+    key: Path = Path("/etc/scc/pki/central.key")
+    client_id: str = "scc-central-ingest"
+    share_group: str = Field("scc-ingest", description="Shared-subscription group ingest workers join.")
+
+
+class PkiConfig(Section):
+    dir: Path = Field(Path("/etc/scc/pki"), description="scc-provision's directory with registry.json.")
+
+
+class IngestConfig(Section):
+    batch_size: int = Field(500, ge=1)
+    batch_interval_s: float = Field(0.2, gt=0)
+    republish: bool = Field(True, description="Republish curated state under scc/v1/public/.")
+
+
+class WebConfig(Section):
+    secret_key: str = Field("", description="Flask session key; generated into the state dir when empty.")
+    public_status: bool = Field(False, description="Serve a read-only status page without login.")
+    session_cookie_secure: bool = True
+    default_locale: str = "id"
+    timezone: str = "Asia/Jakarta"
+
+
+class CentralConfig(Section):
+    """Everything central reads from central.toml; every section has working defaults."""
+
+    state_dir: Path = Path("/var/lib/scc")
+    database: DatabaseConfig = DatabaseConfig()
+    broker: BrokerConfig = BrokerConfig()
+    pki: PkiConfig = PkiConfig()
+    ingest: IngestConfig = IngestConfig()
+    web: WebConfig = WebConfig()
+    # Sections added by later features (alerts, reports) plug in here as typed models.
+    alerts: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConfigError(Exception):
+    """A central.toml that cannot be used; the message lists 'file:key: problem' lines."""
+
+
+def load_config(path: Path | None = None) -> CentralConfig:
+    """Read and validate central.toml; a missing default file means all defaults."""
+    path = path or DEFAULT_CONFIG_PATH
+    if not path.exists():
+        if path == DEFAULT_CONFIG_PATH:
+            return CentralConfig()
+        raise ConfigError(f"{path}: file not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: dict[str, Any], source: str = "central.toml") -> CentralConfig:
+    try:
+        return CentralConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, source)) from None
