@@ -24,7 +24,9 @@ Handler = Callable[[CentralConfig, argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scc-central", description="SCC central server")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH, help="central.toml (default: %(default)s)")
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG_PATH, help="central.toml (default: %(default)s)"
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:

@@ -62,7 +62,9 @@ CHANNEL_MODELS: dict[Channel, tuple[type[Strict], ...]] = {
 _KIND_TO_MODEL: dict[str, type[Strict]] = {
     model.model_fields["kind"].default: model for models in CHANNEL_MODELS.values() for model in models
 }
-_ADAPTERS: dict[type[Strict], TypeAdapter[Any]] = {model: TypeAdapter(model) for model in _KIND_TO_MODEL.values()}
+_ADAPTERS: dict[type[Strict], TypeAdapter[Any]] = {
+    model: TypeAdapter(model) for model in _KIND_TO_MODEL.values()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +208,9 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise _Refused(f"payload is not UTF-8 (byte {error.start})") from None
     except json.JSONDecodeError as error:
-        raise _Refused(f"payload is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        raise _Refused(
+            f"payload is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     except RecursionError:
         raise _Refused("payload is not JSON: nested too deeply") from None
     if not isinstance(data, dict):
@@ -219,12 +223,16 @@ def _model_for(info: TopicInfo, data: dict[str, Any]) -> type[Strict]:
     if type(version) is not int:
         raise _Refused("field 'schema_version': missing or not an integer")
     if version != SCHEMA_VERSION:
-        raise _Refused(f"field 'schema_version': version {version} is not supported (this build reads {SCHEMA_VERSION})")
+        raise _Refused(
+            f"field 'schema_version': version {version} is not supported (this build reads {SCHEMA_VERSION})"
+        )
     kind = data.get("kind")
     allowed = CHANNEL_MODELS[info.channel]
     names = [m.model_fields["kind"].default for m in allowed]
     if not isinstance(kind, str) or kind not in names:
-        raise _Refused(f"field 'kind': {kind!r} does not belong on a {info.channel.value} topic (expected {' or '.join(names)})")
+        raise _Refused(
+            f"field 'kind': {kind!r} does not belong on a {info.channel.value} topic (expected {' or '.join(names)})"
+        )
     return _KIND_TO_MODEL[kind]
 
 

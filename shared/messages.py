@@ -11,7 +11,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.topics import IDENTIFIER_PATTERN
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 RegencyCode = Annotated[str, StringConstraints(pattern=r"^16\.\d{2}$")]
@@ -361,9 +361,21 @@ AgentMessage = Annotated[
 PublicMessage = Annotated[
     RegencySummary | PublicCameraStatus | PublicWebsiteStatus | AlertEvent, Field(discriminator="kind")
 ]
-Message = AgentBirth | AgentOffline | HostMetrics | CameraInventory | CameraStatus | CameraThumbnail | \
-    WebsiteStatus | Command | CommandResult | RegencySummary | PublicCameraStatus | PublicWebsiteStatus | \
-    AlertEvent
+Message = (
+    AgentBirth
+    | AgentOffline
+    | HostMetrics
+    | CameraInventory
+    | CameraStatus
+    | CameraThumbnail
+    | WebsiteStatus
+    | Command
+    | CommandResult
+    | RegencySummary
+    | PublicCameraStatus
+    | PublicWebsiteStatus
+    | AlertEvent
+)
 
 ALL_MODELS: tuple[type[Strict], ...] = (
     AgentBirth,

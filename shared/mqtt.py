@@ -79,7 +79,12 @@ def session_properties(expiry_s: int = DEFAULT_SESSION_EXPIRY_S) -> Properties:
 
 
 def connect_persistent(
-    client: mqtt.Client, host: str, port: int, *, keepalive: int = 30, expiry_s: int = DEFAULT_SESSION_EXPIRY_S
+    client: mqtt.Client,
+    host: str,
+    port: int,
+    *,
+    keepalive: int = 30,
+    expiry_s: int = DEFAULT_SESSION_EXPIRY_S,
 ) -> None:
     """Start connecting with a persistent session; paho's loop reconnects on its own afterwards."""
     client.connect_async(

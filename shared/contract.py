@@ -1,0 +1,275 @@
+"""Generate the published contract from the models: JSON Schema files and the AsyncAPI 3.0 document.
+
+Run ``python -m shared.contract`` after changing shared/messages.py or shared/topics.py; a test
+regenerates both and fails on any difference, so the published contract never drifts from the code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shared import topics
+from shared.codec import CHANNEL_MODELS, MAX_PAYLOAD_BYTES
+from shared.messages import ALL_MODELS, SCHEMA_VERSION, Strict
+from shared.topics import Channel
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SCHEMAS_DIR = PACKAGE_DIR / "schemas"
+ASYNCAPI_PATH = PACKAGE_DIR / "asyncapi.yaml"
+
+
+@dataclass(frozen=True)
+class ChannelDoc:
+    """How one channel is used: who publishes, who reads, QoS and retain."""
+
+    address: str
+    publisher: str
+    subscribers: str
+    retain: bool
+    description: str
+    binary: bool = False
+
+
+_AGENT = "{agent}"
+_CAMERA = "{camera_id}"
+_WEBSITE = "{website_id}"
+_REGENCY = "{regency}"
+
+CHANNELS: dict[Channel, ChannelDoc] = {
+    Channel.AVAILABILITY: ChannelDoc(
+        topics.availability(_AGENT),
+        "agent (birth) / broker (last will)",
+        "central",
+        True,
+        "Agent presence: a retained birth when the agent connects; the broker publishes the retained "
+        "last will (agent_offline, reason connection_lost) when the connection dies.",
+    ),
+    Channel.METRICS: ChannelDoc(
+        topics.metrics(_AGENT),
+        "agent",
+        "central",
+        False,
+        "Host metrics of the agent box, about once a minute.",
+    ),
+    Channel.INVENTORY: ChannelDoc(
+        topics.inventory(_AGENT),
+        "agent",
+        "central",
+        False,
+        "The cameras the agent knows, with those found and lost since the previous inventory.",
+    ),
+    Channel.CAMERA_STATUS: ChannelDoc(
+        topics.camera_status(_AGENT, _CAMERA),
+        "agent",
+        "central",
+        False,
+        "One check cycle's result for one camera, with every check's outcome and reason code.",
+    ),
+    Channel.CAMERA_THUMBNAIL: ChannelDoc(
+        topics.camera_thumbnail(_AGENT, _CAMERA),
+        "agent",
+        "central",
+        False,
+        "A JPEG thumbnail (at most 320 px wide). Binary framing: 4-byte big-endian length N, N bytes of "
+        "JSON header (the camera_thumbnail schema), then the JPEG bytes; size and sha256 are checked.",
+        binary=True,
+    ),
+    Channel.WEBSITE_STATUS: ChannelDoc(
+        topics.website_status(_AGENT, _WEBSITE),
+        "agent",
+        "central",
+        False,
+        "One check of one OPD website: availability, TLS and content freshness.",
+    ),
+    Channel.COMMAND: ChannelDoc(
+        topics.command(_AGENT, "{command}"),
+        "central",
+        "the named agent",
+        False,
+        "A command for one agent: check_now, rediscover or thumbnail_now.",
+    ),
+    Channel.COMMAND_RESULT: ChannelDoc(
+        topics.command_result(_AGENT), "agent", "central", False, "The outcome of a command."
+    ),
+    Channel.PUBLIC_REGENCY: ChannelDoc(
+        topics.public_regency(_REGENCY),
+        "central",
+        "third parties (reader certificates)",
+        True,
+        "Curated per-regency rollup.",
+    ),
+    Channel.PUBLIC_CAMERA: ChannelDoc(
+        topics.public_camera(_REGENCY, _AGENT, _CAMERA),
+        "central",
+        "third parties (reader certificates)",
+        True,
+        "Current status of one camera.",
+    ),
+    Channel.PUBLIC_WEBSITE: ChannelDoc(
+        topics.public_website(_REGENCY, _AGENT, _WEBSITE),
+        "central",
+        "third parties (reader certificates)",
+        True,
+        "Current status of one OPD website.",
+    ),
+    Channel.PUBLIC_ALERTS: ChannelDoc(
+        topics.PUBLIC_ALERTS_TOPIC,
+        "central",
+        "third parties (reader certificates)",
+        False,
+        "Alerts as they fire and resolve.",
+    ),
+}
+
+_PARAMETERS = {
+    "agent": "Agent name: the CN of the agent's certificate.",
+    "camera_id": "Camera id, unique within its agent.",
+    "website_id": "Website id, unique within its agent.",
+    "regency": "Kemendagri code of the regency, e.g. 16.71 (Palembang).",
+    "command": "Command name: check_now, rediscover or thumbnail_now.",
+}
+
+
+def _kind(model: type[Strict]) -> str:
+    return str(model.model_fields["kind"].default)
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """One standalone JSON Schema per message kind, keyed by kind."""
+    schemas = {}
+    for model in ALL_MODELS:
+        schema = model.model_json_schema(mode="validation")
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"https://scc.sumselprov.go.id/schemas/v{SCHEMA_VERSION}/{_kind(model)}.json"
+        schemas[_kind(model)] = schema
+    return schemas
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 document describing every channel: direction, QoS, retain, payload."""
+    component_schemas: dict[str, Any] = {}
+    component_messages: dict[str, Any] = {}
+    for model in ALL_MODELS:
+        schema = model.model_json_schema(mode="validation", ref_template="#/components/schemas/{model}")
+        component_schemas.update(schema.pop("$defs", {}))
+        component_schemas[model.__name__] = schema
+
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for channel, doc in CHANNELS.items():
+        refs = {}
+        for model in CHANNEL_MODELS[channel]:
+            kind = _kind(model)
+            message: dict[str, Any] = {
+                "name": kind,
+                "title": model.__name__,
+                "summary": (model.__doc__ or "").strip().splitlines()[0],
+                "contentType": "application/json",
+                "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
+            }
+            if doc.binary:
+                message["contentType"] = "application/octet-stream"
+                message["payload"] = {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "4-byte big-endian header length N | N bytes of JSON header | JPEG bytes",
+                }
+                message["x-scc-header"] = {"$ref": f"#/components/schemas/{model.__name__}"}
+            component_messages[kind] = message
+            refs[kind] = {"$ref": f"#/components/messages/{kind}"}
+        params = {
+            name: {"description": text}
+            for name, text in _PARAMETERS.items()
+            if "{" + name + "}" in doc.address
+        }
+        entry: dict[str, Any] = {
+            "address": doc.address,
+            "title": channel.value,
+            "description": f"{doc.description} Published by {doc.publisher}; read by {doc.subscribers}.",
+            "messages": refs,
+        }
+        if params:
+            entry["parameters"] = params
+        channels[channel.value] = entry
+        operations[f"publish_{channel.value}"] = {
+            "action": "send",
+            "title": f"{doc.publisher} publishes {channel.value}",
+            "summary": f"{doc.publisher} -> {doc.subscribers}; QoS 1, retain {str(doc.retain).lower()}.",
+            "channel": {"$ref": f"#/channels/{channel.value}"},
+            "messages": [{"$ref": f"#/channels/{channel.value}/messages/{kind}"} for kind in refs],
+            "bindings": {"mqtt": {"qos": 1, "retain": doc.retain, "bindingVersion": "0.2.0"}},
+        }
+
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "SCC — Sumsel Command Center MQTT contract",
+            "version": f"{SCHEMA_VERSION}.0.0",
+            "description": (
+                "Edge agents in South Sumatra's regencies report cameras, websites and host health to "
+                "central; central republishes curated state for third parties under scc/v1/public/. "
+                "Every payload carries schema_version, kind, a unique msg_id and ts (UTC); agent "
+                f"payloads also carry agent and a per-agent seq. Payloads over {MAX_PAYLOAD_BYTES} bytes "
+                "are refused. Generated by `python -m shared.contract`; do not edit by hand."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "broker": {
+                "host": "scc-broker:8883",
+                "protocol": "secure-mqtt",
+                "protocolVersion": "5",
+                "description": "Mosquitto with mutual TLS: the certificate CN is the MQTT username.",
+                "security": [{"$ref": "#/components/securitySchemes/mutualTls"}],
+            }
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {
+            "schemas": dict(sorted(component_schemas.items())),
+            "messages": component_messages,
+            "securitySchemes": {
+                "mutualTls": {
+                    "type": "X509",
+                    "description": "Client certificate issued by `scc-provision`; its CN names the agent.",
+                }
+            },
+        },
+    }
+
+
+def render_schema(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def render_asyncapi() -> str:
+    return yaml.safe_dump(asyncapi_document(), sort_keys=False, allow_unicode=True, width=110)
+
+
+def expected_files() -> dict[Path, str]:
+    """Every generated file and the text it must hold."""
+    files = {SCHEMAS_DIR / f"{kind}.json": render_schema(schema) for kind, schema in json_schemas().items()}
+    files[ASYNCAPI_PATH] = render_asyncapi()
+    return files
+
+
+def main() -> int:
+    SCHEMAS_DIR.mkdir(exist_ok=True)
+    expected = expected_files()
+    for stale in SCHEMAS_DIR.glob("*.json"):
+        if stale not in expected:
+            stale.unlink()
+    for path, text in expected.items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(PACKAGE_DIR.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The published contract (JSON Schemas, AsyncAPI) matches the code and the official AsyncAPI 3.0 schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from shared import contract
+from shared.messages import ALL_MODELS
+
+REPO = Path(__file__).resolve().parents[2]
+NODE_MODULES = REPO / ".cache" / "npm" / "node_modules"
+
+
+def test_generated_files_are_up_to_date() -> None:
+    stale = [
+        str(path.relative_to(REPO))
+        for path, text in contract.expected_files().items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
+    assert not stale, f"contract drifted from the code; run `python -m shared.contract`: {stale}"
+
+
+def test_no_orphan_schema_files() -> None:
+    expected = set(contract.expected_files())
+    orphans = [p.name for p in contract.SCHEMAS_DIR.glob("*.json") if p not in expected]
+    assert not orphans
+
+
+def test_asyncapi_lists_every_message_kind() -> None:
+    document = yaml.safe_load(contract.ASYNCAPI_PATH.read_text(encoding="utf-8"))
+    kinds = {model.model_fields["kind"].default for model in ALL_MODELS}
+    assert set(document["components"]["messages"]) == kinds
+    listed = {
+        ref["$ref"].rsplit("/", 1)[-1]
+        for channel in document["channels"].values()
+        for ref in channel["messages"].values()
+    }
+    assert listed == kinds
+    for operation in document["operations"].values():
+        assert operation["bindings"]["mqtt"]["qos"] == 1
+        assert isinstance(operation["bindings"]["mqtt"]["retain"], bool)
+
+
+def test_asyncapi_validates_against_official_json_schema() -> None:
+    schema_path = NODE_MODULES / "@asyncapi" / "specs" / "schemas" / "3.0.0.json"
+    if not schema_path.exists():
+        pytest.fail(f"{schema_path} missing: run `make deps` (installs @asyncapi/specs)")
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    document = yaml.safe_load(contract.ASYNCAPI_PATH.read_text(encoding="utf-8"))
+    validator_class = jsonschema.validators.validator_for(schema)
+    errors = sorted(validator_class(schema).iter_errors(document), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
+
+
+def test_asyncapi_parses_with_official_parser() -> None:
+    node = shutil.which("node")
+    assert node, "node is required (installed by `make deps`)"
+    result = subprocess.run(
+        [node, str(Path(__file__).with_name("validate_asyncapi.cjs")), str(contract.ASYNCAPI_PATH)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary == {"ok": True, "channels": len(contract.CHANNELS), "messages": len(ALL_MODELS)}
+
+
+@pytest.mark.parametrize("model", ALL_MODELS, ids=lambda m: m.__name__)
+def test_json_schema_accepts_what_the_model_emits(model: type) -> None:
+    from tests.shared.samples import sample_message
+
+    message = sample_message(model)
+    schema = json.loads((contract.SCHEMAS_DIR / f"{message.kind}.json").read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(message.model_dump_json()), schema)
