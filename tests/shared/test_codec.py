@@ -53,7 +53,7 @@ def test_thumbnail_round_trips_with_its_jpeg() -> None:
         (lambda p: b"\x00\x00", "shorter than"),
     ],
 )
-def test_thumbnail_body_must_match_its_header(mutate, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_thumbnail_body_must_match_its_header(mutate, expected: str) -> None:
     meta, payload = _thumbnail()
     result = decode(topic_for(meta), mutate(payload))
     assert isinstance(result, DecodeError) and expected in result.reason
@@ -144,7 +144,7 @@ def test_arbitrary_bytes_never_raise(topic: str, payload: bytes) -> None:
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(topic=agent_topics, document=st.dictionaries(st.text(max_size=20), json_values, max_size=8))
-def test_arbitrary_json_never_raises(topic: str, document: dict) -> None:  # type: ignore[type-arg]
+def test_arbitrary_json_never_raises(topic: str, document: dict) -> None:
     result = decode(topic, json.dumps(document).encode())
     assert isinstance(result, DecodeError)
 
