@@ -13,8 +13,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 def main() -> int:
     available = sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("names", nargs="*", choices=[*available, []], help=f"default: all of {available}")
+    parser.add_argument("names", nargs="*", help=f"default: all of {available}")
     args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(available))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; choose from {available}")
     failed = []
     for name in args.names or available:
         print(f"== benchmark {name}", flush=True)
