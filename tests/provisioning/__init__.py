@@ -1,0 +1,1 @@
+"""Tests of scc-provision and of the broker configuration it generates."""

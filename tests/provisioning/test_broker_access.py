@@ -1,0 +1,207 @@
+"""Against a real Mosquitto with the generated config: who may connect, publish and read what."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioning.broker import MAX_PAYLOAD_BYTES
+from shared import topics
+from tests.fixtures.broker import (
+    AGENT_MUBA,
+    AGENT_PALEMBANG,
+    CENTRAL,
+    READER,
+    BrokerConnectError,
+    TlsBroker,
+    make_pki,
+)
+
+SUCCESS = 0x00
+NO_MATCHING_SUBSCRIBERS = 0x10
+NOT_AUTHORIZED = 0x87
+GRANTED_QOS_1 = 0x01
+
+
+def test_agent_report_reaches_central(tls_broker: TlsBroker) -> None:
+    central = tls_broker.connect(CENTRAL)
+    central.subscribe_and_wait(topics.ALL_AGENT_TOPICS)
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+
+    reason = agent.publish_and_wait(topics.camera_status(AGENT_PALEMBANG, "cam-1"), b'{"ok": true}')
+
+    assert reason.value == SUCCESS
+    message = central.next_message()
+    assert message.topic == topics.camera_status(AGENT_PALEMBANG, "cam-1")
+    assert message.payload == b'{"ok": true}'
+
+
+def test_every_agent_report_channel_is_writable(tls_broker: TlsBroker) -> None:
+    agent = tls_broker.connect(AGENT_MUBA)
+    for topic in (
+        topics.availability(AGENT_MUBA),
+        topics.metrics(AGENT_MUBA),
+        topics.inventory(AGENT_MUBA),
+        topics.camera_status(AGENT_MUBA, "cam-9"),
+        topics.camera_thumbnail(AGENT_MUBA, "cam-9"),
+        topics.website_status(AGENT_MUBA, "dinkes"),
+        topics.command_result(AGENT_MUBA),
+    ):
+        assert agent.publish_and_wait(topic, b"{}").value in (SUCCESS, NO_MATCHING_SUBSCRIBERS), topic
+
+
+def test_publish_under_another_agents_prefix_is_refused_with_puback_0x87(tls_broker: TlsBroker) -> None:
+    central = tls_broker.connect(CENTRAL)
+    central.subscribe_and_wait(topics.ALL_AGENT_TOPICS)
+    intruder = tls_broker.connect(AGENT_PALEMBANG)
+
+    reason = intruder.publish_and_wait(topics.metrics(AGENT_MUBA), b"forged")
+
+    # Mosquitto 2.0.11 answers an MQTT v5 QoS 1 publish it denies with PUBACK 0x87 and keeps the
+    # connection open; the message is dropped.
+    assert reason.value == NOT_AUTHORIZED
+    assert intruder.is_connected()
+    central.assert_no_message()
+    assert intruder.publish_and_wait(topics.metrics(AGENT_PALEMBANG), b"own").value == SUCCESS
+
+
+def test_agent_cannot_publish_its_own_commands(tls_broker: TlsBroker) -> None:
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    assert agent.publish_and_wait(topics.command(AGENT_PALEMBANG, "reboot"), b"{}").value == NOT_AUTHORIZED
+
+
+def test_agent_outside_the_topic_tree_is_refused(tls_broker: TlsBroker) -> None:
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    for topic in (topics.PUBLIC_ALERTS_TOPIC, f"{topics.agent_prefix(AGENT_PALEMBANG)}/anything", "other/x"):
+        assert agent.publish_and_wait(topic, b"{}").value == NOT_AUTHORIZED, topic
+
+
+def test_central_command_reaches_only_its_agent(tls_broker: TlsBroker) -> None:
+    palembang = tls_broker.connect(AGENT_PALEMBANG)
+    # Mosquitto 2.0 grants a subscription it will never deliver to (SUBACK 0x01) and filters at delivery.
+    assert [r.value for r in palembang.subscribe_and_wait(topics.command_subscription(AGENT_MUBA))] == [
+        GRANTED_QOS_1
+    ]
+    palembang.subscribe_and_wait(topics.command_subscription(AGENT_PALEMBANG))
+    central = tls_broker.connect(CENTRAL)
+
+    assert central.publish_and_wait(topics.command(AGENT_MUBA, "rescan"), b"for muba").value in (
+        SUCCESS,
+        NO_MATCHING_SUBSCRIBERS,
+    )
+    assert (
+        central.publish_and_wait(topics.command(AGENT_PALEMBANG, "rescan"), b"for palembang").value == SUCCESS
+    )
+
+    message = palembang.next_message()
+    assert (message.topic, message.payload) == (topics.command(AGENT_PALEMBANG, "rescan"), b"for palembang")
+    palembang.assert_no_message(0.5)
+
+
+def test_central_cannot_pose_as_an_agent(tls_broker: TlsBroker) -> None:
+    central = tls_broker.connect(CENTRAL)
+    assert central.publish_and_wait(topics.metrics(CENTRAL), b"{}").value == NOT_AUTHORIZED
+    assert central.publish_and_wait(topics.metrics(AGENT_MUBA), b"{}").value == NOT_AUTHORIZED
+    assert central.publish_and_wait(topics.public_regency("16.71"), b"{}").value in (
+        SUCCESS,
+        NO_MATCHING_SUBSCRIBERS,
+    )
+
+
+def test_reader_reads_public_topics_only_and_cannot_publish(tls_broker: TlsBroker) -> None:
+    reader = tls_broker.connect(READER)
+    reader.subscribe_and_wait(topics.ALL_AGENT_TOPICS)
+    reader.subscribe_and_wait(topics.ALL_PUBLIC_TOPICS)
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    central = tls_broker.connect(CENTRAL)
+
+    agent.publish_and_wait(topics.metrics(AGENT_PALEMBANG), b"private")
+    central.publish_and_wait(topics.public_regency("16.71"), b"public")
+
+    message = reader.next_message()
+    assert (message.topic, message.payload) == (topics.public_regency("16.71"), b"public")
+    reader.assert_no_message(0.5)
+    for topic in (topics.PUBLIC_ALERTS_TOPIC, topics.metrics(READER), topics.command(AGENT_MUBA, "x")):
+        assert reader.publish_and_wait(topic, b"{}").value == NOT_AUTHORIZED, topic
+
+
+def test_new_agent_can_publish_without_a_broker_reload(tls_broker: TlsBroker) -> None:
+    name = tls_broker.pki.provision_agent(regency="16.74")
+    agent = tls_broker.connect(name)
+    assert agent.publish_and_wait(topics.availability(name), b"{}").value in (
+        SUCCESS,
+        NO_MATCHING_SUBSCRIBERS,
+    )
+
+
+def test_payload_at_the_codec_limit_fits_max_packet_size(tls_broker: TlsBroker) -> None:
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    payload = b"\xff" * MAX_PAYLOAD_BYTES
+    reason = agent.publish_and_wait(topics.camera_thumbnail(AGENT_PALEMBANG, "cam-1"), payload)
+    assert reason.value in (SUCCESS, NO_MATCHING_SUBSCRIBERS)
+
+
+def test_connecting_without_a_certificate_fails(tls_broker: TlsBroker) -> None:
+    with pytest.raises(BrokerConnectError):
+        tls_broker.connect_with("anonymous", certfile=None, keyfile=None, timeout=5)
+    assert "peer did not return a certificate" in tls_broker.log_text()
+
+
+def test_certificate_from_another_ca_fails(
+    tls_broker: TlsBroker, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    foreign = make_pki(tmp_path_factory.mktemp("foreign") / "pki")
+    with pytest.raises(BrokerConnectError):
+        tls_broker.connect_with(
+            AGENT_PALEMBANG,
+            certfile=foreign.cert(AGENT_PALEMBANG),
+            keyfile=foreign.key(AGENT_PALEMBANG),
+            timeout=5,
+        )
+
+
+def test_revoked_certificate_fails_after_reload(tls_broker: TlsBroker) -> None:
+    name = tls_broker.pki.provision_agent(regency="16.06")
+    tls_broker.connect(name).close()
+
+    tls_broker.pki.revoke(name)
+    tls_broker.reload()
+
+    with pytest.raises(BrokerConnectError):
+        tls_broker.connect(name, timeout=5)
+    # Only the revoked certificate is refused.
+    tls_broker.connect(AGENT_MUBA)
+
+
+def test_revoked_certificate_fails_after_restart(tls_broker: TlsBroker) -> None:
+    name = tls_broker.pki.provision_agent(regency="16.06")
+    tls_broker.pki.revoke(name)
+    tls_broker.restart()
+    with pytest.raises(BrokerConnectError):
+        tls_broker.connect(name, timeout=5)
+
+
+def test_queued_reports_survive_a_broker_restart(tls_broker: TlsBroker) -> None:
+    """Central's persistent session keeps QoS 1 reports while it is away, across a broker restart."""
+    session = {"client_id": "central-ingest-test", "clean_start": False, "session_expiry": 3600}
+    central = tls_broker.connect(CENTRAL, **session)  # type: ignore[arg-type]
+    central.subscribe_and_wait(topics.ALL_AGENT_TOPICS)
+    central.close()
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    for minute in range(3):
+        agent.publish_and_wait(topics.metrics(AGENT_PALEMBANG), f"minute {minute}".encode())
+    agent.close()
+
+    tls_broker.restart()
+
+    central = tls_broker.connect(CENTRAL, **session)  # type: ignore[arg-type]
+    received = [central.next_message().payload for _ in range(3)]
+    assert received == [b"minute 0", b"minute 1", b"minute 2"]
+
+
+def test_stopped_broker_refuses_connections_until_started(tls_broker: TlsBroker) -> None:
+    tls_broker.stop()
+    assert not tls_broker.running
+    with pytest.raises(BrokerConnectError):
+        tls_broker.connect(AGENT_PALEMBANG, timeout=2)
+    tls_broker.start()
+    assert tls_broker.connect(AGENT_PALEMBANG).is_connected()
