@@ -1,0 +1,234 @@
+"""agent.toml: the edge agent's typed configuration; a bad file stops the agent naming the file and key."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, model_validator
+
+from edge_agent.scrub import register_secret
+from shared.messages import Identifier, RegencyCode
+from shared.validation import format_validation_error
+
+DEFAULT_ETC = Path("/etc/scc")
+DEFAULT_CONFIG_PATH = DEFAULT_ETC / "agent.toml"
+
+Host = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]_-]+$")]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgentSection(Section):
+    name: Identifier = Field(description="Agent name; must equal the certificate's CN.")
+    regency: RegencyCode
+    state_dir: Path = Field(Path("/var/lib/scc-agent"), description="Outbox, frame history, website state.")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+
+class BrokerSection(Section):
+    host: Host
+    port: int = Field(8883, ge=1, le=65535)
+    hosts: list[str] = Field(default_factory=list, description="Other names of the broker (informational).")
+    keepalive_s: int = Field(30, ge=5, le=600)
+    session_expiry_s: int = Field(86_400, ge=0)
+
+
+class TlsSection(Section):
+    """Relative paths are relative to the directory agent.toml is in."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+class OutboxSection(Section):
+    path: Path | None = Field(None, description="SQLite file; default STATE_DIR/outbox.sqlite.")
+    max_bytes: int = Field(64 * 1024 * 1024, ge=16 * 1024)
+    max_age_s: float = Field(7 * 86_400, gt=0)
+    max_inflight: int = Field(64, ge=1, le=1000, description="Reports handed to MQTT and not yet acknowledged.")
+
+
+class ScheduleSection(Section):
+    interval_s: float = Field(60.0, ge=1, description="How often each camera is checked.")
+    jitter: float = Field(0.1, ge=0, le=0.5, description="Each interval varies by up to this fraction.")
+    concurrency: int = Field(48, ge=1, le=1024, description="Cameras checked at the same time.")
+    rtsp_every: int = Field(5, ge=1, description="Decode RTSP every Nth check of a camera.")
+    rtsp_concurrency: int = Field(2, ge=1, le=64, description="RTSP decodes at the same time (CPU bound).")
+    workers: int = Field(2, ge=1, le=64, description="Threads for decoding, analysis and JPEG encoding.")
+    offline_after: int = Field(3, ge=1, description="Consecutive hard failures before a camera is offline.")
+    backoff_max_s: float = Field(900.0, ge=1, description="Longest interval for a camera that stays dead.")
+    thumbnail_every_s: float = Field(600.0, ge=1, description="Send a thumbnail at least this often.")
+    metrics_every_s: float = Field(60.0, ge=1)
+    discovery_every_s: float = Field(3600.0, ge=10)
+    onvif_refresh_s: float = Field(1800.0, ge=10, description="Re-read profiles and URIs this often.")
+
+
+class TimeoutSection(Section):
+    connect_s: float = Field(3.0, gt=0)
+    onvif_s: float = Field(8.0, gt=0)
+    snapshot_s: float = Field(8.0, gt=0)
+    rtsp_open_s: float = Field(8.0, gt=0)
+    rtsp_read_s: float = Field(5.0, gt=0)
+    rtsp_probe_s: float = Field(2.5, gt=0, description="How long frames are read to measure fps.")
+    slow_warn_s: float = Field(2.0, gt=0, description="Answers slower than this are reported (warn).")
+
+
+class ThresholdSection(Section):
+    black_mean: float = Field(10.0, ge=0, le=255, description="Mean luma at or below: black.")
+    dark_mean: float = Field(45.0, ge=0, le=255, description="Mean luma at or below: dark.")
+    covered_std: float = Field(3.0, ge=0, description="Luma standard deviation at or below: covered/uniform.")
+    blur_laplacian: float = Field(40.0, ge=0, description="Variance of the Laplacian at or below: blurred.")
+    frozen_diff: float = Field(0.35, ge=0, description="Mean absolute change at or below: frozen.")
+    thumbnail_change: float = Field(6.0, ge=0, description="Mean absolute change that triggers a thumbnail.")
+    clock_warn_s: float = Field(300.0, ge=0, description="Camera clock offset that is reported.")
+    fps_ratio: float = Field(0.5, gt=0, le=1, description="Measured/profile fps below this: low fps.")
+
+
+class DiscoverySection(Section):
+    enabled: bool = True
+    interfaces: list[str] = Field(default_factory=list, description="Multicast probe on these; empty: all.")
+    ranges: list[ipaddress.IPv4Network] = Field(default_factory=list, description="Unicast probe these CIDRs.")
+    listen_s: float = Field(3.5, ge=3.0, description="Listen this long after the first probe.")
+    repeats: int = Field(3, ge=1, le=10, description="Probe this many times while listening (UDP is lossy).")
+    unicast_rate: int = Field(2000, ge=1, description="Unicast probes per second.")
+
+
+class NetworkSection(Section):
+    """A camera network (VLAN): default credentials and owning office for cameras inside it."""
+
+    cidr: ipaddress.IPv4Network
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    opd: str = ""
+
+
+class CameraSection(Section):
+    id: Identifier
+    host: Host
+    port: int = Field(80, ge=1, le=65535)
+    name: str = ""
+    opd: str = ""
+    username: str | None = None
+    password: SecretStr | None = None
+    snapshot_url: str | None = Field(None, description="Only for cameras whose ONVIF gives none.")
+    rtsp_url: str | None = Field(None, description="Only for cameras whose ONVIF gives none.")
+    onvif: bool = Field(True, description="False for cameras that do not speak ONVIF at all.")
+
+
+class AgentConfig(Section):
+    """Everything the agent reads from agent.toml."""
+
+    agent: AgentSection
+    broker: BrokerSection
+    tls: TlsSection
+    outbox: OutboxSection = OutboxSection()
+    schedule: ScheduleSection = ScheduleSection()
+    timeouts: TimeoutSection = TimeoutSection()
+    thresholds: ThresholdSection = ThresholdSection()
+    discovery: DiscoverySection = DiscoverySection()
+    networks: list[NetworkSection] = Field(default_factory=list)
+    cameras: list[CameraSection] = Field(default_factory=list)
+    websites: list[Any] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> AgentConfig:
+        seen: set[str] = set()
+        for camera in self.cameras:
+            if camera.id in seen:
+                raise ValueError(f"camera id {camera.id!r} is used twice")
+            seen.add(camera.id)
+        return self
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.outbox.path or self.agent.state_dir / "outbox.sqlite"
+
+    def credentials_for(self, host: str, camera: CameraSection | None = None) -> tuple[str, str]:
+        """The camera's own credentials, else the most specific network's default, else empty."""
+        if camera is not None and camera.username is not None:
+            password = camera.password.get_secret_value() if camera.password else ""
+            return camera.username, password
+        network = self.network_for(host)
+        if network is None:
+            return "", ""
+        return network.username, network.password.get_secret_value()
+
+    def network_for(self, host: str) -> NetworkSection | None:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return None
+        matches = [n for n in self.networks if address in n.cidr]
+        return max(matches, key=lambda n: n.cidr.prefixlen) if matches else None
+
+
+class ConfigError(Exception):
+    """An agent.toml that cannot be used; the message lists 'file:key: problem' lines."""
+
+
+def _resolve(base: Path, path: Path) -> Path:
+    return path if path.is_absolute() else (base / path)
+
+
+def _website_model() -> type[BaseModel] | None:
+    try:
+        from edge_agent.websites import WebsiteTarget
+    except ImportError:  # the website checker is a separate feature; without it websites are refused
+        return None
+    return WebsiteTarget  # type: ignore[no-any-return]
+
+
+def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> AgentConfig:
+    """Validate a parsed TOML document; relative paths are resolved against ``base_dir``."""
+    try:
+        config = AgentConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, source)) from None
+    websites = _validate_websites(config.websites, source)
+    tls = TlsSection(
+        ca_file=_resolve(base_dir, config.tls.ca_file),
+        cert_file=_resolve(base_dir, config.tls.cert_file),
+        key_file=_resolve(base_dir, config.tls.key_file),
+    )
+    config = config.model_copy(update={"tls": tls, "websites": websites})
+    for network in config.networks:
+        register_secret(network.password.get_secret_value())
+    for camera in config.cameras:
+        if camera.password is not None:
+            register_secret(camera.password.get_secret_value())
+    return config
+
+
+def _validate_websites(raw: list[Any], source: str) -> list[Any]:
+    if not raw:
+        return []
+    model = _website_model()
+    if model is None:
+        raise ConfigError(f"{source}:websites: this agent build has no website checker")
+    targets = []
+    for index, item in enumerate(raw):
+        try:
+            targets.append(model.model_validate(item))
+        except ValidationError as error:
+            raise ConfigError(format_validation_error(error, f"{source}:websites.{index}")) from None
+    return targets
+
+
+def load_config(path: Path = DEFAULT_CONFIG_PATH) -> AgentConfig:
+    """Read and validate agent.toml, or raise ConfigError naming the file, the key and the problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found (enroll first: scc-agent enroll BUNDLE)") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse_config(data, str(path), path.parent)

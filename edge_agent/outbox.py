@@ -1,0 +1,227 @@
+"""The on-disk outbox: every report is stored here first and deleted only when the broker acknowledges it.
+
+One SQLite file (WAL). The outbox also owns the per-agent ``seq`` (persisted, so it keeps
+increasing across restarts) and hands out ``msg_id``s, which is why reports are built through
+``add``: the builder receives the seq and msg_id and returns the finished message.
+
+Bounds: ``max_bytes`` (payload bytes stored) and ``max_age_s``. When a bound is exceeded the
+oldest reports go first, except the latest report of each key (a camera's latest status):
+central must always be able to learn where each camera stands now. Every drop is counted in a
+persisted total that host metrics report.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.codec import encode, encode_thumbnail, topic_for
+from shared.messages import CameraThumbnail, Message, new_message_id
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    msg_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    retain INTEGER NOT NULL,
+    key TEXT,
+    latest INTEGER NOT NULL,
+    created REAL NOT NULL,
+    size INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_droppable ON outbox (latest, seq);
+CREATE INDEX IF NOT EXISTS outbox_key ON outbox (key) WHERE key IS NOT NULL;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A stored report waiting for the broker."""
+
+    seq: int
+    msg_id: str
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    depth: int
+    bytes: int
+    dropped_total: int
+    rejected_total: int
+    next_seq: int
+
+
+class Outbox:
+    """Thread-safe: the asyncio loop adds, the MQTT network thread acknowledges."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int,
+        max_age_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_bytes = max_bytes
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a crash of the agent; only power loss can lose the last commits.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('dropped', 0), ('rejected', 0)")
+            row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+            self._depth, self._bytes = int(row[0]), int(row[1])
+            self._next_seq = self._meta("next_seq")
+            self._dropped = self._meta("dropped")
+            self._rejected = self._meta("rejected")
+            # A crash between allocating and storing must not reuse a seq.
+            max_seq = self._db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
+            if max_seq is not None and max_seq >= self._next_seq:
+                self._next_seq = max_seq + 1
+
+    def _meta(self, name: str) -> int:
+        return int(self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def allocate(self) -> tuple[int, str]:
+        """A seq and msg_id for a message that is published directly (birth, last will)."""
+        with self._lock:
+            seq = self._next_seq
+            self._next_seq += 1
+            self._db.execute("UPDATE meta SET value = ? WHERE name = 'next_seq'", (self._next_seq,))
+        return seq, new_message_id()
+
+    def add(
+        self,
+        build: Callable[[int, str], Message],
+        *,
+        key: str | None = None,
+        jpeg: bytes | None = None,
+        retain: bool = False,
+    ) -> Message:
+        """Build the message with the next seq and a new msg_id, store it, enforce the bounds."""
+        with self._lock:
+            seq = self._next_seq
+            msg_id = new_message_id()
+            message = build(seq, msg_id)
+            if isinstance(message, CameraThumbnail):
+                if jpeg is None:
+                    raise ValueError("a thumbnail needs its JPEG")
+                payload = encode_thumbnail(message, jpeg)
+            else:
+                payload = encode(message)
+            topic = topic_for(message)
+            self._next_seq = seq + 1
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute("UPDATE meta SET value = ? WHERE name = 'next_seq'", (self._next_seq,))
+                if key is not None:
+                    self._db.execute("UPDATE outbox SET latest = 0 WHERE key = ? AND latest = 1", (key,))
+                self._db.execute(
+                    "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (seq, msg_id, topic, payload, int(retain), key, int(key is not None), self._clock(),
+                     len(payload)),
+                )
+                self._depth += 1
+                self._bytes += len(payload)
+                self._enforce_bounds()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._reload_counters()
+                raise
+        return message
+
+    def _reload_counters(self) -> None:
+        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+        self._depth, self._bytes = int(row[0]), int(row[1])
+        self._dropped = self._meta("dropped")
+
+    def _enforce_bounds(self) -> None:
+        dropped = 0
+        cutoff = self._clock() - self.max_age_s
+        old = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox WHERE latest = 0 AND created < ?", (cutoff,)
+        ).fetchone()
+        if old[0]:
+            self._db.execute("DELETE FROM outbox WHERE latest = 0 AND created < ?", (cutoff,))
+            dropped += int(old[0])
+            self._depth -= int(old[0])
+            self._bytes -= int(old[1])
+        if self._bytes > self.max_bytes:
+            excess = self._bytes - self.max_bytes
+            freed = 0
+            last_seq = None
+            count = 0
+            for seq, size in self._db.execute("SELECT seq, size FROM outbox WHERE latest = 0 ORDER BY seq"):
+                freed += size
+                count += 1
+                last_seq = seq
+                if freed >= excess:
+                    break
+            if last_seq is not None:
+                self._db.execute("DELETE FROM outbox WHERE latest = 0 AND seq <= ?", (last_seq,))
+                dropped += count
+                self._depth -= count
+                self._bytes -= freed
+        if dropped:
+            self._dropped += dropped
+            self._db.execute("UPDATE meta SET value = ? WHERE name = 'dropped'", (self._dropped,))
+            log.warning("outbox full: dropped %d oldest report(s) (%d in total)", dropped, self._dropped)
+
+    # --- reading and acknowledging --------------------------------------------------------
+
+    def pending(self, after_seq: int = 0, limit: int = 100) -> list[Pending]:
+        """Stored reports with seq > ``after_seq``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, msg_id, topic, payload, retain FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            ).fetchall()
+        return [Pending(int(r[0]), str(r[1]), str(r[2]), bytes(r[3]), bool(r[4])) for r in rows]
+
+    def ack(self, seq: int) -> bool:
+        """The broker has the report: forget it. False if it was already gone (dropped meanwhile)."""
+        with self._lock:
+            row = self._db.execute("SELECT size FROM outbox WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                return False
+            self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            self._depth -= 1
+            self._bytes -= int(row[0])
+        return True
+
+    def reject(self, seq: int) -> bool:
+        """The broker refused the report (ACL): forget it, count it, never retry it."""
+        removed = self.ack(seq)
+        with self._lock:
+            self._rejected += 1
+            self._db.execute("UPDATE meta SET value = ? WHERE name = 'rejected'", (self._rejected,))
+        return removed
+
+    def stats(self) -> OutboxStats:
+        with self._lock:
+            return OutboxStats(self._depth, self._bytes, self._dropped, self._rejected, self._next_seq)

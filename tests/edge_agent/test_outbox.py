@@ -1,0 +1,146 @@
+"""The outbox: order, persistence across restarts, acknowledgement, and exact drop counts per bound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from edge_agent.outbox import Outbox
+from shared.codec import decode
+from shared.messages import CameraState, CameraStatus, CommandName, CommandResult
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _status(camera: str, message: str = "") -> object:
+    def build(seq: int, msg_id: str) -> CameraStatus:
+        return CameraStatus(agent="agent-1", seq=seq, msg_id=msg_id, ts=datetime(2026, 1, 1, tzinfo=UTC),
+                            camera_id=camera, status=CameraState.OK, reason="ok", message=message, checks=[])
+    return build
+
+
+def _result(command_id: str, message: str = "") -> object:
+    def build(seq: int, msg_id: str) -> CommandResult:
+        return CommandResult(agent="agent-1", seq=seq, msg_id=msg_id, ts=datetime(2026, 1, 1, tzinfo=UTC),
+                             command_id=command_id, name=CommandName.CHECK_NOW, ok=True, message=message)
+    return build
+
+
+def _size(outbox_path: Path, build: object) -> int:
+    probe = Outbox(outbox_path, max_bytes=10**9, max_age_s=10**9)
+    probe.add(build)  # type: ignore[arg-type]
+    size = probe.stats().bytes
+    probe.close()
+    outbox_path.unlink()
+    return size
+
+
+def test_seq_increases_and_survives_restart(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path, max_bytes=10**9, max_age_s=10**9)
+    first = [outbox.add(_result(f"c{i}")).seq for i in range(3)]  # type: ignore[arg-type]
+    birth_seq, birth_id = outbox.allocate()
+    outbox.close()
+    reopened = Outbox(path, max_bytes=10**9, max_age_s=10**9)
+    later = reopened.add(_result("c9"))  # type: ignore[arg-type]
+    assert first == [1, 2, 3] and birth_seq == 4 and len(birth_id) == 32
+    assert later.seq == 5
+    pending = reopened.pending()
+    assert [p.seq for p in pending] == [1, 2, 3, 5]
+    decoded = decode(pending[0].topic, pending[0].payload)
+    assert not hasattr(decoded, "reason") or isinstance(decoded.message, CommandResult)  # type: ignore[union-attr]
+    assert reopened.ack(2) and not reopened.ack(2)
+    assert [p.seq for p in reopened.pending()] == [1, 3, 5]
+    assert [p.seq for p in reopened.pending(after_seq=1, limit=1)] == [3]
+    reopened.close()
+
+
+def test_rejected_reports_are_counted_and_forgotten(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", max_bytes=10**9, max_age_s=10**9)
+    outbox.add(_result("a"))  # type: ignore[arg-type]
+    assert outbox.reject(1)
+    stats = outbox.stats()
+    assert (stats.depth, stats.bytes, stats.rejected_total, stats.dropped_total) == (0, 0, 1, 0)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Reports added in order; the bound in units of one report's size; what must remain."""
+
+    name: str
+    reports: tuple[tuple[str, str | None], ...]  # (kind, camera) per report: "status" keyed, "result" not
+    bound_reports: float | None  # max_bytes in multiples of one report (None: unbounded)
+    age_s: float | None  # max_age_s (None: unbounded); reports are added 10 s apart
+    expected_dropped: int
+    expected_left: tuple[int, ...]  # seqs left
+
+
+SCENARIOS = (
+    Scenario("unbounded", (("result", None),) * 5, None, None, 0, (1, 2, 3, 4, 5)),
+    Scenario("bytes: oldest go first", (("result", None),) * 6, 4, None, 2, (3, 4, 5, 6)),
+    Scenario("bytes: exactly at the bound", (("result", None),) * 4, 4, None, 0, (1, 2, 3, 4)),
+    Scenario(
+        "bytes: a camera's latest status is never dropped",
+        (("status", "cam-1"), ("result", None), ("result", None), ("result", None), ("result", None)),
+        3, None, 2, (1, 4, 5),
+    ),
+    Scenario(
+        "bytes: an older status of the same camera is droppable",
+        (("status", "cam-1"), ("status", "cam-1"), ("result", None), ("result", None)),
+        3, None, 1, (2, 3, 4),
+    ),
+    Scenario(
+        "bytes: every camera keeps its latest even beyond the bound",
+        (("status", "cam-1"), ("status", "cam-2"), ("status", "cam-3"), ("result", None)),
+        2, None, 1, (1, 2, 3),
+    ),
+    Scenario("age: reports older than max_age go", (("result", None),) * 6, None, 25, 3, (4, 5, 6)),
+    Scenario(
+        "age: the latest status stays however old",
+        (("status", "cam-1"), ("result", None), ("result", None), ("result", None)),
+        None, 15, 1, (1, 3, 4),
+    ),
+    Scenario("bytes and age together", (("result", None),) * 8, 3, 45, 5, (6, 7, 8)),
+)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_outbox_bounds_drop_exactly(tmp_path: Path, scenario: Scenario) -> None:
+    # Every report has the same size (messages padded), so bounds translate into report counts.
+    result_size = 600
+    status_pad = result_size - _size(tmp_path / "probe.sqlite", _status("cam-1"))
+    result_pad = result_size - _size(tmp_path / "probe.sqlite", _result("c0"))
+    assert _size(tmp_path / "probe.sqlite", _status("cam-1", "x" * status_pad)) == result_size
+    assert _size(tmp_path / "probe.sqlite", _result("c0", "x" * result_pad)) == result_size
+
+    clock = FakeClock()
+    max_bytes = int(scenario.bound_reports * result_size) if scenario.bound_reports else 10**9
+    outbox = Outbox(tmp_path / "outbox.sqlite", max_bytes=max_bytes,
+                    max_age_s=scenario.age_s or 10**9, clock=clock)
+    for index, (kind, camera) in enumerate(scenario.reports):
+        if kind == "status":
+            assert camera is not None
+            outbox.add(_status(camera, "x" * status_pad), key=f"status/{camera}")  # type: ignore[arg-type]
+        else:
+            outbox.add(_result(f"c{index}", "x" * result_pad))  # type: ignore[arg-type]
+        clock.now += 10
+    stats = outbox.stats()
+    assert stats.dropped_total == scenario.expected_dropped
+    assert tuple(p.seq for p in outbox.pending(limit=1000)) == scenario.expected_left
+    assert stats.depth == len(scenario.expected_left)
+    assert stats.bytes == len(scenario.expected_left) * result_size
+    outbox.close()
+    # Counters are persisted with the reports.
+    reopened = Outbox(tmp_path / "outbox.sqlite", max_bytes=max_bytes, max_age_s=10**9, clock=clock)
+    assert reopened.stats().dropped_total == scenario.expected_dropped
+    assert reopened.stats().depth == len(scenario.expected_left)
+    reopened.close()
