@@ -1,0 +1,114 @@
+"""Engines and sessions: SQLite in WAL mode by default, PostgreSQL (psycopg 3) by URL.
+
+Use one :class:`Database` per process::
+
+    db = Database.from_config(config)           # or Database("sqlite:////var/lib/scc/central.db")
+    with db.session() as session:                # read, or small writes: commits on success
+        ...
+    with db.session(write=True) as session:      # SQLite: BEGIN IMMEDIATE (takes the write lock
+        ...                                      # up front, so a read-then-write never hits "locked")
+
+SQLite notes: WAL lets the web read while the ingest writes; ``synchronous=NORMAL`` is durable
+against process crashes (kill -9) and loses at most the last transactions on power loss; a
+``busy_timeout`` makes concurrent writers wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_IMMEDIATE = "scc_sqlite_begin_immediate"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Pick the drivers SCC ships with: pysqlite, and psycopg 3 for a bare ``postgresql://``."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An Engine with SCC's settings for the URL's backend (extra kwargs go to create_engine)."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control away from the sqlite3 module so BEGIN is ours (see below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "temp_store=MEMORY",
+            "cache_size=-65536",  # 64 MiB
+            "wal_autocheckpoint=10000",  # pages; fewer, larger checkpoints under a write-heavy load
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """An engine and its session factories; cheap to share across threads (not across forks)."""
+
+    def __init__(self, url: str | URL, **engine_kwargs: Any) -> None:
+        self.url = normalize_url(url)
+        self.engine = make_engine(self.url, **engine_kwargs)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
+        )
+
+    @classmethod
+    def from_config(cls, config: Any) -> Database:
+        """From a CentralConfig (``config.database.url``)."""
+        return cls(config.database.url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    def new_session(self, *, write: bool = False) -> Session:
+        """A plain Session the caller commits and closes (Flask request scope, for example)."""
+        return (self._write_sessions if write else self._sessions)()
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session that commits when the block succeeds and rolls back when it raises."""
+        with self.new_session(write=write) as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
