@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from edge_agent.scrub import register_secret
 from shared.messages import Identifier, RegencyCode
@@ -176,11 +185,16 @@ def _resolve(base: Path, path: Path) -> Path:
 
 
 def _website_model() -> type[BaseModel] | None:
-    try:
-        from edge_agent.websites import WebsiteTarget
-    except ImportError:  # the website checker is a separate feature; without it websites are refused
-        return None
-    return WebsiteTarget  # type: ignore[no-any-return]
+    # The website checker is another feature of the agent; without it [[websites]] are refused.
+    for module_name in ("edge_agent.websites", "edge_agent.websites.config"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        model = getattr(module, "WebsiteTarget", None)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return model
+    return None
 
 
 def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> AgentConfig:
