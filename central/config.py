@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from central.alerts.config import AlertsConfig, ReportsConfig
 from shared.validation import format_validation_error
 
 DEFAULT_CONFIG_PATH = Path("/etc/scc/central.toml")
@@ -48,9 +49,23 @@ class IngestConfig(Section):
 class WebConfig(Section):
     secret_key: str = Field("", description="Flask session key; generated into the state dir when empty.")
     public_status: bool = Field(False, description="Serve a read-only status page without login.")
-    session_cookie_secure: bool = True
-    default_locale: str = "id"
+    session_cookie_secure: bool = Field(True, description="Send the session cookie over HTTPS only.")
+    session_hours: float = Field(12.0, gt=0, description="How long a login lasts.")
+    default_locale: str = Field("id", description="'id' (Bahasa Indonesia) or 'en'.")
     timezone: str = "Asia/Jakarta"
+    bind: str = Field("127.0.0.1:8080", description="gunicorn listen address for `scc-central serve`.")
+    workers: int = Field(2, ge=1, description="gunicorn worker processes.")
+    threads: int = Field(
+        32, ge=2, description="Threads per worker; each open live page (Server-Sent Events) holds one."
+    )
+    rollup_cache_s: float = Field(2.0, ge=0, description="How long a computed province rollup is reused.")
+    sse_poll_s: float = Field(1.0, gt=0, description="How often a live stream polls the change feed.")
+    sse_max_s: float = Field(
+        55.0,
+        gt=0,
+        description="A live stream ends after this long (the browser reconnects), freeing its thread.",
+    )
+    wall_rotate_s: int = Field(20, ge=5, description="Seconds each page of the video wall stays up.")
 
 
 class CentralConfig(Section):
@@ -62,8 +77,8 @@ class CentralConfig(Section):
     pki: PkiConfig = PkiConfig()
     ingest: IngestConfig = IngestConfig()
     web: WebConfig = WebConfig()
-    # Sections added by later features (alerts, reports) plug in here as typed models.
-    alerts: dict[str, Any] = Field(default_factory=dict)
+    alerts: AlertsConfig = AlertsConfig()
+    reports: ReportsConfig = ReportsConfig()
 
 
 class ConfigError(Exception):

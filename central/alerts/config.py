@@ -1,0 +1,166 @@
+"""The typed [alerts] and [reports] sections of central.toml: rules, grouping, channels, schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+
+from shared.messages import AlertSeverity
+
+
+class _Section(BaseModel):
+    # central.config's Section cannot be imported here (it imports us); same rule: no unknown keys.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Hysteresis(_Section):
+    """Fire after ``fire_after_minutes`` continuously bad; resolve after ``resolve_after_minutes`` good."""
+
+    fire_after_minutes: float = Field(ge=0)
+    resolve_after_minutes: float = Field(5.0, ge=0)
+
+
+class CameraThresholdOverride(_Section):
+    """Thresholds for a group of cameras; the most specific match wins (camera > OPD > regency)."""
+
+    cameras: list[str] = Field(default_factory=list, description="'agent/camera' or bare camera ids.")
+    opds: list[str] = Field(default_factory=list)
+    regencies: list[str] = Field(default_factory=list)
+    offline_minutes: float | None = Field(None, ge=0)
+    degraded_minutes: float | None = Field(None, ge=0)
+
+
+class CameraRules(_Section):
+    offline: Hysteresis = Hysteresis(fire_after_minutes=10)
+    degraded: Hysteresis = Hysteresis(fire_after_minutes=30)
+    overrides: list[CameraThresholdOverride] = Field(default_factory=list)
+
+
+class AgentRules(_Section):
+    offline: Hysteresis = Hysteresis(fire_after_minutes=5)
+
+
+class WebsiteRules(_Section):
+    down: Hysteresis = Hysteresis(fire_after_minutes=15)
+    stale: Hysteresis = Hysteresis(fire_after_minutes=60, resolve_after_minutes=0)
+    certificate: Hysteresis = Hysteresis(fire_after_minutes=0, resolve_after_minutes=0)
+    certificate_warning_days: int = Field(14, ge=0)
+    certificate_critical_days: int = Field(3, ge=0)
+
+
+class HostRules(_Section):
+    disk: Hysteresis = Hysteresis(fire_after_minutes=10)
+    disk_percent: float = Field(90.0, gt=0, le=100)
+    temperature: Hysteresis = Hysteresis(fire_after_minutes=10)
+    temperature_c: float = Field(80.0, gt=0)
+
+
+class GroupingConfig(_Section):
+    """Many cameras of one regency failing together become one regency alert (Alertmanager-style)."""
+
+    enabled: bool = True
+    min_cameras: int = Field(5, ge=2, description="This many cameras failing together make an outage.")
+    min_fraction: float = Field(
+        0.5, gt=0, le=1, description="...or this share of the regency's cameras (with at least 2)."
+    )
+    window_minutes: float = Field(10.0, gt=0, description="Failures this close together count as one.")
+
+
+class RulesConfig(_Section):
+    camera: CameraRules = CameraRules()
+    agent: AgentRules = AgentRules()
+    website: WebsiteRules = WebsiteRules()
+    host: HostRules = HostRules()
+
+
+class ChannelFilter(_Section):
+    """Which alerts a channel receives; empty lists mean all."""
+
+    min_severity: AlertSeverity = AlertSeverity.WARNING
+    regencies: list[str] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list)
+    send_resolved: bool = True
+
+
+class WebhookChannel(ChannelFilter):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    url: HttpUrl
+    secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key for the signature header.")
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class EmailChannel(ChannelFilter):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    to: list[str] = Field(min_length=1)
+
+
+class MqttChannel(ChannelFilter):
+    """AlertEvent on scc/v1/public/alerts, through the broker in [broker] with central's certificate."""
+
+    enabled: bool = False
+    client_id: str = "scc-central-alerts"
+    publish_timeout_s: float = Field(10.0, gt=0)
+
+
+class SmtpConfig(_Section):
+    host: str = ""
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    password_file: Path | None = Field(None, description="Read the password from this file instead.")
+    sender: str = "scc@localhost"
+    ca_file: Path | None = Field(None, description="Trust this CA for the SMTP server (else the system's).")
+    timeout_s: float = Field(20.0, gt=0)
+
+    def resolved_password(self) -> str:
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return self.password.get_secret_value()
+
+
+class DeliveryConfig(_Section):
+    """Outbox retries: wait ``backoff_initial_s`` doubling up to ``backoff_max_s``; give up after N."""
+
+    max_attempts: int = Field(6, ge=1)
+    backoff_initial_s: float = Field(30.0, gt=0)
+    backoff_max_s: float = Field(3600.0, gt=0)
+    batch_size: int = Field(50, ge=1)
+
+
+class AlertsConfig(_Section):
+    """[alerts]: the evaluator loop, its rules, grouping, and where notifications go."""
+
+    enabled: bool = True
+    interval_s: float = Field(30.0, gt=0, description="How often `alerts run` evaluates and delivers.")
+    rules: RulesConfig = RulesConfig()
+    grouping: GroupingConfig = GroupingConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    webhooks: list[WebhookChannel] = Field(default_factory=list)
+    email: list[EmailChannel] = Field(default_factory=list)
+    mqtt: MqttChannel = MqttChannel()
+    public_url: str = Field("", description="Base URL of the web app, for links in notifications.")
+
+    @model_validator(mode="after")
+    def _channel_names_unique(self) -> AlertsConfig:
+        names = [c.name for c in self.webhooks] + [c.name for c in self.email] + ["mqtt"]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"channel names must be unique (and not 'mqtt'): {', '.join(duplicates)}")
+        return self
+
+
+class ReportsConfig(_Section):
+    """[reports]: language, compliance threshold and the monthly e-mail."""
+
+    language: Literal["id", "en"] = "id"
+    timezone: str = "Asia/Jakarta"
+    website_max_days_since_update: int = Field(
+        7, ge=1, description="An OPD website older than this is not compliant."
+    )
+    monthly_email_to: list[str] = Field(default_factory=list)
+    monthly_day: int = Field(1, ge=1, le=28, description="Day of month the previous month is sent.")
+    monthly_hour: int = Field(7, ge=0, le=23, description="Local hour the monthly report is sent.")
