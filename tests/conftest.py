@@ -1,3 +1,4 @@
 """Fixtures shared by every test package: each area's fixtures live in tests/fixtures/, imported here."""
 
 from tests.fixtures.broker import *  # noqa: F403
+from tests.fixtures.database import *  # noqa: F403
