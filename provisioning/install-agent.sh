@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Install the SCC edge agent on a fresh Debian box, enrol it with its bundle, start it, and check it.
+#
+#   sudo provisioning/install-agent.sh /root/agent-palembang.tar.gz
+#
+# Safe to run again (upgrade, re-enrolment): every step checks what is already there.
+# Run with --help for the options; --prefix DIR --no-systemd installs into a throwaway tree for tests.
+set -euo pipefail
+
+readonly SCRIPT_NAME="install-agent"
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly SCRIPT_DIR
+readonly REPO_DIR="${SCRIPT_DIR%/*}"
+
+PREFIX="${DESTDIR:-}"
+SOURCE="$REPO_DIR"
+PYTHON="/usr/bin/python3"
+SYSTEMD=1
+APT=1
+DOCTOR=1
+PIP_ARGS=()
+BUNDLE=""
+SERVICE_USER="scc"
+
+usage() {
+    cat <<EOF
+Usage: $0 [OPTIONS] BUNDLE
+
+Install the SCC edge agent under /opt/scc, enrol BUNDLE (the .tar.gz from 'scc-provision agent')
+into /etc/scc, install and start scc-agent.service, and run 'scc-agent doctor'.
+
+Options:
+  --source PATH     the SCC source tree or a built wheel to install (default: $REPO_DIR)
+  --prefix DIR      install below DIR instead of / (also: DESTDIR=DIR); implies --no-apt, and the
+                    scc user is neither created nor used
+  --no-systemd      do not install, enable or start the systemd unit (no systemd as PID 1)
+  --no-apt          do not apt-get install missing Debian packages
+  --no-doctor       skip 'scc-agent doctor' at the end
+  --python PATH     the Python that makes the venv (default: $PYTHON)
+  --pip-arg ARG     extra argument for 'pip install' (repeatable), e.g. --pip-arg=--no-index
+  -h, --help        this text
+EOF
+}
+
+say() { printf '%s: %s\n' "$SCRIPT_NAME" "$*"; }
+die() { printf '%s: error: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
+
+while (($#)); do
+    case "$1" in
+        --source) SOURCE="${2:?--source needs a path}"; shift 2 ;;
+        --source=*) SOURCE="${1#*=}"; shift ;;
+        --prefix) PREFIX="${2:?--prefix needs a directory}"; shift 2 ;;
+        --prefix=*) PREFIX="${1#*=}"; shift ;;
+        --no-systemd) SYSTEMD=0; shift ;;
+        --no-apt) APT=0; shift ;;
+        --no-doctor) DOCTOR=0; shift ;;
+        --python) PYTHON="${2:?--python needs a path}"; shift 2 ;;
+        --python=*) PYTHON="${1#*=}"; shift ;;
+        --pip-arg) PIP_ARGS+=("${2:?--pip-arg needs a value}"); shift 2 ;;
+        --pip-arg=*) PIP_ARGS+=("${1#*=}"); shift ;;
+        -h | --help) usage; exit 0 ;;
+        -*) usage >&2; die "unknown option $1" ;;
+        *) [[ -z "$BUNDLE" ]] || die "only one BUNDLE, got '$BUNDLE' and '$1'"; BUNDLE="$1"; shift ;;
+    esac
+done
+
+[[ -n "$BUNDLE" ]] || { usage >&2; die "no BUNDLE given"; }
+[[ -f "$BUNDLE" ]] || die "bundle '$BUNDLE' not found"
+BUNDLE="$(cd "$(dirname "$BUNDLE")" && pwd)/$(basename "$BUNDLE")"
+[[ -e "$SOURCE" ]] || die "source '$SOURCE' not found"
+
+if [[ -n "$PREFIX" ]]; then
+    mkdir -p "$PREFIX"
+    PREFIX="$(cd "$PREFIX" && pwd)"
+    APT=0
+    # A throwaway tree must not touch the host's users or its systemd.
+    SERVICE_USER=""
+elif [[ "$(id -u)" != 0 ]]; then
+    die "run as root (sudo $0 ...), or use --prefix DIR for an unprivileged trial install"
+fi
+
+readonly OPT_DIR="$PREFIX/opt/scc"
+readonly VENV="$OPT_DIR/venv"
+readonly ETC_DIR="$PREFIX/etc/scc"
+readonly STATE_DIR="$PREFIX/var/lib/scc"
+readonly UNIT_DIR="$PREFIX/etc/systemd/system"
+readonly UNIT="scc-agent.service"
+
+as_service_user() {
+    # The checks must see the files the way the service will: as scc, not as root.
+    if [[ -n "$SERVICE_USER" ]]; then
+        runuser -u "$SERVICE_USER" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+step_packages() {
+    local missing=()
+    "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+    ((${#missing[@]})) || return 0
+    ((APT)) || die "missing Debian packages: ${missing[*]} (install them, or drop --no-apt)"
+    say "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+step_user() {
+    [[ -n "$SERVICE_USER" ]] || return 0
+    if getent passwd "$SERVICE_USER" >/dev/null; then
+        say "user $SERVICE_USER exists"
+    else
+        say "creating system user $SERVICE_USER"
+        useradd --system --user-group --home-dir /var/lib/scc --no-create-home \
+            --shell /usr/sbin/nologin --comment "SCC services" "$SERVICE_USER"
+    fi
+}
+
+step_venv() {
+    if [[ -x "$VENV/bin/python" ]]; then
+        say "reusing the virtualenv $VENV"
+    else
+        say "creating the virtualenv $VENV"
+        mkdir -p "$OPT_DIR"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    local target="$SOURCE"
+    # A source tree installs with its [agent] extra; a wheel file takes the extra after its path.
+    if [[ -d "$SOURCE" ]]; then
+        target="$(cd "$SOURCE" && pwd)[agent]"
+    else
+        target="$(cd "$(dirname "$SOURCE")" && pwd)/$(basename "$SOURCE")[agent]"
+    fi
+    say "installing scc[agent] from $SOURCE (pip output in $OPT_DIR/pip.log)"
+    if ! "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade \
+        ${PIP_ARGS[@]+"${PIP_ARGS[@]}"} "$target" >"$OPT_DIR/pip.log" 2>&1; then
+        tail -n 20 "$OPT_DIR/pip.log" >&2
+        die "pip install failed; the full log is $OPT_DIR/pip.log"
+    fi
+    [[ -x "$VENV/bin/scc-agent" ]] || die "pip did not install the scc-agent command into $VENV/bin"
+    if [[ -d "$REPO_DIR/docs" ]]; then
+        mkdir -p "$OPT_DIR/docs"
+        cp -r "$REPO_DIR/docs/." "$OPT_DIR/docs/"
+    fi
+}
+
+step_enroll() {
+    say "enrolling $(basename "$BUNDLE") into $ETC_DIR"
+    mkdir -p "$ETC_DIR" "$STATE_DIR"
+    "$VENV/bin/scc-agent" enroll "$BUNDLE" --etc "$ETC_DIR"
+    if [[ -n "$SERVICE_USER" ]]; then
+        # root owns the configuration, the agent may read it (and its key), nobody else may.
+        chown -R "root:$SERVICE_USER" "$ETC_DIR"
+        chmod -R g+rX,g-w,o-rwx "$ETC_DIR"
+        chmod 0755 "$ETC_DIR"
+        chown "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR"
+        chmod 0750 "$STATE_DIR"
+    fi
+}
+
+step_unit() {
+    local source_unit="$REPO_DIR/systemd/$UNIT"
+    [[ -f "$source_unit" ]] || die "unit file $source_unit not found"
+    mkdir -p "$UNIT_DIR"
+    install -m 0644 "$source_unit" "$UNIT_DIR/$UNIT"
+    say "installed $UNIT_DIR/$UNIT"
+    ((SYSTEMD)) || { say "--no-systemd: not enabling or starting $UNIT"; return 0; }
+    [[ -d /run/systemd/system ]] || die "systemd is not running on this box; rerun with --no-systemd"
+    systemctl daemon-reload
+    systemctl enable "$UNIT" >/dev/null
+    # restart, not start: a rerun after an upgrade or a re-enrolment must pick up the new code and files.
+    systemctl restart "$UNIT"
+    say "started $UNIT (logs: journalctl -u ${UNIT%.service} -f)"
+}
+
+step_doctor() {
+    ((DOCTOR)) || return 0
+    say "running scc-agent doctor"
+    if as_service_user "$VENV/bin/scc-agent" doctor --etc "$ETC_DIR"; then
+        say "doctor: all checks passed"
+    else
+        say "doctor found problems (above); the agent is installed and keeps retrying on its own"
+        return 3
+    fi
+}
+
+main() {
+    step_packages
+    step_user
+    step_venv
+    step_enroll
+    step_unit
+    local status=0
+    step_doctor || status=$?
+    say "done: agent installed in $OPT_DIR, configuration in $ETC_DIR"
+    return "$status"
+}
+
+main
