@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from provisioning.broker import MAX_PAYLOAD_BYTES
@@ -11,6 +12,7 @@ from tests.fixtures.broker import (
     AGENT_PALEMBANG,
     CENTRAL,
     READER,
+    BrokerClient,
     BrokerConnectError,
     TlsBroker,
     make_pki,
@@ -205,3 +207,27 @@ def test_stopped_broker_refuses_connections_until_started(tls_broker: TlsBroker)
         tls_broker.connect(AGENT_PALEMBANG, timeout=2)
     tls_broker.start()
     assert tls_broker.connect(AGENT_PALEMBANG).is_connected()
+
+
+def test_central_ingest_workers_share_one_subscription(tls_broker: TlsBroker) -> None:
+    """Several ingest workers, all with central's certificate, split the reports via $share."""
+    shared_filter = f"$share/ingest/{topics.ALL_AGENT_TOPICS}"
+    workers = [tls_broker.connect(CENTRAL) for _ in range(2)]
+    for worker in workers:
+        worker.subscribe_and_wait(shared_filter)
+    agent = tls_broker.connect(AGENT_MUBA)
+
+    for n in range(6):
+        assert agent.publish_and_wait(topics.metrics(AGENT_MUBA), str(n).encode()).value == SUCCESS
+
+    received = sorted(int(m.payload) for w in workers for m in _drain(w))
+    assert received == list(range(6))
+
+
+def _drain(client: BrokerClient, quiet: float = 0.5) -> list[mqtt.MQTTMessage]:
+    messages = []
+    while True:
+        try:
+            messages.append(client.next_message(timeout=quiet))
+        except TimeoutError:
+            return messages
