@@ -1,1 +1,1 @@
-"""simulator package."""
+"""Field simulators: ONVIF/RTSP cameras (and OPD websites) with faults injectable at start and at run time."""

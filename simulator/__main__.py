@@ -1,0 +1,5 @@
+"""``python -m simulator`` is ``scc-sim``."""
+
+from simulator.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""One shared GStreamer RTSP server with a lazily built H.264 mount per camera, run on its own GLib thread."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import cv2
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+from simulator.camera import Camera  # noqa: E402
+from simulator.faults import Fault  # noqa: E402
+from simulator.scene import SceneRenderer  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+# Faults after which the running media no longer matches reality and must be rebuilt for new clients.
+_RESTART_FAULTS = {Fault.WRONG_RESOLUTION, Fault.LOW_FPS, Fault.RTSP_DEAD, Fault.OFFLINE, Fault.WRONG_CREDENTIALS}
+
+
+def mount_path(camera: Camera) -> str:
+    return f"/cam/{camera.camera_id}"
+
+
+def _role_for(username: str, password: str) -> str:
+    """Cameras sharing credentials share a role, because Basic auth is keyed by user:password."""
+    return "cred-" + hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()[:16]
+
+
+class _FramePump:
+    """Feeds one media's appsrc at the camera's current frame rate, from GStreamer's streaming thread."""
+
+    def __init__(self, camera: Camera, renderer: SceneRenderer, width: int, height: int) -> None:
+        self._camera = camera
+        self._renderer = renderer
+        self._size = (width, height)
+        self._next_due = 0.0
+
+    def on_need_data(self, appsrc: Gst.Element, _length: int) -> None:
+        fps = self._camera.stream_fps()
+        now = time.monotonic()
+        if self._next_due == 0.0:
+            self._next_due = now
+        # Pace here rather than trusting sink sync: low_fps must really deliver few frames.
+        if self._next_due > now:
+            time.sleep(self._next_due - now)
+        self._next_due = max(self._next_due + 1.0 / fps, time.monotonic() - 1.0)
+        frame = self._renderer.render(self._camera)
+        if (frame.shape[1], frame.shape[0]) != self._size:
+            # The fault changed under a running media; keep the negotiated caps until it is rebuilt.
+            frame = cv2.resize(frame, self._size)
+        buffer = Gst.Buffer.new_wrapped(frame.tobytes())
+        buffer.duration = int(Gst.SECOND / fps)
+        appsrc.emit("push-buffer", buffer)
+
+
+class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
+    """Builds the camera's pipeline on first DESCRIBE; the media is shared by all its clients."""
+
+    def __init__(self, camera: Camera, renderer: SceneRenderer) -> None:
+        super().__init__()
+        self.camera = camera
+        self.renderer = renderer
+        self.medias: list[GstRtspServer.RTSPMedia] = []
+        self.set_shared(True)
+        self.connect("media-configure", self._on_media_configure)
+
+    def do_create_element(self, url: Any) -> Gst.Element:
+        width, height = self.camera.stream_resolution()
+        rate = Fraction(self.camera.stream_fps()).limit_denominator(1000)
+        gop = max(round(self.camera.stream_fps()), 1)
+        launch = (
+            f"appsrc name=src is-live=true do-timestamp=true format=time block=false "
+            f"caps=video/x-raw,format=BGR,width={width},height={height},"
+            f"framerate={rate.numerator}/{rate.denominator} "
+            "! videoconvert ! video/x-raw,format=I420 "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max={gop} bitrate=800 "
+            "! rtph264pay name=pay0 pt=96 config-interval=1"
+        )
+        return Gst.parse_launch(launch)
+
+    def _on_media_configure(self, _factory: Any, media: GstRtspServer.RTSPMedia) -> None:
+        appsrc = media.get_element().get_by_name("src")
+        caps = appsrc.get_property("caps").get_structure(0)
+        pump = _FramePump(self.camera, self.renderer, caps.get_value("width"), caps.get_value("height"))
+        appsrc.connect("need-data", pump.on_need_data)
+        self.medias.append(media)
+        media.connect("unprepared", self._on_unprepared)
+
+    def _on_unprepared(self, media: GstRtspServer.RTSPMedia) -> None:
+        if media in self.medias:
+            self.medias.remove(media)
+
+
+class RtspServer:
+    """Owns the GLib loop thread; all GStreamer calls are marshalled onto it."""
+
+    def __init__(self, renderer: SceneRenderer, host: str, port: int) -> None:
+        Gst.init(None)
+        self._renderer = renderer
+        self._context = GLib.MainContext.new()
+        self._loop = GLib.MainLoop.new(self._context, False)
+        self._server = GstRtspServer.RTSPServer()
+        self._server.set_address(host)
+        self._server.set_service(str(port))
+        self._auth = GstRtspServer.RTSPAuth()
+        self._server.set_auth(self._auth)
+        self._mounts = self._server.get_mount_points()
+        self._factories: dict[str, CameraMediaFactory] = {}
+        self._mounted: set[str] = set()
+        self._known_roles: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name="rtsp-glib", daemon=True)
+        self.port = 0
+
+    def start(self) -> int:
+        """Bind and start serving; returns the bound port."""
+        self._server.attach(self._context)
+        self.port = int(self._server.get_bound_port())
+        if self.port <= 0:
+            raise OSError("RTSP server could not bind its port")
+        cleanup = GLib.timeout_source_new_seconds(2)
+        cleanup.set_callback(self._cleanup_sessions)
+        cleanup.attach(self._context)
+        self._thread.start()
+        return self.port
+
+    def _run(self) -> None:
+        self._context.push_thread_default()
+        self._loop.run()
+
+    def _cleanup_sessions(self, *_args: Any) -> bool:
+        self._server.get_session_pool().cleanup()
+        return True
+
+    def call_soon(self, function: Callable[[], None]) -> None:
+        """Run ``function`` on the GLib thread."""
+        def once(*_args: Any) -> bool:
+            try:
+                function()
+            except Exception:
+                log.exception("RTSP task failed")
+            return False
+
+        source = GLib.idle_source_new()
+        source.set_callback(once)
+        source.attach(self._context)
+
+    def add_camera(self, camera: Camera) -> None:
+        """Register the camera's mount (cheap: no pipeline until someone asks for the stream)."""
+        factory = CameraMediaFactory(camera, self._renderer)
+        self._factories[camera.camera_id] = factory
+        self._apply_permissions(camera)
+        self._sync_mount(camera)
+
+    def _apply_permissions(self, camera: Camera) -> None:
+        role = _role_for(camera.config.username, camera.accepted_password())
+        if role not in self._known_roles:
+            token = GstRtspServer.RTSPToken()
+            token.set_string("media.factory.role", role)
+            self._auth.add_basic(
+                GstRtspServer.RTSPAuth.make_basic(camera.config.username, camera.accepted_password()), token
+            )
+            self._known_roles.add(role)
+        permissions = GstRtspServer.RTSPPermissions()
+        permissions.add_permission_for_role(role, "media.factory.access", True)
+        permissions.add_permission_for_role(role, "media.factory.construct", True)
+        self._factories[camera.camera_id].set_permissions(permissions)
+
+    def _sync_mount(self, camera: Camera) -> None:
+        path = mount_path(camera)
+        should_serve = not (camera.has(Fault.RTSP_DEAD) or camera.has(Fault.OFFLINE))
+        if should_serve and path not in self._mounted:
+            self._mounts.add_factory(path, self._factories[camera.camera_id])
+            self._mounted.add(path)
+        elif not should_serve and path in self._mounted:
+            self._mounts.remove_factory(path)
+            self._mounted.discard(path)
+
+    def on_fault_changed(self, camera: Camera, fault: Fault | None) -> None:
+        """Faults that change caps, credentials or reachability drop current viewers, like a reboot would."""
+        if fault is not None and fault not in _RESTART_FAULTS:
+            return
+
+        def apply() -> None:
+            self._apply_permissions(camera)
+            self._sync_mount(camera)
+            for media in list(self._factories[camera.camera_id].medias):
+                media.unprepare()
+
+        self.call_soon(apply)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.call_soon(self._loop.quit)
+            self._thread.join(timeout=5)
