@@ -45,6 +45,8 @@ class BrokerSection(Section):
     hosts: list[str] = Field(default_factory=list, description="Other names of the broker (informational).")
     keepalive_s: int = Field(30, ge=5, le=600)
     session_expiry_s: int = Field(86_400, ge=0)
+    reconnect_min_s: int = Field(1, ge=1)
+    reconnect_max_s: int = Field(60, ge=1, description="Longest wait between reconnection attempts.")
 
 
 class TlsSection(Section):

@@ -60,6 +60,8 @@ class Publisher:
         tls = TlsFiles(config.tls.ca_file, config.tls.cert_file, config.tls.key_file)
         self.client = make_client(self.agent, tls, will=self._will("connection_lost"), logger=log)
         self.client.max_inflight_messages_set(config.outbox.max_inflight)
+        self.client.reconnect_delay_set(config.broker.reconnect_min_s,
+                                        max(config.broker.reconnect_min_s, config.broker.reconnect_max_s))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
