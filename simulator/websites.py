@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from shared.regencies import all_regencies
 from simulator import websites_content as content
-from simulator.websites_content import DateStyle, SignalProfile, SiteContent
+from simulator.websites_content import DateStyle, Post, SignalProfile, SiteContent
 from simulator.websites_tls import DEFAULT_LEAF_DAYS, SimulatorCA
 
 FRESH_NEWEST_AGE = dt.timedelta(hours=20)
@@ -165,7 +165,7 @@ class SimulatedWebsite:
     redirects_home: bool = False
     faults: dict[WebsiteFault, dict[str, Any]] = field(default_factory=dict)
     content: SiteContent = field(default_factory=lambda: SiteContent(opd=""))
-    published_extra: list[content.Post] = field(default_factory=list)
+    published_extra: list[Post] = field(default_factory=list)
     cert_not_after: dt.datetime | None = None
     ssl_context: Any = None
     listening_context: Any = None

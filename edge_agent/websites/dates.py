@@ -14,6 +14,8 @@ WIB = ZoneInfo("Asia/Jakarta")
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _YEAR_MONTH = re.compile(r"^\d{4}-\d{2}$")
+# parsedate_tz reports a missing zone as +0000, so whether one was written is read from the text.
+_RFC822_ZONE = re.compile(r"(?:[+-]\d{4}|\b(?:GMT|UTC?|[ECMP][SD]T|[A-IK-Z]))$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,7 @@ def parse_http_date(text: str | None) -> dt.datetime | None:
         naive = dt.datetime(*fields[:6])
     except ValueError:
         return None
-    offset = fields[9] or 0
-    return (naive - dt.timedelta(seconds=offset)).replace(tzinfo=dt.UTC)
+    return (naive - dt.timedelta(seconds=fields[9] or 0)).replace(tzinfo=dt.UTC)
 
 
 def _parse_iso(value: str) -> ParsedDate | None:
@@ -81,9 +82,9 @@ def _parse_rfc822(value: str) -> ParsedDate | None:
         naive = dt.datetime(*fields[:6])
     except ValueError:
         return None
-    if fields[9] is None:
+    if not _RFC822_ZONE.search(value):
         return _aware(naive)
-    return ParsedDate((naive - dt.timedelta(seconds=fields[9])).replace(tzinfo=dt.UTC))
+    return ParsedDate((naive - dt.timedelta(seconds=fields[9] or 0)).replace(tzinfo=dt.UTC))
 
 
 def _aware(moment: dt.datetime) -> ParsedDate:

@@ -1,0 +1,114 @@
+"""One capped HTTP GET that follows redirects itself, so loops are caught and hops counted."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+USER_AGENT = "SCC-WebsiteCheck/1.0 (Sumsel Command Center; +https://sumselprov.go.id)"
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """The final response of a GET (after redirects), or why there was none."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+    body: bytes = b""
+    truncated: bool = False
+    hops: list[str] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+    error: str | None = None  # a reason code: timeout, connect_refused, redirect_loop, ...
+    error_message: str = ""
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def classify_error(error: BaseException) -> tuple[str, str]:
+    """A transport exception -> (reason code, one-line message)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for cause in chain:
+        if isinstance(cause, socket.gaierror):
+            return "dns_failed", f"name does not resolve: {cause}"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connect_refused", "connection refused"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "tls_invalid", f"certificate rejected: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return "tls_invalid", f"TLS failed: {cause}"
+    if isinstance(error, httpx.TimeoutException | asyncio.TimeoutError | TimeoutError):
+        return "timeout", "no answer in time"
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "http_protocol_error", f"broken HTTP: {error}"
+    if isinstance(error, httpx.ConnectError | ConnectionError | OSError):
+        return "connect_failed", f"cannot connect: {error or type(error).__name__}"
+    return "http_failed", f"{type(error).__name__}: {error}"
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    max_bytes: int,
+    max_redirects: int,
+    timeout_s: float,
+    accept: str = "text/html,application/xhtml+xml,*/*;q=0.8",
+) -> FetchResult:
+    """GET ``url``; reads at most ``max_bytes`` of the final body; never raises for network trouble."""
+    result = FetchResult(url=url, final_url=url)
+    started = time.perf_counter()
+    seen = {url}
+    current = url
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                request = client.build_request("GET", current, headers={"Accept": accept})
+                response = await client.send(request, stream=True, follow_redirects=False)
+                try:
+                    if response.status_code in _REDIRECTS and "location" in response.headers:
+                        target = str(response.url.join(response.headers["location"]))
+                        result.hops.append(target)
+                        if target in seen:
+                            result.status, result.headers = response.status_code, response.headers
+                            result.error = "redirect_loop"
+                            result.error_message = f"redirect loop back to {target}"
+                            break
+                        if len(result.hops) > max_redirects:
+                            result.status, result.headers = response.status_code, response.headers
+                            result.error = "too_many_redirects"
+                            result.error_message = f"more than {max_redirects} redirects"
+                            break
+                        seen.add(target)
+                        current = target
+                        continue
+                    result.status, result.headers, result.final_url = response.status_code, response.headers, current
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size > max_bytes:
+                            result.truncated = True
+                            break
+                    result.body = b"".join(chunks)[:max_bytes]
+                    break
+                finally:
+                    await response.aclose()
+    except Exception as error:  # every transport failure becomes a reason, never an exception
+        result.error, result.error_message = classify_error(error)
+    result.elapsed_ms = (time.perf_counter() - started) * 1000
+    return result
