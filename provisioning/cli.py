@@ -95,7 +95,7 @@ def _table(certificates: Sequence[IssuedCert]) -> str:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return the process exit code (0 done, 2 operator error)."""
+    """Run one command; return the process exit code (0 done, 1 file system error, 2 operator error)."""
     args = _parser().parse_args(argv)
     directory: Path = args.dir
     if args.command == "init":
@@ -138,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProvisioningError as error:
         print(f"scc-provision: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # e.g. no permission on --dir: the OS message names the file
+        print(f"scc-provision: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

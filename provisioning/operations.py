@@ -58,6 +58,10 @@ class ClientIssue:
 @contextmanager
 def _locked(layout: Layout) -> Iterator[None]:
     # Two operators (or an install script and an operator) must not interleave registry and CRL writes.
+    if not layout.registry.exists() and not layout.ca_key.parent.is_dir():
+        raise ProvisioningError(
+            f"{layout.root} is not a provisioning directory: run 'scc-provision init --dir {layout.root}' first"
+        )
     with open(layout.lock, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import paho.mqtt.client as mqtt
 import pytest
 
@@ -231,3 +233,29 @@ def _drain(client: BrokerClient, quiet: float = 0.5) -> list[mqtt.MQTTMessage]:
             messages.append(client.next_message(timeout=quiet))
         except TimeoutError:
             return messages
+
+
+def test_client_reconnects_and_resumes_its_session_after_an_outage(tls_broker: TlsBroker) -> None:
+    central = tls_broker.connect(CENTRAL, client_id="central-outage", clean_start=False, session_expiry=600)
+    central.subscribe_and_wait(topics.command_subscription("+"))
+
+    tls_broker.stop()
+    tls_broker.start()
+    central.wait_connected()
+
+    name = tls_broker.pki.provision_agent()
+    central.publish_and_wait(topics.command(name, "ping"), b"")
+    assert central.next_message().topic == topics.command(name, "ping")
+
+
+def test_factory_brokers_are_isolated(
+    tls_broker_factory: Callable[[], TlsBroker], tls_broker: TlsBroker
+) -> None:
+    first, second = tls_broker_factory(), tls_broker_factory()
+    assert len({first.port, second.port, tls_broker.port}) == 3
+    subscriber = first.connect(CENTRAL)
+    subscriber.subscribe_and_wait(topics.ALL_AGENT_TOPICS)
+    second.connect(AGENT_MUBA).publish_and_wait(topics.metrics(AGENT_MUBA), b"elsewhere")
+    subscriber.assert_no_message(0.5)
+    second.kill()
+    assert not second.running

@@ -320,3 +320,10 @@ def test_acl_gives_agents_only_their_own_subtree(layout: Layout) -> None:
     assert f"pattern write {topics.metrics('%u')}" in acl
     assert not any(line.startswith("pattern write") and "/cmd/" in line for line in acl)
     assert not any(line.startswith(("pattern readwrite", "topic readwrite")) for line in acl)
+
+
+def test_a_missing_dir_is_exit_2_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere"
+    assert main(["reader", "--dir", str(missing), "--name", "r"]) == 2
+    assert "scc-provision init" in capsys.readouterr().err
+    assert not missing.exists()
