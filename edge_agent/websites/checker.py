@@ -332,7 +332,9 @@ class WebsiteChecker:
             candidates = [urljoin(target.url, "sitemap.xml")]
         queue = list(candidates[:2])
         fetched = 0
-        while queue and fetched < 4:
+        found: list[SignalReading] = []
+        # An index's own lastmods may be missing or wrong, so the newest of a few children is taken.
+        while queue and fetched < 5:
             url = queue.pop(0)
             fetched += 1
             response = await self._signal_fetch(client, url, target, budget, "application/xml,text/xml;q=0.9")
@@ -348,11 +350,18 @@ class WebsiteChecker:
             content = signals.read_sitemap(response.body, now)
             content.reading.source = url
             if content.children:
-                queue = content.children[:2] + queue
+                queue = content.children[:3] + queue
                 continue
-            reading = content.reading
-            if reading.state == "found":
-                return reading
+            if content.reading.state == "found":
+                found.append(content.reading)
+            else:
+                reading = content.reading
+        if found:
+            best = max(found, key=lambda item: item.newest or dt.datetime.min.replace(tzinfo=dt.UTC))
+            best.notes.extend(note for item in found if item is not best for note in item.notes
+                              if note not in best.notes)
+            best.ignored_future = sum(item.ignored_future for item in found)
+            return best
         return reading
 
     def _content_hash(self, target: WebsiteTarget, home: FetchResult, now: dt.datetime) -> SignalReading:

@@ -36,6 +36,9 @@ class FetchResult:
 
 def classify_error(error: BaseException) -> tuple[str, str]:
     """A transport exception -> (reason code, one-line message)."""
+    # A timeout cancels whatever was in flight (often an SSL read), so it decides before the chain.
+    if isinstance(error, httpx.TimeoutException | asyncio.TimeoutError | TimeoutError):
+        return "timeout", "no answer in time"
     chain: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and len(chain) < 8:
@@ -48,10 +51,8 @@ def classify_error(error: BaseException) -> tuple[str, str]:
             return "connect_refused", "connection refused"
         if isinstance(cause, ssl.SSLCertVerificationError):
             return "tls_invalid", f"certificate rejected: {cause.verify_message}"
-        if isinstance(cause, ssl.SSLError):
+        if isinstance(cause, ssl.SSLError) and not isinstance(cause, ssl.SSLWantReadError | ssl.SSLWantWriteError):
             return "tls_invalid", f"TLS failed: {cause}"
-    if isinstance(error, httpx.TimeoutException | asyncio.TimeoutError | TimeoutError):
-        return "timeout", "no answer in time"
     if isinstance(error, httpx.RemoteProtocolError):
         return "http_protocol_error", f"broken HTTP: {error}"
     if isinstance(error, httpx.ConnectError | ConnectionError | OSError):

@@ -195,7 +195,10 @@ def read_feed(body: bytes, now: dt.datetime) -> SignalReading:
             if parsed_date is not None:
                 dates.append(parsed_date)
                 break
-    return newest_of(reading, dates, now)
+    newest_of(reading, dates, now)
+    if parsed.get("bozo") and reading.state == "invalid":
+        reading.reason = "malformed"  # the breakage is why there are no dates
+    return reading
 
 
 @dataclass(slots=True)
