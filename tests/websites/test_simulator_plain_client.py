@@ -72,7 +72,7 @@ def test_certificate_faults(fleet: WebsiteFleet, sites: Sites) -> None:
             http.get(site.url)
         fleet.clear(site.id)
         sites.fault(site, "cert_untrusted")
-        with pytest.raises(httpx.ConnectError, match="self-signed|verify failed"):
+        with pytest.raises(httpx.ConnectError, match=r"self-signed|verify failed"):
             http.get(site.url)
 
 
