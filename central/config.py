@@ -41,9 +41,25 @@ class PkiConfig(Section):
 
 
 class IngestConfig(Section):
-    batch_size: int = Field(500, ge=1)
-    batch_interval_s: float = Field(0.2, gt=0)
+    batch_size: int = Field(500, ge=1, description="Most messages written in one transaction.")
+    batch_interval_s: float = Field(
+        0.2, gt=0, description="Longest a received message waits for its batch to fill before being written."
+    )
+    receive_maximum: int = Field(
+        1000, ge=1, le=65535, description="Unacknowledged messages the broker may have in flight to a worker."
+    )
     republish: bool = Field(True, description="Republish curated state under scc/v1/public/.")
+    summary_interval_s: float = Field(2.0, gt=0, description="Least time between two summaries of a regency.")
+    thumbnails_per_camera: int = Field(5, ge=1, description="Newest thumbnails kept per camera.")
+    silence_after_s: int = Field(
+        900, ge=60, description="A camera or website without a report this long becomes 'unknown' (no_report)."
+    )
+    max_clock_skew_s: int = Field(
+        3600, ge=0, description="Reports stamped further than this in the future are quarantined."
+    )
+    maintenance_interval_s: float = Field(
+        60.0, gt=0, description="How often a worker updates the daily rollups, marks silent devices, prunes."
+    )
 
 
 class WebConfig(Section):

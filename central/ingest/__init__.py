@@ -1,0 +1,1 @@
+"""`scc-central ingest`: MQTT -> database, batched and acknowledged only after commit; public republishing."""

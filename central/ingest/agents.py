@@ -1,0 +1,96 @@
+"""Who may report: the provisioning registry, re-read when it changes, with each refusal logged once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from provisioning.ca import Role
+from provisioning.errors import ProvisioningError
+from provisioning.layout import Layout
+from provisioning.registry import Registry, load_registry
+
+log = logging.getLogger(__name__)
+
+RECHECK_INTERVAL_S = 2.0
+
+
+class Refusal(StrEnum):
+    """Why a sender is not accepted; doubles as the quarantine category."""
+
+    UNKNOWN_AGENT = "unknown_agent"
+    REVOKED_AGENT = "revoked_agent"
+    NOT_AN_AGENT = "not_an_agent"
+    NO_REGENCY = "no_regency"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    regency: str | None
+    refusal: Refusal | None = None
+
+
+class AgentDirectory:
+    """Maps an agent name to its regency from registry.json, reloading when the file changes."""
+
+    def __init__(self, pki_dir: Path | None, *, registry: Registry | None = None) -> None:
+        self._path = Layout(pki_dir).registry if pki_dir is not None else None
+        self._registry = registry
+        self._mtime_ns: int | None = None
+        self._next_check = 0.0
+        self._warned: set[tuple[str, Refusal]] = set()
+
+    @classmethod
+    def fixed(cls, registry: Registry) -> AgentDirectory:
+        """A directory over an in-memory registry (tests, benchmarks)."""
+        return cls(None, registry=registry)
+
+    def verdict(self, agent: str) -> Verdict:
+        registry = self._current()
+        cert = registry.get(agent) if registry is not None else None
+        refusal: Refusal | None
+        if cert is None:
+            refusal = Refusal.UNKNOWN_AGENT
+        elif cert.role is not Role.AGENT:
+            refusal = Refusal.NOT_AN_AGENT
+        elif cert.revoked:
+            refusal = Refusal.REVOKED_AGENT
+        elif not cert.regency:
+            refusal = Refusal.NO_REGENCY
+        else:
+            return Verdict(cert.regency)
+        self._warn_once(agent, refusal)
+        return Verdict(None, refusal)
+
+    def _warn_once(self, agent: str, refusal: Refusal) -> None:
+        key = (agent, refusal)
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("quarantining messages from %r: %s (logged once per agent)", agent, refusal.value)
+
+    def _current(self) -> Registry | None:
+        if self._path is None:
+            return self._registry
+        now = time.monotonic()
+        if now < self._next_check and self._registry is not None:
+            return self._registry
+        self._next_check = now + RECHECK_INTERVAL_S
+        try:
+            mtime_ns = self._path.stat().st_mtime_ns
+        except OSError as error:
+            if self._registry is None:
+                log.error("cannot read the agent registry %s: %s", self._path, error)
+            return self._registry
+        if mtime_ns != self._mtime_ns:
+            try:
+                self._registry = load_registry(self._path.parent)
+            except ProvisioningError as error:
+                log.error("keeping the previous agent registry: %s", error)
+                return self._registry
+            self._mtime_ns = mtime_ns
+            self._warned.clear()  # a re-issued or newly revoked agent deserves a fresh warning
+            log.info("loaded agent registry %s (%d certificates)", self._path, len(self._registry.certificates))
+        return self._registry

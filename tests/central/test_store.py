@@ -1,0 +1,177 @@
+"""The batch writer on both databases: statuses, periods, events, dedupe, quarantine, presence, inventory."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from central.ingest.agents import AgentDirectory
+from central.ingest.store import BatchWriter, Received, StoreSettings
+from central.storage.db import Database
+from central.storage.models import (
+    Agent,
+    Camera,
+    CameraCheck,
+    CameraStatusChange,
+    CameraThumbnail,
+    CommandRecord,
+    Event,
+    IngestCounter,
+    IngestedMessage,
+    QuarantinedMessage,
+    Website,
+    WebsiteStatusChange,
+)
+from tests.central import factories as f
+
+AGENT = "agent-plg"
+OTHER = "agent-muba"
+T0 = f.T0
+MIN = dt.timedelta(minutes=1)
+
+
+def received(topic: str, payload: bytes, at: dt.datetime | None = None) -> Received:
+    return Received(topic, payload, at or T0 + dt.timedelta(hours=1))
+
+
+@pytest.fixture
+def writer(database: Database) -> BatchWriter:
+    directory = AgentDirectory.fixed(f.registry({AGENT: "16.71", OTHER: "16.06", "agent-gone": "16.01"}, revoked={"agent-gone"}))
+    return BatchWriter(database, directory, StoreSettings(thumbnails_per_camera=2))
+
+
+def write(writer: BatchWriter, *messages: Any) -> Any:
+    batch = []
+    for message in messages:
+        topic, payload = message if isinstance(message, tuple) else f.wire(message)
+        batch.append(received(topic, payload))
+    return writer.write(batch)
+
+
+def count(session: Session, model: Any) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_status_changes_become_periods_and_events(writer: BatchWriter, session: Session) -> None:
+    write(writer, f.camera_status(AGENT, "cam-1", "ok", T0))
+    write(writer, f.camera_status(AGENT, "cam-1", "ok", T0 + MIN), f.camera_status(AGENT, "cam-1", "offline", T0 + 2 * MIN))
+    result = write(writer, f.camera_status(AGENT, "cam-1", "ok", T0 + 5 * MIN))
+    assert result.stored == 1 and "16.71" in result.changed_regencies
+
+    camera = session.scalars(select(Camera)).one()
+    assert (camera.status, camera.reason, camera.regency_code) == ("ok", "ok", "16.71")
+    assert camera.status_since == T0 + 5 * MIN and camera.last_check_at == T0 + 5 * MIN
+    assert count(session, CameraCheck) == 4
+    periods = session.scalars(select(CameraStatusChange).order_by(CameraStatusChange.started_at)).all()
+    assert [(p.status, p.duration_s) for p in periods] == [("ok", 120.0), ("offline", 180.0), ("ok", None)]
+    assert periods[1].reason == "unreachable" and periods[-1].ended_at is None
+    events = session.scalars(select(Event).order_by(Event.id)).all()
+    assert [(e.old_state, e.new_state) for e in events] == [("", "ok"), ("ok", "offline"), ("offline", "ok")]
+    agent = session.get(Agent, AGENT)
+    assert agent is not None and agent.regency_code == "16.71" and agent.last_seen_at == T0 + 5 * MIN
+
+
+def test_older_reports_are_history_only(writer: BatchWriter, session: Session) -> None:
+    write(writer, f.camera_status(AGENT, "cam-1", "ok", T0 + 10 * MIN))
+    write(writer, f.camera_status(AGENT, "cam-1", "offline", T0))
+    camera = session.scalars(select(Camera)).one()
+    assert camera.status == "ok" and count(session, CameraCheck) == 2 and count(session, CameraStatusChange) == 1
+
+
+def test_redelivery_is_dropped(writer: BatchWriter, session: Session) -> None:
+    message = f.camera_status(AGENT, "cam-1", "ok")
+    first = write(writer, message, message)
+    again = write(writer, message)
+    assert (first.stored, first.ignored, again.stored, again.duplicates) == (1, 1, 0, 1)
+    assert count(session, CameraCheck) == 1 and count(session, IngestedMessage) == 1
+    counters = dict(session.execute(select(IngestCounter.name, IngestCounter.value)).all())
+    assert counters == {"stored": 1, "duplicate": 1}
+
+
+def test_unknown_revoked_and_bad_messages_are_quarantined_whole(writer: BatchWriter, session: Session) -> None:
+    good = f.camera_status(AGENT, "cam-1", "ok")
+    stranger = f.camera_status("agent-x", "cam-1", "ok")
+    revoked = f.camera_status("agent-gone", "cam-1", "ok")
+    result = write(writer, good, stranger, revoked, ("scc/v1/agents/agent-plg/metrics", b"{not json"), stranger)
+    assert (result.stored, result.quarantined) == (1, 4)
+    rows = session.scalars(select(QuarantinedMessage).order_by(QuarantinedMessage.category)).all()
+    assert sorted((q.category, q.times_seen) for q in rows) == [("decode", 1), ("revoked_agent", 1), ("unknown_agent", 2)]
+    assert all(q.reason for q in rows)
+    assert count(session, Camera) == 1 and session.get(Agent, "agent-x") is None
+    counters = dict(session.execute(select(IngestCounter.name, IngestCounter.value)).all())
+    assert counters["quarantined.unknown_agent"] == 2 and counters["quarantined.decode"] == 1
+
+
+def test_future_timestamps_are_quarantined(writer: BatchWriter, session: Session) -> None:
+    result = write(writer, f.camera_status(AGENT, "cam-1", "ok", T0 + dt.timedelta(days=400)))
+    assert result.quarantined == 1 and count(session, Camera) == 0
+
+
+def test_hostile_text_is_stored_cleanly(writer: BatchWriter, session: Session) -> None:
+    message = f.camera_status(AGENT, "cam-1", "degraded", message="nul\x00 and ünïcode", reason="frozen")
+    assert write(writer, message).stored == 1
+    camera = session.scalars(select(Camera)).one()
+    assert "\x00" not in camera.message and camera.status == "degraded"
+
+
+def test_agent_offline_makes_its_cameras_unknown_until_they_report(writer: BatchWriter, session: Session) -> None:
+    write(writer, f.birth(AGENT, T0), f.camera_status(AGENT, "cam-1", "ok", T0), f.camera_status(OTHER, "cam-9", "ok", T0))
+    will = f.offline(AGENT, T0 - MIN)  # a last will carries the ts of when it was armed
+    writer.write([received(*f.wire(will), at=T0 + 3 * MIN)])
+    agent = session.get(Agent, AGENT)
+    assert agent is not None and not agent.online and agent.offline_reason == "connection_lost"
+    assert agent.presence_since == T0 + 3 * MIN
+    statuses = dict(session.execute(select(Camera.camera_id, Camera.status)).all())
+    assert statuses == {"cam-1": "unknown", "cam-9": "ok"}
+    kinds = session.scalars(select(Event.kind).order_by(Event.id)).all()
+    assert kinds[-2:] == ["agent_offline", "camera_status"]
+    write(writer, f.birth(AGENT, T0 + 4 * MIN), f.camera_status(AGENT, "cam-1", "ok", T0 + 5 * MIN))
+    session.rollback()  # a new snapshot
+    assert session.get(Agent, AGENT).online  # type: ignore[union-attr]
+    assert session.scalars(select(Camera.status).where(Camera.camera_id == "cam-1")).one() == "ok"
+
+
+def test_inventory_creates_identity_and_tracks_lost(writer: BatchWriter, session: Session) -> None:
+    write(writer, f.inventory(AGENT, ["cam-1", "cam-2"], T0))
+    write(writer, f.inventory(AGENT, ["cam-2", "cam-3"], T0 + MIN))
+    rows = {c.camera_id: c for c in session.scalars(select(Camera))}
+    assert set(rows) == {"cam-1", "cam-2", "cam-3"}
+    assert not rows["cam-1"].in_inventory and rows["cam-1"].lost_at == T0 + MIN
+    assert rows["cam-3"].manufacturer == "Acme" and rows["cam-3"].reported_opd == "Dishub"
+    kinds = session.scalars(select(Event.kind).order_by(Event.id)).all()
+    assert kinds.count("camera_found") == 3 and kinds.count("camera_lost") == 1
+
+
+def test_website_states_and_periods(writer: BatchWriter, session: Session) -> None:
+    write(writer, f.website_status(AGENT, "dinkes", "up", "fresh", T0))
+    write(writer, f.website_status(AGENT, "dinkes", "down", "fresh", T0 + MIN, reason="timeout"))
+    write(writer, f.website_status(AGENT, "dinkes", "up", "stale", T0 + 3 * MIN))
+    site = session.scalars(select(Website)).one()
+    assert (site.state, site.availability, site.freshness) == ("stale", "up", "stale")
+    periods = session.scalars(select(WebsiteStatusChange).order_by(WebsiteStatusChange.started_at)).all()
+    assert [(p.state, p.duration_s) for p in periods] == [("fresh", 60.0), ("down", 120.0), ("stale", None)]
+
+
+def test_thumbnails_keep_the_newest(writer: BatchWriter, session: Session) -> None:
+    for minute in range(4):
+        write(writer, f.thumbnail(AGENT, "cam-1", T0 + minute * MIN))
+    kept = session.scalars(select(CameraThumbnail.captured_at).order_by(CameraThumbnail.captured_at)).all()
+    assert kept == [T0 + 2 * MIN, T0 + 3 * MIN]
+    assert session.scalars(select(CameraThumbnail.jpeg)).first() == f.JPEG
+
+
+def test_command_results_complete_the_command(writer: BatchWriter, session: Session, database: Database) -> None:
+    write(writer, f.birth(AGENT))
+    with database.session() as s:
+        s.add(CommandRecord(command_id="cmd-1", agent_name=AGENT, name="check_now", seq=1, msg_id="0" * 32, state="sent"))
+    write(writer, f.command_result(AGENT, "cmd-1", ok=False))
+    record = session.scalars(select(CommandRecord)).one()
+    assert (record.state, record.result_ok, record.result_message) == ("failed", False, "done")
+
+
+def test_host_metrics_are_stored(writer: BatchWriter, session: Session) -> None:
+    assert write(writer, f.host_metrics(AGENT)).stored == 1
