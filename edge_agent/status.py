@@ -18,13 +18,19 @@ from shared.messages import CameraState, CheckOutcome, Outcome
 
 # Checks grouped by what they depend on: two failures inside a group are one piece of evidence.
 SIGNAL_GROUPS: dict[str, str] = {
-    "reachable_onvif": "onvif",
+    "reachable": "network",
     "onvif": "onvif",
     "credentials": "onvif",
     "snapshot": "snapshot",
-    "reachable_rtsp": "rtsp",
     "rtsp": "rtsp",
+    "stream": "rtsp",
 }
+# A TCP handshake proves little (many cameras keep the port open with a dead application), so
+# only these groups count as evidence the camera is alive.
+_APPLICATION_GROUPS = frozenset({"onvif", "snapshot", "rtsp"})
+# "Nothing there" answers (no URI, stream unknown to the server) prove neither life nor death: a
+# camera's RTSP path can vanish behind a recorder or proxy that keeps answering for it.
+_NEUTRAL_REASONS = frozenset({"rtsp_unavailable", "snapshot_unavailable", "skipped"})
 
 # When several checks complain, the status carries the reason an operator should act on first.
 _PRIORITY = (
@@ -70,7 +76,7 @@ class Decision:
 
 
 def hard_down(outcomes: Sequence[CheckOutcome]) -> bool:
-    """Two independent groups failed with down-type reasons and no group answered."""
+    """Two independent groups failed with down-type reasons and no application group answered."""
     down_groups: set[str] = set()
     alive_groups: set[str] = set()
     for outcome in outcomes:
@@ -79,8 +85,8 @@ def hard_down(outcomes: Sequence[CheckOutcome]) -> bool:
             continue
         if outcome.outcome is Outcome.FAIL and outcome.reason in DOWN_REASONS:
             down_groups.add(group)
-        elif outcome.outcome in (Outcome.OK, Outcome.WARN) or (
-            outcome.outcome is Outcome.FAIL and outcome.reason not in DOWN_REASONS
+        elif group in _APPLICATION_GROUPS and outcome.reason not in _NEUTRAL_REASONS and (
+            outcome.outcome is not Outcome.SKIPPED
         ):
             alive_groups.add(group)
     return len(down_groups) >= 2 and not alive_groups

@@ -1,0 +1,118 @@
+"""What every check plugin gets and returns: the camera, its state across cycles, shared resources."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import httpx
+import numpy as np
+
+from edge_agent.config import AgentConfig
+from edge_agent.onvif_client import OnvifSession
+from edge_agent.scrub import scrub
+from shared.messages import CheckOutcome, DiscoveryMethod, Outcome, clip_text
+
+
+@dataclass(slots=True)
+class CameraTarget:
+    """A camera to check, from the static list or from discovery; the password never leaves the agent."""
+
+    camera_id: str
+    host: str
+    port: int
+    username: str = ""
+    password: str = field(default="", repr=False)
+    name: str = ""
+    opd: str = ""
+    onvif: bool = True
+    snapshot_url: str | None = None
+    rtsp_url: str | None = None
+    endpoint_ref: str = ""
+    discovered_by: DiscoveryMethod = DiscoveryMethod.STATIC
+
+
+@dataclass(slots=True)
+class CameraRuntime:
+    """Everything remembered about one camera between cycles."""
+
+    session: OnvifSession
+    cycles: int = 0
+    consecutive_failures: int = 0
+    snapshot_basic: bool = False
+    digest: httpx.DigestAuth | None = None
+    previous_signature: np.ndarray | None = None
+    thumbnail_signature: np.ndarray | None = None
+    thumbnail_sent_at: float = 0.0
+    stream_offset: int = 0  # which cycle of the RTSP rotation this camera decodes on
+
+
+@dataclass(slots=True)
+class Resources:
+    """Shared by all checks of the process: one HTTP pool, one thread pool, an RTSP decode limit."""
+
+    config: AgentConfig
+    http: httpx.AsyncClient
+    executor: Executor
+    # RTSP probes block a thread for seconds: their own pool, so snapshots never queue behind them.
+    rtsp_executor: Executor
+    rtsp_slots: asyncio.Semaphore
+
+
+@dataclass(slots=True)
+class CheckContext:
+    target: CameraTarget
+    runtime: CameraRuntime
+    resources: Resources
+    run_stream: bool = False
+    results: dict[str, CheckOutcome] = field(default_factory=dict)
+    # Products of one check for the next (the decoded snapshot for image analysis, ...).
+    artifacts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> AgentConfig:
+        return self.resources.config
+
+    async def in_thread(self, function: Any, *args: Any) -> Any:
+        """Run CPU work (decode, analysis, encoding) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.resources.executor, function, *args)
+
+
+class Check(Protocol):
+    """A check plugin: a name, what it needs, and ``run`` that returns one outcome and never raises."""
+
+    name: ClassVar[str]
+    # Checks that must have passed (ok or warn); otherwise this one is skipped.
+    requires: ClassVar[tuple[str, ...]]
+    # Checks that must have finished first, whatever their outcome.
+    after: ClassVar[tuple[str, ...]]
+
+    async def run(self, ctx: CheckContext) -> CheckOutcome: ...
+
+
+def outcome(
+    check: str,
+    result: Outcome,
+    reason: str,
+    message: str = "",
+    *,
+    started: float | None = None,
+    **details: str | int | float | bool | None,
+) -> CheckOutcome:
+    """Build a CheckOutcome with scrubbed, clipped text and the elapsed time since ``started``."""
+    duration = (time.monotonic() - started) * 1000 if started is not None else 0.0
+    return CheckOutcome(
+        check=check,
+        outcome=result,
+        reason=reason,
+        message=clip_text(scrub(message), 2048),
+        duration_ms=round(max(duration, 0.0), 1),
+        details={k: (clip_text(scrub(v), 256) if isinstance(v, str) else v) for k, v in details.items()},
+    )
+
+
+def skipped(check: str, why: str) -> CheckOutcome:
+    return outcome(check, Outcome.SKIPPED, "skipped", why)

@@ -1,0 +1,126 @@
+"""Checks: snapshot fetched (digest, then basic; JPEG verified) and the image analysed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import httpx
+import numpy as np
+
+from edge_agent import imaging
+from edge_agent.checks.base import CheckContext, outcome, skipped
+from shared.messages import CheckOutcome, Outcome
+
+# Image problems that make the picture useless fail; the others only warn.
+_FAILING_IMAGE_REASONS = frozenset({"black", "covered", "frozen"})
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    frame: np.ndarray
+    size: tuple[int, int]
+    stats: imaging.FrameStats
+    signature: np.ndarray
+    change: float | None
+
+
+def analyse(jpeg: bytes, previous: np.ndarray | None) -> Analysed | None:
+    """Decode and measure in one thread hop: decode, grey, statistics, signature, change."""
+    decoded = imaging.decode_jpeg(jpeg)
+    if decoded is None:
+        return None
+    frame, size = decoded
+    gray = imaging.analysis_gray(frame)
+    signature = imaging.signature(gray)
+    return Analysed(frame, size, imaging.frame_stats(gray, size), signature,
+                    imaging.difference(previous, signature))
+
+
+class Snapshot:
+    name: ClassVar[str] = "snapshot"
+    requires: ClassVar[tuple[str, ...]] = ()
+    # The snapshot URI comes from the media refresh the credentials check does.
+    after: ClassVar[tuple[str, ...]] = ("credentials",)
+
+    async def run(self, ctx: CheckContext) -> CheckOutcome:
+        profile = ctx.runtime.session.profile
+        url = ctx.target.snapshot_url or (profile.snapshot_uri if profile else None)
+        if not url:
+            return outcome(self.name, Outcome.FAIL, "snapshot_unavailable",
+                           "no snapshot URI known (ONVIF gave none and none is configured)")
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(ctx.config.timeouts.snapshot_s):
+                response = await self._fetch(ctx, url)
+        except (TimeoutError, httpx.TimeoutException):
+            return outcome(self.name, Outcome.FAIL, "snapshot_timeout",
+                           f"no snapshot within {ctx.config.timeouts.snapshot_s:g} s", started=started)
+        except httpx.HTTPError as error:
+            return outcome(self.name, Outcome.FAIL, "snapshot_unreachable",
+                           f"snapshot request failed: {type(error).__name__}: {error}", started=started)
+        if response.status_code == 401:
+            return outcome(self.name, Outcome.FAIL, "snapshot_auth_failed",
+                           "snapshot URL refused the credentials (digest and basic)", started=started)
+        if response.status_code >= 300:
+            return outcome(self.name, Outcome.FAIL, "snapshot_http_error",
+                           f"snapshot URL answered HTTP {response.status_code}", started=started,
+                           http_status=response.status_code)
+        body = response.content
+        if not imaging.is_jpeg(body):
+            return outcome(self.name, Outcome.FAIL, "snapshot_not_jpeg",
+                           f"snapshot is not a JPEG ({len(body)} bytes, "
+                           f"{response.headers.get('content-type', 'no content type')})", started=started)
+        analysed: Analysed | None = await ctx.in_thread(analyse, body, ctx.runtime.previous_signature)
+        if analysed is None:
+            return outcome(self.name, Outcome.FAIL, "snapshot_not_jpeg", "snapshot JPEG does not decode",
+                           started=started)
+        ctx.artifacts["snapshot"] = analysed
+        elapsed = round(time.monotonic() - started, 2)
+        details = {"bytes": len(body), "width": analysed.size[0], "height": analysed.size[1],
+                   "auth": "basic" if ctx.runtime.snapshot_basic else "digest"}
+        if elapsed > ctx.config.timeouts.slow_warn_s:
+            return outcome(self.name, Outcome.WARN, "slow_response", f"snapshot took {elapsed} s",
+                           started=started, elapsed_s=elapsed, **details)
+        return outcome(self.name, Outcome.OK, "ok", "snapshot fetched", started=started, **details)
+
+    async def _fetch(self, ctx: CheckContext, url: str) -> httpx.Response:
+        runtime, target = ctx.runtime, ctx.target
+        http = ctx.resources.http
+        if runtime.snapshot_basic:
+            return await http.get(url, auth=httpx.BasicAuth(target.username, target.password))
+        if runtime.digest is None:
+            # Kept per camera: httpx reuses the last digest challenge, saving a round trip per check.
+            runtime.digest = httpx.DigestAuth(target.username, target.password)
+        response = await http.get(url, auth=runtime.digest)
+        if response.status_code == 401:
+            # Digest first, because basic sends the password in clear; basic only when digest fails.
+            basic = await http.get(url, auth=httpx.BasicAuth(target.username, target.password))
+            if basic.status_code != 401:
+                runtime.snapshot_basic = True
+                return basic
+            runtime.digest = None
+        return response
+
+
+class Image:
+    name: ClassVar[str] = "image"
+    requires: ClassVar[tuple[str, ...]] = ("snapshot",)
+    after: ClassVar[tuple[str, ...]] = ()
+
+    async def run(self, ctx: CheckContext) -> CheckOutcome:
+        analysed: Analysed | None = ctx.artifacts.get("snapshot")
+        if analysed is None:
+            return skipped(self.name, "no snapshot to analyse")
+        stats = analysed.stats
+        details = {"mean": round(stats.mean, 1), "std": round(stats.std, 1),
+                   "sharpness": round(stats.laplacian_var, 1),
+                   "change": None if analysed.change is None else round(analysed.change, 2)}
+        verdict = imaging.judge(stats, analysed.change, ctx.config.thresholds)
+        ctx.runtime.previous_signature = analysed.signature
+        if verdict is None:
+            return outcome(self.name, Outcome.OK, "ok", "image looks normal", **details)
+        result = Outcome.FAIL if verdict.reason in _FAILING_IMAGE_REASONS else Outcome.WARN
+        return outcome(self.name, result, verdict.reason, verdict.message, **details)

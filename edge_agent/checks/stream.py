@@ -1,0 +1,135 @@
+"""Check: the RTSP stream opens and decodes frames (OpenCV/FFmpeg over TCP), at the profile's size and rate."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from edge_agent.checks.base import CheckContext, outcome, skipped
+from edge_agent.checks.rtsp import stream_url, without_userinfo
+from shared.messages import CheckOutcome, Outcome
+
+# FFmpeg reads this at every open: RTSP over TCP, because UDP through NAT and lossy links gives
+# grey smeared frames that look like a camera fault.
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+
+_MAX_FRAMES = 40
+
+
+@dataclass(frozen=True, slots=True)
+class StreamProbe:
+    opened: bool
+    frames: int = 0
+    width: int = 0
+    height: int = 0
+    fps: float | None = None
+    error: str = ""
+
+
+def probe_stream(url: str, open_ms: int, read_ms: int, probe_s: float) -> StreamProbe:
+    """Blocking: open, read frames for ``probe_s``, measure size and rate from the frames' timestamps.
+
+    FFmpeg's interrupt callback enforces both timeouts, so a dead camera cannot hold the thread.
+    """
+    import cv2
+
+    capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG,
+                               [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms])
+    try:
+        if not capture.isOpened():
+            return StreamProbe(False, error="stream did not open")
+        frames = 0
+        width = height = 0
+        stamps: list[float] = []
+        walls: list[float] = []
+        deadline = time.monotonic() + probe_s
+        while frames < _MAX_FRAMES and time.monotonic() < deadline:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            frames += 1
+            height, width = frame.shape[:2]
+            stamps.append(float(capture.get(cv2.CAP_PROP_POS_MSEC)))
+            walls.append(time.monotonic())
+        return StreamProbe(True, frames, width, height, _rate(stamps, walls))
+    finally:
+        capture.release()
+
+
+def _rate(stamps: list[float], walls: list[float]) -> float | None:
+    if len(stamps) < 3:
+        return None
+    # Presentation timestamps measure the camera's real rate; the first frames arrive in a burst
+    # after the open, so wall-clock time is only the fallback.
+    span_ms = stamps[-1] - stamps[0]
+    if span_ms > 0 and all(b >= a for a, b in itertools.pairwise(stamps)):
+        return (len(stamps) - 1) * 1000.0 / span_ms
+    span = walls[-1] - walls[1]
+    return (len(walls) - 2) / span if span > 0 else None
+
+
+def with_credentials(url: str, username: str, password: str) -> str:
+    if not username:
+        return url
+    parts = urlsplit(without_userinfo(url))
+    return urlunsplit(parts._replace(netloc=f"{quote(username, safe='')}:{quote(password, safe='')}@{parts.netloc}"))
+
+
+class StreamDecodes:
+    name: ClassVar[str] = "stream"
+    requires: ClassVar[tuple[str, ...]] = ("rtsp",)
+    after: ClassVar[tuple[str, ...]] = ()
+
+    async def run(self, ctx: CheckContext) -> CheckOutcome:
+        if not ctx.run_stream:
+            return skipped(self.name, "RTSP decode not due this cycle")
+        url = stream_url(ctx)
+        if not url:
+            return skipped(self.name, "no stream URI")
+        timeouts = ctx.config.timeouts
+        started = time.monotonic()
+        full_url = with_credentials(url, ctx.target.username, ctx.target.password)
+        budget = timeouts.rtsp_open_s + timeouts.rtsp_probe_s + timeouts.rtsp_read_s + 2
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(budget), ctx.resources.rtsp_slots:
+                probe: StreamProbe = await loop.run_in_executor(
+                    ctx.resources.rtsp_executor, probe_stream, full_url, int(timeouts.rtsp_open_s * 1000),
+                    int(timeouts.rtsp_read_s * 1000), timeouts.rtsp_probe_s,
+                )
+        except TimeoutError:
+            return outcome(self.name, Outcome.FAIL, "rtsp_timeout", f"stream probe exceeded {budget:g} s",
+                           started=started)
+        if not probe.opened:
+            return outcome(self.name, Outcome.FAIL, "rtsp_no_frames", "stream did not open in FFmpeg",
+                           started=started)
+        if probe.frames == 0:
+            return outcome(self.name, Outcome.FAIL, "rtsp_no_frames", "stream opened but no frame decoded",
+                           started=started)
+        details: dict[str, str | int | float | bool | None] = {
+            "frames": probe.frames, "width": probe.width, "height": probe.height,
+            "fps": None if probe.fps is None else round(probe.fps, 1),
+        }
+        profile = ctx.runtime.session.profile
+        if profile and profile.width and profile.height and (probe.width, probe.height) != (
+            profile.width, profile.height
+        ):
+            return outcome(self.name, Outcome.WARN, "resolution_mismatch",
+                           f"stream is {probe.width}x{probe.height}, profile says {profile.width}x{profile.height}",
+                           started=started, actual=f"{probe.width}x{probe.height}",
+                           expected=f"{profile.width}x{profile.height}", **details)
+        expected_fps = profile.fps if profile else None
+        if expected_fps and probe.fps is not None and probe.fps < expected_fps * ctx.config.thresholds.fps_ratio:
+            return outcome(self.name, Outcome.WARN, "low_fps",
+                           f"stream delivers {probe.fps:.1f} fps, profile says {expected_fps:g}",
+                           started=started, expected_fps=expected_fps, **details)
+        if expected_fps and probe.fps is None and probe.frames < 3 and timeouts.rtsp_probe_s >= 2:
+            return outcome(self.name, Outcome.WARN, "low_fps",
+                           f"only {probe.frames} frame(s) in {timeouts.rtsp_probe_s:g} s, profile says {expected_fps:g}",
+                           started=started, expected_fps=expected_fps, **details)
+        return outcome(self.name, Outcome.OK, "ok", "stream decodes", started=started, **details)
