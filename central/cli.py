@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "central.storage.commands",
     "central.ingest.commands",
     "central.web.commands",
+    "central.alerts.commands",
 )
 
 Handler = Callable[[CentralConfig, argparse.Namespace], int]

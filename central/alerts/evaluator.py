@@ -55,6 +55,8 @@ def evaluate(
                 alert = _new_alert(observation, now)
                 alerts[alert.key] = alert
                 result.transitions.append(Transition(TransitionKind.FIRED, alert, now))
+        elif observation.bad is None:
+            continue
         elif observation.bad:
             if _refresh(alert, observation):
                 result.transitions.append(Transition(TransitionKind.UPDATED, alert, now))
@@ -106,7 +108,7 @@ def _grouped_cameras(alerts: Iterable[ActiveAlert], outage_members: Mapping[str,
 
 def _ready_to_fire(observation: Observation, now: datetime) -> bool:
     return (
-        observation.bad
+        observation.bad is True
         and observation.since is not None
         and now - observation.since >= observation.thresholds.fire_after
     )

@@ -41,7 +41,7 @@ def _qualifies(size: int, total: int, policy: GroupingPolicy) -> bool:
 def find_outage(regency: str, cameras: list[Observation], policy: GroupingPolicy) -> Outage | None:
     """The qualifying cluster of failing cameras, or None; long-broken cameras outside the window don't join."""
     failing = sorted(
-        (o for o in cameras if o.bad and o.since is not None), key=lambda o: (o.since, o.subject_id)
+        (o for o in cameras if o.bad is True and o.since is not None), key=lambda o: (o.since, o.subject_id)
     )
     best: list[Observation] = []
     end = 0

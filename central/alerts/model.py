@@ -38,13 +38,16 @@ class Thresholds:
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """One rule's verdict on one subject now; ``since`` starts the current run of bad (or good)."""
+    """One rule's verdict on one subject now; ``since`` starts the current run of bad (or good).
+
+    ``bad`` is None when the subject's state is unknown (no reports): nothing fires or resolves.
+    """
 
     rule: str
     subject_kind: SubjectKind
     subject_id: str
     subject_label: str
-    bad: bool
+    bad: bool | None
     since: datetime | None
     thresholds: Thresholds
     severity: AlertSeverity = AlertSeverity.WARNING
@@ -107,7 +110,6 @@ class ActiveAlert:
     suppressed_by: str | None = None
     good_since: datetime | None = None
     members: tuple[str, ...] = ()
-    acknowledged_by: str | None = None
 
     @property
     def key(self) -> str:

@@ -1,0 +1,97 @@
+"""Which channels exist (central.toml plus the admin pages) and which of them an alert goes to."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from central.alerts.config import AlertsConfig, ChannelFilter, EmailChannel, WebhookChannel
+from central.alerts.senders import EmailSender, MqttSender, Sender, SmtpMailer, WebhookSender
+from central.alerts.tables import AlertChannelConfig
+from central.config import BrokerConfig
+from shared.messages import AlertSeverity
+
+log = logging.getLogger(__name__)
+
+SEVERITY_RANK = {AlertSeverity.INFO: 0, AlertSeverity.WARNING: 1, AlertSeverity.CRITICAL: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """A channel as the admin page lists it: where it came from and whether it can be edited."""
+
+    name: str
+    kind: str
+    source: str  # "central.toml" or "admin"
+    enabled: bool
+    target: str  # URL or recipients, never the secret
+    filter: ChannelFilter
+    db_id: int | None = None
+
+
+def accepts(channel: ChannelFilter, rule: str, severity: str, regency: str | None, state: str) -> bool:
+    if state == "resolved" and not channel.send_resolved:
+        return False
+    if SEVERITY_RANK[AlertSeverity(severity)] < SEVERITY_RANK[channel.min_severity]:
+        return False
+    if channel.regencies and regency not in channel.regencies:
+        return False
+    return not channel.rules or rule in channel.rules
+
+
+def parse_db_channel(row: AlertChannelConfig) -> WebhookChannel | EmailChannel | None:
+    """The typed channel of an admin-added row, or None (logged) when its settings no longer validate."""
+    settings: dict[str, Any] = {**row.settings, "name": row.name}
+    try:
+        if row.kind == "webhook":
+            return WebhookChannel.model_validate(settings)
+        if row.kind == "email":
+            return EmailChannel.model_validate(settings)
+    except ValidationError as error:
+        log.warning("channel %s from the admin pages is invalid, skipped: %s", row.name, error.error_count())
+        return None
+    log.warning("channel %s has unknown kind %r, skipped", row.name, row.kind)
+    return None
+
+
+def list_channels(config: AlertsConfig, db_rows: Iterable[AlertChannelConfig]) -> list[ChannelInfo]:
+    channels: list[ChannelInfo] = []
+    for hook in config.webhooks:
+        channels.append(ChannelInfo(hook.name, "webhook", "central.toml", True, str(hook.url), hook))
+    for mail in config.email:
+        channels.append(ChannelInfo(mail.name, "email", "central.toml", True, ", ".join(mail.to), mail))
+    channels.append(
+        ChannelInfo("mqtt", "mqtt", "central.toml", config.mqtt.enabled, "scc/v1/public/alerts", config.mqtt)
+    )
+    taken = {c.name for c in channels}
+    for row in db_rows:
+        parsed = parse_db_channel(row)
+        if parsed is None or parsed.name in taken:
+            continue
+        target = str(parsed.url) if isinstance(parsed, WebhookChannel) else ", ".join(parsed.to)
+        channels.append(ChannelInfo(row.name, row.kind, "admin", row.enabled, target, parsed, row.id))
+    return channels
+
+
+def build_senders(
+    config: AlertsConfig, broker: BrokerConfig, channels: Iterable[ChannelInfo]
+) -> dict[str, tuple[ChannelInfo, Sender]]:
+    """A sender for each enabled channel, keyed by name."""
+    mailer = SmtpMailer(config.smtp)
+    senders: dict[str, tuple[ChannelInfo, Sender]] = {}
+    for info in channels:
+        if not info.enabled:
+            continue
+        sender: Sender
+        if isinstance(info.filter, WebhookChannel):
+            sender = WebhookSender(info.filter)
+        elif isinstance(info.filter, EmailChannel):
+            sender = EmailSender(info.filter, mailer, config.public_url)
+        else:
+            sender = MqttSender(config.mqtt, broker)
+        senders[info.name] = (info, sender)
+    return senders

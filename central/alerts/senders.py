@@ -1,0 +1,249 @@
+"""The three ways an AlertEvent leaves central: signed webhook, SMTP e-mail, and the public MQTT topic."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Protocol
+
+import httpx
+import paho.mqtt.client as mqtt
+
+from central.alerts.config import EmailChannel, MqttChannel, SmtpConfig, WebhookChannel
+from central.alerts.notices import body_text, subject_line
+from central.config import BrokerConfig
+from shared import topics
+from shared.messages import AlertEvent
+from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-SCC-Signature"
+TIMESTAMP_HEADER = "X-SCC-Timestamp"
+DELIVERY_HEADER = "X-SCC-Delivery"
+USER_AGENT = "scc-central-alerts/1"
+
+
+class DeliveryError(Exception):
+    """A send that failed; ``permanent`` ones are not retried (a 404 stays a 404)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Sender(Protocol):
+    name: str
+
+    def send(self, event: AlertEvent) -> None: ...
+
+
+# --- webhook ------------------------------------------------------------------------------------
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256(secret, "<timestamp>.<body>"); the timestamp defeats replays."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_webhook_signature(secret: str, timestamp: str, body: bytes, header: str) -> bool:
+    """What a receiver does (used by the tests, documented for integrators)."""
+    return hmac.compare_digest(webhook_signature(secret, timestamp, body), header)
+
+
+class WebhookSender:
+    """POSTs the AlertEvent JSON, signed when the channel has a secret."""
+
+    def __init__(self, channel: WebhookChannel, client: httpx.Client | None = None) -> None:
+        self.name = channel.name
+        self._channel = channel
+        self._client = client or httpx.Client(timeout=channel.timeout_s, follow_redirects=False)
+
+    def send(self, event: AlertEvent) -> None:
+        body = event.model_dump_json().encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            DELIVERY_HEADER: event.msg_id,
+            TIMESTAMP_HEADER: timestamp,
+        }
+        secret = self._channel.secret.get_secret_value()
+        if secret:
+            headers[SIGNATURE_HEADER] = webhook_signature(secret, timestamp, body)
+        try:
+            response = self._client.post(str(self._channel.url), content=body, headers=headers)
+        except httpx.HTTPError as error:
+            raise DeliveryError(f"{type(error).__name__}: {error}") from None
+        if response.is_success:
+            return
+        # Client errors will not fix themselves, except "too many requests" and "timeout".
+        permanent = 400 <= response.status_code < 500 and response.status_code not in (408, 429)
+        raise DeliveryError(f"HTTP {response.status_code}", permanent=permanent)
+
+
+# --- e-mail -------------------------------------------------------------------------------------
+
+
+class SmtpMailer:
+    """Sends a message through the configured SMTP server: STARTTLS or implicit TLS, then AUTH."""
+
+    def __init__(self, smtp: SmtpConfig) -> None:
+        self._smtp = smtp
+
+    @property
+    def sender(self) -> str:
+        return self._smtp.sender
+
+    def _tls_context(self) -> ssl.SSLContext:
+        cafile = str(self._smtp.ca_file) if self._smtp.ca_file else None
+        context = ssl.create_default_context(cafile=cafile)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    def send(self, message: EmailMessage) -> None:
+        smtp = self._smtp
+        if not smtp.host:
+            raise DeliveryError("[alerts.smtp] host is not set", permanent=True)
+        client: smtplib.SMTP
+        try:
+            if smtp.security == "tls":
+                client = smtplib.SMTP_SSL(
+                    smtp.host, smtp.port, timeout=smtp.timeout_s, context=self._tls_context()
+                )
+            else:
+                client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s)
+            with client:
+                client.ehlo()
+                if smtp.security == "starttls":
+                    # starttls() refuses when the server does not offer it: never send AUTH in clear.
+                    client.starttls(context=self._tls_context())
+                    client.ehlo()
+                if smtp.username:
+                    client.login(smtp.username, smtp.resolved_password())
+                client.send_message(message)
+        except smtplib.SMTPAuthenticationError as error:
+            raise DeliveryError(f"SMTP authentication failed ({error.smtp_code})", permanent=True) from None
+        except smtplib.SMTPRecipientsRefused as error:
+            raise DeliveryError(
+                f"recipients refused: {', '.join(error.recipients)}", permanent=True
+            ) from None
+        except (smtplib.SMTPException, OSError) as error:
+            # str(error) of smtplib never carries the password; the class and text identify the cause.
+            raise DeliveryError(f"{type(error).__name__}: {error}") from None
+
+
+def build_email(
+    sender: str,
+    recipients: Sequence[str],
+    subject: str,
+    text: str,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+) -> EmailMessage:
+    """A plain-text message; attachments are (filename, mime type, bytes)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="scc.sumselprov.go.id")
+    message.set_content(text)
+    for filename, mime, data in attachments:
+        maintype, _, subtype = mime.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return message
+
+
+class EmailSender:
+    def __init__(self, channel: EmailChannel, mailer: SmtpMailer, public_url: str = "") -> None:
+        self.name = channel.name
+        self._channel = channel
+        self._mailer = mailer
+        self._public_url = public_url
+
+    def send(self, event: AlertEvent) -> None:
+        message = build_email(
+            self._mailer.sender, self._channel.to, subject_line(event), body_text(event, self._public_url)
+        )
+        message["X-SCC-Alert-Id"] = event.alert_id
+        message["X-SCC-Delivery"] = event.msg_id
+        self._mailer.send(message)
+
+
+# --- MQTT ---------------------------------------------------------------------------------------
+
+
+class MqttSender:
+    """Publishes AlertEvent on scc/v1/public/alerts (QoS 1, not retained: alerts are events)."""
+
+    name = "mqtt"
+
+    def __init__(self, channel: MqttChannel, broker: BrokerConfig) -> None:
+        self._channel = channel
+        self._broker = broker
+        self._client: mqtt.Client | None = None
+        self._connected = threading.Event()
+        self._refused: dict[int, str] = {}
+
+    def _connect(self) -> mqtt.Client:
+        if self._client is not None:
+            return self._client
+        broker = self._broker
+        client = make_client(
+            self._channel.client_id, TlsFiles(broker.ca, broker.cert, broker.key), logger=log
+        )
+
+        def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
+            if reason_is_success(reason):
+                self._connected.set()
+            else:
+                log.warning("alerts MQTT connection refused: %s", reason)
+
+        def on_disconnect(_c: mqtt.Client, _u: object, _f: object, _r: object, _p: object) -> None:
+            self._connected.clear()
+
+        def on_publish(_c: mqtt.Client, _u: object, mid: int, reason: object, _p: object) -> None:
+            # The broker acknowledges an ACL refusal too (v5 reason 0x87): that is not a delivery.
+            if not reason_is_success(reason):
+                self._refused[mid] = str(reason)
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.on_publish = on_publish
+        client.connect_async(broker.host, broker.port, keepalive=30)
+        client.loop_start()
+        self._client = client
+        return client
+
+    def send(self, event: AlertEvent) -> None:
+        client = self._connect()
+        timeout = self._channel.publish_timeout_s
+        if not self._connected.wait(timeout):
+            raise DeliveryError(f"broker {self._broker.host}:{self._broker.port} not reachable")
+        info = client.publish(
+            topics.PUBLIC_ALERTS_TOPIC, event.model_dump_json().encode(), qos=QOS_AT_LEAST_ONCE, retain=False
+        )
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError) as error:
+            raise DeliveryError(f"publish failed: {error}") from None
+        if not info.is_published():
+            raise DeliveryError("broker did not acknowledge the publish in time")
+        refused = self._refused.pop(info.mid, None)
+        if refused is not None:
+            raise DeliveryError(f"broker refused the publish: {refused}", permanent=True)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None

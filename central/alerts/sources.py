@@ -1,0 +1,269 @@
+"""Observations from storage: each rule's bad/good verdict per camera, agent, website and agent box."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from central.alerts.config import CameraRules, Hysteresis, RulesConfig
+from central.alerts.model import Observation, Rule, SubjectKind, Thresholds
+from central.storage.models import Agent, Camera, CameraStatusChange, HostMetric, Website, WebsiteStatusChange
+from shared.messages import AlertSeverity
+
+
+def thresholds(hysteresis: Hysteresis, fire_after_minutes: float | None = None) -> Thresholds:
+    fire = hysteresis.fire_after_minutes if fire_after_minutes is None else fire_after_minutes
+    return Thresholds(timedelta(minutes=fire), timedelta(minutes=hysteresis.resolve_after_minutes))
+
+
+def camera_fire_minutes(rules: CameraRules, camera: Camera, which: str) -> float | None:
+    """The most specific override's threshold for this camera (camera, then OPD, then regency)."""
+    full_id = f"{camera.agent_name}/{camera.camera_id}"
+    opd = camera.owner_opd or camera.reported_opd
+    matchers = (
+        lambda o: full_id in o.cameras or camera.camera_id in o.cameras,
+        lambda o: bool(opd) and opd in o.opds,
+        lambda o: camera.regency_code in o.regencies,
+    )
+    for matches in matchers:
+        for override in rules.overrides:
+            value = override.offline_minutes if which == "offline" else override.degraded_minutes
+            if value is not None and matches(override):
+                return value
+    return None
+
+
+def _last_ended(
+    session: Session, model: type, fk: str, column: str, values: tuple[str, ...]
+) -> dict[int, datetime]:
+    """Per subject, when its latest period in one of ``values`` ended: the start of its current good run."""
+    key = getattr(model, fk)
+    rows = session.execute(
+        select(key, func.max(model.ended_at))  # type: ignore[attr-defined]
+        .where(getattr(model, column).in_(values), model.ended_at.is_not(None))  # type: ignore[attr-defined]
+        .group_by(key)
+    )
+    return {pk: ended for pk, ended in rows if ended is not None}
+
+
+def camera_observations(session: Session, rules: CameraRules) -> list[Observation]:
+    cameras = list(session.scalars(select(Camera).where(Camera.in_inventory.is_(True))))
+    offline_ended = _last_ended(session, CameraStatusChange, "camera_pk", "status", ("offline",))
+    degraded_ended = _last_ended(session, CameraStatusChange, "camera_pk", "status", ("degraded",))
+    result = []
+    for camera in cameras:
+        subject = f"{camera.agent_name}/{camera.camera_id}"
+        label = f"kamera {camera.label} ({subject})"
+        opd = camera.owner_opd or camera.reported_opd
+        for rule, status, hysteresis, ended in (
+            (Rule.CAMERA_OFFLINE, "offline", rules.offline, offline_ended),
+            (Rule.CAMERA_DEGRADED, "degraded", rules.degraded, degraded_ended),
+        ):
+            bad: bool | None
+            if camera.status == "unknown":
+                bad, since = None, None
+            elif camera.status == status:
+                bad, since = True, camera.status_since
+            else:
+                bad, since = False, ended.get(camera.id, camera.first_seen_at)
+            result.append(
+                Observation(
+                    rule=rule,
+                    subject_kind=SubjectKind.CAMERA,
+                    subject_id=subject,
+                    subject_label=label,
+                    bad=bad,
+                    since=since,
+                    thresholds=thresholds(hysteresis, camera_fire_minutes(rules, camera, status)),
+                    severity=AlertSeverity.CRITICAL if status == "offline" else AlertSeverity.WARNING,
+                    message=f"{camera.reason}: {camera.message}".strip(": ") if bad else "",
+                    regency=camera.regency_code,
+                    agent=camera.agent_name,
+                    opd=opd,
+                )
+            )
+    return result
+
+
+def agent_observations(session: Session, rules: RulesConfig, now: datetime) -> list[Observation]:
+    agents = list(session.scalars(select(Agent).where(Agent.revoked.is_(False))))
+    result = []
+    for agent in agents:
+        never_seen = agent.presence_since is None
+        result.append(
+            Observation(
+                rule=Rule.AGENT_OFFLINE,
+                subject_kind=SubjectKind.AGENT,
+                subject_id=agent.name,
+                subject_label=f"agen {agent.name}",
+                bad=None if never_seen else not agent.online,
+                since=agent.presence_since,
+                thresholds=thresholds(rules.agent.offline),
+                severity=AlertSeverity.CRITICAL,
+                message=f"agen offline ({agent.offline_reason or 'connection_lost'})"
+                if not agent.online
+                else "",
+                regency=agent.regency_code,
+                agent=agent.name,
+            )
+        )
+    result += _host_observations(session, rules, agents, now)
+    return result
+
+
+def _run_since(samples: list[tuple[datetime, bool]]) -> tuple[bool, datetime]:
+    """Newest-first samples -> (current verdict, oldest sample of the unbroken run with that verdict)."""
+    current, since = samples[0][1], samples[0][0]
+    for ts, verdict in samples:
+        if verdict != current:
+            break
+        since = ts
+    return current, since
+
+
+def _host_observations(
+    session: Session, rules: RulesConfig, agents: list[Agent], now: datetime
+) -> list[Observation]:
+    host = rules.host
+    lookback = max(
+        host.disk.fire_after_minutes,
+        host.disk.resolve_after_minutes,
+        host.temperature.fire_after_minutes,
+        host.temperature.resolve_after_minutes,
+    )
+    horizon = now - timedelta(minutes=lookback + 30)
+    samples: dict[str, list[HostMetric]] = defaultdict(list)
+    for metric in session.scalars(
+        select(HostMetric)
+        .where(HostMetric.ts >= horizon)
+        .order_by(HostMetric.agent_name, HostMetric.ts.desc())
+    ):
+        samples[metric.agent_name].append(metric)
+    result = []
+    for agent in agents:
+        metrics = samples.get(agent.name)
+        online = agent.online and bool(metrics)
+        disk = [(m.ts, _disk_percent(m) >= host.disk_percent) for m in metrics or ()]
+        temperature = [(m.ts, _max_temperature(m) >= host.temperature_c) for m in metrics or ()]
+        latest = metrics[0] if metrics else None
+        for rule, verdicts, hysteresis, text in (
+            (
+                Rule.HOST_DISK,
+                disk,
+                host.disk,
+                f"disk terpakai {_disk_percent(latest):.0f}%" if latest else "",
+            ),
+            (
+                Rule.HOST_TEMPERATURE,
+                temperature,
+                host.temperature,
+                f"suhu {_max_temperature(latest):.0f} °C" if latest else "",
+            ),
+        ):
+            bad: bool | None = None
+            since: datetime | None = None
+            if online and verdicts:
+                bad, since = _run_since(verdicts)
+            result.append(
+                Observation(
+                    rule=rule,
+                    subject_kind=SubjectKind.AGENT,
+                    subject_id=agent.name,
+                    subject_label=f"perangkat agen {agent.name}",
+                    bad=bad,
+                    since=since,
+                    thresholds=thresholds(hysteresis),
+                    severity=AlertSeverity.WARNING,
+                    message=text,
+                    regency=agent.regency_code,
+                    agent=agent.name,
+                )
+            )
+    return result
+
+
+def _disk_percent(metric: HostMetric | None) -> float:
+    if metric is None or not metric.disk_total_bytes:
+        return 0.0
+    return 100.0 * metric.disk_used_bytes / metric.disk_total_bytes
+
+
+def _max_temperature(metric: HostMetric | None) -> float:
+    values = [float(v) for v in (metric.temperatures_c or {}).values()] if metric else []
+    return max(values, default=0.0)
+
+
+def website_observations(session: Session, rules: RulesConfig) -> list[Observation]:
+    sites = list(session.scalars(select(Website)))
+    down_ended = _last_ended(session, WebsiteStatusChange, "website_pk", "state", ("down",))
+    stale_ended = _last_ended(session, WebsiteStatusChange, "website_pk", "state", ("stale",))
+    web = rules.website
+    result = []
+    for site in sites:
+        subject = f"{site.agent_name}/{site.website_id}"
+        common = {
+            "subject_kind": SubjectKind.WEBSITE,
+            "subject_id": subject,
+            "subject_label": f"situs {site.label}",
+            "regency": site.regency_code,
+            "agent": site.agent_name,
+            "opd": site.owner_opd or site.reported_opd,
+        }
+        known = site.state != "unknown"
+        is_down = site.state == "down"
+        result.append(
+            Observation(
+                rule=Rule.WEBSITE_DOWN,
+                bad=is_down if known else None,
+                since=site.status_since if is_down else down_ended.get(site.id, site.first_seen_at),
+                thresholds=thresholds(web.down),
+                severity=AlertSeverity.CRITICAL,
+                message=f"{site.reason}: {site.message}".strip(": ") if is_down else "",
+                **common,  # type: ignore[arg-type]
+            )
+        )
+        is_stale = site.state == "stale"
+        days = ""
+        if site.last_update is not None and site.last_check_at is not None:
+            days = f"; pembaruan terakhir {(site.last_check_at - site.last_update).days} hari lalu"
+        result.append(
+            Observation(
+                rule=Rule.WEBSITE_STALE,
+                bad=is_stale if known and not is_down else None,
+                since=site.status_since if is_stale else stale_ended.get(site.id, site.first_seen_at),
+                thresholds=thresholds(web.stale),
+                severity=AlertSeverity.WARNING,
+                message=f"konten tidak diperbarui{days}" if is_stale else "",
+                **common,  # type: ignore[arg-type]
+            )
+        )
+        days_left = site.tls_days_left
+        expiring = days_left is not None and days_left <= web.certificate_warning_days
+        result.append(
+            Observation(
+                rule=Rule.WEBSITE_CERTIFICATE,
+                bad=None if days_left is None or not known else expiring,
+                since=site.last_check_at,
+                thresholds=thresholds(web.certificate),
+                severity=(
+                    AlertSeverity.CRITICAL
+                    if days_left is not None and days_left <= web.certificate_critical_days
+                    else AlertSeverity.WARNING
+                ),
+                message=f"sertifikat TLS berakhir dalam {days_left} hari" if expiring else "",
+                **common,  # type: ignore[arg-type]
+            )
+        )
+    return result
+
+
+def collect(session: Session, rules: RulesConfig, now: datetime) -> list[Observation]:
+    """Every rule's observation of every monitored subject, read in one session."""
+    return [
+        *camera_observations(session, rules.camera),
+        *agent_observations(session, rules, now),
+        *website_observations(session, rules),
+    ]

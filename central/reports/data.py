@@ -1,0 +1,198 @@
+"""Build a report from storage: per-camera uptime, rollups per regency and OPD, website compliance."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from central.alerts.config import ReportsConfig
+from central.alerts.grouping import regency_label
+from central.alerts.tables import AlertSilence
+from central.reports.periods import Period
+from central.reports.uptime import Span, StatusPeriod, Uptime, group_uptime, subject_uptime
+from central.storage.models import Camera, CameraStatusChange, Website, WebsiteCheck
+
+NO_OPD = "(tanpa OPD)"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraLine:
+    regency: str
+    opd: str
+    subject: str  # agent/camera_id
+    label: str
+    uptime: Uptime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLine:
+    regency: str  # code; "" for the province total
+    name: str
+    uptime: Uptime
+
+
+@dataclass(frozen=True, slots=True)
+class WebsiteLine:
+    regency: str
+    opd: str
+    label: str
+    url: str
+    last_update: datetime | None
+    days_since_update: int | None
+    max_days: int
+
+    @property
+    def compliant(self) -> bool:
+        return self.days_since_update is not None and self.days_since_update <= self.max_days
+
+
+@dataclass(frozen=True, slots=True)
+class OpdCompliance:
+    regency: str
+    opd: str
+    websites: int
+    compliant: int
+    worst_days: int | None
+    mean_days: float | None
+
+    @property
+    def compliance_pct(self) -> float | None:
+        return 100.0 * self.compliant / self.websites if self.websites else None
+
+
+@dataclass(slots=True)
+class Report:
+    period: Period
+    generated_at: datetime
+    language: str
+    total: Uptime
+    regencies: list[GroupLine] = field(default_factory=list)
+    opds: list[GroupLine] = field(default_factory=list)
+    cameras: list[CameraLine] = field(default_factory=list)
+    websites: list[WebsiteLine] = field(default_factory=list)
+    compliance: list[OpdCompliance] = field(default_factory=list)
+
+
+def _maintenance_spans(session: Session, period: Period) -> list[tuple[AlertSilence, Span]]:
+    rows = session.scalars(
+        select(AlertSilence).where(
+            AlertSilence.kind == "maintenance",
+            AlertSilence.starts_at < period.end,
+            or_(AlertSilence.ends_at.is_(None), AlertSilence.ends_at > period.start),
+        )
+    )
+    return [(row, Span(row.starts_at, row.ends_at or period.end)) for row in rows]
+
+
+def _applies(silence: AlertSilence, camera: Camera) -> bool:
+    if silence.target_kind == "regency":
+        return silence.target == camera.regency_code
+    if silence.target_kind == "agent":
+        return silence.target == camera.agent_name
+    return silence.target_kind == "camera" and silence.target == f"{camera.agent_name}/{camera.camera_id}"
+
+
+def camera_lines(session: Session, period: Period, now: datetime) -> list[CameraLine]:
+    cameras = {c.id: c for c in session.scalars(select(Camera))}
+    periods: dict[int, list[StatusPeriod]] = defaultdict(list)
+    for change in session.scalars(
+        select(CameraStatusChange).where(
+            CameraStatusChange.started_at < period.end,
+            or_(CameraStatusChange.ended_at.is_(None), CameraStatusChange.ended_at > period.start),
+        )
+    ):
+        periods[change.camera_pk].append(StatusPeriod(change.status, change.started_at, change.ended_at))
+    maintenance = _maintenance_spans(session, period)
+    lines = []
+    for pk, camera in cameras.items():
+        if pk not in periods:
+            continue
+        spans = [span for silence, span in maintenance if _applies(silence, camera)]
+        lines.append(
+            CameraLine(
+                regency=camera.regency_code,
+                opd=camera.owner_opd or camera.reported_opd or NO_OPD,
+                subject=f"{camera.agent_name}/{camera.camera_id}",
+                label=camera.label,
+                uptime=subject_uptime(periods[pk], period.start, period.end, now, spans),
+            )
+        )
+    return sorted(lines, key=lambda line: (line.regency, line.opd, line.subject))
+
+
+def website_lines(
+    session: Session, period: Period, now: datetime, config: ReportsConfig
+) -> list[WebsiteLine]:
+    """Days since each website's newest content, as known at the end of the period (or now)."""
+    as_of = min(period.end, now)
+    latest: dict[int, datetime | None] = {}
+    for check in session.scalars(
+        select(WebsiteCheck)
+        .where(WebsiteCheck.ts <= as_of, WebsiteCheck.ts >= period.start)
+        .order_by(WebsiteCheck.ts)
+    ):
+        if check.last_update is not None:
+            latest[check.website_pk] = check.last_update
+    lines = []
+    for site in session.scalars(select(Website)):
+        last_update = latest.get(site.id)
+        if last_update is None and site.last_update is not None and site.last_update <= as_of:
+            last_update = site.last_update  # raw checks pruned: the current value is the best we know
+        days = (as_of - last_update).days if last_update is not None else None
+        lines.append(
+            WebsiteLine(
+                regency=site.regency_code,
+                opd=site.owner_opd or site.reported_opd or NO_OPD,
+                label=site.label,
+                url=site.url,
+                last_update=last_update,
+                days_since_update=max(days, 0) if days is not None else None,
+                max_days=config.website_max_days_since_update,
+            )
+        )
+    return sorted(lines, key=lambda line: (line.regency, line.opd, line.url))
+
+
+def compliance_by_opd(websites: list[WebsiteLine]) -> list[OpdCompliance]:
+    groups: dict[tuple[str, str], list[WebsiteLine]] = defaultdict(list)
+    for line in websites:
+        groups[(line.regency, line.opd)].append(line)
+    result = []
+    for (regency, opd), lines in sorted(groups.items()):
+        known = [line.days_since_update for line in lines if line.days_since_update is not None]
+        result.append(
+            OpdCompliance(
+                regency=regency,
+                opd=opd,
+                websites=len(lines),
+                compliant=sum(line.compliant for line in lines),
+                worst_days=max(known) if len(known) == len(lines) and known else None,
+                mean_days=sum(known) / len(known) if known else None,
+            )
+        )
+    return result
+
+
+def build_report(session: Session, period: Period, now: datetime, config: ReportsConfig) -> Report:
+    cameras = camera_lines(session, period, now)
+    websites = website_lines(session, period, now, config)
+    total = Uptime()
+    for line in cameras:
+        total.add(line.uptime)
+    by_regency = group_uptime(((c, c.uptime) for c in cameras), key=lambda c: c.regency)
+    by_opd = group_uptime(((c, c.uptime) for c in cameras), key=lambda c: f"{c.regency}\t{c.opd}")
+    return Report(
+        period=period,
+        generated_at=now,
+        language=config.language,
+        total=total,
+        regencies=[GroupLine(code, regency_label(code), up) for code, up in sorted(by_regency.items())],
+        opds=[GroupLine(key.split("\t")[0], key.split("\t")[1], up) for key, up in sorted(by_opd.items())],
+        cameras=cameras,
+        websites=websites,
+        compliance=compliance_by_opd(websites),
+    )

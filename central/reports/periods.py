@@ -1,0 +1,94 @@
+"""Report periods: local calendar weeks (ISO, Monday first) and months, as UTC instants."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+MONTHS_ID = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
+    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """[first_day, end_day) in local days; ``start``/``end`` are the same bounds as UTC instants."""
+
+    kind: str  # "weekly" or "monthly"
+    first_day: date
+    end_day: date
+    timezone: str
+
+    @property
+    def start(self) -> datetime:
+        return _utc(self.first_day, self.timezone)
+
+    @property
+    def end(self) -> datetime:
+        return _utc(self.end_day, self.timezone)
+
+    @property
+    def slug(self) -> str:
+        if self.kind == "monthly":
+            return f"{self.first_day:%Y-%m}"
+        year, week, _ = self.first_day.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    def label(self, language: str = "id") -> str:
+        months = MONTHS_ID if language == "id" else MONTHS_EN
+        if self.kind == "monthly":
+            return f"{months[self.first_day.month - 1]} {self.first_day.year}"
+        last = self.end_day - timedelta(days=1)
+        week = self.first_day.isocalendar()[1]
+        word = "Minggu" if language == "id" else "Week"
+        return (
+            f"{word} {week}: {self.first_day.day} {months[self.first_day.month - 1]} - "
+            f"{last.day} {months[last.month - 1]} {last.year}"
+        )
+
+
+def _utc(day: date, timezone: str) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def month(year: int, month_number: int, timezone: str) -> Period:
+    first = date(year, month_number, 1)
+    end = date(year + (month_number == 12), month_number % 12 + 1, 1)
+    return Period("monthly", first, end, timezone)
+
+
+def iso_week(year: int, week: int, timezone: str) -> Period:
+    first = date.fromisocalendar(year, week, 1)
+    return Period("weekly", first, first + timedelta(days=7), timezone)
+
+
+def local_today(now: datetime, timezone: str) -> date:
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def previous_month(now: datetime, timezone: str) -> Period:
+    today = local_today(now, timezone)
+    last_of_previous = today.replace(day=1) - timedelta(days=1)
+    return month(last_of_previous.year, last_of_previous.month, timezone)
+
+
+def previous_week(now: datetime, timezone: str) -> Period:
+    today = local_today(now, timezone)
+    monday = today - timedelta(days=today.weekday() + 7)
+    return Period("weekly", monday, monday + timedelta(days=7), timezone)
+
+
+def parse_period(text: str, timezone: str) -> Period:
+    """'2025-03' (a month) or '2025-W10' (an ISO week); ValueError otherwise."""
+    if match := re.fullmatch(r"(\d{4})-(\d{2})", text):
+        return month(int(match[1]), int(match[2]), timezone)
+    if match := re.fullmatch(r"(\d{4})-W(\d{2})", text):
+        return iso_week(int(match[1]), int(match[2]), timezone)
+    raise ValueError(f"period {text!r}: use YYYY-MM for a month or YYYY-Www for a week")
