@@ -137,7 +137,9 @@ def main() -> int:
         f"Last cycle: availability {dict(last['availability'])}, freshness {dict(last['freshness'])}, "
         f"signal used {dict(last['signals'])}.",
         "The wall time is bounded below by the hung sites (one timeout each, in parallel) and the slow ones; "
-        "cycle 1 is cold (first fingerprints), later cycles reuse the state file. "unknown" freshness is the sites with no signal at all: the content hash needs to see a change, or an unchanged page for longer than the stale threshold, before it can say fresh or stale.",
+        "cycle 1 is cold (first fingerprints), later cycles reuse the state file. 'unknown' freshness is "
+        "the sites with no signal at all: the content hash must see a change, or an unchanged page for "
+        "longer than the stale threshold, before it can say fresh or stale.",
     ]
     text = "\n".join(lines)
     print(text)
