@@ -219,7 +219,9 @@ class WebsiteFleet:
     """A running set of simulated websites; thread-safe control methods, served on its own loop."""
 
     def __init__(self, count: int, scenario: Mapping[str, Any] | None = None, host: str = "127.0.0.1") -> None:
-        settings = dict(scenario.get("websites", scenario) if scenario else {})
+        # Only the scenario's [websites] table: its other tables (camera faults) use other ids.
+        section = (scenario or {}).get("websites")
+        settings: dict[str, Any] = dict(section) if isinstance(section, Mapping) else {}
         self.host = host
         url_host = "127.0.0.1" if host in {"0.0.0.0", "", "::"} else host
         self.ca = SimulatorCA(Path(settings["ca_dir"]) if settings.get("ca_dir") else None)
@@ -259,7 +261,11 @@ class WebsiteFleet:
             raise WebsiteFaultError(f"no simulated website {site_id!r}") from None
 
     def describe(self) -> list[dict[str, Any]]:
-        return self._call(self._describe())
+        """One JSON-ready row per site, with the CA file a checker must trust for the HTTPS ones."""
+        rows: list[dict[str, Any]] = self._call(self._describe())
+        for row in rows:
+            row["ca_file"] = str(self.ca_file) if row["scheme"] == "https" else None
+        return rows
 
     def set_fault(self, site_id: str, fault: str | WebsiteFault, **params: Any) -> None:
         """Inject ``fault`` into one site; parameters as in the fault list, e.g. days=10, mode="refused"."""

@@ -106,7 +106,8 @@ def test_dates_without_zone_are_read_as_wib_and_said_so(fleet: WebsiteFleet, sit
         # Naive WIB read as WIB: the same instant the site meant (modified is 2 h after published).
         assert abs(findings.last_update - newest.published) <= dt.timedelta(hours=2), profile
         assert "WIB (Asia/Jakarta)" in findings.message, profile
-        assert findings.check(f"freshness.{SIGNAL_OF_PROFILE[profile].value}").details["assumed_wib"] is True
+        signal = findings.check(f"freshness.{SIGNAL_OF_PROFILE[profile].value}")
+        assert signal is not None and signal.details["assumed_wib"] is True
 
 
 def test_future_dates_are_ignored_with_a_note(fleet: WebsiteFleet, sites: Sites, tmp_path: Path) -> None:
@@ -151,7 +152,8 @@ def test_faults_become_findings(
     if fault == "cert_expiring":
         assert findings.tls_days_left == params["days"] and findings.tls_valid is True
         tls = findings.check("tls")
-        assert tls is not None and tls.details["warn_level_days"] == min(d for d in (21, 14, 7) if d >= params["days"])
+        days = float(params["days"])  # type: ignore[arg-type]
+        assert tls is not None and tls.details["warn_level_days"] == min(d for d in (21, 14, 7) if d >= days)
     if fault == "cert_expired":
         assert findings.tls_valid is False and findings.tls_days_left is not None and findings.tls_days_left < 0
         assert findings.freshness is Freshness.FRESH  # content is still judged through a bad certificate

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from edge_agent.websites import (
     WebsiteChecker,
     WebsiteConfigError,
+    WebsiteFindings,
     WebsiteTarget,
     findings_json,
     format_website_table,
@@ -29,7 +30,7 @@ NOW = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)
 
 
 def test_findings_round_trip_the_wire_contract(fleet: WebsiteFleet, tmp_path: Path) -> None:
-    async def go() -> list:  # type: ignore[type-arg]
+    async def go() -> list[WebsiteFindings]:
         async with WebsiteChecker(tmp_path / "s.db", ca_file=fleet.ca_file) as checker:
             return await checker.check_all([target_for(site) for site in fleet.sites[:6]])
 

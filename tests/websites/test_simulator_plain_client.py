@@ -152,3 +152,9 @@ def test_scenario_faults_and_describe() -> None:
         assert {"id", "url", "opd", "scheme", "faults", "signals"} <= set(rows[0])
         with httpx.Client(trust_env=False) as http, pytest.raises(httpx.ConnectError):
             http.get(rows[1]["url"])
+
+
+def test_camera_tables_of_a_scenario_are_not_read_as_website_faults() -> None:
+    with start_websites(2, {"faults": {"0": ["black"]}, "cameras": 4}, "127.0.0.1") as fleet:
+        assert [row["faults"] for row in fleet.describe()] == [{}, {}]
+        assert fleet.describe()[0]["ca_file"] == str(fleet.ca_file)
