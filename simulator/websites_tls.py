@@ -74,7 +74,6 @@ class SimulatorCA:
         )
         self.ca_file = self.directory / "simulator-web-ca.pem"
         self.ca_file.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
-        self._serial = 0
 
     def server_context(
         self,
@@ -108,7 +107,6 @@ class SimulatorCA:
             )
         certificate = builder.sign(signing_key, hashes.SHA256())
         # load_cert_chain only reads files; one pair per issue, overwritten when a fault changes the cert.
-        self._serial += 1
         cert_path = self.directory / f"{site_id}.crt"
         key_path = self.directory / f"{site_id}.key"
         cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
