@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from central.alerts.evaluator import evaluate
@@ -12,25 +13,34 @@ from central.alerts.model import (
     Silence,
     SubjectKind,
     Thresholds,
+    Transition,
     TransitionKind,
 )
 from tests.alerts.world import GROUPING, T0, World, minutes
 
+HALF_MINUTE = minutes(0.5)
 
-def run(world: World, start: datetime, end: datetime, step: timedelta = minutes(0.5), **kwargs: object):
+
+def run(
+    world: World,
+    start: datetime,
+    end: datetime,
+    step: timedelta = HALF_MINUTE,
+    silences: Sequence[Silence] = (),
+) -> tuple[dict[str, ActiveAlert], list[Transition]]:
     """Evaluate every ``step`` from start to end; return the final state and every transition."""
     active: dict[str, ActiveAlert] = {}
-    transitions = []
+    transitions: list[Transition] = []
     now = start
     while now <= end:
-        evaluation = evaluate(active, world.observations(now), kwargs.get("silences", ()), now, GROUPING)  # type: ignore[arg-type]
+        evaluation = evaluate(active, world.observations(now), silences, now, GROUPING)
         active = evaluation.active
         transitions.extend(evaluation.transitions)
         now += step
     return active, transitions
 
 
-def kinds(transitions, kind):  # type: ignore[no-untyped-def]
+def kinds(transitions: list[Transition], kind: TransitionKind) -> list[Transition]:
     return [t for t in transitions if t.kind == kind]
 
 
