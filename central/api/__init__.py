@@ -1,0 +1,1 @@
+"""SCC's REST API (blueprint in central.api.v1): read-only JSON with an OpenAPI 3.1 description."""

@@ -1,0 +1,220 @@
+"""The API's response models: handlers build these, and the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Links(Out):
+    self: str
+    next: str | None = None
+    prev: str | None = None
+
+
+class PageMeta(Out):
+    total: int = Field(ge=0, description="Items matching the filters, over all pages.")
+    limit: int = Field(ge=1)
+    offset: int = Field(ge=0)
+    links: Links
+
+
+class CameraCounts(Out):
+    ok: int = Field(ge=0)
+    degraded: int = Field(ge=0)
+    offline: int = Field(ge=0)
+    unknown: int = Field(ge=0)
+    total: int = Field(ge=0)
+
+
+class WebsiteCounts(Out):
+    fresh: int = Field(ge=0)
+    stale: int = Field(ge=0)
+    down: int = Field(ge=0)
+    unknown: int = Field(ge=0)
+    total: int = Field(ge=0)
+
+
+Stage = Literal[
+    "planned", "box_installed", "agent_online", "cameras_integrated", "websites_integrated", "complete"
+]
+RegencyHealth = Literal["ok", "warn", "critical", "inactive"]
+CameraStatus = Literal["ok", "degraded", "offline", "unknown"]
+
+
+class RegencyOut(Out):
+    code: str = Field(pattern=r"^16\.\d{2}$", examples=["16.71"])
+    name: str
+    kind: str
+    display_name: str
+    stage: Stage
+    health: RegencyHealth
+    cameras: CameraCounts
+    websites: WebsiteCounts
+    agents_online: int = Field(ge=0)
+    agents_total: int = Field(ge=0)
+    last_seen_at: dt.datetime | None
+
+
+class RegencyPage(PageMeta):
+    items: list[RegencyOut]
+    province: ProvinceTotals
+
+
+class ProvinceTotals(Out):
+    regencies_total: int
+    regencies_integrated: int
+    cameras_total: int
+    cameras_live: int
+    websites_total: int
+    websites_fresh: int
+
+
+class CameraOut(Out):
+    id: int
+    camera_id: str
+    agent: str
+    regency: str
+    name: str = Field(description="What to show: operator's display name, else the camera's, else its id.")
+    opd: str
+    group: str
+    status: CameraStatus | str
+    reason: str
+    reason_text: str = Field(description="The reason in words, in the request's language.")
+    status_since: dt.datetime | None
+    last_check_at: dt.datetime | None
+    thumbnail_url: str
+
+
+class CameraPage(PageMeta):
+    items: list[CameraOut]
+
+
+class CheckOut(Out):
+    check: str
+    outcome: str
+    reason: str
+    message: str = ""
+    duration_ms: float = 0.0
+
+
+class CameraDetailOut(CameraOut):
+    host: str
+    port: int | None
+    reported_name: str
+    manufacturer: str
+    model: str
+    firmware: str
+    serial: str
+    mac: str
+    location: str
+    latitude: float | None
+    longitude: float | None
+    tags: list[str]
+    notes: str
+    message: str
+    consecutive_failures: int
+    first_seen_at: dt.datetime | None
+    uptime: dict[Literal["24h", "7d", "30d"], float | None]
+    checks: list[CheckOut]
+
+
+class StatusPeriodOut(Out):
+    status: str
+    reason: str
+    message: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    duration_s: float | None
+
+
+class StatusPeriodPage(PageMeta):
+    items: list[StatusPeriodOut]
+
+
+class WebsiteOut(Out):
+    id: int
+    website_id: str
+    agent: str
+    regency: str
+    url: str
+    opd: str
+    state: Literal["fresh", "stale", "down", "unknown"] | str
+    availability: str
+    freshness: str
+    reason: str
+    http_status: int | None
+    response_ms: float | None
+    last_update: dt.datetime | None
+    last_update_signal: str
+    days_stale: int | None
+    stale_after_days: int | None
+    tls_valid: bool | None
+    tls_expires_at: dt.datetime | None
+    tls_days_left: int | None
+    last_check_at: dt.datetime | None
+
+
+class WebsitePage(PageMeta):
+    items: list[WebsiteOut]
+
+
+class RolloutOut(Out):
+    regency: str
+    name: str
+    stage: Stage
+    recorded_stage: str
+    cameras_integrated: int
+    target_cameras: int
+    websites_integrated: int
+    target_websites: int
+    planned_start: dt.date | None
+    started_on: dt.date | None
+    target_date: dt.date | None
+    completed_on: dt.date | None
+    notes: str
+
+
+class RolloutPage(PageMeta):
+    items: list[RolloutOut]
+
+
+class EventOut(Out):
+    id: int
+    ts: dt.datetime
+    kind: str
+    regency: str | None
+    agent: str | None
+    camera: int | None
+    website: int | None
+    subject: str
+    old_state: str
+    new_state: str
+    reason: str
+    message: str
+
+
+class EventPage(Out):
+    items: list[EventOut]
+    limit: int
+    links: Links
+
+
+class Problem(Out):
+    error: str
+    status: int
+    detail: str | None = None
+
+
+class HealthOut(Out):
+    status: Literal["ok", "error"]
+    database: str
+
+
+RegencyPage.model_rebuild()

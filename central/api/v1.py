@@ -1,0 +1,403 @@
+"""/api/v1: read-only JSON for the web's own pages and third parties (bearer tokens), paginated."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Response, abort, g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel
+
+from central.api import schemas as s
+from central.api.openapi import build_openapi
+from central.storage.models import Camera, Event, Website, utcnow
+from central.web import queries
+from central.web.accounts import token_by_secret
+from central.web.auth import current_role
+from central.web.database import db_session
+from central.web.pages import province_rollup
+from central.web.reasons import camera_reason, details_for
+from central.web.rollup import RegencyRollup
+from central.web.thumbnails import thumbnail_response
+from shared.regencies import is_regency_code
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+_TOKEN_TOUCH_S = 60  # write last_used_at at most this often per token
+
+
+@bp.before_request
+def authenticate() -> None:
+    """Bearer token (third parties) or the web session; everything here is read-only."""
+    if request.endpoint == "api.openapi":
+        return
+    if request.method not in ("GET", "HEAD"):
+        abort(405)
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        session = db_session()
+        token = token_by_secret(session, header.removeprefix("Bearer ").strip())
+        if token is None:
+            abort(401, description="unknown or revoked token")
+        now = utcnow()
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > _TOKEN_TOUCH_S:
+            token.last_used_at = now
+            session.commit()
+        g.api_client = f"token:{token.name}"
+        return
+    if current_role() is None:
+        abort(401, description="send 'Authorization: Bearer <token>' or log in")
+    g.api_client = "session"
+
+
+def _json(model: BaseModel, status: int = 200) -> Response:
+    response = jsonify(model.model_dump(mode="json"))
+    response.status_code = status
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _paging() -> tuple[int, int]:
+    limit = request.args.get("limit", DEFAULT_LIMIT, type=int) or DEFAULT_LIMIT
+    offset = request.args.get("offset", 0, type=int) or 0
+    if limit < 1 or offset < 0:
+        abort(400, description="limit must be >= 1 and offset >= 0")
+    return min(limit, MAX_LIMIT), offset
+
+
+def _links(endpoint: str, total: int, limit: int, offset: int, **values: Any) -> s.Links:
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("limit", "offset")}
+    args.update(values)
+
+    def link(at: int) -> str:
+        return url_for(endpoint, limit=limit, offset=at, **args)
+
+    return s.Links(
+        self=link(offset),
+        next=link(offset + limit) if offset + limit < total else None,
+        prev=link(max(offset - limit, 0)) if offset > 0 else None,
+    )
+
+
+def _regency_out(r: RegencyRollup) -> s.RegencyOut:
+    return s.RegencyOut(
+        code=r.code,
+        name=r.name,
+        kind=r.kind,
+        display_name=r.display_name,
+        stage=r.stage.value,
+        health=r.health.value,
+        cameras=s.CameraCounts(
+            ok=r.cameras_ok,
+            degraded=r.cameras_degraded,
+            offline=r.cameras_offline,
+            unknown=r.cameras_unknown,
+            total=r.cameras_total,
+        ),
+        websites=s.WebsiteCounts(
+            fresh=r.websites_fresh,
+            stale=r.websites_stale,
+            down=r.websites_down,
+            unknown=r.websites_unknown,
+            total=r.websites_total,
+        ),
+        agents_online=r.agents_online,
+        agents_total=r.agents_total,
+        last_seen_at=r.last_seen_at,
+    )
+
+
+@bp.route("/regencies")
+def regencies() -> ResponseReturnValue:
+    limit, offset = _paging()
+    rollup = province_rollup()
+    items = rollup.regencies[offset : offset + limit]
+    total = len(rollup.regencies)
+    return _json(
+        s.RegencyPage(
+            items=[_regency_out(r) for r in items],
+            province=s.ProvinceTotals(
+                regencies_total=total,
+                regencies_integrated=rollup.regencies_integrated,
+                cameras_total=rollup.cameras_total,
+                cameras_live=rollup.cameras_live,
+                websites_total=rollup.total("websites_total"),
+                websites_fresh=rollup.total("websites_fresh"),
+            ),
+            total=total,
+            limit=limit,
+            offset=offset,
+            links=_links("api.regencies", total, limit, offset),
+        )
+    )
+
+
+@bp.route("/regencies/<code>")
+def regency(code: str) -> ResponseReturnValue:
+    if not is_regency_code(code):
+        abort(404, description=f"no regency {code!r}")
+    return _json(_regency_out(province_rollup().by_code[code]))
+
+
+def _camera_out(
+    camera: Camera,
+    details: dict[str, object] | None = None,
+    schema: type[s.CameraOut] = s.CameraOut,
+    **extra: Any,
+) -> s.CameraOut:
+    return schema(
+        id=camera.id,
+        camera_id=camera.camera_id,
+        agent=camera.agent_name,
+        regency=camera.regency_code,
+        name=camera.label,
+        opd=camera.owner_opd or camera.reported_opd,
+        group=camera.venue,
+        status=camera.status,
+        reason=camera.reason,
+        reason_text=camera_reason(camera.reason, details),
+        status_since=camera.status_since,
+        last_check_at=camera.last_check_at,
+        thumbnail_url=url_for("api.camera_thumbnail", pk=camera.id),
+        **extra,
+    )
+
+
+@bp.route("/cameras")
+def cameras() -> ResponseReturnValue:
+    limit, offset = _paging()
+    regency_code = request.args.get("regency") or None
+    status = request.args.get("status") or None
+    if regency_code and not is_regency_code(regency_code):
+        abort(400, description=f"no regency {regency_code!r}")
+    if status and status not in queries.CAMERA_STATES:
+        abort(400, description=f"status must be one of {', '.join(queries.CAMERA_STATES)}")
+    filters = queries.CameraFilter(regency=regency_code, status=status, opd=request.args.get("opd") or None)
+    session = db_session()
+    total = queries.count_cameras(session, filters)
+    rows = queries.list_cameras(session, filters, limit, offset)
+    return _json(
+        s.CameraPage(
+            items=[_camera_out(c) for c in rows],
+            total=total,
+            limit=limit,
+            offset=offset,
+            links=_links("api.cameras", total, limit, offset),
+        )
+    )
+
+
+def _get_camera(pk: int) -> Camera:
+    camera = db_session().get(Camera, pk)
+    if camera is None:
+        abort(404, description=f"no camera {pk}")
+    return camera
+
+
+@bp.route("/cameras/<int:pk>")
+def camera(pk: int) -> ResponseReturnValue:
+    session = db_session()
+    cam = _get_camera(pk)
+    checks = queries.latest_check_details(session, [pk]).get(pk, [])
+    now = dt.datetime.now(dt.UTC)
+    return _json(
+        _camera_out(
+            cam,
+            details_for(checks, cam.reason),
+            s.CameraDetailOut,
+            host=cam.host,
+            port=cam.port,
+            reported_name=cam.name,
+            manufacturer=cam.manufacturer,
+            model=cam.model,
+            firmware=cam.firmware,
+            serial=cam.serial,
+            mac=cam.mac,
+            location=cam.location,
+            latitude=cam.latitude,
+            longitude=cam.longitude,
+            tags=[str(t) for t in cam.tags or []],
+            notes=cam.notes,
+            message=cam.message,
+            consecutive_failures=cam.consecutive_failures,
+            first_seen_at=cam.first_seen_at,
+            uptime=queries.camera_uptimes(session, pk, now),
+            checks=[
+                s.CheckOut(
+                    check=str(c.get("check", "")),
+                    outcome=str(c.get("outcome", "")),
+                    reason=str(c.get("reason", "")),
+                    message=str(c.get("message", "")),
+                    duration_ms=float(c.get("duration_ms") or 0.0),
+                )
+                for c in checks
+                if isinstance(c, dict)
+            ],
+        )
+    )
+
+
+@bp.route("/cameras/<int:pk>/history")
+def camera_history(pk: int) -> ResponseReturnValue:
+    limit, offset = _paging()
+    _get_camera(pk)
+    session = db_session()
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=request.args.get("days", 30, type=int) or 30)
+    periods = list(reversed(queries.status_periods(session, pk, since)))
+    total = len(periods)
+    return _json(
+        s.StatusPeriodPage(
+            items=[
+                s.StatusPeriodOut(
+                    status=p.status,
+                    reason=p.reason,
+                    message=p.message,
+                    started_at=p.started_at,
+                    ended_at=p.ended_at,
+                    duration_s=p.duration_s,
+                )
+                for p in periods[offset : offset + limit]
+            ],
+            total=total,
+            limit=limit,
+            offset=offset,
+            links=_links("api.camera_history", total, limit, offset, pk=pk),
+        )
+    )
+
+
+@bp.route("/cameras/<int:pk>/thumbnail.jpg")
+def camera_thumbnail(pk: int) -> ResponseReturnValue:
+    return thumbnail_response(pk)
+
+
+def _website_out(w: Website, now: dt.datetime) -> s.WebsiteOut:
+    days = int((now - w.last_update).total_seconds() // 86400) if w.last_update else None
+    return s.WebsiteOut(
+        id=w.id,
+        website_id=w.website_id,
+        agent=w.agent_name,
+        regency=w.regency_code,
+        url=w.url,
+        opd=w.owner_opd or w.reported_opd,
+        state=w.state,
+        availability=w.availability,
+        freshness=w.freshness,
+        reason=w.reason,
+        http_status=w.http_status,
+        response_ms=w.response_ms,
+        last_update=w.last_update,
+        last_update_signal=w.last_update_signal,
+        days_stale=days,
+        stale_after_days=w.stale_after_days,
+        tls_valid=w.tls_valid,
+        tls_expires_at=w.tls_expires_at,
+        tls_days_left=w.tls_days_left,
+        last_check_at=w.last_check_at,
+    )
+
+
+@bp.route("/websites")
+def websites() -> ResponseReturnValue:
+    limit, offset = _paging()
+    regency_code = request.args.get("regency") or None
+    state = request.args.get("state") or None
+    if regency_code and not is_regency_code(regency_code):
+        abort(400, description=f"no regency {regency_code!r}")
+    session = db_session()
+    total = queries.count_websites(session, regency_code, state)
+    rows = session.scalars(queries.websites_query(regency_code, state).limit(limit).offset(offset))
+    now = dt.datetime.now(dt.UTC)
+    return _json(
+        s.WebsitePage(
+            items=[_website_out(w, now) for w in rows],
+            total=total,
+            limit=limit,
+            offset=offset,
+            links=_links("api.websites", total, limit, offset),
+        )
+    )
+
+
+@bp.route("/rollout")
+def rollout() -> ResponseReturnValue:
+    limit, offset = _paging()
+    rollup = province_rollup()
+    rows = rollup.regencies[offset : offset + limit]
+    total = len(rollup.regencies)
+    return _json(
+        s.RolloutPage(
+            items=[
+                s.RolloutOut(
+                    regency=r.code,
+                    name=r.display_name,
+                    stage=r.stage.value,
+                    recorded_stage=r.stored_stage,
+                    cameras_integrated=r.cameras_reporting,
+                    target_cameras=r.target_cameras,
+                    websites_integrated=r.websites_reporting,
+                    target_websites=r.target_websites,
+                    planned_start=r.planned_start,
+                    started_on=r.started_on,
+                    target_date=r.target_date,
+                    completed_on=r.completed_on,
+                    notes=r.notes,
+                )
+                for r in rows
+            ],
+            total=total,
+            limit=limit,
+            offset=offset,
+            links=_links("api.rollout", total, limit, offset),
+        )
+    )
+
+
+def _event_out(e: Event) -> s.EventOut:
+    return s.EventOut(
+        id=e.id,
+        ts=e.ts,
+        kind=e.kind,
+        regency=e.regency_code,
+        agent=e.agent_name,
+        camera=e.camera_pk,
+        website=e.website_pk,
+        subject=e.subject,
+        old_state=e.old_state,
+        new_state=e.new_state,
+        reason=e.reason,
+        message=e.message,
+    )
+
+
+@bp.route("/events")
+def events() -> ResponseReturnValue:
+    """Newest first, paged by cursor: ``before`` is the smallest id of the previous page."""
+    limit, _offset = _paging()
+    before = request.args.get("before", type=int)
+    regency_code = request.args.get("regency") or None
+    camera_pk = request.args.get("camera", type=int)
+    rows = queries.recent_events(
+        db_session(),
+        limit,
+        regency=regency_code,
+        camera_pk=camera_pk,
+        kind=request.args.get("kind") or None,
+        before_id=before,
+    )
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("limit", "before")}
+    links = s.Links(
+        self=url_for("api.events", limit=limit, **({"before": before} if before else {}) | args),
+        next=url_for("api.events", limit=limit, before=rows[-1].id, **args) if len(rows) == limit else None,
+    )
+    return _json(s.EventPage(items=[_event_out(e) for e in rows], limit=limit, links=links))
+
+
+@bp.route("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    response = jsonify(build_openapi())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

@@ -1,0 +1,98 @@
+"""The SCC web app factory: ``create_app()`` builds the Flask app with its blueprints, auth and i18n."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from central.config import CentralConfig
+
+# Blueprints registered by create_app, as "module:attribute". Other features append their own here
+# (alerts, reports...): a module that is not built yet is skipped, so the list can run ahead of the code.
+BLUEPRINTS: tuple[str, ...] = (
+    "central.web.pages:bp",
+    "central.web.editing:bp",
+    "central.web.live:bp",
+    "central.web.wall:bp",
+    "central.web.ops:bp",
+    "central.web.public:bp",
+    "central.api.v1:bp",
+    # --- feature blueprints (alerts/reports engineer) ---
+    "central.web.alerts:bp",
+    "central.web.reports:bp",
+)
+
+CONFIG_ENV = "SCC_CENTRAL_CONFIG"
+
+
+def _secret_key(config: CentralConfig) -> str:
+    """The configured key, else one generated once into the state dir so sessions survive restarts."""
+    if config.web.secret_key:
+        return config.web.secret_key
+    path = Path(config.state_dir) / "web_secret_key"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key)
+        return key
+
+
+def _load_default_config() -> CentralConfig:
+    from central.config import load_config
+
+    path = os.environ.get(CONFIG_ENV)
+    return load_config(Path(path) if path else None)
+
+
+def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the web app; ``test_config`` overrides Flask settings (and may carry ``DATABASE``)."""
+    import importlib
+
+    from central.storage.db import Database
+    from central.web import auth, database, errors, i18n, security, templating
+
+    config = config or _load_default_config()
+    test_config = dict(test_config or {})
+    app = Flask(__name__)
+    app.config.update(
+        SCC=config,
+        SESSION_COOKIE_SECURE=config.web.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=config.web.session_hours),
+        MAX_CONTENT_LENGTH=1 << 20,
+        PUBLIC_STATUS=config.web.public_status,
+        ROLLUP_CACHE_S=config.web.rollup_cache_s,
+        SSE_POLL_S=config.web.sse_poll_s,
+        SSE_MAX_S=config.web.sse_max_s,
+        WALL_ROTATE_S=config.web.wall_rotate_s,
+        JSON_SORT_KEYS=False,
+    )
+    if "SECRET_KEY" not in test_config:
+        app.config["SECRET_KEY"] = _secret_key(config)
+    supplied_database = test_config.pop("DATABASE", None)
+    app.config.update(test_config)
+
+    database.init_app(app, supplied_database or Database.from_config(config))
+    security.init_app(app)
+    i18n.init_app(app, config.web.default_locale, config.web.timezone)
+    templating.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+    for target in BLUEPRINTS:
+        module_name, _, attribute = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        app.register_blueprint(getattr(module, attribute))
+    return app

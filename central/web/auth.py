@@ -1,0 +1,139 @@
+"""Log in and out, who the current user is, and the decorators that guard views by role."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from central.web.accounts import Role, WebUser, authenticate, load_user
+from central.web.database import db_session
+from central.web.ratelimit import FailureLimiter
+
+bp = Blueprint("auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+USER_KEY = "user_id"
+STAMP_KEY = "user_stamp"
+
+
+def current_user() -> WebUser | None:
+    if "_scc_user" not in g:
+        user_id, stamp = session.get(USER_KEY), session.get(STAMP_KEY)
+        user = None
+        if isinstance(user_id, int) and isinstance(stamp, str):
+            user = load_user(db_session(), user_id, stamp)
+        g._scc_user = user
+    return cast(WebUser | None, g._scc_user)
+
+
+def current_role() -> Role | None:
+    user = current_user()
+    return Role(user.role) if user is not None else None
+
+
+def can(needed: str) -> bool:
+    role = current_role()
+    return role is not None and role.allows(Role(needed))
+
+
+def login_required(view: F) -> F:
+    return role_required(Role.VIEWER)(view)
+
+
+def role_required(needed: Role) -> Callable[[F], F]:
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            role = current_role()
+            if role is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if not role.allows(needed):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(F, guarded)
+
+    return decorate
+
+
+def _limiter() -> FailureLimiter:
+    limiter: FailureLimiter = current_app.extensions["scc_login_limiter"]
+    return limiter
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an attacker's ?next=https://evil.example must not bounce a fresh login.
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("pages.overview")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
+    if request.method == "GET":
+        return render_template("login.html", next=request.args.get("next", ""))
+    name = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    keys = (f"ip:{request.remote_addr}", f"user:{name.lower()}")
+    wait = _limiter().retry_after(*keys)
+    if wait:
+        flash(_("Too many failed attempts. Try again in %(seconds)d seconds.", seconds=wait), "error")
+        return (
+            render_template("login.html", next=request.form.get("next", "")),
+            429,
+            {"Retry-After": str(wait)},
+        )
+    database_session = db_session()
+    user = authenticate(database_session, name, password)
+    if user is None:
+        _limiter().fail(*keys)
+        flash(_("Wrong user name or password."), "error")
+        return render_template("login.html", next=request.form.get("next", "")), 401, {}
+    database_session.commit()
+    _limiter().reset(*keys)
+    locale = session.get("locale")
+    session.clear()  # a fresh session on login: no fixation of a pre-login session id or CSRF token
+    if locale:
+        session["locale"] = locale
+    session[USER_KEY] = user.id
+    session[STAMP_KEY] = user.session_stamp
+    session.permanent = True
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+    return redirect(url_for("auth.login"))
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["scc_login_limiter"] = FailureLimiter(
+        max_failures=app.config.get("LOGIN_MAX_FAILURES", 5), window_s=app.config.get("LOGIN_WINDOW_S", 300.0)
+    )
+    app.jinja_env.globals["current_user"] = current_user
+    app.jinja_env.globals["can"] = can
+    app.register_blueprint(bp)

@@ -1,0 +1,136 @@
+"""`scc-central serve`, `scc-central user add`, `scc-central token add`: run and administer the web app."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from central.config import CentralConfig
+
+if TYPE_CHECKING:
+    from central.storage.db import Database
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = subparsers.add_parser("serve", help="run the web app and API under gunicorn")
+    serve.add_argument("--bind", help="address:port (default: web.bind)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: web.workers)")
+    serve.add_argument("--threads", type=int, help="threads per worker (default: web.threads)")
+    serve.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    serve.set_defaults(handler=run_serve)
+
+    user = subparsers.add_parser("user", help="web users").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["admin", "operator", "viewer"])
+    add.add_argument("--password", help="default: prompt (or read one line from stdin when not a terminal)")
+    add.set_defaults(handler=run_user_add)
+    password = user.add_parser("password", help="set a user's password")
+    password.add_argument("name")
+    password.add_argument("--password")
+    password.set_defaults(handler=run_user_password)
+
+    token = subparsers.add_parser("token", help="read-only API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    token_add = token.add_parser("add", help="create a token and print it once")
+    token_add.add_argument("name")
+    token_add.set_defaults(handler=run_token_add)
+    token_revoke = token.add_parser("revoke", help="revoke a token")
+    token_revoke.add_argument("name")
+    token_revoke.set_defaults(handler=run_token_revoke)
+
+
+def _read_password(given: str | None) -> str:
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise ValueError("the passwords differ")
+    return first
+
+
+def _database(config: CentralConfig) -> Database:
+    from central.storage.db import Database
+
+    return Database.from_config(config)
+
+
+def run_user_add(config: CentralConfig, args: argparse.Namespace) -> int:
+    from central.web.accounts import AccountError, Role, add_user
+
+    try:
+        password = _read_password(args.password)
+        with _database(config).session(write=True) as session:
+            add_user(session, args.name, password, Role(args.role))
+    except (AccountError, ValueError) as error:
+        print(f"scc-central user add: {error}", file=sys.stderr)
+        return 1
+    print(f"user {args.name!r} created with role {args.role}")
+    return 0
+
+
+def run_user_password(config: CentralConfig, args: argparse.Namespace) -> int:
+    from central.web.accounts import AccountError, set_password
+
+    try:
+        password = _read_password(args.password)
+        with _database(config).session(write=True) as session:
+            set_password(session, args.name, password)
+    except (AccountError, ValueError) as error:
+        print(f"scc-central user password: {error}", file=sys.stderr)
+        return 1
+    print(f"password of {args.name!r} changed; their open sessions are logged out")
+    return 0
+
+
+def run_token_add(config: CentralConfig, args: argparse.Namespace) -> int:
+    from central.web.accounts import AccountError, add_token
+
+    try:
+        with _database(config).session(write=True) as session:
+            token = add_token(session, args.name)
+    except AccountError as error:
+        print(f"scc-central token add: {error}", file=sys.stderr)
+        return 1
+    print(token)
+    print(f"token {args.name!r} created; it is shown only now, store it safely", file=sys.stderr)
+    return 0
+
+
+def run_token_revoke(config: CentralConfig, args: argparse.Namespace) -> int:
+    from central.web.accounts import AccountError, revoke_token
+
+    try:
+        with _database(config).session(write=True) as session:
+            revoke_token(session, args.name)
+    except AccountError as error:
+        print(f"scc-central token revoke: {error}", file=sys.stderr)
+        return 1
+    print(f"token {args.name!r} revoked")
+    return 0
+
+
+def gunicorn_argv(config: CentralConfig, args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The gunicorn command line and environment `serve` runs (split out so tests can check it)."""
+    env = dict(os.environ)
+    env["SCC_WEB_BIND"] = args.bind or config.web.bind
+    env["SCC_WEB_WORKERS"] = str(args.workers or config.web.workers)
+    env["SCC_WEB_THREADS"] = str(args.threads or config.web.threads)
+    if args.no_access_log:
+        env["SCC_WEB_ACCESSLOG"] = ""
+    if getattr(args, "config", None):
+        env["SCC_CENTRAL_CONFIG"] = str(args.config)
+    argv = [sys.executable, "-m", "gunicorn", "--config", "python:central.web.gunicorn_conf"]
+    return argv, env
+
+
+def run_serve(config: CentralConfig, args: argparse.Namespace) -> int:
+    argv, env = gunicorn_argv(config, args)
+    os.execvpe(argv[0], argv, env)  # gunicorn becomes this process: signals and systemd notify reach it
+    return 0  # pragma: no cover

@@ -1,0 +1,164 @@
+"""The pages people read: province overview, a regency, a camera, the websites and the rollout."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+
+from central.storage.models import Camera, Website
+from central.web import cartogram, charts, queries
+from central.web.auth import login_required
+from central.web.database import db_session
+from central.web.reasons import details_for
+from central.web.rollup import ProvinceRollup, RollupCache
+from central.web.thumbnails import thumbnail_response
+from shared.regencies import is_regency_code
+
+bp = Blueprint("pages", __name__)
+
+CAMERAS_PER_PAGE = 120
+
+
+def province_rollup() -> ProvinceRollup:
+    cache: RollupCache | None = current_app.extensions.get("scc_rollup_cache")
+    if cache is None:
+        cache = current_app.extensions["scc_rollup_cache"] = RollupCache(current_app.config["ROLLUP_CACHE_S"])
+    return cache.get(db_session())
+
+
+def clear_rollup_cache() -> None:
+    cache: RollupCache | None = current_app.extensions.get("scc_rollup_cache")
+    if cache is not None:
+        cache.clear()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@bp.route("/")
+@login_required
+def overview() -> ResponseReturnValue:
+    rollup = province_rollup()
+    return render_template(
+        "overview.html",
+        rollup=rollup,
+        tiles=cartogram.tiles(),
+        view_box=cartogram.view_box(),
+        now=_now(),
+    )
+
+
+@bp.route("/regencies/<code>")
+@login_required
+def regency(code: str) -> ResponseReturnValue:
+    if not is_regency_code(code):
+        abort(404)
+    session = db_session()
+    summary = province_rollup().by_code[code]
+    filters = queries.CameraFilter(
+        regency=code,
+        status=request.args.get("status") or None,
+        opd=request.args.get("opd") or None,
+        group=request.args.get("group") or None,
+        search=(request.args.get("q") or "").strip()[:64] or None,
+    )
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    total = queries.count_cameras(session, filters)
+    cameras = queries.list_cameras(session, filters, CAMERAS_PER_PAGE, (page - 1) * CAMERAS_PER_PAGE)
+    pks = [c.id for c in cameras]
+    troubled = [c.id for c in cameras if c.status not in ("ok", "unknown")]
+    checks = queries.latest_check_details(session, troubled)
+    details = {c.id: details_for(checks.get(c.id), c.reason) for c in cameras}
+    opds, groups = queries.camera_facets(session, code)
+    websites = list(session.scalars(queries.websites_query(code)))
+    return render_template(
+        "regency.html",
+        summary=summary,
+        agents=queries.regency_agents(session, code),
+        cameras=cameras,
+        details=details,
+        thumbs=queries.camera_ids_with_thumbnails(session, pks),
+        filters=filters,
+        opds=opds,
+        groups=groups,
+        total=total,
+        page=page,
+        pages=max((total + CAMERAS_PER_PAGE - 1) // CAMERAS_PER_PAGE, 1),
+        websites=websites,
+        now=_now(),
+    )
+
+
+def get_camera(pk: int) -> Camera:
+    camera = db_session().get(Camera, pk)
+    if camera is None:
+        abort(404)
+    return camera
+
+
+@bp.route("/cameras/<int:pk>")
+@login_required
+def camera(pk: int) -> ResponseReturnValue:
+    session = db_session()
+    cam = get_camera(pk)
+    now = _now()
+    since = now - dt.timedelta(hours=24)
+    periods = queries.status_periods(session, pk, now - dt.timedelta(days=7))
+    checks = queries.latest_check_details(session, [pk]).get(pk, [])
+    return render_template(
+        "camera.html",
+        camera=cam,
+        summary=province_rollup().by_code.get(cam.regency_code),
+        reason_details=details_for(checks, cam.reason),
+        checks=checks,
+        thumbnail=queries.latest_thumbnail_meta(session, pk),
+        timeline_24h=charts.timeline([(p.status, p.started_at, p.ended_at) for p in periods], since, now),
+        timeline_7d=charts.timeline(
+            [(p.status, p.started_at, p.ended_at) for p in periods], now - dt.timedelta(days=7), now
+        ),
+        periods=list(reversed(periods))[:15],
+        uptimes=queries.camera_uptimes(session, pk, now),
+        events=queries.recent_events(session, 15, camera_pk=pk),
+        commands=queries.camera_commands(session, cam),
+        now=now,
+    )
+
+
+@bp.route("/cameras/<int:pk>/thumbnail.jpg")
+@login_required
+def camera_thumbnail(pk: int) -> ResponseReturnValue:
+    return thumbnail_response(pk)
+
+
+@bp.route("/websites")
+@login_required
+def websites() -> ResponseReturnValue:
+    session = db_session()
+    regency_code = request.args.get("regency") or None
+    if regency_code and not is_regency_code(regency_code):
+        regency_code = None
+    state = request.args.get("state") or None
+    rows: list[Website] = list(session.scalars(queries.websites_query(regency_code, state)))
+    now = _now()
+    uptime_30d = queries.website_uptimes_bulk(session, [w.id for w in rows], now, dt.timedelta(days=30))
+    return render_template(
+        "websites.html",
+        websites=rows,
+        uptime_30d=uptime_30d,
+        rollup=province_rollup(),
+        regency_code=regency_code,
+        state=state,
+        now=now,
+    )
+
+
+@bp.route("/rollout")
+@login_required
+def rollout() -> ResponseReturnValue:
+    session = db_session()
+    rollup = province_rollup()
+    series = charts.rollout_series(session, rollup, _now())
+    return render_template("rollout.html", rollup=rollup, chart=charts.progress_chart(series), now=_now())

@@ -1,0 +1,232 @@
+"""Per-regency and province rollups (cameras, websites, agents, rollout stage), cached for a moment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from central.storage.models import Agent, Camera, Regency, Rollout, RolloutStage, Website
+
+
+class Stage(StrEnum):
+    """The rollout ladder the tracker shows; each step implies the ones before it."""
+
+    PLANNED = "planned"
+    BOX_INSTALLED = "box_installed"
+    AGENT_ONLINE = "agent_online"
+    CAMERAS_INTEGRATED = "cameras_integrated"
+    WEBSITES_INTEGRATED = "websites_integrated"
+    COMPLETE = "complete"
+
+    @property
+    def step(self) -> int:
+        return list(Stage).index(self)
+
+
+class Health(StrEnum):
+    """One colour per regency tile."""
+
+    OK = "ok"
+    WARN = "warn"
+    CRITICAL = "critical"
+    INACTIVE = "inactive"  # nothing reporting yet: grey, not red
+
+
+# A regency is red when this share of its cameras is offline, or its agent is gone.
+CRITICAL_OFFLINE_SHARE = 0.2
+
+
+@dataclass(slots=True)
+class RegencyRollup:
+    code: str
+    name: str
+    kind: str
+    slug: str
+    cameras_ok: int = 0
+    cameras_degraded: int = 0
+    cameras_offline: int = 0
+    cameras_unknown: int = 0
+    websites_fresh: int = 0
+    websites_stale: int = 0
+    websites_down: int = 0
+    websites_unknown: int = 0
+    agents_total: int = 0
+    agents_online: int = 0
+    last_seen_at: dt.datetime | None = None
+    stored_stage: str = RolloutStage.PLANNED.value
+    target_cameras: int = 0
+    target_websites: int = 0
+    planned_start: dt.date | None = None
+    started_on: dt.date | None = None
+    target_date: dt.date | None = None
+    completed_on: dt.date | None = None
+    notes: str = ""
+    stage: Stage = Stage.PLANNED
+    health: Health = Health.INACTIVE
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.kind} {self.name}"
+
+    @property
+    def cameras_total(self) -> int:
+        return self.cameras_ok + self.cameras_degraded + self.cameras_offline + self.cameras_unknown
+
+    @property
+    def cameras_reporting(self) -> int:
+        return self.cameras_ok + self.cameras_degraded + self.cameras_offline
+
+    @property
+    def websites_total(self) -> int:
+        return self.websites_fresh + self.websites_stale + self.websites_down + self.websites_unknown
+
+    @property
+    def websites_reporting(self) -> int:
+        return self.websites_fresh + self.websites_stale + self.websites_down
+
+    @property
+    def integrated(self) -> bool:
+        return self.stage.step >= Stage.AGENT_ONLINE.step
+
+
+@dataclass(slots=True)
+class ProvinceRollup:
+    regencies: list[RegencyRollup]
+    computed_at: dt.datetime
+    by_code: dict[str, RegencyRollup] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_code = {r.code: r for r in self.regencies}
+
+    def _sum(self, attribute: str) -> int:
+        return sum(getattr(r, attribute) for r in self.regencies)
+
+    @property
+    def regencies_integrated(self) -> int:
+        return sum(1 for r in self.regencies if r.integrated)
+
+    @property
+    def cameras_total(self) -> int:
+        return self._sum("cameras_total")
+
+    @property
+    def cameras_live(self) -> int:
+        """Cameras delivering pictures: ok or degraded (degraded still shows an image)."""
+        return self._sum("cameras_ok") + self._sum("cameras_degraded")
+
+    def total(self, attribute: str) -> int:
+        return self._sum(attribute)
+
+
+def derive_stage(r: RegencyRollup) -> Stage:
+    """The furthest step the live data proves, floored at what operators recorded by hand."""
+    cameras_done = r.cameras_reporting > 0 and r.cameras_reporting >= r.target_cameras
+    websites_done = r.websites_reporting > 0 and r.websites_reporting >= r.target_websites
+    if r.agents_total > 0 and r.last_seen_at is not None:
+        if cameras_done and websites_done:
+            done = r.completed_on is not None or r.stored_stage == RolloutStage.LIVE.value
+            return Stage.COMPLETE if done else Stage.WEBSITES_INTEGRATED
+        return Stage.CAMERAS_INTEGRATED if cameras_done else Stage.AGENT_ONLINE
+    if r.stored_stage in (RolloutStage.INSTALLING.value, RolloutStage.PILOT.value, RolloutStage.LIVE.value):
+        return Stage.BOX_INSTALLED
+    return Stage.PLANNED
+
+
+def derive_health(r: RegencyRollup) -> Health:
+    if r.agents_total == 0 or (r.cameras_total == 0 and r.websites_total == 0 and r.last_seen_at is None):
+        return Health.INACTIVE
+    if r.agents_online < r.agents_total:
+        return Health.CRITICAL
+    if r.cameras_total and r.cameras_offline / r.cameras_total >= CRITICAL_OFFLINE_SHARE:
+        return Health.CRITICAL
+    if r.cameras_offline or r.cameras_degraded or r.websites_down or r.websites_stale:
+        return Health.WARN
+    return Health.OK
+
+
+def compute_rollup(session: Session, now: dt.datetime | None = None) -> ProvinceRollup:
+    """Five grouped queries, whatever the number of cameras."""
+    rows: dict[str, RegencyRollup] = {
+        r.code: RegencyRollup(code=r.code, name=r.name, kind=r.kind, slug=r.slug)
+        for r in session.scalars(select(Regency).order_by(Regency.code))
+    }
+    camera_counts = select(Camera.regency_code, Camera.status, func.count()).where(Camera.lost_at.is_(None))
+    for code, status, count in session.execute(camera_counts.group_by(Camera.regency_code, Camera.status)):
+        if code in rows:
+            attribute = f"cameras_{status}" if status in ("ok", "degraded", "offline") else "cameras_unknown"
+            setattr(rows[code], attribute, getattr(rows[code], attribute) + count)
+    website_counts = select(Website.regency_code, Website.state, func.count()).group_by(
+        Website.regency_code, Website.state
+    )
+    for code, state, count in session.execute(website_counts):
+        if code in rows:
+            attribute = f"websites_{state}" if state in ("fresh", "stale", "down") else "websites_unknown"
+            setattr(rows[code], attribute, getattr(rows[code], attribute) + count)
+    agent_counts = (
+        select(
+            Agent.regency_code,
+            func.count(),
+            func.sum(case((Agent.online.is_(True), 1), else_=0)),
+            func.max(Agent.last_seen_at),
+        )
+        .where(Agent.revoked.is_(False))
+        .group_by(Agent.regency_code)
+    )
+    for code, total, online, last_seen in session.execute(agent_counts):
+        if code in rows:
+            rows[code].agents_total = total
+            rows[code].agents_online = int(online or 0)
+            rows[code].last_seen_at = _aware(last_seen)
+    for rollout in session.scalars(select(Rollout)):
+        r = rows.get(rollout.regency_code)
+        if r is None:
+            continue
+        r.stored_stage = rollout.stage
+        r.target_cameras = rollout.target_cameras or 0
+        r.target_websites = rollout.target_websites or 0
+        r.planned_start, r.started_on = rollout.planned_start, rollout.started_on
+        r.target_date, r.completed_on = rollout.target_date, rollout.completed_on
+        r.notes = rollout.notes or ""
+    for r in rows.values():
+        r.stage = derive_stage(r)
+        r.health = derive_health(r)
+    return ProvinceRollup(regencies=list(rows.values()), computed_at=now or dt.datetime.now(dt.UTC))
+
+
+def _aware(value: object) -> dt.datetime | None:
+    # func.max() bypasses the column's type on SQLite and hands back text or a naive datetime.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+class RollupCache:
+    """Reuse one rollup for ``ttl_s`` seconds per process: a wall of screens asks for the same thing."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._value: ProvinceRollup | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, session: Session) -> ProvinceRollup:
+        if self.ttl_s <= 0:
+            return compute_rollup(session)
+        with self._lock:
+            if self._value is None or time.monotonic() >= self._expires:
+                self._value = compute_rollup(session)
+                self._expires = time.monotonic() + self.ttl_s
+            return self._value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._value = None

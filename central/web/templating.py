@@ -1,0 +1,153 @@
+"""What every template can use: status words, stage names, number formats, the navigation menu."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, request, url_for
+from flask_babel import format_decimal, format_percent
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from central.web import reasons
+from central.web.rollup import Stage
+
+CAMERA_STATUS_WORDS = {
+    "ok": _l("OK"),
+    "degraded": _l("degraded"),
+    "offline": _l("offline"),
+    "unknown": _l("unknown"),
+}
+WEBSITE_STATE_WORDS = {
+    "fresh": _l("fresh"),
+    "stale": _l("stale"),
+    "down": _l("down"),
+    "unknown": _l("unknown"),
+}
+AVAILABILITY_WORDS = {"up": _l("up"), "degraded": _l("degraded"), "down": _l("down"), "": _l("unknown")}
+HEALTH_WORDS = {
+    "ok": _l("all well"),
+    "warn": _l("needs attention"),
+    "critical": _l("critical"),
+    "inactive": _l("not integrated"),
+}
+STAGE_WORDS = {
+    Stage.PLANNED: _l("Planned"),
+    Stage.BOX_INSTALLED: _l("Box installed"),
+    Stage.AGENT_ONLINE: _l("Agent online"),
+    Stage.CAMERAS_INTEGRATED: _l("Cameras integrated"),
+    Stage.WEBSITES_INTEGRATED: _l("Websites integrated"),
+    Stage.COMPLETE: _l("Complete"),
+}
+SIGNAL_WORDS = {
+    "wordpress_api": _l("WordPress API"),
+    "feed": _l("RSS/Atom feed"),
+    "sitemap": _l("sitemap"),
+    "last_modified": _l("Last-Modified header"),
+    "content_hash": _l("page content changed"),
+    "": _l("no signal"),
+}
+ROLES = {"viewer": _l("viewer"), "operator": _l("operator"), "admin": _l("admin")}
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    endpoint: str
+    label: Any  # a lazy string
+    role: str = "viewer"
+
+
+# The main menu. Feature blueprints add their entry with ``add_nav_item`` from their module.
+NAV_ITEMS: list[NavItem] = [
+    NavItem("pages.overview", _l("Overview")),
+    NavItem("pages.websites", _l("Websites")),
+    NavItem("pages.rollout", _l("Rollout")),
+    NavItem("wall.wall", _l("Video wall")),
+]
+
+
+def add_nav_item(endpoint: str, label: Any, role: str = "viewer") -> None:
+    if all(item.endpoint != endpoint for item in NAV_ITEMS):
+        NAV_ITEMS.append(NavItem(endpoint, label, role))
+
+
+def nav_items() -> list[tuple[str, str, bool]]:
+    from central.web.auth import can
+
+    items = []
+    for item in NAV_ITEMS:
+        try:
+            url = url_for(item.endpoint)
+        except Exception:  # a feature's blueprint not registered in this app
+            continue
+        if can(item.role):
+            items.append((url, str(item.label), request.endpoint == item.endpoint))
+    return items
+
+
+def number(value: float | int | None) -> str:
+    return "—" if value is None else format_decimal(value)
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return format_percent(value, format="#,##0." + "0" * digits + "%" if digits else "#,##0%")
+
+
+def share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def data_json(value: object) -> Markup:
+    """JSON for a double-quoted HTML attribute: nothing in the data can end the attribute or open a tag."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("'", "\\u0027")):
+        text = text.replace(char, escape)
+    return Markup(text.replace('"', "&#34;"))
+
+
+def bytes_human(value: int | None) -> str:
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{format_decimal(round(size, 1))} {unit}"
+        size /= 1024
+    return str(value)
+
+
+def duration_human(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def init_app(app: Flask) -> None:
+    env = app.jinja_env
+    env.globals.update(
+        CAMERA_STATUS_WORDS=CAMERA_STATUS_WORDS,
+        WEBSITE_STATE_WORDS=WEBSITE_STATE_WORDS,
+        AVAILABILITY_WORDS=AVAILABILITY_WORDS,
+        HEALTH_WORDS=HEALTH_WORDS,
+        STAGE_WORDS=STAGE_WORDS,
+        STAGES=list(Stage),
+        SIGNAL_WORDS=SIGNAL_WORDS,
+        ROLES=ROLES,
+        nav_items=nav_items,
+        camera_reason=reasons.camera_reason,
+        website_reason=reasons.website_reason,
+        share=share,
+    )
+    env.filters.update(
+        number=number, percent=percent, data_json=data_json, bytes=bytes_human, duration=duration_human
+    )
