@@ -229,9 +229,12 @@ class OnvifService:
 
 
 def malformed(reply: SoapReply) -> SoapReply:
-    """Truncate mid-element and leave a tag unclosed, the way crashing firmware does."""
-    cut = max(len(reply.body) * 2 // 3, 40)
-    return SoapReply(200, reply.body[:cut] + b"<tt:Broken attr=\"unterminated></env:Body")
+    """Cut inside the Body's start tag and append junk, as crashing firmware does.
+
+    Clients parse leniently (zeep recovers broken XML), so the damage must leave no Body to recover.
+    """
+    body_start = reply.body.find(b"<env:Body>")
+    return SoapReply(200, reply.body[: body_start + len(b"<env:Bo")] + b"\x00<<html>ERROR 0x1F</html>")
 
 
 def is_dead(camera: Camera) -> bool:

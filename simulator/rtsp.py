@@ -71,6 +71,7 @@ class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
         self.camera = camera
         self.renderer = renderer
         self.medias: list[GstRtspServer.RTSPMedia] = []
+        self._generation = 0
         self.set_shared(True)
         self.connect("media-configure", self._on_media_configure)
 
@@ -83,10 +84,18 @@ class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
             f"caps=video/x-raw,format=BGR,width={width},height={height},"
             f"framerate={rate.numerator}/{rate.denominator} "
             "! videoconvert ! video/x-raw,format=I420 "
-            f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max={gop} bitrate=800 "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max={gop} pass=quant quantizer=24 "
             "! rtph264pay name=pay0 pt=96 config-interval=1"
         )
         return Gst.parse_launch(launch)
+
+    def do_gen_key(self, url: Any) -> str:
+        # A shared media that is shutting down answers 503; a new key makes the next client get a fresh one.
+        return f"{url.abspath}#{self._generation}"
+
+    def _on_target_state(self, _media: GstRtspServer.RTSPMedia, state: int) -> None:
+        if state == int(Gst.State.NULL):
+            self._generation += 1
 
     def _on_media_configure(self, _factory: Any, media: GstRtspServer.RTSPMedia) -> None:
         appsrc = media.get_element().get_by_name("src")
@@ -95,6 +104,7 @@ class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
         appsrc.connect("need-data", pump.on_need_data)
         self.medias.append(media)
         media.connect("unprepared", self._on_unprepared)
+        media.connect("target-state", self._on_target_state)
 
     def _on_unprepared(self, media: GstRtspServer.RTSPMedia) -> None:
         if media in self.medias:
@@ -114,6 +124,9 @@ class RtspServer:
         self._server.set_service(str(port))
         self._auth = GstRtspServer.RTSPAuth()
         self._server.set_auth(self._auth)
+        # The default pool serves every client from one thread, so one slow DESCRIBE (pipeline start-up)
+        # would stall all other cameras' clients; real cameras are independent of each other.
+        self._server.get_thread_pool().set_max_threads(64)
         self._mounts = self._server.get_mount_points()
         self._factories: dict[str, CameraMediaFactory] = {}
         self._mounted: set[str] = set()
