@@ -106,8 +106,8 @@ def subject_uptime(
         if hi <= lo:
             continue
         seconds = (hi - lo).total_seconds() - _overlap(lo, hi, excluded)
-        if period.status == UNKNOWN:
-            continue
+        if period.status == UNKNOWN or seconds <= 0:
+            continue  # no data, or wholly inside maintenance: neither monitored nor an incident
         result.monitored_s += seconds
         if period.status == DOWN:
             result.down_s += seconds
