@@ -1,0 +1,147 @@
+"""`make demo`: the scenario lays out three regencies, and (slow) `python -m demo --check` comes up and stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from demo.check import picture_is_complete, read_picture
+from demo.processes import Supervisor
+from demo.scenario import load_scenario, parse_scenario
+from demo.stack import _agent_cameras, _agent_websites
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_scenario_has_the_three_regencies() -> None:
+    scenario = load_scenario()
+    by_regency = {agent.regency: agent for agent in scenario.agents}
+    assert set(by_regency) == {"16.71", "16.06", "16.07"}
+    assert by_regency["16.71"].cameras == 36
+    # The demo must show trouble: dead, frozen, dark, covered and misconfigured cameras, stale sites.
+    faults = {
+        fault.split("=")[0]
+        for agent in scenario.agents
+        for items in agent.camera_faults.values()
+        for fault in items
+    }
+    assert {"offline", "frozen", "dark", "covered", "wrong_credentials"} <= faults
+    assert any("stale" in f for a in scenario.agents for items in a.website_faults.values() for f in items)
+
+
+def test_agents_get_disjoint_slices_of_the_fleet(tmp_path: Path) -> None:
+    scenario = load_scenario()
+    indices = [index for agent in scenario.agents for index in agent.camera_indices()]
+    assert indices == list(range(1, scenario.total_cameras + 1))
+    sim = scenario.simulator_scenario(tmp_path)
+    assert len(sim["cameras"]) == scenario.total_cameras
+    palembang = scenario.agents[0]
+    fourth = str(palembang.camera_offset + 4)
+    assert sim["cameras"][fourth]["faults"] == ["offline"]
+
+
+def test_agent_config_entries_from_a_fleet_description(tmp_path: Path) -> None:
+    scenario = parse_scenario(
+        {
+            "agents": [
+                {"name": "a-one", "regency": "16.06", "cameras": 2, "websites": 1, "locations": ["Sekayu"]},
+                {"name": "a-two", "regency": "16.07", "cameras": 1, "websites": 1},
+            ]
+        }
+    )
+    fleet: dict[str, Any] = {
+        "cameras": [
+            {"id": f"cam000{i}", "index": i, "host": f"127.20.0.{i}", "onvif_port": 8000, "password": "p" * 12,
+             "faults": {"wrong_credentials": "x"} if i == 2 else {}}
+            for i in (1, 2, 3)
+        ],
+        "websites": [
+            {"url": "https://127.0.0.1:9001/", "opd": "Dinas Kesehatan Kabupaten Lahat"},
+            {"url": "http://127.0.0.1:9002/", "opd": "Dinas Pendidikan Kota Palembang"},
+        ],
+        "website_ca_file": str(tmp_path / "ca.pem"),
+    }  # fmt: skip
+    second = scenario.agents[1]
+    assert [c["id"] for c in _agent_cameras(scenario.agents[0], fleet)] == ["cam0001", "cam0002"]
+    assert [c["id"] for c in _agent_cameras(second, fleet)] == ["cam0003"]
+    # The camera whose password was changed keeps the installer's (now wrong) one in the agent's config.
+    assert _agent_cameras(scenario.agents[0], fleet)[1]["password"] != fleet["cameras"][1]["password"]
+    site = _agent_websites(second, fleet)[0]
+    assert site["opd"] == "Dinas Pendidikan Kabupaten Banyuasin"
+    assert site["id"] == "dinas-pendidikan-banyuasin"
+
+
+def test_picture_reads_the_regencies_api_tolerantly() -> None:
+    payload = {
+        "regencies": [
+            {"code": f"16.{n:02d}", "integrated": n in (6, 7), "cameras": {"online": 5 if n in (6, 7) else 0}}
+            for n in range(1, 14)
+        ]
+        + [{"code": f"16.{n}", "stage": "integrated" if n == 71 else "planned", "cameras_online": 30}
+           for n in (71, 72, 73, 74)]
+    }  # fmt: skip
+    picture = read_picture(payload)
+    assert picture.regencies == 17
+    assert picture.integrated == ("16.06", "16.07", "16.71")
+    assert picture_is_complete(picture, ["16.71", "16.06", "16.07"])
+
+
+def test_supervisor_stops_a_process_group_that_ignores_sigterm(tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path / "logs")
+    # A parent that ignores SIGTERM, with a child: both must be gone afterwards (SIGKILL to the group).
+    script = "import signal, subprocess, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    script += "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\ntime.sleep(60)\n"
+    child = supervisor.start("stubborn", [sys.executable, "-c", script])
+    time.sleep(0.5)
+    started = time.monotonic()
+    supervisor.stop_all(timeout=1)
+    assert time.monotonic() - started < 10
+    assert child.process.poll() is not None
+    assert _live_members(child.process.pid) == []
+
+
+def _live_members(group: int) -> list[int]:
+    """Processes still running in a process group; zombies wait for PID 1 to reap them and do not count."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_demo_check_comes_up_and_stops(tmp_path: Path) -> None:
+    """The whole system: CA, broker, central, simulator, agents; the API shows 3 of 17 live; clean stop."""
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo", "--check", "--state-dir", str(state), "--timeout", "300"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=400)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"python -m demo --check did not finish:\n{output}")
+    assert process.returncode == 0, output
+    assert "check passed" in output
+    assert "not yet:" not in output, output
+    # Nothing the demo started may outlive it.
+    leftovers = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True, check=False)
+    assert leftovers.stdout.strip() == "", leftovers.stdout
