@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -14,8 +13,6 @@ from provisioning.layout import Layout
 from provisioning.registry import Registry, load_registry
 
 log = logging.getLogger(__name__)
-
-RECHECK_INTERVAL_S = 2.0
 
 
 class Refusal(StrEnum):
@@ -40,7 +37,6 @@ class AgentDirectory:
         self._path = Layout(pki_dir).registry if pki_dir is not None else None
         self._registry = registry
         self._mtime_ns: int | None = None
-        self._next_check = 0.0
         self._warned: set[tuple[str, Refusal]] = set()
 
     @classmethod
@@ -48,8 +44,12 @@ class AgentDirectory:
         """A directory over an in-memory registry (tests, benchmarks)."""
         return cls(None, registry=registry)
 
+    def refresh(self) -> None:
+        """Re-read registry.json if it changed (one stat call: the writer calls this once per batch)."""
+        self._current()
+
     def verdict(self, agent: str) -> Verdict:
-        registry = self._current()
+        registry = self._registry if self._path is not None and self._registry is not None else self._current()
         cert = registry.get(agent) if registry is not None else None
         refusal: Refusal | None
         if cert is None:
@@ -74,10 +74,6 @@ class AgentDirectory:
     def _current(self) -> Registry | None:
         if self._path is None:
             return self._registry
-        now = time.monotonic()
-        if now < self._next_check and self._registry is not None:
-            return self._registry
-        self._next_check = now + RECHECK_INTERVAL_S
         try:
             mtime_ns = self._path.stat().st_mtime_ns
         except OSError as error:

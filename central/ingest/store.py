@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import math
 from collections import Counter, defaultdict
@@ -20,12 +19,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, func, select, text, tuple_, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from central.ingest import public
 from central.ingest.agents import AgentDirectory
-from central.storage.db import Database
+from central.storage.db import Database, lock_event_ids
 from central.storage.models import (
     QUARANTINE_PAYLOAD_BYTES,
     Agent,
@@ -64,9 +64,6 @@ from shared.messages import CameraThumbnail as ThumbnailMessage
 log = logging.getLogger(__name__)
 
 INT64_MAX = 2**63 - 1
-# Serializes event inserts across PostgreSQL ingest workers, so event ids become visible in order and
-# a change-feed reader polling "id > last" never skips one that commits late.
-EVENTS_LOCK_KEY = 0x5CC0_E7E5
 AGENT_OFFLINE_REASON = "agent_offline"
 
 def _table(model: Any) -> Table:
@@ -116,6 +113,7 @@ class BatchResult:
 class StoreSettings:
     thumbnails_per_camera: int = 5
     max_clock_skew_s: int = 3600
+    republish: bool = True  # stage public camera/website state in the same transaction
 
 
 @dataclass(slots=True)
@@ -198,6 +196,7 @@ class BatchWriter:
         rejected: list[_Rejected] = []
         ignored = 0
         seen: set[str] = set()
+        self.directory.refresh()
         for item in batch:
             result = decode(item.topic, item.payload)
             if isinstance(result, DecodeError):
@@ -244,6 +243,10 @@ class BatchWriter:
             result.stored = len(fresh)
             if fresh:
                 self._apply(conn, fresh, result)
+                if self.settings.republish:
+                    now = dt.datetime.now(dt.UTC)
+                    public.stage_cameras(conn, result.changed_cameras, now)
+                    public.stage_websites(conn, result.changed_websites, now)
             if rejected:
                 self._quarantine(conn, rejected)
                 result.quarantined = len(rejected)
@@ -780,8 +783,7 @@ class BatchWriter:
     # --- events, quarantine, counters ----------------------------------------------------------
 
     def _insert_events(self, conn: Connection, events: list[dict[str, Any]]) -> None:
-        if self._postgres:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY})
+        lock_event_ids(conn)
         conn.execute(_table(Event).insert(), events)
 
     def _quarantine(self, conn: Connection, rejected: list[_Rejected]) -> None:
@@ -947,9 +949,3 @@ def _agent_from_topic(topic: str) -> str | None:
         return parts[3]
     return None
 
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-__all__ = ["BatchResult", "BatchWriter", "Received", "StoreSettings", "func", "is_unavailable", "website_state"]

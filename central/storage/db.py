@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -30,6 +30,15 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "scc_sqlite_begin_immediate"
+# Held while inserting events on PostgreSQL, so event ids become visible in increasing order and a
+# change-feed reader polling "id > last seen" never skips one that a slower transaction commits late.
+EVENTS_LOCK_KEY = 0x5CC0_E7E5
+
+
+def lock_event_ids(connection: Connection) -> None:
+    """Call in a transaction before inserting events (no-op on SQLite: it has one writer anyway)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY})
 
 
 def normalize_url(url: str | URL) -> URL:

@@ -1,0 +1,193 @@
+"""The ingest worker against the real mutual-TLS broker: store, acknowledge, republish, survive kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from central.config import CentralConfig, parse_config
+from central.ingest.agents import AgentDirectory
+from central.ingest.store import BatchResult
+from central.ingest.worker import IngestWorker
+from central.storage.db import Database
+from central.storage.models import Agent, Camera, CameraCheck, IngestedMessage, QuarantinedMessage
+from shared import codec, topics
+from shared.messages import PublicCameraStatus, RegencySummary
+from tests.central import factories as f
+from tests.fixtures.broker import AGENT_PALEMBANG, CENTRAL, READER, Pki, TlsBroker
+
+pytestmark = pytest.mark.xdist_group("central-ingest")
+
+
+def central_config(pki: Pki, broker: TlsBroker, db_url: str, **ingest: object) -> CentralConfig:
+    return parse_config(
+        {
+            "database": {"url": db_url},
+            "broker": {
+                "host": broker.host, "port": broker.port, "ca": str(pki.ca_cert), "cert": str(pki.cert(CENTRAL)),
+                "key": str(pki.key(CENTRAL)), "client_id": f"ingest-{uuid.uuid4().hex[:8]}",
+                "share_group": f"g{uuid.uuid4().hex[:8]}",
+            },
+            "pki": {"dir": str(pki.dir)},
+            "ingest": {"batch_interval_s": 0.05, **ingest},
+        }
+    )
+
+
+class RunningWorker:
+    """An IngestWorker on a thread, with a way to wait for what it stored."""
+
+    def __init__(self, config: CentralConfig, database: Database) -> None:
+        self.condition = threading.Condition()
+        self.worker = IngestWorker(config, database, AgentDirectory(config.pki.dir), on_batch=self._batch)
+        self.thread = threading.Thread(target=self.worker.run, daemon=True)
+
+    def _batch(self, _result: BatchResult) -> None:
+        with self.condition:
+            self.condition.notify_all()
+
+    def wait_for(self, predicate: object, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self.condition:
+            while not predicate():  # type: ignore[operator]
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"timed out; totals {self.worker.totals}"
+                self.condition.wait(min(remaining, 0.2))
+
+
+@pytest.fixture
+def running(pki: Pki, tls_broker: TlsBroker, database: Database) -> Iterator[RunningWorker]:
+    config = central_config(pki, tls_broker, str(database.url.render_as_string(hide_password=False)))
+    runner = RunningWorker(config, database)
+    runner.thread.start()
+    assert runner.worker.subscribed.wait(10), "ingest did not subscribe"
+    yield runner
+    runner.worker.stop()
+    runner.thread.join(10)
+
+
+def count(database: Database, model: object) -> int:
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0  # type: ignore[arg-type]
+
+
+def test_reports_are_stored_and_republished(running: RunningWorker, tls_broker: TlsBroker, database: Database) -> None:
+    reader = tls_broker.connect(READER)
+    reader.subscribe_and_wait(topics.ALL_PUBLIC_TOPICS)
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    for message in (f.birth(AGENT_PALEMBANG), f.camera_status(AGENT_PALEMBANG, "cam-1", "offline"),
+                    f.website_status(AGENT_PALEMBANG, "dinkes"), f.host_metrics(AGENT_PALEMBANG)):
+        topic, payload = f.wire(message)
+        agent.publish_and_wait(topic, payload)
+    agent.publish_and_wait(topics.metrics(AGENT_PALEMBANG), b"garbage")
+    running.wait_for(lambda: count(database, IngestedMessage) == 4 and count(database, QuarantinedMessage) == 1)
+    with database.session() as session:
+        camera = session.scalars(select(Camera)).one()
+        assert (camera.status, camera.regency_code) == ("offline", "16.71")
+        assert session.get(Agent, AGENT_PALEMBANG).online  # type: ignore[union-attr]
+
+    seen: dict[str, object] = {}
+    deadline = time.monotonic() + 15
+    while not (topics.public_camera("16.71", AGENT_PALEMBANG, "cam-1") in seen
+               and topics.public_regency("16.71") in seen):
+        assert time.monotonic() < deadline, f"public topics seen: {sorted(seen)}"
+        message = reader.next_message(timeout=15)
+        decoded = codec.decode(message.topic, message.payload)
+        assert isinstance(decoded, codec.Decoded), decoded
+        seen[message.topic] = decoded.message
+    camera_status = seen[topics.public_camera("16.71", AGENT_PALEMBANG, "cam-1")]
+    assert isinstance(camera_status, PublicCameraStatus) and camera_status.status == "offline"
+    summary = seen[topics.public_regency("16.71")]
+    assert isinstance(summary, RegencySummary)
+
+
+def test_revoked_agent_is_quarantined_before_the_broker_reloads(
+    running: RunningWorker, tls_broker: TlsBroker, pki: Pki, database: Database
+) -> None:
+    name = pki.provision_agent(regency="16.06")
+    agent = tls_broker.connect(name)
+    agent.publish_and_wait(*f.wire(f.camera_status(name, "cam-7", "ok")))
+    running.wait_for(lambda: count(database, CameraCheck) == 1)
+    pki.revoke(name)  # the broker still has the old CRL: the ingest must refuse on its own
+    agent.publish_and_wait(*f.wire(f.camera_status(name, "cam-7", "offline")))
+    running.wait_for(lambda: count(database, QuarantinedMessage) == 1)
+    with database.session() as session:
+        assert session.scalars(select(QuarantinedMessage.category)).one() == "revoked_agent"
+        assert session.scalars(select(Camera.status)).one() == "ok"
+
+
+def _ingest_process(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "central.cli", "--config", str(config_path), "ingest"],
+            stdout=log_file, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2],
+        )
+
+
+@pytest.mark.slow
+def test_kill_9_mid_stream_loses_and_doubles_nothing(pki: Pki, tls_broker: TlsBroker, sqlite_url: str,
+                                                      tmp_path: Path) -> None:
+    import tomli_w
+
+    config = central_config(pki, tls_broker, sqlite_url, batch_size=50)
+    config_path = tmp_path / "central.toml"
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    database = Database(sqlite_url)
+    log_path = tmp_path / "ingest.log"
+
+    process = _ingest_process(config_path, log_path)
+    deadline = time.monotonic() + 20
+    # The worker has subscribed once its session exists: publish a probe until it is stored.
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    probe = f.camera_status(AGENT_PALEMBANG, "probe", "ok")
+    agent.publish_and_wait(*f.wire(probe))
+    while count(database, IngestedMessage) < 1:
+        assert time.monotonic() < deadline, log_path.read_text()
+        agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, "probe", "ok")))
+        time.sleep(0.2)
+    before = count(database, CameraCheck)
+
+    total = 3000
+    messages = [f.wire(f.camera_status(AGENT_PALEMBANG, f"cam-{i % 50}", "ok")) for i in range(total)]
+    killed = threading.Event()
+
+    def kill_when_half_stored() -> None:
+        while count(database, CameraCheck) - before < total // 3:
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+        killed.set()
+
+    killer = threading.Thread(target=kill_when_half_stored, daemon=True)
+    killer.start()
+    for topic, payload in messages:
+        agent.publish(topic, payload, qos=1)
+    assert killed.wait(30), log_path.read_text()
+    process.wait(10)
+    stored_at_kill = count(database, CameraCheck) - before
+    assert stored_at_kill < total, "the kill came too late to test anything"
+
+    process = _ingest_process(config_path, log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while count(database, CameraCheck) - before < total:
+            assert time.monotonic() < deadline, f"stored {count(database, CameraCheck) - before}/{total}"
+            time.sleep(0.1)
+        with database.session() as session:
+            ids = session.scalars(select(IngestedMessage.msg_id)).all()
+        assert len(ids) == len(set(ids))
+        # Nothing doubled: exactly one check row per message published.
+        assert count(database, CameraCheck) - before == total
+    finally:
+        process.terminate()
+        process.wait(10)
+        database.dispose()
