@@ -191,3 +191,29 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(pki: Pki, tls_broker: TlsBr
         process.terminate()
         process.wait(10)
         database.dispose()
+
+
+def test_send_command_reaches_the_agent_and_its_result_comes_back(
+    running: RunningWorker, tls_broker: TlsBroker, database: Database
+) -> None:
+    from central.commands import send_command
+    from central.storage.queries import get_command
+    from shared.messages import Command
+
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    agent.subscribe_and_wait(topics.command_subscription(AGENT_PALEMBANG))
+    agent.publish_and_wait(*f.wire(f.birth(AGENT_PALEMBANG)))
+    running.wait_for(lambda: count(database, Agent) == 1)
+    command_id = send_command(running.worker.config, AGENT_PALEMBANG, "check_now", "cam-1", requested_by="op",
+                              database=database)
+    received = codec.decode(*(lambda m: (m.topic, m.payload))(agent.next_message()))
+    assert isinstance(received, codec.Decoded) and isinstance(received.message, Command)
+    assert received.message.command_id == command_id and received.message.camera_id == "cam-1"
+    agent.publish_and_wait(*f.wire(f.command_result(AGENT_PALEMBANG, command_id, ok=True)))
+
+    def done() -> bool:
+        with database.session() as session:
+            record = get_command(session, command_id)
+            return record is not None and record.state == "succeeded"
+
+    running.wait_for(done)
