@@ -1,0 +1,236 @@
+"""Alert pages: firing and past alerts, acknowledge, mute, maintenance windows, channels with "send test"."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from pydantic import ValidationError
+
+from central.alerts import queries
+from central.alerts.config import EmailChannel, WebhookChannel
+from central.alerts.notices import RULE_TITLES_ID
+from central.alerts.routing import list_channels
+from central.alerts.service import AlertService
+from central.alerts.tables import AlertChannelConfig
+from central.config import CentralConfig
+from central.storage.models import utcnow
+from central.web.accounts import Role
+from central.web.auth import current_user, login_required, role_required
+from central.web.database import db_session, get_database
+from central.web.templating import add_nav_item
+from shared.regencies import all_regencies
+
+bp = Blueprint("alerts", __name__, url_prefix="/alerts")
+add_nav_item("alerts.index", _l("Alerts"))
+
+MUTE_CHOICES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24), "forever": None}
+
+
+def _config() -> CentralConfig:
+    config: CentralConfig = current_app.config["SCC"]
+    return config
+
+
+def _who() -> str:
+    user = current_user()
+    return user.name if user is not None else ""
+
+
+def _local(text: str) -> datetime | None:
+    """A datetime-local form value, read as WIB (the command room's clock)."""
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=ZoneInfo(_config().web.timezone)) if value.tzinfo is None else value
+
+
+def _common() -> dict[str, Any]:
+    return {"RULE_TITLES": RULE_TITLES_ID, "regencies": all_regencies(), "now": utcnow()}
+
+
+@bp.get("/")
+@login_required
+def index() -> ResponseReturnValue:
+    session = db_session()
+    status = request.args.get("status", "firing")
+    regency = request.args.get("regency") or None
+    page = queries.list_alerts(session, status=status, regency=regency, limit=200)
+    return render_template(
+        "alerts/index.html",
+        alerts=page.items,
+        total=page.total,
+        status=status,
+        regency=regency,
+        silences=queries.active_silences(session, utcnow()),
+        deliveries=queries.deliveries(session, limit=30),
+        **_common(),
+    )
+
+
+@bp.get("/<alert_id>")
+@login_required
+def detail(alert_id: str) -> ResponseReturnValue:
+    session = db_session()
+    alert = queries.get_alert(session, alert_id)
+    if alert is None:
+        abort(404)
+    return render_template(
+        "alerts/detail.html", alert=alert, deliveries=queries.deliveries(session, alert_pk=alert.id), **_common()
+    )
+
+
+@bp.post("/<alert_id>/ack")
+@role_required(Role.OPERATOR)
+def acknowledge(alert_id: str) -> ResponseReturnValue:
+    session = db_session()
+    alert = queries.get_alert(session, alert_id)
+    if alert is None:
+        abort(404)
+    queries.acknowledge(session, alert, _who(), utcnow())
+    session.commit()
+    flash(_("Alert acknowledged."), "ok")
+    return redirect(request.form.get("next") or url_for("alerts.index"))
+
+
+@bp.post("/<alert_id>/mute")
+@role_required(Role.OPERATOR)
+def mute(alert_id: str) -> ResponseReturnValue:
+    session = db_session()
+    alert = queries.get_alert(session, alert_id)
+    if alert is None:
+        abort(404)
+    choice = request.form.get("duration", "4h")
+    if choice not in MUTE_CHOICES:
+        abort(400, description="unknown mute duration")
+    now = utcnow()
+    duration = MUTE_CHOICES[choice]
+    queries.add_silence(
+        session,
+        kind="mute",
+        target_kind=alert.subject_kind,
+        target=alert.subject_id,
+        starts_at=now,
+        ends_at=now + duration if duration else None,
+        rule=alert.rule,
+        reason=request.form.get("reason", ""),
+        who=_who(),
+    )
+    session.commit()
+    flash(_("Muted."), "ok")
+    return redirect(request.form.get("next") or url_for("alerts.index"))
+
+
+@bp.post("/silences")
+@role_required(Role.OPERATOR)
+def add_silence() -> ResponseReturnValue:
+    session = db_session()
+    form = request.form
+    try:
+        starts_at = _local(form.get("starts_at", "")) or utcnow()
+        queries.add_silence(
+            session,
+            kind=form.get("kind", "maintenance"),
+            target_kind=form.get("target_kind", "regency"),
+            target=form.get("target", ""),
+            starts_at=starts_at,
+            ends_at=_local(form.get("ends_at", "")),
+            rule=form.get("rule") or None,
+            reason=form.get("reason", ""),
+            who=_who(),
+        )
+    except ValueError as error:
+        flash(str(error), "error")
+        return redirect(url_for("alerts.index"))
+    session.commit()
+    flash(_("Saved."), "ok")
+    return redirect(url_for("alerts.index"))
+
+
+@bp.post("/silences/<int:silence_id>/end")
+@role_required(Role.OPERATOR)
+def end_silence(silence_id: int) -> ResponseReturnValue:
+    session = db_session()
+    if not queries.end_silence(session, silence_id, utcnow()):
+        abort(404)
+    session.commit()
+    return redirect(url_for("alerts.index"))
+
+
+@bp.get("/channels")
+@role_required(Role.ADMIN)
+def channels() -> ResponseReturnValue:
+    session = db_session()
+    return render_template(
+        "alerts/channels.html",
+        channels=list_channels(_config().alerts, queries.channel_rows(session)),
+        deliveries=queries.deliveries(session, limit=30),
+        smtp_host=_config().alerts.smtp.host,
+        **_common(),
+    )
+
+
+def _channel_settings(form: Any) -> tuple[str, dict[str, Any]]:
+    kind = form.get("kind", "")
+    common: dict[str, Any] = {
+        "min_severity": form.get("min_severity", "warning"),
+        "regencies": [r for r in form.getlist("regencies") if r],
+        "send_resolved": form.get("send_resolved") == "on",
+    }
+    if kind == "webhook":
+        return kind, {**common, "url": form.get("url", ""), "secret": form.get("secret", "")}
+    if kind == "email":
+        recipients = [r.strip() for r in form.get("to", "").replace(";", ",").split(",") if r.strip()]
+        return kind, {**common, "to": recipients}
+    raise ValueError("kind must be webhook or email")
+
+
+@bp.post("/channels")
+@role_required(Role.ADMIN)
+def add_channel() -> ResponseReturnValue:
+    session = db_session()
+    name = request.form.get("name", "").strip()
+    try:
+        kind, settings = _channel_settings(request.form)
+        model = WebhookChannel if kind == "webhook" else EmailChannel
+        model.model_validate({**settings, "name": name})
+    except (ValueError, ValidationError) as error:
+        flash(_("Channel not saved: %(error)s", error=str(error).splitlines()[0]), "error")
+        return redirect(url_for("alerts.channels"))
+    if name in {c.name for c in list_channels(_config().alerts, queries.channel_rows(session))}:
+        flash(_("A channel with this name exists."), "error")
+        return redirect(url_for("alerts.channels"))
+    session.add(AlertChannelConfig(name=name, kind=kind, enabled=True, settings=settings,
+                                   updated_at=utcnow(), updated_by=_who()))  # fmt: skip
+    session.commit()
+    flash(_("Channel saved."), "ok")
+    return redirect(url_for("alerts.channels"))
+
+
+@bp.post("/channels/<int:channel_id>/delete")
+@role_required(Role.ADMIN)
+def delete_channel(channel_id: int) -> ResponseReturnValue:
+    session = db_session()
+    row = session.get(AlertChannelConfig, channel_id)
+    if row is None:
+        abort(404)
+    session.delete(row)
+    session.commit()
+    return redirect(url_for("alerts.channels"))
+
+
+@bp.post("/channels/<name>/test")
+@role_required(Role.ADMIN)
+def test_channel(name: str) -> ResponseReturnValue:
+    names = {c.name for c in list_channels(_config().alerts, queries.channel_rows(db_session())) if c.enabled}
+    if name not in names:
+        abort(404)
+    AlertService(_config(), get_database()).queue_test(name, _who())
+    flash(_("Test queued; `alerts run` sends it within %(s)d s. Its result appears below.",
+            s=int(_config().alerts.interval_s)), "ok")  # fmt: skip
+    return redirect(url_for("alerts.channels"))
