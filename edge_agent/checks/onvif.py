@@ -7,7 +7,7 @@ import time
 from typing import ClassVar
 
 from edge_agent.checks.base import CheckContext, outcome, skipped
-from edge_agent.onvif_client import ONVIF_ERRORS, classify
+from edge_agent.onvif_client import ONVIF_ERRORS, OnvifFailure, classify
 from edge_agent.scrub import scrub
 from shared.messages import CheckOutcome, Outcome
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 class OnvifAnswers:
     name: ClassVar[str] = "onvif"
     requires: ClassVar[tuple[str, ...]] = ()
-    after: ClassVar[tuple[str, ...]] = ()
+    after: ClassVar[tuple[str, ...]] = ("reachable",)
 
     async def run(self, ctx: CheckContext) -> CheckOutcome:
         if not ctx.target.onvif:
@@ -28,6 +28,10 @@ class OnvifAnswers:
             reading = await session.system_time()
         except ONVIF_ERRORS as error:
             failure = classify(error)
+            http_status = ctx.artifacts.get("http_status")
+            if failure.reason == "onvif_malformed" and isinstance(http_status, int) and http_status >= 500:
+                # zeep cannot parse an error page and loses the status; the reachability probe saw it.
+                failure = OnvifFailure("onvif_no_answer", f"ONVIF service answers HTTP {http_status}")
             # A broken connection may leave the session's HTTP pool in a bad state: rebuild next time.
             await session.close()
             return outcome(self.name, Outcome.FAIL, failure.reason, failure.message, started=started)

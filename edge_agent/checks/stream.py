@@ -15,8 +15,9 @@ from edge_agent.checks.rtsp import stream_url, without_userinfo
 from shared.messages import CheckOutcome, Outcome
 
 # FFmpeg reads this at every open: RTSP over TCP, because UDP through NAT and lossy links gives
-# grey smeared frames that look like a camera fault.
-os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+# grey smeared frames that look like a camera fault; and a short stream analysis, because FFmpeg's
+# default (5 s of probing inside open) would spend most of the probe budget before the first frame.
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|analyzeduration;500000|probesize;65536")
 
 _MAX_FRAMES = 40
 
@@ -128,7 +129,7 @@ class StreamDecodes:
             return outcome(self.name, Outcome.WARN, "low_fps",
                            f"stream delivers {probe.fps:.1f} fps, profile says {expected_fps:g}",
                            started=started, expected_fps=expected_fps, **details)
-        if expected_fps and probe.fps is None and probe.frames < 3 and timeouts.rtsp_probe_s >= 2:
+        if expected_fps and probe.fps is None and probe.frames < 3 and expected_fps * timeouts.rtsp_probe_s >= 6:
             return outcome(self.name, Outcome.WARN, "low_fps",
                            f"only {probe.frames} frame(s) in {timeouts.rtsp_probe_s:g} s, profile says {expected_fps:g}",
                            started=started, expected_fps=expected_fps, **details)

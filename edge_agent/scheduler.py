@@ -1,0 +1,206 @@
+"""Checks every camera on its own jittered interval with bounded concurrency, backing off dead cameras."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from edge_agent import thumbnails
+from edge_agent.checks.base import CameraRuntime, CameraTarget, CheckContext, Resources
+from edge_agent.checks.registry import run_checks
+from edge_agent.checks.snapshot import Analysed
+from edge_agent.config import AgentConfig
+from edge_agent.onvif_client import OnvifSession
+from edge_agent.status import Decision, decide
+from shared.messages import CameraStatus, CheckOutcome, utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class CycleResult:
+    """One camera's check cycle: what each check said, the verdict, and a thumbnail if one is due."""
+
+    target: CameraTarget
+    decision: Decision
+    outcomes: list[CheckOutcome]
+    checked_at: datetime
+    thumbnail: tuple[bytes, int, int] | None = None
+
+    def status_builder(self, agent: str) -> Callable[[int, str], CameraStatus]:
+        decision, outcomes, target, ts = self.decision, self.outcomes, self.target, self.checked_at
+
+        def build(seq: int, msg_id: str) -> CameraStatus:
+            return CameraStatus(agent=agent, seq=seq, msg_id=msg_id, ts=ts, camera_id=target.camera_id,
+                                status=decision.state, reason=decision.reason, message=decision.message[:2048],
+                                consecutive_failures=decision.consecutive_failures, checks=outcomes)
+        return build
+
+
+def make_resources(config: AgentConfig) -> Resources:
+    schedule = config.schedule
+    return Resources(
+        config=config,
+        # Camera HTTPS uses self-signed certificates almost everywhere; the camera is identified by
+        # its address on a private VLAN, not by a certificate.
+        http=httpx.AsyncClient(
+            verify=False, timeout=config.timeouts.snapshot_s, follow_redirects=False,
+            limits=httpx.Limits(max_connections=schedule.concurrency * 2,
+                                max_keepalive_connections=schedule.concurrency * 2),
+        ),
+        executor=ThreadPoolExecutor(schedule.workers, thread_name_prefix="scc-cpu"),
+        rtsp_executor=ThreadPoolExecutor(schedule.rtsp_concurrency + 2, thread_name_prefix="scc-rtsp"),
+        rtsp_slots=asyncio.Semaphore(schedule.rtsp_concurrency),
+    )
+
+
+async def close_resources(resources: Resources) -> None:
+    await resources.http.aclose()
+    resources.executor.shutdown(wait=False, cancel_futures=True)
+    resources.rtsp_executor.shutdown(wait=False, cancel_futures=True)
+
+
+class CameraChecker:
+    """Runs check cycles and keeps each camera's state (ONVIF session, last frame, failure count)."""
+
+    def __init__(self, config: AgentConfig, resources: Resources) -> None:
+        self.config = config
+        self.resources = resources
+        self.runtimes: dict[str, CameraRuntime] = {}
+
+    def runtime(self, target: CameraTarget) -> CameraRuntime:
+        runtime = self.runtimes.get(target.camera_id)
+        session = runtime.session if runtime else None
+        if runtime is None or session is None or (session.host, session.port, session.username) != (
+            target.host, target.port, target.username
+        ):
+            runtime = CameraRuntime(
+                session=OnvifSession(target.host, target.port, target.username, target.password,
+                                     timeout_s=self.config.timeouts.onvif_s),
+                stream_offset=random.randrange(self.config.schedule.rtsp_every),
+            )
+            self.runtimes[target.camera_id] = runtime
+        return runtime
+
+    async def forget(self, camera_id: str) -> None:
+        runtime = self.runtimes.pop(camera_id, None)
+        if runtime is not None:
+            await runtime.session.close()
+
+    async def close(self) -> None:
+        for camera_id in list(self.runtimes):
+            await self.forget(camera_id)
+
+    async def cycle(self, target: CameraTarget, *, full: bool = False, thumbnail: bool = False) -> CycleResult:
+        """One cycle; ``full`` forces the RTSP decode, ``thumbnail`` forces a thumbnail."""
+        runtime = self.runtime(target)
+        schedule = self.config.schedule
+        run_stream = full or (runtime.cycles + runtime.stream_offset) % schedule.rtsp_every == 0
+        ctx = CheckContext(target=target, runtime=runtime, resources=self.resources, run_stream=run_stream)
+        checked_at = utc_now()
+        outcomes = await run_checks(ctx)
+        runtime.cycles += 1
+        decision = decide(outcomes, runtime.consecutive_failures, schedule.offline_after)
+        runtime.consecutive_failures = decision.consecutive_failures
+        result = CycleResult(target, decision, outcomes, checked_at)
+        analysed: Analysed | None = ctx.artifacts.get("snapshot")
+        if analysed is not None and thumbnails.thumbnail_due(
+            runtime, analysed, change_threshold=self.config.thresholds.thumbnail_change,
+            every_s=schedule.thumbnail_every_s, forced=thumbnail,
+        ):
+            loop = asyncio.get_running_loop()
+            result.thumbnail = await loop.run_in_executor(self.resources.executor, thumbnails.render, analysed)
+            thumbnails.mark_sent(runtime, analysed)
+        return result
+
+
+Reporter = Callable[[CycleResult], None]
+
+
+class Scheduler:
+    """One asyncio task per camera; a semaphore bounds how many check at once."""
+
+    def __init__(self, config: AgentConfig, checker: CameraChecker, report: Reporter) -> None:
+        self.config = config
+        self.checker = checker
+        self.report = report
+        self.targets: dict[str, CameraTarget] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(config.schedule.concurrency)
+        self.cycles_done = 0
+        self.started = time.monotonic()
+
+    def set_targets(self, targets: Iterable[CameraTarget]) -> None:
+        """Start checking new cameras, stop checking removed ones, pick up changed addresses."""
+        wanted = {target.camera_id: target for target in targets}
+        for camera_id in list(self._tasks):
+            if camera_id not in wanted:
+                self._tasks.pop(camera_id).cancel()
+                self.targets.pop(camera_id, None)
+                asyncio.get_running_loop().create_task(self.checker.forget(camera_id))
+        for camera_id, target in wanted.items():
+            self.targets[camera_id] = target
+            if camera_id not in self._tasks:
+                self._tasks[camera_id] = asyncio.create_task(self._camera_loop(camera_id), name=f"camera-{camera_id}")
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def run_once(self, camera_id: str, *, full: bool = False, thumbnail: bool = False) -> CycleResult:
+        target = self.targets[camera_id]
+        async with self._slots:
+            try:
+                result = await self.checker.cycle(target, full=full, thumbnail=thumbnail)
+            except Exception:
+                # The registry turns check crashes into results; this is the last line of defence.
+                log.exception("%s: check cycle crashed", camera_id)
+                raise
+        self.cycles_done += 1
+        self.report(result)
+        return result
+
+    async def check_now(self, camera_id: str | None = None, *, thumbnail: bool = False) -> list[CycleResult]:
+        """Check one camera or all now, with RTSP decode, outside their schedule."""
+        ids = [camera_id] if camera_id else list(self.targets)
+        unknown = [c for c in ids if c not in self.targets]
+        if unknown:
+            raise KeyError(unknown[0])
+        return list(await asyncio.gather(*(self.run_once(c, full=True, thumbnail=thumbnail) for c in ids)))
+
+    def _next_delay(self, camera_id: str) -> float:
+        schedule = self.config.schedule
+        interval = schedule.interval_s
+        runtime = self.checker.runtimes.get(camera_id)
+        failures = runtime.consecutive_failures if runtime else 0
+        if failures >= schedule.offline_after:
+            # A camera that stays dead is checked less and less often, up to backoff_max_s.
+            interval = min(interval * 2 ** (failures - schedule.offline_after + 1), schedule.backoff_max_s)
+        return interval * (1 + random.uniform(-schedule.jitter, schedule.jitter))
+
+    async def _camera_loop(self, camera_id: str) -> None:
+        # Spread the first checks over one interval so 1,000 cameras do not start at once.
+        await asyncio.sleep(random.uniform(0, self.config.schedule.interval_s))
+        while True:
+            started = time.monotonic()
+            try:
+                await self.run_once(camera_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                pass  # logged in run_once; the camera is tried again next interval
+            delay = self._next_delay(camera_id) - (time.monotonic() - started)
+            await asyncio.sleep(max(delay, 0.0))

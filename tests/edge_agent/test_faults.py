@@ -1,0 +1,119 @@
+"""Every simulator fault yields the expected camera status and reason code (real ONVIF, HTTP, RTSP)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge_agent.checks.base import CameraTarget
+from edge_agent.config import AgentConfig
+from edge_agent.reasons import REASONS
+from edge_agent.scheduler import CameraChecker, CycleResult, close_resources, make_resources
+from shared.codec import decode, encode
+from shared.messages import CameraState, CameraStatus, Outcome
+from simulator.testing import FleetClient, start_fleet
+from tests.edge_agent.conftest import agent_config
+
+pytestmark = pytest.mark.xdist_group("simulator")
+
+# camera -> (fault spec, expected status, expected reason, cycles to run)
+EXPECTED: dict[str, tuple[object, CameraState, str, int]] = {
+    "cam0001": ([], CameraState.OK, "ok", 1),
+    "cam0002": (["offline"], CameraState.OFFLINE, "unreachable", 2),
+    "cam0003": (["onvif_dead"], CameraState.DEGRADED, "onvif_no_answer", 2),
+    "cam0004": (["wrong_credentials"], CameraState.DEGRADED, "auth_failed", 1),
+    "cam0005": (["rtsp_dead"], CameraState.DEGRADED, "rtsp_unavailable", 1),
+    "cam0006": (["snapshot_dead"], CameraState.DEGRADED, "snapshot_http_error", 1),
+    "cam0007": (["black"], CameraState.DEGRADED, "black", 1),
+    "cam0008": (["dark"], CameraState.DEGRADED, "dark", 1),
+    "cam0009": (["frozen"], CameraState.DEGRADED, "frozen", 2),
+    "cam0010": (["blurred"], CameraState.DEGRADED, "blurred", 1),
+    "cam0011": (["covered"], CameraState.DEGRADED, "covered", 1),
+    "cam0012": ({"low_fps": 1}, CameraState.DEGRADED, "low_fps", 1),
+    "cam0013": ({"wrong_resolution": "320x240"}, CameraState.DEGRADED, "resolution_mismatch", 1),
+    "cam0014": ({"clock_wrong": 3}, CameraState.DEGRADED, "clock_skew", 1),
+    "cam0015": ({"slow": 1.2}, CameraState.DEGRADED, "slow_response", 1),
+    "cam0016": (["malformed_soap"], CameraState.DEGRADED, "onvif_malformed", 1),
+    "cam0017": (["hostile_strings"], CameraState.OK, "ok", 1),
+}
+
+
+def _config(tmp: Path) -> AgentConfig:
+    return agent_config(
+        "agent-test", tmp,
+        schedule={"offline_after": 2, "rtsp_every": 1, "concurrency": 32, "workers": 2, "rtsp_concurrency": 8},
+        timeouts={"connect_s": 1, "onvif_s": 3, "snapshot_s": 3, "rtsp_open_s": 4, "rtsp_read_s": 3,
+                  "rtsp_probe_s": 1.6, "slow_warn_s": 1.0},
+    )
+
+
+def _target(fleet: FleetClient, camera_id: str) -> CameraTarget:
+    camera = fleet.camera(camera_id)
+    return CameraTarget(camera_id=camera.id, host=camera.host, port=camera.onvif_port, username=camera.username,
+                        password=camera.password, name=camera.name)
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[FleetClient]:
+    with start_fleet(len(EXPECTED), faults={cid: spec for cid, (spec, *_rest) in EXPECTED.items()}) as client:
+        yield client
+
+
+def _run(config: AgentConfig, fleet: FleetClient, plan: dict[str, int]) -> dict[str, list[CycleResult]]:
+    async def main() -> dict[str, list[CycleResult]]:
+        resources = make_resources(config)
+        checker = CameraChecker(config, resources)
+        results: dict[str, list[CycleResult]] = {cid: [] for cid in plan}
+
+        async def camera(cid: str, cycles: int) -> None:
+            for _ in range(cycles):
+                results[cid].append(await checker.cycle(_target(fleet, cid), full=True))
+
+        try:
+            await asyncio.gather(*(camera(cid, cycles) for cid, cycles in plan.items()))
+        finally:
+            await checker.close()
+            await close_resources(resources)
+        return results
+
+    return asyncio.run(main())
+
+
+def test_every_fault_gives_its_status_and_reason(fleet: FleetClient, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    results = _run(config, fleet, {cid: cycles for cid, (_s, _st, _r, cycles) in EXPECTED.items()})
+    problems = []
+    for camera_id, (spec, state, reason, _cycles) in EXPECTED.items():
+        last = results[camera_id][-1]
+        if (last.decision.state, last.decision.reason) != (state, reason):
+            checks = {o.check: f"{o.outcome.value}:{o.reason}" for o in last.outcomes}
+            problems.append(f"{camera_id} {spec}: got {last.decision.state.value}/{last.decision.reason}, "
+                            f"want {state.value}/{reason}; {checks}")
+        assert reason in REASONS
+        # Every report is valid on the wire, hostile strings included.
+        status = last.status_builder("agent-test")(1, "0" * 32)
+        decoded = decode(f"scc/v1/agents/agent-test/cameras/{camera_id}/status", encode(status))
+        assert isinstance(decoded.message, CameraStatus), decoded  # type: ignore[union-attr]
+    assert not problems, "\n".join(problems)
+    # The clock check reports the offset, and the credentials still work thanks to it.
+    clock = {o.check: o for o in results["cam0014"][-1].outcomes}
+    assert clock["clock"].details["offset_h"] == 3.0
+    assert clock["credentials"].outcome is Outcome.OK
+    assert results["cam0001"][-1].thumbnail is not None
+
+
+def test_one_slow_answer_never_makes_a_camera_offline(fleet: FleetClient, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    camera_id = "cam0001"
+    fleet.set_fault(camera_id, "slow", config.timeouts.onvif_s + 1)  # beyond every timeout, once
+    try:
+        slow = _run(config, fleet, {camera_id: 1})[camera_id][-1]
+    finally:
+        fleet.clear(camera_id)
+    assert slow.decision.state is CameraState.DEGRADED
+    assert slow.decision.consecutive_failures <= 1
+    # ...and a normal answer right after resets it.
+    assert _run(config, fleet, {camera_id: 1})[camera_id][-1].decision.state is CameraState.OK
