@@ -46,6 +46,7 @@ from central.storage.models import (
     WebsiteState,
     WebsiteStatusChange,
 )
+from shared import topics
 from shared.codec import Decoded, DecodeError, decode
 from shared.messages import (
     AgentBirth,
@@ -798,7 +799,7 @@ class BatchWriter:
             rows[digest] = {
                 "digest": digest,
                 "topic": _text(item.topic[:1024]),
-                "agent_name": entry.agent if entry.agent and len(entry.agent) <= 64 else None,
+                "agent_name": entry.agent if entry.agent and topics.is_identifier(entry.agent) else None,
                 "category": entry.category,
                 "reason": _text(entry.reason[:2000]),
                 "payload": item.payload[:QUARANTINE_PAYLOAD_BYTES],
@@ -945,7 +946,7 @@ def _out_of_range(message: Any) -> str:
 
 def _agent_from_topic(topic: str) -> str | None:
     parts = topic.split("/")
-    if len(parts) >= 4 and parts[:3] == ["scc", "v1", "agents"] and 0 < len(parts[3]) <= 64:
+    if len(parts) >= 4 and parts[:3] == ["scc", "v1", "agents"] and topics.is_identifier(parts[3]):
         return parts[3]
     return None
 
