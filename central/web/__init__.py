@@ -25,6 +25,7 @@ BLUEPRINTS: tuple[str, ...] = (
     # --- feature blueprints (alerts/reports engineer) ---
     "central.web.alerts:bp",
     "central.web.reports:bp",
+    "central.api.alerts:bp",
 )
 
 CONFIG_ENV = "SCC_CENTRAL_CONFIG"

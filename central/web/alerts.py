@@ -29,7 +29,12 @@ from shared.regencies import all_regencies
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 add_nav_item("alerts.index", _l("Alerts"))
 
-MUTE_CHOICES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24), "forever": None}
+MUTE_CHOICES = {
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "24h": timedelta(hours=24),
+    "forever": None,
+}
 
 
 def _config() -> CentralConfig:
@@ -81,7 +86,10 @@ def detail(alert_id: str) -> ResponseReturnValue:
     if alert is None:
         abort(404)
     return render_template(
-        "alerts/detail.html", alert=alert, deliveries=queries.deliveries(session, alert_pk=alert.id), **_common()
+        "alerts/detail.html",
+        alert=alert,
+        deliveries=queries.deliveries(session, alert_pk=alert.id),
+        **_common(),
     )
 
 

@@ -1,0 +1,109 @@
+"""Read and change alerts for the web and the API: lists, acknowledgement, silences, admin channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from central.alerts.model import SubjectKind
+from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord, AlertSilence, AlertStatus
+
+SILENCE_KINDS = ("mute", "maintenance")
+TARGET_KINDS = tuple(kind.value for kind in SubjectKind)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPage:
+    items: list[AlertRecord]
+    total: int
+
+
+def list_alerts(
+    session: Session, *, status: str = "firing", regency: str | None = None, limit: int = 100, offset: int = 0
+) -> AlertPage:
+    query = select(AlertRecord)
+    if status in (AlertStatus.FIRING.value, AlertStatus.RESOLVED.value):
+        query = query.where(AlertRecord.status == status)
+    if regency:
+        query = query.where(AlertRecord.regency_code == regency)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(
+        query.order_by(AlertRecord.fired_at.desc(), AlertRecord.id.desc()).limit(limit).offset(offset)
+    )
+    return AlertPage(list(items), total)
+
+
+def get_alert(session: Session, alert_id: str) -> AlertRecord | None:
+    return session.scalar(select(AlertRecord).where(AlertRecord.alert_id == alert_id))
+
+
+def deliveries(session: Session, *, alert_pk: int | None = None, limit: int = 50) -> list[AlertDelivery]:
+    query = select(AlertDelivery)
+    if alert_pk is not None:
+        query = query.where(AlertDelivery.alert_pk == alert_pk)
+    return list(session.scalars(query.order_by(AlertDelivery.id.desc()).limit(limit)))
+
+
+def acknowledge(session: Session, alert: AlertRecord, who: str, now: datetime) -> None:
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at, alert.acknowledged_by = now, who
+
+
+def active_silences(session: Session, now: datetime) -> list[AlertSilence]:
+    return list(
+        session.scalars(
+            select(AlertSilence)
+            .where(or_(AlertSilence.ends_at.is_(None), AlertSilence.ends_at > now))
+            .order_by(AlertSilence.starts_at)
+        )
+    )
+
+
+def add_silence(
+    session: Session,
+    *,
+    kind: str,
+    target_kind: str,
+    target: str,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    rule: str | None,
+    reason: str,
+    who: str,
+) -> AlertSilence:
+    if kind not in SILENCE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(SILENCE_KINDS)}")
+    if target_kind not in TARGET_KINDS:
+        raise ValueError(f"target kind must be one of {', '.join(TARGET_KINDS)}")
+    if not target.strip():
+        raise ValueError("target is required")
+    if ends_at is not None and ends_at <= starts_at:
+        raise ValueError("the end must be after the start")
+    silence = AlertSilence(
+        kind=kind,
+        target_kind=target_kind,
+        target=target.strip(),
+        rule=rule or None,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=reason[:2048],
+        created_by=who,
+        created_at=starts_at,
+    )
+    session.add(silence)
+    return silence
+
+
+def end_silence(session: Session, silence_id: int, now: datetime) -> bool:
+    silence = session.get(AlertSilence, silence_id)
+    if silence is None:
+        return False
+    silence.ends_at = max(now, silence.starts_at)
+    return True
+
+
+def channel_rows(session: Session) -> list[AlertChannelConfig]:
+    return list(session.scalars(select(AlertChannelConfig).order_by(AlertChannelConfig.name)))

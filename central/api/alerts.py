@@ -1,0 +1,96 @@
+"""/api/v1/alerts: firing and past alerts as JSON, with the same authentication as the rest of /api/v1."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Response, abort, jsonify, request
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel
+
+from central.alerts import queries
+from central.alerts.tables import AlertRecord
+from central.api.v1 import authenticate
+from central.web.database import db_session
+
+bp = Blueprint("api_alerts", __name__, url_prefix="/api/v1/alerts")
+bp.before_request(authenticate)
+
+MAX_LIMIT = 500
+
+
+class AlertOut(BaseModel):
+    alert_id: str
+    rule: str
+    state: str
+    severity: str
+    subject_kind: str
+    subject_id: str
+    subject: str
+    regency: str | None
+    message: str
+    started_at: dt.datetime
+    fired_at: dt.datetime
+    resolved_at: dt.datetime | None
+    silenced_by: str | None
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str
+    members: list[str]
+
+
+class AlertList(BaseModel):
+    items: list[AlertOut]
+    total: int
+    limit: int
+    offset: int
+
+
+def _out(alert: AlertRecord) -> AlertOut:
+    return AlertOut(
+        alert_id=alert.alert_id,
+        rule=alert.rule,
+        state=alert.status,
+        severity=alert.severity,
+        subject_kind=alert.subject_kind,
+        subject_id=alert.subject_id,
+        subject=alert.subject_label,
+        regency=alert.regency_code,
+        message=alert.message,
+        started_at=alert.started_at,
+        fired_at=alert.fired_at,
+        resolved_at=alert.resolved_at,
+        silenced_by=alert.suppressed_by,
+        acknowledged_at=alert.acknowledged_at,
+        acknowledged_by=alert.acknowledged_by,
+        members=list(alert.members or ()),
+    )
+
+
+def _json(model: BaseModel) -> Response:
+    response = jsonify(model.model_dump(mode="json"))
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("")
+def alerts() -> ResponseReturnValue:
+    """?status=firing|resolved|all (default firing), ?regency=16.71, ?limit, ?offset."""
+    status = request.args.get("status", "firing")
+    if status not in ("firing", "resolved", "all"):
+        abort(400, description="status must be firing, resolved or all")
+    limit = min(request.args.get("limit", 50, type=int) or 50, MAX_LIMIT)
+    offset = request.args.get("offset", 0, type=int) or 0
+    if limit < 1 or offset < 0:
+        abort(400, description="limit must be >= 1 and offset >= 0")
+    page = queries.list_alerts(
+        db_session(), status=status, regency=request.args.get("regency") or None, limit=limit, offset=offset
+    )
+    return _json(AlertList(items=[_out(a) for a in page.items], total=page.total, limit=limit, offset=offset))
+
+
+@bp.get("/<alert_id>")
+def alert(alert_id: str) -> ResponseReturnValue:
+    found = queries.get_alert(db_session(), alert_id)
+    if found is None:
+        abort(404)
+    return _json(_out(found))
