@@ -27,8 +27,9 @@ class Picture:
 
 
 def fetch_regencies(base_url: str, token: str | None) -> Any:
+    # limit: all 17 on one page (the API pages its lists).
     request = urllib.request.Request(
-        base_url.rstrip("/") + REGENCIES_PATH, headers={"Accept": "application/json"}
+        base_url.rstrip("/") + REGENCIES_PATH + "?limit=100", headers={"Accept": "application/json"}
     )
     if token:
         request.add_header("Authorization", f"Bearer {token}")
@@ -36,49 +37,25 @@ def fetch_regencies(base_url: str, token: str | None) -> Any:
         return json.loads(response.read())
 
 
-# INTEGRATION POINT (central/api): the field names below are read tolerantly until the API's schema is
-# settled; whichever of these names the API uses is taken.
-_INTEGRATED_FLAGS = ("integrated", "is_integrated")
-_STAGE_KEYS = ("stage", "rollout_stage", "status")
-_LIVE_KEYS = ("cameras_online", "online_cameras", "live_cameras", "cameras_live", "cameras_ok")
+# A regency counts as integrated from the rollout stage "agent_online" on (central/web/rollup.py), and a
+# camera as live when it is ok or degraded: both still deliver a picture (central/api/schemas.py).
+INTEGRATED_STAGES = frozenset({"agent_online", "cameras_integrated", "websites_integrated", "complete"})
 
 
 def _items(payload: Any) -> list[Mapping[str, Any]]:
-    if isinstance(payload, Mapping):
-        for key in ("regencies", "items", "data"):
-            if isinstance(payload.get(key), list):
-                payload = payload[key]
-                break
-    return [item for item in payload if isinstance(item, Mapping)] if isinstance(payload, list) else []
+    items = payload.get("items") if isinstance(payload, Mapping) else None
+    return [item for item in items if isinstance(item, Mapping)] if isinstance(items, list) else []
 
 
 def _integrated(item: Mapping[str, Any]) -> bool:
-    for key in _INTEGRATED_FLAGS:
-        if key in item:
-            return bool(item[key])
-    rollout = item.get("rollout")
-    if isinstance(rollout, Mapping):
-        return _integrated(rollout)
-    for key in _STAGE_KEYS:
-        if isinstance(item.get(key), str):
-            return item[key].lower() in {"integrated", "live", "operational"}
-    return False
+    return item.get("stage") in INTEGRATED_STAGES
 
 
 def _live_cameras(item: Mapping[str, Any]) -> int:
-    for key in _LIVE_KEYS:
-        value = item.get(key)
-        if isinstance(value, int):
-            return value
     cameras = item.get("cameras")
-    if isinstance(cameras, Mapping):
-        for key in ("online", "live", "ok", *_LIVE_KEYS):
-            if isinstance(cameras.get(key), int):
-                return int(cameras[key])
-        by_status = cameras.get("by_status")
-        if isinstance(by_status, Mapping):
-            return sum(int(v) for k, v in by_status.items() if k in {"ok", "online", "warn", "degraded"})
-    return 0
+    if not isinstance(cameras, Mapping):
+        return 0
+    return int(cameras.get("ok", 0)) + int(cameras.get("degraded", 0))
 
 
 def read_picture(payload: Any) -> Picture:

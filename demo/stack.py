@@ -224,12 +224,11 @@ class Stack:
         elif not port_is_free(port, host):
             raise StartError(f"web port {port} is in use; pick another with --web-port (0: any)")
         url = f"http://{host}:{port}"
-        # Threads, not just processes: the live page holds a Server-Sent Events connection open.
+        # INTEGRATION POINT (central/web): 'serve' execs gunicorn with central/web/gunicorn_conf.py.
         child = self.supervisor.start(
             "central-web",
-            [BIN / "gunicorn", "--bind", f"{host}:{port}", "--workers", str(self.options.web_workers),
-             "--threads", "8", "--access-logfile", "-", "central.web:create_app()"],
-            env={"SCC_CENTRAL_CONFIG": str(self.central_config)},
+            [BIN / "scc-central", "--config", self.central_config, "serve", "--bind", f"{host}:{port}",
+             "--workers", str(self.options.web_workers), "--threads", "16"],
         )  # fmt: skip
         self.supervisor.wait_until(child, lambda: http_answers(url + "/"), "HTTP answer", timeout=60)
         return url
@@ -290,7 +289,11 @@ class Stack:
         with tarfile.open(bundle) as archive:
             for member in archive.getmembers():
                 # Flat regular files only: a bundle is ours, but never let a name escape etc/.
-                if not member.isfile() or Path(member.name).name != member.name or member.name.startswith("."):
+                if (
+                    not member.isfile()
+                    or Path(member.name).name != member.name
+                    or member.name.startswith(".")
+                ):
                     raise StartError(f"{bundle}: unexpected entry {member.name!r}")
                 source = archive.extractfile(member)
                 assert source is not None

@@ -213,14 +213,15 @@ key = "$etc/pki/clients/central.key"
 
 [pki]
 dir = "$etc/pki"
+
+[web]
+# gunicorn's address; put a TLS reverse proxy in front for anything beyond this host.
+bind = "$WEB_BIND"
 EOF
     umask 022
     if [[ -n "$SERVICE_USER" ]]; then
         chown "root:$SERVICE_USER" "$CONFIG"
         chmod 0640 "$CONFIG"
-    fi
-    if [[ "$WEB_BIND" != "127.0.0.1:8080" && ! -f "$ETC_DIR/central-web.env" ]]; then
-        printf 'SCC_WEB_BIND=%s\n' "$WEB_BIND" >"$ETC_DIR/central-web.env"
     fi
 }
 

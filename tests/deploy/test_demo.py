@@ -78,19 +78,25 @@ def test_agent_config_entries_from_a_fleet_description(tmp_path: Path) -> None:
     assert site["id"] == "dinas-pendidikan-banyuasin"
 
 
-def test_picture_reads_the_regencies_api_tolerantly() -> None:
-    payload = {
-        "regencies": [
-            {"code": f"16.{n:02d}", "integrated": n in (6, 7), "cameras": {"online": 5 if n in (6, 7) else 0}}
-            for n in range(1, 14)
-        ]
-        + [{"code": f"16.{n}", "stage": "integrated" if n == 71 else "planned", "cameras_online": 30}
-           for n in (71, 72, 73, 74)]
-    }  # fmt: skip
+def test_picture_reads_the_regencies_api() -> None:
+    def regency(code: str, stage: str, ok: int, degraded: int = 0) -> dict[str, Any]:
+        return {"code": code, "stage": stage, "cameras": {"ok": ok, "degraded": degraded, "offline": 1}}
+
+    others = [regency(f"16.{n:02d}", "planned", 0) for n in (1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13)]
+    others += [regency(code, "planned", 0) for code in ("16.72", "16.73", "16.74")]
+    integrated = [
+        regency("16.71", "cameras_integrated", 28, 3),
+        regency("16.06", "agent_online", 0, 2),
+        regency("16.07", "agent_online", 0),
+    ]
+    payload = {"items": [*integrated, *others]}
     picture = read_picture(payload)
     assert picture.regencies == 17
     assert picture.integrated == ("16.06", "16.07", "16.71")
-    assert picture_is_complete(picture, ["16.71", "16.06", "16.07"])
+    assert picture.live_cameras == {"16.71": 31, "16.06": 2, "16.07": 0}
+    assert not picture_is_complete(picture, ["16.71", "16.06", "16.07"])  # Banyuasin shows no picture yet
+    payload["items"][2] = regency("16.07", "cameras_integrated", 8)
+    assert picture_is_complete(read_picture(payload), ["16.71", "16.06", "16.07"])
 
 
 def test_supervisor_stops_a_process_group_that_ignores_sigterm(tmp_path: Path) -> None:
