@@ -1,0 +1,58 @@
+"""Agent, host and website rules read from storage: offline agent, full disk, hot box, expiring certificate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from central.alerts.service import AlertService
+from central.alerts.tables import AlertRecord
+from central.config import parse_config
+from central.storage.db import Database
+from central.storage.models import Agent, HostMetric, Website
+from tests.alerts.conftest import Clock
+
+T0 = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
+
+
+def metric(agent: str, ts: datetime, disk_percent: float, temperature: float) -> HostMetric:
+    return HostMetric(
+        agent_name=agent, ts=ts, received_at=ts, cpu_percent=5, memory_used_bytes=1, memory_total_bytes=2,
+        disk_used_bytes=int(disk_percent * 10), disk_total_bytes=1000, temperatures_c={"cpu": temperature},
+        uptime_s=100, net_bytes_sent=0, net_bytes_recv=0, outbox_depth=0, outbox_bytes=0, outbox_dropped_total=0,
+    )  # fmt: skip
+
+
+def test_agent_host_and_website_rules(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    with database.session(write=True) as session:
+        session.add_all(
+            [
+                Agent(name="agent-oku", regency_code="16.01", online=False, presence_since=T0 - timedelta(minutes=6),
+                      offline_reason="connection_lost"),
+                Agent(name="agent-lht", regency_code="16.04", online=True, presence_since=T0 - timedelta(days=1)),
+            ]
+        )  # fmt: skip
+        session.flush()
+        for minute in range(0, 40, 2):  # disk full for 20 minutes, CPU hot only for the last 4
+            ts = T0 - timedelta(minutes=40 - minute)
+            session.add(metric("agent-lht", ts, 95 if minute >= 20 else 50, 85 if minute >= 36 else 60))
+        session.add(
+            Website(agent_name="agent-lht", website_id="dinkes", regency_code="16.04", url="https://dinkes.lahatkab.go.id",
+                    state="fresh", availability="up", freshness="fresh", tls_days_left=2,
+                    last_check_at=T0 - timedelta(minutes=1), status_since=T0 - timedelta(days=3))
+        )  # fmt: skip
+    config = parse_config({"database": {"url": sqlite_url}})
+    AlertService(config, database, clock=Clock(T0), senders={}).evaluate_once()
+    with database.session() as session:
+        fired = {(a.rule, a.subject_id): a for a in session.scalars(select(AlertRecord))}
+    assert set(fired) == {
+        ("agent_offline", "agent-oku"),
+        ("host_disk", "agent-lht"),
+        ("website_certificate", "agent-lht/dinkes"),
+    }
+    assert fired[("website_certificate", "agent-lht/dinkes")].severity == "critical"
+    assert "2 hari" in fired[("website_certificate", "agent-lht/dinkes")].message
+    assert fired[("host_disk", "agent-lht")].started_at == T0 - timedelta(minutes=20)
+    database.dispose()
