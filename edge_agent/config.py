@@ -107,6 +107,9 @@ class DiscoverySection(Section):
     listen_s: float = Field(3.5, ge=3.0, description="Listen this long after the first probe.")
     repeats: int = Field(3, ge=1, le=10, description="Probe this many times while listening (UDP is lossy).")
     unicast_rate: int = Field(2000, ge=1, description="Unicast probes per second.")
+    multicast: bool = True
+    port: int = Field(3702, ge=1, le=65535, description="WS-Discovery port cameras listen on.")
+    lost_after: int = Field(3, ge=1, description="Discovery rounds a discovered camera may miss before it is lost.")
 
 
 class NetworkSection(Section):
