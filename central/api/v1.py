@@ -61,8 +61,10 @@ def _json(model: BaseModel, status: int = 200) -> Response:
 
 
 def _paging() -> tuple[int, int]:
-    limit = request.args.get("limit", DEFAULT_LIMIT, type=int) or DEFAULT_LIMIT
-    offset = request.args.get("offset", 0, type=int) or 0
+    limit = request.args.get("limit", DEFAULT_LIMIT, type=int)
+    offset = request.args.get("offset", 0, type=int)
+    if limit is None or offset is None:
+        abort(400, description="limit and offset must be whole numbers")
     if limit < 1 or offset < 0:
         abort(400, description="limit must be >= 1 and offset >= 0")
     return min(limit, MAX_LIMIT), offset

@@ -75,6 +75,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         SSE_MAX_S=config.web.sse_max_s,
         WALL_ROTATE_S=config.web.wall_rotate_s,
         JSON_SORT_KEYS=False,
+        **security.SESSION_SETTINGS,
     )
     if "SECRET_KEY" not in test_config:
         app.config["SECRET_KEY"] = _secret_key(config)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -13,7 +15,7 @@ from central.storage.models import RolloutStage
 from central.storage.queries import update_camera_metadata, update_rollout
 from central.web.accounts import Role
 from central.web.auth import current_user, role_required
-from central.web.database import db_session
+from central.web.database import db_session, get_database
 from central.web.pages import clear_rollup_cache, get_camera
 from shared.regencies import is_regency_code
 
@@ -61,18 +63,27 @@ def camera_metadata(pk: int) -> ResponseReturnValue:
     return redirect(url_for("pages.camera", pk=pk))
 
 
+def _command_sender() -> Callable[..., object]:
+    """The function that records and publishes a command (the storage engineer's, bound to our config)."""
+    from central.commands import send_command
+
+    config = current_app.config["SCC"]
+    database = get_database()
+
+    def send(**kwargs: Any) -> object:
+        return send_command(config, database=database, **kwargs)
+
+    return send
+
+
 @bp.route("/cameras/<int:pk>/check", methods=["POST"])
 @role_required(Role.OPERATOR)
 def camera_check_now(pk: int) -> ResponseReturnValue:
+    """Publish check_now to the camera's agent; the result arrives via the ingest and the live feed."""
     camera = get_camera(pk)
     user = current_user()
     try:
-        from central.commands import send_command  # the storage engineer's publisher
-    except ImportError:
-        flash(_("Commands cannot be sent: the command channel is not installed."), "error")
-        return redirect(url_for("pages.camera", pk=pk))
-    try:
-        send_command(
+        _command_sender()(
             agent=camera.agent_name,
             name="check_now",
             camera_id=camera.camera_id,

@@ -29,6 +29,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+# Lax: the cookie still rides top-level navigation from a link in a chat message, never a cross-site POST.
+SESSION_SETTINGS = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "scc_session",
+}
+
+
 def csrf_token() -> str:
     """The session's CSRF token, created on first use; forms embed it, fetch() sends it as a header."""
     token = session.get(CSRF_FIELD)
@@ -45,8 +53,10 @@ def csrf_exempt(view: Callable[..., object]) -> Callable[..., object]:
 
 
 def _check_csrf() -> None:
-    if request.method in _SAFE_METHODS:
-        return
+    if request.method in _SAFE_METHODS or request.routing_exception is not None:
+        return  # a 404 or 405 is the better answer
+    if request.blueprint == "api":
+        return  # read-only, and refuses unsafe methods itself
     view = current_view()
     if view is not None and getattr(view, "csrf_exempt", False):
         return
@@ -81,10 +91,7 @@ def _add_security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Harden the session cookie, check CSRF on every unsafe request and add the headers."""
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "scc_session")
+    """Check CSRF on every unsafe request and add the security headers (cookie flags: see SESSION_SETTINGS)."""
     app.before_request(_check_csrf)
     app.after_request(_add_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -20,7 +20,9 @@ def make_config(tmp_path: Path, url: str, **web: object) -> CentralConfig:
     return CentralConfig(
         state_dir=tmp_path / "state",
         database={"url": url},  # type: ignore[arg-type]
-        web=WebConfig(session_cookie_secure=False, rollup_cache_s=0, sse_poll_s=0.1, sse_max_s=2.0, **web),  # type: ignore[arg-type]
+        web=WebConfig.model_validate(
+            {"session_cookie_secure": False, "rollup_cache_s": 0, "sse_poll_s": 0.1, "sse_max_s": 2.0} | web
+        ),
     )
 
 

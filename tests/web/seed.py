@@ -164,6 +164,8 @@ def seed(
                     if status == "ok"
                     else ("no_report" if status == "unknown" else rng.choice(REASONS[status]))
                 )
+                if code == regencies[0] and i == 1:
+                    status, reason = "degraded", "clock_skew"  # every seeded province has a clock badge
                 cameras.append(
                     {
                         "agent_name": agent,

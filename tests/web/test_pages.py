@@ -1,0 +1,152 @@
+"""The pages: overview, regency, camera, websites, rollout, wall; hostile text; languages; editing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from central.storage.db import Database
+from central.web import create_app
+from central.web.reasons import camera_reason, humanize_code
+from tests.web.conftest import csrf_from, log_in, make_config
+from tests.web.seed import HOSTILE_NAME, Seeded
+
+RAW_HOSTILE = re.compile(r"<script>alert|<img src=x|<svg onload", re.IGNORECASE)
+
+
+def test_overview_shows_17_regencies_and_province_totals(viewer: FlaskClient) -> None:
+    html = viewer.get("/").text
+    assert len(re.findall(r'class="tile health-', html)) == 17
+    assert len(re.findall(r'<g class="map-tile', html)) == 17
+    assert "4 dari 17 kabupaten/kota terintegrasi" in html
+    assert re.search(r"\d+ dari 49 kamera menyala", html)
+
+
+def test_english_is_selectable_and_remembered(viewer: FlaskClient) -> None:
+    html = viewer.get("/?lang=en").text
+    assert "4 of 17 regencies integrated" in html and '<html lang="en">' in html
+    assert (
+        "regencies integrated" in viewer.get("/websites").text
+        or "OPD websites" in viewer.get("/websites").text
+    )
+
+
+def test_times_are_in_wib(viewer: FlaskClient, seeded: Seeded) -> None:
+    html = viewer.get(f"/cameras/{seeded.first_camera_pk}").text
+    assert re.search(r"\d{2}:\d{2} WIB", html)
+
+
+def test_regency_page_filters_and_explains(viewer: FlaskClient) -> None:
+    everything = viewer.get("/regencies/16.71").text
+    offline = viewer.get("/regencies/16.71?status=offline").text
+    assert everything.count('class="cam cam-') > offline.count('class="cam cam-') > 0
+    assert 'class="cam cam-ok' not in offline
+    assert "Agen daring" in everything or "agent-1671" in everything
+    assert viewer.get("/regencies/99.99").status_code == 404
+    grouped = viewer.get("/regencies/16.71?group=Terminal").text
+    assert grouped.count('class="cam cam-') >= 1 and "Pasar Induk 2<" not in grouped
+
+
+def test_hostile_names_render_as_text_everywhere(admin: FlaskClient, seeded: Seeded) -> None:
+    pk = seeded.hostile_camera_pk
+    for path in ("/", "/regencies/16.71", f"/cameras/{pk}", "/wall?regency=16.71", "/websites", "/rollout"):
+        html = admin.get(path).text
+        assert not RAW_HOSTILE.search(html), path
+    camera_page = admin.get(f"/cameras/{pk}").text
+    assert "&lt;script&gt;alert(" in camera_page
+    api = admin.get(f"/api/v1/cameras/{pk}").get_json()
+    assert api["name"] == HOSTILE_NAME  # JSON carries the text as data, unchanged
+
+
+def test_camera_page_has_timeline_uptime_and_events(viewer: FlaskClient, seeded: Seeded) -> None:
+    html = viewer.get(f"/cameras/{seeded.hostile_camera_pk}").text
+    assert 'class="timeline"' in html and "tidak terjangkau" in html
+    html = viewer.get(f"/cameras/{seeded.first_camera_pk}").text
+    assert html.count('class="meter"') == 3
+    assert viewer.get("/cameras/999999").status_code == 404
+
+
+def test_reason_wording_with_details_and_fallback() -> None:
+    from flask import Flask
+    from flask_babel import Babel
+
+    app = Flask(__name__)
+    Babel(app)
+    with app.test_request_context():
+        assert camera_reason("clock_skew", {"offset_h": 3}) == "clock 3 h off"
+        assert camera_reason("clock_skew") == "clock off"
+        assert camera_reason("frozen") == "frozen image"
+        assert camera_reason("auth_failed") == "wrong password"
+        assert camera_reason("brand_new_code") == "Brand new code"
+    assert humanize_code("snapshot_http_error") == "Snapshot http error"
+
+
+def test_clock_skew_badge_names_the_offset(viewer: FlaskClient) -> None:
+    assert "clock 3 h off" in viewer.get("/regencies/16.71?lang=en").text
+    assert "jam meleset 3 jam" in viewer.get("/regencies/16.71?lang=id").text
+
+
+def test_admin_edits_the_rollout_plan(admin: FlaskClient) -> None:
+    token = csrf_from(admin.get("/rollout").text)
+    response = admin.post(
+        "/rollout/16.09",
+        data={
+            "csrf_token": token,
+            "target_cameras": "40",
+            "target_websites": "12",
+            "stage": "installing",
+            "target_date": "2026-12-01",
+            "notes": "Kotak dikirim <b>Senin</b>",
+        },
+    )
+    assert response.status_code == 302
+    html = admin.get("/rollout").text
+    assert "Kotak dikirim &lt;b&gt;Senin&lt;/b&gt;" in html
+    rollout = admin.get("/api/v1/rollout?limit=17").get_json()
+    row = next(r for r in rollout["items"] if r["regency"] == "16.09")
+    assert (row["target_cameras"], row["stage"], row["recorded_stage"]) == (40, "box_installed", "installing")
+    bad = admin.post("/rollout/16.09", data={"csrf_token": token, "target_cameras": "-3"})
+    assert bad.status_code == 400
+
+
+def test_check_now_sends_the_command(
+    admin: FlaskClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[dict[str, object]] = []
+
+    def fake_send(**kwargs: object) -> None:
+        sent.append(kwargs)
+
+    import central.web.editing as editing
+
+    monkeypatch.setattr(editing, "_command_sender", lambda: fake_send)
+    token = csrf_from(admin.get(f"/cameras/{seeded.first_camera_pk}").text)
+    response = admin.post(f"/cameras/{seeded.first_camera_pk}/check", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert sent and sent[0]["camera_id"] == "cam-0000" and sent[0]["requested_by"] == "admin"
+
+
+def test_wall_fits_and_rotates(viewer: FlaskClient) -> None:
+    html = viewer.get("/wall").text
+    assert 'data-next-url="/wall?mode=regency&amp;screen=1"' in html
+    assert "wall-tile" in html
+    assert viewer.get("/wall?mode=group").status_code == 200
+
+
+def test_public_status_is_off_by_default_and_anonymous_when_on(
+    client: FlaskClient, tmp_path: Path, web_database: Database, seeded: Seeded
+) -> None:
+    assert client.get("/status").status_code == 404
+    app = create_app(
+        make_config(tmp_path, str(web_database.url), public_status=True), {"DATABASE": web_database}
+    )
+    html = app.test_client().get("/status").text
+    assert "17" in html and "cam-" not in html and not RAW_HOSTILE.search(html)
+
+
+def test_operator_sees_edit_form_viewer_does_not(client: FlaskClient, seeded: Seeded) -> None:
+    log_in(client, "viewer")
+    assert "metadata" not in client.get(f"/cameras/{seeded.first_camera_pk}").text
