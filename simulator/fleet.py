@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import resource
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,14 @@ def _primary_address() -> str:
             return str(probe.getsockname()[0])
         except OSError:
             return "127.0.0.1"
+
+
+def _raise_open_file_limit(wanted: int) -> None:
+    """Each camera holds a listening socket; the common default soft limit (1024) is too low for 1000."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 class Fleet:
@@ -125,6 +134,7 @@ class Fleet:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         options = self.options
+        _raise_open_file_limit(len(self.cameras) + 256)
         self.http_port = await self._camera_http.listen(options.host, options.http_port)
         for address in self._addresses.values():
             await self._camera_http.listen(address, self.http_port)

@@ -15,7 +15,7 @@ from simulator.identity import CameraIdentity, camera_id_for, make_identity
 DEFAULT_USERNAME = "admin"
 DEFAULT_PASSWORD = "sumsel-demo-2024"
 DEFAULT_RESOLUTION = (640, 360)
-DEFAULT_FPS = 10.0
+DEFAULT_FPS = 15.0
 
 _CAMERA_KEYS = {"name", "username", "password", "resolution", "fps", "faults", "snapshot_auth"}
 
