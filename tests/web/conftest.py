@@ -19,7 +19,7 @@ from tests.web.seed import PASSWORD, Seeded, add_hostile_camera, seed
 def make_config(tmp_path: Path, url: str, **web: object) -> CentralConfig:
     return CentralConfig(
         state_dir=tmp_path / "state",
-        database={"url": url},  # type: ignore[arg-type]
+        database={"url": url},
         web=WebConfig.model_validate(
             {"session_cookie_secure": False, "rollup_cache_s": 0, "sse_poll_s": 0.1, "sse_max_s": 2.0} | web
         ),

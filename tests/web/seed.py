@@ -239,7 +239,7 @@ def seed(
         )
         periods, checks, thumbs, events = [], [], [], []
         for cam in conn_rows_cameras:
-            pk = pks[(cam["agent_name"], cam["camera_id"])]
+            pk = pks[(str(cam["agent_name"]), str(cam["camera_id"]))]
             since = cam["status_since"]
             assert isinstance(since, dt.datetime)
             start = now - dt.timedelta(days=history_days)

@@ -1,0 +1,110 @@
+"""`scc-central user add`, `token add` and `serve` (its gunicorn command line and configuration)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from central.cli import main
+from central.config import parse_config
+from central.storage.db import Database
+from central.web import create_app
+from central.web.accounts import Role, authenticate
+from central.web.commands import gunicorn_argv
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, sqlite_url: str) -> Path:
+    path = tmp_path / "central.toml"
+    path.write_text(
+        tomli_w.dumps(
+            {"state_dir": str(tmp_path / "state"), "database": {"url": sqlite_url}, "web": {"threads": 40}}
+        )
+    )
+    return path
+
+
+def test_user_add_with_password_flag_and_stdin(
+    config_file: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "--config",
+                str(config_file),
+                "user",
+                "add",
+                "siti",
+                "--role",
+                "operator",
+                "--password",
+                "a long password",
+            ]
+        )
+        == 0
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("another long one\n"))
+    assert main(["--config", str(config_file), "user", "add", "budi", "--role", "viewer"]) == 0
+    assert (
+        main(["--config", str(config_file), "user", "add", "siti", "--role", "admin", "--password", "x" * 12])
+        == 1
+    )
+    assert "exists already" in capsys.readouterr().err
+    assert (
+        main(["--config", str(config_file), "user", "add", "ani", "--role", "admin", "--password", "short"])
+        == 1
+    )
+    database = Database(sqlite_url)
+    with database.session() as session:
+        siti = authenticate(session, "siti", "a long password")
+        budi = authenticate(session, "budi", "another long one")
+        assert siti is not None and Role(siti.role) is Role.OPERATOR
+        assert budi is not None and Role(budi.role) is Role.VIEWER
+        assert siti.password_hash.startswith(("scrypt:", "pbkdf2:"))
+    database.dispose()
+
+
+def test_token_add_prints_it_once_and_stores_a_hash(
+    config_file: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["--config", str(config_file), "token", "add", "dashboard-bappeda"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("scc_") and len(token) > 40
+    database = Database(sqlite_url)
+    with database.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT token_sha256 FROM web_api_tokens").scalar_one()
+    assert token not in stored
+    config = parse_config({"state_dir": str(tmp_path / "state"), "database": {"url": sqlite_url}})
+    client = create_app(config, {"DATABASE": database}).test_client()
+    assert client.get("/api/v1/rollout", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert main(["--config", str(config_file), "token", "revoke", "dashboard-bappeda"]) == 0
+    assert client.get("/api/v1/rollout", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    database.dispose()
+
+
+def test_serve_runs_gunicorn_with_threaded_workers(config_file: Path) -> None:
+    config = parse_config({"web": {"threads": 40, "bind": "0.0.0.0:9000"}})
+    args = argparse.Namespace(bind=None, workers=3, threads=None, no_access_log=True, config=config_file)
+    argv, env = gunicorn_argv(config, args)
+    assert argv[1:] == ["-m", "gunicorn", "--config", "python:central.web.gunicorn_conf"]
+    assert (env["SCC_WEB_BIND"], env["SCC_WEB_WORKERS"], env["SCC_WEB_THREADS"]) == (
+        "0.0.0.0:9000",
+        "3",
+        "40",
+    )
+    assert env["SCC_CENTRAL_CONFIG"] == str(config_file)
+
+
+def test_gunicorn_conf_uses_gthread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    monkeypatch.setenv("SCC_WEB_THREADS", "48")
+    import central.web.gunicorn_conf as conf
+
+    conf = importlib.reload(conf)
+    assert conf.worker_class == "gthread" and conf.threads == 48
+    assert conf.wsgi_app == "central.web.wsgi:app"
