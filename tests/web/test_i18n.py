@@ -20,7 +20,7 @@ def _source_ids() -> set[str]:
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
         str(WEB),
         method_map,
-        keywords=KEYWORDS,  # type: ignore[arg-type]
+        keywords=KEYWORDS,
     ):
         found.add(message[0] if isinstance(message, tuple) else message)
     return found

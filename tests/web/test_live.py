@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from flask.testing import FlaskClient
 
@@ -24,11 +24,11 @@ def break_camera(database: Database, agent: str = "agent-1671", camera_id: str =
     assert result.stored == 1, result
 
 
-def events(chunks: Iterator[bytes]) -> Iterator[tuple[str, str]]:
+def events(chunks: Iterable[str | bytes]) -> Iterator[tuple[str, str]]:
     """(event name, data) for each SSE event in the stream; comments and id-only blocks are skipped."""
     buffer = ""
     for chunk in chunks:
-        buffer += chunk.decode()
+        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
         while "\n\n" in buffer:
             block, buffer = buffer.split("\n\n", 1)
             fields = dict(
@@ -49,7 +49,7 @@ def test_a_broken_camera_reaches_an_open_stream(admin: FlaskClient, web_database
     response = admin.get("/live/events", buffered=False)
     assert response.mimetype == "text/event-stream"
     assert response.headers["Cache-Control"].startswith("no-cache")
-    stream = events(iter(response.response))
+    stream = events(response.response)
     assert next(stream)[0] == "hello"
     break_camera(web_database)
     name, data = next(stream)
@@ -64,6 +64,6 @@ def test_a_broken_camera_reaches_an_open_stream(admin: FlaskClient, web_database
 
 def test_resume_from_last_event_id_and_scope(admin: FlaskClient) -> None:
     response = admin.get("/live/events?regency=16.06", headers={"Last-Event-ID": "0"}, buffered=False)
-    changes = [json.loads(data) for name, data in events(iter(response.response)) if name == "change"]
+    changes = [json.loads(data) for name, data in events(response.response) if name == "change"]
     assert changes and {c["regency"] for c in changes} == {"16.06"}
     response.close()
