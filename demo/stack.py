@@ -258,7 +258,7 @@ class Stack:
 
     def start_agents(self, fleet: Mapping[str, Any], say: Any = print) -> list[str]:
         agent_cli = [BIN / "scc-agent"]
-        # INTEGRATION POINT (edge_agent): 'scc-agent run --etc DIR' is the long-running agent.
+        # INTEGRATION POINT (edge_agent): 'scc-agent --config FILE run' is the long-running agent.
         can_run = has_command([*agent_cli, "run"])
         started = []
         for agent in self.scenario.agents:
@@ -268,7 +268,7 @@ class Stack:
             if not can_run:
                 continue
             say(f"starting {agent.name} for {get_regency(agent.regency).display_name} ({agent.regency})")
-            child = self.supervisor.start(agent.name, [*agent_cli, "run", "--etc", etc])
+            child = self.supervisor.start(agent.name, [*agent_cli, "--config", etc / "agent.toml", "run"])
             self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
             started.append(agent.name)
         if not can_run:
@@ -283,7 +283,11 @@ class Stack:
         bundle = self.pki / "bundles" / f"{agent.name}.tar.gz"
         etc.mkdir(parents=True, exist_ok=True)
         if has_command([BIN / "scc-agent", "enroll"]):
-            _run([BIN / "scc-agent", "enroll", bundle, "--etc", etc], f"scc-agent enroll {agent.name}")
+            # --force: the demo rewrites agent.toml from the scenario on every start anyway.
+            _run(
+                [BIN / "scc-agent", "enroll", bundle, "--etc", etc, "--force"],
+                f"scc-agent enroll {agent.name}",
+            )
             return
         # INTEGRATION POINT (edge_agent enroll): until it exists, unpack the bundle as enroll would.
         with tarfile.open(bundle) as archive:

@@ -18,6 +18,7 @@ PYTHON="/usr/bin/python3"
 SYSTEMD=1
 APT=1
 DOCTOR=1
+FORCE_ENROLL=0
 PIP_ARGS=()
 BUNDLE=""
 SERVICE_USER="scc"
@@ -36,6 +37,8 @@ Options:
   --no-systemd      do not install, enable or start the systemd unit (no systemd as PID 1)
   --no-apt          do not apt-get install missing Debian packages
   --no-doctor       skip 'scc-agent doctor' at the end
+  --force-enroll    replace an existing /etc/scc/agent.toml with the bundle's (a new name or broker);
+                    without it an existing agent.toml, with its cameras and networks, is kept
   --python PATH     the Python that makes the venv (default: $PYTHON)
   --pip-arg ARG     extra argument for 'pip install' (repeatable), e.g. --pip-arg=--no-index
   -h, --help        this text
@@ -54,6 +57,7 @@ while (($#)); do
         --no-systemd) SYSTEMD=0; shift ;;
         --no-apt) APT=0; shift ;;
         --no-doctor) DOCTOR=0; shift ;;
+        --force-enroll) FORCE_ENROLL=1; shift ;;
         --python) PYTHON="${2:?--python needs a path}"; shift 2 ;;
         --python=*) PYTHON="${1#*=}"; shift ;;
         --pip-arg) PIP_ARGS+=("${2:?--pip-arg needs a value}"); shift 2 ;;
@@ -83,6 +87,8 @@ readonly OPT_DIR="$PREFIX/opt/scc"
 readonly VENV="$OPT_DIR/venv"
 readonly ETC_DIR="$PREFIX/etc/scc"
 readonly STATE_DIR="$PREFIX/var/lib/scc"
+# agent.toml's default [agent] state_dir; scc-agent.service makes both writable.
+readonly AGENT_STATE_DIR="$PREFIX/var/lib/scc-agent"
 readonly UNIT_DIR="$PREFIX/etc/systemd/system"
 readonly UNIT="scc-agent.service"
 
@@ -146,15 +152,18 @@ step_venv() {
 
 step_enroll() {
     say "enrolling $(basename "$BUNDLE") into $ETC_DIR"
-    mkdir -p "$ETC_DIR" "$STATE_DIR"
-    "$VENV/bin/scc-agent" enroll "$BUNDLE" --etc "$ETC_DIR"
+    mkdir -p "$ETC_DIR" "$STATE_DIR" "$AGENT_STATE_DIR"
+    local force=()
+    if ((FORCE_ENROLL)); then force=(--force); fi
+    # Without --force, enroll keeps an existing agent.toml and leaves the bundle's as agent.toml.bundle.
+    "$VENV/bin/scc-agent" enroll "$BUNDLE" --etc "$ETC_DIR" ${force[@]+"${force[@]}"}
     if [[ -n "$SERVICE_USER" ]]; then
         # root owns the configuration, the agent may read it (and its key), nobody else may.
         chown -R "root:$SERVICE_USER" "$ETC_DIR"
         chmod -R g+rX,g-w,o-rwx "$ETC_DIR"
         chmod 0755 "$ETC_DIR"
-        chown "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR"
-        chmod 0750 "$STATE_DIR"
+        chown "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR" "$AGENT_STATE_DIR"
+        chmod 0750 "$STATE_DIR" "$AGENT_STATE_DIR"
     fi
 }
 
@@ -176,7 +185,7 @@ step_unit() {
 step_doctor() {
     ((DOCTOR)) || return 0
     say "running scc-agent doctor"
-    if as_service_user "$VENV/bin/scc-agent" doctor --etc "$ETC_DIR"; then
+    if as_service_user "$VENV/bin/scc-agent" --config "$ETC_DIR/agent.toml" doctor; then
         say "doctor: all checks passed"
     else
         say "doctor found problems (above); the agent is installed and keeps retrying on its own"

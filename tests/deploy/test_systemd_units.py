@@ -78,7 +78,6 @@ def test_unit_is_sandboxed(name: str) -> None:
     expected = {
         "User": "scc",
         "Restart": "on-failure",
-        "StateDirectory": "scc",
         "ConfigurationDirectory": "scc",
         "Type": "notify",
         "NoNewPrivileges": "yes",
@@ -93,6 +92,7 @@ def test_unit_is_sandboxed(name: str) -> None:
     }
     for key, value in expected.items():
         assert d.get(key) == [value], f"{name}: {key}={d.get(key)}"
+    assert "scc" in d["StateDirectory"][0].split()
     assert "@system-service" in d["SystemCallFilter"]
     assert "AF_PACKET" not in d["RestrictAddressFamilies"][0]
 
