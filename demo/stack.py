@@ -128,6 +128,13 @@ class Stack:
         self.state.mkdir(parents=True, exist_ok=True)
         # Mosquitto drops from root to its own user and then re-reads files below here: let it traverse.
         os.chmod(self.state, 0o755)
+        if os.geteuid() == 0:
+            closed = [p for p in self.state.parents if p.stat().st_mode & 0o001 == 0]
+            if closed:
+                raise StartError(
+                    f"the broker (user mosquitto) cannot reach {self.state}: {closed[0]} is not "
+                    "world-traversable; choose another --state-dir or chmod o+x it"
+                )
 
     def _choose_broker_port(self) -> int:
         wanted = self.options.broker_port

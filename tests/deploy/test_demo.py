@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -128,9 +130,12 @@ def _live_members(group: int) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)
-def test_demo_check_comes_up_and_stops(tmp_path: Path) -> None:
+def test_demo_check_comes_up_and_stops() -> None:
     """The whole system: CA, broker, central, simulator, agents; the API shows 3 of 17 live; clean stop."""
-    state = tmp_path / "state"
+    # Not tmp_path: pytest's base dir is 0700, and Mosquitto reads the PKI after dropping to its own user.
+    root = Path(tempfile.mkdtemp(prefix="scc-demo-test-"))
+    root.chmod(0o755)
+    state = root / "state"
     process = subprocess.Popen(
         [sys.executable, "-m", "demo", "--check", "--state-dir", str(state), "--timeout", "300"],
         cwd=REPO,
@@ -151,3 +156,4 @@ def test_demo_check_comes_up_and_stops(tmp_path: Path) -> None:
     # Nothing the demo started may outlive it.
     leftovers = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True, check=False)
     assert leftovers.stdout.strip() == "", leftovers.stdout
+    shutil.rmtree(root, ignore_errors=True)
