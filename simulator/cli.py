@@ -45,6 +45,8 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-multicast", action="store_true", help="answer unicast probes only")
     parser.add_argument("--shared-address", action="store_true",
                         help="do not give each camera its own 127.20.x.y address on loopback")
+    parser.add_argument("--camera-ip-base", metavar="IP",
+                        help="camera N listens on IP+N-1 (addresses must already exist, e.g. in a netns)")
     parser.add_argument("--advertise-host", help="host to put in URLs when serving on 0.0.0.0")
     parser.add_argument("--no-rtsp", action="store_true", help="do not start the RTSP server")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -139,7 +141,8 @@ async def _serve(args: argparse.Namespace, scenario: dict[str, Any], websites: A
     options = FleetOptions(
         cameras=args.cameras, host=args.host, http_port=args.http_port, rtsp_port=args.rtsp_port,
         control_port=args.control_port, discovery_port=args.discovery_port, multicast=not args.no_multicast,
-        per_camera_addresses=not args.shared_address, advertise_host=args.advertise_host, rtsp=not args.no_rtsp,
+        per_camera_addresses=not args.shared_address, camera_ip_base=args.camera_ip_base,
+        advertise_host=args.advertise_host, rtsp=not args.no_rtsp,
         scenario=scenario,
     )
     fleet = Fleet(options)

@@ -42,6 +42,8 @@ class FleetOptions:
     multicast: bool = True
     # Give every camera its own loopback address when serving on loopback (ignored otherwise).
     per_camera_addresses: bool = True
+    # Or give camera N the address camera_ip_base + N - 1 (the addresses must exist, e.g. netns add_addresses).
+    camera_ip_base: str | None = None
     advertise_host: str | None = None
     rtsp: bool = True
     scenario: dict[str, Any] = field(default_factory=dict)
@@ -87,17 +89,22 @@ class Fleet:
             _primary_address() if options.host in ("", "0.0.0.0") else options.host
         )
 
-    def _uses_camera_addresses(self) -> bool:
+    def _first_camera_address(self) -> ipaddress.IPv4Address | None:
+        """Camera N gets this address + N - 1, or None when all cameras share the fleet's address."""
+        if self.options.camera_ip_base:
+            return ipaddress.IPv4Address(self.options.camera_ip_base)
         try:
-            return self.options.per_camera_addresses and ipaddress.IPv4Address(self.options.host).is_loopback
+            loopback = ipaddress.IPv4Address(self.options.host).is_loopback
         except ValueError:
-            return False
+            return None
+        return LOOPBACK_CAMERA_BASE + 1 if self.options.per_camera_addresses and loopback else None
 
     def _make_camera_handler(self) -> CameraHttpHandler:
         by_ip: dict[str, Camera] = {}
-        if self._uses_camera_addresses():
+        first = self._first_camera_address()
+        if first is not None:
             for camera in self.cameras:
-                address = str(LOOPBACK_CAMERA_BASE + camera.identity.index)
+                address = str(first + camera.identity.index - 1)
                 self._addresses[camera.camera_id] = address
                 by_ip[address] = camera
         return CameraHttpHandler(self._by_id, by_ip, self.renderer, self._endpoints)

@@ -190,7 +190,11 @@ class HttpServer:
             split = urlsplit(target)
             request = Request(method.upper(), target, unquote(split.path), split.query, headers, body,
                               (str(local[0]), int(local[1])), (str(peer[0]), int(peer[1])))
-            response = await self._handler(request)
+            try:
+                response = await self._handler(request)
+            except Exception:
+                log.exception("handler failed for %s %s", request.method, request.path)
+                response = Response.text(500, "internal error")
             if response.abort:
                 # A reset rather than a polite close: that is what a dead device looks like to a client.
                 sock = writer.get_extra_info("socket")

@@ -100,6 +100,18 @@ class TestNetwork:
         _ip("link", "set", host_end, "up")
         return namespace
 
+    def add_addresses(self, namespace: Namespace, count: int, first_host_number: int = 100) -> str:
+        """Give ``namespace`` ``count`` more addresses (for ``scc-sim --camera-ip-base``); returns the first.
+
+        One simulator process can then act as ``count`` cameras, each with its own IP on the LAN.
+        """
+        if not 0 < count <= 254 - first_host_number + 1:
+            raise ValueError(f"at most {255 - first_host_number} extra addresses fit in the /24")
+        for number in range(first_host_number, first_host_number + count):
+            _ip("netns", "exec", namespace.name, "ip", "addr", "add", f"{self.address_for(number)}/24",
+                "dev", namespace.interface)
+        return self.address_for(first_host_number)
+
     def exec_prefix(self, namespace: Namespace) -> list[str]:
         """Prepend to an argv to run it inside ``namespace``."""
         return ["ip", "netns", "exec", namespace.name]

@@ -1,4 +1,18 @@
-"""Start a simulated fleet from tests: in-process on a background thread, or as an ``scc-sim`` subprocess."""
+"""Start a simulated fleet from tests: in-process on a background thread, or as an ``scc-sim`` subprocess.
+
+    from simulator.testing import start_fleet, run_fleet_process
+
+    with start_fleet(3, faults={"cam0002": ["black"], "cam0003": {"clock_wrong": 5}}) as fleet:
+        camera = fleet.cameras[0]            # CameraDescriptor: host, onvif_port, username, password,
+        ONVIFCamera(camera.host, camera.onvif_port, camera.username, camera.password)   # rtsp_url, ...
+        fleet.set_fault("cam0001", "slow", 2)
+        fleet.clear("cam0001")
+
+Every camera gets its own loopback address (127.20.0.N) on one shared port, so ``host:port`` plus the standard
+``/onvif/device_service`` path reaches exactly that camera, like a real one. ``run_fleet_process`` takes the same
+descriptors from ``scc-sim --json`` and is the better choice when the test itself decodes RTSP with OpenCV
+(OpenCV holds the GIL while opening a stream, which stalls an in-process simulator's frame pump).
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -11,11 +12,13 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
+from onvif import ONVIFCamera
 from wsdiscovery import QName, Scope
 from wsdiscovery.actions import constructProbe
 from wsdiscovery.message import createSOAPMessage, parseSOAPMessage
 from wsdiscovery.namespaces import NS_ACTION_PROBE_MATCH
 
+from simulator.descriptors import CameraDescriptor
 from simulator.netns import netns_available, test_network
 from simulator.testing import FleetClient, run_fleet_process, start_fleet
 
@@ -105,6 +108,18 @@ wsd.stop()
 """
 
 
+def read_serial(camera: CameraDescriptor) -> str:
+    async def read() -> str:
+        client = ONVIFCamera(camera.host, camera.onvif_port, camera.username, camera.password)
+        try:
+            device = await client.create_devicemgmt_service()
+            return str((await device.GetDeviceInformation()).SerialNumber)
+        finally:
+            await client.close()
+
+    return asyncio.run(read())
+
+
 @pytest.mark.netns
 @pytest.mark.skipif(not netns_available(), reason="needs root to create network namespaces")
 def test_multicast_discovery_hello_and_bye_across_a_bridged_lan() -> None:
@@ -115,15 +130,21 @@ def test_multicast_discovery_hello_and_bye_across_a_bridged_lan() -> None:
         assert client.stdin is not None and client.stdout is not None
         try:
             assert client.stdout.readline().strip() == "ready"
-            args = ["--host", camera_ns.address, "--discovery-port", "3702", "--no-rtsp"]
-            with run_fleet_process(2, extra_args=args, command_prefix=net.exec_prefix(camera_ns)) as fleet:
+            # One process, three cameras, each on its own address of the camera host's LAN interface.
+            first_ip = net.add_addresses(camera_ns, 3)
+            args = ["--host", camera_ns.address, "--camera-ip-base", first_ip, "--discovery-port", "3702",
+                    "--no-rtsp"]
+            with run_fleet_process(3, extra_args=args, command_prefix=net.exec_prefix(camera_ns)) as fleet:
                 assert fleet.descriptor.multicast
                 client.stdin.write("probe\n")
                 client.stdin.flush()
                 found = json.loads(client.stdout.readline())
                 assert found == {camera.endpoint_reference: [camera.onvif_xaddr] for camera in fleet.cameras}
-                # Each camera is also reachable from the root namespace through the bridge.
-                assert all(camera.host == camera_ns.address for camera in fleet.cameras)
+                assert len({camera.host for camera in fleet.cameras}) == 3
+                assert all(camera.onvif_xaddr.endswith("/onvif/device_service") for camera in fleet.cameras)
+                # The root namespace reaches every camera through the bridge, as an agent on the LAN would.
+                for camera in fleet.cameras:
+                    assert read_serial(camera) == camera.serial
                 eprs = {camera.endpoint_reference for camera in fleet.cameras}
             client.stdin.write("report\n")
             client.stdin.flush()
