@@ -105,7 +105,7 @@ class CameraHttpHandler:
             if not authenticator.check_basic(authorization, username, password):
                 return Response(401, b"unauthorized", headers=[("WWW-Authenticate", authenticator.basic_challenge())])
         else:
-            verdict = authenticator.check_digest(authorization, request.method, username, password)
+            verdict = authenticator.check_digest(authorization, request.method, username, password, request.target)
             if verdict != "ok":
                 challenge = authenticator.challenge(stale=verdict == "stale")
                 return Response(401, b"unauthorized", headers=[("WWW-Authenticate", challenge)])

@@ -59,8 +59,13 @@ class DigestAuthenticator:
     def basic_challenge(self) -> str:
         return f'Basic realm="{self.realm}"'
 
-    def check_digest(self, header_value: str, method: str, username: str, password: str) -> str:
-        """``"ok"``, ``"stale"`` or ``"denied"`` for an ``Authorization: Digest ...`` header."""
+    def check_digest(self, header_value: str, method: str, username: str, password: str,
+                     request_target: str | None = None) -> str:
+        """``"ok"``, ``"stale"`` or ``"denied"`` for an ``Authorization: Digest ...`` header.
+
+        With ``request_target`` the digest's ``uri`` must name the resource actually requested, so a
+        response captured for one URL cannot be replayed against another.
+        """
         if header_value[:7].lower() != "digest ":
             return "denied"
         params = parse_auth_params(header_value[7:])
@@ -68,6 +73,8 @@ class DigestAuthenticator:
         if any(key not in params for key in required):
             return "denied"
         if params.get("algorithm", "MD5").upper() != "MD5" or params["realm"] != self.realm:
+            return "denied"
+        if request_target is not None and params["uri"] not in (request_target, request_target.split("?")[0]):
             return "denied"
         nonce_state = self._nonce_state(params["nonce"])
         if nonce_state == "bad":

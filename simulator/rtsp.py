@@ -76,6 +76,8 @@ class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
         self.connect("media-configure", self._on_media_configure)
 
     def do_create_element(self, url: Any) -> Gst.Element:
+        # A slow camera is slow to DESCRIBE too; this runs on the client's own pool thread, so others go on.
+        time.sleep(self.camera.delay_seconds())
         width, height = self.camera.stream_resolution()
         rate = Fraction(self.camera.stream_fps()).limit_denominator(1000)
         gop = max(round(self.camera.stream_fps()), 1)

@@ -1,4 +1,22 @@
-"""Scenario files (TOML): fleet-wide defaults plus per-camera credentials, resolution and faults."""
+"""Scenario files (TOML): fleet-wide defaults plus per-camera credentials, resolution and faults.
+
+    seed = 1                          # changes every camera's identity (vendor, serial, MAC, name)
+    count = 20                        # at least this many cameras (--cameras may ask for more)
+
+    [defaults]                        # every camera; any key a camera table accepts except name
+    username = "admin"
+    password = "sumsel-demo-2024"
+    resolution = "640x360"
+    fps = 15
+    snapshot_auth = "digest"          # or "basic"
+
+    [cameras.cam0003]                 # or [cameras.3]
+    name = "CCTV Simpang Charitas"
+    password = "other"
+    faults = ["black", "slow=2"]      # or a table: faults = { clock_wrong = -5, low_fps = 2 }
+
+Other top-level tables (e.g. [websites]) belong to other simulators and are ignored here.
+"""
 
 from __future__ import annotations
 

@@ -193,3 +193,20 @@ def test_slow_camera_answers_late(behaviour_fleet: FleetClient) -> None:
 
     assert with_camera(behaviour_fleet.camera("cam0010"), read) >= 1.0
     assert with_camera(behaviour_fleet.camera("cam0001"), read) < 1.0
+
+
+def test_credentials_changed_at_run_time_then_restored(behaviour_fleet: FleetClient) -> None:
+    async def read(camera: ONVIFCamera) -> Any:
+        device = await camera.create_devicemgmt_service()
+        return await device.GetDeviceInformation()
+
+    descriptor = behaviour_fleet.camera("cam0001")
+    behaviour_fleet.set_fault("cam0001", "wrong_credentials", "installer-changed-it")
+    try:
+        with pytest.raises((zeep.exceptions.Fault, ONVIFError)) as excinfo:
+            with_camera(descriptor, read)
+        assert _fault_of(excinfo).message == "Sender not Authorized"
+        assert with_camera(descriptor, read, password="installer-changed-it").SerialNumber == descriptor.serial
+    finally:
+        behaviour_fleet.clear("cam0001")
+    assert with_camera(descriptor, read).SerialNumber == descriptor.serial

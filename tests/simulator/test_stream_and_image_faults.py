@@ -126,7 +126,10 @@ def test_faults_set_at_run_time_change_the_stream() -> None:
         assert gray(last_frame(capture(url, 0.5))).mean() > 30
         fleet.set_fault(descriptor.id, "black")
         assert gray(last_frame(capture(url, 0.5))).mean() < 8
-        fleet.set_fault(descriptor.id, "rtsp_dead")
+        fleet.set_fault(descriptor.id, "wrong_credentials", "diganti")
         assert not capture(url, 0.1).opened
+        assert capture(url.replace(descriptor.password, "diganti"), 0.1).opened
+        fleet.set_fault(descriptor.id, "rtsp_dead")
+        assert not capture(url.replace(descriptor.password, "diganti"), 0.1).opened
         assert fleet.clear(descriptor.id).faults == {}
         assert gray(last_frame(capture(url, 0.5))).mean() > 30
