@@ -59,7 +59,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     import importlib
 
     from central.storage.db import Database
-    from central.web import auth, database, errors, i18n, security, templating
+    from central.web import auth, database, errors, i18n, security, templating, timing
 
     config = config or _load_default_config()
     test_config = dict(test_config or {})
@@ -82,6 +82,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     supplied_database = test_config.pop("DATABASE", None)
     app.config.update(test_config)
 
+    timing.init_app(app)
     database.init_app(app, supplied_database or Database.from_config(config))
     security.init_app(app)
     i18n.init_app(app, config.web.default_locale, config.web.timezone)

@@ -210,7 +210,11 @@ def _aware(value: object) -> dt.datetime | None:
 
 
 class RollupCache:
-    """Reuse one rollup for ``ttl_s`` seconds per process: a wall of screens asks for the same thing."""
+    """Reuse one rollup for ``ttl_s`` seconds per process: a wall of screens asks for the same thing.
+
+    When it expires, one thread recomputes while the others keep serving the previous rollup, so the
+    refresh never stalls a burst of requests behind a lock.
+    """
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
@@ -221,11 +225,20 @@ class RollupCache:
     def get(self, session: Session) -> ProvinceRollup:
         if self.ttl_s <= 0:
             return compute_rollup(session)
-        with self._lock:
+        value = self._value
+        if value is not None and time.monotonic() < self._expires:
+            return value
+        if value is not None and not self._lock.acquire(blocking=False):
+            return value  # someone else is refreshing it
+        if value is None:
+            self._lock.acquire()
+        try:
             if self._value is None or time.monotonic() >= self._expires:
                 self._value = compute_rollup(session)
                 self._expires = time.monotonic() + self.ttl_s
             return self._value
+        finally:
+            self._lock.release()
 
     def clear(self) -> None:
         with self._lock:

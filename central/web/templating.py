@@ -3,16 +3,42 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, request, url_for
+from flask import Flask, g, request, url_for
 from flask_babel import format_decimal, format_percent
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from central.web import reasons
 from central.web.rollup import Stage
+
+
+class Words(Mapping[Any, str]):
+    """A table of translated words resolved once per request: lazy strings cost a lookup per use."""
+
+    def __init__(self, name: str, lazy: Mapping[Any, Any]) -> None:
+        self.name = name
+        self.lazy = lazy
+
+    def _resolved(self) -> dict[Any, str]:
+        cache: dict[str, dict[Any, str]] = g.setdefault("_scc_words", {})
+        table = cache.get(self.name)
+        if table is None:
+            table = cache[self.name] = {key: str(value) for key, value in self.lazy.items()}
+        return table
+
+    def __getitem__(self, key: Any) -> str:
+        return self._resolved()[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.lazy)
+
+    def __len__(self) -> int:
+        return len(self.lazy)
+
 
 CAMERA_STATUS_WORDS = {
     "ok": _l("OK"),
@@ -135,14 +161,14 @@ def duration_human(seconds: float | None) -> str:
 def init_app(app: Flask) -> None:
     env = app.jinja_env
     env.globals.update(
-        CAMERA_STATUS_WORDS=CAMERA_STATUS_WORDS,
-        WEBSITE_STATE_WORDS=WEBSITE_STATE_WORDS,
-        AVAILABILITY_WORDS=AVAILABILITY_WORDS,
-        HEALTH_WORDS=HEALTH_WORDS,
-        STAGE_WORDS=STAGE_WORDS,
+        CAMERA_STATUS_WORDS=Words("camera", CAMERA_STATUS_WORDS),
+        WEBSITE_STATE_WORDS=Words("website", WEBSITE_STATE_WORDS),
+        AVAILABILITY_WORDS=Words("availability", AVAILABILITY_WORDS),
+        HEALTH_WORDS=Words("health", HEALTH_WORDS),
+        STAGE_WORDS=Words("stage", STAGE_WORDS),
         STAGES=list(Stage),
-        SIGNAL_WORDS=SIGNAL_WORDS,
-        ROLES=ROLES,
+        SIGNAL_WORDS=Words("signal", SIGNAL_WORDS),
+        ROLES=Words("roles", ROLES),
         nav_items=nav_items,
         camera_reason=reasons.camera_reason,
         website_reason=reasons.website_reason,
