@@ -42,6 +42,8 @@ class Agent:
                                    cameras_configured=lambda: len(self.scheduler.targets),
                                    websites_configured=lambda: len(config.websites))
         self._tasks: list[asyncio.Task[None]] = []
+        self._identities: dict[str, tuple[str, str]] = {}
+        self._inventory_dirty = False
 
     # --- reports ---------------------------------------------------------------------------
 
@@ -52,6 +54,12 @@ class Agent:
     def _report_cycle(self, result: CycleResult) -> None:
         camera_id = result.target.camera_id
         self._add(result.status_builder(self.name), key=f"status/{camera_id}")
+        device = self._device(camera_id)
+        if device is not None and self._identities.get(camera_id) != (device.serial, device.mac):
+            # Serial and MAC arrive with the first successful check: they feed deduplication and
+            # the inventory, refreshed in batches by the inventory loop.
+            self._identities[camera_id] = (device.serial, device.mac)
+            self._inventory_dirty = True
         if result.thumbnail is not None:
             from edge_agent.thumbnails import builder
 
@@ -102,7 +110,9 @@ class Agent:
         self._add(build)
 
     async def _inventory(self) -> None:
-        self._refresh_targets()
+        if self._inventory_dirty:
+            self._inventory_dirty = False
+            self._refresh_targets()
 
     async def _watchdog(self) -> None:
         interval = sdnotify.watchdog_interval()
@@ -140,7 +150,7 @@ class Agent:
             log.info("agent %s checking %d camera(s), %d website(s)", self.name, count, len(self.config.websites))
             self._spawn(self._every(schedule.metrics_every_s, self._metrics, "host metrics"), "metrics")
             self._spawn(self._every(schedule.discovery_every_s, self.rediscover, "discovery"), "discovery")
-            self._spawn(self._every(60.0, self._inventory, "inventory"), "inventory")
+            self._spawn(self._every(2.0, self._inventory, "inventory"), "inventory")
             self._spawn(self._websites(), "websites")
             self._spawn(self._watchdog(), "watchdog")
             sdnotify.notify_ready(f"checking {count} cameras")

@@ -282,7 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from edge_agent.doctor import doctor
 
         return doctor(args.config)
-    config = _load(args.config)
+    try:
+        config = _load(args.config)
+    except SystemExit as exit_:
+        return int(exit_.code or 2)
     _setup_logging(args.log_level or (config.agent.log_level if args.command == "run" else "WARNING"))
     try:
         if args.command == "run":

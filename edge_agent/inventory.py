@@ -30,6 +30,7 @@ class Inventory:
         self.path = config.agent.state_dir / "inventory.json"
         self.discovered: dict[str, dict[str, object]] = self._load()
         self.reported: set[str] | None = None
+        self._reported_cameras: list[CameraIdentity] = []
 
     def _load(self) -> dict[str, dict[str, object]]:
         try:
@@ -105,13 +106,10 @@ class Inventory:
 
     def message(self, targets: list[CameraTarget], devices: Callable[[str], DeviceInfo | None],
                 agent: str) -> Callable[[int, str], CameraInventory] | None:
-        """The inventory report, or None when nothing changed since the last one."""
+        """The inventory report, or None when neither the set of cameras nor what is known of them changed."""
         ids = {t.camera_id for t in targets}
         previous = self.reported if self.reported is not None else set()
         found, lost = sorted(ids - previous), sorted(previous - ids)
-        if self.reported is not None and not found and not lost:
-            return None
-        self.reported = ids
         cameras = []
         for target in targets:
             info = devices(target.camera_id) or DeviceInfo()
@@ -121,6 +119,10 @@ class Inventory:
                 firmware=info.firmware, serial=info.serial, mac=info.mac, endpoint_ref=target.endpoint_ref,
                 discovered_by=target.discovered_by, opd=clip_text(target.opd),
             ))
+        if self.reported is not None and not found and not lost and cameras == self._reported_cameras:
+            return None
+        self.reported = ids
+        self._reported_cameras = cameras
         ts = utc_now()
 
         def build(seq: int, msg_id: str) -> CameraInventory:
