@@ -91,13 +91,14 @@ def test_enroll_run_discover_report_and_answer_commands(pki: Pki, tls_broker: Tl
     while time.monotonic() < deadline and not {"camera_inventory", "command_result", "camera_status",
                                                  "camera_thumbnail"} <= set(seen):
         message = central.next_message(timeout=max(0.1, deadline - time.monotonic()))
-        decoded = decode(message.topic, message.payload)
+        decoded = decode(message.topic, bytes(message.payload))
         assert isinstance(decoded, Decoded), decoded
         seen.setdefault(decoded.message.kind, []).append(decoded)
     first = seen["camera_inventory"][0].message
     assert isinstance(first, CameraInventory) and len(first.found) == 2
     while not all(c.serial for c in seen["camera_inventory"][-1].message.cameras):  # type: ignore[union-attr]
-        later = decode(*(lambda m: (m.topic, m.payload))(central.next_message()))
+        nxt = central.next_message()
+        later = decode(nxt.topic, bytes(nxt.payload))
         if isinstance(later, Decoded) and later.message.kind == "camera_inventory":
             seen["camera_inventory"].append(later)
     inventory = seen["camera_inventory"][-1].message
@@ -119,7 +120,7 @@ def test_enroll_run_discover_report_and_answer_commands(pki: Pki, tls_broker: Tl
             assert camera.password not in item.message.model_dump_json()
 
 
-def time_now():  # type: ignore[no-untyped-def]
+def time_now():
     from shared.messages import utc_now
 
     return utc_now()

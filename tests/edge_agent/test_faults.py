@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,9 @@ EXPECTED: dict[str, tuple[object, CameraState, str, int]] = {
 }
 
 
+FAULTS: dict[str, Any] = {cid: spec for cid, (spec, *_rest) in EXPECTED.items()}
+
+
 def _config(tmp: Path) -> AgentConfig:
     return agent_config(
         "agent-test", tmp,
@@ -58,7 +62,7 @@ def _target(fleet: FleetClient, camera_id: str) -> CameraTarget:
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[FleetClient]:
-    with start_fleet(len(EXPECTED), faults={cid: spec for cid, (spec, *_rest) in EXPECTED.items()}) as client:
+    with start_fleet(len(EXPECTED), faults=FAULTS) as client:
         yield client
 
 
