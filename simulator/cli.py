@@ -77,7 +77,8 @@ def _control_call(base: str, method: str, path: str, payload: object | None = No
     request = urllib.request.Request(base.rstrip("/") + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        # The simulator is always local to the caller; a corporate proxy must not be asked for it.
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         detail = error.read().decode(errors="replace")

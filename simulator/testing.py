@@ -52,7 +52,7 @@ class FleetClient:
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(self.descriptor.control_url + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as response:
             result: dict[str, Any] = json.loads(response.read())
             return result
 

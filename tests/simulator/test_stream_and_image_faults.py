@@ -36,7 +36,7 @@ def image_fleet() -> Iterator[FleetClient]:
 def snapshot(descriptor: CameraDescriptor) -> np.ndarray:
     manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
     manager.add_password(None, descriptor.snapshot_url, descriptor.username, descriptor.password)
-    opener = urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(manager))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPDigestAuthHandler(manager))
     with opener.open(descriptor.snapshot_url, timeout=10) as response:
         image = cv2.imdecode(np.frombuffer(response.read(), np.uint8), cv2.IMREAD_COLOR)
     assert image is not None
