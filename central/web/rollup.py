@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from central.storage.models import Agent, Camera, Regency, Rollout, RolloutStage, Website
+from central.storage.queries import change_feed_position
 
 
 class Stage(StrEnum):
@@ -212,30 +213,34 @@ def _aware(value: object) -> dt.datetime | None:
 class RollupCache:
     """Reuse one rollup for ``ttl_s`` seconds per process: a wall of screens asks for the same thing.
 
-    When it expires, one thread recomputes while the others keep serving the previous rollup, so the
-    refresh never stalls a burst of requests behind a lock.
+    It also expires as soon as the change feed moves, so a page refreshed because of a live event
+    shows that event. When it expires, one thread recomputes while the others keep serving the
+    previous rollup, so the refresh never stalls a burst of requests behind a lock.
     """
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._value: ProvinceRollup | None = None
         self._expires = 0.0
+        self._position = -1
         self._lock = threading.Lock()
 
     def get(self, session: Session) -> ProvinceRollup:
         if self.ttl_s <= 0:
             return compute_rollup(session)
         value = self._value
-        if value is not None and time.monotonic() < self._expires:
+        position = change_feed_position(session)
+        if value is not None and time.monotonic() < self._expires and position == self._position:
             return value
         if value is not None and not self._lock.acquire(blocking=False):
             return value  # someone else is refreshing it
         if value is None:
             self._lock.acquire()
         try:
-            if self._value is None or time.monotonic() >= self._expires:
+            if self._value is None or time.monotonic() >= self._expires or position != self._position:
                 self._value = compute_rollup(session)
                 self._expires = time.monotonic() + self.ttl_s
+                self._position = position
             return self._value
         finally:
             self._lock.release()
