@@ -66,10 +66,10 @@ def central_files(broker: TlsBroker) -> list[str]:
 
 
 def start_subscriber(args: list[str], topic: str) -> subprocess.Popen[str]:
-    """mosquitto_sub for one message, returned once the broker has acknowledged the subscription."""
+    """mosquitto_sub for one live message (-R skips what other tests left retained), once subscribed."""
     # stdbuf: mosquitto_sub's stdout is a pipe here, and block buffering would hide the SUBACK line.
     process = subprocess.Popen(
-        ["stdbuf", "-oL", "mosquitto_sub", *args, "-t", topic, "-C", "1", "-W", "15", "-v", "-d"],
+        ["stdbuf", "-oL", "mosquitto_sub", *args, "-t", topic, "-C", "1", "-W", "15", "-v", "-d", "-R"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
