@@ -102,10 +102,10 @@ class Chart:
 
 def progress_chart(series: Series, width: int = 720, height: int = 260) -> Chart:
     """Cameras and websites integrated over time against their targets, on one 0..max scale."""
-    left, right, top, bottom = 48, 12, 12, 28
+    left, right, top, bottom = 48, 28, 12, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([*series.cameras, *series.websites, series.target_cameras, series.target_websites, 1])
-    scale = _nice_ceiling(peak)
+    scale = _nice_ceiling(peak / 4) * 4  # four round steps on the axis
     count = len(series.days)
 
     def x(i: int) -> float:

@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from central.web import reasons
 from central.web.rollup import Stage
+from shared.regencies import get_regency, is_regency_code
 
 
 class Words(Mapping[Any, str]):
@@ -113,6 +114,10 @@ def nav_items() -> list[tuple[str, str, bool]]:
     return items
 
 
+def regency_name(code: str) -> str:
+    return get_regency(code).display_name if is_regency_code(code) else code
+
+
 def number(value: float | int | None) -> str:
     return "—" if value is None else format_decimal(value)
 
@@ -173,6 +178,7 @@ def init_app(app: Flask) -> None:
         camera_reason=reasons.camera_reason,
         website_reason=reasons.website_reason,
         share=share,
+        regency_name=regency_name,
     )
     env.filters.update(
         number=number, percent=percent, data_json=data_json, bytes=bytes_human, duration=duration_human
