@@ -150,3 +150,12 @@ def test_public_status_is_off_by_default_and_anonymous_when_on(
 def test_operator_sees_edit_form_viewer_does_not(client: FlaskClient, seeded: Seeded) -> None:
     log_in(client, "viewer")
     assert "metadata" not in client.get(f"/cameras/{seeded.first_camera_pk}").text
+
+
+def test_check_now_with_the_broker_down_tells_the_operator(admin: FlaskClient, seeded: Seeded) -> None:
+    """No broker in this test (config points at 127.0.0.1:8883 with no certificates): a message, not a 500."""
+    page = f"/cameras/{seeded.first_camera_pk}"
+    token = csrf_from(admin.get(page).text)
+    response = admin.post(f"{page}/check", data={"csrf_token": token}, follow_redirects=True)
+    assert response.status_code == 200
+    assert "Pemeriksaan tidak dapat dikirim" in response.text
