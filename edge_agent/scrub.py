@@ -9,8 +9,10 @@ from urllib.parse import quote
 
 MASK = "***"
 
-# user:password@ inside any scheme://; the user name is kept because it helps a technician.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]*)(?::[^@/\s]*)?@")
+# user:password@ inside any scheme://; the user name is kept because it helps a technician. The
+# user info runs to the *last* '@' of the authority: technicians type passwords with a raw '@' in
+# them, and some cameras use e-mail addresses as user names ("ops@dinkes.go.id:pw@10.1.1.1").
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
 # Vendors put credentials in query strings too (snapshot.cgi?user=admin&pwd=...).
 _QUERY_SECRET = re.compile(
     r"(?P<key>[?&;](?:password|passwd|pwd|pass|auth|token|key|secret)=)[^&#\s\"'<]*", re.IGNORECASE
@@ -31,10 +33,15 @@ def register_secret(secret: str | None) -> None:
             _secrets.add(quote(secret, safe=""))
 
 
+def _mask_userinfo(match: re.Match[str]) -> str:
+    user = match["userinfo"].split(":", 1)[0]
+    return f"{match['scheme']}{user}:{MASK}@" if user else match["scheme"]
+
+
 def scrub(text: object) -> str:
     """``text`` with every credential replaced by ``***``; safe on anything str() accepts."""
     value = str(text)
-    value = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@" if m["user"] else f"{m['scheme']}", value)
+    value = _USERINFO.sub(_mask_userinfo, value)
     value = _QUERY_SECRET.sub(lambda m: m["key"] + MASK, value)
     value = _AUTH_HEADER.sub(lambda m: m["key"] + MASK, value)
     with _lock:
