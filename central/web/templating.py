@@ -76,6 +76,22 @@ SIGNAL_WORDS = {
     "content_hash": _l("page content changed"),
     "": _l("no signal"),
 }
+COMMAND_STATE_WORDS = {
+    "pending": _l("waiting"),
+    "sent": _l("sent, waiting for the agent"),
+    "succeeded": _l("done"),
+    "failed": _l("failed"),
+    "publish_failed": _l("not sent"),
+}
+EVENT_KIND_WORDS = {
+    "camera_status": _l("status"),
+    "website_status": _l("website status"),
+    "agent_online": _l("agent online"),
+    "agent_offline": _l("agent offline"),
+    "camera_found": _l("camera found"),
+    "camera_lost": _l("camera lost"),
+    "command_result": _l("command result"),
+}
 ROLES = {"viewer": _l("viewer"), "operator": _l("operator"), "admin": _l("admin")}
 
 
@@ -112,6 +128,14 @@ def nav_items() -> list[tuple[str, str, bool]]:
         if can(item.role):
             items.append((url, str(item.label), request.endpoint == item.endpoint))
     return items
+
+
+def lang_url(code: str) -> str:
+    """This page in another language, keeping its filters."""
+    args: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "lang": code}
+    if request.endpoint is None:
+        return f"?lang={code}"
+    return url_for(request.endpoint, **args)
 
 
 def regency_name(code: str) -> str:
@@ -174,6 +198,9 @@ def init_app(app: Flask) -> None:
         STAGES=list(Stage),
         SIGNAL_WORDS=Words("signal", SIGNAL_WORDS),
         ROLES=Words("roles", ROLES),
+        COMMAND_STATE_WORDS=Words("command", COMMAND_STATE_WORDS),
+        EVENT_KIND_WORDS=Words("event", EVENT_KIND_WORDS),
+        lang_url=lang_url,
         nav_items=nav_items,
         camera_reason=reasons.camera_reason,
         website_reason=reasons.website_reason,

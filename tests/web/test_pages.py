@@ -159,3 +159,8 @@ def test_check_now_with_the_broker_down_tells_the_operator(admin: FlaskClient, s
     response = admin.post(f"{page}/check", data={"csrf_token": token}, follow_redirects=True)
     assert response.status_code == 200
     assert "Pemeriksaan tidak dapat dikirim" in response.text
+
+
+def test_language_links_keep_the_filters(viewer: FlaskClient) -> None:
+    html = viewer.get("/regencies/16.71?status=offline").text
+    assert re.search(r'href="/regencies/16\.71\?status=offline&amp;lang=en"', html)
