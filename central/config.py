@@ -30,8 +30,8 @@ class BrokerConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(8883, ge=1, le=65535)
     ca: Path = Path("/etc/scc/pki/ca.crt")
-    cert: Path = Path("/etc/scc/pki/central.crt")
-    key: Path = Path("/etc/scc/pki/central.key")
+    cert: Path = Path("/etc/scc/pki/clients/central.crt")
+    key: Path = Path("/etc/scc/pki/clients/central.key")
     client_id: str = "scc-central-ingest"
     share_group: str = Field("scc-ingest", description="Shared-subscription group ingest workers join.")
 
