@@ -8,10 +8,10 @@ NPM_DIR := .cache/npm
 SYSTEM_PYTHON ?= /usr/bin/python3
 APT_PACKAGES := python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	gstreamer1.0-plugins-ugly mosquitto mosquitto-clients chromium iproute2 wrk poppler-utils systemd
+	gstreamer1.0-plugins-ugly mosquitto mosquitto-clients chromium iproute2 wrk poppler-utils systemd shellcheck
 APT_STAMP := .cache/apt.stamp
 
-.PHONY: all deps test lint bench demo clean
+.PHONY: all deps test lint bench demo demo-check clean
 
 all: test
 
@@ -47,13 +47,18 @@ test: deps
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy edge_agent central shared provisioning simulator
+	$(VENV)/bin/mypy edge_agent central shared provisioning simulator demo benchmarks
+	shellcheck provisioning/*.sh
 
 bench: deps
 	$(PY) -m benchmarks
 
 demo: deps
 	$(PY) -m demo
+
+# Start the demo, wait until the web shows 3 of 17 regencies with live cameras, stop it.
+demo-check: deps
+	$(PY) -m demo --check
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info
