@@ -15,8 +15,9 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     ValidationError,
-    model_validator,
+    field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from edge_agent.scrub import register_secret
 from shared.messages import Identifier, RegencyCode
@@ -149,14 +150,19 @@ class AgentConfig(Section):
     cameras: list[CameraSection] = Field(default_factory=list)
     websites: list[Any] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> AgentConfig:
-        seen: set[str] = set()
-        for camera in self.cameras:
-            if camera.id in seen:
-                raise ValueError(f"camera id {camera.id!r} is used twice")
-            seen.add(camera.id)
-        return self
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: list[CameraSection]) -> list[CameraSection]:
+        # Reported as "file:cameras: ..." naming both entries, not as a top-level "Value error".
+        first: dict[str, int] = {}
+        for index, camera in enumerate(cameras):
+            if camera.id in first:
+                raise PydanticCustomError(
+                    "duplicate_camera_id", "camera id '{id}' is used twice (cameras.{first} and cameras.{second})",
+                    {"id": camera.id, "first": first[camera.id], "second": index},
+                )
+            first[camera.id] = index
+        return cameras
 
     @property
     def outbox_path(self) -> Path:
@@ -234,7 +240,10 @@ def _validate_websites(raw: list[Any], source: str) -> list[Any]:
         try:
             targets.append(model.model_validate(item))
         except ValidationError as error:
-            raise ConfigError(format_validation_error(error, f"{source}:websites.{index}")) from None
+            # "file:websites.0.url: problem", like every other key of the file.
+            lines = format_validation_error(error, source).splitlines()
+            raise ConfigError("\n".join(line.replace(f"{source}:", f"{source}:websites.{index}.", 1)
+                                         for line in lines)) from None
     return targets
 
 
