@@ -221,10 +221,9 @@ def check_command(config: AgentConfig, camera: str | None, as_json: bool, websit
                 return list(await checker.check_all(config.websites))
         site_findings = asyncio.run(sites())
     if as_json:
-        from edge_agent.websites import findings_json
-
-        print(json.dumps({"cameras": rows, "websites": findings_json(site_findings) if site_findings else []},  # type: ignore[arg-type]
-                         indent=2, default=str))
+        # Each finding as a JSON object (findings_json would nest a JSON *string* in the document).
+        websites_json = [finding.as_dict() for finding in site_findings]  # type: ignore[attr-defined]
+        print(json.dumps({"cameras": rows, "websites": websites_json}, indent=2, default=str))
     else:
         for row in rows:
             print(f"{row['camera']:<20} {row['host']:<16} {str(row['status']).upper():<9} "
@@ -236,7 +235,10 @@ def check_command(config: AgentConfig, camera: str | None, as_json: bool, websit
             from edge_agent.websites import format_website_table
 
             print(format_website_table(site_findings))  # type: ignore[arg-type]
-    bad = any(row["status"] != "ok" for row in rows)
+    # Non-zero when anything checked is not fine, cameras and websites alike (scripts rely on it).
+    bad = any(row["status"] != "ok" for row in rows) or any(
+        str(getattr(finding, "availability", "up")) != "up" or getattr(finding, "reason", "ok") != "ok"
+        for finding in site_findings)
     return 1 if bad else 0
 
 
