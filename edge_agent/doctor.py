@@ -92,7 +92,15 @@ def _broker(config: AgentConfig) -> Finding:
         outcome.append("ok" if reason_is_success(reason) else f"refused: {reason}")
         done.set()
 
+    def on_disconnect(_c: object, _u: object, _f: object, reason: object, _p: object) -> None:
+        # A broker that refuses the client certificate (expired, revoked, another CA) closes the
+        # TLS connection after the handshake instead of answering CONNECT: say so at once.
+        if not outcome:
+            outcome.append(f"closed the connection without accepting this agent ({reason})")
+        done.set()
+
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
     try:
         client.connect(broker.host, broker.port, keepalive=10)
     except (OSError, ssl.SSLError) as error:
@@ -102,8 +110,12 @@ def _broker(config: AgentConfig) -> Finding:
     done.wait(10)
     client.disconnect()
     client.loop_stop()
-    if outcome == ["ok"]:
+    if outcome[:1] == ["ok"]:
         return Finding("OK", f"broker {where} accepts this agent over mutual TLS")
+    if outcome and outcome[0].startswith("closed"):
+        return Finding("FAIL", f"broker {where} {outcome[0]}",
+                       "the broker refuses this certificate (expired, revoked or from another CA): "
+                       "re-enroll with a fresh bundle")
     return Finding("FAIL", f"broker {where}: {outcome[0] if outcome else 'no answer to CONNECT'}",
                    "check the certificate is not revoked and the ACL lists this agent")
 
@@ -117,6 +129,11 @@ def _clock() -> Finding:
                        "make sure NTP runs: reports carry this box's timestamps")
     if result.stdout.strip() == "yes":
         return Finding("OK", "clock synchronised (NTP)")
+    if result.returncode != 0:
+        # No systemd (a container, an old init): timedatectl cannot answer; that is not "unsynchronised".
+        why = (result.stderr.strip().splitlines() or ["no answer"])[0][:120]
+        return Finding("WARN", f"cannot tell whether the clock is synchronised (timedatectl: {why})",
+                       "make sure NTP runs: reports carry this box's timestamps")
     return Finding("WARN", "clock not synchronised", "enable NTP: timedatectl set-ntp true")
 
 
