@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from central.api import schemas as s
 from central.api.openapi import build_openapi
+from central.storage import queries
 from central.storage.models import Camera, Event, Website, utcnow
-from central.web import queries
-from central.web.accounts import token_by_secret
+from central.web.accounts import ApiToken, token_by_secret
 from central.web.auth import current_role
-from central.web.database import db_session
+from central.web.database import db_session, get_database
 from central.web.pages import province_rollup
 from central.web.reasons import camera_reason, details_for
 from central.web.rollup import RegencyRollup
 from central.web.thumbnails import thumbnail_response
 from shared.regencies import is_regency_code
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -44,13 +49,26 @@ def authenticate() -> None:
             abort(401, description="unknown or revoked token")
         now = utcnow()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > _TOKEN_TOUCH_S:
-            token.last_used_at = now
-            session.commit()
+            _touch_token(token.id, now)
         g.api_client = f"token:{token.name}"
         return
     if current_role() is None:
         abort(401, description="send 'Authorization: Bearer <token>' or log in")
     g.api_client = "session"
+
+
+def _touch_token(token_id: int, now: dt.datetime) -> None:
+    """Record the token's use in a short write transaction of its own.
+
+    Not through the request's read session: on SQLite, turning a read snapshot into a write fails
+    with "database is locked" whenever the ingest committed in between, which made GETs 500.
+    last_used_at is bookkeeping, so a database busy past its timeout must not fail the read either.
+    """
+    try:
+        with get_database().session(write=True) as session:
+            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    except OperationalError as error:
+        log.warning("api: could not record token use: %s", error.orig or error)
 
 
 def _json(model: BaseModel, status: int = 200) -> Response:
@@ -226,7 +244,7 @@ def camera(pk: int) -> ResponseReturnValue:
             message=cam.message,
             consecutive_failures=cam.consecutive_failures,
             first_seen_at=cam.first_seen_at,
-            uptime=queries.camera_uptimes(session, pk, now),
+            uptime=queries.camera_uptime(session, pk, now),
             checks=[
                 s.CheckOut(
                     check=str(c.get("check", "")),
@@ -248,7 +266,7 @@ def camera_history(pk: int) -> ResponseReturnValue:
     _get_camera(pk)
     session = db_session()
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=request.args.get("days", 30, type=int) or 30)
-    periods = list(reversed(queries.status_periods(session, pk, since)))
+    periods = list(reversed(queries.camera_timeline(session, pk, since)))
     total = len(periods)
     return _json(
         s.StatusPeriodPage(
@@ -384,7 +402,7 @@ def events() -> ResponseReturnValue:
     camera_pk = request.args.get("camera", type=int)
     rows = queries.recent_events(
         db_session(),
-        limit,
+        limit=limit,
         regency=regency_code,
         camera_pk=camera_pk,
         kind=request.args.get("kind") or None,

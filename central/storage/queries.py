@@ -12,33 +12,33 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import case, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from central.storage.models import (
     Agent,
     Camera,
     CameraCheck,
-    CameraDaily,
     CameraStatusChange,
     CameraThumbnail,
     CommandRecord,
     Event,
+    HostMetric,
     Regency,
     RegencyDaily,
     Rollout,
     RolloutStage,
     Website,
-    WebsiteDaily,
-    WebsiteState,
     WebsiteStatusChange,
     utcnow,
 )
 
+CAMERA_STATES = ("ok", "degraded", "offline", "unknown")
+WEBSITE_STATES = ("fresh", "stale", "down", "unknown")
 UPTIME_WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
-CAMERA_UP = frozenset({"ok", "degraded"})  # the camera delivers a picture
+CAMERA_UP = frozenset({"ok", "degraded"})  # the camera delivers a picture, even if slow or its clock is off
 WEBSITE_UP = frozenset({"up", "degraded"})
 
 
@@ -56,8 +56,11 @@ class RegencyCounts:
     target_websites: int = 0
     agents_online: int = 0
     agents_total: int = 0
-    cameras: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("ok", "degraded", "offline", "unknown"), 0))
-    websites: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("fresh", "stale", "down", "unknown"), 0))
+    last_seen_at: dt.datetime | None = None  # the newest contact from any of its agents
+    cameras: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CAMERA_STATES, 0))
+    websites: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WEBSITE_STATES, 0))
+    regency: Regency | None = field(default=None, repr=False)
+    rollout: Rollout | None = field(default=None, repr=False)  # None: no plan recorded yet
 
     @property
     def cameras_total(self) -> int:
@@ -68,124 +71,156 @@ class RegencyCounts:
         return sum(self.websites.values())
 
 
-def regency_counts(session: Session, codes: set[str] | None = None) -> list[RegencyCounts]:
+def regency_counts(session: Session, codes: set[str] | None = None, *, include_lost: bool = True) -> list[RegencyCounts]:
     """Per-regency camera statuses, website states, agents online and rollout stage, in code order.
 
-    Cameras the agent no longer lists (lost from inventory) still count until an operator deletes them:
-    a camera stolen off its pole must stay visible as offline, not vanish.
+    By default cameras the agent no longer lists (lost from inventory) still count until an operator
+    deletes them: a camera stolen off its pole must stay visible as offline, not vanish.
     """
     regency_filter = Regency.code.in_(codes) if codes else true()
-    rows = session.execute(
-        select(Regency.code, Regency.kind, Regency.name, Rollout.stage, Rollout.target_cameras, Rollout.target_websites)
-        .outerjoin(Rollout, Rollout.regency_code == Regency.code)
-        .where(regency_filter)
-        .order_by(Regency.code)
-    ).all()
     result = {
-        code: RegencyCounts(code, f"{kind} {name}", stage or RolloutStage.PLANNED.value, tc or 0, tw or 0)
-        for code, kind, name, stage, tc, tw in rows
+        regency.code: RegencyCounts(
+            regency.code,
+            f"{regency.kind} {regency.name}",
+            rollout.stage if rollout else RolloutStage.PLANNED.value,
+            (rollout.target_cameras or 0) if rollout else 0,
+            (rollout.target_websites or 0) if rollout else 0,
+            regency=regency,
+            rollout=rollout,
+        )
+        for regency, rollout in session.execute(
+            select(Regency, Rollout)
+            .outerjoin(Rollout, Rollout.regency_code == Regency.code)
+            .where(regency_filter)
+            .order_by(Regency.code)
+        )
     }
     camera_filter = Camera.regency_code.in_(codes) if codes else true()
+    lost_filter = true() if include_lost else Camera.lost_at.is_(None)
     for code, status, count in session.execute(
-        select(Camera.regency_code, Camera.status, func.count()).where(camera_filter).group_by(Camera.regency_code, Camera.status)
+        select(Camera.regency_code, Camera.status, func.count())
+        .where(camera_filter, lost_filter)
+        .group_by(Camera.regency_code, Camera.status)
     ):
-        result[code].cameras[status] = result[code].cameras.get(status, 0) + count
+        if code in result:
+            result[code].cameras[status] = result[code].cameras.get(status, 0) + count
     website_filter = Website.regency_code.in_(codes) if codes else true()
     for code, state, count in session.execute(
         select(Website.regency_code, Website.state, func.count()).where(website_filter).group_by(Website.regency_code, Website.state)
     ):
-        result[code].websites[state] = result[code].websites.get(state, 0) + count
+        if code in result:
+            result[code].websites[state] = result[code].websites.get(state, 0) + count
     agent_filter = Agent.regency_code.in_(codes) if codes else true()
-    for code, total, online in session.execute(
-        select(Agent.regency_code, func.count(), func.sum(case((Agent.online.is_(True), 1), else_=0)))
+    for code, total, online, last_seen in session.execute(
+        select(
+            Agent.regency_code,
+            func.count(),
+            func.sum(case((Agent.online.is_(True), 1), else_=0)),
+            func.max(Agent.last_seen_at),
+        )
         .where(agent_filter, Agent.revoked.is_(False))
         .group_by(Agent.regency_code)
     ):
-        result[code].agents_total = total
-        result[code].agents_online = int(online or 0)
+        if code in result:
+            result[code].agents_total = total
+            result[code].agents_online = int(online or 0)
+            result[code].last_seen_at = _aware(last_seen)
     return list(result.values())
 
 
-def province_counts(session: Session) -> RegencyCounts:
-    """The 17 regencies' counts summed."""
-    total = RegencyCounts("16", "Sumatera Selatan")
-    for regency in regency_counts(session):
-        total.agents_online += regency.agents_online
-        total.agents_total += regency.agents_total
-        total.target_cameras += regency.target_cameras
-        total.target_websites += regency.target_websites
-        for key, value in regency.cameras.items():
-            total.cameras[key] = total.cameras.get(key, 0) + value
-        for key, value in regency.websites.items():
-            total.websites[key] = total.websites.get(key, 0) + value
-    return total
+def _aware(value: object) -> dt.datetime | None:
+    # func.max() bypasses the column's type on SQLite and hands back text or a naive datetime.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def regency_agents(session: Session, regency: str) -> list[tuple[Agent, HostMetric | None]]:
+    """A regency's agents by name, each with its newest host metrics."""
+    agents = list(session.scalars(select(Agent).where(Agent.regency_code == regency).order_by(Agent.name)))
+    result = []
+    for agent in agents:
+        metric = session.scalar(
+            select(HostMetric).where(HostMetric.agent_name == agent.name).order_by(HostMetric.ts.desc()).limit(1)
+        )
+        result.append((agent, metric))
+    return result
 
 
 # --- cameras ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Any]
-    total: int
-    page: int
-    per_page: int
+class CameraFilter:
+    regency: str | None = None
+    status: str | None = None
+    opd: str | None = None
+    group: str | None = None  # the operator's venue
+    search: str | None = None
 
 
-def cameras_page(
-    session: Session,
-    *,
-    regency: str | None = None,
-    status: str | None = None,
-    venue: str | None = None,
-    search: str | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> Page:
-    """Cameras filtered by regency/status/venue/search text, worst status first, paginated (page from 1)."""
-    query = select(Camera)
-    if regency:
-        query = query.where(Camera.regency_code == regency)
-    if status:
-        query = query.where(Camera.status == status)
-    if venue:
-        query = query.where(Camera.venue == venue)
-    if search:
-        pattern = f"%{search.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Camera.display_name).like(pattern),
-                func.lower(Camera.name).like(pattern),
-                func.lower(Camera.camera_id).like(pattern),
-                func.lower(Camera.location).like(pattern),
-                func.lower(Camera.owner_opd).like(pattern),
-            )
+def _camera_conditions(filters: CameraFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Camera.lost_at.is_(None)]
+    if filters.regency:
+        conditions.append(Camera.regency_code == filters.regency)
+    if filters.status in CAMERA_STATES:
+        conditions.append(Camera.status == filters.status)
+    if filters.opd:
+        conditions.append(
+            or_(Camera.owner_opd == filters.opd, and_(Camera.owner_opd == "", Camera.reported_opd == filters.opd))
         )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    severity = case({"offline": 0, "degraded": 1, "unknown": 2, "ok": 3}, value=Camera.status, else_=4)
-    page = max(1, page)
-    items = session.scalars(
-        query.order_by(severity, Camera.regency_code, Camera.agent_name, Camera.camera_id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(list(items), total, page, per_page)
+    if filters.group:
+        conditions.append(Camera.venue == filters.group)
+    if filters.search:
+        pattern = f"%{filters.search}%"
+        conditions.append(
+            or_(Camera.display_name.ilike(pattern), Camera.name.ilike(pattern), Camera.camera_id.ilike(pattern))
+        )
+    return conditions
 
 
-def get_camera(session: Session, camera_pk: int) -> Camera | None:
-    return session.get(Camera, camera_pk)
+def count_cameras(session: Session, filters: CameraFilter) -> int:
+    return session.scalar(select(func.count()).select_from(Camera).where(*_camera_conditions(filters))) or 0
 
 
-def find_camera(session: Session, agent: str, camera_id: str) -> Camera | None:
-    return session.scalar(select(Camera).where(Camera.agent_name == agent, Camera.camera_id == camera_id))
+def list_cameras(session: Session, filters: CameraFilter, limit: int, offset: int = 0) -> list[Camera]:
+    """Cameras in inventory matching ``filters``, worst status first."""
+    # Worst first: what an operator has to act on is at the top of the grid.
+    severity = case({"offline": 0, "degraded": 1, "unknown": 2}, value=Camera.status, else_=3)
+    query = select(Camera).where(*_camera_conditions(filters)).order_by(severity, Camera.regency_code, Camera.id)
+    return list(session.scalars(query.limit(limit).offset(offset)))
 
 
-def camera_history(session: Session, camera_pk: int, *, limit: int = 100, before_id: int | None = None) -> list[CameraCheck]:
-    """Raw check results, newest first (only the retention period is kept)."""
-    query = select(CameraCheck).where(CameraCheck.camera_pk == camera_pk)
-    if before_id is not None:
-        query = query.where(CameraCheck.id < before_id)
-    return list(session.scalars(query.order_by(CameraCheck.ts.desc(), CameraCheck.id.desc()).limit(limit)))
+def camera_facets(session: Session, regency: str) -> tuple[list[str], list[str]]:
+    """The OPDs and groups (venues) present in a regency, for its filter menus."""
+    opd = func.coalesce(func.nullif(Camera.owner_opd, ""), Camera.reported_opd)
+    base = select().where(Camera.regency_code == regency, Camera.lost_at.is_(None))
+    opds = session.scalars(base.add_columns(opd).distinct().order_by(opd))
+    groups = session.scalars(base.add_columns(Camera.venue).where(Camera.venue != "").distinct().order_by(Camera.venue))
+    return [o for o in opds if o], list(groups)
+
+
+def camera_groups(session: Session) -> list[tuple[str, str]]:
+    """(regency, venue) pairs that have cameras, for the wall's rotation by group."""
+    query = (
+        select(Camera.regency_code, Camera.venue)
+        .where(Camera.venue != "", Camera.lost_at.is_(None))
+        .distinct()
+        .order_by(Camera.regency_code, Camera.venue)
+    )
+    return [(code, venue) for code, venue in session.execute(query)]
+
+
+def latest_check_details(session: Session, camera_pks: list[int]) -> dict[int, list[object]]:
+    """The check outcomes of each camera's newest report, to word badges like 'clock 3 h off'."""
+    if not camera_pks:
+        return {}
+    newest = select(func.max(CameraCheck.id)).where(CameraCheck.camera_pk.in_(camera_pks)).group_by(CameraCheck.camera_pk)
+    rows = session.execute(select(CameraCheck.camera_pk, CameraCheck.checks).where(CameraCheck.id.in_(newest)))
+    return {pk: list(checks or []) for pk, checks in rows}
 
 
 def camera_timeline(session: Session, camera_pk: int, since: dt.datetime) -> list[CameraStatusChange]:
@@ -202,16 +237,6 @@ def camera_timeline(session: Session, camera_pk: int, since: dt.datetime) -> lis
     )
 
 
-def latest_thumbnail(session: Session, camera_pk: int) -> CameraThumbnail | None:
-    """The newest thumbnail (``.jpeg`` holds the bytes, ``.captured_at`` the time)."""
-    return session.scalar(
-        select(CameraThumbnail)
-        .where(CameraThumbnail.camera_pk == camera_pk)
-        .order_by(CameraThumbnail.captured_at.desc(), CameraThumbnail.id.desc())
-        .limit(1)
-    )
-
-
 def update_camera_metadata(session: Session, camera_pk: int, **values: Any) -> Camera:
     """Set operator metadata: display_name, owner_opd, location, latitude, longitude, venue, tags, notes."""
     allowed = {"display_name", "owner_opd", "location", "latitude", "longitude", "venue", "tags", "notes"}
@@ -224,6 +249,53 @@ def update_camera_metadata(session: Session, camera_pk: int, **values: Any) -> C
     for key, value in values.items():
         setattr(camera, key, list(value) if key == "tags" else value)
     return camera
+
+
+# --- thumbnails ---------------------------------------------------------------------------------
+
+
+_Ts = TypeVarTuple("_Ts")
+
+
+def _newest_thumbnail(query: Select[*_Ts], camera_pk: int) -> Select[*_Ts]:
+    return (
+        query.where(CameraThumbnail.camera_pk == camera_pk)
+        .order_by(CameraThumbnail.captured_at.desc(), CameraThumbnail.id.desc())
+        .limit(1)
+    )
+
+
+def latest_thumbnail(session: Session, camera_pk: int) -> CameraThumbnail | None:
+    """The newest thumbnail (``.jpeg`` holds the bytes, ``.captured_at`` the time)."""
+    return session.scalar(_newest_thumbnail(select(CameraThumbnail), camera_pk))
+
+
+def latest_thumbnail_meta(session: Session, camera_pk: int) -> tuple[str, dt.datetime] | None:
+    """sha256 and capture time of the newest thumbnail, without loading the JPEG."""
+    row = session.execute(
+        _newest_thumbnail(select(CameraThumbnail.sha256, CameraThumbnail.captured_at), camera_pk)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def latest_thumbnail_shas(session: Session, camera_pks: list[int]) -> dict[int, str]:
+    """Each camera's newest thumbnail hash: image URLs carry it, so browsers cache each JPEG forever."""
+    if not camera_pks:
+        return {}
+    newest = (
+        select(func.max(CameraThumbnail.id))
+        .where(CameraThumbnail.camera_pk.in_(camera_pks))
+        .group_by(CameraThumbnail.camera_pk)
+    )
+    rows = session.execute(select(CameraThumbnail.camera_pk, CameraThumbnail.sha256).where(CameraThumbnail.id.in_(newest)))
+    return {pk: sha for pk, sha in rows}
+
+
+def camera_ids_with_thumbnails(session: Session, camera_pks: list[int]) -> set[int]:
+    if not camera_pks:
+        return set()
+    query = select(CameraThumbnail.camera_pk).where(CameraThumbnail.camera_pk.in_(camera_pks)).distinct()
+    return set(session.scalars(query))
 
 
 # --- uptime -------------------------------------------------------------------------------------
@@ -252,17 +324,21 @@ def camera_uptime(session: Session, camera_pk: int, now: dt.datetime | None = No
     return {name: share_up(periods, now - span, now, CAMERA_UP) for name, span in UPTIME_WINDOWS.items()}
 
 
-def website_uptime(session: Session, website_pk: int, now: dt.datetime | None = None) -> dict[str, float | None]:
-    now = now or utcnow()
-    since = now - UPTIME_WINDOWS["30d"]
-    rows = session.scalars(
-        select(WebsiteStatusChange).where(
-            WebsiteStatusChange.website_pk == website_pk,
-            or_(WebsiteStatusChange.ended_at.is_(None), WebsiteStatusChange.ended_at > since),
-        )
+def website_uptimes(
+    session: Session, website_pks: list[int], now: dt.datetime, span: dt.timedelta
+) -> dict[int, float | None]:
+    """One window's uptime for many websites in one query."""
+    if not website_pks:
+        return {}
+    since = now - span
+    query = select(WebsiteStatusChange).where(
+        WebsiteStatusChange.website_pk.in_(website_pks),
+        or_(WebsiteStatusChange.ended_at.is_(None), WebsiteStatusChange.ended_at > since),
     )
-    periods = [(p.availability or "unknown", p.started_at, p.ended_at) for p in rows]
-    return {name: share_up(periods, now - span, now, WEBSITE_UP) for name, span in UPTIME_WINDOWS.items()}
+    periods: dict[int, list[tuple[str, dt.datetime, dt.datetime | None]]] = {pk: [] for pk in website_pks}
+    for p in session.scalars(query):
+        periods[p.website_pk].append((p.availability or p.state, p.started_at, p.ended_at))
+    return {pk: share_up(rows, since, now, WEBSITE_UP) for pk, rows in periods.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,20 +363,6 @@ def regency_daily_uptime(session: Session, regency: str, since: dt.date) -> list
     ]
 
 
-def camera_daily_uptime(session: Session, camera_pk: int, since: dt.date) -> list[tuple[dt.date, float | None]]:
-    rows = session.scalars(
-        select(CameraDaily).where(CameraDaily.camera_pk == camera_pk, CameraDaily.day >= since).order_by(CameraDaily.day)
-    )
-    return [(r.day, _ratio(r.seconds_ok + r.seconds_degraded, r.seconds_offline)) for r in rows]
-
-
-def website_daily_uptime(session: Session, website_pk: int, since: dt.date) -> list[tuple[dt.date, float | None]]:
-    rows = session.scalars(
-        select(WebsiteDaily).where(WebsiteDaily.website_pk == website_pk, WebsiteDaily.day >= since).order_by(WebsiteDaily.day)
-    )
-    return [(r.day, _ratio(r.seconds_up + r.seconds_degraded, r.seconds_down)) for r in rows]
-
-
 def _ratio(up: float, down: float) -> float | None:
     return up / (up + down) if up + down > 0 else None
 
@@ -308,49 +370,22 @@ def _ratio(up: float, down: float) -> float | None:
 # --- websites -----------------------------------------------------------------------------------
 
 
-def websites_page(
-    session: Session, *, regency: str | None = None, state: str | None = None, page: int = 1, per_page: int = 50
-) -> Page:
-    """Websites, down first, then stale, paginated."""
+def websites_query(regency: str | None = None, state: str | None = None) -> Select[Website]:
+    """Websites of a regency and/or in one state, in regency order: a query to page or count."""
     query = select(Website)
     if regency:
         query = query.where(Website.regency_code == regency)
-    if state:
+    if state in WEBSITE_STATES:
         query = query.where(Website.state == state)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    severity = case(
-        {WebsiteState.DOWN.value: 0, WebsiteState.STALE.value: 1, WebsiteState.UNKNOWN.value: 2}, value=Website.state, else_=3
-    )
-    page = max(1, page)
-    items = session.scalars(
-        query.order_by(severity, Website.regency_code, Website.url).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return Page(list(items), total, page, per_page)
+    return query.order_by(Website.regency_code, Website.id)
 
 
-def update_website_metadata(session: Session, website_pk: int, **values: Any) -> Website:
-    allowed = {"display_name", "owner_opd", "notes"}
-    unknown = set(values) - allowed
-    if unknown:
-        raise ValueError(f"not operator metadata: {', '.join(sorted(unknown))}")
-    website = session.get(Website, website_pk)
-    if website is None:
-        raise LookupError(f"no website {website_pk}")
-    for key, value in values.items():
-        setattr(website, key, value)
-    return website
+def count_websites(session: Session, regency: str | None = None, state: str | None = None) -> int:
+    inner = websites_query(regency, state).order_by(None).subquery()
+    return session.scalar(select(func.count()).select_from(inner)) or 0
 
 
 # --- rollout ------------------------------------------------------------------------------------
-
-
-def rollout_rows(session: Session) -> list[tuple[Regency, Rollout]]:
-    return [
-        (regency, rollout)
-        for regency, rollout in session.execute(
-            select(Regency, Rollout).join(Rollout, Rollout.regency_code == Regency.code).order_by(Regency.code)
-        )
-    ]
 
 
 def update_rollout(session: Session, regency: str, *, updated_by: str = "", **values: Any) -> Rollout:
@@ -408,6 +443,7 @@ def get_command(session: Session, command_id: str) -> CommandRecord | None:
 
 
 def recent_commands(session: Session, *, agent: str | None = None, camera_id: str | None = None, limit: int = 20) -> list[CommandRecord]:
+    """Newest first, optionally for one agent and/or one of its cameras."""
     query = select(CommandRecord)
     if agent:
         query = query.where(CommandRecord.agent_name == agent)

@@ -8,7 +8,8 @@ from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select, text
 
-from central.storage.models import Camera, Event, IngestCounter
+from central.storage.models import Camera, IngestCounter
+from central.storage.queries import change_feed_position
 from central.web.database import db_session
 from central.web.pages import province_rollup
 
@@ -76,7 +77,7 @@ def metrics() -> ResponseReturnValue:
         "scc_events_last_id",
         "gauge",
         "Newest change-feed id.",
-        [({}, float(session.scalar(select(func.max(Event.id))) or 0))],
+        [({}, float(change_feed_position(session)))],
     )
     newest = session.scalar(select(func.max(Camera.last_check_at)))
     if newest is not None:

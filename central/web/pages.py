@@ -7,8 +7,9 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
+from central.storage import queries
 from central.storage.models import Camera, Website
-from central.web import cartogram, charts, queries
+from central.web import cartogram, charts
 from central.web.auth import login_required
 from central.web.database import db_session
 from central.web.reasons import details_for
@@ -106,7 +107,7 @@ def camera(pk: int) -> ResponseReturnValue:
     cam = get_camera(pk)
     now = _now()
     since = now - dt.timedelta(hours=24)
-    periods = queries.status_periods(session, pk, now - dt.timedelta(days=7))
+    periods = queries.camera_timeline(session, pk, now - dt.timedelta(days=7))
     checks = queries.latest_check_details(session, [pk]).get(pk, [])
     return render_template(
         "camera.html",
@@ -120,9 +121,9 @@ def camera(pk: int) -> ResponseReturnValue:
             [(p.status, p.started_at, p.ended_at) for p in periods], now - dt.timedelta(days=7), now
         ),
         periods=list(reversed(periods))[:15],
-        uptimes=queries.camera_uptimes(session, pk, now),
-        events=queries.recent_events(session, 15, camera_pk=pk),
-        commands=queries.camera_commands(session, cam),
+        uptimes=queries.camera_uptime(session, pk, now),
+        events=queries.recent_events(session, limit=15, camera_pk=pk),
+        commands=queries.recent_commands(session, agent=cam.agent_name, camera_id=cam.camera_id, limit=5),
         now=now,
     )
 
@@ -143,7 +144,7 @@ def websites() -> ResponseReturnValue:
     state = request.args.get("state") or None
     rows: list[Website] = list(session.scalars(queries.websites_query(regency_code, state)))
     now = _now()
-    uptime_30d = queries.website_uptimes_bulk(session, [w.id for w in rows], now, dt.timedelta(days=30))
+    uptime_30d = queries.website_uptimes(session, [w.id for w in rows], now, dt.timedelta(days=30))
     return render_template(
         "websites.html",
         websites=rows,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, abort, request
 
+from central.storage.queries import latest_thumbnail, latest_thumbnail_meta
 from central.web.database import db_session
-from central.web.queries import latest_thumbnail, latest_thumbnail_meta
 
 MAX_AGE_S = 5  # thumbnails refresh every few seconds at most; browsers revalidate cheaply via ETag
 

@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from central.web import queries
+from central.storage import queries
 from central.web.auth import login_required
 from central.web.database import db_session
 from central.web.pages import province_rollup
