@@ -8,11 +8,10 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from central.storage.models import Agent, Camera, Regency, Rollout, RolloutStage, Website
-from central.storage.queries import change_feed_position
+from central.storage.models import RolloutStage
+from central.storage.queries import change_feed_position, regency_counts
 
 
 class Stage(StrEnum):
@@ -152,62 +151,40 @@ def derive_health(r: RegencyRollup) -> Health:
 
 
 def compute_rollup(session: Session, now: dt.datetime | None = None) -> ProvinceRollup:
-    """Five grouped queries, whatever the number of cameras."""
-    rows: dict[str, RegencyRollup] = {
-        r.code: RegencyRollup(code=r.code, name=r.name, kind=r.kind, slug=r.slug)
-        for r in session.scalars(select(Regency).order_by(Regency.code))
-    }
-    camera_counts = select(Camera.regency_code, Camera.status, func.count()).where(Camera.lost_at.is_(None))
-    for code, status, count in session.execute(camera_counts.group_by(Camera.regency_code, Camera.status)):
-        if code in rows:
-            attribute = f"cameras_{status}" if status in ("ok", "degraded", "offline") else "cameras_unknown"
-            setattr(rows[code], attribute, getattr(rows[code], attribute) + count)
-    website_counts = select(Website.regency_code, Website.state, func.count()).group_by(
-        Website.regency_code, Website.state
-    )
-    for code, state, count in session.execute(website_counts):
-        if code in rows:
-            attribute = f"websites_{state}" if state in ("fresh", "stale", "down") else "websites_unknown"
-            setattr(rows[code], attribute, getattr(rows[code], attribute) + count)
-    agent_counts = (
-        select(
-            Agent.regency_code,
-            func.count(),
-            func.sum(case((Agent.online.is_(True), 1), else_=0)),
-            func.max(Agent.last_seen_at),
+    """Four grouped queries, whatever the number of cameras; cameras lost from inventory do not count."""
+    regencies = []
+    for counts in regency_counts(session, include_lost=False):
+        assert counts.regency is not None
+        cameras, websites, rollout = counts.cameras, counts.websites, counts.rollout
+        r = RegencyRollup(
+            code=counts.code,
+            name=counts.regency.name,
+            kind=counts.regency.kind,
+            slug=counts.regency.slug,
+            cameras_ok=cameras["ok"],
+            cameras_degraded=cameras["degraded"],
+            cameras_offline=cameras["offline"],
+            # Any status outside the known three shows as unknown (grey), never vanishes from the totals.
+            cameras_unknown=counts.cameras_total - cameras["ok"] - cameras["degraded"] - cameras["offline"],
+            websites_fresh=websites["fresh"],
+            websites_stale=websites["stale"],
+            websites_down=websites["down"],
+            websites_unknown=counts.websites_total - websites["fresh"] - websites["stale"] - websites["down"],
+            agents_total=counts.agents_total,
+            agents_online=counts.agents_online,
+            last_seen_at=counts.last_seen_at,
+            stored_stage=counts.stage,
+            target_cameras=counts.target_cameras,
+            target_websites=counts.target_websites,
         )
-        .where(Agent.revoked.is_(False))
-        .group_by(Agent.regency_code)
-    )
-    for code, total, online, last_seen in session.execute(agent_counts):
-        if code in rows:
-            rows[code].agents_total = total
-            rows[code].agents_online = int(online or 0)
-            rows[code].last_seen_at = _aware(last_seen)
-    for rollout in session.scalars(select(Rollout)):
-        r = rows.get(rollout.regency_code)
-        if r is None:
-            continue
-        r.stored_stage = rollout.stage
-        r.target_cameras = rollout.target_cameras or 0
-        r.target_websites = rollout.target_websites or 0
-        r.planned_start, r.started_on = rollout.planned_start, rollout.started_on
-        r.target_date, r.completed_on = rollout.target_date, rollout.completed_on
-        r.notes = rollout.notes or ""
-    for r in rows.values():
+        if rollout is not None:
+            r.planned_start, r.started_on = rollout.planned_start, rollout.started_on
+            r.target_date, r.completed_on = rollout.target_date, rollout.completed_on
+            r.notes = rollout.notes or ""
         r.stage = derive_stage(r)
         r.health = derive_health(r)
-    return ProvinceRollup(regencies=list(rows.values()), computed_at=now or dt.datetime.now(dt.UTC))
-
-
-def _aware(value: object) -> dt.datetime | None:
-    # func.max() bypasses the column's type on SQLite and hands back text or a naive datetime.
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    assert isinstance(value, dt.datetime)
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+        regencies.append(r)
+    return ProvinceRollup(regencies=regencies, computed_at=now or dt.datetime.now(dt.UTC))
 
 
 class RollupCache:
