@@ -127,8 +127,8 @@ def test_enroll_run_discover_report_and_answer_commands(
     # The forced check decoded the stream, which scheduled checks skip here.
     assert any(o.check == "stream" and o.outcome.value == "ok" for s in statuses for o in s.checks)
     thumbnail = next(d for d in central.reports if isinstance(d.message, CameraThumbnail))
-    assert thumbnail.jpeg is not None and thumbnail.message.width <= 320  # type: ignore[attr-defined]
-    assert len(thumbnail.jpeg) < 30_000
+    assert isinstance(thumbnail.message, CameraThumbnail) and thumbnail.message.width <= 320
+    assert thumbnail.jpeg is not None and len(thumbnail.jpeg) < 30_000
     # Credentials never leave the agent.
     for decoded in central.reports + central.availability:
         assert camera.password not in decoded.message.model_dump_json()

@@ -1,0 +1,83 @@
+"""Discovery on a real (namespaced) LAN: the agent finds multicast cameras with WS-Discovery Probe on
+239.255.255.250, and cameras that ignore multicast by probing the configured range one address at a time."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simulator.netns import netns_available, test_network
+from simulator.testing import run_fleet_process
+from tests.edge_agent.conftest import write_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.skipif(not netns_available(), reason="needs root to create network namespaces"),
+]
+
+
+def test_multicast_cameras_and_unicast_only_cameras_in_a_range(tmp_path: Path) -> None:
+    with test_network(namespaces=3) as net:
+        agent_ns, multicast_ns, unicast_ns = net.namespaces  # .11, .12, .13 on the bridge
+        # Each simulator process is several cameras, each on its own address of its host's LAN interface.
+        multicast_base = net.add_addresses(multicast_ns, 2, first_host_number=100)
+        unicast_base = net.add_addresses(unicast_ns, 2, first_host_number=110)
+        scenario = tmp_path / "other-vendor.toml"
+        scenario.write_text("seed = 7\n")  # other serials and endpoint references than the first fleet
+        multicast_args = ["--host", multicast_ns.address, "--camera-ip-base", multicast_base,
+                          "--discovery-port", "3702", "--no-rtsp"]
+        # A camera that never joined the multicast group (another VLAN, or multicast off): unicast only.
+        unicast_args = ["--host", unicast_ns.address, "--camera-ip-base", unicast_base,
+                        "--discovery-port", "3702", "--no-multicast", "--no-rtsp"]
+        with (
+            run_fleet_process(2, extra_args=multicast_args, command_prefix=net.exec_prefix(multicast_ns)) as lan,
+            run_fleet_process(2, extra_args=unicast_args, command_prefix=net.exec_prefix(unicast_ns),
+                              scenario_file=scenario) as routed,
+        ):
+            assert lan.descriptor.multicast and not routed.descriptor.multicast
+            camera = lan.cameras[0]
+            # The configured range holds the unicast-only host (.13) but not the multicast one (.12).
+            range_cidr = f"{unicast_ns.address.rsplit('.', 1)[0]}.12/30"
+            common = {"timeouts": {"onvif_s": 5},
+                      "networks": [{"cidr": str(ipaddress.ip_network(f"{agent_ns.address}/24", strict=False)), "username": camera.username,
+                                    "password": camera.password}]}
+            both = write_config(tmp_path / "both.toml", "agent-lan", tmp_path / "state-both", **common,
+                                discovery={"ranges": [range_cidr], "listen_s": 3.0, "repeats": 3})
+            multicast_only = write_config(tmp_path / "multicast.toml", "agent-lan", tmp_path / "state-m", **common,
+                                          discovery={"listen_s": 3.0, "repeats": 3})
+            # The agent's own discovery, run inside the agent's namespace like on the regency box.
+            processes = {
+                name: subprocess.Popen(
+                    [*net.exec_prefix(agent_ns), sys.executable, "-m", "edge_agent.cli", "--config", str(path),
+                     "discover", "--json"],
+                    cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for name, path in (("both", both), ("multicast", multicast_only))
+            }
+            outputs = {}
+            for name, process in processes.items():
+                out, err = process.communicate(timeout=60)
+                assert process.returncode == 0, f"{name}: {err}"
+                outputs[name] = {row["endpoint_ref"]: row for row in json.loads(out)}
+
+    expected = {c.endpoint_reference: ("multicast", c) for c in lan.cameras}
+    expected |= {c.endpoint_reference: ("unicast", c) for c in routed.cameras}
+    assert len(expected) == 4, "the two simulated fleets must not share identities"
+    found = outputs["both"]
+    assert set(found) == set(expected)
+    for endpoint_ref, (method, simulated) in expected.items():
+        row = found[endpoint_ref]
+        assert row["method"] == method, f"{simulated.host}: found by {row['method']}, expected {method}"
+        assert (row["host"], row["port"]) == (simulated.host, simulated.onvif_port)
+        # ...and identified over ONVIF across the bridge, with the network's default credentials.
+        assert (row["serial"], row["mac"]) == (simulated.serial, simulated.mac)
+    # Without the range, the unicast-only cameras stay invisible: the range scan is what finds them.
+    assert set(outputs["multicast"]) == {c.endpoint_reference for c in lan.cameras}
