@@ -1,0 +1,261 @@
+"""The ingest worker: a shared MQTT subscription feeding batches to the database, acked after commit.
+
+Threads: paho's network thread only queues messages (on_message); the worker's own thread builds
+batches, writes them, acknowledges them (``manual_ack``), republishes public state and runs the
+periodic maintenance. Several workers may run against one broker: the shared subscription
+``$share/<group>/scc/v1/agents/#`` gives each message to one of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from central.config import CentralConfig
+from central.ingest import public
+from central.ingest.acks import ack_all
+from central.ingest.agents import AgentDirectory
+from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings
+from central.storage import rollup
+from central.storage.db import Database
+from shared import topics
+from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success, session_properties
+
+log = logging.getLogger(__name__)
+
+RETRY_MIN_S = 0.5
+RETRY_MAX_S = 30.0
+
+
+def shared_subscription(group: str) -> str:
+    return f"$share/{group}/{topics.ALL_AGENT_TOPICS}"
+
+
+@dataclass(slots=True)
+class Totals:
+    """Running totals since the worker started (the database keeps the durable counters)."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    ignored: int = 0
+    batches: int = 0
+    published: int = 0
+
+    def add(self, result: BatchResult) -> None:
+        self.stored += result.stored
+        self.duplicates += result.duplicates
+        self.quarantined += result.quarantined
+        self.ignored += result.ignored
+        self.batches += 1
+
+
+class IngestWorker:
+    """One ingest process's MQTT client, batcher and writer; ``run()`` until ``stop()``."""
+
+    def __init__(self, config: CentralConfig, database: Database, directory: AgentDirectory,
+                 *, client_id: str | None = None, on_batch: Callable[[BatchResult], None] | None = None) -> None:
+        self.config = config
+        self.database = database
+        ingest = config.ingest
+        self.writer = BatchWriter(
+            database,
+            directory,
+            StoreSettings(ingest.thumbnails_per_camera, ingest.max_clock_skew_s, ingest.republish),
+        )
+        self.totals = Totals()
+        self.on_batch = on_batch
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._stop = threading.Event()
+        self._inbox: queue.SimpleQueue[Received] = queue.SimpleQueue()
+        self._generation = 0  # bumped on every connect: packet ids of an older connection must not be acked
+        self._dirty_regencies: set[str] | None = None  # None: all of them (on start)
+        self._next_summary = 0.0
+        self._next_maintenance = time.monotonic() + ingest.maintenance_interval_s
+        self._last_prune = 0.0
+        self._timezone = ZoneInfo(config.web.timezone)
+        broker = config.broker
+        tls = TlsFiles(broker.ca, broker.cert, broker.key)
+        self.client = make_client(client_id or broker.client_id, tls, logger=log)
+        self.client.manual_ack_set(True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+
+    # --- paho callbacks (network thread) ------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _userdata: object, flags: mqtt.ConnectFlags,
+                    reason: ReasonCode, _properties: object) -> None:
+        if not reason_is_success(reason):
+            log.error("broker refused the connection: %s", reason)
+            return
+        self._generation += 1
+        self.connected.set()
+        log.info("connected to %s:%s (session present: %s)", self.config.broker.host, self.config.broker.port,
+                 flags.session_present)
+        # Every time: Mosquitto 2.0.11 does not restore a durable client's shared subscriptions.
+        client.subscribe(shared_subscription(self.config.broker.share_group), qos=QOS_AT_LEAST_ONCE)
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: object, _mid: int, reasons: list[ReasonCode],
+                      _properties: object) -> None:
+        if all(reason_is_success(r) for r in reasons):
+            self.subscribed.set()
+        else:
+            log.error("subscription refused: %s", reasons)
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object, reason: ReasonCode,
+                       _properties: object) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if not self._stop.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting, unacknowledged messages come again", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put(
+            Received(message.topic, bytes(message.payload), dt.datetime.now(dt.UTC), message.mid, message.qos,
+                     self._generation)
+        )
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect (persistent session) and start paho's network thread."""
+        broker = self.config.broker
+        properties: Properties = session_properties()
+        properties.ReceiveMaximum = self.config.ingest.receive_maximum
+        assert properties.packetType == PacketTypes.CONNECT
+        self.client.connect_async(broker.host, broker.port, keepalive=30, clean_start=False, properties=properties)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        """Write batches until stop(); then disconnect, leaving unacknowledged messages to the broker."""
+        self.start()
+        try:
+            while not self._stop.is_set():
+                batch = self._collect()
+                if batch:
+                    self._write_and_ack(batch)
+                self._periodic()
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            log.info("ingest stopped: %s", self.totals)
+
+    # --- batches --------------------------------------------------------------------------------
+
+    def _collect(self) -> list[Received]:
+        ingest = self.config.ingest
+        try:
+            first = self._inbox.get(timeout=ingest.batch_interval_s)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < ingest.batch_size:
+            try:
+                batch.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _write_and_ack(self, batch: list[Received]) -> None:
+        self.totals.received += len(batch)
+        delay = RETRY_MIN_S
+        while True:
+            try:
+                result = self.writer.write(batch)
+                break
+            except Exception as error:
+                # Only an unavailable database gets here: keep the batch (unacknowledged) and retry.
+                if self._stop.wait(delay):
+                    log.warning("stopping with an unwritten batch of %d; the broker will redeliver it", len(batch))
+                    return
+                log.error("database unavailable (%s); retrying the batch of %d in %.1fs", error, len(batch), delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+        generation = self._generation
+        ack_all(self.client, [item.mid for item in batch if item.qos == 1 and item.generation == generation])
+        for item in batch:
+            if item.qos == 2 and item.generation == generation:
+                self.client.ack(item.mid, item.qos)
+        self.totals.add(result)
+        if self._dirty_regencies is not None:
+            self._dirty_regencies |= result.changed_regencies
+        if result.changed_cameras or result.changed_websites:
+            self._publish_pending()
+        if self.on_batch is not None:
+            self.on_batch(result)
+
+    # --- periodic work ------------------------------------------------------------------------
+
+    def _periodic(self) -> None:
+        now = time.monotonic()
+        ingest = self.config.ingest
+        if ingest.republish and now >= self._next_summary and self._dirty_regencies != set():
+            self._next_summary = now + ingest.summary_interval_s
+            self._guarded("public summaries", self._summaries)
+        if now >= self._next_maintenance:
+            self._next_maintenance = now + ingest.maintenance_interval_s
+            self._guarded("maintenance", self.maintenance)
+
+    def _guarded(self, what: str, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("%s failed; retrying at the next interval", what)
+
+    def _summaries(self) -> None:
+        regencies, self._dirty_regencies = self._dirty_regencies, set()
+        with self.database.session(write=True) as session:
+            public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC))
+        self._publish_pending()
+
+    def _publish_pending(self) -> None:
+        if not self.config.ingest.republish or not self.connected.is_set():
+            return
+        with self.database.session() as session:
+            rows = public.pending(session.connection())
+        if not rows:
+            return
+        published = []
+        for topic, seq, payload in rows:
+            info = self.client.publish(topic, payload, qos=QOS_AT_LEAST_ONCE, retain=True)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break
+            published.append((topic, seq))
+        with self.database.session(write=True) as session:
+            public.mark_published(session.connection(), published)
+        self.totals.published += len(published)
+
+    def maintenance(self, now: dt.datetime | None = None) -> None:
+        """Daily rollups for yesterday and today, silent cameras, and (hourly) retention."""
+        now = now or dt.datetime.now(dt.UTC)
+        silence = dt.timedelta(seconds=self.config.ingest.silence_after_s)
+        with self.database.session(write=True) as session:
+            silent = rollup.mark_silent_cameras(session.connection(), now, silence)
+            if silent and self.config.ingest.republish:
+                public.stage_cameras(session.connection(), silent, now)
+                self._dirty_regencies = None
+        today = rollup.local_day(now, self._timezone)
+        for day in (today - dt.timedelta(days=1), today):
+            with self.database.session(write=True) as session:
+                rollup.update_daily(session.connection(), day, self._timezone, now)
+        if time.monotonic() - self._last_prune > 3600 or self._last_prune == 0.0:
+            self._last_prune = time.monotonic()
+            with self.database.session(write=True) as session:
+                rollup.prune(session.connection(), dt.timedelta(days=self.config.database.retention_days), now)
