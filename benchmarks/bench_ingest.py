@@ -32,7 +32,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import tomli_w
-from sqlalchemy import func, select as sql_select
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
 
 from central.storage.db import Database
 from central.storage.migrate import upgrade

@@ -29,7 +29,7 @@ from central.ingest.agents import AgentDirectory
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings
 from central.storage import rollup
 from central.storage.db import Database
-from shared import topics
+from shared import sdnotify, topics
 from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success, session_properties
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,9 @@ class IngestWorker:
         self._next_maintenance = time.monotonic() + ingest.maintenance_interval_s
         self._last_prune = 0.0
         self._timezone = ZoneInfo(config.web.timezone)
+        self._ready_sent = False
+        self._watchdog_s = sdnotify.watchdog_interval()
+        self._next_watchdog = 0.0
         broker = config.broker
         tls = TlsFiles(broker.ca, broker.cert, broker.key)
         self.client = make_client(client_id or broker.client_id, tls, logger=log)
@@ -114,6 +117,9 @@ class IngestWorker:
                       _properties: object) -> None:
         if all(reason_is_success(r) for r in reasons):
             self.subscribed.set()
+            if not self._ready_sent:  # systemd's start-up ends at the first subscription, not every resubscribe
+                self._ready_sent = True
+                sdnotify.notify_ready("subscribed")
         else:
             log.error("subscription refused: %s", reasons)
 
@@ -153,10 +159,22 @@ class IngestWorker:
                 if batch:
                     self._write_and_ack(batch)
                 self._periodic()
+                self._pet_watchdog()
         finally:
+            sdnotify.notify_stopping("finishing and disconnecting")
             self.client.disconnect()
             self.client.loop_stop()
             log.info("ingest stopped: %s", self.totals)
+
+    def _pet_watchdog(self) -> None:
+        # Only from this loop: a batch stuck retrying an unavailable database stops the pings, and
+        # systemd's restart (the batch unacknowledged, so redelivered) is the right outcome then.
+        if self._watchdog_s is None:
+            return
+        now = time.monotonic()
+        if now >= self._next_watchdog:
+            self._next_watchdog = now + self._watchdog_s
+            sdnotify.notify_watchdog()
 
     # --- batches --------------------------------------------------------------------------------
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -217,3 +220,101 @@ def test_send_command_reaches_the_agent_and_its_result_comes_back(
             return record is not None and record.state == "succeeded"
 
     running.wait_for(done)
+
+
+# --- systemd notifications and several workers ------------------------------------------------------
+
+
+def _notify_socket() -> tuple[socket.socket, Path]:
+    # A short path of our own: AF_UNIX addresses are limited to ~108 bytes, pytest's tmp_path can exceed it.
+    path = Path(tempfile.mkdtemp(prefix="scc-notify-")) / "notify"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(path))
+    listener.settimeout(15)
+    return listener, path
+
+
+def _next_state(listener: socket.socket, prefix: str) -> str:
+    while True:
+        state = listener.recv(4096).decode()
+        if state.startswith(prefix):
+            return state
+
+
+def test_worker_tells_systemd_ready_alive_and_stopping(
+    pki: Pki, tls_broker: TlsBroker, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listener, path = _notify_socket()
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # a ping at least every 0.1 s
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    config = central_config(pki, tls_broker, str(database.url.render_as_string(hide_password=False)))
+    runner = RunningWorker(config, database)
+    runner.thread.start()
+    try:
+        assert _next_state(listener, "READY=1")
+        assert runner.worker.subscribed.is_set(), "READY=1 before the subscription was acknowledged"
+        started = time.monotonic()
+        for _ in range(3):
+            _next_state(listener, "WATCHDOG=1")
+        assert time.monotonic() - started < 2
+    finally:
+        runner.worker.stop()
+        runner.thread.join(10)
+    assert _next_state(listener, "STOPPING=1")
+    listener.close()
+
+
+def _stored_by(log_path: Path) -> int:
+    match = re.search(r"ingest stopped: Totals\(received=\d+, stored=(\d+)", log_path.read_text())
+    assert match, log_path.read_text()
+    return int(match.group(1))
+
+
+@pytest.mark.slow
+def test_two_ingest_processes_share_one_stream(
+    pki: Pki, tls_broker: TlsBroker, database: Database, tmp_path: Path
+) -> None:
+    import tomli_w
+
+    config = central_config(pki, tls_broker, str(database.url.render_as_string(hide_password=False)), batch_size=100)
+    config_path = tmp_path / "central.toml"
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    workers = []
+    for index in range(2):
+        listener, path = _notify_socket()
+        log_path = tmp_path / f"ingest-{index}.log"
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "central.cli", "--config", str(config_path), "ingest", "--client-id",
+                 f"{config.broker.client_id}-{index}"],
+                stdout=log_file, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2],
+                env={**os.environ, "NOTIFY_SOCKET": str(path)},
+            )
+        workers.append((process, listener, log_path))
+    try:
+        for _process, listener, log_path in workers:
+            try:
+                _next_state(listener, "READY=1")  # subscribed: the broker now shares the stream between both
+            except TimeoutError:
+                pytest.fail(log_path.read_text())
+        agent = tls_broker.connect(AGENT_PALEMBANG)
+        total = 2000
+        for i in range(total):
+            agent.publish(*f.wire(f.camera_status(AGENT_PALEMBANG, f"cam-{i % 40}", "ok" if i % 7 else "offline")),
+                          qos=1)
+        deadline = time.monotonic() + 60
+        while count(database, CameraCheck) < total:
+            assert time.monotonic() < deadline, f"stored {count(database, CameraCheck)}/{total}"
+            time.sleep(0.1)
+    finally:
+        for process, listener, _log_path in workers:
+            process.terminate()
+            process.wait(20)
+            listener.close()
+    stored = [_stored_by(log_path) for _process, _listener, log_path in workers]
+    assert sum(stored) == total and min(stored) > 0, stored
+    with database.session() as session:
+        ids = session.scalars(select(IngestedMessage.msg_id)).all()
+        assert len(ids) == len(set(ids)) == total
+    assert count(database, CameraCheck) == total  # every report exactly once
