@@ -28,7 +28,4 @@ def test_notify_units_have_notifying_programs(unit: str) -> None:
     package = NOTIFYING[unit]
     calls = _calls(package) if package.is_dir() else set()
     missing = {"notify_ready", "notify_watchdog", "watchdog_interval"} - calls
-    if missing and unit == "scc-central-ingest.service":
-        # INTEGRATION POINT (central/ingest): until the worker calls these, systemd would time the start out.
-        pytest.xfail(f"central/ingest does not call shared.sdnotify yet: {sorted(missing)}")
     assert not missing, f"{package.relative_to(REPO)} never calls {sorted(missing)} (shared/sdnotify.py)"
