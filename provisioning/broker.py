@@ -34,8 +34,14 @@ MAX_QUEUED_MESSAGES = 1_000_000
 # Queued payloads live in the broker's RAM; a status report is ~0.5 KiB, so a full queue of them is ~0.5 GiB.
 # The byte cap stops a flood of thumbnails (up to MAX_PAYLOAD_BYTES each) from exhausting memory first.
 MAX_QUEUED_BYTES = 1024 * 1024 * 1024
-# Enough unacknowledged QoS 1 messages per client to keep central's ingest busy over a WAN round trip.
-MAX_INFLIGHT_MESSAGES = 100
+# In-flight window for QoS 1/2. Mosquitto 2.0 uses it (a) as the outgoing window of MQTT v3.x clients and
+# (b) as the Receive Maximum its CONNACK announces to v5 clients, i.e. how many of their own publishes may be
+# unacknowledged. It does NOT cap what the broker sends a v5 subscriber: the client's CONNECT Receive Maximum
+# replaces it (verified on 2.0.11: a v5 subscriber asking for 1000 gets 1000 unacknowledged messages with
+# this set to 100), so central's ingest window is its own ingest.receive_maximum. 1000 matches the highest
+# window an agent may configure (outbox.max_inflight), so an agent replaying a backlog over a slow link is
+# never told to use less than it asked for; a v3 reader's window is far from the broker's memory limits.
+MAX_INFLIGHT_MESSAGES = 1000
 # Save the in-memory state every 5 minutes as well as on clean shutdown, so a crash loses at most that.
 AUTOSAVE_INTERVAL_SECONDS = 300
 # Sessions of clients gone this long (a decommissioned agent) are dropped with their queues.
