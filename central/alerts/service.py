@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from central.alerts.store import ApplyStats, apply_evaluation, load_active, load
 from central.alerts.tables import AlertChannelConfig
 from central.config import CentralConfig
 from central.storage.db import Database
+from shared import sdnotify
 
 log = logging.getLogger(__name__)
 
@@ -147,13 +149,23 @@ class AlertService:
 
     def run(self, stop: threading.Event) -> None:
         interval = self.config.alerts.interval_s
+        # systemd (Type=notify, WatchdogSec) kills a loop that stops petting; None outside systemd.
+        pet_every = sdnotify.watchdog_interval()
         log.info("alerts: evaluating every %.0f s", interval)
+        sdnotify.notify_ready(f"evaluating every {interval:.0f} s")
         while not stop.is_set():
+            sdnotify.notify_watchdog()
             try:
                 self.tick()
             except Exception:  # keep the loop alive; the next tick retries from the database
                 log.exception("alerts: tick failed")
-            stop.wait(interval)
+            sdnotify.notify_watchdog()
+            next_tick = time.monotonic() + interval
+            # A long interval is waited in watchdog-sized steps so that idling is not taken for a hang.
+            while not stop.is_set() and (remaining := next_tick - time.monotonic()) > 0:
+                stop.wait(min(remaining, pet_every) if pet_every else remaining)
+                sdnotify.notify_watchdog()
+        sdnotify.notify_stopping("stopping")
         self.close()
 
     def close(self) -> None:

@@ -48,7 +48,8 @@ assert callback(1) == 2
 """
 
 CENTRAL = """
-import flask, flask_babel, sqlalchemy, alembic, pydantic, gunicorn, paho.mqtt.client, ssl
+import flask, flask_babel, sqlalchemy, alembic, pydantic, gunicorn, paho.mqtt.client, ssl, httpx, smtplib
+httpx.Client().close()  # the alerts' webhook sender
 from cryptography.hazmat.primitives.asymmetric import ec
 engine = sqlalchemy.create_engine("sqlite://")
 with engine.connect() as connection:

@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 NOTIFYING = {
     "scc-agent.service": REPO / "edge_agent",
     "scc-central-ingest.service": REPO / "central" / "ingest",
+    "scc-central-alerts.service": REPO / "central" / "alerts",
 }
 
 

@@ -12,7 +12,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS_DIR = REPO / "systemd"
-SCC_UNITS = ("scc-agent.service", "scc-central-web.service", "scc-central-ingest.service")
+SCC_UNITS = (
+    "scc-agent.service",
+    "scc-central-web.service",
+    "scc-central-ingest.service",
+    "scc-central-alerts.service",
+)
 VENV_BIN = "/opt/scc/venv/bin/"
 # Exposure ceiling per unit; docs/security.md records the actual scores.
 MAX_EXPOSURE = 2.0
@@ -98,7 +103,7 @@ def test_unit_is_sandboxed(name: str) -> None:
 
 
 def test_long_running_loops_have_a_watchdog() -> None:
-    for name in ("scc-agent.service", "scc-central-ingest.service"):
+    for name in ("scc-agent.service", "scc-central-ingest.service", "scc-central-alerts.service"):
         assert _directives(name).get("WatchdogSec"), name
 
 
