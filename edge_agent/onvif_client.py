@@ -1,10 +1,12 @@
-"""One long-lived ONVIF session per camera on onvif-zeep-async: clock offset, services, profiles, URIs.
+"""ONVIF for many cameras on onvif-zeep-async's parsed WSDLs: one shared HTTP pool, a few light objects per camera.
 
-Why long-lived: onvif-zeep-async already parses each WSDL once per process (its module-level
-document cache), but every ``ONVIFCamera`` and every service still builds aiohttp sessions and
-zeep clients. Rebuilding them per check is what makes the naive way expensive (see
-benchmarks/bench_agent.py), so the agent keeps one session per camera and only re-reads
-profiles and URIs every ``onvif_refresh_s`` or after a failure.
+Why not one ``ONVIFCamera`` per camera: each of its services owns an aiohttp session, a connector, a
+requests session (zeep's base transport) and two zeep clients, and the first checks of a large fleet
+all parse the same WSDL at once (the library's cache is filled only after a parse finishes), which
+cost ~4 MB per concurrently started camera. Here a per-event-loop ``OnvifPool`` holds the HTTP pool,
+the zeep transport, the parsed WSDLs (loaded once, under a lock) and one unauthenticated zeep client
+per WSDL; a camera keeps only its WS-Security token, one authenticated zeep client and two service
+proxies, and re-reads profiles and URIs every ``onvif_refresh_s`` or after a failure.
 """
 
 from __future__ import annotations
@@ -20,12 +22,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from lxml.etree import LxmlError
-from onvif import ONVIFCamera
-from onvif.exceptions import ONVIFError, ONVIFTimeoutError
-from onvif.util import is_auth_error, stringify_onvif_error
 from zeep.exceptions import Fault, TransportError, XMLParseError, XMLSyntaxError
 from zeep.exceptions import ValidationError as ZeepValidationError
 
+from edge_agent.onvif_lib import (
+    DEFAULT_SETTINGS,
+    SERVICES,
+    WSDL_DIR,
+    AsyncTransportProtocolErrorHandler,
+    ONVIFError,
+    ONVIFTimeoutError,
+    UsernameDigestTokenDtDiff,
+    WsAddressingIfMissingPlugin,
+    ZeepAsyncClient,
+    bracket_host,
+    cached_document,
+    is_auth_error,
+    stringify_onvif_error,
+)
 from edge_agent.scrub import scrub
 from shared.messages import clip_text
 
@@ -110,58 +124,163 @@ class TimeReading:
     elapsed_s: float
 
 
+_MEDIA_NS = SERVICES["media"]["ns"]
+
+
+class OnvifPool:
+    """What every camera's ONVIF session shares: one aiohttp pool, one zeep transport, parsed WSDLs.
+
+    Bound to the event loop it is first used on (aiohttp's rule); ``close`` it when the checks stop.
+    """
+
+    def __init__(self, *, connections: int = 128) -> None:
+        self._connections = connections
+        self._http: aiohttp.ClientSession | None = None
+        self._transport: AsyncTransportProtocolErrorHandler | None = None
+        self._authless: dict[str, ZeepAsyncClient] = {}
+        self._documents: dict[str, Any] = {}
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def transport(self) -> AsyncTransportProtocolErrorHandler:
+        if self._transport is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._connections, limit_per_host=4, ssl=False,
+                # Cameras are checked a minute apart: keep a connection only for the back-to-back
+                # requests of one check, not one idle socket per camera.
+                keepalive_timeout=4,
+            )
+            # Callers bound every request with asyncio.timeout; these only stop a leak if one does not.
+            self._http = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=120, connect=30, sock_read=90),
+            )
+            # The library's transport retries once when a camera closed a kept-alive connection.
+            self._transport = AsyncTransportProtocolErrorHandler(session=self._http, verify_ssl=False)
+        return self._transport
+
+    async def document(self, name: str) -> Any:
+        """The parsed WSDL of service ``name``; parsed once even when 1,000 cameras ask at once."""
+        document = self._documents.get(name)
+        if document is None:
+            if self._lock is None:
+                self._lock = asyncio.Lock()
+            async with self._lock:
+                document = self._documents.get(name)
+                if document is None:
+                    document = await cached_document(f"{WSDL_DIR}/{SERVICES[name]['wsdl']}")
+                    self._documents[name] = document
+        return document
+
+    async def client(self, name: str, wsse: Any) -> ZeepAsyncClient:
+        """A zeep client for service ``name`` signing with ``wsse`` (per camera: its credentials and offset)."""
+        return ZeepAsyncClient(wsdl=await self.document(name), wsse=wsse, transport=self.transport,
+                               settings=DEFAULT_SETTINGS, plugins=[WsAddressingIfMissingPlugin()])
+
+    async def authless_client(self, name: str) -> ZeepAsyncClient:
+        """The unauthenticated client of service ``name``: no per-camera state, so one for all cameras."""
+        client = self._authless.get(name)
+        if client is None:
+            client = await self.client(name, None)
+            self._authless[name] = client
+        return client
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._http = self._transport = None
+        self._authless.clear()
+
+
+@dataclass(slots=True)
+class _Service:
+    """One camera's proxies for one ONVIF service: ``authless`` (time) and ``auth`` (everything else)."""
+
+    authless: Any
+    auth: Any
+    xaddr: str
+
+
+def _binding(name: str) -> str:
+    return "{%s}%s" % (SERVICES[name]["ns"], SERVICES[name]["binding"])  # noqa: UP031 - braces are literal
+
+
 @dataclass(slots=True)
 class OnvifSession:
-    """A camera's ONVIF state; create once per camera and reuse across checks."""
+    """A camera's ONVIF state; create once per camera and reuse across checks.
+
+    Without a ``pool`` the session makes its own (for one-off use such as ``scc-agent probe``) and
+    closes it in ``close``.
+    """
 
     host: str
     port: int
     username: str
     password: str = field(repr=False)
     timeout_s: float = 8.0
-    camera: ONVIFCamera | None = None
+    pool: OnvifPool | None = None
     clock_offset_s: float | None = None
     device: DeviceInfo | None = None
     profile: MediaProfile | None = None
     media_refreshed_at: float = 0.0
     xaddrs_from: str = ""
+    xaddrs: dict[str, str] = field(default_factory=dict)
+    _own_pool: bool = field(default=False, init=False, repr=False)
+    _token: Any = field(default=None, init=False, repr=False)
+    _devicemgmt: _Service | None = field(default=None, init=False, repr=False)
 
-    async def _ensure_camera(self) -> ONVIFCamera:
-        if self.camera is None:
-            camera = ONVIFCamera(self.host, self.port, self.username or None, self.password or None,
-                                 adjust_time=False)
-            # The library opens a snapshot HTTP session we never use (snapshots go through httpx
-            # with digest/basic fallback); close it now rather than hold a socket pool per camera.
-            await camera._snapshot_client.close()
-            self.camera = camera
-        return self.camera
+    def _pool(self) -> OnvifPool:
+        if self.pool is None:
+            self.pool = OnvifPool(connections=8)
+            self._own_pool = True
+        return self.pool
+
+    def _wsse(self) -> Any:
+        if self._token is None and self.username:
+            offset = dt.timedelta(seconds=self.clock_offset_s) if self.clock_offset_s else None
+            # Digest token with the camera's clock offset, as the library signs; one per camera because
+            # the offset is the camera's.
+            self._token = UsernameDigestTokenDtDiff(self.username, self.password or "", dt_diff=offset,
+                                                    use_digest=True)
+        return self._token
+
+    async def _service(self, name: str, xaddr: str) -> _Service:
+        pool = self._pool()
+        authless = (await pool.authless_client(name)).create_service(_binding(name), xaddr)
+        auth = (await pool.client(name, self._wsse())).create_service(_binding(name), xaddr)
+        return _Service(authless, auth, xaddr)
+
+    def _device_xaddr(self) -> str:
+        base = self.host if self.host.startswith(("http://", "https://")) else f"http://{bracket_host(self.host)}"
+        return f"{base}:{self.port}/onvif/device_service"
 
     async def close(self) -> None:
-        if self.camera is not None:
-            with contextlib.suppress(Exception):
-                for service in list(self.camera.services.values()):
-                    await service.close()
-            self.camera = None
+        """Forget the proxies (rebuilt cheaply on next use) and the media profile."""
+        self._devicemgmt = None
         self.profile = None
         self.media_refreshed_at = 0.0
+        if self._own_pool and self.pool is not None:
+            with contextlib.suppress(Exception):
+                await self.pool.close()
+            self.pool, self._own_pool = None, False
 
-    async def _devicemgmt(self) -> Any:
-        camera = await self._ensure_camera()
-        return await camera.create_devicemgmt_service()
+    async def _device_service(self) -> _Service:
+        if self._devicemgmt is None:
+            self._devicemgmt = await self._service("devicemgmt", self._device_xaddr())
+        return self._devicemgmt
 
     async def system_time(self) -> TimeReading:
         """Unauthenticated GetSystemDateAndTime; the camera's clock offset signs every later request."""
-        devicemgmt = await self._devicemgmt()
+        devicemgmt = await self._device_service()
         started = time.monotonic()
         before = dt.datetime.now(dt.UTC)
         async with asyncio.timeout(self.timeout_s):
             try:
-                answer = await devicemgmt.authless_GetSystemDateAndTime()
+                answer = await devicemgmt.authless.GetSystemDateAndTime()
             except Fault as fault:
                 if not is_auth_error(fault):
                     raise
                 # Some firmware wants auth even for the time: the ONVIF service answered, offset unknown.
-                answer = await devicemgmt.GetSystemDateAndTime()
+                answer = await devicemgmt.auth.GetSystemDateAndTime()
         elapsed = time.monotonic() - started
         offset = _offset_from(answer, before + dt.timedelta(seconds=elapsed / 2))
         if offset is not None:
@@ -170,24 +289,15 @@ class OnvifSession:
         return TimeReading(offset, elapsed)
 
     def _apply_offset(self, offset_s: float) -> None:
-        camera = self.camera
-        if camera is None:
-            return
-        diff = dt.timedelta(seconds=offset_s)
-        camera.dt_diff = diff
-        # Services already built carry their own WS-Security token; update its offset in place
-        # instead of rebuilding the zeep clients.
-        for service in camera.services.values():
-            service.dt_diff = diff
-            token = getattr(service.zeep_client, "wsse", None)
-            if token is not None and hasattr(token, "dt_diff"):
-                token.dt_diff = diff
+        # The token is shared by this camera's zeep clients: updating it re-signs every later request.
+        if self._token is not None:
+            self._token.dt_diff = dt.timedelta(seconds=offset_s) if offset_s else None
 
     async def device_information(self) -> DeviceInfo:
         """Authenticated GetDeviceInformation: proves the credentials (and the signing offset)."""
-        devicemgmt = await self._devicemgmt()
+        devicemgmt = await self._device_service()
         async with asyncio.timeout(self.timeout_s):
-            info = await devicemgmt.GetDeviceInformation()
+            info = await devicemgmt.auth.GetDeviceInformation()
         device = DeviceInfo(
             manufacturer=clip_text(_text(info, "Manufacturer")),
             model=clip_text(_text(info, "Model")),
@@ -201,10 +311,10 @@ class OnvifSession:
         self.device = device
         return device
 
-    async def _mac(self, devicemgmt: Any) -> str:
+    async def _mac(self, devicemgmt: _Service) -> str:
         try:
             async with asyncio.timeout(self.timeout_s):
-                interfaces = await devicemgmt.GetNetworkInterfaces()
+                interfaces = await devicemgmt.auth.GetNetworkInterfaces()
         except ONVIF_ERRORS:
             return ""
         for interface in interfaces or []:
@@ -219,11 +329,14 @@ class OnvifSession:
 
     async def refresh_media(self) -> MediaProfile | None:
         """GetServices (else GetCapabilities) for the XAddrs, then profiles and stream/snapshot URIs."""
-        camera = await self._ensure_camera()
-        devicemgmt = await camera.create_devicemgmt_service()
+        devicemgmt = await self._device_service()
         async with asyncio.timeout(self.timeout_s * 2):
-            await self._update_xaddrs(camera, devicemgmt)
-            media = await camera.create_media_service()
+            await self._update_xaddrs(devicemgmt)
+            media_xaddr = self.xaddrs.get(_MEDIA_NS)
+            if not media_xaddr:
+                raise ONVIFError(f"Device doesn't support service: media with namespace {_MEDIA_NS}")
+            # Only needed for this refresh, so not kept: proxies are cheap to build from the shared WSDL.
+            media = (await self._service("media", media_xaddr)).auth
             profiles = await media.GetProfiles()
             if not profiles:
                 self.profile = None
@@ -239,30 +352,25 @@ class OnvifSession:
                 if rate is not None and getattr(rate, "FrameRateLimit", None):
                     profile.fps = float(rate.FrameRateLimit)
                 profile.encoding = str(getattr(encoder, "Encoding", "") or "")
-            stream = await media.GetStreamUri({
-                "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
-                "ProfileToken": profile.token,
-            })
+            stream = await media.GetStreamUri(
+                StreamSetup={"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                ProfileToken=profile.token,
+            )
             profile.stream_uri = await self._reachable_url(str(stream.Uri)) if stream and stream.Uri else None
             try:
-                snapshot = await media.GetSnapshotUri({"ProfileToken": profile.token})
+                snapshot = await media.GetSnapshotUri(ProfileToken=profile.token)
             except Fault:
                 snapshot = None
             uri = getattr(snapshot, "Uri", None) if snapshot is not None else None
             profile.snapshot_uri = await self._reachable_url(str(uri)) if uri else None
-        # The media service is only needed for this refresh; keep just device management open.
-        media_key = ("media", None)
-        service = camera.services.pop(media_key, None)
-        if service is not None:
-            await service.close()
         self.profile = profile
         self.media_refreshed_at = time.monotonic()
         return profile
 
-    async def _update_xaddrs(self, camera: ONVIFCamera, devicemgmt: Any) -> None:
+    async def _update_xaddrs(self, devicemgmt: _Service) -> None:
         xaddrs: dict[str, str] = {}
         try:
-            services = await devicemgmt.GetServices({"IncludeCapability": False})
+            services = await devicemgmt.auth.GetServices(IncludeCapability=False)
             for service in services or []:
                 namespace, xaddr = getattr(service, "Namespace", None), getattr(service, "XAddr", None)
                 if namespace and xaddr:
@@ -273,14 +381,14 @@ class OnvifSession:
                 raise
             log.debug("%s: GetServices unsupported (%s); using GetCapabilities", self.host, scrub(error))
         if not xaddrs:
-            capabilities = await devicemgmt.GetCapabilities({"Category": "All"})
+            capabilities = await devicemgmt.auth.GetCapabilities(Category="All")
             for name in ("Device", "Media", "Events", "Imaging", "PTZ", "Analytics"):
                 capability = getattr(capabilities, name, None)
                 xaddr = getattr(capability, "XAddr", None) if capability is not None else None
                 if xaddr:
                     xaddrs[_CAPABILITY_NAMESPACES[name]] = str(xaddr)
             self.xaddrs_from = "GetCapabilities"
-        camera.xaddrs = {namespace: await self._reachable_url(url) for namespace, url in xaddrs.items()}
+        self.xaddrs = {namespace: await self._reachable_url(url) for namespace, url in xaddrs.items()}
 
     async def _reachable_url(self, url: str) -> str:
         """``url``, or the same URL on the address the camera answered on when its own host is unreachable.

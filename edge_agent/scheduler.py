@@ -19,7 +19,7 @@ from edge_agent.checks.base import CameraRuntime, CameraTarget, CheckContext, Re
 from edge_agent.checks.registry import run_checks
 from edge_agent.checks.snapshot import Analysed
 from edge_agent.config import AgentConfig
-from edge_agent.onvif_client import OnvifSession
+from edge_agent.onvif_client import OnvifPool, OnvifSession
 from edge_agent.status import Decision, decide
 from shared.messages import CameraStatus, CheckOutcome, utc_now
 
@@ -57,6 +57,7 @@ def make_resources(config: AgentConfig) -> Resources:
             limits=httpx.Limits(max_connections=schedule.concurrency * 2,
                                 max_keepalive_connections=schedule.concurrency * 2),
         ),
+        onvif=OnvifPool(connections=schedule.concurrency * 2),
         executor=ThreadPoolExecutor(schedule.workers, thread_name_prefix="scc-cpu"),
         rtsp_executor=ThreadPoolExecutor(schedule.rtsp_concurrency + 2, thread_name_prefix="scc-rtsp"),
         rtsp_slots=asyncio.Semaphore(schedule.rtsp_concurrency),
@@ -65,6 +66,7 @@ def make_resources(config: AgentConfig) -> Resources:
 
 async def close_resources(resources: Resources) -> None:
     await resources.http.aclose()
+    await resources.onvif.close()
     resources.executor.shutdown(wait=False, cancel_futures=True)
     resources.rtsp_executor.shutdown(wait=False, cancel_futures=True)
 
@@ -85,7 +87,7 @@ class CameraChecker:
         ):
             runtime = CameraRuntime(
                 session=OnvifSession(target.host, target.port, target.username, target.password,
-                                     timeout_s=self.config.timeouts.onvif_s),
+                                     timeout_s=self.config.timeouts.onvif_s, pool=self.resources.onvif),
                 stream_offset=random.randrange(self.config.schedule.rtsp_every),
             )
             self.runtimes[target.camera_id] = runtime

@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 
 from edge_agent.config import AgentConfig
-from edge_agent.onvif_client import OnvifSession
+from edge_agent.onvif_client import OnvifPool, OnvifSession
 from edge_agent.scrub import scrub
 from shared.messages import CheckOutcome, DiscoveryMethod, Outcome, clip_text
 
@@ -52,10 +52,11 @@ class CameraRuntime:
 
 @dataclass(slots=True)
 class Resources:
-    """Shared by all checks of the process: one HTTP pool, one thread pool, an RTSP decode limit."""
+    """Shared by all checks of the process: HTTP pools (snapshots, ONVIF), a thread pool, an RTSP decode limit."""
 
     config: AgentConfig
     http: httpx.AsyncClient
+    onvif: OnvifPool
     executor: Executor
     # RTSP probes block a thread for seconds: their own pool, so snapshots never queue behind them.
     rtsp_executor: Executor

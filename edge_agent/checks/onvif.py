@@ -32,7 +32,7 @@ class OnvifAnswers:
             if failure.reason == "onvif_malformed" and isinstance(http_status, int) and http_status >= 500:
                 # zeep cannot parse an error page and loses the status; the reachability probe saw it.
                 failure = OnvifFailure("onvif_no_answer", f"ONVIF service answers HTTP {http_status}")
-            # A broken connection may leave the session's HTTP pool in a bad state: rebuild next time.
+            # Rebuild the proxies next time (cheap); a broken pooled connection is dropped by aiohttp.
             await session.close()
             return outcome(self.name, Outcome.FAIL, failure.reason, failure.message, started=started)
         elapsed = round(reading.elapsed_s, 2)
