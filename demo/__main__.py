@@ -22,7 +22,7 @@ DEFAULT_STATE_DIR = Path("demo-state")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m demo",
-        description="Run SCC locally: CA, Mosquitto, central ingest and web, the simulator and three agents.",
+        description="Run SCC locally: CA, Mosquitto, central ingest, web and alerts, the simulator and the agents.",
     )
     parser.add_argument(
         "--state-dir", type=Path, default=None, help="where everything is kept (default ./demo-state)"
@@ -62,6 +62,15 @@ def _banner(running: Running) -> None:
     lines.append(
         f"  broker:     mqtts://127.0.0.1:{running.broker_port} (mutual TLS; certificates in the state dir)"
     )
+    if running.reader:
+        pki = running.state_dir / "pki"
+        lines.append(
+            f"  public:     mosquitto_sub -h 127.0.0.1 -p {running.broker_port} --cafile {pki}/ca.crt "
+            f"--cert {pki}/clients/{running.reader}.crt --key {pki}/clients/{running.reader}.key "
+            "-t 'scc/v1/public/#' -v"
+        )
+    if running.webhook_log:
+        lines.append(f"  alerts:     {running.url}/alerts; webhook deliveries in {running.webhook_log}")
     if running.simulator_control:
         lines.append(f"  faults:     SCC_SIM_CONTROL={running.simulator_control} scc-sim set cam0001 black")
     lines.append(f"  agents:     {', '.join(running.agents_started) or 'none'}")

@@ -33,6 +33,9 @@ class DemoAgent:
     # Where this agent's cameras and websites start in the simulator's one fleet (0-based).
     camera_offset: int = 0
     website_offset: int = 0
+    # The central host's agent for the provincial OPDs: its websites are the provincial list's
+    # (edge_agent/websites/provincial_opds.toml), each pointed at one of its simulated sites.
+    provincial: bool = False
 
     def camera_indices(self) -> range:
         """The simulator's 1-based camera indices this agent owns."""
@@ -52,6 +55,8 @@ class DemoScenario:
     seed: int
     agents: tuple[DemoAgent, ...]
     agent_settings: Mapping[str, Any] = field(default_factory=dict)
+    # central.toml sections layered over the demo's own (faster alert rules, live-update polling).
+    central_settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def total_cameras(self) -> int:
@@ -126,14 +131,25 @@ def parse_scenario(data: Mapping[str, Any], source: str = "scenario.toml") -> De
             website_faults=_faults(raw.get("website_faults", {}), f"{where}.website_faults", websites),
             camera_offset=camera_offset,
             website_offset=website_offset,
+            provincial=bool(raw.get("provincial", False)),
         )
+        if agent.provincial and agent.cameras:
+            raise ScenarioError(f"{where}: the provincial agent checks websites only, not cameras")
         agents.append(agent)
         camera_offset += cameras
         website_offset += websites
     settings = data.get("agent_settings", {})
     if not isinstance(settings, Mapping):
         raise ScenarioError(f"{source}: [agent_settings] must be a table")
-    return DemoScenario(seed=int(data.get("seed", 0)), agents=tuple(agents), agent_settings=dict(settings))
+    central = data.get("central", {})
+    if not isinstance(central, Mapping):
+        raise ScenarioError(f"{source}: [central] must be a table")
+    return DemoScenario(
+        seed=int(data.get("seed", 0)),
+        agents=tuple(agents),
+        agent_settings=dict(settings),
+        central_settings=dict(central),
+    )
 
 
 def load_scenario(path: Path = DEFAULT_SCENARIO) -> DemoScenario:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -20,11 +21,14 @@ import tomli_w
 from demo.accounts import Credentials, ensure_credentials
 from demo.processes import StartError, Supervisor, free_port, http_answers, port_is_free, tcp_open
 from demo.scenario import DemoAgent, DemoScenario
-from shared.regencies import all_regencies, get_regency
+from demo.webhook_receiver import SECRET_ENV
+from shared.regencies import PROVINCE_NAME, all_regencies, get_regency
 
 BIN = Path(sys.executable).parent
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 BROKER_HOSTS = ("127.0.0.1", "localhost")
+# A third-party reader certificate (docs/third-party.md), so the public topics can be watched.
+READER = "demo-reader"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,9 @@ class Running:
     simulator_control: str | None
     agents_started: list[str]
     skipped: list[str]
+    state_dir: Path
+    webhook_log: Path | None = None
+    reader: str | None = None
 
 
 def _run(argv: Sequence[str | os.PathLike[str]], what: str, env: Mapping[str, str] | None = None) -> str:
@@ -91,6 +98,9 @@ class Stack:
         self.central_dir = self.state / "central"
         self.central_config = self.state / "central.toml"
         self.broker_port = 0
+        self.web_url = ""
+        self.webhook_url = ""
+        self.webhook_log = self.state / "webhook-alerts.jsonl"
         self.skipped: list[str] = []
 
     # --- the steps, in order --------------------------------------------------------------------
@@ -98,10 +108,13 @@ class Stack:
     def start(self, say: Any = print) -> Running:
         self._prepare_state()
         self.broker_port = self._choose_broker_port()
-        say(f"provisioning the CA and {len(self.scenario.agents)} agent bundles in {self.pki}")
+        self.web_url = self._choose_web_url()
+        say(f"provisioning the CA, {len(self.scenario.agents)} agent bundles and a reader in {self.pki}")
         self.provision()
         say(f"starting Mosquitto (mutual TLS) on 127.0.0.1:{self.broker_port}")
         self.start_broker()
+        say(f"starting the alert webhook receiver (deliveries logged to {self.webhook_log})")
+        self.start_webhook_receiver()
         say("preparing central's database")
         credentials = self.setup_central()
         say("starting central ingest")
@@ -113,6 +126,10 @@ class Stack:
         )
         fleet = self.start_simulator()
         agents = self.start_agents(fleet, say)
+        # Last: agents that were down since the previous run have reconnected by its first round, so
+        # a restart does not page everyone with "agent offline" for the time the demo was stopped.
+        say("starting central alerts")
+        self.start_alerts()
         return Running(
             url=url,
             credentials=credentials,
@@ -120,6 +137,9 @@ class Stack:
             simulator_control=fleet.get("control_url") if fleet else None,
             agents_started=agents,
             skipped=self.skipped,
+            state_dir=self.state,
+            webhook_log=self.webhook_log if self.webhook_url else None,
+            reader=READER,
         )
 
     def _prepare_state(self) -> None:
@@ -178,6 +198,9 @@ class Stack:
                     [provision, "agent", "--dir", self.pki, "--regency", agent.regency, "--name", agent.name],
                     f"scc-provision agent {agent.name}",
                 )
+        # Issued before the broker starts: it reads the readers' ACL block only at start or reload.
+        if READER not in issued:
+            _run([provision, "reader", "--dir", self.pki, "--name", READER], f"scc-provision reader {READER}")
 
     def start_broker(self) -> None:
         conf = self.pki / "broker" / "mosquitto.conf"
@@ -188,7 +211,7 @@ class Stack:
 
     def setup_central(self) -> Credentials | None:
         self.central_dir.mkdir(exist_ok=True)
-        config = {
+        config: dict[str, Any] = {
             "state_dir": str(self.central_dir),
             "database": {"url": f"sqlite:///{self.central_dir / 'central.db'}"},
             "broker": {
@@ -202,7 +225,10 @@ class Stack:
             # Plain http on 127.0.0.1: a Secure cookie would never come back and login would loop.
             "web": {"session_cookie_secure": False},
         }
-        self.central_config.write_text(tomli_w.dumps(config), encoding="utf-8")
+        config = _merged(config, self.scenario.central_settings)
+        config["alerts"] = _merged(config.get("alerts", {}), self._alert_channels())
+        # It holds the webhook's signing key: owner-only from the first byte.
+        _write_private(self.central_config, tomli_w.dumps(config))
         central: list[str | Path] = [BIN / "scc-central", "--config", self.central_config]
         if not has_command([*central, "db"]):
             self.skipped.append("central database: 'scc-central db' is not built yet")
@@ -224,13 +250,56 @@ class Stack:
         child = self.supervisor.start("central-ingest", [*central, "ingest"])
         self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
 
-    def start_web(self) -> str:
+    def _alert_channels(self) -> dict[str, Any]:
+        """Where the demo's alerts go: the public MQTT alert topic and, once it runs, the local webhook."""
+        channels: dict[str, Any] = {"public_url": self.web_url, "mqtt": {"enabled": True}}
+        if self.webhook_url:
+            channels["webhooks"] = [
+                {"name": "demo-webhook", "url": self.webhook_url, "secret": self._webhook_secret()}
+            ]
+        return channels
+
+    def _webhook_secret(self) -> str:
+        # Kept across runs like the login, so a receiver and a central from different runs still agree.
+        path = self.state / "webhook-secret"
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError:
+            secret = secrets.token_urlsafe(24)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secret)
+            return secret
+
+    def start_webhook_receiver(self) -> None:
+        child = self.supervisor.start(
+            "webhook-receiver",
+            [sys.executable, "-m", "demo.webhook_receiver", "--log", self.webhook_log],
+            # In the environment, not argv: any local user can read another's command line.
+            env={SECRET_ENV: self._webhook_secret()},
+            capture_first_line=True,
+        )
+        self.webhook_url = self.supervisor.wait_first_line(child, timeout=30)
+
+    def start_alerts(self) -> None:
+        central: list[str | Path] = [BIN / "scc-central", "--config", self.central_config]
+        if not has_command([*central, "alerts", "run"]):
+            self.skipped.append("central alerts: 'scc-central alerts run' is not built yet")
+            return
+        child = self.supervisor.start("central-alerts", [*central, "alerts", "run"])
+        self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
+
+    def _choose_web_url(self) -> str:
         host, port = self.options.web_host, self.options.web_port
         if port == 0:
             port = free_port(host)
         elif not port_is_free(port, host):
             raise StartError(f"web port {port} is in use; pick another with --web-port (0: any)")
-        url = f"http://{host}:{port}"
+        return f"http://{host}:{port}"
+
+    def start_web(self) -> str:
+        url = self.web_url
+        host, port = self.options.web_host, int(url.rsplit(":", 1)[1])
         # INTEGRATION POINT (central/web): 'serve' execs gunicorn with central/web/gunicorn_conf.py.
         child = self.supervisor.start(
             "central-web",
@@ -274,7 +343,8 @@ class Stack:
             self.write_agent_config(agent, etc, fleet)
             if not can_run:
                 continue
-            say(f"starting {agent.name} for {get_regency(agent.regency).display_name} ({agent.regency})")
+            what = "for the provincial OPD websites, reported under" if agent.provincial else "for"
+            say(f"starting {agent.name} {what} {get_regency(agent.regency).display_name} ({agent.regency})")
             child = self.supervisor.start(agent.name, [*agent_cli, "--config", etc / "agent.toml", "run"])
             self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
             started.append(agent.name)
@@ -324,14 +394,18 @@ class Stack:
             config.setdefault(section, {}).update(values)
         config["cameras"] = _agent_cameras(agent, fleet)
         config["websites"] = _agent_websites(agent, fleet)
-        text = tomli_w.dumps(config)
-        # It holds the cameras' passwords: owner-only, written that way from the first byte.
-        temporary = path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        temporary.replace(path)
+        # It holds the cameras' passwords.
+        _write_private(path, tomli_w.dumps(config))
         return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, owner-only from the first byte (it holds passwords or keys)."""
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    temporary.replace(path)
 
 
 def _agent_cameras(agent: DemoAgent, fleet: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -368,6 +442,8 @@ def _installer_password(camera: Mapping[str, Any]) -> str:
 
 def _agent_websites(agent: DemoAgent, fleet: Mapping[str, Any]) -> list[dict[str, Any]]:
     sites = list(fleet.get("websites", []))
+    if agent.provincial:
+        return _provincial_websites(agent, fleet, sites)
     regency = get_regency(agent.regency)
     targets = []
     for index in agent.website_indices():
@@ -384,6 +460,36 @@ def _agent_websites(agent: DemoAgent, fleet: Mapping[str, Any]) -> list[dict[str
             }
         )
     return targets
+
+
+def _provincial_websites(
+    agent: DemoAgent, fleet: Mapping[str, Any], sites: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The provincial list's entries in order, each with its URL swapped for a simulated site's."""
+    from edge_agent.websites import provincial_targets
+
+    targets = []
+    for target, index in zip(provincial_targets(), agent.website_indices(), strict=False):
+        if index >= len(sites):
+            break
+        entry = target.model_dump(mode="json", exclude_defaults=True)
+        entry.update(url=sites[index]["url"], ca_file=fleet["website_ca_file"])
+        # Shown under Kota Palembang next to the city's own offices: "Dinas Kesehatan" alone is ambiguous.
+        if "Provinsi" not in target.opd:
+            entry["opd"] = f"{target.opd} Provinsi {PROVINCE_NAME}"
+        targets.append(entry)
+    return targets
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``, table by table: [central.alerts.rules.x] keeps alerts' other keys."""
+    result = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = _merged(result[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 def _office_of(opd: str) -> str:

@@ -16,15 +16,16 @@ import pytest
 
 from demo.check import picture_is_complete, read_picture
 from demo.processes import Supervisor
-from demo.scenario import load_scenario, parse_scenario
-from demo.stack import _agent_cameras, _agent_websites
+from demo.scenario import ScenarioError, load_scenario, parse_scenario
+from demo.stack import _agent_cameras, _agent_websites, _merged
+from edge_agent.websites import WebsiteTarget, provincial_targets
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_scenario_has_the_three_regencies() -> None:
     scenario = load_scenario()
-    by_regency = {agent.regency: agent for agent in scenario.agents}
+    by_regency = {agent.regency: agent for agent in scenario.agents if not agent.provincial}
     assert set(by_regency) == {"16.71", "16.06", "16.07"}
     assert by_regency["16.71"].cameras == 36
     # The demo must show trouble: dead, frozen, dark, covered and misconfigured cameras, stale sites.
@@ -78,6 +79,40 @@ def test_agent_config_entries_from_a_fleet_description(tmp_path: Path) -> None:
     site = _agent_websites(second, fleet)[0]
     assert site["opd"] == "Dinas Pendidikan Kabupaten Banyuasin"
     assert site["id"] == "dinas-pendidikan-banyuasin"
+
+
+def test_provincial_agent_checks_the_provincial_list_on_simulated_sites(tmp_path: Path) -> None:
+    scenario = load_scenario()
+    [provincial] = [agent for agent in scenario.agents if agent.provincial]
+    # Bound to the provincial capital, which has its own agent: "3 of 17 integrated" stays true.
+    assert provincial.regency == "16.71" and provincial.cameras == 0
+    fleet: dict[str, Any] = {
+        "cameras": [],
+        "websites": [{"url": f"https://127.0.0.1:{9000 + i}/", "opd": "x"} for i in range(scenario.total_websites)],
+        "website_ca_file": str(tmp_path / "ca.pem"),
+    }
+    sites = _agent_websites(provincial, fleet)
+    listed = provincial_targets()
+    assert len(sites) == provincial.websites <= len(listed)
+    assert [site["id"] for site in sites] == [target.id for target in listed[: len(sites)]]
+    assert sites[1]["opd"] == f"{listed[1].opd} Provinsi Sumatera Selatan"  # not Palembang's own office
+    assert sites[0]["url"] == fleet["websites"][provincial.website_offset]["url"]
+    assert all(site["ca_file"] == fleet["website_ca_file"] for site in sites)
+    # Every entry is a valid [[websites]] table of agent.toml.
+    assert [WebsiteTarget.model_validate(site).id for site in sites] == [site["id"] for site in sites]
+
+
+def test_provincial_agent_refuses_cameras() -> None:
+    with pytest.raises(ScenarioError, match="websites only"):
+        parse_scenario({"agents": [{"name": "p", "regency": "16.71", "cameras": 1, "provincial": True}]})
+
+
+def test_central_settings_layer_over_the_demo_config() -> None:
+    scenario = load_scenario()
+    alerts = scenario.central_settings["alerts"]
+    assert alerts["rules"]["camera"]["offline"]["fire_after_minutes"] <= 2
+    merged = _merged({"alerts": {"interval_s": 30, "mqtt": {"enabled": False}}}, {"alerts": {"interval_s": 5}})
+    assert merged == {"alerts": {"interval_s": 5, "mqtt": {"enabled": False}}}
 
 
 def test_picture_reads_the_regencies_api() -> None:
