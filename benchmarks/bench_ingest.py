@@ -258,6 +258,7 @@ def _build_streams(root: Path, total: int, cameras: int) -> list[Path]:
 
 
 def _run(total: int, cameras: int, children: list[Child]) -> dict[str, float]:
+    load_before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="scc-bench-ingest-"))
     root.chmod(0o755)
     pki = make_pki(root / "pki")
@@ -324,7 +325,7 @@ def _run(total: int, cameras: int, children: list[Child]) -> dict[str, float]:
     database.dispose()
     return {
         "total": total, "publish_s": publish_s, "counted": int(counted), "counter_s": float(counter_s),
-        "stored": stored - before, "ingest_s": ingest_s, "ingest_cpu_s": cpu["ingest"], "broker_cpu_s": cpu["broker"],
+        "stored": stored - before, "ingest_s": ingest_s, "load_before": load_before, "ingest_cpu_s": cpu["ingest"], "broker_cpu_s": cpu["broker"],
     }
 
 
@@ -388,7 +389,8 @@ def report(figures: dict[str, float], cameras: int) -> str:
         f"Ingest reached **{ingest_rate / counter_rate:.0%}** of the broker-bound limit; lost: **{lost:.0f}**.",
         f"Ingest CPU: {figures['ingest_cpu_s']:.1f} s ({per_report_us:.0f} µs per report); broker CPU "
         f"{figures['broker_cpu_s']:.1f} s; publishing took {figures['publish_s']:.2f} s. Publishers, broker,",
-        "counter and ingest share the machine's cores. The province's own load is ~140 reports/s.",
+        f"counter and ingest share the machine's cores (1-minute load average {figures['load_before']:.1f} before the",
+        "run: other work on the machine lowers both rates). The province's own load is ~140 reports/s.",
         END,
     ])
 
