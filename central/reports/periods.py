@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from central.storage.rollup import day_bounds, local_day
 
 MONTHS_ID = (
     "Januari", "Februari", "Maret", "April", "Mei", "Juni",
@@ -28,11 +30,11 @@ class Period:
 
     @property
     def start(self) -> datetime:
-        return _utc(self.first_day, self.timezone)
+        return day_bounds(self.first_day, ZoneInfo(self.timezone))[0]
 
     @property
     def end(self) -> datetime:
-        return _utc(self.end_day, self.timezone)
+        return day_bounds(self.end_day, ZoneInfo(self.timezone))[0]
 
     @property
     def slug(self) -> str:
@@ -54,10 +56,6 @@ class Period:
         )
 
 
-def _utc(day: date, timezone: str) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
-
-
 def month(year: int, month_number: int, timezone: str) -> Period:
     first = date(year, month_number, 1)
     end = date(year + (month_number == 12), month_number % 12 + 1, 1)
@@ -69,18 +67,14 @@ def iso_week(year: int, week: int, timezone: str) -> Period:
     return Period("weekly", first, first + timedelta(days=7), timezone)
 
 
-def local_today(now: datetime, timezone: str) -> date:
-    return now.astimezone(ZoneInfo(timezone)).date()
-
-
 def previous_month(now: datetime, timezone: str) -> Period:
-    today = local_today(now, timezone)
+    today = local_day(now, ZoneInfo(timezone))
     last_of_previous = today.replace(day=1) - timedelta(days=1)
     return month(last_of_previous.year, last_of_previous.month, timezone)
 
 
 def previous_week(now: datetime, timezone: str) -> Period:
-    today = local_today(now, timezone)
+    today = local_day(now, ZoneInfo(timezone))
     monday = today - timedelta(days=today.weekday() + 7)
     return Period("weekly", monday, monday + timedelta(days=7), timezone)
 

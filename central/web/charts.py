@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.storage.models import Agent, Camera, Website
+from central.storage.rollup import local_day
 from central.web.rollup import ProvinceRollup
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -52,7 +53,7 @@ class Series:
 
 
 def _cumulative(stamps: list[dt.datetime], days: list[dt.date]) -> list[int]:
-    local_days = sorted(s.astimezone(WIB).date() for s in stamps)
+    local_days = sorted(local_day(s, WIB) for s in stamps)
     return [bisect_right(local_days, day) for day in days]
 
 
@@ -65,8 +66,8 @@ def rollout_series(session: Session, rollup: ProvinceRollup, now: dt.datetime, m
         if code not in first_agent or created < first_agent[code]:
             first_agent[code] = created
     stamps = cameras + websites + list(first_agent.values())
-    today = now.astimezone(WIB).date()
-    start = min((s.astimezone(WIB).date() for s in stamps), default=today - dt.timedelta(days=30))
+    today = local_day(now, WIB)
+    start = min((local_day(s, WIB) for s in stamps), default=today - dt.timedelta(days=30))
     start = max(min(start, today - dt.timedelta(days=7)), today - dt.timedelta(days=max_days))
     days = [start + dt.timedelta(days=i) for i in range((today - start).days + 1)]
     return Series(
