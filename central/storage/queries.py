@@ -81,7 +81,7 @@ def regency_counts(session: Session, codes: set[str] | None = None, *, include_l
     result = {
         regency.code: RegencyCounts(
             regency.code,
-            f"{regency.kind} {regency.name}",
+            regency.display_name,
             rollout.stage if rollout else RolloutStage.PLANNED.value,
             (rollout.target_cameras or 0) if rollout else 0,
             (rollout.target_websites or 0) if rollout else 0,

@@ -12,9 +12,9 @@ from flask_babel import format_decimal, format_percent
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from central.alerts.grouping import regency_label
 from central.web import reasons
 from central.web.rollup import Stage
-from shared.regencies import get_regency, is_regency_code
 
 
 class Words(Mapping[Any, str]):
@@ -138,10 +138,6 @@ def lang_url(code: str) -> str:
     return url_for(request.endpoint, **args)
 
 
-def regency_name(code: str) -> str:
-    return get_regency(code).display_name if is_regency_code(code) else code
-
-
 def number(value: float | int | None) -> str:
     return "—" if value is None else format_decimal(value)
 
@@ -205,7 +201,7 @@ def init_app(app: Flask) -> None:
         camera_reason=reasons.camera_reason,
         website_reason=reasons.website_reason,
         share=share,
-        regency_name=regency_name,
+        regency_name=regency_label,
     )
     env.filters.update(
         number=number, percent=percent, data_json=data_json, bytes=bytes_human, duration=duration_human
