@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, abort, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel
 
 from central.alerts import queries
 from central.alerts.tables import AlertRecord
-from central.api.v1 import authenticate
+from central.api.v1 import _json, authenticate
 from central.web.database import db_session
 
 bp = Blueprint("api_alerts", __name__, url_prefix="/api/v1/alerts")
@@ -64,12 +64,6 @@ def _out(alert: AlertRecord) -> AlertOut:
         acknowledged_by=alert.acknowledged_by,
         members=list(alert.members or ()),
     )
-
-
-def _json(model: BaseModel) -> Response:
-    response = jsonify(model.model_dump(mode="json"))
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
 
 
 @bp.get("")

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from central.api import schemas as s
+from central.storage.queries import CAMERA_STATES, WEBSITE_STATES
 
 REF = "#/components/schemas/{model}"
 
@@ -56,7 +57,7 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
         "Cameras, worst status first, filtered by regency, status and OPD.",
         [
             REGENCY,
-            _param("status", "query", {"enum": ["ok", "degraded", "offline", "unknown"]}, "Current status."),
+            _param("status", "query", {"enum": list(CAMERA_STATES)}, "Current status."),
             _param("opd", "query", {"type": "string"}, "Owning office."),
             LIMIT,
             OFFSET,
@@ -95,7 +96,7 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
         "OPD websites with freshness, TLS and availability.",
         [
             REGENCY,
-            _param("state", "query", {"enum": ["fresh", "stale", "down", "unknown"]}, "Current state."),
+            _param("state", "query", {"enum": list(WEBSITE_STATES)}, "Current state."),
             LIMIT,
             OFFSET,
         ],

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select, text
 
 from central.storage.models import Camera, IngestCounter
-from central.storage.queries import change_feed_position
+from central.storage.queries import CAMERA_STATES, WEBSITE_STATES, change_feed_position
 from central.web.database import db_session
 from central.web.pages import province_rollup
 
@@ -53,11 +53,11 @@ def metrics() -> ResponseReturnValue:
     website_samples = []
     agent_samples = []
     for r in rollup.regencies:
-        for status in ("ok", "degraded", "offline", "unknown"):
+        for status in CAMERA_STATES:
             camera_samples.append(
                 ({"regency": r.code, "status": status}, float(getattr(r, f"cameras_{status}")))
             )
-        for state in ("fresh", "stale", "down", "unknown"):
+        for state in WEBSITE_STATES:
             website_samples.append(
                 ({"regency": r.code, "state": state}, float(getattr(r, f"websites_{state}")))
             )
