@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from shared.topics import IDENTIFIER_PATTERN
 
@@ -20,6 +28,16 @@ ShortText = Annotated[str, StringConstraints(max_length=256)]
 LongText = Annotated[str, StringConstraints(max_length=2048)]
 ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 DetailValue = str | int | float | bool | None
+
+
+def _exact_int(value: object) -> object:
+    # Literal[1] alone would also take 1.0 and true; a contract version is an integer, nothing else.
+    if type(value) is not int:
+        raise ValueError("must be an integer")
+    return value
+
+
+SchemaVersion = Annotated[Literal[1], BeforeValidator(_exact_int)]
 
 
 def _utc(value: datetime) -> datetime:
@@ -53,7 +71,7 @@ class Strict(BaseModel):
 class Envelope(Strict):
     """Fields every agent message carries."""
 
-    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Contract version of this payload.")
+    schema_version: SchemaVersion = Field(SCHEMA_VERSION, description="Contract version of this payload.")
     agent: Identifier = Field(description="Agent name; equals the CN of the agent's certificate.")
     seq: int = Field(ge=0, description="Per-agent sequence number, increasing by one per message.")
     msg_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] = Field(
@@ -269,7 +287,7 @@ class CommandResult(Envelope):
 class PublicEnvelope(Strict):
     """Fields every public message carries; ``seq`` is central's counter for the topic."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     seq: int = Field(ge=0)
     msg_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
     ts: UtcDatetime
