@@ -14,7 +14,8 @@ from central.alerts.grouping import regency_label
 from central.alerts.tables import AlertSilence
 from central.reports.periods import Period
 from central.reports.uptime import Span, StatusPeriod, Uptime, group_uptime, subject_uptime
-from central.storage.models import Camera, CameraStatusChange, Website, WebsiteCheck
+from central.storage.models import Camera, Website, WebsiteCheck
+from central.storage.queries import camera_timeline
 
 NO_OPD = "(tanpa OPD)"
 
@@ -99,12 +100,7 @@ def _applies(silence: AlertSilence, camera: Camera) -> bool:
 def camera_lines(session: Session, period: Period, now: datetime) -> list[CameraLine]:
     cameras = {c.id: c for c in session.scalars(select(Camera))}
     periods: dict[int, list[StatusPeriod]] = defaultdict(list)
-    for change in session.scalars(
-        select(CameraStatusChange).where(
-            CameraStatusChange.started_at < period.end,
-            or_(CameraStatusChange.ended_at.is_(None), CameraStatusChange.ended_at > period.start),
-        )
-    ):
+    for change in camera_timeline(session, None, period.start, until=period.end):
         periods[change.camera_pk].append(StatusPeriod(change.status, change.started_at, change.ended_at))
     maintenance = _maintenance_spans(session, period)
     lines = []

@@ -223,18 +223,21 @@ def latest_check_details(session: Session, camera_pks: list[int]) -> dict[int, l
     return {pk: list(checks or []) for pk, checks in rows}
 
 
-def camera_timeline(session: Session, camera_pk: int, since: dt.datetime) -> list[CameraStatusChange]:
-    """Status periods overlapping [since, now], oldest first; the last one is open (ended_at None)."""
-    return list(
-        session.scalars(
-            select(CameraStatusChange)
-            .where(
-                CameraStatusChange.camera_pk == camera_pk,
-                or_(CameraStatusChange.ended_at.is_(None), CameraStatusChange.ended_at > since),
-            )
-            .order_by(CameraStatusChange.started_at, CameraStatusChange.id)
-        )
+def camera_timeline(
+    session: Session, camera_pk: int | None, since: dt.datetime, until: dt.datetime | None = None
+) -> list[CameraStatusChange]:
+    """Status periods overlapping [since, until or now], oldest first, of one camera (None: of all).
+
+    A camera's current period is open (ended_at None).
+    """
+    query = select(CameraStatusChange).where(
+        or_(CameraStatusChange.ended_at.is_(None), CameraStatusChange.ended_at > since)
     )
+    if camera_pk is not None:
+        query = query.where(CameraStatusChange.camera_pk == camera_pk)
+    if until is not None:
+        query = query.where(CameraStatusChange.started_at < until)
+    return list(session.scalars(query.order_by(CameraStatusChange.started_at, CameraStatusChange.id)))
 
 
 def update_camera_metadata(session: Session, camera_pk: int, **values: Any) -> Camera:
