@@ -60,3 +60,16 @@ def test_silent_cameras_become_unknown_and_retention_keeps_dailies(database: Dat
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(CameraCheck)) == 0
         assert session.scalar(select(func.count()).select_from(CameraDaily)) == 1
+
+
+def test_lost_cameras_count_in_the_public_summary_not_on_the_overview(database: Database) -> None:
+    from central.web.rollup import compute_rollup
+
+    feed(database, f.camera_status(AGENT, "cam-1", "offline", START), f.camera_status(AGENT, "cam-2", "ok", START))
+    with database.session(write=True) as session:
+        session.scalars(select(Camera).where(Camera.camera_id == "cam-1")).one().lost_at = START
+    with database.session() as session:
+        public = queries.regency_counts(session, {"16.71"})[0]
+        assert (public.cameras["offline"], public.cameras_total) == (1, 2)
+        overview = compute_rollup(session).by_code["16.71"]
+        assert (overview.cameras_offline, overview.cameras_total) == (0, 1)
