@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from central.storage.db import Database
@@ -20,20 +20,11 @@ def get_database() -> Database:
     return database
 
 
-# Requests that may write; views that write call ``commit()`` themselves.
-_WRITING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
 def db_session() -> Session:
-    """This request's session: a read session for GET/HEAD, a write session for POST and the like.
-
-    On SQLite a read transaction that later writes fails at once with "database is locked" when the
-    ingest committed in between (WAL cannot upgrade a stale snapshot, and busy_timeout does not apply),
-    so a login during a busy ingest was a 500. A write session takes the lock at BEGIN and waits for it.
-    """
+    """A read session for this request; views that write call ``commit()`` themselves."""
     session: Session | None = g.get("_scc_session")
     if session is None:
-        session = g._scc_session = get_database().new_session(write=request.method in _WRITING_METHODS)
+        session = g._scc_session = get_database().new_session()
     return session
 
 
