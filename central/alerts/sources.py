@@ -196,6 +196,12 @@ def _max_temperature(metric: HostMetric | None) -> float:
     return max(values, default=0.0)
 
 
+def _website_label(site: Website) -> str:
+    """The office, as the websites page titles the site, and its address: a bare URL names no one."""
+    office = site.display_name or site.owner_opd or site.reported_opd
+    return f"situs {office} ({site.url})" if office and site.url else f"situs {site.label}"
+
+
 def website_observations(session: Session, rules: RulesConfig) -> list[Observation]:
     sites = list(session.scalars(select(Website)))
     down_ended = _last_ended(session, WebsiteStatusChange, "website_pk", "state", ("down",))
@@ -207,7 +213,7 @@ def website_observations(session: Session, rules: RulesConfig) -> list[Observati
         common = {
             "subject_kind": SubjectKind.WEBSITE,
             "subject_id": subject,
-            "subject_label": f"situs {site.label}",
+            "subject_label": _website_label(site),
             "regency": site.regency_code,
             "agent": site.agent_name,
             "opd": site.owner_opd or site.reported_opd,
