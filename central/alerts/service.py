@@ -9,17 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
 from central.alerts.evaluator import evaluate
 from central.alerts.grouping import GroupingPolicy
 from central.alerts.notices import event_fields
 from central.alerts.outbox import DispatchStats, dispatch_due, enqueue
+from central.alerts.queries import channel_rows
 from central.alerts.routing import ChannelInfo, accepts, build_senders, list_channels
 from central.alerts.senders import MqttSender, Sender
 from central.alerts.sources import collect, thresholds
 from central.alerts.store import ApplyStats, apply_evaluation, load_active, load_silences
-from central.alerts.tables import AlertChannelConfig
 from central.config import CentralConfig
 from central.storage.db import Database
 from shared import sdnotify
@@ -72,7 +70,7 @@ class AlertService:
 
     def channels(self) -> list[ChannelInfo]:
         with self.database.session() as session:
-            rows = list(session.scalars(select(AlertChannelConfig).order_by(AlertChannelConfig.name)))
+            rows = channel_rows(session)
         return list_channels(self.config.alerts, rows)
 
     def _refresh_senders(self) -> dict[str, Sender]:
