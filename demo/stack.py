@@ -20,6 +20,7 @@ import tomli_w
 
 from demo.accounts import Credentials, ensure_credentials
 from demo.processes import StartError, Supervisor, free_port, http_answers, port_is_free, tcp_open
+from demo.rollout import ensure_rollout_plan
 from demo.scenario import DemoAgent, DemoScenario
 from demo.webhook_receiver import SECRET_ENV
 from shared.regencies import PROVINCE_NAME, all_regencies, get_regency
@@ -234,6 +235,8 @@ class Stack:
             self.skipped.append("central database: 'scc-central db' is not built yet")
             return None
         _run([*central, "db", "upgrade"], "scc-central db upgrade")
+        # The /rollout tracker needs targets and dates; an operator's own edits are kept.
+        ensure_rollout_plan(self.central_config, self.scenario)
         # INTEGRATION POINT (central/web accounts): created through central.web.accounts directly.
         try:
             return ensure_credentials(self.central_config, self.state)

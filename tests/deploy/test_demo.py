@@ -88,7 +88,9 @@ def test_provincial_agent_checks_the_provincial_list_on_simulated_sites(tmp_path
     assert provincial.regency == "16.71" and provincial.cameras == 0
     fleet: dict[str, Any] = {
         "cameras": [],
-        "websites": [{"url": f"https://127.0.0.1:{9000 + i}/", "opd": "x"} for i in range(scenario.total_websites)],
+        "websites": [
+            {"url": f"https://127.0.0.1:{9000 + i}/", "opd": "x"} for i in range(scenario.total_websites)
+        ],
         "website_ca_file": str(tmp_path / "ca.pem"),
     }
     sites = _agent_websites(provincial, fleet)
@@ -111,7 +113,9 @@ def test_central_settings_layer_over_the_demo_config() -> None:
     scenario = load_scenario()
     alerts = scenario.central_settings["alerts"]
     assert alerts["rules"]["camera"]["offline"]["fire_after_minutes"] <= 2
-    merged = _merged({"alerts": {"interval_s": 30, "mqtt": {"enabled": False}}}, {"alerts": {"interval_s": 5}})
+    merged = _merged(
+        {"alerts": {"interval_s": 30, "mqtt": {"enabled": False}}}, {"alerts": {"interval_s": 5}}
+    )
     assert merged == {"alerts": {"interval_s": 5, "mqtt": {"enabled": False}}}
 
 
@@ -192,3 +196,37 @@ def test_demo_check_comes_up_and_stops() -> None:
     leftovers = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True, check=False)
     assert leftovers.stdout.strip() == "", leftovers.stdout
     shutil.rmtree(root, ignore_errors=True)
+
+
+def test_rollout_plan_fills_unplanned_regencies_and_keeps_edits(sqlite_url: str, tmp_path: Path) -> None:
+    import datetime as dt
+
+    import tomli_w
+    from sqlalchemy import select
+
+    from central.storage.db import Database
+    from central.storage.models import Rollout
+    from demo.rollout import ensure_rollout_plan
+
+    config = tmp_path / "central.toml"
+    config.write_text(tomli_w.dumps({"state_dir": str(tmp_path), "database": {"url": sqlite_url}}))
+    database = Database(sqlite_url)
+    with database.session(write=True) as session:
+        session.get(Rollout, "16.72").target_cameras = 3  # an operator planned Pagar Alam already
+    today = dt.date(2026, 11, 28)
+    assert ensure_rollout_plan(config, load_scenario(), today) == 16
+    with database.session() as session:
+        rows = {r.regency_code: r for r in session.scalars(select(Rollout))}
+    database.dispose()
+    assert (rows["16.71"].target_cameras, rows["16.71"].target_websites) == (
+        36,
+        15,
+    )  # with the provincial sites
+    assert rows["16.71"].started_on is not None and rows["16.71"].started_on < today
+    assert rows["16.72"].target_cameras == 3 and rows["16.72"].planned_start is None
+    assert all(
+        r.planned_start and r.planned_start > today
+        for c, r in rows.items()
+        if c not in {"16.71", "16.06", "16.07", "16.72"}
+    )
+    assert ensure_rollout_plan(config, load_scenario(), today) == 0  # a second start changes nothing
