@@ -35,6 +35,7 @@ import tomli_w
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
 
+from benchmarks.report import write_section
 from central.storage.db import Database
 from central.storage.migrate import upgrade
 from central.storage.models import CameraCheck, IngestedMessage
@@ -43,8 +44,6 @@ from shared.mqtt import TlsFiles, make_client, session_properties, tls_context
 from tests.central import factories
 from tests.fixtures.broker import AGENT_MUBA, AGENT_PALEMBANG, CENTRAL, Pki, TlsBroker, make_pki
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
-START, END = "<!-- bench:ingest:start -->", "<!-- bench:ingest:end -->"
 COMMAND = "python -m benchmarks.bench_ingest"
 AGENTS = (AGENT_PALEMBANG, AGENT_MUBA)
 PACKETS_PER_WRITE = 64
@@ -367,7 +366,6 @@ def report(figures: dict[str, float], cameras: int) -> str:
     lost = figures["total"] - figures["stored"]
     per_report_us = figures["ingest_cpu_s"] / figures["stored"] * 1e6
     return "\n".join([
-        START,
         "## Ingest: camera-status reports into SQLite (WAL)",
         "",
         f"Command: `.venv/bin/{COMMAND} --reports {figures['total']:.0f} --cameras {cameras}` "
@@ -391,19 +389,7 @@ def report(figures: dict[str, float], cameras: int) -> str:
         f"{figures['broker_cpu_s']:.1f} s; publishing took {figures['publish_s']:.2f} s. Publishers, broker,",
         f"counter and ingest share the machine's cores (1-minute load average {figures['load_before']:.1f} before the",
         "run: other work on the machine lowers both rates). The province's own load is ~140 reports/s.",
-        END,
     ])
-
-
-def write_doc(section: str) -> None:
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text, encoding="utf-8")
 
 
 def main() -> int:
@@ -428,7 +414,7 @@ def main() -> int:
     section = report(figures, args.cameras)
     print(section)
     if not args.no_doc:
-        write_doc(section)
+        write_section("ingest", section)
     return 0 if figures["stored"] == figures["total"] else 1
 
 

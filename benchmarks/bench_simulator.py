@@ -15,16 +15,14 @@ import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import psutil
 
+from benchmarks.report import write_section
 from simulator.descriptors import CameraDescriptor, FleetDescriptor
 from simulator.wsse import password_digest
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
-START, END = "<!-- bench:simulator:start -->", "<!-- bench:simulator:end -->"
 _WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 _WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 _DIGEST_TYPE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
@@ -128,17 +126,6 @@ def _cpu_percent_over(process: psutil.Process, seconds: float) -> float:
     return (_cpu_seconds(process) - before) / seconds * 100
 
 
-def _write_section(text: str) -> None:
-    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    section = f"{START}\n{text.strip()}\n{END}"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        current = head + section + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(current, encoding="utf-8")
-
-
 def measure(cameras: int, idle_seconds: float) -> dict[str, Any]:
     argv = [sys.executable, "-m", "simulator", "--cameras", str(cameras), "--json", "--http-port", "0",
             "--rtsp-port", "0", "--control-port", "0", "--discovery-port", "0"]
@@ -230,7 +217,7 @@ def main() -> int:
     text = report(figures, args.cameras, args.idle)
     print(text)
     if not args.no_write:
-        _write_section(text)
+        write_section("simulator", text)
     return 0 if figures["exit_code"] == 0 and figures["answered"] == args.cameras else 1
 
 

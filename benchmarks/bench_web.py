@@ -24,8 +24,9 @@ from pathlib import Path
 
 import tomli_w
 
+from benchmarks.report import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-REPORT = ROOT / "docs" / "performance.md"
 SECTION = "## Web: overview and regency page (bench_web)"
 SECRET = "bench-secret-key-not-for-production"
 
@@ -140,15 +141,6 @@ def run_wrk(port: int, path: str, lua: Path, seconds: int, connections: int) -> 
     }
 
 
-def append_report(lines: list[str]) -> None:
-    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else "# Performance\n"
-    start = text.find(SECTION)
-    if start != -1:  # replace our own section, keep everyone else's
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start].rstrip("\n") + ("\n" + text[end:] if end != -1 else "\n")
-    REPORT.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cameras", type=int, default=600, help="cameras per regency (17 regencies)")
@@ -244,7 +236,7 @@ def main() -> int:
     lines += ["", f"Goal (overview p95 < 100 ms, >= 200 req/s): {'met' if verdict else 'NOT met'}."]
     print("\n".join(lines))
     if not args.no_report:
-        append_report(lines)
+        write_section("web", "\n".join(lines))
     return 0 if verdict else 1
 
 

@@ -15,10 +15,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import write_section
 from edge_agent.websites import WebsiteChecker, WebsiteFindings, WebsiteTarget
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
-START, END = "<!-- bench:websites:start -->", "<!-- bench:websites:end -->"
 CYCLE_BUDGET_S = 300.0
 
 
@@ -74,17 +73,6 @@ async def _cycles(targets: list[WebsiteTarget], ca_file: Path, state: Path, conc
                                  default=0) / 1000,
             })
     return rows
-
-
-def _write_section(text: str) -> None:
-    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    section = f"{START}\n{text.strip()}\n{END}"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        current = head + section + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(current, encoding="utf-8")
 
 
 def main() -> int:
@@ -144,7 +132,7 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        _write_section(text)
+        write_section("websites", text)
     return 0
 
 
