@@ -158,9 +158,17 @@ step_enroll() {
     # Without --force, enroll keeps an existing agent.toml and leaves the bundle's as agent.toml.bundle.
     "$VENV/bin/scc-agent" enroll "$BUNDLE" --etc "$ETC_DIR" ${force[@]+"${force[@]}"}
     if [[ -n "$SERVICE_USER" ]]; then
-        # root owns the configuration, the agent may read it (and its key), nobody else may.
-        chown -R "root:$SERVICE_USER" "$ETC_DIR"
-        chmod -R g+rX,g-w,o-rwx "$ETC_DIR"
+        # root owns the agent's files, the agent may read them (and its key), nobody else may. Only
+        # the bundle's files: on the central box $ETC_DIR also holds the broker's PKI, which
+        # Mosquitto must go on reading.
+        local member path
+        while IFS= read -r member; do
+            for path in "$ETC_DIR/$member" "$ETC_DIR/$member.bundle"; do
+                [[ -f "$path" ]] || continue
+                chown "root:$SERVICE_USER" "$path"
+                chmod g+r,g-w,o-rwx "$path"
+            done
+        done < <(tar -tzf "$BUNDLE")
         chmod 0755 "$ETC_DIR"
         chown "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR" "$AGENT_STATE_DIR"
         chmod 0750 "$STATE_DIR" "$AGENT_STATE_DIR"
