@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +147,20 @@ def test_supervisor_stops_a_process_group_that_ignores_sigterm(tmp_path: Path) -
     script = "import signal, subprocess, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
     script += "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\ntime.sleep(60)\n"
     child = supervisor.start("stubborn", [sys.executable, "-c", script])
-    time.sleep(0.5)
+    _wait_for(lambda: len(_live_members(child.process.pid)) == 2, "parent and child running")
     started = time.monotonic()
     supervisor.stop_all(timeout=1)
     assert time.monotonic() - started < 10
     assert child.process.poll() is not None
-    assert _live_members(child.process.pid) == []
+    # SIGKILLed processes take a moment to leave /proc on a loaded machine.
+    _wait_for(lambda: _live_members(child.process.pid) == [], "the whole group gone")
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.05)
 
 
 def _live_members(group: int) -> list[int]:
