@@ -21,8 +21,7 @@ def thresholds(hysteresis: Hysteresis, fire_after_minutes: float | None = None) 
 
 def camera_fire_minutes(rules: CameraRules, camera: Camera, which: str) -> float | None:
     """The most specific override's threshold for this camera (camera, then OPD, then regency)."""
-    full_id = f"{camera.agent_name}/{camera.camera_id}"
-    opd = camera.owner_opd or camera.reported_opd
+    full_id, opd = camera.full_id, camera.opd
     matchers = (
         lambda o: full_id in o.cameras or camera.camera_id in o.cameras,
         lambda o: bool(opd) and opd in o.opds,
@@ -50,14 +49,13 @@ def _last_ended(
 
 
 def camera_observations(session: Session, rules: CameraRules) -> list[Observation]:
-    cameras = list(session.scalars(select(Camera).where(Camera.in_inventory.is_(True))))
+    cameras = list(session.scalars(select(Camera).where(Camera.in_service)))
     offline_ended = _last_ended(session, CameraStatusChange, "camera_pk", "status", ("offline",))
     degraded_ended = _last_ended(session, CameraStatusChange, "camera_pk", "status", ("degraded",))
     result = []
     for camera in cameras:
-        subject = f"{camera.agent_name}/{camera.camera_id}"
+        subject = camera.full_id
         label = f"kamera {camera.label} ({subject})"
-        opd = camera.owner_opd or camera.reported_opd
         for rule, status, hysteresis, ended in (
             (Rule.CAMERA_OFFLINE, "offline", rules.offline, offline_ended),
             (Rule.CAMERA_DEGRADED, "degraded", rules.degraded, degraded_ended),
@@ -82,7 +80,7 @@ def camera_observations(session: Session, rules: CameraRules) -> list[Observatio
                     message=f"{camera.reason}: {camera.message}".strip(": ") if bad else "",
                     regency=camera.regency_code,
                     agent=camera.agent_name,
-                    opd=opd,
+                    opd=camera.opd,
                 )
             )
     return result
@@ -198,7 +196,7 @@ def _max_temperature(metric: HostMetric | None) -> float:
 
 def _website_label(site: Website) -> str:
     """The office, as the websites page titles the site, and its address: a bare URL names no one."""
-    office = site.display_name or site.owner_opd or site.reported_opd
+    office = site.display_name or site.opd
     return f"situs {office} ({site.url})" if office and site.url else f"situs {site.label}"
 
 
@@ -209,14 +207,14 @@ def website_observations(session: Session, rules: RulesConfig) -> list[Observati
     web = rules.website
     result = []
     for site in sites:
-        subject = f"{site.agent_name}/{site.website_id}"
+        subject = site.full_id
         common = {
             "subject_kind": SubjectKind.WEBSITE,
             "subject_id": subject,
             "subject_label": _website_label(site),
             "regency": site.regency_code,
             "agent": site.agent_name,
-            "opd": site.owner_opd or site.reported_opd,
+            "opd": site.opd,
         }
         known = site.state != "unknown"
         is_down = site.state == "down"

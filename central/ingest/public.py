@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from central.rollout import derive_stage
 from central.storage.models import Camera, PublicState, Website
 from central.storage.queries import regency_counts
 from shared import codec, topics
@@ -43,9 +44,9 @@ def stage_cameras(conn: Connection, camera_pks: Iterable[int], now: dt.datetime)
         rows = conn.execute(
             select(
                 cameras.c.regency_code, cameras.c.agent_name, cameras.c.camera_id, cameras.c.display_name,
-                cameras.c.name, cameras.c.owner_opd, cameras.c.reported_opd, cameras.c.status, cameras.c.reason,
+                cameras.c.name, Camera.opd.label("opd"), cameras.c.status, cameras.c.reason,
                 cameras.c.message, cameras.c.status_since,
-            ).where(cameras.c.id.in_(pks[start : start + 500]))
+            ).where(cameras.c.id.in_(pks[start : start + 500]), Camera.in_service)
         ).mappings()
         for row in rows:
             topic = topics.public_camera(row["regency_code"], row["agent_name"], row["camera_id"])
@@ -55,7 +56,7 @@ def stage_cameras(conn: Connection, camera_pks: Iterable[int], now: dt.datetime)
                 "agent": row["agent_name"],
                 "camera_id": row["camera_id"],
                 "name": (row["display_name"] or row["name"])[:256],
-                "opd": (row["owner_opd"] or row["reported_opd"])[:256],
+                "opd": row["opd"][:256],
                 "status": row["status"],
                 "reason": row["reason"],
                 "message": row["message"][:2048],
@@ -71,7 +72,7 @@ def stage_websites(conn: Connection, website_pks: Iterable[int], now: dt.datetim
         rows = conn.execute(
             select(
                 websites.c.regency_code, websites.c.agent_name, websites.c.website_id, websites.c.url,
-                websites.c.owner_opd, websites.c.reported_opd, websites.c.availability, websites.c.freshness,
+                Website.opd.label("opd"), websites.c.availability, websites.c.freshness,
                 websites.c.last_update, websites.c.reason,
             ).where(websites.c.id.in_(pks[start : start + 500]), websites.c.availability != "")
         ).mappings()
@@ -83,7 +84,7 @@ def stage_websites(conn: Connection, website_pks: Iterable[int], now: dt.datetim
                 "agent": row["agent_name"],
                 "website_id": row["website_id"],
                 "url": row["url"],
-                "opd": (row["owner_opd"] or row["reported_opd"])[:256],
+                "opd": row["opd"][:256],
                 "availability": row["availability"],
                 "freshness": row["freshness"],
                 "last_update": _iso(row["last_update"]),
@@ -104,7 +105,7 @@ def stage_summaries(conn: Connection, regencies: set[str] | None, now: dt.dateti
             "kind": "regency_summary",
             "regency": regency.code,
             "name": regency.name,
-            "stage": regency.stage,
+            "stage": derive_stage(regency).value,  # the web's and API's stage, not the recorded one
             "agents_online": regency.agents_online,
             "agents_total": regency.agents_total,
             "cameras_ok": regency.cameras.get("ok", 0),

@@ -27,6 +27,7 @@ from central.ingest import public
 from central.ingest.agents import AgentDirectory
 from central.storage.db import Database, lock_event_ids
 from central.storage.models import (
+    LOST_REASON,
     QUARANTINE_PAYLOAD_BYTES,
     Agent,
     Camera,
@@ -523,7 +524,8 @@ class BatchWriter:
             existing = {
                 row["camera_id"]: dict(row)
                 for row in conn.execute(
-                    select(cameras.c.id, cameras.c.camera_id, cameras.c.in_inventory, cameras.c.inventory_at)
+                    select(cameras.c.id, cameras.c.camera_id, cameras.c.regency_code, cameras.c.in_inventory,
+                           cameras.c.inventory_at, cameras.c.status, cameras.c.status_since, cameras.c.last_check_at)
                     .where(cameras.c.agent_name == agent)
                 ).mappings()
             }
@@ -542,8 +544,10 @@ class BatchWriter:
                     continue
                 if row["inventory_at"] is not None and row["inventory_at"] > ts:
                     continue  # a newer inventory already spoke for this camera
+                found = {} if row["in_inventory"] else {"lost_at": None, "retired_at": None, "retired_by": ""}
                 conn.execute(
-                    update(cameras).where(cameras.c.id == row["id"]).values(in_inventory=True, inventory_at=ts, **values)
+                    update(cameras).where(cameras.c.id == row["id"])
+                    .values(in_inventory=True, inventory_at=ts, **values, **found)
                 )
                 if not row["in_inventory"]:
                     events.append(_event(EventKind.CAMERA_FOUND, ts, entry.regency, agent, camera_id,
@@ -561,7 +565,32 @@ class BatchWriter:
                 )
                 events.append(_event(EventKind.CAMERA_LOST, ts, entry.regency, agent, camera_id, new="lost",
                                      camera_pk=row["id"]))
+                self._camera_lost(conn, row, agent, ts, events, result)
             result.changed_regencies.add(entry.regency)
+
+    def _camera_lost(
+        self, conn: Connection, row: dict[str, Any], agent: str, ts: dt.datetime,
+        events: list[dict[str, Any]], result: BatchResult,
+    ) -> None:
+        """A camera its agent no longer discovers is offline (reason lost) until found again or retired."""
+        current_ts = _newest(row["last_check_at"], row["status_since"])
+        if current_ts is not None and current_ts > ts:
+            return  # a status newer than this inventory already speaks for the camera
+        offline = CameraState.OFFLINE.value
+        closes: list[dict[str, Any]] = []
+        periods: list[dict[str, Any]] = []
+        values: dict[str, Any] = {"status": offline, "reason": LOST_REASON, "message": "", "updated_at": ts}
+        if row["status"] != offline or row["status_since"] is None:
+            _close_and_open(row, offline, LOST_REASON, "", ts, closes, periods)
+            self._close_periods(conn, _table(CameraStatusChange), "camera_pk", closes)
+            conn.execute(_table(CameraStatusChange).insert(), [{"camera_pk": p.pop("pk"), **p} for p in periods])
+            events.append(_event(EventKind.CAMERA_STATUS, ts, row["regency_code"], agent, row["camera_id"],
+                                 old=row["status"] if row["status_since"] else "", new=offline,
+                                 reason=LOST_REASON, camera_pk=row["id"]))
+            values["status_since"] = ts
+        conn.execute(update(cameras).where(cameras.c.id == row["id"]).values(**values))
+        result.changed_cameras.add(row["id"])
+        result.changed_regencies.add(row["regency_code"])
 
     # --- websites -----------------------------------------------------------------------------------
 
@@ -755,7 +784,9 @@ class BatchWriter:
         rows = conn.execute(
             select(cameras.c.id, cameras.c.camera_id, cameras.c.status, cameras.c.reason, cameras.c.message,
                    cameras.c.status_since, cameras.c.last_check_at)
-            .where(cameras.c.agent_name == agent, cameras.c.status != CameraState.UNKNOWN.value)
+            # A lost camera stays offline (lost): the agent was not watching it anyway.
+            .where(cameras.c.agent_name == agent, cameras.c.status != CameraState.UNKNOWN.value,
+                   cameras.c.lost_at.is_(None))
         ).mappings()
         closes: list[dict[str, Any]] = []
         periods: list[dict[str, Any]] = []

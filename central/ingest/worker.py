@@ -261,14 +261,18 @@ class IngestWorker:
         self.totals.published += len(published)
 
     def maintenance(self, now: dt.datetime | None = None) -> None:
-        """Daily rollups for yesterday and today, silent cameras, and (hourly) retention."""
+        """Daily rollups for yesterday and today, silent cameras and websites, and (hourly) retention."""
         now = now or dt.datetime.now(dt.UTC)
         silence = dt.timedelta(seconds=self.config.ingest.silence_after_s)
         with self.database.session(write=True) as session:
             silent = rollup.mark_silent_cameras(session.connection(), now, silence)
-            if silent and self.config.ingest.republish:
+            silent_sites = rollup.mark_silent_websites(session.connection(), now, silence)
+            if self.config.ingest.republish:
                 public.stage_cameras(session.connection(), silent, now)
-                self._dirty_regencies = None
+                public.stage_websites(session.connection(), silent_sites, now)
+        # Every summary, not only those messages touched: operators' edits (a retired camera, a rollout
+        # plan) change them too. Unchanged ones are not republished (public_state compares digests).
+        self._dirty_regencies = None
         today = rollup.local_day(now, self._timezone)
         for day in (today - dt.timedelta(days=1), today):
             with self.database.session(write=True) as session:

@@ -94,11 +94,13 @@ def _applies(silence: AlertSilence, camera: Camera) -> bool:
         return silence.target == camera.regency_code
     if silence.target_kind == "agent":
         return silence.target == camera.agent_name
-    return silence.target_kind == "camera" and silence.target == f"{camera.agent_name}/{camera.camera_id}"
+    return silence.target_kind == "camera" and silence.target == camera.full_id
 
 
 def camera_lines(session: Session, period: Period, now: datetime) -> list[CameraLine]:
-    cameras = {c.id: c for c in session.scalars(select(Camera))}
+    """Cameras in service during the period; a retired one counts up to its retirement only."""
+    in_period = or_(Camera.in_service, Camera.retired_at > period.start)
+    cameras = {c.id: c for c in session.scalars(select(Camera).where(in_period))}
     periods: dict[int, list[StatusPeriod]] = defaultdict(list)
     for change in camera_timeline(session, None, period.start, until=period.end):
         periods[change.camera_pk].append(StatusPeriod(change.status, change.started_at, change.ended_at))
@@ -108,13 +110,14 @@ def camera_lines(session: Session, period: Period, now: datetime) -> list[Camera
         if pk not in periods:
             continue
         spans = [span for silence, span in maintenance if _applies(silence, camera)]
+        until = now if camera.retired_at is None else min(now, camera.retired_at)
         lines.append(
             CameraLine(
                 regency=camera.regency_code,
-                opd=camera.owner_opd or camera.reported_opd or NO_OPD,
-                subject=f"{camera.agent_name}/{camera.camera_id}",
+                opd=camera.opd or NO_OPD,
+                subject=camera.full_id,
                 label=camera.label,
-                uptime=subject_uptime(periods[pk], period.start, period.end, now, spans),
+                uptime=subject_uptime(periods[pk], period.start, period.end, until, spans),
             )
         )
     return sorted(lines, key=lambda line: (line.regency, line.opd, line.subject))
@@ -142,7 +145,7 @@ def website_lines(
         lines.append(
             WebsiteLine(
                 regency=site.regency_code,
-                opd=site.owner_opd or site.reported_opd or NO_OPD,
+                opd=site.opd or NO_OPD,
                 label=site.label,
                 url=site.url,
                 last_update=last_update,

@@ -9,7 +9,8 @@ Reference and inventory
     ``Agent``          an edge agent, bound to its regency by the provisioning registry; presence
                        (online, since when, why offline) comes from birth and last-will messages.
     ``Camera``         identity from inventory reports, operator metadata (display name, owning OPD,
-                       location, venue, tags) and the *current* status, updated by every report.
+                       location, venue, tags) and the *current* status, updated by every report. A
+                       camera counts (``Camera.in_service``) until an operator retires it, lost or not.
     ``Website``        an OPD website: identity, operator metadata and current status.
 
 History (raw rows are deleted after ``database.retention_days``; status changes and dailies stay)
@@ -56,10 +57,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 # Stable constraint names, so Alembic migrations (ours and later features') can refer to them.
 NAMING_CONVENTION = {
@@ -132,6 +136,11 @@ class WebsiteState(StrEnum):
     UNKNOWN = "unknown"
 
 
+# Reason codes central itself gives (agents give the rest; see central/web/reasons.py for the words).
+NO_REPORT_REASON = "no_report"  # nothing heard from the camera or website for too long
+LOST_REASON = "lost"  # the agent no longer discovers the camera: offline until found again or retired
+
+
 class CommandState(StrEnum):
     PENDING = "pending"  # row written, not yet handed to the broker
     SENT = "sent"  # the broker acknowledged the publish
@@ -149,6 +158,7 @@ class EventKind(StrEnum):
     AGENT_OFFLINE = "agent_offline"  # subject agent name; reason connection_lost or shutdown
     CAMERA_FOUND = "camera_found"  # subject camera_id
     CAMERA_LOST = "camera_lost"  # subject camera_id
+    CAMERA_RETIRED = "camera_retired"  # subject camera_id; message: who retired it
     COMMAND_RESULT = "command_result"  # subject command_id; new_state succeeded/failed
 
 
@@ -241,7 +251,10 @@ class Camera(Base):
     in_inventory: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     inventory_at: Mapped[dt.datetime | None]
-    lost_at: Mapped[dt.datetime | None]
+    lost_at: Mapped[dt.datetime | None]  # when its agent stopped listing it; cleared when found again
+    # Set by an operator: from then on the camera is out of every total, alert and report (history stays).
+    retired_at: Mapped[dt.datetime | None]
+    retired_by: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
 
     # Operator metadata, edited in the web app; never touched by the ingest.
     display_name: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
@@ -255,7 +268,7 @@ class Camera(Base):
 
     # Current status, from the newest report (by measurement time).
     status: Mapped[str] = mapped_column(String(16), default="unknown")  # shared CameraState
-    reason: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), default="no_report")
+    reason: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), default=NO_REPORT_REASON)
     message: Mapped[str] = mapped_column(String(LONG_TEXT), default="")
     status_since: Mapped[dt.datetime | None]
     last_check_at: Mapped[dt.datetime | None]
@@ -268,6 +281,45 @@ class Camera(Base):
     def label(self) -> str:
         """What to show a person: the operator's name, the camera's own, or its id."""
         return self.display_name or self.name or self.camera_id
+
+    @property
+    def full_id(self) -> str:
+        """``agent/camera_id``: unique across agents, how alerts, silences and reports name a camera."""
+        return f"{self.agent_name}/{self.camera_id}"
+
+    @hybrid_property
+    def opd(self) -> str:
+        """The owning OPD: the operator's entry wins over what the agent reported."""
+        return self.owner_opd or self.reported_opd
+
+    @opd.inplace.expression
+    @classmethod
+    def _opd_expression(cls) -> ColumnElement[str]:
+        return func.coalesce(func.nullif(cls.owner_opd, ""), cls.reported_opd)
+
+    @hybrid_property
+    def in_service(self) -> bool:
+        """Whether the camera counts: in every total, alert and report until an operator retires it.
+
+        A camera its agent no longer discovers (lost) still counts, as offline: a camera stolen off its
+        pole is a problem to chase, not a disappearance.
+        """
+        return self.retired_at is None
+
+    @in_service.inplace.expression
+    @classmethod
+    def _in_service_expression(cls) -> ColumnElement[bool]:
+        return cls.retired_at.is_(None)
+
+    @hybrid_property
+    def lost(self) -> bool:
+        """Its agent no longer lists it in the inventory."""
+        return self.lost_at is not None
+
+    @lost.inplace.expression
+    @classmethod
+    def _lost_expression(cls) -> ColumnElement[bool]:
+        return cls.lost_at.is_not(None)
 
 
 class Website(Base):
@@ -294,7 +346,7 @@ class Website(Base):
     state: Mapped[str] = mapped_column(String(16), default=WebsiteState.UNKNOWN.value)  # WebsiteState
     availability: Mapped[str] = mapped_column(String(16), default="")  # shared WebsiteAvailability
     freshness: Mapped[str] = mapped_column(String(16), default="unknown")  # shared Freshness
-    reason: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), default="no_report")
+    reason: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), default=NO_REPORT_REASON)
     message: Mapped[str] = mapped_column(String(LONG_TEXT), default="")
     http_status: Mapped[int | None] = mapped_column(Integer)
     response_ms: Mapped[float | None] = mapped_column(Float)
@@ -313,6 +365,21 @@ class Website(Base):
     @property
     def label(self) -> str:
         return self.display_name or self.url or self.website_id
+
+    @property
+    def full_id(self) -> str:
+        """``agent/website_id``: unique across agents, how alerts name a website."""
+        return f"{self.agent_name}/{self.website_id}"
+
+    @hybrid_property
+    def opd(self) -> str:
+        """The owning OPD: the operator's entry wins over what the agent reported."""
+        return self.owner_opd or self.reported_opd
+
+    @opd.inplace.expression
+    @classmethod
+    def _opd_expression(cls) -> ColumnElement[str]:
+        return func.coalesce(func.nullif(cls.owner_opd, ""), cls.reported_opd)
 
 
 # --- history --------------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
+from sqlalchemy import ColumnExpressionArgument, Select, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from central.storage.db import lock_event_ids
 from central.storage.models import (
     Agent,
     Camera,
@@ -25,6 +26,7 @@ from central.storage.models import (
     CameraThumbnail,
     CommandRecord,
     Event,
+    EventKind,
     HostMetric,
     Regency,
     RegencyDaily,
@@ -39,7 +41,8 @@ CAMERA_STATES = ("ok", "degraded", "offline", "unknown")
 WEBSITE_STATES = ("fresh", "stale", "down", "unknown")
 UPTIME_WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
 CAMERA_UP = frozenset({"ok", "degraded"})  # the camera delivers a picture, even if slow or its clock is off
-WEBSITE_UP = frozenset({"up", "degraded"})
+WEBSITE_AVAILABILITIES = ("up", "degraded", "down")
+WEBSITE_UP = frozenset({"up", "degraded"})  # reachable, even if slow
 
 
 # --- province and regencies ---------------------------------------------------------------------
@@ -51,7 +54,7 @@ class RegencyCounts:
 
     code: str
     name: str
-    stage: str = RolloutStage.PLANNED.value
+    stored_stage: str = RolloutStage.PLANNED.value  # what operators recorded; see central.rollout
     target_cameras: int = 0
     target_websites: int = 0
     agents_online: int = 0
@@ -70,12 +73,23 @@ class RegencyCounts:
     def websites_total(self) -> int:
         return sum(self.websites.values())
 
+    @property
+    def cameras_reporting(self) -> int:
+        return sum(self.cameras.get(state, 0) for state in CAMERA_STATES if state != "unknown")
 
-def regency_counts(session: Session, codes: set[str] | None = None, *, include_lost: bool = True) -> list[RegencyCounts]:
-    """Per-regency camera statuses, website states, agents online and rollout stage, in code order.
+    @property
+    def websites_reporting(self) -> int:
+        return sum(self.websites.get(state, 0) for state in WEBSITE_STATES if state != "unknown")
 
-    By default cameras the agent no longer lists (lost from inventory) still count until an operator
-    deletes them: a camera stolen off its pole must stay visible as offline, not vanish.
+    @property
+    def completed_on(self) -> dt.date | None:
+        return self.rollout.completed_on if self.rollout else None
+
+
+def regency_counts(session: Session, codes: set[str] | None = None) -> list[RegencyCounts]:
+    """Per-regency camera statuses, website states, agents online and recorded rollout stage, in code order.
+
+    Cameras count while in service (:attr:`Camera.in_service`): lost ones too, as offline.
     """
     regency_filter = Regency.code.in_(codes) if codes else true()
     result = {
@@ -96,10 +110,9 @@ def regency_counts(session: Session, codes: set[str] | None = None, *, include_l
         )
     }
     camera_filter = Camera.regency_code.in_(codes) if codes else true()
-    lost_filter = true() if include_lost else Camera.lost_at.is_(None)
     for code, status, count in session.execute(
         select(Camera.regency_code, Camera.status, func.count())
-        .where(camera_filter, lost_filter)
+        .where(camera_filter, Camera.in_service)
         .group_by(Camera.regency_code, Camera.status)
     ):
         if code in result:
@@ -124,11 +137,11 @@ def regency_counts(session: Session, codes: set[str] | None = None, *, include_l
         if code in result:
             result[code].agents_total = total
             result[code].agents_online = int(online or 0)
-            result[code].last_seen_at = _aware(last_seen)
+            result[code].last_seen_at = aware_datetime(last_seen)
     return list(result.values())
 
 
-def _aware(value: object) -> dt.datetime | None:
+def aware_datetime(value: object) -> dt.datetime | None:
     # func.max() bypasses the column's type on SQLite and hands back text or a naive datetime.
     if value is None:
         return None
@@ -162,16 +175,14 @@ class CameraFilter:
     search: str | None = None
 
 
-def _camera_conditions(filters: CameraFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Camera.lost_at.is_(None)]
+def _camera_conditions(filters: CameraFilter) -> list[ColumnExpressionArgument[bool]]:
+    conditions: list[ColumnExpressionArgument[bool]] = [Camera.in_service]
     if filters.regency:
         conditions.append(Camera.regency_code == filters.regency)
     if filters.status in CAMERA_STATES:
         conditions.append(Camera.status == filters.status)
     if filters.opd:
-        conditions.append(
-            or_(Camera.owner_opd == filters.opd, and_(Camera.owner_opd == "", Camera.reported_opd == filters.opd))
-        )
+        conditions.append(Camera.opd == filters.opd)
     if filters.group:
         conditions.append(Camera.venue == filters.group)
     if filters.search:
@@ -187,7 +198,7 @@ def count_cameras(session: Session, filters: CameraFilter) -> int:
 
 
 def list_cameras(session: Session, filters: CameraFilter, limit: int, offset: int = 0) -> list[Camera]:
-    """Cameras in inventory matching ``filters``, worst status first."""
+    """Cameras in service matching ``filters``, worst status first."""
     # Worst first: what an operator has to act on is at the top of the grid.
     severity = case({"offline": 0, "degraded": 1, "unknown": 2}, value=Camera.status, else_=3)
     query = select(Camera).where(*_camera_conditions(filters)).order_by(severity, Camera.regency_code, Camera.id)
@@ -196,9 +207,8 @@ def list_cameras(session: Session, filters: CameraFilter, limit: int, offset: in
 
 def camera_facets(session: Session, regency: str) -> tuple[list[str], list[str]]:
     """The OPDs and groups (venues) present in a regency, for its filter menus."""
-    opd = func.coalesce(func.nullif(Camera.owner_opd, ""), Camera.reported_opd)
-    base = select().where(Camera.regency_code == regency, Camera.lost_at.is_(None))
-    opds = session.scalars(base.add_columns(opd).distinct().order_by(opd))
+    base = select().where(Camera.regency_code == regency, Camera.in_service)
+    opds = session.scalars(base.add_columns(Camera.opd).distinct().order_by(Camera.opd))
     groups = session.scalars(base.add_columns(Camera.venue).where(Camera.venue != "").distinct().order_by(Camera.venue))
     return [o for o in opds if o], list(groups)
 
@@ -207,7 +217,7 @@ def camera_groups(session: Session) -> list[tuple[str, str]]:
     """(regency, venue) pairs that have cameras, for the wall's rotation by group."""
     query = (
         select(Camera.regency_code, Camera.venue)
-        .where(Camera.venue != "", Camera.lost_at.is_(None))
+        .where(Camera.venue != "", Camera.in_service)
         .distinct()
         .order_by(Camera.regency_code, Camera.venue)
     )
@@ -251,6 +261,25 @@ def update_camera_metadata(session: Session, camera_pk: int, **values: Any) -> C
         raise LookupError(f"no camera {camera_pk}")
     for key, value in values.items():
         setattr(camera, key, list(value) if key == "tags" else value)
+    return camera
+
+
+def retire_camera(session: Session, camera_pk: int, *, retired_by: str = "", now: dt.datetime | None = None) -> Camera:
+    """Take a camera out of every total, alert and report from now on; its history stays."""
+    camera = session.get(Camera, camera_pk)
+    if camera is None:
+        raise LookupError(f"no camera {camera_pk}")
+    if camera.retired_at is None:
+        camera.retired_at = now or utcnow()
+        camera.retired_by = retired_by
+        # An event moves the change feed, so every process's cached rollup drops the camera at once.
+        lock_event_ids(session.connection())
+        session.add(Event(
+            ts=camera.retired_at, created_at=camera.retired_at, kind=EventKind.CAMERA_RETIRED.value,
+            regency_code=camera.regency_code, agent_name=camera.agent_name, camera_pk=camera.id,
+            subject=camera.camera_id, old_state=camera.status, new_state="retired", message=retired_by,
+        ))
+        session.flush()
     return camera
 
 
@@ -340,8 +369,17 @@ def website_uptimes(
     )
     periods: dict[int, list[tuple[str, dt.datetime, dt.datetime | None]]] = {pk: [] for pk in website_pks}
     for p in session.scalars(query):
-        periods[p.website_pk].append((p.availability or p.state, p.started_at, p.ended_at))
+        periods[p.website_pk].append((website_availability(p.availability), p.started_at, p.ended_at))
     return {pk: share_up(rows, since, now, WEBSITE_UP) for pk, rows in periods.items()}
+
+
+def website_availability(availability: str) -> str:
+    """A period's availability for uptime: up/degraded/down, anything else (never checked, silent) unknown.
+
+    Uptime is about reachability only, like cameras' (ok or degraded = up): a site that is up but stale
+    is up; how fresh its content is has a state and alerts of its own.
+    """
+    return availability if availability in WEBSITE_AVAILABILITIES else "unknown"
 
 
 @dataclass(frozen=True, slots=True)

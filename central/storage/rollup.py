@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, Table, and_, case, delete, func, or_, select,
 
 from central.storage.db import lock_event_ids
 from central.storage.models import (
+    NO_REPORT_REASON,
     Camera,
     CameraCheck,
     CameraDaily,
@@ -32,10 +34,12 @@ from central.storage.models import (
     WebsiteDaily,
     WebsiteStatusChange,
 )
+from central.storage.queries import aware_datetime, website_availability
 
 log = logging.getLogger(__name__)
 
-NO_REPORT_REASON = "no_report"
+# A website is silent after this many of its check intervals without a report (and ``silence``).
+SILENT_INTERVALS = 3
 
 
 def _t(model: Any) -> Table:
@@ -108,12 +112,13 @@ def _website_daily(conn: Connection, start: dt.datetime, end: dt.datetime) -> di
         .where(changes.c.started_at < end, or_(changes.c.ended_at.is_(None), changes.c.ended_at > start))
     )
     for pk, availability, state, began, ended in periods:
+        availability = website_availability(availability)
         row = rows[pk]
         if not row:
             row.update(website_pk=pk, seconds_up=0.0, seconds_degraded=0.0, seconds_down=0.0, seconds_unknown=0.0,
                        seconds_fresh=0.0, checks_total=0, checks_up=0)
         seconds = _overlap(start, end, began, ended)
-        key = f"seconds_{availability}" if availability in ("up", "degraded", "down") else "seconds_unknown"
+        key = f"seconds_{availability}"
         row[key] += seconds
         if state == "fresh":
             row["seconds_fresh"] += seconds
@@ -161,38 +166,94 @@ def _regency_daily(
 
 
 def mark_silent_cameras(conn: Connection, now: dt.datetime, silence: dt.timedelta) -> list[int]:
-    """Cameras without any report for ``silence`` become unknown (no_report); returns their ids."""
-    cameras, changes, events = _t(Camera), _t(CameraStatusChange), _t(Event)
+    """Cameras without any report for ``silence`` become unknown (no_report); returns their ids.
+
+    Lost cameras are left offline (lost): their agent stopped checking them on purpose, so their
+    silence is expected and must not turn a problem into a grey "unknown".
+    """
+    cameras, changes = _t(Camera), _t(CameraStatusChange)
     cutoff = now - silence
     rows = conn.execute(
         select(cameras.c.id, cameras.c.agent_name, cameras.c.camera_id, cameras.c.regency_code, cameras.c.status,
                cameras.c.status_since)
-        .where(cameras.c.status != "unknown", cameras.c.last_check_at < cutoff, cameras.c.status_since < cutoff)
+        .where(cameras.c.status != "unknown", cameras.c.last_check_at < cutoff, cameras.c.status_since < cutoff,
+               cameras.c.lost_at.is_(None), Camera.in_service)
     ).all()
     if not rows:
         return []
-    ids = [row.id for row in rows]
+    _go_unknown(conn, changes, "camera_pk", rows, now, {"status": "unknown"})
+    conn.execute(update(cameras).where(cameras.c.id.in_([row.id for row in rows])).values(
+        status="unknown", reason=NO_REPORT_REASON, message="", status_since=now, updated_at=now))
+    _silence_events(conn, EventKind.CAMERA_STATUS, "camera_pk", [(row, row.camera_id, row.status) for row in rows], now)
+    log.info("%d camera(s) silent for %s: now unknown", len(rows), silence)
+    return [row.id for row in rows]
+
+
+def mark_silent_websites(conn: Connection, now: dt.datetime, silence: dt.timedelta) -> list[int]:
+    """Websites silent for ``silence`` and for 3 of their check intervals become unknown (no_report).
+
+    Central is not told a site's interval; the gap between its two newest checks stands for it, so a
+    site checked hourly is not declared silent after ``silence`` alone. Returns their ids.
+    """
+    websites, changes, checks = _t(Website), _t(WebsiteStatusChange), _t(WebsiteCheck)
+    cutoff = now - silence
+    candidates = conn.execute(
+        select(websites.c.id, websites.c.agent_name, websites.c.website_id, websites.c.regency_code,
+               websites.c.state, websites.c.status_since, websites.c.last_check_at)
+        .where(websites.c.state != "unknown", websites.c.last_check_at < cutoff, websites.c.status_since < cutoff)
+    ).all()
+    if not candidates:
+        return []
+    previous = dict(conn.execute(
+        select(checks.c.website_pk, func.max(checks.c.ts))
+        .join(websites, websites.c.id == checks.c.website_pk)
+        .where(checks.c.website_pk.in_([row.id for row in candidates]), checks.c.ts < websites.c.last_check_at)
+        .group_by(checks.c.website_pk)
+    ).all())
+    rows = []
+    for row in candidates:
+        before = aware_datetime(previous.get(row.id))
+        interval = row.last_check_at - before if before is not None else dt.timedelta(0)
+        if now - row.last_check_at > max(silence, SILENT_INTERVALS * interval):
+            rows.append(row)
+    if not rows:
+        return []
+    # Availability is not known either: empty, as before a site's first report (uptime leaves it out).
+    unknown = {"state": "unknown", "availability": "", "freshness": "unknown"}
+    _go_unknown(conn, changes, "website_pk", rows, now, unknown)
+    conn.execute(update(websites).where(websites.c.id.in_([row.id for row in rows])).values(
+        **unknown, reason=NO_REPORT_REASON, message="", status_since=now, updated_at=now))
+    _silence_events(conn, EventKind.WEBSITE_STATUS, "website_pk", [(row, row.website_id, row.state) for row in rows],
+                    now)
+    log.info("%d website(s) silent for %s or more: now unknown", len(rows), silence)
+    return [row.id for row in rows]
+
+
+def _go_unknown(
+    conn: Connection, changes: Table, key: str, rows: Sequence[Any], now: dt.datetime, state: dict[str, str]
+) -> None:
+    """End each row's open status period now and open an unknown (no_report) one."""
     for row in rows:
         conn.execute(
             update(changes)
-            .where(and_(changes.c.camera_pk == row.id, changes.c.ended_at.is_(None)))
+            .where(and_(changes.c[key] == row.id, changes.c.ended_at.is_(None)))
             .values(ended_at=now, duration_s=(now - row.status_since).total_seconds())
         )
     conn.execute(changes.insert(), [
-        {"camera_pk": row.id, "status": "unknown", "reason": NO_REPORT_REASON, "message": "", "started_at": now}
-        for row in rows
+        {key: row.id, **state, "reason": NO_REPORT_REASON, "message": "", "started_at": now} for row in rows
     ])
-    conn.execute(update(cameras).where(cameras.c.id.in_(ids)).values(
-        status="unknown", reason=NO_REPORT_REASON, message="", status_since=now, updated_at=now))
+
+
+def _silence_events(
+    conn: Connection, kind: EventKind, key: str, rows: list[tuple[Any, str, str]], now: dt.datetime
+) -> None:
     lock_event_ids(conn)
-    conn.execute(events.insert(), [
-        {"ts": now, "created_at": now, "kind": EventKind.CAMERA_STATUS.value, "regency_code": row.regency_code,
-         "agent_name": row.agent_name, "camera_pk": row.id, "subject": row.camera_id, "old_state": row.status,
-         "new_state": "unknown", "reason": NO_REPORT_REASON, "message": "", "website_pk": None}
-        for row in rows
+    conn.execute(_t(Event).insert(), [
+        {"ts": now, "created_at": now, "kind": kind.value, "regency_code": row.regency_code,
+         "agent_name": row.agent_name, "camera_pk": None, "website_pk": None, key: row.id, "subject": subject,
+         "old_state": old, "new_state": "unknown", "reason": NO_REPORT_REASON, "message": ""}
+        for row, subject, old in rows
     ])
-    log.info("%d camera(s) silent for %s: now unknown", len(rows), silence)
-    return ids
 
 
 def prune(conn: Connection, retention: dt.timedelta, now: dt.datetime) -> dict[str, int]:

@@ -59,7 +59,7 @@ def _cumulative(stamps: list[dt.datetime], days: list[dt.date]) -> list[int]:
 
 def rollout_series(session: Session, rollup: ProvinceRollup, now: dt.datetime, max_days: int = 120) -> Series:
     """Cameras, websites and regencies integrated per day (cumulative), from when each first reported."""
-    cameras = list(session.scalars(select(Camera.first_seen_at).where(Camera.lost_at.is_(None))))
+    cameras = list(session.scalars(select(Camera.first_seen_at).where(Camera.in_service)))
     websites = list(session.scalars(select(Website.first_seen_at)))
     first_agent: dict[str, dt.datetime] = {}
     for code, created in session.execute(select(Agent.regency_code, Agent.created_at)):

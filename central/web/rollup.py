@@ -10,23 +10,11 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
+from central.rollout import Stage, derive_stage
 from central.storage.models import RolloutStage
 from central.storage.queries import change_feed_position, regency_counts
 
-
-class Stage(StrEnum):
-    """The rollout ladder the tracker shows; each step implies the ones before it."""
-
-    PLANNED = "planned"
-    BOX_INSTALLED = "box_installed"
-    AGENT_ONLINE = "agent_online"
-    CAMERAS_INTEGRATED = "cameras_integrated"
-    WEBSITES_INTEGRATED = "websites_integrated"
-    COMPLETE = "complete"
-
-    @property
-    def step(self) -> int:
-        return list(Stage).index(self)
+__all__ = ["Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "Stage", "compute_rollup", "derive_stage"]
 
 
 class Health(StrEnum):
@@ -124,20 +112,6 @@ class ProvinceRollup:
         return self._sum(attribute)
 
 
-def derive_stage(r: RegencyRollup) -> Stage:
-    """The furthest step the live data proves, floored at what operators recorded by hand."""
-    cameras_done = r.cameras_reporting > 0 and r.cameras_reporting >= r.target_cameras
-    websites_done = r.websites_reporting > 0 and r.websites_reporting >= r.target_websites
-    if r.agents_total > 0 and r.last_seen_at is not None:
-        if cameras_done and websites_done:
-            done = r.completed_on is not None or r.stored_stage == RolloutStage.LIVE.value
-            return Stage.COMPLETE if done else Stage.WEBSITES_INTEGRATED
-        return Stage.CAMERAS_INTEGRATED if cameras_done else Stage.AGENT_ONLINE
-    if r.stored_stage in (RolloutStage.INSTALLING.value, RolloutStage.PILOT.value, RolloutStage.LIVE.value):
-        return Stage.BOX_INSTALLED
-    return Stage.PLANNED
-
-
 def derive_health(r: RegencyRollup) -> Health:
     if r.agents_total == 0 or (r.cameras_total == 0 and r.websites_total == 0 and r.last_seen_at is None):
         return Health.INACTIVE
@@ -151,9 +125,9 @@ def derive_health(r: RegencyRollup) -> Health:
 
 
 def compute_rollup(session: Session, now: dt.datetime | None = None) -> ProvinceRollup:
-    """Four grouped queries, whatever the number of cameras; cameras lost from inventory do not count."""
+    """Four grouped queries, whatever the number of cameras; the cameras that count are storage's."""
     regencies = []
-    for counts in regency_counts(session, include_lost=False):
+    for counts in regency_counts(session):
         assert counts.regency is not None
         cameras, websites, rollout = counts.cameras, counts.websites, counts.rollout
         r = RegencyRollup(
@@ -173,7 +147,7 @@ def compute_rollup(session: Session, now: dt.datetime | None = None) -> Province
             agents_total=counts.agents_total,
             agents_online=counts.agents_online,
             last_seen_at=counts.last_seen_at,
-            stored_stage=counts.stage,
+            stored_stage=counts.stored_stage,
             target_cameras=counts.target_cameras,
             target_websites=counts.target_websites,
         )
@@ -181,7 +155,7 @@ def compute_rollup(session: Session, now: dt.datetime | None = None) -> Province
             r.planned_start, r.started_on = rollout.planned_start, rollout.started_on
             r.target_date, r.completed_on = rollout.target_date, rollout.completed_on
             r.notes = rollout.notes or ""
-        r.stage = derive_stage(r)
+        r.stage = derive_stage(counts)  # the very derivation the public RegencySummary uses
         r.health = derive_health(r)
         regencies.append(r)
     return ProvinceRollup(regencies=regencies, computed_at=now or dt.datetime.now(dt.UTC))
