@@ -121,6 +121,9 @@ class CameraDetailOut(CameraOut):
     message: str
     consecutive_failures: int
     first_seen_at: dt.datetime | None
+    retired_at: dt.datetime | None = Field(
+        None, description="Set when an operator retired it: out of every total, alert and report since."
+    )
     uptime: dict[Literal["24h", "7d", "30d"], float | None]
     checks: list[CheckOut]
 

@@ -1,4 +1,4 @@
-"""Operators edit camera metadata and ask an agent to check a camera now; admins edit the rollout plan."""
+"""Operators edit camera metadata, retire cameras and ask an agent to check one now; admins edit the rollout plan."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from central.storage.models import RolloutStage
-from central.storage.queries import update_camera_metadata, update_rollout
+from central.storage.queries import retire_camera, update_camera_metadata, update_rollout
 from central.web.accounts import Role
 from central.web.auth import current_user, role_required
-from central.web.database import db_session, get_database
+from central.web.database import db_session, get_database, released
 from central.web.pages import clear_rollup_cache, get_camera
 from shared.regencies import is_regency_code
 
@@ -63,6 +63,20 @@ def camera_metadata(pk: int) -> ResponseReturnValue:
     return redirect(url_for("pages.camera", pk=pk))
 
 
+@bp.route("/cameras/<int:pk>/retire", methods=["POST"])
+@role_required(Role.OPERATOR)
+def camera_retire(pk: int) -> ResponseReturnValue:
+    """Take the camera out of every total, alert and report from now on; its history stays."""
+    session = db_session()
+    get_camera(pk)
+    user = current_user()
+    retire_camera(session, pk, retired_by=user.name if user else "")
+    session.commit()
+    clear_rollup_cache()
+    flash(_("Camera retired: it no longer counts in totals, alerts or reports."), "ok")
+    return redirect(url_for("pages.camera", pk=pk))
+
+
 def _command_sender() -> Callable[..., object]:
     """The function that records and publishes a command (the storage engineer's, bound to our config)."""
     from central.commands import send_command
@@ -83,12 +97,15 @@ def camera_check_now(pk: int) -> ResponseReturnValue:
     camera = get_camera(pk)
     user = current_user()
     try:
-        _command_sender()(
-            agent=camera.agent_name,
-            name="check_now",
-            camera_id=camera.camera_id,
-            requested_by=user.name if user else "",
-        )
+        # send_command writes in its own sessions and waits for the broker: not while holding the
+        # request's transaction, which on SQLite is the write lock the ingest needs.
+        with released():
+            _command_sender()(
+                agent=camera.agent_name,
+                name="check_now",
+                camera_id=camera.camera_id,
+                requested_by=user.name if user else "",
+            )
     except Exception as error:  # the broker may be down; the operator must hear about it, not get a 500
         log.warning("check now for camera %s failed: %s", pk, error)
         flash(_("The check could not be sent: %(error)s", error=str(error)[:200]), "error")

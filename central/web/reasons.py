@@ -25,6 +25,7 @@ _CAMERA: dict[str, Wording] = {
     "ok": Wording(_l("OK")),
     "unknown": Wording(_l("not checked yet")),
     "no_report": Wording(_l("no report yet")),
+    "lost": Wording(_l("no longer discovered")),  # central's own: the agent's inventory dropped it
     "skipped": Wording(_l("not checked")),
     "internal_error": Wording(_l("agent error")),
     "unreachable": Wording(_l("unreachable")),

@@ -90,6 +90,7 @@ EVENT_KIND_WORDS = {
     "agent_offline": _l("agent offline"),
     "camera_found": _l("camera found"),
     "camera_lost": _l("camera lost"),
+    "camera_retired": _l("camera retired"),
     "command_result": _l("command result"),
 }
 ROLES = {"viewer": _l("viewer"), "operator": _l("operator"), "admin": _l("admin")}
