@@ -41,6 +41,11 @@ def lock_event_ids(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY})
 
 
+def write_lock_options() -> dict[str, bool]:
+    """Execution options for a transaction that begins holding SQLite's write lock (ignored elsewhere)."""
+    return {_IMMEDIATE: True}
+
+
 def normalize_url(url: str | URL) -> URL:
     """Pick the drivers SCC ships with: pysqlite, and psycopg 3 for a bare ``postgresql://``."""
     parsed = make_url(url)
@@ -97,7 +102,7 @@ class Database:
         self.engine = make_engine(self.url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
-            self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
+            self.engine.execution_options(**write_lock_options()), expire_on_commit=False
         )
 
     @classmethod

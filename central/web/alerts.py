@@ -22,7 +22,7 @@ from central.config import CentralConfig
 from central.storage.models import utcnow
 from central.web.accounts import Role
 from central.web.auth import current_user, login_required, role_required
-from central.web.database import db_session, get_database
+from central.web.database import db_session, get_database, released
 from central.web.templating import add_nav_item
 from shared.regencies import all_regencies
 
@@ -238,7 +238,10 @@ def test_channel(name: str) -> ResponseReturnValue:
     names = {c.name for c in list_channels(_config().alerts, queries.channel_rows(db_session())) if c.enabled}
     if name not in names:
         abort(404)
-    AlertService(_config(), get_database()).queue_test(name, _who())
+    # The service commits in a session of its own; the request's transaction (and on SQLite its
+    # write lock) ends first, or the queueing would wait on this very request.
+    with released():
+        AlertService(_config(), get_database()).queue_test(name, _who())
     flash(_("Test queued; `alerts run` sends it within %(s)d s. Its result appears below.",
             s=int(_config().alerts.interval_s)), "ok")  # fmt: skip
     return redirect(url_for("alerts.channels"))

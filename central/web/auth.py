@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from central.web.accounts import Role, WebUser, authenticate, load_user
-from central.web.database import db_session, get_database
+from central.web.database import db_session
 from central.web.ratelimit import FailureLimiter
 
 bp = Blueprint("auth", __name__)
@@ -103,17 +103,16 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
             429,
             {"Retry-After": str(wait)},
         )
-    # A write session (SQLite: BEGIN IMMEDIATE, which waits for the lock): authenticate() records
-    # last_login_at, and a read snapshot cannot be turned into a write once the ingest has committed
-    # in between; with the request's read session a login during a busy ingest was a 500.
-    with get_database().new_session(write=True) as database_session:
-        user = authenticate(database_session, name, password)
-        if user is None:
-            database_session.rollback()
-            _limiter().fail(*keys)
-            flash(_("Wrong user name or password."), "error")
-            return render_template("login.html", next=request.form.get("next", "")), 401, {}
-        database_session.commit()
+    # The request's session: a POST's transactions take SQLite's write lock at BEGIN (database.py), so
+    # recording last_login_at never has to upgrade a read snapshot the ingest has moved past.
+    database_session = db_session()
+    user = authenticate(database_session, name, password)
+    if user is None:
+        database_session.rollback()
+        _limiter().fail(*keys)
+        flash(_("Wrong user name or password."), "error")
+        return render_template("login.html", next=request.form.get("next", "")), 401, {}
+    database_session.commit()
     _limiter().reset(*keys)
     locale = session.get("locale")
     session.clear()  # a fresh session on login: no fixation of a pre-login session id or CSRF token
