@@ -18,7 +18,7 @@ from central.storage import queries
 from central.storage.models import Camera, Event, Website, utcnow
 from central.web.accounts import ApiToken, token_by_secret
 from central.web.auth import current_role
-from central.web.database import db_session, get_database
+from central.web.database import db_session, write_transaction
 from central.web.pages import province_rollup
 from central.web.reasons import camera_reason, details_for
 from central.web.rollup import RegencyRollup
@@ -58,14 +58,14 @@ def authenticate() -> None:
 
 
 def _touch_token(token_id: int, now: dt.datetime) -> None:
-    """Record the token's use in a short write transaction of its own.
+    """Record the token's use in a short write transaction of the request's session.
 
-    Not through the request's read session: on SQLite, turning a read snapshot into a write fails
-    with "database is locked" whenever the ingest committed in between, which made GETs 500.
-    last_used_at is bookkeeping, so a database busy past its timeout must not fail the read either.
+    Not in its read transaction: on SQLite, turning a read snapshot into a write fails with "database
+    is locked" whenever the ingest committed in between, which made GETs 500. last_used_at is
+    bookkeeping, so a database busy past its timeout must not fail the read either.
     """
     try:
-        with get_database().session(write=True) as session:
+        with write_transaction() as session:
             session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
     except OperationalError as error:
         log.warning("api: could not record token use: %s", error.orig or error)

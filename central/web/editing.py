@@ -15,7 +15,7 @@ from central.storage.models import RolloutStage
 from central.storage.queries import retire_camera, update_camera_metadata, update_rollout
 from central.web.accounts import Role
 from central.web.auth import current_user, role_required
-from central.web.database import db_session, get_database
+from central.web.database import db_session, get_database, released
 from central.web.pages import clear_rollup_cache, get_camera
 from shared.regencies import is_regency_code
 
@@ -97,12 +97,15 @@ def camera_check_now(pk: int) -> ResponseReturnValue:
     camera = get_camera(pk)
     user = current_user()
     try:
-        _command_sender()(
-            agent=camera.agent_name,
-            name="check_now",
-            camera_id=camera.camera_id,
-            requested_by=user.name if user else "",
-        )
+        # send_command writes in its own sessions and waits for the broker: not while holding the
+        # request's transaction, which on SQLite is the write lock the ingest needs.
+        with released():
+            _command_sender()(
+                agent=camera.agent_name,
+                name="check_now",
+                camera_id=camera.camera_id,
+                requested_by=user.name if user else "",
+            )
     except Exception as error:  # the broker may be down; the operator must hear about it, not get a 500
         log.warning("check now for camera %s failed: %s", pk, error)
         flash(_("The check could not be sent: %(error)s", error=str(error)[:200]), "error")
