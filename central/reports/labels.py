@@ -31,6 +31,9 @@ LABELS: dict[str, dict[str, str]] = {
         "last_update": "Pembaruan terakhir",
         "total": "Total provinsi",
         "none": "-",
+        "no_data": "Belum ada data untuk periode ini.",
+        "to_date": "sampai hari ini",
+        "this_month": "Bulan ini",
         "yes": "ya",
         "no": "tidak",
         "footnote": (
@@ -75,6 +78,9 @@ LABELS: dict[str, dict[str, str]] = {
         "last_update": "Last update",
         "total": "Province total",
         "none": "-",
+        "no_data": "No data for this period yet.",
+        "to_date": "to date",
+        "this_month": "This month",
         "yes": "yes",
         "no": "no",
         "footnote": (

@@ -67,6 +67,12 @@ def iso_week(year: int, week: int, timezone: str) -> Period:
     return Period("weekly", first, first + timedelta(days=7), timezone)
 
 
+def current_month(now: datetime, timezone: str) -> Period:
+    """The month ``now`` is in (figures count up to ``now``): what a fresh install has data for."""
+    today = local_day(now, ZoneInfo(timezone))
+    return month(today.year, today.month, timezone)
+
+
 def previous_month(now: datetime, timezone: str) -> Period:
     today = local_day(now, ZoneInfo(timezone))
     last_of_previous = today.replace(day=1) - timedelta(days=1)

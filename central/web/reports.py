@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from central.config import CentralConfig
 from central.reports.data import Report, build_report
 from central.reports.labels import labels
-from central.reports.periods import Period, parse_period, previous_month, previous_week
+from central.reports.periods import Period, current_month, parse_period, previous_month, previous_week
 from central.reports.render import CSV_TABLES, to_csv, to_pdf
 from central.storage.models import utcnow
 from central.web.auth import login_required
@@ -28,7 +28,9 @@ def _config() -> CentralConfig:
 def _period(text: str | None, weekly: bool = False) -> Period:
     tz = _config().reports.timezone
     if not text:
-        return previous_week(utcnow(), tz) if weekly else previous_month(utcnow(), tz)
+        # The month so far, not last month: a fresh install has no last month, and the page opened
+        # empty; last month is one click away.
+        return previous_week(utcnow(), tz) if weekly else current_month(utcnow(), tz)
     try:
         return parse_period(text, tz)
     except ValueError as error:
@@ -58,7 +60,10 @@ def index() -> ResponseReturnValue:
         words=labels(report.language),
         worst_cameras=worst,
         tables=CSV_TABLES,
+        to_date=period.end > report.generated_at,
+        empty=not report.cameras and not report.websites,
         previous={
+            "current": current_month(utcnow(), period.timezone),
             "monthly": previous_month(utcnow(), period.timezone),
             "weekly": previous_week(utcnow(), period.timezone),
         },
