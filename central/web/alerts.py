@@ -11,23 +11,41 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from central.alerts import queries
 from central.alerts.config import EmailChannel, WebhookChannel
+from central.alerts.model import SubjectKind
 from central.alerts.notices import RULE_TITLES_ID
 from central.alerts.routing import list_channels
 from central.alerts.service import AlertService
-from central.alerts.tables import AlertChannelConfig
+from central.alerts.tables import AlertChannelConfig, AlertRecord
 from central.config import CentralConfig
-from central.storage.models import utcnow
+from central.storage.models import Website, utcnow
 from central.web.accounts import Role
 from central.web.auth import current_user, login_required, role_required
 from central.web.database import db_session, get_database, released
-from central.web.templating import add_nav_item
+from central.web.templating import Words, add_nav_item
 from shared.regencies import all_regencies
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 add_nav_item("alerts.index", _l("Alerts"))
+
+# Stored values stay English (API, webhooks); people read them in the page's language.
+SEVERITY_WORDS = {"info": _l("info"), "warning": _l("warning"), "critical": _l("critical")}
+ALERT_STATE_WORDS = {"firing": _l("firing"), "resolved": _l("resolved")}
+DELIVERY_STATE_WORDS = {"pending": _l("pending"), "sent": _l("sent"), "failed": _l("failed")}
+
+
+@bp.record_once
+def _register_words(state: Any) -> None:
+    state.app.jinja_env.globals.update(
+        SEVERITY_WORDS=Words("severity", SEVERITY_WORDS),
+        ALERT_STATE_WORDS=Words("alert_state", ALERT_STATE_WORDS),
+        DELIVERY_STATE_WORDS=Words("delivery_state", DELIVERY_STATE_WORDS),
+    )
+
 
 MUTE_CHOICES = {
     "1h": timedelta(hours=1),
@@ -55,6 +73,20 @@ def _local(text: str) -> datetime | None:
     return value.replace(tzinfo=ZoneInfo(_config().web.timezone)) if value.tzinfo is None else value
 
 
+def _websites_of(session: Session, alerts: list[AlertRecord]) -> dict[str, Website]:
+    """The website rows behind website alerts, by subject id (``agent/website_id``), to name them by office.
+
+    The stored subject_label is frozen when the alert fires; the page names a site as the websites
+    page does now, so an office entered later shows up on old alerts too.
+    """
+    wanted = {a.subject_id for a in alerts if a.subject_kind == SubjectKind.WEBSITE.value}
+    if not wanted:
+        return {}
+    agents = {subject.partition("/")[0] for subject in wanted}
+    sites = session.scalars(select(Website).where(Website.agent_name.in_(agents)))
+    return {key: site for site in sites if (key := f"{site.agent_name}/{site.website_id}") in wanted}
+
+
 def _common() -> dict[str, Any]:
     return {"RULE_TITLES": RULE_TITLES_ID, "regencies": all_regencies(), "now": utcnow()}
 
@@ -69,6 +101,7 @@ def index() -> ResponseReturnValue:
     return render_template(
         "alerts/index.html",
         alerts=page.items,
+        sites=_websites_of(session, page.items),
         total=page.total,
         status=status,
         regency=regency,
@@ -88,6 +121,7 @@ def detail(alert_id: str) -> ResponseReturnValue:
     return render_template(
         "alerts/detail.html",
         alert=alert,
+        sites=_websites_of(session, [alert]),
         deliveries=queries.deliveries(session, alert_pk=alert.id),
         **_common(),
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
+from central.site_names import website_title
 from central.storage import queries
 from central.storage.models import Camera, Website
 from central.web import cartogram, charts
@@ -18,6 +20,12 @@ from central.web.thumbnails import thumbnail_response
 from shared.regencies import is_regency_code
 
 bp = Blueprint("pages", __name__)
+
+
+@bp.record_once
+def _register_site_names(state: Any) -> None:
+    # The websites page, a regency's sites and website alerts all name a site the same way.
+    state.app.jinja_env.globals["website_title"] = website_title
 
 CAMERAS_PER_PAGE = 120
 
