@@ -231,3 +231,21 @@ def test_uptime_counts_only_until_now() -> None:
     up = subject_uptime(periods, utc("2025-03-01T00:00"), utc("2025-04-01T00:00"), utc("2025-03-03T00:00"))
     assert (up.monitored_s, up.down_s, up.incidents, up.repaired) == (2 * 86400, 86400, 1, 0)
     assert up.availability_pct == 50
+
+
+def test_retired_cameras_count_only_until_their_retirement(sqlite_url: str) -> None:
+    from sqlalchemy import select
+
+    database = Database(sqlite_url)
+    seed(database)
+    with database.session(write=True) as session:
+        retired = {"cam-a": utc("2025-02-15T00:00"), "cam-b": utc("2025-03-16T17:00"), "cam-c": utc("2025-04-01T00:00")}
+        for camera in session.scalars(select(Camera)):
+            camera.retired_at = retired[camera.camera_id]
+    with database.session() as session:
+        result = build_report(session, MARCH, NOW, ReportsConfig())
+    database.dispose()
+    by_id = {line.subject: line.uptime for line in result.cameras}
+    assert set(by_id) == {"agent-plg/cam-b", "agent-muba/cam-c"}  # A was retired before March
+    assert by_id["agent-plg/cam-b"].monitored_s < (MARCH_MINUTES - 600) * 60 / 2 + 24 * 3600
+    assert by_id["agent-muba/cam-c"].downtime_minutes == 60  # retired after March: as before
