@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -224,7 +224,24 @@ class Agent(Base):
     regency: Mapped[Regency] = relationship()
 
 
-class Camera(Base):
+class OwnedByOpd:
+    """The one rule for who owns a camera or website: the operator's OPD wins over the agent's."""
+
+    if TYPE_CHECKING:
+        owner_opd: Mapped[str]
+        reported_opd: Mapped[str]
+
+    @hybrid_property
+    def opd(self) -> str:
+        return self.owner_opd or self.reported_opd
+
+    @opd.inplace.expression
+    @classmethod
+    def _opd_expression(cls) -> ColumnElement[str]:
+        return func.coalesce(func.nullif(cls.owner_opd, ""), cls.reported_opd)
+
+
+class Camera(OwnedByOpd, Base):
     __tablename__ = "cameras"
     __table_args__ = (
         UniqueConstraint("agent_name", "camera_id"),
@@ -288,16 +305,6 @@ class Camera(Base):
         return f"{self.agent_name}/{self.camera_id}"
 
     @hybrid_property
-    def opd(self) -> str:
-        """The owning OPD: the operator's entry wins over what the agent reported."""
-        return self.owner_opd or self.reported_opd
-
-    @opd.inplace.expression
-    @classmethod
-    def _opd_expression(cls) -> ColumnElement[str]:
-        return func.coalesce(func.nullif(cls.owner_opd, ""), cls.reported_opd)
-
-    @hybrid_property
     def in_service(self) -> bool:
         """Whether the camera counts: in every total, alert and report until an operator retires it.
 
@@ -322,7 +329,7 @@ class Camera(Base):
         return cls.lost_at.is_not(None)
 
 
-class Website(Base):
+class Website(OwnedByOpd, Base):
     __tablename__ = "websites"
     __table_args__ = (
         UniqueConstraint("agent_name", "website_id"),
@@ -370,16 +377,6 @@ class Website(Base):
     def full_id(self) -> str:
         """``agent/website_id``: unique across agents, how alerts name a website."""
         return f"{self.agent_name}/{self.website_id}"
-
-    @hybrid_property
-    def opd(self) -> str:
-        """The owning OPD: the operator's entry wins over what the agent reported."""
-        return self.owner_opd or self.reported_opd
-
-    @opd.inplace.expression
-    @classmethod
-    def _opd_expression(cls) -> ColumnElement[str]:
-        return func.coalesce(func.nullif(cls.owner_opd, ""), cls.reported_opd)
 
 
 # --- history --------------------------------------------------------------------------------------

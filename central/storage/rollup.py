@@ -34,7 +34,7 @@ from central.storage.models import (
     WebsiteDaily,
     WebsiteStatusChange,
 )
-from central.storage.queries import aware_datetime, website_availability
+from central.storage.queries import WEBSITE_UP, aware_datetime, website_availability
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def _website_daily(conn: Connection, start: dt.datetime, end: dt.datetime) -> di
         if state == "fresh":
             row["seconds_fresh"] += seconds
     checks = _t(WebsiteCheck)
-    up = func.sum(case((checks.c.availability != "down", 1), else_=0))
+    up = func.sum(case((checks.c.availability.in_(WEBSITE_UP), 1), else_=0))
     for pk, total, good in conn.execute(
         select(checks.c.website_pk, func.count(), up).where(checks.c.ts >= start, checks.c.ts < end).group_by(checks.c.website_pk)
     ):
