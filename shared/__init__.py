@@ -1,1 +1,1 @@
-"""shared package."""
+"""The wire contract agents, central and third parties share: topics, versioned messages, the codec."""
