@@ -16,6 +16,14 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 ANALYSIS_WIDTH = 320
 # Frames compared for "frozen" and "changed" are tiny: cheap to keep per camera (~2 kB each).
 SIGNATURE_SIZE = (64, 36)
+# A stuck picture, even re-encoded at JPEG quality 40, moves no signature cell by more than ~2 grey
+# levels; a car, a person or a ticking OSD clock moves some cells by 10 or more while the mean over
+# the whole picture stays below frozen_diff (measured on the simulator's street scenes: mean 0.04-0.45).
+MOTION_CELL_DIFF = 6.0
+
+# Decoding, resizing and encoding run on the agent's own small thread pool (schedule.workers): OpenCV's
+# internal threads on top of it would only oversubscribe the two cores and hold a stack per thread.
+cv2.setNumThreads(1)
 
 Frame = np.ndarray
 
@@ -104,6 +112,13 @@ def difference(a: Frame | None, b: Frame | None) -> float | None:
     return float(cv2.absdiff(a, b).mean())
 
 
+def moved(a: Frame | None, b: Frame | None) -> bool:
+    """True when some part of the picture clearly changed (a signature cell by more than MOTION_CELL_DIFF)."""
+    if a is None or b is None or a.shape != b.shape:
+        return False
+    return float(cv2.absdiff(a, b).max()) > MOTION_CELL_DIFF
+
+
 def frame_stats(gray: Frame, source_size: tuple[int, int]) -> FrameStats:
     mean, std = cv2.meanStdDev(gray)
     laplacian = cv2.Laplacian(gray, cv2.CV_64F)
@@ -116,8 +131,10 @@ def frame_stats(gray: Frame, source_size: tuple[int, int]) -> FrameStats:
     )
 
 
-def judge(stats: FrameStats, change: float | None, limits: ThresholdSection) -> Verdict | None:
+def judge(stats: FrameStats, change: float | None, limits: ThresholdSection, *, motion: bool = False) -> Verdict | None:
     """The most telling image problem, or None for a healthy image.
+
+    ``motion`` (see ``moved``) vetoes "frozen": a quiet scene with one moving thing is live.
 
     Order matters: a black or covered image is also dark, blurred and unchanged, and the badge
     should name the cause an operator acts on.
@@ -130,7 +147,7 @@ def judge(stats: FrameStats, change: float | None, limits: ThresholdSection) -> 
         return Verdict("dark", f"image is dark (mean luma {stats.mean:.1f})")
     if stats.laplacian_var <= limits.blur_laplacian:
         return Verdict("blurred", f"image is blurred (Laplacian variance {stats.laplacian_var:.0f})")
-    if change is not None and change <= limits.frozen_diff:
+    if change is not None and change <= limits.frozen_diff and not motion:
         return Verdict("frozen", f"image unchanged since the previous check (change {change:.2f})")
     return None
 

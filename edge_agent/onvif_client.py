@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -169,6 +170,9 @@ class OnvifPool:
                 if document is None:
                     document = await cached_document(f"{WSDL_DIR}/{SERVICES[name]['wsdl']}")
                     self._documents[name] = document
+                    # A parsed WSDL is ~150,000 objects that live as long as the process: keep them out
+                    # of the cyclic collector, whose full passes over them stalled the event loop.
+                    gc.freeze()
         return document
 
     async def client(self, name: str, wsse: Any) -> ZeepAsyncClient:

@@ -39,8 +39,11 @@ def probe_stream(url: str, open_ms: int, read_ms: int, probe_s: float) -> Stream
     """
     import cv2
 
+    # One decoder thread: a probe reads ~40 frames, and FFmpeg's default (one thread per core, each
+    # with its own frame buffers) multiplies memory and fights the other decodes for the two cores.
     capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG,
-                               [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms])
+                               [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms,
+                                cv2.CAP_PROP_N_THREADS, 1])
     try:
         if not capture.isOpened():
             return StreamProbe(False, error="stream did not open")
@@ -93,19 +96,22 @@ class StreamDecodes:
         if not url:
             return skipped(self.name, "no stream URI")
         timeouts = ctx.config.timeouts
-        started = time.monotonic()
         full_url = with_credentials(url, ctx.target.username, ctx.target.password)
         budget = timeouts.rtsp_open_s + timeouts.rtsp_probe_s + timeouts.rtsp_read_s + 2
         loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(budget), ctx.resources.rtsp_slots:
-                probe: StreamProbe = await loop.run_in_executor(
-                    ctx.resources.rtsp_executor, probe_stream, full_url, int(timeouts.rtsp_open_s * 1000),
-                    int(timeouts.rtsp_read_s * 1000), timeouts.rtsp_probe_s,
-                )
-        except TimeoutError:
-            return outcome(self.name, Outcome.FAIL, "rtsp_timeout", f"stream probe exceeded {budget:g} s",
-                           started=started)
+        # Waiting for a decode slot is the agent being busy, not the camera being slow: the budget
+        # starts when the probe does.
+        async with ctx.resources.rtsp_slots:
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(budget):
+                    probe: StreamProbe = await loop.run_in_executor(
+                        ctx.resources.rtsp_executor, probe_stream, full_url, int(timeouts.rtsp_open_s * 1000),
+                        int(timeouts.rtsp_read_s * 1000), timeouts.rtsp_probe_s,
+                    )
+            except TimeoutError:
+                return outcome(self.name, Outcome.FAIL, "rtsp_timeout", f"stream probe exceeded {budget:g} s",
+                               started=started)
         if not probe.opened:
             return outcome(self.name, Outcome.FAIL, "rtsp_no_frames", "stream did not open in FFmpeg",
                            started=started)
