@@ -10,9 +10,7 @@ class NamedSite(Protocol):
     """What naming needs of a website row (storage's Website has it all)."""
 
     @property
-    def owner_opd(self) -> str: ...
-    @property
-    def reported_opd(self) -> str: ...
+    def opd(self) -> str: ...
     @property
     def display_name(self) -> str: ...
     @property
@@ -33,8 +31,7 @@ def host_name(url: str) -> str:
 def website_title(site: NamedSite) -> str:
     """The office that owns the site, as people in the command room say it; a bare URL names no one."""
     return (
-        site.owner_opd
-        or site.reported_opd
+        site.opd
         or site.display_name
         or host_name(site.url)
         or site.website_id

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from central.alerts.config import CameraRules, Hysteresis, RulesConfig
 from central.alerts.model import Observation, Rule, SubjectKind, Thresholds
+from central.site_names import website_title
 from central.storage.models import Agent, Camera, CameraStatusChange, HostMetric, Website, WebsiteStatusChange
 from shared.messages import AlertSeverity
 
@@ -195,9 +196,8 @@ def _max_temperature(metric: HostMetric | None) -> float:
 
 
 def _website_label(site: Website) -> str:
-    """The office, as the websites page titles the site, and its address: a bare URL names no one."""
-    office = site.display_name or site.opd
-    return f"situs {office} ({site.url})" if office and site.url else f"situs {site.label}"
+    """The office, named as the web pages name it, and its address: a bare URL names no one."""
+    return f"situs {website_title(site)} ({site.url})" if site.url else f"situs {website_title(site)}"
 
 
 def website_observations(session: Session, rules: RulesConfig) -> list[Observation]:
