@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,9 +19,9 @@ from tests.web.conftest import csrf_from
 BADGE = re.compile(r'class="badge badge-[a-z]+">([^<]+)<')
 
 
-def _site(**fields: str) -> SimpleNamespace:
+def _site(**fields: str) -> Website:
     base = {"owner_opd": "", "reported_opd": "", "display_name": "", "url": "", "website_id": "web-1"}
-    return SimpleNamespace(**(base | fields))
+    return Website(**(base | fields))
 
 
 def test_a_website_is_named_by_its_office_else_its_host() -> None:
