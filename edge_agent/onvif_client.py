@@ -126,6 +126,8 @@ class TimeReading:
 
 
 _MEDIA_NS = SERVICES["media"]["ns"]
+# The most requests a media refresh makes: GetServices, GetCapabilities, GetProfiles, GetStreamUri, GetSnapshotUri.
+_MEDIA_REQUESTS = 5
 
 
 class OnvifPool:
@@ -331,17 +333,27 @@ class OnvifSession:
     def media_stale(self, max_age_s: float) -> bool:
         return self.profile is None or time.monotonic() - self.media_refreshed_at > max_age_s
 
+    async def _request(self, call: Any) -> Any:
+        """One ONVIF request bounded by ``timeout_s``: a slow camera is judged per answer, like the other checks."""
+        async with asyncio.timeout(self.timeout_s):
+            return await call
+
     async def refresh_media(self) -> MediaProfile | None:
-        """GetServices (else GetCapabilities) for the XAddrs, then profiles and stream/snapshot URIs."""
+        """GetServices (else GetCapabilities) for the XAddrs, then profiles and stream/snapshot URIs.
+
+        Each request has its own ``timeout_s``; the whole refresh is bounded by the sum (one
+        ``timeout_s`` per request it may make, plus one for the advertised-address probes), so a camera
+        answering every request slowly but in time gets its URIs and is reported slow, not URI-less.
+        """
         devicemgmt = await self._device_service()
-        async with asyncio.timeout(self.timeout_s * 2):
+        async with asyncio.timeout(self.timeout_s * (_MEDIA_REQUESTS + 1)):
             await self._update_xaddrs(devicemgmt)
             media_xaddr = self.xaddrs.get(_MEDIA_NS)
             if not media_xaddr:
                 raise ONVIFError(f"Device doesn't support service: media with namespace {_MEDIA_NS}")
             # Only needed for this refresh, so not kept: proxies are cheap to build from the shared WSDL.
             media = (await self._service("media", media_xaddr)).auth
-            profiles = await media.GetProfiles()
+            profiles = await self._request(media.GetProfiles())
             if not profiles:
                 self.profile = None
                 return None
@@ -356,13 +368,13 @@ class OnvifSession:
                 if rate is not None and getattr(rate, "FrameRateLimit", None):
                     profile.fps = float(rate.FrameRateLimit)
                 profile.encoding = str(getattr(encoder, "Encoding", "") or "")
-            stream = await media.GetStreamUri(
+            stream = await self._request(media.GetStreamUri(
                 StreamSetup={"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
                 ProfileToken=profile.token,
-            )
+            ))
             profile.stream_uri = await self._reachable_url(str(stream.Uri)) if stream and stream.Uri else None
             try:
-                snapshot = await media.GetSnapshotUri(ProfileToken=profile.token)
+                snapshot = await self._request(media.GetSnapshotUri(ProfileToken=profile.token))
             except Fault:
                 snapshot = None
             uri = getattr(snapshot, "Uri", None) if snapshot is not None else None
@@ -374,7 +386,7 @@ class OnvifSession:
     async def _update_xaddrs(self, devicemgmt: _Service) -> None:
         xaddrs: dict[str, str] = {}
         try:
-            services = await devicemgmt.auth.GetServices(IncludeCapability=False)
+            services = await self._request(devicemgmt.auth.GetServices(IncludeCapability=False))
             for service in services or []:
                 namespace, xaddr = getattr(service, "Namespace", None), getattr(service, "XAddr", None)
                 if namespace and xaddr:
@@ -385,7 +397,7 @@ class OnvifSession:
                 raise
             log.debug("%s: GetServices unsupported (%s); using GetCapabilities", self.host, scrub(error))
         if not xaddrs:
-            capabilities = await devicemgmt.auth.GetCapabilities(Category="All")
+            capabilities = await self._request(devicemgmt.auth.GetCapabilities(Category="All"))
             for name in ("Device", "Media", "Events", "Imaging", "PTZ", "Analytics"):
                 capability = getattr(capabilities, name, None)
                 xaddr = getattr(capability, "XAddr", None) if capability is not None else None

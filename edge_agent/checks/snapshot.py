@@ -53,15 +53,15 @@ class Snapshot:
             return outcome(self.name, Outcome.FAIL, "snapshot_unavailable",
                            "no snapshot URI known (ONVIF gave none and none is configured)")
         started = time.monotonic()
+        timeout = ctx.config.timeouts.snapshot_s
         try:
-            async with asyncio.timeout(ctx.config.timeouts.snapshot_s):
-                response = await self._fetch(ctx, url)
+            response = await self._fetch(ctx, url, timeout)
             # The camera's answer time; decoding below waits for the agent's own thread pool, and a
             # busy agent must not make a healthy camera look slow.
             answered = time.monotonic() - started
         except (TimeoutError, httpx.TimeoutException):
             return outcome(self.name, Outcome.FAIL, "snapshot_timeout",
-                           f"no snapshot within {ctx.config.timeouts.snapshot_s:g} s", started=started)
+                           f"no snapshot within {timeout:g} s per request", started=started)
         except httpx.HTTPError as error:
             return outcome(self.name, Outcome.FAIL, "snapshot_unreachable",
                            f"snapshot request failed: {type(error).__name__}: {error}", started=started)
@@ -90,22 +90,29 @@ class Snapshot:
                            started=started, elapsed_s=elapsed, **details)
         return outcome(self.name, Outcome.OK, "ok", "snapshot fetched", started=started, **details)
 
-    async def _fetch(self, ctx: CheckContext, url: str) -> httpx.Response:
+    async def _fetch(self, ctx: CheckContext, url: str, timeout: float) -> httpx.Response:
+        """GET with the camera's auth; each HTTP request may take ``timeout`` (a digest handshake is two)."""
         runtime, target = ctx.runtime, ctx.target
         http = ctx.resources.http
+        basic_auth = httpx.BasicAuth(target.username, target.password)
         if runtime.snapshot_basic:
-            return await http.get(url, auth=httpx.BasicAuth(target.username, target.password))
-        if runtime.digest is None:
-            # Kept per camera: httpx reuses the last digest challenge, saving a round trip per check.
-            runtime.digest = httpx.DigestAuth(target.username, target.password)
-        response = await http.get(url, auth=runtime.digest)
+            async with asyncio.timeout(timeout):
+                return await http.get(url, auth=basic_auth)
+        # Kept per camera once it worked: httpx then reuses the last digest challenge, one request per
+        # check instead of the challenge round trip first.
+        digest = runtime.digest or httpx.DigestAuth(target.username, target.password)
+        async with asyncio.timeout(timeout * (1 if runtime.digest is not None else 2)):
+            response = await http.get(url, auth=digest)
         if response.status_code == 401:
+            runtime.digest = None
             # Digest first, because basic sends the password in clear; basic only when digest fails.
-            basic = await http.get(url, auth=httpx.BasicAuth(target.username, target.password))
+            async with asyncio.timeout(timeout):
+                basic = await http.get(url, auth=basic_auth)
             if basic.status_code != 401:
                 runtime.snapshot_basic = True
                 return basic
-            runtime.digest = None
+            return response
+        runtime.digest = digest
         return response
 
 

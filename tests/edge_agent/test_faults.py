@@ -129,9 +129,6 @@ def test_one_slow_answer_never_makes_a_camera_offline(fleet: FleetClient, tmp_pa
     assert _run(config, fleet, {camera_id: 1})[camera_id][-1].decision.state is CameraState.OK
 
 
-@pytest.mark.xfail(strict=True, reason="edge_agent/onvif_client.py refresh_media bounds the whole media refresh "
-                   "(4+ sequential requests) by 2 x onvif_s; a camera answering each request within onvif_s but "
-                   "slowly then reports snapshot_unavailable/rtsp_unavailable (FAIL) instead of slow_response")
 def test_a_slow_camera_is_slow_not_without_uris(fleet: FleetClient, tmp_path: Path) -> None:
     config = agent_config("agent-test", tmp_path, schedule={"rtsp_every": 1},
                           timeouts={"connect_s": 1, "onvif_s": 1.5, "snapshot_s": 1.5, "slow_warn_s": 0.5,
