@@ -1,4 +1,4 @@
-"""`scc-central ingest`: run one ingest worker until SIGTERM or SIGINT."""
+"""`scc-central ingest`: run one ingest worker (or, with --workers, a supervised set) until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from types import FrameType
 
 from central.config import CentralConfig
 from central.ingest.agents import AgentDirectory
+from central.ingest.supervisor import Supervisor
 from central.ingest.worker import IngestWorker
 from central.storage.db import Database
 from central.storage.migrate import current_revisions, head_revisions
@@ -19,7 +20,16 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("ingest", help="store agents' MQTT reports (run one or more per broker)")
     parser.add_argument("--client-id", help="MQTT client id (default: broker.client_id); unique per worker")
+    parser.add_argument("--workers", type=_positive, default=1,
+                        help="worker processes sharing the subscription (client ids <client-id>-0..N-1; default 1)")
     parser.set_defaults(handler=run_ingest)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def run_ingest(config: CentralConfig, args: argparse.Namespace) -> int:
@@ -29,6 +39,9 @@ def run_ingest(config: CentralConfig, args: argparse.Namespace) -> int:
         log.error("database schema at %s, this build needs %s: run 'scc-central db upgrade' first",
                   current or "(empty)", heads)
         return 2
+    if args.workers > 1:
+        database.dispose()  # the children open their own
+        return _run_supervised(config, args)
     worker = IngestWorker(config, database, AgentDirectory(config.pki.dir), client_id=args.client_id)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -42,3 +55,10 @@ def run_ingest(config: CentralConfig, args: argparse.Namespace) -> int:
     finally:
         database.dispose()
     return 0
+
+
+def _run_supervised(config: CentralConfig, args: argparse.Namespace) -> int:
+    supervisor = Supervisor(args.config, args.log_level, args.workers, args.client_id or config.broker.client_id)
+    signal.signal(signal.SIGTERM, supervisor.stop)
+    signal.signal(signal.SIGINT, supervisor.stop)
+    return supervisor.run()

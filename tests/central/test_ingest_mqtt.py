@@ -318,3 +318,88 @@ def test_two_ingest_processes_share_one_stream(
         ids = session.scalars(select(IngestedMessage.msg_id)).all()
         assert len(ids) == len(set(ids)) == total
     assert count(database, CameraCheck) == total  # every report exactly once
+
+
+def _supervised(config_path: Path, log_path: Path, notify_path: Path, workers: int) -> subprocess.Popen[bytes]:
+    # No WATCHDOG_PID: the supervisor's pid is not known before it starts (systemd sets it to the main pid).
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "400000"}
+    env.pop("WATCHDOG_PID", None)
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "central.cli", "--config", str(config_path), "ingest", "--workers", str(workers)],
+            stdout=log_file, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2], env=env,
+        )
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.slow
+def test_supervised_workers_share_the_stream_and_notify_as_one_service(
+    pki: Pki, tls_broker: TlsBroker, database: Database, tmp_path: Path
+) -> None:
+    import tomli_w
+
+    config = central_config(pki, tls_broker, str(database.url.render_as_string(hide_password=False)), batch_size=100)
+    config_path = tmp_path / "central.toml"
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    listener, notify_path = _notify_socket()
+    log_path = tmp_path / "ingest.log"
+    process = _supervised(config_path, log_path, notify_path, workers=2)
+    try:
+        try:
+            assert _next_state(listener, "READY=1")
+        except TimeoutError:
+            pytest.fail(log_path.read_text())
+        assert len(_children(process.pid)) == 2
+        started = time.monotonic()
+        for _ in range(3):
+            _next_state(listener, "WATCHDOG=1")  # relayed while both children ping
+        assert time.monotonic() - started < 3
+        agent = tls_broker.connect(AGENT_PALEMBANG)
+        total = 2000
+        for i in range(total):
+            agent.publish(*f.wire(f.camera_status(AGENT_PALEMBANG, f"cam-{i % 40}", "ok" if i % 7 else "offline")),
+                          qos=1)
+        deadline = time.monotonic() + 60
+        while count(database, CameraCheck) < total:
+            assert time.monotonic() < deadline, f"stored {count(database, CameraCheck)}/{total}"
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        code = process.wait(30)
+    assert code == 0, log_path.read_text()
+    assert _next_state(listener, "STOPPING=1")
+    listener.close()
+    stored = [int(n) for n in re.findall(r"ingest stopped: Totals\(received=\d+, stored=(\d+)", log_path.read_text())]
+    assert len(stored) == 2 and sum(stored) == total and min(stored) > 0, stored
+    with database.session() as session:
+        ids = session.scalars(select(IngestedMessage.msg_id)).all()
+        assert len(ids) == len(set(ids)) == total
+    assert count(database, CameraCheck) == total  # every report exactly once
+
+
+@pytest.mark.slow
+def test_a_dead_worker_takes_the_supervisor_down_for_a_restart(
+    pki: Pki, tls_broker: TlsBroker, database: Database, tmp_path: Path
+) -> None:
+    import tomli_w
+
+    config = central_config(pki, tls_broker, str(database.url.render_as_string(hide_password=False)))
+    config_path = tmp_path / "central.toml"
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    listener, notify_path = _notify_socket()
+    log_path = tmp_path / "ingest.log"
+    process = _supervised(config_path, log_path, notify_path, workers=2)
+    try:
+        _next_state(listener, "READY=1")
+        victim, survivor = _children(process.pid)
+        os.kill(victim, signal.SIGKILL)
+        assert process.wait(30) == 1, log_path.read_text()
+        assert not Path(f"/proc/{survivor}").exists()  # stopped and reaped, not left running unsupervised
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        listener.close()
