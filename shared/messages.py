@@ -17,12 +17,12 @@ from pydantic import (
     StringConstraints,
 )
 
-from shared.topics import IDENTIFIER_PATTERN
+from shared.topics import IDENTIFIER_PATTERN, REGENCY_CODE_PATTERN
 
 SCHEMA_VERSION: Literal[1] = 1
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
-RegencyCode = Annotated[str, StringConstraints(pattern=r"^16\.\d{2}$")]
+RegencyCode = Annotated[str, StringConstraints(pattern=REGENCY_CODE_PATTERN)]
 # Text from cameras and websites is untrusted and may be huge; agents clip it (see clip_text).
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 LongText = Annotated[str, StringConstraints(max_length=2048)]

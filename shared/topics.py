@@ -14,10 +14,12 @@ PUBLIC = f"{ROOT}/public"
 # separators, nothing a shell or a URL would need quoting for.
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+REGENCY_CODE_PATTERN = r"^16\.\d{2}$"
+_REGENCY_CODE = re.compile(REGENCY_CODE_PATTERN)
 
 
 def is_identifier(value: str) -> bool:
-    return bool(_IDENTIFIER.match(value))
+    return bool(_IDENTIFIER.fullmatch(value))
 
 
 def check_identifier(value: str, what: str) -> str:
@@ -143,6 +145,8 @@ def parse(topic: str) -> TopicInfo:
     ):
         if value is not None and not is_identifier(value):
             raise TopicError(f"topic {topic!r}: {what} {value!r} is not a valid id")
+    if info.regency is not None and not _REGENCY_CODE.fullmatch(info.regency):
+        raise TopicError(f"topic {topic!r}: regency {info.regency!r} is not a code like 16.71")
     return info
 
 

@@ -55,7 +55,7 @@ def test_parse_refuses_what_is_not_a_channel(topic: str) -> None:
         topics.parse(topic)
 
 
-@pytest.mark.parametrize("value", ["", "-lead", "a/b", "a+b", "a#", "x" * 65, "spa ce", "ümlaut"])
+@pytest.mark.parametrize("value", ["", "trailing\n", "-lead", "a/b", "a+b", "a#", "x" * 65, "spa ce", "ümlaut"])
 def test_identifiers_refuse_what_breaks_topics(value: str) -> None:
     assert not topics.is_identifier(value)
     with pytest.raises(ValueError, match="not a valid id"):
@@ -78,3 +78,9 @@ def test_seventeen_regencies_keyed_by_code() -> None:
 def test_unknown_regency_names_the_valid_codes() -> None:
     with pytest.raises(UnknownRegencyError, match=r"'16\.99'.*16\.01"):
         get_regency("16.99")
+
+
+@pytest.mark.parametrize("regency", ["16.7", "17.71", "+", "16.71x"])
+def test_public_topics_refuse_what_is_not_a_regency_code(regency: str) -> None:
+    with pytest.raises(TopicError, match=r"not a code like 16\.71"):
+        topics.parse(f"scc/v1/public/regencies/{regency}/summary")
