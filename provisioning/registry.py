@@ -88,9 +88,6 @@ class Registry:
     def __iter__(self) -> Iterator[IssuedCert]:
         return iter(sorted(self.certificates.values(), key=lambda cert: (cert.role.value, cert.name)))
 
-    def by_role(self, role: Role) -> list[IssuedCert]:
-        return [cert for cert in self if cert.role is role]
-
     def regency_of(self, agent: str) -> str | None:
         """The regency of a current (unrevoked) agent, or None for any other name."""
         cert = self.get(agent)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import resource
@@ -235,13 +234,3 @@ class Fleet:
             control_url=f"http://{control_host}:{self.control_port}",
             cameras=[self.describe_camera(camera) for camera in self.cameras],
         )
-
-
-async def run_until_stopped(fleet: Fleet, stop: asyncio.Event) -> None:
-    """Serve until ``stop`` is set, then shut down cleanly (Bye included)."""
-    await fleet.start()
-    try:
-        await stop.wait()
-    finally:
-        with contextlib.suppress(Exception):
-            await fleet.stop()

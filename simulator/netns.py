@@ -120,14 +120,6 @@ class TestNetwork:
         return subprocess.run([*self.exec_prefix(namespace), *argv], capture_output=True, text=True,
                               timeout=timeout, check=False)
 
-    def popen(self, namespace: Namespace, argv: Sequence[str]) -> subprocess.Popen[str]:
-        return subprocess.Popen([*self.exec_prefix(namespace), *argv], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-
-    def set_link(self, namespace: Namespace, up: bool) -> None:
-        """Unplug or replug a host: the realistic "camera offline" (packets vanish, nothing answers)."""
-        _ip("netns", "exec", namespace.name, "ip", "link", "set", namespace.interface, "up" if up else "down")
-
     def teardown(self) -> None:
         for namespace in self.namespaces:
             _ip("netns", "del", namespace.name, check=False)

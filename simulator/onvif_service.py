@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from simulator.camera import Camera
-from simulator.faults import Fault
 from simulator.soap import (
     ACTION_NOT_SUPPORTED,
     NO_PROFILE,
@@ -235,7 +234,3 @@ def malformed(reply: SoapReply) -> SoapReply:
     """
     body_start = reply.body.find(b"<env:Body>")
     return SoapReply(200, reply.body[: body_start + len(b"<env:Bo")] + b"\x00<<html>ERROR 0x1F</html>")
-
-
-def is_dead(camera: Camera) -> bool:
-    return camera.has(Fault.ONVIF_DEAD)

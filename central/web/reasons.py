@@ -112,7 +112,3 @@ def details_for(checks: list[object] | None, code: str) -> dict[str, object]:
             details = check.get("details")
             return dict(details) if isinstance(details, Mapping) else {}
     return {}
-
-
-def known_camera_codes() -> frozenset[str]:
-    return frozenset(_CAMERA)
