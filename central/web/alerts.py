@@ -26,6 +26,7 @@ from central.storage.models import Website, utcnow
 from central.web.accounts import Role
 from central.web.auth import current_user, login_required, role_required
 from central.web.database import db_session, get_database, released
+from central.web.redirects import safe_next
 from central.web.templating import Words, add_nav_item
 from shared.regencies import all_regencies
 
@@ -137,7 +138,7 @@ def acknowledge(alert_id: str) -> ResponseReturnValue:
     queries.acknowledge(session, alert, _who(), utcnow())
     session.commit()
     flash(_("Alert acknowledged."), "ok")
-    return redirect(request.form.get("next") or url_for("alerts.index"))
+    return redirect(safe_next(request.form.get("next"), url_for("alerts.index")))
 
 
 @bp.post("/<alert_id>/mute")
@@ -165,7 +166,7 @@ def mute(alert_id: str) -> ResponseReturnValue:
     )
     session.commit()
     flash(_("Muted."), "ok")
-    return redirect(request.form.get("next") or url_for("alerts.index"))
+    return redirect(safe_next(request.form.get("next"), url_for("alerts.index")))
 
 
 @bp.post("/silences")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -26,6 +25,7 @@ from werkzeug.wrappers import Response
 from central.web.accounts import Role, WebUser, authenticate, load_user
 from central.web.database import db_session
 from central.web.ratelimit import FailureLimiter
+from central.web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,19 +79,11 @@ def _limiter() -> FailureLimiter:
     return limiter
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an attacker's ?next=https://evil.example must not bounce a fresh login.
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("pages.overview")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if request.method == "GET":
-        return render_template("login.html", next=request.args.get("next", ""))
+        # Never echo a foreign target back into the form, even though the POST checks it again.
+        return render_template("login.html", next=safe_next(request.args.get("next"), ""))
     name = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     keys = (f"ip:{request.remote_addr}", f"user:{name.lower()}")
@@ -99,7 +91,7 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if wait:
         flash(_("Too many failed attempts. Try again in %(seconds)d seconds.", seconds=wait), "error")
         return (
-            render_template("login.html", next=request.form.get("next", "")),
+            render_template("login.html", next=safe_next(request.form.get("next"), "")),
             429,
             {"Retry-After": str(wait)},
         )
@@ -111,7 +103,7 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
         database_session.rollback()
         _limiter().fail(*keys)
         flash(_("Wrong user name or password."), "error")
-        return render_template("login.html", next=request.form.get("next", "")), 401, {}
+        return render_template("login.html", next=safe_next(request.form.get("next"), "")), 401, {}
     database_session.commit()
     _limiter().reset(*keys)
     locale = session.get("locale")
@@ -121,7 +113,7 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
     session[USER_KEY] = user.id
     session[STAMP_KEY] = user.session_stamp
     session.permanent = True
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next"), url_for("pages.overview")))
 
 
 @bp.route("/logout", methods=["POST"])
