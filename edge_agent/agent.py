@@ -1,4 +1,4 @@
-"""The running agent: wires config, outbox, MQTT link, inventory, scheduler, metrics, websites and commands."""
+"""The running agent: wires config, outbox, MQTT link, inventory, scheduler, decodes, metrics, websites, commands."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from edge_agent import metrics
 from edge_agent.commands import CommandHandler
 from edge_agent.config import AgentConfig
+from edge_agent.decodes import DecodeRotation
 from edge_agent.discovery import discover
 from edge_agent.inventory import Inventory
 from edge_agent.onvif_client import DeviceInfo
@@ -37,6 +38,7 @@ class Agent:
         self.checker = CameraChecker(config, self.resources)
         self.inventory = Inventory(config)
         self.scheduler = Scheduler(config, self.checker, self._report_cycle)
+        self.decodes = DecodeRotation(self.checker, lambda: self.scheduler.targets)
         self.commands = CommandHandler(self.name, self.scheduler, self.rediscover, self._add)
         self.publisher = Publisher(config, self.outbox, on_command=self.commands,
                                    cameras_configured=lambda: len(self.scheduler.targets),
@@ -152,6 +154,7 @@ class Agent:
             self._spawn(self._every(schedule.discovery_every_s, self.rediscover, "discovery"), "discovery")
             self._spawn(self._every(2.0, self._inventory, "inventory"), "inventory")
             self._spawn(self._websites(), "websites")
+            self._spawn(self.decodes.run(), "rtsp-decodes")
             self._spawn(self._watchdog(), "watchdog")
             sdnotify.notify_ready(f"checking {count} cameras")
             await stop.wait()

@@ -16,6 +16,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -69,8 +70,17 @@ class ScheduleSection(Section):
     interval_s: float = Field(60.0, ge=1, description="How often each camera is checked.")
     jitter: float = Field(0.1, ge=0, le=0.5, description="Each interval varies by up to this fraction.")
     concurrency: int = Field(48, ge=1, le=1024, description="Cameras checked at the same time.")
-    rtsp_every: int = Field(5, ge=1, description="Decode RTSP every Nth check of a camera.")
-    rtsp_concurrency: int = Field(2, ge=1, le=64, description="RTSP decodes at the same time (CPU bound).")
+    decode_every_s: float = Field(
+        600.0, ge=1,
+        description="Decode each camera's RTSP stream at most this often, on a rotation of its own beside the "
+                    "checks. With many cameras a rotation takes longer: each camera is decoded at least every "
+                    "max(decode_every_s, cameras x ~2.5 s / rtsp_concurrency), e.g. 1,000 cameras and 2 slots: "
+                    "~21 min.",
+    )
+    rtsp_every: int | None = Field(
+        None, ge=1, description="Deprecated: decode every Nth check; read as decode_every_s = N x interval_s.",
+    )
+    rtsp_concurrency: int = Field(2, ge=1, le=64, description="RTSP decodes at the same time (their own slots).")
     workers: int = Field(2, ge=1, le=64, description="Threads for decoding, analysis and JPEG encoding.")
     offline_after: int = Field(3, ge=1, description="Consecutive hard failures before a camera is offline.")
     backoff_max_s: float = Field(900.0, ge=1, description="Longest interval for a camera that stays dead.")
@@ -78,6 +88,13 @@ class ScheduleSection(Section):
     metrics_every_s: float = Field(60.0, ge=1)
     discovery_every_s: float = Field(3600.0, ge=10)
     onvif_refresh_s: float = Field(1800.0, ge=10, description="Re-read profiles and URIs this often.")
+
+    @model_validator(mode="after")
+    def _legacy_rtsp_every(self) -> ScheduleSection:
+        # agent.toml files written before the decode rotation say rtsp_every; keep them working.
+        if self.rtsp_every is not None and "decode_every_s" not in self.model_fields_set:
+            self.decode_every_s = self.rtsp_every * self.interval_s
+        return self
 
 
 class TimeoutSection(Section):

@@ -18,10 +18,11 @@ from edge_agent import thumbnails
 from edge_agent.checks.base import CameraRuntime, CameraTarget, CheckContext, Resources
 from edge_agent.checks.registry import run_checks
 from edge_agent.checks.snapshot import Analysed
+from edge_agent.checks.stream import decode_stream
 from edge_agent.config import AgentConfig
 from edge_agent.onvif_client import OnvifPool, OnvifSession
 from edge_agent.status import Decision, decide
-from shared.messages import CameraStatus, CheckOutcome, utc_now
+from shared.messages import CameraStatus, CheckOutcome, Outcome, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def make_resources(config: AgentConfig) -> Resources:
         executor=ThreadPoolExecutor(schedule.workers, thread_name_prefix="scc-cpu"),
         rtsp_executor=ThreadPoolExecutor(schedule.rtsp_concurrency + 2, thread_name_prefix="scc-rtsp"),
         rtsp_slots=asyncio.Semaphore(schedule.rtsp_concurrency),
+        check_slots=asyncio.Semaphore(schedule.concurrency),
     )
 
 
@@ -88,7 +90,6 @@ class CameraChecker:
             runtime = CameraRuntime(
                 session=OnvifSession(target.host, target.port, target.username, target.password,
                                      timeout_s=self.config.timeouts.onvif_s, pool=self.resources.onvif),
-                stream_offset=random.randrange(self.config.schedule.rtsp_every),
             )
             self.runtimes[target.camera_id] = runtime
         return runtime
@@ -102,15 +103,29 @@ class CameraChecker:
         for camera_id in list(self.runtimes):
             await self.forget(camera_id)
 
+    async def decode(self, target: CameraTarget) -> CheckOutcome:
+        """Decode the camera's stream now, in a decode slot (not a check slot); the next cycles report it."""
+        return await decode_stream(target, self.runtime(target), self.resources)
+
     async def cycle(self, target: CameraTarget, *, full: bool = False, thumbnail: bool = False) -> CycleResult:
-        """One cycle; ``full`` forces the RTSP decode, ``thumbnail`` forces a thumbnail."""
+        """One cycle in a check slot; ``full`` also decodes the stream now (after, in a decode slot),
+        ``thumbnail`` forces a thumbnail."""
         runtime = self.runtime(target)
         schedule = self.config.schedule
-        run_stream = full or (runtime.cycles + runtime.stream_offset) % schedule.rtsp_every == 0
-        ctx = CheckContext(target=target, runtime=runtime, resources=self.resources, run_stream=run_stream)
+        ctx = CheckContext(target=target, runtime=runtime, resources=self.resources)
         checked_at = utc_now()
-        outcomes = await run_checks(ctx)
+        async with self.resources.check_slots:
+            outcomes = await run_checks(ctx)
         runtime.cycles += 1
+        rtsp = ctx.results.get("rtsp")
+        runtime.rtsp_ok = rtsp is not None and rtsp.outcome in (Outcome.OK, Outcome.WARN)
+        if not runtime.rtsp_ok:
+            # What the stream did before is unknown now; once DESCRIBE answers again, the rotation
+            # decodes this camera first.
+            runtime.stream_result, runtime.decoded_at = None, 0.0
+        elif full:
+            fresh = await self.decode(target)
+            outcomes = [fresh if o.check == fresh.check else o for o in outcomes]
         decision = decide(outcomes, runtime.consecutive_failures, schedule.offline_after)
         runtime.consecutive_failures = decision.consecutive_failures
         result = CycleResult(target, decision, outcomes, checked_at)
@@ -129,7 +144,7 @@ Reporter = Callable[[CycleResult], None]
 
 
 class Scheduler:
-    """One asyncio task per camera; a semaphore bounds how many check at once."""
+    """One asyncio task per camera, each on its own jittered interval; the checker bounds how many check at once."""
 
     def __init__(self, config: AgentConfig, checker: CameraChecker, report: Reporter) -> None:
         self.config = config
@@ -137,7 +152,6 @@ class Scheduler:
         self.report = report
         self.targets: dict[str, CameraTarget] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._slots = asyncio.Semaphore(config.schedule.concurrency)
         self.cycles_done = 0
         self.started = time.monotonic()
 
@@ -164,13 +178,13 @@ class Scheduler:
 
     async def run_once(self, camera_id: str, *, full: bool = False, thumbnail: bool = False) -> CycleResult:
         target = self.targets[camera_id]
-        async with self._slots:
-            try:
-                result = await self.checker.cycle(target, full=full, thumbnail=thumbnail)
-            except Exception:
-                # The registry turns check crashes into results; this is the last line of defence.
-                log.exception("%s: check cycle crashed", camera_id)
-                raise
+        try:
+            # The checker bounds concurrency (check slots; decodes have their own).
+            result = await self.checker.cycle(target, full=full, thumbnail=thumbnail)
+        except Exception:
+            # The registry turns check crashes into results; this is the last line of defence.
+            log.exception("%s: check cycle crashed", camera_id)
+            raise
         self.cycles_done += 1
         self.report(result)
         return result

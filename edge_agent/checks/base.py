@@ -47,12 +47,18 @@ class CameraRuntime:
     previous_signature: np.ndarray | None = None
     thumbnail_signature: np.ndarray | None = None
     thumbnail_sent_at: float = 0.0
-    stream_offset: int = 0  # which cycle of the RTSP rotation this camera decodes on
+    # The RTSP decode runs on its own rotation (edge_agent.decodes); its latest outcome is reported by
+    # the stream check of the next cycles.
+    stream_result: CheckOutcome | None = None
+    decoded_at: float = 0.0  # monotonic time of the latest decode; 0: never
+    decoding: bool = False
+    # The latest cycle's DESCRIBE answered: a decode is worth a slot.
+    rtsp_ok: bool = False
 
 
 @dataclass(slots=True)
 class Resources:
-    """Shared by all checks of the process: HTTP pools (snapshots, ONVIF), a thread pool, an RTSP decode limit."""
+    """Shared by all checks of the process: HTTP pools (snapshots, ONVIF), thread pools, check and decode limits."""
 
     config: AgentConfig
     http: httpx.AsyncClient
@@ -60,7 +66,9 @@ class Resources:
     executor: Executor
     # RTSP probes block a thread for seconds: their own pool, so snapshots never queue behind them.
     rtsp_executor: Executor
+    # Decodes and check cycles have separate limits: a camera waiting for a decode never holds a check slot.
     rtsp_slots: asyncio.Semaphore
+    check_slots: asyncio.Semaphore
 
 
 @dataclass(slots=True)
@@ -68,7 +76,6 @@ class CheckContext:
     target: CameraTarget
     runtime: CameraRuntime
     resources: Resources
-    run_stream: bool = False
     results: dict[str, CheckOutcome] = field(default_factory=dict)
     # Products of one check for the next (the decoded snapshot for image analysis, ...).
     artifacts: dict[str, Any] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from edge_agent.checks.base import CheckContext, outcome
+from edge_agent.checks.base import CameraRuntime, CameraTarget, CheckContext, outcome
 from shared.messages import CheckOutcome, Outcome
 
 _MAX_HEADER_BYTES = 16_384
@@ -26,9 +26,14 @@ class RtspReply:
     headers: dict[str, list[str]]
 
 
+def camera_stream_url(target: CameraTarget, runtime: CameraRuntime) -> str | None:
+    """The configured stream URL, else the one ONVIF gave."""
+    profile = runtime.session.profile
+    return target.rtsp_url or (profile.stream_uri if profile else None)
+
+
 def stream_url(ctx: CheckContext) -> str | None:
-    profile = ctx.runtime.session.profile
-    return ctx.target.rtsp_url or (profile.stream_uri if profile else None)
+    return camera_stream_url(ctx.target, ctx.runtime)
 
 
 def without_userinfo(url: str) -> str:

@@ -40,6 +40,24 @@ def analyse(jpeg: bytes, previous: np.ndarray | None) -> Analysed | None:
                     imaging.difference(previous, signature), imaging.moved(previous, signature))
 
 
+def _expected_size(ctx: CheckContext, size: tuple[int, int]) -> tuple[int, int] | None:
+    """The profile's size when the snapshot differs from it and nothing says the difference is harmless.
+
+    ONVIF lets a camera take the snapshot's JPEG settings from elsewhere, so once a decode has shown
+    the stream at the profile's size, a differently sized snapshot is a setting, not a fault; until
+    then (decodes run on a slower rotation) the snapshot is the evidence checked every cycle.
+    """
+    profile = ctx.runtime.session.profile
+    if profile is None or not profile.width or not profile.height or size == (profile.width, profile.height):
+        return None
+    decoded = ctx.runtime.stream_result
+    if decoded is not None and (decoded.details.get("width"), decoded.details.get("height")) == (
+        profile.width, profile.height
+    ):
+        return None
+    return profile.width, profile.height
+
+
 class Snapshot:
     name: ClassVar[str] = "snapshot"
     requires: ClassVar[tuple[str, ...]] = ()
@@ -85,6 +103,12 @@ class Snapshot:
         elapsed = round(answered, 2)
         details = {"bytes": len(body), "width": analysed.size[0], "height": analysed.size[1],
                    "auth": "basic" if ctx.runtime.snapshot_basic else "digest"}
+        expected = _expected_size(ctx, analysed.size)
+        if expected is not None:
+            actual = f"{analysed.size[0]}x{analysed.size[1]}"
+            return outcome(self.name, Outcome.WARN, "resolution_mismatch",
+                           f"snapshot is {actual}, profile says {expected[0]}x{expected[1]}", started=started,
+                           actual=actual, expected=f"{expected[0]}x{expected[1]}", **details)
         if elapsed > ctx.config.timeouts.slow_warn_s:
             return outcome(self.name, Outcome.WARN, "slow_response", f"snapshot took {elapsed} s",
                            started=started, elapsed_s=elapsed, **details)

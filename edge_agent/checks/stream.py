@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from edge_agent.checks.base import CheckContext, outcome, skipped
-from edge_agent.checks.rtsp import stream_url, without_userinfo
+from edge_agent.checks.base import CameraRuntime, CameraTarget, CheckContext, Resources, outcome, skipped
+from edge_agent.checks.rtsp import camera_stream_url, without_userinfo
 from shared.messages import CheckOutcome, Outcome
 
 # FFmpeg reads this at every open: RTSP over TCP, because UDP through NAT and lossy links gives
@@ -84,59 +84,88 @@ def with_credentials(url: str, username: str, password: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{quote(username, safe='')}:{quote(password, safe='')}@{parts.netloc}"))
 
 
+async def decode_stream(target: CameraTarget, runtime: CameraRuntime, resources: Resources) -> CheckOutcome:
+    """Decode the camera's stream now (after waiting for a decode slot), judge it, and remember the outcome.
+
+    Called by the decode rotation (edge_agent.decodes) and by check-now, never inside a check cycle.
+    """
+    # Set before the first await, so the rotation's other workers pick another camera.
+    runtime.decoding = True
+    try:
+        result = await _decode(target, runtime, resources)
+    finally:
+        runtime.decoding = False
+    runtime.stream_result = result
+    runtime.decoded_at = time.monotonic()
+    return result
+
+
+async def _decode(target: CameraTarget, runtime: CameraRuntime, resources: Resources) -> CheckOutcome:
+    url = camera_stream_url(target, runtime)
+    if not url:
+        return skipped(StreamDecodes.name, "no stream URI")
+    config = resources.config
+    timeouts = config.timeouts
+    full_url = with_credentials(url, target.username, target.password)
+    budget = timeouts.rtsp_open_s + timeouts.rtsp_probe_s + timeouts.rtsp_read_s + 2
+    loop = asyncio.get_running_loop()
+    name = StreamDecodes.name
+    # Waiting for a decode slot is the agent being busy, not the camera being slow: the budget
+    # starts when the probe does.
+    async with resources.rtsp_slots:
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(budget):
+                probe: StreamProbe = await loop.run_in_executor(
+                    resources.rtsp_executor, probe_stream, full_url, int(timeouts.rtsp_open_s * 1000),
+                    int(timeouts.rtsp_read_s * 1000), timeouts.rtsp_probe_s,
+                )
+        except TimeoutError:
+            return outcome(name, Outcome.FAIL, "rtsp_timeout", f"stream probe exceeded {budget:g} s",
+                           started=started)
+    if not probe.opened:
+        return outcome(name, Outcome.FAIL, "rtsp_no_frames", "stream did not open in FFmpeg", started=started)
+    if probe.frames == 0:
+        return outcome(name, Outcome.FAIL, "rtsp_no_frames", "stream opened but no frame decoded", started=started)
+    details: dict[str, str | int | float | bool | None] = {
+        "frames": probe.frames, "width": probe.width, "height": probe.height,
+        "fps": None if probe.fps is None else round(probe.fps, 1),
+    }
+    profile = runtime.session.profile
+    if profile and profile.width and profile.height and (probe.width, probe.height) != (
+        profile.width, profile.height
+    ):
+        return outcome(name, Outcome.WARN, "resolution_mismatch",
+                       f"stream is {probe.width}x{probe.height}, profile says {profile.width}x{profile.height}",
+                       started=started, actual=f"{probe.width}x{probe.height}",
+                       expected=f"{profile.width}x{profile.height}", **details)
+    expected_fps = profile.fps if profile else None
+    if expected_fps and probe.fps is not None and probe.fps < expected_fps * config.thresholds.fps_ratio:
+        return outcome(name, Outcome.WARN, "low_fps",
+                       f"stream delivers {probe.fps:.1f} fps, profile says {expected_fps:g}",
+                       started=started, expected_fps=expected_fps, **details)
+    if expected_fps and probe.fps is None and probe.frames < 3 and expected_fps * timeouts.rtsp_probe_s >= 6:
+        return outcome(name, Outcome.WARN, "low_fps",
+                       f"only {probe.frames} frame(s) in {timeouts.rtsp_probe_s:g} s, profile says {expected_fps:g}",
+                       started=started, expected_fps=expected_fps, **details)
+    return outcome(name, Outcome.OK, "ok", "stream decodes", started=started, **details)
+
+
 class StreamDecodes:
+    """Reports the camera's latest decode; the decode itself runs on its own rotation, not in the cycle.
+
+    A decode is seconds of mostly waiting: inside the cycle it held a check slot and set the cycle
+    time for the whole fleet. The status therefore carries the latest decode's outcome with its age
+    (``decoded_s_ago``); a fresh problem shows in the next cycle's status, at most ``interval_s`` later.
+    """
+
     name: ClassVar[str] = "stream"
     requires: ClassVar[tuple[str, ...]] = ("rtsp",)
     after: ClassVar[tuple[str, ...]] = ()
 
     async def run(self, ctx: CheckContext) -> CheckOutcome:
-        if not ctx.run_stream:
-            return skipped(self.name, "RTSP decode not due this cycle")
-        url = stream_url(ctx)
-        if not url:
-            return skipped(self.name, "no stream URI")
-        timeouts = ctx.config.timeouts
-        full_url = with_credentials(url, ctx.target.username, ctx.target.password)
-        budget = timeouts.rtsp_open_s + timeouts.rtsp_probe_s + timeouts.rtsp_read_s + 2
-        loop = asyncio.get_running_loop()
-        # Waiting for a decode slot is the agent being busy, not the camera being slow: the budget
-        # starts when the probe does.
-        async with ctx.resources.rtsp_slots:
-            started = time.monotonic()
-            try:
-                async with asyncio.timeout(budget):
-                    probe: StreamProbe = await loop.run_in_executor(
-                        ctx.resources.rtsp_executor, probe_stream, full_url, int(timeouts.rtsp_open_s * 1000),
-                        int(timeouts.rtsp_read_s * 1000), timeouts.rtsp_probe_s,
-                    )
-            except TimeoutError:
-                return outcome(self.name, Outcome.FAIL, "rtsp_timeout", f"stream probe exceeded {budget:g} s",
-                               started=started)
-        if not probe.opened:
-            return outcome(self.name, Outcome.FAIL, "rtsp_no_frames", "stream did not open in FFmpeg",
-                           started=started)
-        if probe.frames == 0:
-            return outcome(self.name, Outcome.FAIL, "rtsp_no_frames", "stream opened but no frame decoded",
-                           started=started)
-        details: dict[str, str | int | float | bool | None] = {
-            "frames": probe.frames, "width": probe.width, "height": probe.height,
-            "fps": None if probe.fps is None else round(probe.fps, 1),
-        }
-        profile = ctx.runtime.session.profile
-        if profile and profile.width and profile.height and (probe.width, probe.height) != (
-            profile.width, profile.height
-        ):
-            return outcome(self.name, Outcome.WARN, "resolution_mismatch",
-                           f"stream is {probe.width}x{probe.height}, profile says {profile.width}x{profile.height}",
-                           started=started, actual=f"{probe.width}x{probe.height}",
-                           expected=f"{profile.width}x{profile.height}", **details)
-        expected_fps = profile.fps if profile else None
-        if expected_fps and probe.fps is not None and probe.fps < expected_fps * ctx.config.thresholds.fps_ratio:
-            return outcome(self.name, Outcome.WARN, "low_fps",
-                           f"stream delivers {probe.fps:.1f} fps, profile says {expected_fps:g}",
-                           started=started, expected_fps=expected_fps, **details)
-        if expected_fps and probe.fps is None and probe.frames < 3 and expected_fps * timeouts.rtsp_probe_s >= 6:
-            return outcome(self.name, Outcome.WARN, "low_fps",
-                           f"only {probe.frames} frame(s) in {timeouts.rtsp_probe_s:g} s, profile says {expected_fps:g}",
-                           started=started, expected_fps=expected_fps, **details)
-        return outcome(self.name, Outcome.OK, "ok", "stream decodes", started=started, **details)
+        result = ctx.runtime.stream_result
+        if result is None:
+            return skipped(self.name, "RTSP decode not done yet (it runs on its own rotation)")
+        age = round(time.monotonic() - ctx.runtime.decoded_at)
+        return result.model_copy(update={"details": {**result.details, "decoded_s_ago": age}})

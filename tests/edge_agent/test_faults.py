@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import tomli_w
 
 from edge_agent.checks.base import CameraTarget
 from edge_agent.config import AgentConfig
+from edge_agent.decodes import DecodeRotation
 from edge_agent.reasons import REASONS
 from edge_agent.scheduler import CameraChecker, CycleResult, close_resources, make_resources
 from shared.codec import decode, encode
@@ -50,7 +52,7 @@ FAULTS: dict[str, Any] = {cid: spec for cid, (spec, *_rest) in EXPECTED.items()}
 def _config(tmp: Path) -> AgentConfig:
     return agent_config(
         "agent-test", tmp,
-        schedule={"offline_after": 2, "rtsp_every": 1, "concurrency": 32, "workers": 2, "rtsp_concurrency": 8},
+        schedule={"offline_after": 2, "concurrency": 32, "workers": 2, "rtsp_concurrency": 8},
         timeouts={"connect_s": 1, "onvif_s": 5, "snapshot_s": 5, "rtsp_open_s": 4, "rtsp_read_s": 3,
                   "rtsp_probe_s": 1.6, "slow_warn_s": 1.2},
     )
@@ -72,7 +74,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetClient]:
         yield client
 
 
-def _run(config: AgentConfig, fleet: FleetClient, plan: dict[str, int]) -> dict[str, list[CycleResult]]:
+def _run(config: AgentConfig, fleet: FleetClient, plan: dict[str, int],
+         full: bool = True) -> dict[str, list[CycleResult]]:
     async def main() -> dict[str, list[CycleResult]]:
         resources = make_resources(config)
         checker = CameraChecker(config, resources)
@@ -80,7 +83,7 @@ def _run(config: AgentConfig, fleet: FleetClient, plan: dict[str, int]) -> dict[
 
         async def camera(cid: str, cycles: int) -> None:
             for _ in range(cycles):
-                results[cid].append(await checker.cycle(_target(fleet, cid), full=True))
+                results[cid].append(await checker.cycle(_target(fleet, cid), full=full))
 
         try:
             await asyncio.gather(*(camera(cid, cycles) for cid, cycles in plan.items()))
@@ -130,7 +133,7 @@ def test_one_slow_answer_never_makes_a_camera_offline(fleet: FleetClient, tmp_pa
 
 
 def test_a_slow_camera_is_slow_not_without_uris(fleet: FleetClient, tmp_path: Path) -> None:
-    config = agent_config("agent-test", tmp_path, schedule={"rtsp_every": 1},
+    config = agent_config("agent-test", tmp_path,
                           timeouts={"connect_s": 1, "onvif_s": 1.5, "snapshot_s": 1.5, "slow_warn_s": 0.5,
                                     "rtsp_probe_s": 1.0})
     camera_id = "cam0001"
@@ -142,3 +145,60 @@ def test_a_slow_camera_is_slow_not_without_uris(fleet: FleetClient, tmp_path: Pa
     checks = {o.check: o.reason for o in result.outcomes}
     assert checks["snapshot"] != "snapshot_unavailable" and checks["rtsp"] != "rtsp_unavailable", checks
     assert (result.decision.state, result.decision.reason) == (CameraState.DEGRADED, "slow_response"), checks
+
+
+def test_a_wrong_resolution_shows_before_any_decode(fleet: FleetClient, tmp_path: Path) -> None:
+    # Decodes run on a slow rotation (minutes apart with 1,000 cameras): the snapshot, checked every
+    # cycle, already tells that the picture is not the profile's size.
+    config = _config(tmp_path)
+    result = _run(config, fleet, {"cam0013": 1}, full=False)["cam0013"][-1]
+    checks = {o.check: o for o in result.outcomes}
+    assert (checks["snapshot"].outcome, checks["snapshot"].reason) == (Outcome.WARN, "resolution_mismatch")
+    assert checks["snapshot"].details["actual"] == "320x240"
+    assert checks["stream"].outcome is Outcome.SKIPPED
+    assert (result.decision.state, result.decision.reason) == (CameraState.DEGRADED, "resolution_mismatch")
+
+
+def test_decodes_run_on_their_own_rotation_and_feed_the_next_status(fleet: FleetClient, tmp_path: Path) -> None:
+    config = agent_config("agent-test", tmp_path,
+                          schedule={"concurrency": 1, "rtsp_concurrency": 1, "decode_every_s": 3600},
+                          timeouts={"rtsp_probe_s": 1.0, "slow_warn_s": 30})
+    ids = ("cam0001", "cam0012")  # healthy, low_fps
+
+    async def main() -> tuple[dict[str, CycleResult], dict[str, CycleResult], bool, int]:
+        resources = make_resources(config)
+        checker = CameraChecker(config, resources)
+        targets = {cid: _target(fleet, cid) for cid in ids}
+        rotation = DecodeRotation(checker, lambda: targets)
+        try:
+            before = {cid: await checker.cycle(target) for cid, target in targets.items()}
+            task = asyncio.create_task(rotation.run())
+            async with asyncio.timeout(60):
+                while not any(r.decoding for r in checker.runtimes.values()):
+                    await asyncio.sleep(0.01)
+                # A decode in progress holds a decode slot, never the (only) check slot.
+                check_slot_free = not resources.check_slots.locked()
+                while rotation.decoded < len(ids):
+                    await asyncio.sleep(0.05)
+            after = {cid: await checker.cycle(target) for cid, target in targets.items()}
+            await asyncio.sleep(0.5)
+            decoded = rotation.decoded  # decode_every_s 3600: nobody is decoded twice
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            await checker.close()
+            await close_resources(resources)
+        return before, after, check_slot_free, decoded
+
+    before, after, check_slot_free, decoded = asyncio.run(main())
+    assert check_slot_free
+    assert decoded == len(ids)
+    for cid in ids:
+        stream = {o.check: o for o in before[cid].outcomes}["stream"]
+        assert stream.outcome is Outcome.SKIPPED, stream
+    streams = {cid: {o.check: o for o in after[cid].outcomes}["stream"] for cid in ids}
+    assert (streams["cam0001"].outcome, streams["cam0001"].reason) == (Outcome.OK, "ok"), streams
+    assert streams["cam0012"].reason == "low_fps", streams
+    assert isinstance(streams["cam0001"].details["decoded_s_ago"], int)
+    assert (after["cam0012"].decision.state, after["cam0012"].decision.reason) == (CameraState.DEGRADED, "low_fps")
