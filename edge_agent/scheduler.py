@@ -154,6 +154,7 @@ class Scheduler:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.cycles_done = 0
         self.started = time.monotonic()
+        self._report_failing: str | None = None
 
     def set_targets(self, targets: Iterable[CameraTarget]) -> None:
         """Start checking new cameras, stop checking removed ones, pick up changed addresses."""
@@ -186,7 +187,18 @@ class Scheduler:
             log.exception("%s: check cycle crashed", camera_id)
             raise
         self.cycles_done += 1
-        self.report(result)
+        try:
+            self.report(result)
+        except Exception as error:
+            # Not re-raised: the check happened and its caller (a camera loop, check_now) goes on.
+            # Logged once per kind of failure, not once per camera and cycle.
+            problem = f"{type(error).__name__}: {error}"
+            if problem != self._report_failing:
+                self._report_failing = problem
+                log.exception("%s: reporting the check result failed (logged once until it recurs "
+                              "differently)", camera_id)
+        else:
+            self._report_failing = None
         return result
 
     async def check_now(self, camera_id: str | None = None, *, thumbnail: bool = False) -> list[CycleResult]:
@@ -204,7 +216,9 @@ class Scheduler:
         failures = runtime.consecutive_failures if runtime else 0
         if failures >= schedule.offline_after:
             # A camera that stays dead is checked less and less often, up to backoff_max_s.
-            interval = min(interval * 2 ** (failures - schedule.offline_after + 1), schedule.backoff_max_s)
+            # The exponent is capped: uncapped, 2 ** n overflows a float after days of failures.
+            exponent = min(failures - schedule.offline_after + 1, 32)
+            interval = min(interval * 2**exponent, schedule.backoff_max_s)
         return interval * (1 + random.uniform(-schedule.jitter, schedule.jitter))
 
     async def _camera_loop(self, camera_id: str) -> None:
@@ -218,5 +232,10 @@ class Scheduler:
                 raise
             except Exception:
                 pass  # logged in run_once; the camera is tried again next interval
-            delay = self._next_delay(camera_id) - (time.monotonic() - started)
+            try:
+                delay = self._next_delay(camera_id) - (time.monotonic() - started)
+            except Exception:
+                # An exception here would end this camera's checks for good.
+                log.exception("%s: computing the next check time failed; using the interval", camera_id)
+                delay = self.config.schedule.interval_s
             await asyncio.sleep(max(delay, 0.0))
