@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+)
 
 from central.alerts.config import AlertsConfig, ReportsConfig
+from central.redact import DatabaseUrl, database_url
 from shared.validation import format_validation_error
 
 DEFAULT_CONFIG_PATH = Path("/etc/scc/central.toml")
@@ -19,11 +28,17 @@ class Section(BaseModel):
 
 
 class DatabaseConfig(Section):
-    url: str = Field(
-        "sqlite:////var/lib/scc/central.db",
+    # A plain str to its users, but its repr masks the password: the config sits in app.config.
+    url: Annotated[str, AfterValidator(DatabaseUrl)] = Field(
+        DatabaseUrl("sqlite:////var/lib/scc/central.db"),
         description="SQLAlchemy URL: sqlite:///PATH (WAL) or postgresql+psycopg://user@host/db.",
     )
     retention_days: int = Field(30, ge=1, description="Raw check results older than this are deleted.")
+
+    @field_serializer("url", when_used="json")
+    def _masked_in_json(self, url: str) -> str:
+        # Like SecretStr: a JSON dump is for showing, so it never carries the password.
+        return database_url(url)
 
 
 class BrokerConfig(Section):
@@ -52,7 +67,9 @@ class IngestConfig(Section):
     summary_interval_s: float = Field(2.0, gt=0, description="Least time between two summaries of a regency.")
     thumbnails_per_camera: int = Field(5, ge=1, description="Newest thumbnails kept per camera.")
     silence_after_s: int = Field(
-        900, ge=60, description="A camera or website without a report this long becomes 'unknown' (no_report)."
+        900,
+        ge=60,
+        description="A camera or website without a report this long becomes 'unknown' (no_report).",
     )
     max_clock_skew_s: int = Field(
         3600, ge=0, description="Reports stamped further than this in the future are quarantined."
@@ -63,7 +80,9 @@ class IngestConfig(Section):
 
 
 class WebConfig(Section):
-    secret_key: str = Field("", description="Flask session key; generated into the state dir when empty.")
+    secret_key: SecretStr = Field(
+        SecretStr(""), description="Flask session key; generated into the state dir when empty."
+    )
     public_status: bool = Field(False, description="Serve a read-only status page without login.")
     session_cookie_secure: bool = Field(True, description="Send the session cookie over HTTPS only.")
     session_hours: float = Field(12.0, gt=0, description="How long a login lasts.")

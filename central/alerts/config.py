@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_serializer, model_validator
 
+from central.redact import display_url
 from shared.messages import AlertSeverity
 
 
@@ -89,6 +91,15 @@ class WebhookChannel(ChannelFilter):
     url: HttpUrl
     secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key for the signature header.")
     timeout_s: float = Field(10.0, gt=0)
+
+    # Slack, Teams and Telegram put the token in the URL's path or query: a repr or JSON dump shows the host only.
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, display_url(str(value)) if name == "url" else value
+
+    @field_serializer("url", when_used="json")
+    def _masked_in_json(self, url: HttpUrl) -> str:
+        return display_url(str(url))
 
 
 class EmailChannel(ChannelFilter):

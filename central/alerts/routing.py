@@ -13,6 +13,7 @@ from central.alerts.config import AlertsConfig, ChannelFilter, EmailChannel, Web
 from central.alerts.senders import EmailSender, MqttSender, Sender, SmtpMailer, WebhookSender
 from central.alerts.tables import AlertChannelConfig
 from central.config import BrokerConfig
+from central.redact import display_url
 from shared.messages import AlertSeverity
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class ChannelInfo:
     kind: str
     source: str  # "central.toml" or "admin"
     enabled: bool
-    target: str  # URL or recipients, never the secret
+    target: str  # recipients, or the URL down to its host: webhook URLs carry their token
     filter: ChannelFilter
     db_id: int | None = None
 
@@ -61,7 +62,9 @@ def parse_db_channel(row: AlertChannelConfig) -> WebhookChannel | EmailChannel |
 def list_channels(config: AlertsConfig, db_rows: Iterable[AlertChannelConfig]) -> list[ChannelInfo]:
     channels: list[ChannelInfo] = []
     for hook in config.webhooks:
-        channels.append(ChannelInfo(hook.name, "webhook", "central.toml", True, str(hook.url), hook))
+        channels.append(
+            ChannelInfo(hook.name, "webhook", "central.toml", True, display_url(str(hook.url)), hook)
+        )
     for mail in config.email:
         channels.append(ChannelInfo(mail.name, "email", "central.toml", True, ", ".join(mail.to), mail))
     channels.append(
@@ -72,7 +75,7 @@ def list_channels(config: AlertsConfig, db_rows: Iterable[AlertChannelConfig]) -
         parsed = parse_db_channel(row)
         if parsed is None or parsed.name in taken:
             continue
-        target = str(parsed.url) if isinstance(parsed, WebhookChannel) else ", ".join(parsed.to)
+        target = display_url(str(parsed.url)) if isinstance(parsed, WebhookChannel) else ", ".join(parsed.to)
         channels.append(ChannelInfo(row.name, row.kind, "admin", row.enabled, target, parsed, row.id))
     return channels
 

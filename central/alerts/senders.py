@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 from central.alerts.config import EmailChannel, MqttChannel, SmtpConfig, WebhookChannel
 from central.alerts.notices import body_text, subject_line
 from central.config import BrokerConfig
+from central.redact import display_url
 from shared import topics
 from shared.messages import AlertEvent
 from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success
@@ -80,10 +81,13 @@ class WebhookSender:
         secret = self._channel.secret.get_secret_value()
         if secret:
             headers[SIGNATURE_HEADER] = webhook_signature(secret, timestamp, body)
+        url = str(self._channel.url)
         try:
-            response = self._client.post(str(self._channel.url), content=body, headers=headers)
+            response = self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as error:
-            raise DeliveryError(f"{type(error).__name__}: {error}") from None
+            # The error text lands in the delivery log on the channels page; some name the URL and its token.
+            message = str(error).replace(url, display_url(url))
+            raise DeliveryError(f"{type(error).__name__}: {message}") from None
         if response.is_success:
             return
         # Client errors will not fix themselves, except "too many requests" and "timeout".

@@ -33,8 +33,8 @@ CONFIG_ENV = "SCC_CENTRAL_CONFIG"
 
 def _secret_key(config: CentralConfig) -> str:
     """The configured key, else one generated once into the state dir so sessions survive restarts."""
-    if config.web.secret_key:
-        return config.web.secret_key
+    if configured := config.web.secret_key.get_secret_value():
+        return configured
     path = Path(config.state_dir) / "web_secret_key"
     try:
         return path.read_text(encoding="utf-8").strip()
