@@ -26,11 +26,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add = user.add_parser("add", help="create a user")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["admin", "operator", "viewer"])
-    add.add_argument("--password", help="default: prompt (or read one line from stdin when not a terminal)")
+    _password_options(add)
     add.set_defaults(handler=run_user_add)
     password = user.add_parser("password", help="set a user's password")
     password.add_argument("name")
-    password.add_argument("--password")
+    _password_options(password)
     password.set_defaults(handler=run_user_password)
 
     token = subparsers.add_parser("token", help="read-only API tokens").add_subparsers(
@@ -44,11 +44,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     token_revoke.set_defaults(handler=run_token_revoke)
 
 
-def _read_password(given: str | None) -> str:
-    if given is not None:
-        return given
+class _RefusePasswordArgument(argparse.Action):
+    """Fails on ``--password VALUE`` without echoing VALUE (argparse's own error would print it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object, **__: object) -> None:
+        parser.error("--password is gone: a password in argv shows in ps and shell history; "
+                     "answer the prompt or pipe it with --password-stdin")  # fmt: skip
+
+
+def _password_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
+    )
+    # Spelled out so "--password" neither abbreviates --password-stdin nor lands in an error message.
+    parser.add_argument("--password", nargs="?", action=_RefusePasswordArgument, help=argparse.SUPPRESS)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
+        raise ValueError("no terminal to prompt for the password on; pipe it with --password-stdin")
     first = getpass.getpass("Password: ")
     if first != getpass.getpass("Repeat password: "):
         raise ValueError("the passwords differ")
@@ -65,7 +81,7 @@ def run_user_add(config: CentralConfig, args: argparse.Namespace) -> int:
     from central.web.accounts import AccountError, Role, add_user
 
     try:
-        password = _read_password(args.password)
+        password = _read_password(args.password_stdin)
         with _database(config).session(write=True) as session:
             add_user(session, args.name, password, Role(args.role))
     except (AccountError, ValueError) as error:
@@ -79,7 +95,7 @@ def run_user_password(config: CentralConfig, args: argparse.Namespace) -> int:
     from central.web.accounts import AccountError, set_password
 
     try:
-        password = _read_password(args.password)
+        password = _read_password(args.password_stdin)
         with _database(config).session(write=True) as session:
             set_password(session, args.name, password)
     except (AccountError, ValueError) as error:

@@ -28,36 +28,22 @@ def config_file(tmp_path: Path, sqlite_url: str) -> Path:
     return path
 
 
-def test_user_add_with_password_flag_and_stdin(
+def test_user_add_reads_the_password_from_stdin_or_the_prompt(
     config_file: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(
-            [
-                "--config",
-                str(config_file),
-                "user",
-                "add",
-                "siti",
-                "--role",
-                "operator",
-                "--password",
-                "a long password",
-            ]
-        )
-        == 0
-    )
-    monkeypatch.setattr("sys.stdin", io.StringIO("another long one\n"))
+    def add(name: str, role: str, password: str) -> int:
+        monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+        return main(["--config", str(config_file), "user", "add", name, "--role", role, "--password-stdin"])
+
+    assert add("siti", "operator", "a long password") == 0
+    answers = iter(["another long one", "another long one"])
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     assert main(["--config", str(config_file), "user", "add", "budi", "--role", "viewer"]) == 0
-    assert (
-        main(["--config", str(config_file), "user", "add", "siti", "--role", "admin", "--password", "x" * 12])
-        == 1
-    )
+    assert add("siti", "admin", "x" * 12) == 1
     assert "exists already" in capsys.readouterr().err
-    assert (
-        main(["--config", str(config_file), "user", "add", "ani", "--role", "admin", "--password", "short"])
-        == 1
-    )
+    assert add("ani", "admin", "short") == 1
     database = Database(sqlite_url)
     with database.session() as session:
         siti = authenticate(session, "siti", "a long password")
