@@ -33,6 +33,16 @@ def event_payload(event: Event) -> dict[str, object]:
     }
 
 
+def public_payload(event: Event) -> dict[str, object] | None:
+    """An anonymous (public status) stream's view of an event: which regency changed, nothing finer.
+
+    The public page promises regency rollups only; camera and website ids and states are for logged-in users.
+    """
+    if event.regency_code is None:
+        return None
+    return {"id": event.id, "kind": "regency", "regency": event.regency_code}
+
+
 def _start_cursor(database: Database) -> int:
     sent = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
     if sent.isdigit():
@@ -42,7 +52,7 @@ def _start_cursor(database: Database) -> int:
 
 
 def _stream(
-    database: Database, cursor: int, regency: str | None, poll_s: float, max_s: float
+    database: Database, cursor: int, regency: str | None, poll_s: float, max_s: float, public: bool = False
 ) -> Iterator[str]:
     yield f"retry: {RETRY_MS}\nid: {cursor}\nevent: hello\ndata: {{}}\n\n"
     deadline = time.monotonic() + max_s
@@ -50,13 +60,18 @@ def _stream(
     while time.monotonic() < deadline:
         with database.session() as session:
             batch = events_after(session, cursor)
-            payloads = [event_payload(e) for e in batch]
+            payloads = [public_payload(e) if public else event_payload(e) for e in batch]
         skipped = False
+        told: set[object] = set()  # public: one event per regency and batch, not one per camera
         for event, payload in zip(batch, payloads, strict=True):
             cursor = event.id
+            if payload is None or (public and payload["regency"] in told):
+                skipped = True
+                continue
             if regency and payload["regency"] not in (regency, None):
                 skipped = True
                 continue
+            told.add(payload["regency"])
             yield f"id: {cursor}\nevent: change\ndata: {json.dumps(payload)}\n\n"
             last_sent = time.monotonic()
         if skipped:
@@ -71,7 +86,8 @@ def _stream(
 
 @bp.route("/live/events")
 def events() -> ResponseReturnValue:
-    if current_role() is None and not current_app.config["PUBLIC_STATUS"]:
+    anonymous = current_role() is None
+    if anonymous and not current_app.config["PUBLIC_STATUS"]:
         abort(401)
     regency = request.args.get("regency") or None
     database = get_database()
@@ -81,6 +97,7 @@ def events() -> ResponseReturnValue:
         regency,
         current_app.config["SSE_POLL_S"],
         current_app.config["SSE_MAX_S"],
+        public=anonymous,
     )
     response = Response(stream, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache, no-store"
