@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from central.ingest import public
 from central.ingest.agents import AgentDirectory
+from central.ingest.turns import WriteTurns
 from central.storage.db import Database, lock_event_ids
 from central.storage.models import (
     LOST_REASON,
@@ -157,6 +158,7 @@ class BatchWriter:
         self.settings = settings or StoreSettings()
         self._known_agents: dict[str, str] = {}  # agent -> regency already in the agents table
         self._postgres = not database.is_sqlite
+        self._turns = WriteTurns(database)
 
     # --- entry point ------------------------------------------------------------------------
 
@@ -238,7 +240,7 @@ class BatchWriter:
 
     def _write(self, accepted: list[_Accepted], rejected: list[_Rejected]) -> BatchResult:
         result = BatchResult()
-        with self.database.session(write=True) as session:
+        with self._turns.turn(), self.database.session(write=True) as session:
             conn = session.connection()
             fresh = self._claim(conn, accepted) if accepted else []
             result.duplicates = len(accepted) - len(fresh)
