@@ -38,6 +38,7 @@ Other features add tables with their own Alembic migrations on top of ``Base.met
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +104,29 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        # Ingest binds several datetimes per report: on SQLite, one step to the text SQLAlchemy's
+        # DATETIME would store instead of two processors and a %-format. Checked against it once.
+        composed = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or composed is None:
+            return composed
+        sample = dt.datetime(7, 2, 3, 4, 5, 6, 7, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+        if composed(sample) != _sqlite_text(sample) or composed(sample.replace(microsecond=0)) != _sqlite_text(
+            sample.replace(microsecond=0)
+        ):
+            return composed  # a different storage format: keep SQLAlchemy's
+        return _sqlite_text
+
+
+def _sqlite_text(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not dt.UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store timezone-aware UTC datetimes only")
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class Base(DeclarativeBase):
