@@ -55,9 +55,10 @@ def make_client(
     *,
     will: Will | None = None,
     logger: logging.Logger | None = None,
+    client_class: type[mqtt.Client] = mqtt.Client,
 ) -> mqtt.Client:
     """A configured, unconnected MQTT v5 client; connect it with ``connect_persistent``."""
-    client = mqtt.Client(
+    client = client_class(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5,

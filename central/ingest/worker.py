@@ -26,6 +26,7 @@ from central.config import CentralConfig
 from central.ingest import public
 from central.ingest.acks import ack_all
 from central.ingest.agents import AgentDirectory
+from central.ingest.reader import BufferedReadClient
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings
 from central.storage import rollup
 from central.storage.db import Database
@@ -92,7 +93,7 @@ class IngestWorker:
         self._next_watchdog = 0.0
         broker = config.broker
         tls = TlsFiles(broker.ca, broker.cert, broker.key)
-        self.client = make_client(client_id or broker.client_id, tls, logger=log)
+        self.client = make_client(client_id or broker.client_id, tls, logger=log, client_class=BufferedReadClient)
         self.client.manual_ack_set(True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
