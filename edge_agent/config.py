@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -28,6 +29,23 @@ DEFAULT_ETC = Path("/etc/scc")
 DEFAULT_CONFIG_PATH = DEFAULT_ETC / "agent.toml"
 
 Host = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]_-]+$")]
+
+
+def _network(value: Any) -> Any:
+    """Refuse ``10.0.0.5/24`` naming the network meant, not pydantic's "not a valid IPv4 network"."""
+    if isinstance(value, str):
+        try:
+            ipaddress.IPv4Network(value)
+        except ValueError as error:
+            if "host bits set" in str(error):
+                meant = ipaddress.IPv4Network(value, strict=False)
+                raise PydanticCustomError("host_bits_set", "host bits set: did you mean {meant}?",
+                                          {"meant": str(meant)}) from None
+    return value
+
+
+# A CIDR in agent.toml: [[networks]] cidr and [discovery] ranges.
+Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_network)]
 
 
 class Section(BaseModel):
@@ -121,7 +139,7 @@ class ThresholdSection(Section):
 class DiscoverySection(Section):
     enabled: bool = True
     interfaces: list[str] = Field(default_factory=list, description="Multicast probe on these; empty: all.")
-    ranges: list[ipaddress.IPv4Network] = Field(default_factory=list, description="Unicast probe these CIDRs.")
+    ranges: list[Cidr] = Field(default_factory=list, description="Unicast probe these CIDRs.")
     listen_s: float = Field(3.5, ge=3.0, description="Listen this long after the first probe.")
     repeats: int = Field(3, ge=1, le=10, description="Probe this many times while listening (UDP is lossy).")
     unicast_rate: int = Field(2000, ge=1, description="Unicast probes per second.")
@@ -133,7 +151,7 @@ class DiscoverySection(Section):
 class NetworkSection(Section):
     """A camera network (VLAN): default credentials and owning office for cameras inside it."""
 
-    cidr: ipaddress.IPv4Network
+    cidr: Cidr
     username: str = ""
     password: SecretStr = SecretStr("")
     opd: str = ""

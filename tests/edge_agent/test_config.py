@@ -43,6 +43,8 @@ def errors(path: Path) -> list[str]:
     ('[schedule]\nconcurency = 4\n', "{path}:schedule.concurency: unknown key"),
     ('[outbox]\nmax_bytes = 100\n', "{path}:outbox.max_bytes: Input should be greater than or equal to 16384"),
     ('[discovery]\nranges = ["10.0.0.0/33"]\n', "{path}:discovery.ranges.0: Input is not a valid IPv4 network"),
+    ('[discovery]\nranges = ["10.0.0.5/24"]\n', "{path}:discovery.ranges.0: host bits set: did you mean 10.0.0.0/24?"),
+    ('[[networks]]\ncidr = "10.1.2.3/16"\n', "{path}:networks.0.cidr: host bits set: did you mean 10.1.0.0/16?"),
     ('[[networks]]\ncidr = "10.1.0.0/16"\npasword = "x"\n', "{path}:networks.0.pasword: unknown key"),
     ('[[cameras]]\nid = "cam 1"\nhost = "10.0.0.1"\n', "{path}:cameras.0.id: String should match pattern"),
     ('[[cameras]]\nid = "cam-1"\nhost = "10.0.0.1"\nport = 70000\n',
