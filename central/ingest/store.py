@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from central.ingest import public
 from central.ingest.agents import AgentDirectory
+from central.ingest.fastsql import FastExecutor
 from central.ingest.turns import WriteTurns
 from central.storage.db import Database, lock_event_ids
 from central.storage.models import (
@@ -76,6 +77,22 @@ def _table(model: Any) -> Table:
 cameras = _table(Camera)
 websites = _table(Website)
 agents_table = _table(Agent)
+
+# The per-report statements, built once: the fast executor caches their compiled form.
+_CHECKS_INSERT = _table(CameraCheck).insert()
+_CAMERA_STATUS_UPDATE = (
+    update(cameras)
+    .where(cameras.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        reason=bindparam("b_reason"),
+        message=bindparam("b_message"),
+        status_since=bindparam("b_since"),
+        last_check_at=bindparam("b_last"),
+        consecutive_failures=bindparam("b_failures"),
+        updated_at=bindparam("b_updated"),
+    )
+)
 
 
 @dataclass(slots=True)
@@ -159,6 +176,7 @@ class BatchWriter:
         self._known_agents: dict[str, str] = {}  # agent -> regency already in the agents table
         self._postgres = not database.is_sqlite
         self._turns = WriteTurns(database)
+        self._fast = FastExecutor()
 
     # --- entry point ------------------------------------------------------------------------
 
@@ -453,25 +471,12 @@ class BatchWriter:
                 result.changed_cameras.add(pk)
                 result.changed_regencies.add(row["regency_code"])
 
-        conn.execute(_table(CameraCheck).insert(), checks)
+        self._fast.executemany(conn, _CHECKS_INSERT, checks)
         self._close_periods(conn, _table(CameraStatusChange), "camera_pk", closes)
         if periods:
             conn.execute(_table(CameraStatusChange).insert(), [{"camera_pk": p.pop("pk"), **p} for p in periods])
         if updates:
-            conn.execute(
-                update(cameras)
-                .where(cameras.c.id == bindparam("b_id"))
-                .values(
-                    status=bindparam("b_status"),
-                    reason=bindparam("b_reason"),
-                    message=bindparam("b_message"),
-                    status_since=bindparam("b_since"),
-                    last_check_at=bindparam("b_last"),
-                    consecutive_failures=bindparam("b_failures"),
-                    updated_at=bindparam("b_updated"),
-                ),
-                updates,
-            )
+            self._fast.executemany(conn, _CAMERA_STATUS_UPDATE, updates)
 
     @staticmethod
     def _close_periods(conn: Connection, table: Any, key: str, closes: list[dict[str, Any]]) -> None:

@@ -345,6 +345,7 @@ def test_supervised_workers_share_the_stream_and_notify_as_one_service(
     config_path = tmp_path / "central.toml"
     config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
     listener, notify_path = _notify_socket()
+    listener.settimeout(60)  # three interpreters start and import before READY
     log_path = tmp_path / "ingest.log"
     process = _supervised(config_path, log_path, notify_path, workers=2)
     try:
@@ -356,7 +357,7 @@ def test_supervised_workers_share_the_stream_and_notify_as_one_service(
         started = time.monotonic()
         for _ in range(3):
             _next_state(listener, "WATCHDOG=1")  # relayed while both children ping
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 10  # every 0.1 s when idle; generous for a loaded machine
         agent = tls_broker.connect(AGENT_PALEMBANG)
         total = 2000
         for i in range(total):
@@ -390,6 +391,7 @@ def test_a_dead_worker_takes_the_supervisor_down_for_a_restart(
     config_path = tmp_path / "central.toml"
     config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
     listener, notify_path = _notify_socket()
+    listener.settimeout(60)
     log_path = tmp_path / "ingest.log"
     process = _supervised(config_path, log_path, notify_path, workers=2)
     try:
