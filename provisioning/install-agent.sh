@@ -86,8 +86,7 @@ fi
 readonly OPT_DIR="$PREFIX/opt/scc"
 readonly VENV="$OPT_DIR/venv"
 readonly ETC_DIR="$PREFIX/etc/scc"
-readonly STATE_DIR="$PREFIX/var/lib/scc"
-# agent.toml's default [agent] state_dir; scc-agent.service makes both writable.
+# agent.toml's default [agent] state_dir, scc-agent.service's StateDirectory.
 readonly AGENT_STATE_DIR="$PREFIX/var/lib/scc-agent"
 readonly UNIT_DIR="$PREFIX/etc/systemd/system"
 readonly UNIT="scc-agent.service"
@@ -152,7 +151,7 @@ step_venv() {
 
 step_enroll() {
     say "enrolling $(basename "$BUNDLE") into $ETC_DIR"
-    mkdir -p "$ETC_DIR" "$STATE_DIR" "$AGENT_STATE_DIR"
+    mkdir -p "$ETC_DIR" "$AGENT_STATE_DIR"
     local force=()
     if ((FORCE_ENROLL)); then force=(--force); fi
     # Without --force, enroll keeps an existing agent.toml and leaves the bundle's as agent.toml.bundle.
@@ -170,8 +169,8 @@ step_enroll() {
             done
         done < <(tar -tzf "$BUNDLE")
         chmod 0755 "$ETC_DIR"
-        chown "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR" "$AGENT_STATE_DIR"
-        chmod 0750 "$STATE_DIR" "$AGENT_STATE_DIR"
+        chown "$SERVICE_USER:$SERVICE_USER" "$AGENT_STATE_DIR"
+        chmod 0750 "$AGENT_STATE_DIR"
     fi
 }
 

@@ -97,7 +97,8 @@ def test_unit_is_sandboxed(name: str) -> None:
     }
     for key, value in expected.items():
         assert d.get(key) == [value], f"{name}: {key}={d.get(key)}"
-    assert "scc" in d["StateDirectory"][0].split()
+    # The agent keeps to its own /var/lib/scc-agent (agent.toml's default state_dir), central to /var/lib/scc.
+    assert d["StateDirectory"] == ["scc-agent" if name == "scc-agent.service" else "scc"]
     assert "@system-service" in d["SystemCallFilter"]
     assert "AF_PACKET" not in d["RestrictAddressFamilies"][0]
 
