@@ -8,6 +8,12 @@ Bounds: ``max_bytes`` (payload bytes stored) and ``max_age_s``. When a bound is 
 oldest reports go first, except the latest report of each key (a camera's latest status):
 central must always be able to learn where each camera stands now. Every drop is counted in a
 persisted total that host metrics report.
+
+A write that fails (disk full, database locked, I/O error) raises :class:`OutboxUnavailable` after
+the outbox has logged it: once per condition, naming the file, and once more when writes work again
+(with how many reports were lost meanwhile), so a full disk is one clear line, not one per report.
+A report over the payload limit is refused with :class:`ReportTooLarge`, logged and counted as
+rejected: stored, it would disconnect the agent at every send and hold up the whole queue.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.codec import encode, encode_thumbnail, topic_for
+from shared.codec import MAX_PAYLOAD_BYTES, encode, encode_thumbnail, topic_for
 from shared.messages import CameraThumbnail, Message, new_message_id
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,21 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_droppable ON outbox (latest, seq);
 CREATE INDEX IF NOT EXISTS outbox_key ON outbox (key) WHERE key IS NOT NULL;
 """
+
+
+class OutboxUnavailable(Exception):
+    """The outbox could not write (disk full, locked, I/O error); already logged by the outbox."""
+
+
+class ReportTooLarge(ValueError):
+    """The report is bigger than the broker accepts; refused, logged and counted as rejected."""
+
+
+def _describe(error: sqlite3.Error) -> str:
+    # SQLITE_FULL's text ("database or disk is full") is what an operator greps for; say it plainly.
+    if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(error):
+        return f"disk full ({error})"
+    return str(error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +117,8 @@ class Outbox:
             max_seq = self._db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
             if max_seq is not None and max_seq >= self._next_seq:
                 self._next_seq = max_seq + 1
+        self._failing: str | None = None  # the write error being reported, until a write succeeds
+        self._failed_writes = 0
 
     def _meta(self, name: str) -> int:
         return int(self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0])
@@ -104,14 +127,44 @@ class Outbox:
         with self._lock:
             self._db.close()
 
+    # Both called with the lock held.
+    def _write_failed(self, what: str, error: sqlite3.Error) -> OutboxUnavailable:
+        problem = _describe(error)
+        self._failed_writes += 1
+        if problem != self._failing:
+            self._failing = problem
+            log.error("outbox %s: cannot %s: %s; reports are not being stored until this is fixed "
+                      "(logged once; the agent keeps checking)", self.path, what, problem)
+        return OutboxUnavailable(f"outbox {self.path}: cannot {what}: {problem}")
+
+    def _write_ok(self) -> None:
+        if self._failing is not None:
+            log.warning("outbox %s: writable again after %s; %d write(s) failed meanwhile",
+                        self.path, self._failing, self._failed_writes)
+            self._failing, self._failed_writes = None, 0
+
+    @property
+    def failing(self) -> str | None:
+        """Why writes fail right now (e.g. 'disk full (...)'), or None."""
+        return self._failing
+
     # --- writing ---------------------------------------------------------------------------
 
     def allocate(self) -> tuple[int, str]:
-        """A seq and msg_id for a message that is published directly (birth, last will)."""
+        """A seq and msg_id for a message that is published directly (birth, last will).
+
+        Never fails: the birth and will must go out even on a full disk. If the counter cannot be
+        persisted now, the next successful write persists it (every add writes next_seq).
+        """
         with self._lock:
             seq = self._next_seq
             self._next_seq += 1
-            self._db.execute("UPDATE meta SET value = ? WHERE name = 'next_seq'", (self._next_seq,))
+            try:
+                self._db.execute("UPDATE meta SET value = ? WHERE name = 'next_seq'", (self._next_seq,))
+            except sqlite3.Error as error:
+                self._write_failed("persist the message counter", error)
+            else:
+                self._write_ok()
         return seq, new_message_id()
 
     def add(
@@ -134,9 +187,11 @@ class Outbox:
             else:
                 payload = encode(message)
             topic = topic_for(message)
+            if len(payload) > MAX_PAYLOAD_BYTES:
+                self._refuse_too_large(topic, len(payload))
             self._next_seq = seq + 1
-            self._db.execute("BEGIN")
             try:
+                self._db.execute("BEGIN")
                 self._db.execute("UPDATE meta SET value = ? WHERE name = 'next_seq'", (self._next_seq,))
                 if key is not None:
                     self._db.execute("UPDATE outbox SET latest = 0 WHERE key = ? AND latest = 1", (key,))
@@ -149,11 +204,26 @@ class Outbox:
                 self._bytes += len(payload)
                 self._enforce_bounds()
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as error:
+                # SQLite may already have rolled back by itself (SQLITE_FULL, SQLITE_IOERR).
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 self._reload_counters()
+                if isinstance(error, sqlite3.Error):
+                    raise self._write_failed(f"store {topic}", error) from error
                 raise
+            self._write_ok()
         return message
+
+    def _refuse_too_large(self, topic: str, size: int) -> None:
+        self._rejected += 1
+        try:
+            self._db.execute("UPDATE meta SET value = ? WHERE name = 'rejected'", (self._rejected,))
+        except sqlite3.Error as error:
+            self._write_failed("count a rejected report", error)
+        log.error("outbox %s: refusing a %d-byte report for %s: over the %d-byte limit the broker accepts "
+                  "(%d rejected in total)", self.path, size, topic, MAX_PAYLOAD_BYTES, self._rejected)
+        raise ReportTooLarge(f"{size}-byte report for {topic} exceeds the {MAX_PAYLOAD_BYTES}-byte limit")
 
     def _reload_counters(self) -> None:
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
@@ -204,22 +274,33 @@ class Outbox:
         return [Pending(int(r[0]), str(r[1]), str(r[2]), bytes(r[3]), bool(r[4])) for r in rows]
 
     def ack(self, seq: int) -> bool:
-        """The broker has the report: forget it. False if it was already gone (dropped meanwhile)."""
+        """The broker has the report: forget it. False if it was already gone (dropped meanwhile).
+
+        Raises OutboxUnavailable if the delete fails: the report stays stored and must be re-sent.
+        """
         with self._lock:
             row = self._db.execute("SELECT size FROM outbox WHERE seq = ?", (seq,)).fetchone()
             if row is None:
                 return False
-            self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            try:
+                self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            except sqlite3.Error as error:
+                raise self._write_failed(f"delete acknowledged report seq {seq}", error) from error
+            self._write_ok()
             self._depth -= 1
             self._bytes -= int(row[0])
         return True
 
     def reject(self, seq: int) -> bool:
-        """The broker refused the report (ACL): forget it, count it, never retry it."""
+        """The broker refused the report for good (ACL, invalid): forget it, count it, never retry it."""
         removed = self.ack(seq)
         with self._lock:
             self._rejected += 1
-            self._db.execute("UPDATE meta SET value = ? WHERE name = 'rejected'", (self._rejected,))
+            try:
+                self._db.execute("UPDATE meta SET value = ? WHERE name = 'rejected'", (self._rejected,))
+            except sqlite3.Error as error:
+                # The report is gone already; only the persisted total lags until the next count.
+                self._write_failed("count a rejected report", error)
         return removed
 
     def stats(self) -> OutboxStats:
