@@ -2,14 +2,23 @@
 
 paho's network thread only ever hands events to the asyncio loop; the outbox and the mid->seq map
 are touched on the loop thread alone. That also avoids a lock-order trap: paho calls on_publish
-while holding its own outgoing-message mutex, which ``publish()`` takes too.
+while holding its own outgoing-message mutex, which ``publish()`` takes too. The seq/msg_id pairs
+the birth and last will need in paho's callbacks are allocated ahead on the loop thread, and every
+callback is guarded: paho 2 re-raises a callback's exception, which would end its network thread
+and leave the agent disconnected for good.
+
+A PUBACK refusal drops the report only when resending it can never succeed (not authorized, invalid
+topic or payload, too large); any other refusal (unspecified, implementation-specific, quota
+exceeded: a broker whose own storage is full) keeps it, and the queue is resent after a backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import socket
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
@@ -18,15 +27,30 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent import __version__
 from edge_agent.config import AgentConfig
-from edge_agent.outbox import Outbox
+from edge_agent.outbox import Outbox, OutboxUnavailable
 from shared import topics
 from shared.codec import DecodeError, decode, encode
-from shared.messages import AgentBirth, AgentOffline, Command, utc_now
+from shared.messages import AgentBirth, AgentOffline, Command, new_message_id, utc_now
 from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, Will, connect_persistent, make_client, reason_is_success
 
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Command], Coroutine[Any, Any, None]]
+
+# PUBACK reasons after which the same bytes can never be accepted: retrying would block the queue.
+# 0x95 (packet too large) is not among them because MQTT 5 never puts it in a PUBACK: the broker
+# disconnects instead, which is why the outbox refuses oversized reports before storing them.
+PERMANENT_REFUSALS = frozenset({0x87, 0x90, 0x99})
+RETRY_MIN_S = 1.0
+RETRY_MAX_S = 60.0
+# Birth and will ids kept allocated ahead for paho's thread; one reconnect uses one of each.
+_SPARE_IDS = 4
+
+
+def is_permanent_refusal(reason: object) -> bool:
+    """True if a PUBACK reason means the report must be dropped rather than resent."""
+    value = getattr(reason, "value", reason)
+    return isinstance(value, int) and value in PERMANENT_REFUSALS
 
 
 class Publisher:
@@ -57,6 +81,14 @@ class Publisher:
         self._handed_up_to = 0  # highest seq handed to paho by this process
         self._pump_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._retry_s = 0.0  # current backoff after a transient refusal or a failed delete; 0 = none
+        self._paused_until = 0.0  # loop.time() before which nothing is sent
+        self._retry_handle: asyncio.TimerHandle | None = None
+        # seq/msg_id pairs for paho's thread: a deque's append and popleft are atomic.
+        self._spare_ids: collections.deque[tuple[int, str]] = collections.deque()
+        self._last_seq = 0
+        self._refill_ids()
+        self.callback_errors = 0
         tls = TlsFiles(config.tls.ca_file, config.tls.cert_file, config.tls.key_file)
         self.client = make_client(self.agent, tls, will=self._will("connection_lost"), logger=log)
         self.client.max_inflight_messages_set(config.outbox.max_inflight)
@@ -69,12 +101,34 @@ class Publisher:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
+    def _refill_ids(self) -> None:
+        """Loop thread only: top up the ids paho's callbacks take (allocate never raises)."""
+        while len(self._spare_ids) < _SPARE_IDS:
+            seq, msg_id = self.outbox.allocate()
+            self._last_seq = seq
+            self._spare_ids.append((seq, msg_id))
+
+    def _take_id(self) -> tuple[int, str]:
+        """Any thread: a pre-allocated seq and msg_id, without touching the outbox."""
+        try:
+            return self._spare_ids.popleft()
+        except IndexError:
+            # Reconnects faster than the loop refills: a repeated seq is harmless for availability,
+            # a fresh msg_id is what keeps the second outage from being deduplicated away.
+            return self._last_seq, new_message_id()
+
     def _will(self, reason: Literal["connection_lost", "shutdown"]) -> Will:
         # A fresh msg_id per connection: central deduplicates on msg_id, so reusing one would hide
         # the second outage.
-        seq, msg_id = self.outbox.allocate()
+        seq, msg_id = self._take_id()
         message = AgentOffline(agent=self.agent, seq=seq, msg_id=msg_id, ts=utc_now(), reason=reason)
         return Will(topics.availability(self.agent), encode(message), retain=True)
+
+    def network_alive(self) -> bool:
+        """paho's network thread is running (connected, or retrying to connect)."""
+        # paho keeps the thread private; it is the only sign that reconnecting still happens.
+        thread: threading.Thread | None = getattr(self.client, "_thread", None)
+        return thread is not None and thread.is_alive()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -88,6 +142,8 @@ class Publisher:
         """Publish the retained 'shutdown' availability (waiting briefly for its PUBACK) and disconnect."""
         if self._pump_task is not None:
             self._pump_task.cancel()
+        if self._retry_handle is not None:
+            self._retry_handle.cancel()
         if self.client.is_connected():
             seq, msg_id = self.outbox.allocate()
             goodbye = AgentOffline(agent=self.agent, seq=seq, msg_id=msg_id, ts=utc_now(), reason="shutdown")
@@ -114,8 +170,20 @@ class Publisher:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(callback, *args)
 
+    def _guarded(self, name: str, callback: Callable[[], None]) -> None:
+        # An exception escaping a paho callback ends paho's network thread (paho 2 re-raises):
+        # log it and keep the link alive instead.
+        try:
+            callback()
+        except Exception:
+            self.callback_errors += 1
+            log.exception("MQTT %s handler failed; the connection carries on", name)
+
     def _on_connect(self, client: mqtt.Client, _userdata: object, flags: mqtt.ConnectFlags,
                     reason: ReasonCode, _properties: object) -> None:
+        self._guarded("connect", lambda: self._handle_connect(client, flags, reason))
+
+    def _handle_connect(self, client: mqtt.Client, flags: mqtt.ConnectFlags, reason: ReasonCode) -> None:
         if not reason_is_success(reason):
             log.error("broker %s:%s refused the connection: %s", self.config.broker.host,
                       self.config.broker.port, reason)
@@ -123,7 +191,7 @@ class Publisher:
         log.info("connected to broker %s:%s (session present: %s)", self.config.broker.host,
                  self.config.broker.port, flags.session_present)
         client.subscribe(topics.command_subscription(self.agent), qos=QOS_AT_LEAST_ONCE)
-        seq, msg_id = self.outbox.allocate()
+        seq, msg_id = self._take_id()
         birth = AgentBirth(
             agent=self.agent, seq=seq, msg_id=msg_id, ts=utc_now(), agent_version=__version__,
             hostname=socket.gethostname()[:256], started_at=self.started_at,
@@ -134,38 +202,65 @@ class Publisher:
 
     def _on_disconnect(self, client: mqtt.Client, _userdata: object, _flags: object,
                        reason: ReasonCode, _properties: object) -> None:
+        self._guarded("disconnect", lambda: self._handle_disconnect(client, reason))
+
+    def _handle_disconnect(self, client: mqtt.Client, reason: ReasonCode) -> None:
         log.warning("disconnected from broker: %s; reports wait in the outbox", reason)
+        self._call(self.connected.clear)
         will = self._will("connection_lost")
         client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
-        self._call(self.connected.clear)
+        self._call(self._refill_ids)
 
     def _on_publish(self, _client: mqtt.Client, _userdata: object, mid: int, reason: ReasonCode,
                     _properties: object) -> None:
-        self._call(self._acknowledged, mid, reason)
+        self._guarded("PUBACK", lambda: self._call(self._acknowledged, mid, reason))
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        self._call(self._received, message.topic, bytes(message.payload))
+        self._guarded("message", lambda: self._call(self._received, message.topic, bytes(message.payload)))
 
     # --- loop side ---------------------------------------------------------------------------
 
     def _connected(self) -> None:
+        self._refill_ids()
         self.connected.set()
         self._wake.set()
+
+    def _retry_later(self, seq: int) -> None:
+        """Resend from ``seq`` on after a growing pause: the broker or our disk is in trouble."""
+        # Rewinding resends what is stored from there on; reports still in flight are skipped by the
+        # pump, and central deduplicates on msg_id should one be delivered twice.
+        self._handed_up_to = min(self._handed_up_to, seq - 1)
+        self._retry_s = min(max(self._retry_s * 2, RETRY_MIN_S), RETRY_MAX_S)
+        loop = asyncio.get_running_loop()
+        self._paused_until = loop.time() + self._retry_s
+        if self._retry_handle is not None:
+            self._retry_handle.cancel()
+        self._retry_handle = loop.call_later(self._retry_s, self._wake.set)
 
     def _acknowledged(self, mid: int, reason: ReasonCode) -> None:
         entry = self._inflight.pop(mid, None)
         if entry is None:
             return  # birth or goodbye: published directly, not from the outbox
         seq, topic = entry
-        if reason_is_success(reason):
-            self.outbox.ack(seq)
-            self.acks += 1
-        else:
-            # Retrying an ACL refusal would block the queue forever: log it loudly and move on.
-            log.error("broker refused report seq %d on %s: %s (0x%02x); dropping it", seq, topic, reason,
-                      getattr(reason, "value", 0))
-            self.outbox.reject(seq)
-            self.rejected += 1
+        code = getattr(reason, "value", reason)
+        try:
+            if reason_is_success(reason):
+                self.outbox.ack(seq)
+                self.acks += 1
+                self._retry_s = 0.0
+            elif is_permanent_refusal(reason):
+                # Retrying these would block the queue forever: log it loudly and move on.
+                log.error("broker refused report seq %d on %s: %s (0x%02x); dropping it", seq, topic, reason, code)
+                self.outbox.reject(seq)
+                self.rejected += 1
+            else:
+                self._retry_later(seq)
+                log.warning("broker could not take report seq %d on %s now: %s (0x%02x); kept in the outbox, "
+                            "resending in %.0f s", seq, topic, reason, code, self._retry_s)
+        except OutboxUnavailable:
+            # The outbox logged why (with its path); the report is still stored, so send it again
+            # once the pause is over rather than only after a restart.
+            self._retry_later(seq)
         self._wake.set()
 
     def _received(self, topic: str, payload: bytes) -> None:
@@ -184,17 +279,30 @@ class Publisher:
         task.add_done_callback(self._tasks.discard)
 
     async def _pump(self) -> None:
-        window = self.config.outbox.max_inflight
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self.connected.is_set() and len(self._inflight) < window:
-                batch = self.outbox.pending(after_seq=self._handed_up_to, limit=window - len(self._inflight))
-                if not batch:
-                    break
-                for report in batch:
-                    info = self.client.publish(report.topic, report.payload, qos=QOS_AT_LEAST_ONCE,
-                                               retain=report.retain)
-                    # Queued by paho even when the connection just dropped: it resends on reconnect.
-                    self._inflight[info.mid] = (report.seq, report.topic)
-                    self._handed_up_to = report.seq
+            try:
+                self._send_pending()
+            except Exception:
+                # The pump is the only sender: it must outlive whatever went wrong this round.
+                self._retry_later(self._handed_up_to + 1)
+                log.exception("sending the outbox failed; trying again in %.0f s", self._retry_s)
+
+    def _send_pending(self) -> None:
+        window = self.config.outbox.max_inflight
+        if asyncio.get_running_loop().time() < self._paused_until:
+            return  # the retry timer wakes the pump
+        while self.connected.is_set() and len(self._inflight) < window:
+            batch = self.outbox.pending(after_seq=self._handed_up_to, limit=window - len(self._inflight))
+            if not batch:
+                break
+            in_flight = {seq for seq, _topic in self._inflight.values()}
+            for report in batch:
+                self._handed_up_to = report.seq
+                if report.seq in in_flight:
+                    continue  # after a rewind: still awaiting its PUBACK
+                info = self.client.publish(report.topic, report.payload, qos=QOS_AT_LEAST_ONCE,
+                                           retain=report.retain)
+                # Queued by paho even when the connection just dropped: it resends on reconnect.
+                self._inflight[info.mid] = (report.seq, report.topic)
