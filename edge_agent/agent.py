@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import random
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -17,7 +18,7 @@ from edge_agent.decodes import DecodeRotation
 from edge_agent.discovery import discover
 from edge_agent.inventory import Inventory
 from edge_agent.onvif_client import DeviceInfo
-from edge_agent.outbox import Outbox
+from edge_agent.outbox import Outbox, OutboxUnavailable, ReportTooLarge
 from edge_agent.publisher import Publisher
 from edge_agent.scheduler import CameraChecker, CycleResult, Scheduler, close_resources, make_resources
 from edge_agent.scrub import scrub
@@ -25,6 +26,10 @@ from shared import sdnotify
 from shared.messages import Message
 
 log = logging.getLogger(__name__)
+
+# A loop that ended with an exception is started again after this pause (not at once: a bug that
+# fails immediately must not spin).
+RESTART_DELAY_S = 5.0
 
 
 class Agent:
@@ -44,13 +49,20 @@ class Agent:
                                    cameras_configured=lambda: len(self.scheduler.targets),
                                    websites_configured=lambda: len(config.websites))
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._progress = (0, time.monotonic())  # (cycles_done, when it last changed)
+        self._unhealthy: str | None = None  # why the watchdog is not being pinged, once logged
         self._identities: dict[str, tuple[str, str]] = {}
         self._inventory_dirty = False
 
     # --- reports ---------------------------------------------------------------------------
 
     def _add(self, build: Callable[[int, str], Message], *, key: str | None = None, jpeg: bytes | None = None) -> None:
-        self.outbox.add(build, key=key, jpeg=jpeg)
+        """Store a report; a full disk or an oversized report loses that report, never the caller's loop."""
+        try:
+            self.outbox.add(build, key=key, jpeg=jpeg)
+        except (OutboxUnavailable, ReportTooLarge):
+            return  # the outbox logged it (a full disk once, not per report) and counted it
         self.publisher.wake()
 
     def _report_cycle(self, result: CycleResult) -> None:
@@ -96,8 +108,25 @@ class Agent:
 
     # --- loops -----------------------------------------------------------------------------
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        self._tasks.append(asyncio.create_task(coroutine, name=name))
+    def _spawn(self, start: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        """Run a loop; if it ever ends with an exception, log it and start it again."""
+        task = asyncio.create_task(start(), name=name)
+        self._tasks.append(task)
+        task.add_done_callback(functools.partial(self._ended, start, name))
+
+    def _ended(self, start: Callable[[], Coroutine[Any, Any, None]], name: str, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stopping:
+            return
+        error = task.exception()
+        if error is None:
+            return  # finished its work (e.g. no websites configured)
+        log.error("%s loop ended with an error; restarting it in %.0f s", name, RESTART_DELAY_S, exc_info=error)
+
+        async def restart() -> None:
+            await asyncio.sleep(RESTART_DELAY_S)
+            await start()
+
+        self._spawn(restart, name)
 
     async def _every(self, seconds: float, job: Callable[[], Coroutine[Any, Any, Any]], name: str) -> None:
         while True:
@@ -116,12 +145,43 @@ class Agent:
             self._inventory_dirty = False
             self._refresh_targets()
 
+    def stall_after_s(self) -> float:
+        """No check cycle finished for this long (with cameras to check) means the scheduler is stuck."""
+        schedule = self.config.schedule
+        # A camera at full backoff is checked every backoff_max_s; a cycle can take its timeouts on top.
+        return 2 * max(schedule.interval_s, schedule.backoff_max_s) + 120.0
+
+    def health_problem(self) -> str | None:
+        """Why the agent is not doing its job (the watchdog should stop being pinged), or None."""
+        if not self.publisher.network_alive():
+            return "the MQTT network thread has stopped: no reconnects, no reports"
+        if self.scheduler.targets:
+            cycles = self.scheduler.cycles_done
+            now = time.monotonic()
+            if cycles != self._progress[0]:
+                self._progress = (cycles, now)
+            elif now - self._progress[1] > self.stall_after_s():
+                return f"no camera check finished in {now - self._progress[1]:.0f} s"
+        return None
+
     async def _watchdog(self) -> None:
         interval = sdnotify.watchdog_interval()
         if not interval:
             return
+        self._progress = (self.scheduler.cycles_done, time.monotonic())
         while True:
-            sdnotify.notify_watchdog()
+            problem = self.health_problem()
+            if problem is None:
+                if self._unhealthy is not None:
+                    log.warning("healthy again (was: %s); pinging the systemd watchdog", self._unhealthy)
+                    self._unhealthy = None
+                sdnotify.notify_watchdog()
+            elif problem != self._unhealthy:
+                # Saying "alive" while stuck would keep a dead agent running forever: let systemd
+                # restart it instead.
+                self._unhealthy = problem
+                log.error("unhealthy: %s; no longer pinging the systemd watchdog so it restarts the agent",
+                          problem)
             await asyncio.sleep(interval / 2)
 
     async def _websites(self) -> None:
@@ -141,7 +201,11 @@ class Agent:
             except Exception:
                 log.exception("website %s: check crashed", target.id)
             else:
-                self._add(functools.partial(_website_message, findings, self.name), key=f"website/{target.id}")
+                try:
+                    self._add(functools.partial(_website_message, findings, self.name), key=f"website/{target.id}")
+                except Exception:
+                    # Ending here would end every website's loop (they are gathered): log and go on.
+                    log.exception("website %s: storing the result failed", target.id)
             await asyncio.sleep(target.interval_s * random.uniform(0.9, 1.1))
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -150,21 +214,26 @@ class Agent:
         try:
             count = await self.rediscover()
             log.info("agent %s checking %d camera(s), %d website(s)", self.name, count, len(self.config.websites))
-            self._spawn(self._every(schedule.metrics_every_s, self._metrics, "host metrics"), "metrics")
-            self._spawn(self._every(schedule.discovery_every_s, self.rediscover, "discovery"), "discovery")
-            self._spawn(self._every(2.0, self._inventory, "inventory"), "inventory")
-            self._spawn(self._websites(), "websites")
-            self._spawn(self.decodes.run(), "rtsp-decodes")
-            self._spawn(self._watchdog(), "watchdog")
+            self._spawn(lambda: self._every(schedule.metrics_every_s, self._metrics, "host metrics"), "metrics")
+            self._spawn(lambda: self._every(schedule.discovery_every_s, self.rediscover, "discovery"), "discovery")
+            self._spawn(lambda: self._every(2.0, self._inventory, "inventory"), "inventory")
+            self._spawn(self._websites, "websites")
+            self._spawn(self.decodes.run, "rtsp-decodes")
+            self._spawn(self._watchdog, "watchdog")
             sdnotify.notify_ready(f"checking {count} cameras")
             await stop.wait()
         finally:
             sdnotify.notify_stopping("shutting down")
+            self._stopping = True
             for task in self._tasks:
                 task.cancel()
             for task in self._tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                with contextlib.suppress(asyncio.CancelledError):
+                    try:
+                        await task
+                    except Exception:
+                        # Already logged by _ended if it ended before the stop; shutdown goes on.
+                        log.debug("%s ended with an error", task.get_name(), exc_info=True)
             await self.scheduler.stop()
             await self.publisher.stop()
             await self.checker.close()
