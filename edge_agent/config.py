@@ -184,6 +184,11 @@ class AgentConfig(Section):
     networks: list[NetworkSection] = Field(default_factory=list)
     cameras: list[CameraSection] = Field(default_factory=list)
     websites: list[Any] = Field(default_factory=list)
+    websites_files: list[Path] = Field(
+        default_factory=list,
+        description="TOML files of [defaults] and [[websites]] (e.g. the provincial list), checked as well as "
+                    "the inline [[websites]]; relative paths are relative to agent.toml's directory.",
+    )
 
     @field_validator("cameras")
     @classmethod
@@ -250,6 +255,7 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> AgentConf
     except ValidationError as error:
         raise ConfigError(format_validation_error(error, source)) from None
     websites = _validate_websites(config.websites, source)
+    websites = _with_website_files(websites, [_resolve(base_dir, f) for f in config.websites_files], source)
     tls = TlsSection(
         ca_file=_resolve(base_dir, config.tls.ca_file),
         cert_file=_resolve(base_dir, config.tls.cert_file),
@@ -279,6 +285,30 @@ def _validate_websites(raw: list[Any], source: str) -> list[Any]:
             lines = format_validation_error(error, source).splitlines()
             raise ConfigError("\n".join(line.replace(f"{source}:", f"{source}:websites.{index}.", 1)
                                          for line in lines)) from None
+    return targets
+
+
+def _with_website_files(inline: list[Any], files: list[Path], source: str) -> list[Any]:
+    """The inline targets then each file's; an id defined twice is refused naming both places."""
+    if not files:
+        return inline
+    try:
+        from edge_agent.websites.config import WebsiteConfigError, load_website_targets
+    except ImportError:
+        raise ConfigError(f"{source}:websites_files: this agent build has no website checker") from None
+    where = {target.id: f"{source}:websites.{index}" for index, target in enumerate(inline)}
+    targets = list(inline)
+    for path in files:
+        try:
+            loaded = load_website_targets(path)
+        except WebsiteConfigError as error:
+            raise ConfigError(str(error)) from None
+        for index, target in enumerate(loaded):
+            if target.id in where:
+                raise ConfigError(f"{path}:websites.{index}.id: website id '{target.id}' is already defined "
+                                  f"({where[target.id]})")
+            where[target.id] = f"{path}:websites.{index}"
+            targets.append(target)
     return targets
 
 

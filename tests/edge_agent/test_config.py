@@ -129,3 +129,30 @@ def test_doctor_names_the_bad_key_and_fails(tmp_path: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert f"FAIL  configuration: {path}:broker.extra: unknown key" in out
     assert "fix the key named above" in out
+
+
+def test_websites_files_are_merged_with_inline_websites(tmp_path: Path) -> None:
+    (tmp_path / "opds.toml").write_text('[defaults]\ninterval_s = 600\n[[websites]]\nid = "dinkes-prov"\n'
+                                        'url = "https://dinkes.sumselprov.go.id"\n')
+    path = write(tmp_path, 'websites_files = ["opds.toml"]\n' + VALID +
+                 '[[websites]]\nid = "dinkes"\nurl = "https://dinkes.example"\n')
+    config = load_config(path)
+    assert [(w.id, w.interval_s) for w in config.websites] == [("dinkes", 300.0), ("dinkes-prov", 600.0)]
+
+
+def test_websites_files_refuse_an_id_defined_twice_and_a_missing_file(tmp_path: Path) -> None:
+    (tmp_path / "opds.toml").write_text('[[websites]]\nid = "dinkes"\nurl = "https://dinkes.sumselprov.go.id"\n')
+    path = write(tmp_path, 'websites_files = ["opds.toml"]\n' + VALID +
+                 '[[websites]]\nid = "dinkes"\nurl = "https://dinkes.example"\n')
+    assert errors(path) == [f"{tmp_path / 'opds.toml'}:websites.0.id: website id 'dinkes' is already defined "
+                            f"({path}:websites.0)"]
+    path = write(tmp_path, f'websites_files = ["missing.toml"]\n{VALID}')
+    assert errors(path)[0].startswith(f"{tmp_path / 'missing.toml'}: ")
+
+
+def test_the_provincial_list_loads_as_a_websites_file(tmp_path: Path) -> None:
+    from edge_agent.websites import provincial_targets
+    from edge_agent.websites.config import PROVINCIAL_TARGETS_FILE
+
+    path = write(tmp_path, f'websites_files = ["{PROVINCIAL_TARGETS_FILE}"]\n{VALID}')
+    assert load_config(path).websites == provincial_targets()
