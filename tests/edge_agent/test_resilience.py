@@ -210,7 +210,7 @@ def test_transient_refusal_keeps_the_report_and_resends_it(pki: Pki, tmp_path: P
         def full(_seq: int) -> bool:
             raise OutboxUnavailable("outbox x: cannot delete: disk full")
 
-        outbox.ack = full  # type: ignore[method-assign]
+        outbox.ack = full  # type: ignore[method-assign,assignment]
         publisher._acknowledged(3, ReasonCode(PacketTypes.PUBACK, identifier=0))
         assert publisher._handed_up_to == seqs[2] - 1
         publisher.client.loop_stop()
@@ -303,3 +303,31 @@ def test_agent_on_a_full_disk_keeps_checking_says_so_once_and_recovers(
     asyncio.run(scenario())
     unexpected = [r for r in caplog.records if r.levelno >= logging.ERROR and "ended with an error" in r.getMessage()]
     assert not unexpected
+
+
+@pytest.mark.xdist_group("broker")
+def test_real_broker_acl_refusal_is_dropped_and_the_queue_moves_on(
+    pki: Pki, tls_broker: TlsBroker, tmp_path: Path
+) -> None:
+    name = pki.provision_agent()
+    tls_broker.reload()
+    config = agent_config(name, tmp_path, broker_port=tls_broker.port, ca=pki.ca_cert, cert=pki.cert(name),
+                          key=pki.key(name))
+
+    async def run() -> None:
+        outbox = Outbox(tmp_path / "outbox.sqlite", max_bytes=10**8, max_age_s=86_400)
+        publisher = Publisher(config, outbox)
+        await publisher.start()
+        try:
+            outbox.add(_metrics("someone-else"))  # another agent's topic: the broker's ACL says 0x87
+            outbox.add(_metrics(name))
+            publisher.wake()
+            await _until(lambda: outbox.stats().depth == 0, 20, "the outbox to drain")
+            assert outbox.stats().rejected_total == 1 and publisher.rejected == 1 and publisher.acks == 1
+            assert publisher.network_alive()
+        finally:
+            await publisher.stop()
+        assert not publisher.network_alive()
+        outbox.close()
+
+    asyncio.run(run())
