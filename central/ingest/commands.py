@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 from types import FrameType
@@ -50,11 +51,21 @@ def run_ingest(config: CentralConfig, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    _tune_gc()
     try:
         worker.run()
     finally:
         database.dispose()
     return 0
+
+
+def _tune_gc() -> None:
+    # Everything alive now (SQLAlchemy metadata, pydantic validators, modules) lives as long as the
+    # process: frozen, the collector stops re-scanning it. A batch's garbage (dicts, messages) is
+    # freed by reference counting, so collecting less often costs little memory. ~10% of the
+    # batch writer's CPU went to the collector.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def _run_supervised(config: CentralConfig, args: argparse.Namespace) -> int:

@@ -126,7 +126,8 @@ def _sqlite_text(value: dt.datetime | None) -> str | None:
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: store timezone-aware UTC datetimes only")
         value = value.astimezone(dt.UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00": the offset cut off, without building a naive copy first.
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 class Base(DeclarativeBase):
