@@ -230,8 +230,10 @@ class Publisher:
         # Rewinding resends what is stored from there on; reports still in flight are skipped by the
         # pump, and central deduplicates on msg_id should one be delivered twice.
         self._handed_up_to = min(self._handed_up_to, seq - 1)
-        self._retry_s = min(max(self._retry_s * 2, RETRY_MIN_S), RETRY_MAX_S)
         loop = asyncio.get_running_loop()
+        if loop.time() < self._paused_until:
+            return  # the other PUBACKs of the same round: one round doubles the pause once
+        self._retry_s = min(max(self._retry_s * 2, RETRY_MIN_S), RETRY_MAX_S)
         self._paused_until = loop.time() + self._retry_s
         if self._retry_handle is not None:
             self._retry_handle.cancel()
