@@ -175,7 +175,7 @@ class BatchWriter:
         self.settings = settings or StoreSettings()
         self._known_agents: dict[str, str] = {}  # agent -> regency already in the agents table
         self._postgres = not database.is_sqlite
-        self._turns = WriteTurns(database)
+        self.turns = WriteTurns(database)  # the worker's other write transactions take turns too
         self._fast = FastExecutor()
 
     # --- entry point ------------------------------------------------------------------------
@@ -258,7 +258,7 @@ class BatchWriter:
 
     def _write(self, accepted: list[_Accepted], rejected: list[_Rejected]) -> BatchResult:
         result = BatchResult()
-        with self._turns.turn(), self.database.session(write=True) as session:
+        with self.turns.turn(), self.database.session(write=True) as session:
             conn = session.connection()
             fresh = self._claim(conn, accepted) if accepted else []
             result.duplicates = len(accepted) - len(fresh)

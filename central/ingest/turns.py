@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 class WriteTurns:
-    """Serializes this process's batch transactions with the other ingest workers' on the same SQLite file.
+    """Serializes this process's write transactions with the other ingest workers' on the same SQLite file.
 
     SQLite serializes writers anyway, but a writer that finds the database locked waits in SQLite's
     busy handler, which sleeps 1, 2, 5, ... up to 100 ms between attempts: with several workers the

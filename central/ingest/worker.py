@@ -240,7 +240,7 @@ class IngestWorker:
 
     def _summaries(self) -> None:
         regencies, self._dirty_regencies = self._dirty_regencies, set()
-        with self.database.session(write=True) as session:
+        with self.writer.turns.turn(), self.database.session(write=True) as session:
             public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC))
         self._publish_pending()
 
@@ -257,7 +257,7 @@ class IngestWorker:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 break
             published.append((topic, seq))
-        with self.database.session(write=True) as session:
+        with self.writer.turns.turn(), self.database.session(write=True) as session:
             public.mark_published(session.connection(), published)
         self.totals.published += len(published)
 
@@ -265,7 +265,7 @@ class IngestWorker:
         """Daily rollups for yesterday and today, silent cameras and websites, and (hourly) retention."""
         now = now or dt.datetime.now(dt.UTC)
         silence = dt.timedelta(seconds=self.config.ingest.silence_after_s)
-        with self.database.session(write=True) as session:
+        with self.writer.turns.turn(), self.database.session(write=True) as session:
             silent = rollup.mark_silent_cameras(session.connection(), now, silence)
             silent_sites = rollup.mark_silent_websites(session.connection(), now, silence)
             if self.config.ingest.republish:
@@ -276,9 +276,9 @@ class IngestWorker:
         self._dirty_regencies = None
         today = rollup.local_day(now, self._timezone)
         for day in (today - dt.timedelta(days=1), today):
-            with self.database.session(write=True) as session:
+            with self.writer.turns.turn(), self.database.session(write=True) as session:
                 rollup.update_daily(session.connection(), day, self._timezone, now)
         if time.monotonic() - self._last_prune > 3600 or self._last_prune == 0.0:
             self._last_prune = time.monotonic()
-            with self.database.session(write=True) as session:
+            with self.writer.turns.turn(), self.database.session(write=True) as session:
                 rollup.prune(session.connection(), dt.timedelta(days=self.config.database.retention_days), now)
