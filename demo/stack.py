@@ -396,7 +396,16 @@ class Stack:
         for section, values in self.scenario.agent_settings.items():
             config.setdefault(section, {}).update(values)
         config["cameras"] = _agent_cameras(agent, fleet)
-        config["websites"] = _agent_websites(agent, fleet)
+        websites = _agent_websites(agent, fleet)
+        if agent.provincial:
+            # As on the central box (docs/operations.md): the provincial list is a file of its own that
+            # agent.toml names, not entries pasted in.
+            listing = etc / "provincial_opds.toml"
+            _write_private(listing, tomli_w.dumps({"websites": websites}))
+            config["websites_files"] = [str(listing)]
+            config.pop("websites", None)
+        else:
+            config["websites"] = websites
         # It holds the cameras' passwords.
         _write_private(path, tomli_w.dumps(config))
         return path
