@@ -10,7 +10,9 @@ import pytest
 from simulator.testing import FleetClient, start_fleet
 
 # ffmpeg inside OpenCV must use interleaved TCP; UDP from a loopback RTSP server is needlessly flaky.
-os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+# The same options as the agent's (edge_agent/checks/stream.py): in one test process the first setter
+# wins, and without the short stream analysis FFmpeg probes 5 s, past the agent tests' open timeout.
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|analyzeduration;500000|probesize;65536")
 
 # One camera per behaviour, so a module can test them all against a single running fleet.
 BEHAVIOUR_FAULTS: dict[str, object] = {

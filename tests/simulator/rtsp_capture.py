@@ -25,7 +25,8 @@ class StreamSample:
 
 
 def capture(url: str, seconds: float) -> StreamSample:
-    os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+    # As tests/simulator/conftest.py: the agent's options, whoever sets them first.
+    os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|analyzeduration;500000|probesize;65536")
     import cv2
 
     video = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
