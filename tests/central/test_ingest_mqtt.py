@@ -374,7 +374,7 @@ def test_supervised_workers_share_the_stream_and_notify_as_one_service(
     assert _next_state(listener, "STOPPING=1")
     listener.close()
     stored = [int(n) for n in re.findall(r"ingest stopped: Totals\(received=\d+, stored=(\d+)", log_path.read_text())]
-    assert len(stored) == 2 and sum(stored) == total and min(stored) > 0, stored
+    assert len(stored) == 2 and sum(stored) == total and min(stored) > 0, (stored, log_path.read_text())
     with database.session() as session:
         ids = session.scalars(select(IngestedMessage.msg_id)).all()
         assert len(ids) == len(set(ids)) == total
