@@ -15,9 +15,9 @@ from sqlalchemy import update
 
 from central.config import CentralConfig
 from central.storage.db import Database
-from central.storage.models import Agent, CommandRecord, CommandState, utcnow
+from central.storage.models import Agent, CommandRecord, CommandState
 from shared import codec
-from shared.messages import Command, CommandName, new_message_id
+from shared.messages import Command, CommandName, new_message_id, utc_now
 from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def send_command(
                 raise CommandError(f"unknown agent {agent!r}")
             agent_row.command_seq += 1
             message = Command(
-                agent=agent, seq=agent_row.command_seq, msg_id=new_message_id(), ts=utcnow(), command_id=command_id,
+                agent=agent, seq=agent_row.command_seq, msg_id=new_message_id(), ts=utc_now(), command_id=command_id,
                 name=command_name, camera_id=camera_id, requested_by=requested_by[:256],
             )
             session.add(CommandRecord(
@@ -63,7 +63,7 @@ def send_command(
             session.execute(
                 update(CommandRecord).where(CommandRecord.command_id == command_id).values(
                     state=(CommandState.PUBLISH_FAILED if error else CommandState.SENT).value,
-                    sent_at=None if error else utcnow(),
+                    sent_at=None if error else utc_now(),
                     result_message=error or "",
                 )
             )

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from central.alerts.evaluator import evaluate
 from central.alerts.grouping import GroupingPolicy
@@ -21,14 +21,11 @@ from central.alerts.store import ApplyStats, apply_evaluation, load_active, load
 from central.config import CentralConfig
 from central.storage.db import Database
 from shared import sdnotify
+from shared.messages import utc_now
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def grouping_policy(config: CentralConfig) -> GroupingPolicy | None:

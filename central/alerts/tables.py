@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from central.storage.models import IDENTIFIER_LENGTH, LONG_TEXT, SHORT_TEXT, Base, BigId, utcnow
+from central.storage.models import IDENTIFIER_LENGTH, LONG_TEXT, SHORT_TEXT, Base, BigId
+from shared.messages import utc_now
 
 
 class AlertStatus(StrEnum):
@@ -60,7 +61,7 @@ class AlertRecord(Base):
     members: Mapped[list[Any]] = mapped_column(default=list)  # camera ids of a regency outage
     acknowledged_at: Mapped[dt.datetime | None]
     acknowledged_by: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
 
 
 class AlertDelivery(Base):
@@ -79,7 +80,7 @@ class AlertDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime]
     last_error: Mapped[str] = mapped_column(String(LONG_TEXT), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
     sent_at: Mapped[dt.datetime | None]
 
 
@@ -97,7 +98,7 @@ class AlertSilence(Base):
     ends_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     reason: Mapped[str] = mapped_column(String(LONG_TEXT), default="")
     created_by: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
 
 
 class AlertChannelConfig(Base):
@@ -110,7 +111,7 @@ class AlertChannelConfig(Base):
     kind: Mapped[str] = mapped_column(String(16))  # webhook / email
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the WebhookChannel/EmailChannel fields
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
     updated_by: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
 
 

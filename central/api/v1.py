@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from central.api import schemas as s
 from central.api.openapi import build_openapi
 from central.storage import queries
-from central.storage.models import Camera, Event, Website, utcnow
+from central.storage.models import Camera, Event, Website
 from central.web.accounts import ApiToken, token_by_secret
 from central.web.auth import current_role
 from central.web.database import db_session, write_transaction
@@ -23,6 +23,7 @@ from central.web.pages import province_rollup
 from central.web.reasons import camera_reason, details_for
 from central.web.rollup import RegencyRollup
 from central.web.thumbnails import thumbnail_response
+from shared.messages import utc_now
 from shared.regencies import is_regency_code
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def authenticate() -> None:
         token = token_by_secret(session, header.removeprefix("Bearer ").strip())
         if token is None:
             abort(401, description="unknown or revoked token")
-        now = utcnow()
+        now = utc_now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > _TOKEN_TOUCH_S:
             _touch_token(token.id, now)
         g.api_client = f"token:{token.name}"

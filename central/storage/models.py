@@ -66,6 +66,8 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
+from shared.messages import utc_now
+
 # Stable constraint names, so Alembic migrations (ours and later features') can refer to them.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -133,10 +135,6 @@ def _sqlite_text(value: dt.datetime | None) -> str | None:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: UtcDateTime(), dict[str, Any]: Json, list[Any]: Json}
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 # --- value sets stored as short strings (portable; the wire enums live in shared.messages) ---------
@@ -244,7 +242,7 @@ class Agent(Base):
     last_seen_at: Mapped[dt.datetime | None]  # newest message of any kind (measurement time)
     presence_ts: Mapped[dt.datetime | None]  # ts of the birth/offline message applied, to ignore older ones
     command_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # central's Command.seq counter
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
 
     regency: Mapped[Regency] = relationship()
 
@@ -291,7 +289,7 @@ class Camera(OwnedByOpd, Base):
     discovered_by: Mapped[str] = mapped_column(String(16), default="")
     reported_opd: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
     in_inventory: Mapped[bool] = mapped_column(Boolean, default=False)
-    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
     inventory_at: Mapped[dt.datetime | None]
     lost_at: Mapped[dt.datetime | None]  # when its agent stopped listing it; cleared when found again
     # Set by an operator: from then on the camera is out of every total, alert and report (history stays).
@@ -315,7 +313,7 @@ class Camera(OwnedByOpd, Base):
     status_since: Mapped[dt.datetime | None]
     last_check_at: Mapped[dt.datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now, index=True)
 
     agent: Mapped[Agent] = relationship()
 
@@ -367,7 +365,7 @@ class Website(OwnedByOpd, Base):
     regency_code: Mapped[str] = mapped_column(ForeignKey("regencies.code"))
     url: Mapped[str] = mapped_column(String(LONG_TEXT), default="")
     reported_opd: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
-    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
 
     # Operator metadata.
     display_name: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
@@ -390,7 +388,7 @@ class Website(OwnedByOpd, Base):
     stale_after_days: Mapped[int | None] = mapped_column(Integer)
     status_since: Mapped[dt.datetime | None]
     last_check_at: Mapped[dt.datetime | None]
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now, index=True)
 
     agent: Mapped[Agent] = relationship()
 
@@ -586,7 +584,7 @@ class CommandRecord(Base):
     name: Mapped[str] = mapped_column(String(32))  # shared CommandName
     camera_id: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))  # None: every camera
     requested_by: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
-    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
     seq: Mapped[int] = mapped_column(BigInteger)
     msg_id: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), default=CommandState.PENDING.value)  # CommandState
@@ -608,7 +606,7 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ts: Mapped[dt.datetime] = mapped_column(index=True)  # when it happened (agent clock)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
     kind: Mapped[str] = mapped_column(String(32))  # EventKind
     regency_code: Mapped[str | None] = mapped_column(ForeignKey("regencies.code"))
     agent_name: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
@@ -656,7 +654,7 @@ class IngestCounter(Base):
 
     name: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
 
 
 class PublicState(Base):

@@ -34,7 +34,7 @@ from central.storage.models import (
     RolloutStage,
     Website,
     WebsiteStatusChange,
-    utcnow,
+    utc_now,
 )
 
 CAMERA_STATES = ("ok", "degraded", "offline", "unknown")
@@ -270,7 +270,7 @@ def retire_camera(session: Session, camera_pk: int, *, retired_by: str = "", now
     if camera is None:
         raise LookupError(f"no camera {camera_pk}")
     if camera.retired_at is None:
-        camera.retired_at = now or utcnow()
+        camera.retired_at = now or utc_now()
         camera.retired_by = retired_by
         # An event moves the change feed, so every process's cached rollup drops the camera at once.
         lock_event_ids(session.connection())
@@ -351,7 +351,7 @@ def share_up(
 
 def camera_uptime(session: Session, camera_pk: int, now: dt.datetime | None = None) -> dict[str, float | None]:
     """Share of known time the camera delivered a picture, over 24h, 7d and 30d (from its status periods)."""
-    now = now or utcnow()
+    now = now or utc_now()
     periods = [(p.status, p.started_at, p.ended_at) for p in camera_timeline(session, camera_pk, now - UPTIME_WINDOWS["30d"])]
     return {name: share_up(periods, now - span, now, CAMERA_UP) for name, span in UPTIME_WINDOWS.items()}
 
@@ -444,7 +444,7 @@ def update_rollout(session: Session, regency: str, *, updated_by: str = "", **va
         raise LookupError(f"no regency {regency}")
     for key, value in values.items():
         setattr(rollout, key, value)
-    rollout.updated_at = utcnow()
+    rollout.updated_at = utc_now()
     rollout.updated_by = updated_by
     return rollout
 

@@ -11,7 +11,8 @@ from sqlalchemy import Boolean, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from central.storage.models import Base, BigId, utcnow
+from central.storage.models import Base, BigId
+from shared.messages import utc_now
 
 TOKEN_PREFIX = "scc_"
 MIN_PASSWORD_LENGTH = 10
@@ -45,7 +46,7 @@ class WebUser(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), default=Role.VIEWER.value)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
     last_login_at: Mapped[dt.datetime | None]
 
     @property
@@ -60,7 +61,7 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("web_users.id", ondelete="SET NULL"))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     last_used_at: Mapped[dt.datetime | None]
@@ -105,7 +106,7 @@ def authenticate(session: Session, name: str, password: str) -> WebUser | None:
         return None
     if not check_password_hash(user.password_hash, password):
         return None
-    user.last_login_at = utcnow()
+    user.last_login_at = utc_now()
     return user
 
 

@@ -22,12 +22,13 @@ from central.alerts.routing import list_channels
 from central.alerts.service import AlertService
 from central.alerts.tables import AlertChannelConfig, AlertRecord
 from central.config import CentralConfig
-from central.storage.models import Website, utcnow
+from central.storage.models import Website
 from central.web.accounts import Role
 from central.web.auth import current_user, login_required, role_required
 from central.web.database import db_session, get_database, released
 from central.web.redirects import safe_next
 from central.web.templating import Words, add_nav_item
+from shared.messages import utc_now
 from shared.regencies import all_regencies
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
@@ -89,7 +90,7 @@ def _websites_of(session: Session, alerts: list[AlertRecord]) -> dict[str, Websi
 
 
 def _common() -> dict[str, Any]:
-    return {"RULE_TITLES": RULE_TITLES_ID, "regencies": all_regencies(), "now": utcnow()}
+    return {"RULE_TITLES": RULE_TITLES_ID, "regencies": all_regencies(), "now": utc_now()}
 
 
 @bp.get("/")
@@ -106,7 +107,7 @@ def index() -> ResponseReturnValue:
         total=page.total,
         status=status,
         regency=regency,
-        silences=queries.active_silences(session, utcnow()),
+        silences=queries.active_silences(session, utc_now()),
         deliveries=queries.deliveries(session, limit=30),
         **_common(),
     )
@@ -135,7 +136,7 @@ def acknowledge(alert_id: str) -> ResponseReturnValue:
     alert = queries.get_alert(session, alert_id)
     if alert is None:
         abort(404)
-    queries.acknowledge(session, alert, _who(), utcnow())
+    queries.acknowledge(session, alert, _who(), utc_now())
     session.commit()
     flash(_("Alert acknowledged."), "ok")
     return redirect(safe_next(request.form.get("next"), url_for("alerts.index")))
@@ -151,7 +152,7 @@ def mute(alert_id: str) -> ResponseReturnValue:
     choice = request.form.get("duration", "4h")
     if choice not in MUTE_CHOICES:
         abort(400, description="unknown mute duration")
-    now = utcnow()
+    now = utc_now()
     duration = MUTE_CHOICES[choice]
     queries.add_silence(
         session,
@@ -175,7 +176,7 @@ def add_silence() -> ResponseReturnValue:
     session = db_session()
     form = request.form
     try:
-        starts_at = _local(form.get("starts_at", "")) or utcnow()
+        starts_at = _local(form.get("starts_at", "")) or utc_now()
         queries.add_silence(
             session,
             kind=form.get("kind", "maintenance"),
@@ -199,7 +200,7 @@ def add_silence() -> ResponseReturnValue:
 @role_required(Role.OPERATOR)
 def end_silence(silence_id: int) -> ResponseReturnValue:
     session = db_session()
-    if not queries.end_silence(session, silence_id, utcnow()):
+    if not queries.end_silence(session, silence_id, utc_now()):
         abort(404)
     session.commit()
     return redirect(url_for("alerts.index"))
@@ -249,7 +250,7 @@ def add_channel() -> ResponseReturnValue:
         flash(_("A channel with this name exists."), "error")
         return redirect(url_for("alerts.channels"))
     session.add(AlertChannelConfig(name=name, kind=kind, enabled=True, settings=settings,
-                                   updated_at=utcnow(), updated_by=_who()))  # fmt: skip
+                                   updated_at=utc_now(), updated_by=_who()))  # fmt: skip
     session.commit()
     flash(_("Channel saved."), "ok")
     return redirect(url_for("alerts.channels"))

@@ -11,10 +11,10 @@ from central.reports.data import Report, build_report
 from central.reports.labels import labels
 from central.reports.periods import Period, current_month, parse_period, previous_month, previous_week
 from central.reports.render import CSV_TABLES, to_csv, to_pdf
-from central.storage.models import utcnow
 from central.web.auth import login_required
 from central.web.database import db_session
 from central.web.templating import add_nav_item
+from shared.messages import utc_now
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 add_nav_item("reports.index", _l("Reports"))
@@ -30,7 +30,7 @@ def _period(text: str | None, weekly: bool = False) -> Period:
     if not text:
         # The month so far, not last month: a fresh install has no last month, and the page opened
         # empty; last month is one click away.
-        return previous_week(utcnow(), tz) if weekly else current_month(utcnow(), tz)
+        return previous_week(utc_now(), tz) if weekly else current_month(utc_now(), tz)
     try:
         return parse_period(text, tz)
     except ValueError as error:
@@ -44,7 +44,7 @@ def _language() -> str:
 
 def _report(period: Period) -> Report:
     config = _config().reports.model_copy(update={"language": _language()})
-    return build_report(db_session(), period, utcnow(), config)
+    return build_report(db_session(), period, utc_now(), config)
 
 
 @bp.get("/")
@@ -63,9 +63,9 @@ def index() -> ResponseReturnValue:
         to_date=period.end > report.generated_at,
         empty=not report.cameras and not report.websites,
         previous={
-            "current": current_month(utcnow(), period.timezone),
-            "monthly": previous_month(utcnow(), period.timezone),
-            "weekly": previous_week(utcnow(), period.timezone),
+            "current": current_month(utc_now(), period.timezone),
+            "monthly": previous_month(utc_now(), period.timezone),
+            "weekly": previous_week(utc_now(), period.timezone),
         },
     )
 

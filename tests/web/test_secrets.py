@@ -17,9 +17,8 @@ from central.alerts.tables import AlertChannelConfig
 from central.config import parse_config
 from central.redact import database_url, display_url
 from central.storage.db import Database
-from central.storage.models import utcnow
 from central.web import create_app
-from shared.messages import AlertEvent, AlertSeverity
+from shared.messages import AlertEvent, AlertSeverity, utc_now
 from tests.web.conftest import log_in
 
 DB_PASSWORD = "db-pa55word-xyz"
@@ -127,7 +126,7 @@ def test_channels_page_shows_webhook_hosts_only(sqlite_url: str, tmp_path: Path)
                     "url": f"https://x.webhook.office.com/webhookb2/{SLACK_TOKEN}",
                     "secret": HOOK_SECRET,
                 },
-                updated_at=utcnow(),
+                updated_at=utc_now(),
                 updated_by="admin",
             )
         )
