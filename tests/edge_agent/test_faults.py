@@ -40,7 +40,7 @@ EXPECTED: dict[str, tuple[object, CameraState, str, int]] = {
     "cam0012": ({"low_fps": 1}, CameraState.DEGRADED, "low_fps", 1),
     "cam0013": ({"wrong_resolution": "320x240"}, CameraState.DEGRADED, "resolution_mismatch", 1),
     "cam0014": ({"clock_wrong": 3}, CameraState.DEGRADED, "clock_skew", 1),
-    "cam0015": ({"slow": 1.5}, CameraState.DEGRADED, "slow_response", 1),
+    "cam0015": ({"slow": 3.0}, CameraState.DEGRADED, "slow_response", 1),
     "cam0016": (["malformed_soap"], CameraState.DEGRADED, "onvif_malformed", 1),
     "cam0017": (["hostile_strings"], CameraState.OK, "ok", 1),
 }
@@ -54,7 +54,7 @@ def _config(tmp: Path) -> AgentConfig:
         "agent-test", tmp,
         schedule={"offline_after": 2, "concurrency": 32, "workers": 2, "rtsp_concurrency": 8},
         timeouts={"connect_s": 1, "onvif_s": 5, "snapshot_s": 5, "rtsp_open_s": 4, "rtsp_read_s": 3,
-                  "rtsp_probe_s": 1.6, "slow_warn_s": 1.2},
+                  "rtsp_probe_s": 1.6, "slow_warn_s": 2.5},
     )
 
 
