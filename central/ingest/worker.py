@@ -81,7 +81,9 @@ class IngestWorker:
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._stop = threading.Event()
-        self._inbox: queue.SimpleQueue[Received] = queue.SimpleQueue()
+        # queue.Queue, not SimpleQueue: on Python 3.11 SimpleQueue.get(timeout=...) can block forever
+        # when SIGTERM lands during the wait, and the worker never got to stop (systemd killed it).
+        self._inbox: queue.Queue[Received] = queue.Queue()
         self._generation = 0  # bumped on every connect: packet ids of an older connection must not be acked
         self._dirty_regencies: set[str] | None = None  # None: all of them (on start)
         self._next_summary = 0.0
