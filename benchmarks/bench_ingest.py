@@ -419,6 +419,9 @@ def report(runs: list[dict[str, float]], cameras: int, notes: str = "") -> str:
         "Publishers, broker, counter and ingest share the machine's cores (the 1-minute load average before",
         "each run is in the table: other work on the machine lowers both rates). The province's own load is",
         "~140 reports/s.",
+        *([f"Other work was running on the machine during these runs (load average up to "
+           f"{max(r['load_before'] for r in runs):.1f} before a run): the rates vary ±15% between runs."]
+          if max(r["load_before"] for r in runs) > 1.0 else []),
         *(["", notes] if notes else []),
     ])
 
