@@ -125,6 +125,14 @@ def load_registry(directory: str | os.PathLike[str]) -> Registry:
         ) from None
     except json.JSONDecodeError as error:
         raise ProvisioningError(f"{path} is not valid JSON: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ProvisioningError(f"{path} is not UTF-8 text: {error}") from None
+    except RecursionError:
+        raise ProvisioningError(f"{path} is nested too deeply to be a registry") from None
+    except OSError as error:
+        # Unreadable (permissions, a directory in its place, I/O error): callers such as central's ingest
+        # catch ProvisioningError and keep the previous registry, so anything else would stop them.
+        raise ProvisioningError(f"{path} cannot be read: {error.strerror or error}") from None
     try:
         if data.get("format") != REGISTRY_FORMAT:
             raise ProvisioningError(f"{path}: unsupported registry format {data.get('format')!r}")

@@ -37,6 +37,9 @@ class AgentDirectory:
         self._path = Layout(pki_dir).registry if pki_dir is not None else None
         self._registry = registry
         self._mtime_ns: int | None = None
+        # The mtime of a registry.json that failed to load: without it every batch re-reads the broken
+        # file and logs the same error, thousands of lines a minute until someone fixes it.
+        self._failed_mtime_ns: int | None = None
         self._warned: set[tuple[str, Refusal]] = set()
 
     @classmethod
@@ -77,16 +80,23 @@ class AgentDirectory:
         try:
             mtime_ns = self._path.stat().st_mtime_ns
         except OSError as error:
-            if self._registry is None:
+            if self._registry is None and self._failed_mtime_ns != -1:
+                self._failed_mtime_ns = -1  # no file at all: logged once too, until it appears
                 log.error("cannot read the agent registry %s: %s", self._path, error)
             return self._registry
-        if mtime_ns != self._mtime_ns:
+        if mtime_ns != self._mtime_ns and mtime_ns != self._failed_mtime_ns:
             try:
                 self._registry = load_registry(self._path.parent)
             except ProvisioningError as error:
-                log.error("keeping the previous agent registry: %s", error)
+                self._failed_mtime_ns = mtime_ns  # logged once; the next change is tried again
+                if self._registry is None:
+                    log.error("cannot load the agent registry (quarantining every report until it is fixed): %s",
+                              error)
+                else:
+                    log.error("keeping the previous agent registry: %s", error)
                 return self._registry
             self._mtime_ns = mtime_ns
+            self._failed_mtime_ns = None
             self._warned.clear()  # a re-issued or newly revoked agent deserves a fresh warning
             log.info("loaded agent registry %s (%d certificates)", self._path, len(self._registry.certificates))
         return self._registry
