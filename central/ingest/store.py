@@ -194,6 +194,17 @@ class BatchWriter:
         result.ignored += ignored
         return result
 
+    def quarantine_all(self, batch: Sequence[Received], reason: str) -> BatchResult:
+        """Quarantine every message of ``batch`` unread (category ``internal_error``).
+
+        The worker's way out when ``write`` failed for a reason that is neither the database being
+        unavailable nor the data: retrying such a batch fails the same way for ever and stops the
+        stream for every regency, while quarantined messages keep their payload for a later replay.
+        """
+        self._known_agents.clear()  # a failed write may have rolled back agents it inserted
+        rejected = [_Rejected(item, "internal_error", reason, _agent_from_topic(item.topic)) for item in batch]
+        return self._write([], rejected)
+
     def _write_one_by_one(self, accepted: list[_Accepted], rejected: list[_Rejected]) -> BatchResult:
         total = BatchResult()
         for single in accepted:

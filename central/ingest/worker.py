@@ -27,7 +27,7 @@ from central.ingest import public
 from central.ingest.acks import ack_all
 from central.ingest.agents import AgentDirectory
 from central.ingest.reader import BufferedReadClient
-from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings
+from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings, is_unavailable
 from central.storage import rollup
 from central.storage.db import Database
 from shared import sdnotify, topics
@@ -91,6 +91,7 @@ class IngestWorker:
         self._last_prune = 0.0
         self._timezone = ZoneInfo(config.web.timezone)
         self._ready_sent = False
+        self._publish_retry = False  # a publish round failed: staged rows wait for the next summary round
         self._watchdog_s = sdnotify.watchdog_interval()
         self._next_watchdog = 0.0
         broker = config.broker
@@ -197,18 +198,9 @@ class IngestWorker:
 
     def _write_and_ack(self, batch: list[Received]) -> None:
         self.totals.received += len(batch)
-        delay = RETRY_MIN_S
-        while True:
-            try:
-                result = self.writer.write(batch)
-                break
-            except Exception as error:
-                # Only an unavailable database gets here: keep the batch (unacknowledged) and retry.
-                if self._stop.wait(delay):
-                    log.warning("stopping with an unwritten batch of %d; the broker will redeliver it", len(batch))
-                    return
-                log.error("database unavailable (%s); retrying the batch of %d in %.1fs", error, len(batch), delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+        result = self._store(batch)
+        if result is None:
+            return
         generation = self._generation
         ack_all(self.client, [item.mid for item in batch if item.qos == 1 and item.generation == generation])
         for item in batch:
@@ -217,22 +209,75 @@ class IngestWorker:
         self.totals.add(result)
         if self._dirty_regencies is not None:
             self._dirty_regencies |= result.changed_regencies
+        # After the ack nothing may escape run(): the batch is committed, and a failure to publish or
+        # to report it (a full disk in mark_published, say) must not take the whole ingest down.
         if result.changed_cameras or result.changed_websites:
-            self._publish_pending()
+            self._publish_guarded()
         if self.on_batch is not None:
-            self.on_batch(result)
+            on_batch = self.on_batch
+            self._guarded("the on_batch callback", lambda: on_batch(result))
+
+    def _store(self, batch: list[Received]) -> BatchResult | None:
+        """Write ``batch`` (or quarantine it); None when stopping with it unwritten and unacknowledged."""
+        delay = RETRY_MIN_S
+        while True:
+            try:
+                return self.writer.write(batch)
+            except Exception as error:
+                if not is_unavailable(error):
+                    quarantined = self._quarantine_batch(batch, error)
+                    if quarantined is not None:
+                        return quarantined
+                else:
+                    # Keep the batch (unacknowledged) and retry: the database will come back.
+                    log.error("database unavailable (%s: %s); retrying the batch of %d in %.1fs",
+                              type(error).__name__, error, len(batch), delay)
+            if self._stop.wait(delay):
+                log.warning("stopping with an unwritten batch of %d; the broker will redeliver it", len(batch))
+                return None
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    def _quarantine_batch(self, batch: list[Received], error: Exception) -> BatchResult | None:
+        """A bug or an environment fault, not the database: quarantine the batch so the stream moves on.
+
+        Retrying would fail the same way for ever (and after a restart, on redelivery), stopping ingest
+        for every regency; quarantined messages keep their payload, so nothing is lost.
+        """
+        what = f"{type(error).__name__}: {error}"
+        log.error("internal error storing a batch of %d (%s); quarantining its messages", len(batch), what,
+                  exc_info=error)
+        try:
+            return self.writer.quarantine_all(batch, f"internal error: {what}")
+        except Exception as second:
+            if is_unavailable(second):
+                log.error("database unavailable (%s: %s) while quarantining; retrying the batch of %d",
+                          type(second).__name__, second, len(batch))
+            else:
+                log.exception("cannot quarantine the batch of %d either; retrying it", len(batch))
+            return None
 
     # --- periodic work ------------------------------------------------------------------------
 
     def _periodic(self) -> None:
         now = time.monotonic()
         ingest = self.config.ingest
-        if ingest.republish and now >= self._next_summary and self._dirty_regencies != set():
+        if ingest.republish and now >= self._next_summary and (self._dirty_regencies != set() or self._publish_retry):
             self._next_summary = now + ingest.summary_interval_s
             self._guarded("public summaries", self._summaries)
         if now >= self._next_maintenance:
             self._next_maintenance = now + ingest.maintenance_interval_s
             self._guarded("maintenance", self.maintenance)
+
+    def _publish_guarded(self) -> None:
+        """Publish staged public state; on failure the rows stay pending and the next summary round retries."""
+        try:
+            self._publish_pending()
+        except Exception:
+            self._publish_retry = True
+            log.exception("publishing public state failed; the staged updates stay pending, retrying at the "
+                          "next summary interval")
+        else:
+            self._publish_retry = False
 
     def _guarded(self, what: str, job: Callable[[], None]) -> None:
         try:
@@ -242,9 +287,18 @@ class IngestWorker:
 
     def _summaries(self) -> None:
         regencies, self._dirty_regencies = self._dirty_regencies, set()
-        with self.writer.turns.turn(), self.database.session(write=True) as session:
-            public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC))
-        self._publish_pending()
+        try:
+            if regencies != set():  # empty: only a failed publish to retry (stage_summaries reads {} as all)
+                with self.writer.turns.turn(), self.database.session(write=True) as session:
+                    public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC))
+        except Exception:
+            # Not staged: the next interval must stage these regencies again.
+            if regencies is None or self._dirty_regencies is None:
+                self._dirty_regencies = None
+            else:
+                self._dirty_regencies |= regencies
+            raise
+        self._publish_guarded()
 
     def _publish_pending(self) -> None:
         if not self.config.ingest.republish or not self.connected.is_set():
