@@ -94,6 +94,18 @@ _CAMERA_STATUS_UPDATE = (
     )
 )
 
+# Every column a website report sets, each bound as b_<column>: one executemany per batch.
+_WEBSITE_REPORT_COLUMNS = (
+    "state", "availability", "freshness", "reason", "message", "url", "reported_opd", "http_status",
+    "response_ms", "tls_valid", "tls_expires_at", "tls_days_left", "last_update", "last_update_signal",
+    "stale_after_days", "status_since", "last_check_at", "updated_at",
+)
+_WEBSITE_STATUS_UPDATE = (
+    update(websites)
+    .where(websites.c.id == bindparam("b_id"))
+    .values({column: bindparam(f"b_{column}") for column in _WEBSITE_REPORT_COLUMNS})
+)
+
 
 @dataclass(slots=True)
 class Received:
@@ -650,10 +662,12 @@ class BatchWriter:
         checks: list[dict[str, Any]] = []
         closes: list[dict[str, Any]] = []
         periods: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         for key, reports in per_site.items():
             row = rows[key]
             pk = row["id"]
             reports.sort(key=lambda e: e.message.ts)
+            final: dict[str, Any] | None = None  # only the newest applied report reaches the row
             for entry in reports:
                 report: WebsiteStatus = entry.message
                 state = website_state(report.availability.value, report.freshness.value)
@@ -705,14 +719,18 @@ class BatchWriter:
                     "updated_at": entry.item.received_at,
                 }
                 row.update(values)
-                conn.execute(update(websites).where(websites.c.id == pk).values(**values))
+                final = values
                 if before != (row["state"], row["availability"], row["freshness"], row["reason"], row["url"]):
                     result.changed_websites.add(pk)
                     result.changed_regencies.add(row["regency_code"])
+            if final is not None:
+                updates.append({"b_id": pk, **{f"b_{column}": final[column] for column in _WEBSITE_REPORT_COLUMNS}})
         conn.execute(_table(WebsiteCheck).insert(), checks)
         self._close_periods(conn, _table(WebsiteStatusChange), "website_pk", closes)
         if periods:
             conn.execute(_table(WebsiteStatusChange).insert(), [{"website_pk": p.pop("pk"), **p} for p in periods])
+        if updates:
+            self._fast.executemany(conn, _WEBSITE_STATUS_UPDATE, updates)
 
     # --- agents' own messages ----------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from central.ingest.agents import AgentDirectory
@@ -154,6 +154,31 @@ def test_website_states_and_periods(writer: BatchWriter, session: Session) -> No
     assert (site.state, site.availability, site.freshness) == ("stale", "up", "stale")
     periods = session.scalars(select(WebsiteStatusChange).order_by(WebsiteStatusChange.started_at)).all()
     assert [(p.state, p.duration_s) for p in periods] == [("fresh", 60.0), ("down", 120.0), ("stale", None)]
+
+
+def test_one_batch_of_website_reports_updates_each_site_once_with_its_newest_report(
+    writer: BatchWriter, session: Session, database: Database
+) -> None:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE WEBSITES"):
+            statements.append(statement)
+
+    reports = [f.website_status(AGENT, site, availability, "fresh", T0 + minute * MIN)
+               for site in ("dinkes", "dishub", "bappeda")
+               for minute, availability in ((0, "up"), (2, "up"), (1, "down"))]  # out of order on purpose
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        write(writer, *reports)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    assert len(statements) == 1  # one executemany, not one UPDATE per report
+    sites = session.scalars(select(Website)).all()
+    assert {(s.website_id, s.availability, s.last_check_at) for s in sites} == {
+        (site, "up", T0 + 2 * MIN) for site in ("dinkes", "dishub", "bappeda")
+    }
+    assert {s.url for s in sites} == {f"https://{s.website_id}.go.id/" for s in sites}
 
 
 def test_thumbnails_keep_the_newest(writer: BatchWriter, session: Session) -> None:
