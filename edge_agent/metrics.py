@@ -55,6 +55,7 @@ def sample(agent: str, disk_path: Path, outbox: OutboxStats) -> Callable[[int, s
         "outbox_depth": outbox.depth,
         "outbox_bytes": outbox.bytes,
         "outbox_dropped_total": outbox.dropped_total,
+        "outbox_rejected_total": outbox.rejected_total,
     }
     ts = utc_now()
 

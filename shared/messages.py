@@ -119,6 +119,11 @@ class HostMetrics(Envelope):
     outbox_depth: int = Field(ge=0, description="Reports waiting for the broker's acknowledgement.")
     outbox_bytes: int = Field(ge=0)
     outbox_dropped_total: int = Field(ge=0, description="Reports dropped because the outbox was full.")
+    # Defaulted: agents released before this field keep validating.
+    outbox_rejected_total: int = Field(
+        0, ge=0,
+        description="Reports the broker refused (e.g. not authorised, 0x87, or too large) and the agent gave up on.",
+    )
 
 
 # --- cameras ----------------------------------------------------------------------------------

@@ -748,6 +748,7 @@ class BatchWriter:
                     "uptime_s": m.uptime_s, "net_bytes_sent": m.net_bytes_sent, "net_bytes_recv": m.net_bytes_recv,
                     "outbox_depth": m.outbox_depth, "outbox_bytes": m.outbox_bytes,
                     "outbox_dropped_total": m.outbox_dropped_total,
+                    "outbox_rejected_total": m.outbox_rejected_total,
                 }
             )
         conn.execute(_table(HostMetric).insert(), rows)

@@ -517,6 +517,8 @@ class HostMetric(Base):
     outbox_depth: Mapped[int] = mapped_column(Integer)
     outbox_bytes: Mapped[int] = mapped_column(BigInteger)
     outbox_dropped_total: Mapped[int] = mapped_column(BigInteger)
+    # Older agents do not send it: 0, like the message's default.
+    outbox_rejected_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class CameraDaily(Base):

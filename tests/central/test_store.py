@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from central.storage.models import (
     CameraThumbnail,
     CommandRecord,
     Event,
+    HostMetric,
     IngestCounter,
     IngestedMessage,
     QuarantinedMessage,
@@ -200,3 +202,14 @@ def test_command_results_complete_the_command(writer: BatchWriter, session: Sess
 
 def test_host_metrics_are_stored(writer: BatchWriter, session: Session) -> None:
     assert write(writer, f.host_metrics(AGENT)).stored == 1
+
+
+def test_host_metrics_keep_the_broker_refusals_and_older_agents_read_zero(writer: BatchWriter,
+                                                                          session: Session) -> None:
+    newer = f.host_metrics(AGENT, T0).model_copy(update={"outbox_rejected_total": 7})
+    older_topic, older_payload = f.wire(f.host_metrics(AGENT, T0 + MIN))
+    body = json.loads(older_payload)
+    del body["outbox_rejected_total"]  # what an agent from before the field sends
+    assert write(writer, newer, (older_topic, json.dumps(body).encode())).stored == 2
+    stored = session.scalars(select(HostMetric.outbox_rejected_total).order_by(HostMetric.ts)).all()
+    assert stored == [7, 0]

@@ -144,3 +144,13 @@ def test_outbox_bounds_drop_exactly(tmp_path: Path, scenario: Scenario) -> None:
     assert reopened.stats().dropped_total == scenario.expected_dropped
     assert reopened.stats().depth == len(scenario.expected_left)
     reopened.close()
+
+
+def test_host_metrics_report_the_reports_the_broker_refused(tmp_path: Path) -> None:
+    # The outbox counts refusals (ACL 0x87, too large); central only sees them through host_metrics.
+    from edge_agent.metrics import sample
+    from edge_agent.outbox import OutboxStats
+
+    stats = OutboxStats(depth=1, bytes=10, dropped_total=2, rejected_total=5, next_seq=3)
+    metrics = sample("agent-plg", tmp_path, stats)(3, "0" * 32)
+    assert (metrics.outbox_dropped_total, metrics.outbox_rejected_total) == (2, 5)
