@@ -65,6 +65,29 @@ def stage_cameras(conn: Connection, camera_pks: Iterable[int], now: dt.datetime)
     stage(conn, contents, now)
 
 
+# A cleared topic's row: empty payload, published as a zero-length retained message (MQTT's "delete").
+CLEARED_DIGEST = hashlib.sha256(b"").hexdigest()
+
+
+def stage_retired_cameras(conn: Connection, now: dt.datetime) -> None:
+    """Stage a clear of every retired camera's retained public topic that still holds a status.
+
+    Retiring takes a camera out of every total, and third parties must not keep reading its last
+    status from the broker for ever. Only topics already staged are cleared (one never published
+    has nothing retained), and only once: the digest of a cleared row no longer changes.
+    """
+    retired = conn.execute(
+        select(cameras.c.regency_code, cameras.c.agent_name, cameras.c.camera_id).where(~Camera.in_service)
+    ).all()
+    names = sorted({topics.public_camera(regency, agent, camera) for regency, agent, camera in retired})
+    for start in range(0, len(names), 500):
+        conn.execute(
+            update(public_state)
+            .where(public_state.c.topic.in_(names[start : start + 500]), public_state.c.digest != CLEARED_DIGEST)
+            .values(seq=public_state.c.seq + 1, digest=CLEARED_DIGEST, payload=b"", updated_at=now)
+        )
+
+
 def stage_websites(conn: Connection, website_pks: Iterable[int], now: dt.datetime) -> None:
     pks = sorted(set(website_pks))
     contents = {}
@@ -148,7 +171,7 @@ def stage(conn: Connection, contents: dict[str, dict[str, Any]], now: dt.datetim
 
 
 def pending(conn: Connection, limit: int = 1000) -> list[tuple[str, int, bytes]]:
-    """(topic, seq, encoded message) for rows not yet published at their current sequence."""
+    """(topic, seq, encoded message) for rows not yet published at their current sequence (b"": clear it)."""
     rows = conn.execute(
         select(public_state.c.topic, public_state.c.seq, public_state.c.payload, public_state.c.updated_at)
         .where(public_state.c.published_seq < public_state.c.seq)
@@ -157,6 +180,9 @@ def pending(conn: Connection, limit: int = 1000) -> list[tuple[str, int, bytes]]
     ).all()
     out = []
     for topic, seq, payload, updated_at in rows:
+        if not payload:  # a clear: sent as is, a zero-length retained message
+            out.append((topic, seq, b""))
+            continue
         try:
             out.append((topic, seq, codec.encode(build_message(topic, seq, payload, updated_at))))
         except ValueError as error:  # a content no model accepts: a bug, not worth a crash loop

@@ -327,6 +327,7 @@ class IngestWorker:
             if self.config.ingest.republish:
                 public.stage_cameras(session.connection(), silent, now)
                 public.stage_websites(session.connection(), silent_sites, now)
+                public.stage_retired_cameras(session.connection(), now)
         # Every summary, not only those messages touched: operators' edits (a retired camera, a rollout
         # plan) change them too. Unchanged ones are not republished (public_state compares digests).
         self._dirty_regencies = None

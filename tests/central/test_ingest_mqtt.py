@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import signal
@@ -127,6 +128,38 @@ def test_revoked_agent_is_quarantined_before_the_broker_reloads(
     with database.session() as session:
         assert session.scalars(select(QuarantinedMessage.category)).one() == "revoked_agent"
         assert session.scalars(select(Camera.status)).one() == "ok"
+
+
+def test_a_retired_cameras_retained_status_is_cleared_at_maintenance(
+    pki: Pki, tls_broker: TlsBroker, database: Database
+) -> None:
+    config = central_config(pki, tls_broker, database.url.render_as_string(hide_password=False),
+                            maintenance_interval_s=0.3, summary_interval_s=0.1)
+    runner = RunningWorker(config, database)
+    runner.thread.start()
+    try:
+        assert runner.worker.subscribed.wait(10), "ingest did not subscribe"
+        topic = topics.public_camera("16.71", AGENT_PALEMBANG, "cam-9")
+        reader = tls_broker.connect(READER)
+        reader.subscribe_and_wait(topic)
+        agent = tls_broker.connect(AGENT_PALEMBANG)
+        agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, "cam-9", "offline")))
+        assert reader.next_message(timeout=15).payload  # the status, retained
+
+        with database.session(write=True) as session:
+            camera = session.scalars(select(Camera).where(Camera.camera_id == "cam-9")).one()
+            camera.retired_at = dt.datetime.now(dt.UTC)
+            camera.retired_by = "operator"
+        cleared = reader.next_message(timeout=15)  # the next maintenance run clears it
+        assert (cleared.topic, cleared.payload) == (topic, b"")
+
+        late = tls_broker.connect(READER)
+        late.subscribe_and_wait(topic)
+        late.assert_no_message(timeout=1.5)  # nothing retained any more
+        reader.assert_no_message(timeout=1.0)  # and cleared once, not at every maintenance run
+    finally:
+        runner.worker.stop()
+        runner.thread.join(10)
 
 
 def _ingest_process(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
