@@ -48,7 +48,7 @@ test: deps
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy edge_agent central shared provisioning simulator demo benchmarks
-	shellcheck provisioning/*.sh
+	shellcheck -x provisioning/*.sh
 
 bench: deps
 	$(PY) -m benchmarks

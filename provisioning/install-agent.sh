@@ -45,8 +45,8 @@ Options:
 EOF
 }
 
-say() { printf '%s: %s\n' "$SCRIPT_NAME" "$*"; }
-die() { printf '%s: error: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
+# shellcheck source=install-common.sh source-path=SCRIPTDIR
+source "$SCRIPT_DIR/install-common.sh"
 
 while (($#)); do
     case "$1" in
@@ -91,62 +91,15 @@ readonly AGENT_STATE_DIR="$PREFIX/var/lib/scc-agent"
 readonly UNIT_DIR="$PREFIX/etc/systemd/system"
 readonly UNIT="scc-agent.service"
 
-as_service_user() {
-    # The checks must see the files the way the service will: as scc, not as root.
-    if [[ -n "$SERVICE_USER" ]]; then
-        runuser -u "$SERVICE_USER" -- "$@"
-    else
-        "$@"
-    fi
-}
-
 step_packages() {
     local missing=()
     "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-    ((${#missing[@]})) || return 0
-    ((APT)) || die "missing Debian packages: ${missing[*]} (install them, or drop --no-apt)"
-    say "installing Debian packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-}
-
-step_user() {
-    [[ -n "$SERVICE_USER" ]] || return 0
-    if getent passwd "$SERVICE_USER" >/dev/null; then
-        say "user $SERVICE_USER exists"
-    else
-        say "creating system user $SERVICE_USER"
-        useradd --system --user-group --home-dir /var/lib/scc --no-create-home \
-            --shell /usr/sbin/nologin --comment "SCC services" "$SERVICE_USER"
-    fi
+    install_debian_packages ${missing[@]+"${missing[@]}"}
 }
 
 step_venv() {
-    if [[ -x "$VENV/bin/python" ]]; then
-        say "reusing the virtualenv $VENV"
-    else
-        say "creating the virtualenv $VENV"
-        mkdir -p "$OPT_DIR"
-        "$PYTHON" -m venv "$VENV"
-    fi
-    local target="$SOURCE"
-    # A source tree installs with its [agent] extra; a wheel file takes the extra after its path.
-    if [[ -d "$SOURCE" ]]; then
-        target="$(cd "$SOURCE" && pwd)[agent]"
-    else
-        target="$(cd "$(dirname "$SOURCE")" && pwd)/$(basename "$SOURCE")[agent]"
-    fi
-    say "installing scc[agent] from $SOURCE (pip output in $OPT_DIR/pip.log)"
-    if ! "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade \
-        ${PIP_ARGS[@]+"${PIP_ARGS[@]}"} "$target" >"$OPT_DIR/pip.log" 2>&1; then
-        tail -n 20 "$OPT_DIR/pip.log" >&2
-        die "pip install failed; the full log is $OPT_DIR/pip.log"
-    fi
+    install_scc agent
     [[ -x "$VENV/bin/scc-agent" ]] || die "pip did not install the scc-agent command into $VENV/bin"
-    if [[ -d "$REPO_DIR/docs" ]]; then
-        mkdir -p "$OPT_DIR/docs"
-        cp -r "$REPO_DIR/docs/." "$OPT_DIR/docs/"
-    fi
 }
 
 step_enroll() {

@@ -50,8 +50,8 @@ Options:
 EOF
 }
 
-say() { printf '%s: %s\n' "$SCRIPT_NAME" "$*"; }
-die() { printf '%s: error: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
+# shellcheck source=install-common.sh source-path=SCRIPTDIR
+source "$SCRIPT_DIR/install-common.sh"
 
 while (($#)); do
     case "$1" in
@@ -102,66 +102,21 @@ readonly UNIT_DIR="$PREFIX/etc/systemd/system"
 readonly CONFIG="$ETC_DIR/central.toml"
 readonly UNITS=(scc-central-ingest.service scc-central-web.service scc-central-alerts.service)
 
-as_service_user() {
-    if [[ -n "$SERVICE_USER" ]]; then
-        runuser -u "$SERVICE_USER" -- "$@"
-    else
-        "$@"
-    fi
-}
-
 step_packages() {
     local missing=()
     "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
     command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
     command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
-    ((${#missing[@]})) || return 0
-    ((APT)) || die "missing Debian packages: ${missing[*]} (install them, or drop --no-apt)"
-    say "installing Debian packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-}
-
-step_user() {
-    [[ -n "$SERVICE_USER" ]] || return 0
-    if getent passwd "$SERVICE_USER" >/dev/null; then
-        say "user $SERVICE_USER exists"
-    else
-        say "creating system user $SERVICE_USER"
-        useradd --system --user-group --home-dir /var/lib/scc --no-create-home \
-            --shell /usr/sbin/nologin --comment "SCC services" "$SERVICE_USER"
-    fi
+    install_debian_packages ${missing[@]+"${missing[@]}"}
 }
 
 step_venv() {
-    if [[ -x "$VENV/bin/python" ]]; then
-        say "reusing the virtualenv $VENV"
-    else
-        say "creating the virtualenv $VENV"
-        mkdir -p "$OPT_DIR"
-        "$PYTHON" -m venv "$VENV"
-    fi
-    local target
-    if [[ -d "$SOURCE" ]]; then
-        target="$(cd "$SOURCE" && pwd)[central]"
-    else
-        target="$(cd "$(dirname "$SOURCE")" && pwd)/$(basename "$SOURCE")[central]"
-    fi
-    say "installing scc[central] from $SOURCE (pip output in $OPT_DIR/pip.log)"
-    if ! "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade \
-        ${PIP_ARGS[@]+"${PIP_ARGS[@]}"} "$target" >"$OPT_DIR/pip.log" 2>&1; then
-        tail -n 20 "$OPT_DIR/pip.log" >&2
-        die "pip install failed; the full log is $OPT_DIR/pip.log"
-    fi
+    install_scc central
     local tool
     for tool in scc-central scc-provision; do
         [[ -x "$VENV/bin/$tool" ]] || die "pip did not install $tool into $VENV/bin"
     done
     "$VENV/bin/python" -c 'import gunicorn, flask' || die "the [central] extra (gunicorn, flask) is missing"
-    if [[ -d "$REPO_DIR/docs" ]]; then
-        mkdir -p "$OPT_DIR/docs"
-        cp -r "$REPO_DIR/docs/." "$OPT_DIR/docs/"
-    fi
 }
 
 step_pki() {
