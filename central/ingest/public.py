@@ -1,9 +1,12 @@
 """Curated state for third parties: retained messages under scc/v1/public/, staged in the database first.
 
-Every change is written to ``public_state`` in the transaction that caused it (an outbox), with the
-topic's sequence number incremented only when the content really changed; the worker publishes rows
-whose ``published_seq`` lags ``seq`` after the commit and again after a restart, so a crash between
-commit and publish delays a retained update but never loses it.
+Every change is written to ``public_state`` (an outbox), with the topic's sequence number incremented
+only when the content really changed. The ingest worker stages the cameras and websites its batches
+changed in a transaction of its own after their commits, coalesced every few hundred milliseconds (the
+report-write turn stays short), and stages every camera and website when it starts, so a crash between
+a commit and its staging is made good at the restart. It publishes rows whose ``published_seq`` lags
+``seq`` after staging and again after a restart, so a crash between commit and publish delays a
+retained update but never loses it.
 """
 
 from __future__ import annotations
@@ -37,17 +40,33 @@ _MODELS: dict[str, type[Any]] = {
 }
 
 
+def all_cameras(conn: Connection) -> list[int]:
+    return list(conn.execute(select(cameras.c.id)).scalars())
+
+
+def all_websites(conn: Connection) -> list[int]:
+    return list(conn.execute(select(websites.c.id)).scalars())
+
+
 def stage_cameras(conn: Connection, camera_pks: Iterable[int], now: dt.datetime) -> None:
+    """Stage the cameras' current state; staged after the change's own commit, so rows are locked first.
+
+    On PostgreSQL (no write turns) two workers staging the same camera must not let the older read
+    land last: FOR UPDATE orders them behind each other and behind the camera's writers. SQLite's
+    writers take turns, so the read inside the staging turn is already the newest state.
+    """
     pks = sorted(set(camera_pks))
     contents = {}
+    postgres = conn.dialect.name == "postgresql"
     for start in range(0, len(pks), 500):
-        rows = conn.execute(
-            select(
-                cameras.c.regency_code, cameras.c.agent_name, cameras.c.camera_id, cameras.c.display_name,
-                cameras.c.name, Camera.opd.label("opd"), cameras.c.status, cameras.c.reason,
-                cameras.c.message, cameras.c.status_since,
-            ).where(cameras.c.id.in_(pks[start : start + 500]), Camera.in_service)
-        ).mappings()
+        query = select(
+            cameras.c.regency_code, cameras.c.agent_name, cameras.c.camera_id, cameras.c.display_name,
+            cameras.c.name, Camera.opd.label("opd"), cameras.c.status, cameras.c.reason,
+            cameras.c.message, cameras.c.status_since,
+        ).where(cameras.c.id.in_(pks[start : start + 500]), Camera.in_service)
+        if postgres:
+            query = query.order_by(cameras.c.id).with_for_update(of=cameras)
+        rows = conn.execute(query).mappings()
         for row in rows:
             topic = topics.public_camera(row["regency_code"], row["agent_name"], row["camera_id"])
             contents[topic] = {
@@ -92,13 +111,14 @@ def stage_websites(conn: Connection, website_pks: Iterable[int], now: dt.datetim
     pks = sorted(set(website_pks))
     contents = {}
     for start in range(0, len(pks), 500):
-        rows = conn.execute(
-            select(
-                websites.c.regency_code, websites.c.agent_name, websites.c.website_id, websites.c.url,
-                Website.opd.label("opd"), websites.c.availability, websites.c.freshness,
-                websites.c.last_update, websites.c.reason,
-            ).where(websites.c.id.in_(pks[start : start + 500]), websites.c.availability != "")
-        ).mappings()
+        query = select(
+            websites.c.regency_code, websites.c.agent_name, websites.c.website_id, websites.c.url,
+            Website.opd.label("opd"), websites.c.availability, websites.c.freshness,
+            websites.c.last_update, websites.c.reason,
+        ).where(websites.c.id.in_(pks[start : start + 500]), websites.c.availability != "")
+        if conn.dialect.name == "postgresql":
+            query = query.order_by(websites.c.id).with_for_update(of=websites)
+        rows = conn.execute(query).mappings()
         for row in rows:
             topic = topics.public_website(row["regency_code"], row["agent_name"], row["website_id"])
             contents[topic] = {

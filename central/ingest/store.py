@@ -189,6 +189,17 @@ class BatchWriter:
         self._postgres = not database.is_sqlite
         self.turns = WriteTurns(database)  # the worker's other write transactions take turns too
         self._fast = FastExecutor()
+        # The worker stages public state after the commit, coalesced over several batches (see
+        # stage_public): the report-write turn, SQLite's one writer, then holds no staging work.
+        self.defer_staging = False
+
+    def stage_public(self, camera_pks: set[int] | None, website_pks: set[int] | None) -> None:
+        """Stage the public state of these cameras and websites (None: all of them) in a transaction of its own."""
+        with self.turns.turn(), self.database.session(write=True) as session:
+            conn = session.connection()
+            now = dt.datetime.now(dt.UTC)
+            public.stage_cameras(conn, public.all_cameras(conn) if camera_pks is None else camera_pks, now)
+            public.stage_websites(conn, public.all_websites(conn) if website_pks is None else website_pks, now)
 
     # --- entry point ------------------------------------------------------------------------
 
@@ -288,7 +299,7 @@ class BatchWriter:
             result.stored = len(fresh)
             if fresh:
                 self._apply(conn, fresh, result)
-                if self.settings.republish:
+                if self.settings.republish and not self.defer_staging:
                     now = dt.datetime.now(dt.UTC)
                     public.stage_cameras(conn, result.changed_cameras, now)
                     public.stage_websites(conn, result.changed_websites, now)

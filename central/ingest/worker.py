@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 30.0
+# Public state is staged after the batches' commits, at most this often: one staging transaction covers
+# the cameras changed by several batches, and the report-write turn carries none of it.
+STAGE_INTERVAL_S = 0.25
 
 
 def shared_subscription(group: str) -> str:
@@ -76,6 +79,12 @@ class IngestWorker:
             directory,
             StoreSettings(ingest.thumbnails_per_camera, ingest.max_clock_skew_s, ingest.republish),
         )
+        self.writer.defer_staging = True
+        # Committed changes not yet staged; None: every camera and website, at start, which also
+        # covers changes committed by a worker killed before it staged them (digests keep it cheap).
+        self._unstaged_cameras: set[int] | None = None
+        self._unstaged_websites: set[int] | None = None
+        self._next_stage = 0.0
         self.totals = Totals()
         self.on_batch = on_batch
         self.connected = threading.Event()
@@ -166,6 +175,8 @@ class IngestWorker:
                 self._pet_watchdog()
         finally:
             sdnotify.notify_stopping("finishing and disconnecting")
+            self._next_stage = 0.0
+            self._guarded("staging public state", self._stage_due)
             self.client.disconnect()
             self.client.loop_stop()
             log.info("ingest stopped: %s", self.totals)
@@ -209,10 +220,13 @@ class IngestWorker:
         self.totals.add(result)
         if self._dirty_regencies is not None:
             self._dirty_regencies |= result.changed_regencies
-        # After the ack nothing may escape run(): the batch is committed, and a failure to publish or
-        # to report it (a full disk in mark_published, say) must not take the whole ingest down.
-        if result.changed_cameras or result.changed_websites:
-            self._publish_guarded()
+        # After the ack nothing may escape run(): the batch is committed, and a failure to stage, publish
+        # or report it (a full disk in mark_published, say) must not take the whole ingest down.
+        if self._unstaged_cameras is not None:
+            self._unstaged_cameras |= result.changed_cameras
+        if self._unstaged_websites is not None:
+            self._unstaged_websites |= result.changed_websites
+        self._guarded("staging public state", self._stage_due)
         if self.on_batch is not None:
             on_batch = self.on_batch
             self._guarded("the on_batch callback", lambda: on_batch(result))
@@ -258,9 +272,34 @@ class IngestWorker:
 
     # --- periodic work ------------------------------------------------------------------------
 
+    def _stage_due(self) -> None:
+        """Stage (and publish) the public state of the cameras and websites changed since the last round."""
+        if not self.config.ingest.republish:
+            return
+        cameras, websites = self._unstaged_cameras, self._unstaged_websites
+        if cameras == set() and websites == set():
+            return
+        now = time.monotonic()
+        if now < self._next_stage:
+            return
+        if cameras is not None:  # the start-up round (everything) does not delay the first batch's
+            self._next_stage = now + STAGE_INTERVAL_S
+        self._unstaged_cameras, self._unstaged_websites = set(), set()
+        try:
+            self.writer.stage_public(cameras, websites)
+        except Exception:
+            # Not staged: the next round stages them again (None stays "all").
+            self._unstaged_cameras = None if cameras is None or self._unstaged_cameras is None \
+                else self._unstaged_cameras | cameras
+            self._unstaged_websites = None if websites is None or self._unstaged_websites is None \
+                else self._unstaged_websites | websites
+            raise
+        self._publish_guarded()
+
     def _periodic(self) -> None:
         now = time.monotonic()
         ingest = self.config.ingest
+        self._guarded("staging public state", self._stage_due)
         if ingest.republish and now >= self._next_summary and (self._dirty_regencies != set() or self._publish_retry):
             self._next_summary = now + ingest.summary_interval_s
             self._guarded("public summaries", self._summaries)
