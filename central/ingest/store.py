@@ -510,6 +510,8 @@ class BatchWriter:
         if periods:
             conn.execute(_table(CameraStatusChange).insert(), [{"camera_pk": p.pop("pk"), **p} for p in periods])
         if updates:
+            # In id order, as public staging locks them: two writers on PostgreSQL never deadlock.
+            updates.sort(key=lambda row: row["b_id"])
             self._fast.executemany(conn, _CAMERA_STATUS_UPDATE, updates)
 
     @staticmethod
@@ -741,6 +743,7 @@ class BatchWriter:
         if periods:
             conn.execute(_table(WebsiteStatusChange).insert(), [{"website_pk": p.pop("pk"), **p} for p in periods])
         if updates:
+            updates.sort(key=lambda row: row["b_id"])  # id order, as for cameras
             self._fast.executemany(conn, _WEBSITE_STATUS_UPDATE, updates)
 
     # --- agents' own messages ----------------------------------------------------------------
