@@ -73,15 +73,7 @@ done
 BUNDLE="$(cd "$(dirname "$BUNDLE")" && pwd)/$(basename "$BUNDLE")"
 [[ -e "$SOURCE" ]] || die "source '$SOURCE' not found"
 
-if [[ -n "$PREFIX" ]]; then
-    mkdir -p "$PREFIX"
-    PREFIX="$(cd "$PREFIX" && pwd)"
-    APT=0
-    # A throwaway tree must not touch the host's users or its systemd.
-    SERVICE_USER=""
-elif [[ "$(id -u)" != 0 ]]; then
-    die "run as root (sudo $0 ...), or use --prefix DIR for an unprivileged trial install"
-fi
+resolve_prefix
 
 readonly OPT_DIR="$PREFIX/opt/scc"
 readonly VENV="$OPT_DIR/venv"

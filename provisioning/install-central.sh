@@ -83,14 +83,7 @@ done
 [[ "$BROKER_PORT" =~ ^[0-9]+$ ]] || die "--broker-port must be a number, got '$BROKER_PORT'"
 [[ -e "$SOURCE" ]] || die "source '$SOURCE' not found"
 
-if [[ -n "$PREFIX" ]]; then
-    mkdir -p "$PREFIX"
-    PREFIX="$(cd "$PREFIX" && pwd)"
-    APT=0
-    SERVICE_USER=""
-elif [[ "$(id -u)" != 0 ]]; then
-    die "run as root (sudo $0 ...), or use --prefix DIR for an unprivileged trial install"
-fi
+resolve_prefix
 
 readonly OPT_DIR="$PREFIX/opt/scc"
 readonly VENV="$OPT_DIR/venv"

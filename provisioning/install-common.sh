@@ -1,9 +1,22 @@
 # shellcheck shell=bash
 # Steps install-agent.sh and install-central.sh share, sourced by both; the functions read these when called:
-# SCRIPT_NAME, PYTHON, APT, SERVICE_USER, OPT_DIR, VENV, SOURCE, REPO_DIR, PIP_ARGS.
+# SCRIPT_NAME, PREFIX, PYTHON, APT, SERVICE_USER, OPT_DIR, VENV, SOURCE, REPO_DIR, PIP_ARGS.
 
 say() { printf '%s: %s\n' "$SCRIPT_NAME" "$*"; }
 die() { printf '%s: error: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
+
+# resolve_prefix: an absolute $PREFIX for a trial install, else insist on root.
+resolve_prefix() {
+    if [[ -n "$PREFIX" ]]; then
+        mkdir -p "$PREFIX"
+        PREFIX="$(cd "$PREFIX" && pwd)"
+        APT=0
+        # A throwaway tree must not touch the host's users or its systemd.
+        SERVICE_USER=""
+    elif [[ "$(id -u)" != 0 ]]; then
+        die "run as root (sudo $0 ...), or use --prefix DIR for an unprivileged trial install"
+    fi
+}
 
 as_service_user() {
     # The checks must see the files the way the service will: as scc, not as root.

@@ -172,7 +172,7 @@ def decode(topic: str, payload: bytes) -> Decoded | DecodeError:
 
 
 class _Refused(Exception):
-    pass
+    """A payload refused for a reason decode() reports as a DecodeError."""
 
 
 def _decode(topic: str, payload: bytes) -> Decoded:
