@@ -1,21 +1,27 @@
-"""An MQTT client that reads the broker's stream in 64 KiB pieces instead of paho's 1-5 byte reads."""
+"""An MQTT client that reads the broker's stream in 64 KiB pieces and hands PUBLISH packets over lean."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.matcher import MQTTMatcher
 
-# paho 2.x reads each packet with 2-4 recv calls (type byte, length bytes one by one, body) and goes
-# back to select() after every packet: at thousands of reports a second that per-call overhead was
-# ~30% of the ingest's CPU. The overrides below touch paho internals, so they are only used when
-# every one of them exists; otherwise the client behaves exactly as paho's own.
+# paho 2.x reads each packet with 2-4 recv calls (type byte, length bytes one by one, body), goes back
+# to select() after every packet, and builds a Properties object, an MQTTMessage and a debug-log line
+# per PUBLISH: at thousands of reports a second that was ~35% of the ingest's CPU. The overrides below
+# touch paho internals, so they are only used when every one of them exists; otherwise the client
+# behaves exactly as paho's own.
 SUPPORTED = all(hasattr(mqtt.Client, name) for name in ("_sock_recv", "_packet_read", "_loop_rc_handle"))
 
 CHUNK = 65536
 # Fresh socket reads per loop_read before paho's loop gets to write (our PUBACKs) and ping again.
 MAX_FRESH_READS = 64
+
+PUBLISH = 0x30
+# topic, payload, packet id (0 for QoS 0), QoS
+PublishHandler = Callable[[str, bytes, int, int], None]
 
 
 class _Matcher(MQTTMatcher):
@@ -30,14 +36,23 @@ class _Matcher(MQTTMatcher):
 
 
 class BufferedReadClient(mqtt.Client):
-    """paho's Client, reading many packets per TLS read and per select()."""
+    """paho's Client, reading many packets per TLS read and per select().
+
+    Set ``on_publish_received`` (with ``manual_ack_set(True)``) to get QoS 0 and 1 PUBLISH packets
+    that arrive whole in a read straight from the buffer, without paho's per-message objects; the
+    caller acknowledges them with ``ack()`` as usual. Every other packet (CONNACK, SUBACK, PUBACK,
+    QoS 2, one cut across reads) goes through paho, whose ``on_message`` must hand over the same way.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._scc_supported = SUPPORTED and hasattr(self, "_sock")
+        self._scc_supported = SUPPORTED and all(
+            hasattr(self, name) for name in ("_sock", "_in_packet", "_protocol", "_manual_ack")
+        )
         self._scc_buffer = b""
         self._scc_offset = 0
         self._scc_fresh_reads = 0
+        self.on_publish_received: PublishHandler | None = None
         if type(getattr(self, "_on_message_filtered", None)) is MQTTMatcher:
             self._on_message_filtered = _Matcher()  # still empty: replacing it loses nothing
 
@@ -51,7 +66,7 @@ class BufferedReadClient(mqtt.Client):
             return super()._sock_recv(bufsize)
         buffer, offset = self._scc_buffer, self._scc_offset
         if offset >= len(buffer):
-            buffer = super()._sock_recv(CHUNK)  # BlockingIOError when there is nothing; b"" when closed
+            buffer = self._fill()
             if not buffer:
                 return buffer
             offset = 0
@@ -59,6 +74,23 @@ class BufferedReadClient(mqtt.Client):
         chunk = buffer[offset : offset + bufsize]
         self._scc_buffer, self._scc_offset = buffer, offset + len(chunk)
         return chunk
+
+    def _fill(self) -> bytes:
+        """What the socket has, up to CHUNK: BlockingIOError when nothing, b"" when closed."""
+        # A TLS read returns one record, and Mosquitto sends one record per PUBLISH: keep reading
+        # while records are there, so the packets after the first can be handed over together.
+        first = super()._sock_recv(CHUNK)
+        pieces, size = [first], len(first)
+        while first and size < CHUNK:
+            try:
+                piece = super()._sock_recv(CHUNK - size)
+            except OSError:  # BlockingIOError (no more for now) or a failure the next read reports
+                break
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        return first if len(pieces) == 1 else b"".join(pieces)
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         if not self._scc_supported:
@@ -72,6 +104,67 @@ class BufferedReadClient(mqtt.Client):
                 return self._loop_rc_handle(rc)
             if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:
                 return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+            # paho has just finished a packet, so the buffer starts at a packet boundary.
+            if self.on_publish_received is not None and self._manual_ack:
+                self._hand_over_publishes()
             # Never leave bytes in our buffer: select() cannot see them, the loop would sleep on them.
             if self._scc_offset >= len(self._scc_buffer) and self._scc_fresh_reads >= MAX_FRESH_READS:
                 return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _hand_over_publishes(self) -> None:
+        """Pass each whole QoS 0/1 PUBLISH at the front of the buffer to ``on_publish_received``.
+
+        Stops at the first packet that is not one, or is cut off, or is odd (an empty topic, which
+        only a topic alias we never allow would give; a topic that is not UTF-8): paho reads it next.
+        """
+        handler = self.on_publish_received
+        assert handler is not None
+        buffer, offset, end = self._scc_buffer, self._scc_offset, len(self._scc_buffer)
+        try:
+            while offset < end:
+                header = buffer[offset]
+                qos = (header >> 1) & 0x03
+                if header & 0xF0 != PUBLISH or qos == 2:
+                    break
+                # Remaining length: a varint of 1-4 bytes.
+                length, shift, index = 0, 0, offset + 1
+                while True:
+                    if index >= end or index > offset + 4:
+                        return
+                    byte = buffer[index]
+                    index += 1
+                    length |= (byte & 0x7F) << shift
+                    shift += 7
+                    if not byte & 0x80:
+                        break
+                packet_end = index + length
+                if packet_end > end:
+                    break
+                topic_length = (buffer[index] << 8) | buffer[index + 1]
+                position = index + 2 + topic_length
+                if topic_length == 0 or position > packet_end:
+                    break
+                topic = buffer[index + 2 : position].decode()
+                mid = 0
+                if qos:
+                    mid = (buffer[position] << 8) | buffer[position + 1]
+                    position += 2
+                if self._protocol == mqtt.MQTTv5:
+                    # Properties: a varint length, then that many bytes we have no use for.
+                    properties, shift = 0, 0
+                    while True:
+                        byte = buffer[position]
+                        position += 1
+                        properties |= (byte & 0x7F) << shift
+                        shift += 7
+                        if not byte & 0x80:
+                            break
+                    position += properties
+                if position > packet_end:
+                    break
+                handler(topic, buffer[position:packet_end], mid, qos)
+                offset = packet_end
+        except (IndexError, UnicodeDecodeError):
+            pass  # malformed or cut short: paho reads it from ``offset`` and says what is wrong
+        finally:
+            self._scc_offset = offset

@@ -1,20 +1,21 @@
 """The ingest worker: a shared MQTT subscription feeding batches to the database, acked after commit.
 
-Threads: paho's network thread only queues messages (on_message); the worker's own thread builds
-batches, writes them, acknowledges them (``manual_ack``), republishes public state and runs the
-periodic maintenance. Several workers may run against one broker: the shared subscription
+Threads: paho's network thread only hands messages over (``on_publish_received``); the worker's own
+thread builds batches, writes them, acknowledges them (``manual_ack``), republishes public state and
+runs the periodic maintenance. Several workers may run against one broker: the shared subscription
 ``$share/<group>/scc/v1/agents/#`` gives each message to one of them.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
@@ -90,9 +91,10 @@ class IngestWorker:
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._stop = threading.Event()
-        # queue.Queue, not SimpleQueue: on Python 3.11 SimpleQueue.get(timeout=...) can block forever
-        # when SIGTERM lands during the wait, and the worker never got to stop (systemd killed it).
-        self._inbox: queue.Queue[Received] = queue.Queue()
+        # The network thread appends and sets _arrived only when it was clear; the worker clears it
+        # before taking what is there, so a message appended after that sets it again.
+        self._inbox: collections.deque[Received] = collections.deque()
+        self._arrived = threading.Event()
         self._generation = 0  # bumped on every connect: packet ids of an older connection must not be acked
         self._dirty_regencies: set[str] | None = None  # None: all of them (on start)
         self._next_summary = 0.0
@@ -105,12 +107,14 @@ class IngestWorker:
         self._next_watchdog = 0.0
         broker = config.broker
         tls = TlsFiles(broker.ca, broker.cert, broker.key)
-        self.client = make_client(client_id or broker.client_id, tls, logger=log, client_class=BufferedReadClient)
+        self.client = cast(BufferedReadClient, make_client(client_id or broker.client_id, tls, logger=log,
+                                                            client_class=BufferedReadClient))
         self.client.manual_ack_set(True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
+        self.client.on_publish_received = self._on_publish
 
     # --- paho callbacks (network thread) ------------------------------------------------------
 
@@ -144,10 +148,12 @@ class IngestWorker:
             log.warning("disconnected from the broker (%s); reconnecting, unacknowledged messages come again", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        self._inbox.put(
-            Received(message.topic, bytes(message.payload), dt.datetime.now(dt.UTC), message.mid, message.qos,
-                     self._generation)
-        )
+        self._on_publish(message.topic, bytes(message.payload), message.mid, message.qos)
+
+    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._inbox.append(Received(topic, payload, dt.datetime.now(dt.UTC), mid, qos, self._generation))
+        if not self._arrived.is_set():
+            self._arrived.set()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -195,17 +201,12 @@ class IngestWorker:
 
     def _collect(self) -> list[Received]:
         ingest = self.config.ingest
-        try:
-            first = self._inbox.get(timeout=ingest.batch_interval_s)
-        except queue.Empty:
+        if not self._inbox and not self._arrived.wait(ingest.batch_interval_s):
             return []
-        batch = [first]
-        while len(batch) < ingest.batch_size:
-            try:
-                batch.append(self._inbox.get_nowait())
-            except queue.Empty:
-                break
-        return batch
+        self._arrived.clear()
+        inbox = self._inbox
+        take = min(len(inbox), ingest.batch_size)
+        return [inbox.popleft() for _ in range(take)]
 
     def _write_and_ack(self, batch: list[Received]) -> None:
         self.totals.received += len(batch)
