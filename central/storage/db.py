@@ -15,6 +15,7 @@ against process crashes (kill -9) and loses at most the last transactions on pow
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,14 @@ _IMMEDIATE = "scc_sqlite_begin_immediate"
 # Held while inserting events on PostgreSQL, so event ids become visible in increasing order and a
 # change-feed reader polling "id > last seen" never skips one that a slower transaction commits late.
 EVENTS_LOCK_KEY = 0x5CC0_E7E5
+
+
+class EncodedJson(str):
+    """JSON text already encoded (by pydantic, say): bound to a JSON column as it is, not encoded again."""
+
+
+def _json_serializer(value: Any) -> str:
+    return value if type(value) is EncodedJson else json.dumps(value)
 
 
 def lock_event_ids(connection: Connection) -> None:
@@ -57,6 +66,7 @@ def normalize_url(url: str | URL) -> URL:
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An Engine with SCC's settings for the URL's backend (extra kwargs go to create_engine)."""
     parsed = normalize_url(url)
+    kwargs.setdefault("json_serializer", _json_serializer)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)

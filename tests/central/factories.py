@@ -47,9 +47,9 @@ def envelope(agent: str, ts: dt.datetime | None) -> dict[str, Any]:
 
 
 def camera_status(agent: str, camera_id: str, status: str = "ok", ts: dt.datetime | None = None,
-                  reason: str | None = None, **extra: Any) -> CameraStatus:
+                  reason: str | None = None, checks: list[CheckOutcome] | None = None, **extra: Any) -> CameraStatus:
     reason = reason or {"ok": "ok", "degraded": "frozen", "offline": "unreachable", "unknown": "not_checked"}[status]
-    checks = [
+    checks = checks if checks is not None else [
         CheckOutcome(check="reachable", outcome="ok" if status != "offline" else "fail", reason="ok" if status != "offline" else "unreachable",
                      duration_ms=12.5, details={"rtt_ms": 3.2}),
         CheckOutcome(check="rtsp", outcome="ok" if status == "ok" else "warn", reason="ok", duration_ms=310.0,

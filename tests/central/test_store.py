@@ -28,6 +28,7 @@ from central.storage.models import (
     Website,
     WebsiteStatusChange,
 )
+from shared.messages import CheckOutcome
 from tests.central import factories as f
 
 AGENT = "agent-plg"
@@ -118,6 +119,20 @@ def test_hostile_text_is_stored_cleanly(writer: BatchWriter, session: Session) -
     assert write(writer, message).stored == 1
     camera = session.scalars(select(Camera)).one()
     assert "\x00" not in camera.message and camera.status == "degraded"
+
+
+def test_checks_are_stored_as_sent_and_cleaned_only_of_what_a_database_refuses(
+    writer: BatchWriter, session: Session
+) -> None:
+    plain = f.camera_status(AGENT, "cam-1", "ok", T0)
+    nul = CheckOutcome(check="frame", outcome="warn", reason="dark", message="nul\x00 ünï",
+                       details={"note": "a\x00b", "level": float("inf"), "ok": True})
+    hostile = f.camera_status(AGENT, "cam-2", "ok", T0, checks=[nul])
+    assert write(writer, plain, hostile).stored == 2
+    stored = dict(session.execute(select(Camera.camera_id, CameraCheck.checks).join(CameraCheck)).all())
+    assert stored["cam-1"] == [check.model_dump(mode="json") for check in plain.checks]
+    assert stored["cam-2"] == [{"check": "frame", "outcome": "warn", "reason": "dark", "message": "nul\ufffd ünï",
+                                "duration_ms": 0.0, "details": {"note": "a\ufffdb", "level": None, "ok": True}}]
 
 
 def test_agent_offline_makes_its_cameras_unknown_until_they_report(writer: BatchWriter, session: Session) -> None:
