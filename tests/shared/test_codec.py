@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import time
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from shared import codec, topics
 from shared.codec import Decoded, DecodeError, decode, encode, encode_thumbnail, topic_for
-from shared.messages import ALL_MODELS, CameraStatus, CameraThumbnail
+from shared.messages import ALL_MODELS, CameraStatus, CameraThumbnail, new_message_id
 from tests.shared.samples import TS, sample_message
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200 + b"\xff\xd9"
@@ -168,3 +170,17 @@ def test_one_corrupted_field_is_refused_or_valid(field: str, value: object) -> N
 def test_jpeg_hash_is_computed_not_trusted() -> None:
     meta, _ = _thumbnail()
     assert meta.sha256 == hashlib.sha256(JPEG).hexdigest() and meta.size_bytes == len(JPEG)
+
+
+def test_message_ids_are_time_ordered_uuid7_that_the_contract_accepts() -> None:
+    ids = []
+    for _ in range(3):
+        ids.append(new_message_id())
+        time.sleep(0.002)  # a later millisecond sorts later, whatever the random bits
+    parsed = [uuid.UUID(hex=value) for value in ids]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    now_ms = time.time_ns() // 1_000_000
+    assert 0 <= now_ms - (parsed[-1].int >> 80) < 5_000
+    message = sample_message(CameraStatus)
+    assert isinstance(decode(topic_for(message), encode(message)), Decoded)
