@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import gc
 import logging
 import threading
 import time
@@ -41,6 +42,8 @@ RETRY_MAX_S = 30.0
 # Public state is staged after the batches' commits, at most this often: one staging transaction covers
 # the cameras changed by several batches, and the report-write turn carries none of it.
 STAGE_INTERVAL_S = 0.25
+# With automatic collection off (the ingest command turns it off), cycles are collected this often.
+GC_INTERVAL_S = 10.0
 
 
 def shared_subscription(group: str) -> str:
@@ -99,6 +102,7 @@ class IngestWorker:
         self._dirty_regencies: set[str] | None = None  # None: all of them (on start)
         self._next_summary = 0.0
         self._next_maintenance = time.monotonic() + ingest.maintenance_interval_s
+        self._next_gc = time.monotonic() + GC_INTERVAL_S
         self._last_prune = 0.0
         self._timezone = ZoneInfo(config.web.timezone)
         self._ready_sent = False
@@ -304,6 +308,9 @@ class IngestWorker:
         if ingest.republish and now >= self._next_summary and (self._dirty_regencies != set() or self._publish_retry):
             self._next_summary = now + ingest.summary_interval_s
             self._guarded("public summaries", self._summaries)
+        if now >= self._next_gc and not gc.isenabled():
+            self._next_gc = now + GC_INTERVAL_S
+            gc.collect()
         if now >= self._next_maintenance:
             self._next_maintenance = now + ingest.maintenance_interval_s
             self._guarded("maintenance", self.maintenance)

@@ -7,8 +7,10 @@ and periodic steps directly, so each fault lands exactly where it is meant to.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import uuid
+import weakref
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -167,3 +169,24 @@ def test_a_failed_publish_after_the_ack_is_logged_and_retried_next_round(
                                  .where(PublicState.published_seq < PublicState.seq))
     assert lagging == 0
     assert worker._publish_retry is False
+
+
+def test_with_automatic_collection_off_the_worker_collects_cycles_on_its_timer(worker: IngestWorker) -> None:
+    class Node:
+        pass
+
+    def orphan_cycle() -> weakref.ref[Node]:
+        node = Node()
+        node.self = node  # type: ignore[attr-defined]
+        return weakref.ref(node)
+
+    gc.disable()  # what `scc-central ingest` does at start
+    try:
+        cycle = orphan_cycle()
+        worker._periodic()
+        assert cycle() is not None  # not due yet
+        worker._next_gc = 0.0
+        worker._periodic()
+        assert cycle() is None
+    finally:
+        gc.enable()
