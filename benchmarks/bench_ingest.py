@@ -33,11 +33,12 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import tomli_w
-from sqlalchemy import func
+from sqlalchemy import create_engine, func, text
 from sqlalchemy import select as sql_select
+from sqlalchemy.engine import make_url
 
 from benchmarks.report import write_section
-from central.storage.db import Database
+from central.storage.db import Database, normalize_url
 from central.storage.migrate import upgrade
 from central.storage.models import CameraCheck, IngestedMessage
 from shared import topics
@@ -51,17 +52,17 @@ PACKETS_PER_WRITE = 64
 POLL_S = 0.05
 # Where the time goes, kept with the figures (from py-spy profiles of this benchmark, not measured by each run).
 NOTES = "\n".join([
-    "Where one worker's ~110 µs per report goes (py-spy, N=1): paho's network thread ~37% (a select()",
-    "and wake-up per packet ~14%: Mosquitto writes one TLS record per PUBLISH, so reads rarely find more",
-    "than one; packet parsing and the on_message hand-off ~12%; TLS decryption ~6%; acks ~3%); building",
-    "and binding the batch's rows in Python ~20%; SQLite itself ~13%; public republishing (staging changed",
-    "cameras' public state, publishing it) ~15%; decoding and validation ~13%. With N=2 each worker waits",
-    "for the write turn (SQLite's one writer) ~20-25% of its time, so a third worker adds little; on 2",
-    "cores the workers also compete with the counter, broker and publishers they are measured against.",
-    "Public staging no longer runs inside the report-write turn: each worker stages the cameras its",
-    "batches changed in a transaction of its own, at most every 0.25 s (a full restage at start covers a",
-    "crash before staging); at 150,000 reports and 2 workers that took 9,532 to 9,834 reports/s (mean of",
-    "4 interleaved runs each, 63-66% to 65-68% of the limit) and ~108 to ~105 µs per report.",
+    "Where one worker's ~110 µs per report goes (py-spy, N=1, 150,000 reports): SQLite itself ~25%",
+    "(inserts, the camera updates, commits); building and binding the rows in Python ~15% (datetime text",
+    "~7%, the checks' JSON ~4%); decoding and validation ~11% (pydantic ~8%); paho's network thread ~18%",
+    "(TLS reads ~8.5%: one TLS record per PUBLISH); public republishing ~9%. What brought it down from",
+    "~150 µs: the reader hands whole PUBLISH packets over straight from its buffer and reads every waiting",
+    "TLS record per fill (paho built a Properties object and an MQTTMessage per report); the checks bound",
+    "as pydantic's own JSON; camera rows and msg_ids looked up through one json_each parameter instead of",
+    "an expanding IN compiled per batch; time-ordered (UUIDv7) msg_ids, so the dedupe index grows at its",
+    "right edge; garbage collected on a 10 s timer instead of by allocation counts. With N=2 the workers",
+    "take turns at SQLite's one writer, and on 2 cores they compete with the counter, broker and",
+    "publishers they are measured against.",
 ])
 
 
@@ -230,15 +231,42 @@ def count_stream(args: argparse.Namespace) -> None:
 Child = subprocess.Popen[bytes] | subprocess.Popen[str]
 
 
-def run(total: int, cameras: int, workers: int = 1) -> dict[str, float]:
+def run(total: int, cameras: int, workers: int = 1, postgres: str | None = None) -> dict[str, float]:
+    """One run on a fresh broker and database: SQLite in a temporary directory, or a throw-away PostgreSQL database."""
     children: list[Child] = []
+    root = Path(tempfile.mkdtemp(prefix="scc-bench-ingest-"))
+    db_url = f"sqlite:///{root / 'central.db'}"
+    if postgres:
+        db_url = _create_postgres_database(postgres)
     try:
-        return _run(total, cameras, workers, children)
+        return _run(root, db_url, total, cameras, workers, children)
     finally:
         for child in children:
             if child.poll() is None:
                 child.kill()
                 child.wait()
+        if postgres:
+            _drop_postgres_database(postgres, db_url)
+
+
+def _create_postgres_database(admin_url: str) -> str:
+    name = f"scc_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return normalize_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(admin_url: str, db_url: str) -> None:
+    admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(db_url).database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def _tls_args(broker: TlsBroker, pki: Pki, name: str) -> list[str]:
@@ -274,9 +302,8 @@ def _build_streams(root: Path, total: int, cameras: int) -> list[Path]:
     return paths
 
 
-def _run(total: int, cameras: int, workers: int, children: list[Child]) -> dict[str, float]:
+def _run(root: Path, db_url: str, total: int, cameras: int, workers: int, children: list[Child]) -> dict[str, float]:
     load_before = os.getloadavg()[0]
-    root = Path(tempfile.mkdtemp(prefix="scc-bench-ingest-"))
     root.chmod(0o755)
     pki = make_pki(root / "pki")
     broker = TlsBroker(pki=pki, run_dir=root / "broker")
@@ -285,7 +312,6 @@ def _run(total: int, cameras: int, workers: int, children: list[Child]) -> dict[
     broker.start()
     assert broker.process is not None
     children.append(broker.process)
-    db_url = f"sqlite:///{root / 'central.db'}"
     database = Database(db_url)
     upgrade(database)
     config = {
@@ -343,7 +369,7 @@ def _run(total: int, cameras: int, workers: int, children: list[Child]) -> dict[
     return {
         "total": total, "publish_s": publish_s, "counted": int(counted), "counter_s": float(counter_s),
         "stored": stored - before, "ingest_s": ingest_s, "load_before": load_before, "ingest_cpu_s": cpu["ingest"],
-        "broker_cpu_s": cpu["broker"], "workers": workers,
+        "broker_cpu_s": cpu["broker"], "workers": workers, "postgres": float(not database.is_sqlite),
     }
 
 
@@ -382,9 +408,10 @@ def _wait_stored(database: Database, target: int, timeout_s: float = 600) -> tup
 def report(runs: list[dict[str, float]], cameras: int, repeat: int = 1, notes: str = "") -> str:
     """The section: one row pair (counter, ingest) per run, each run its own broker, stream and counter."""
     first = runs[0]
+    backend = "PostgreSQL" if first["postgres"] else "SQLite"
     workers = ",".join(f"{r['workers']:.0f}" for r in runs[: len(runs) // repeat])
     rows = []
-    shares: dict[int, list[float]] = {}
+    outcomes: dict[int, list[tuple[float, float, float]]] = {}  # per N: (share of the limit, reports/s, lost)
     for figures in runs:
         counter_rate = figures["counted"] / figures["counter_s"]
         ingest_rate = figures["stored"] / figures["ingest_s"]
@@ -396,14 +423,12 @@ def report(runs: list[dict[str, float]], cameras: int, repeat: int = 1, notes: s
             f"| **{ingest_rate / counter_rate:.0%}** | {lost:.0f} | {per_report_us:.0f} µs "
             f"| {figures['broker_cpu_s']:.1f} s | {figures['load_before']:.1f} |"
         )
-        # A lost report fails the run outright, whatever the rates.
-        share = ingest_rate / counter_rate if lost == 0 and ingest_rate >= 5000 else 0.0
-        shares.setdefault(int(figures["workers"]), []).append(share)
+        outcomes.setdefault(int(figures["workers"]), []).append((ingest_rate / counter_rate, ingest_rate, lost))
     return "\n".join([
-        "## Ingest: camera-status reports into SQLite (WAL)",
+        f"## Ingest: camera-status reports into {'PostgreSQL' if first['postgres'] else 'SQLite (WAL)'}",
         "",
         f"Command: `.venv/bin/{COMMAND} --reports {first['total']:.0f} --cameras {cameras} --workers {workers}"
-        f"{f' --repeat {repeat}' if repeat > 1 else ''}` "
+        f"{f' --repeat {repeat}' if repeat > 1 else ''}{' --postgres URL' if first['postgres'] else ''}` "
         f"({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d')})",
         "",
@@ -417,13 +442,15 @@ def report(runs: list[dict[str, float]], cameras: int, repeat: int = 1, notes: s
         "received to the moment the last one was committed (polled every 50 ms). Ingest CPU is per report,",
         "all worker processes together.",
         "",
-        "| workers | bare paho counter, reports/s | ingest (SQLite), reports/s | of the limit | lost "
+        f"| workers | bare paho counter, reports/s | ingest ({backend}), reports/s | of the limit | lost "
         "| ingest CPU per report | broker CPU | load before |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
-        "Goal (>= 75% of the limit and >= 5,000 reports/s, nothing lost), judged on the median run of each N: "
-        + "; ".join(_verdict(n, values) for n, values in shares.items())
+        ("For larger deployments (the goal is set for SQLite), the median run of each N: "
+         if first["postgres"] else
+         "Goal (>= 75% of the limit and >= 5,000 reports/s, nothing lost), judged on the median run of each N: ")
+        + "; ".join(goal_verdict(n, values, judge=not first["postgres"]) for n, values in outcomes.items())
         + ".",
         "Publishers, broker, counter and ingest share the machine's cores (the 1-minute load average before",
         "each run is in the table: other work on the machine lowers both rates). The province's own load is",
@@ -435,18 +462,25 @@ def report(runs: list[dict[str, float]], cameras: int, repeat: int = 1, notes: s
     ])
 
 
-def _verdict(workers: int, shares: list[float]) -> str:
+def goal_verdict(workers: int, outcomes: list[tuple[float, float, float]], *, judge: bool = True) -> str:
+    """``N=2 88% (median of 3 runs, 87%-89%) met``: a run that lost a report fails the goal, whatever its rate."""
+    shares = [share for share, _rate, _lost in outcomes]
     middle = statistics.median(shares)
     spread = f" (median of {len(shares)} runs, {min(shares):.0%}-{max(shares):.0%})" if len(shares) > 1 else ""
-    return f"N={workers} {middle:.0%}{spread} {'met' if middle >= 0.75 else 'not met'}"
+    met = (middle >= 0.75 and statistics.median(rate for _share, rate, _lost in outcomes) >= 5000
+           and not any(lost for _share, _rate, lost in outcomes))
+    return f"N={workers} {middle:.0%}{spread}" + (f" {'met' if met else 'not met'}" if judge else "")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__)
-    parser.add_argument("--reports", type=int, default=60_000)
-    parser.add_argument("--cameras", type=int, default=2_000)
-    parser.add_argument("--workers", default="1", help="ingest worker processes; a list (1,2,3) runs each in turn")
-    parser.add_argument("--repeat", type=int, default=1,
+    parser.add_argument("--reports", type=int, default=150_000)
+    parser.add_argument("--cameras", type=int, default=1_000)
+    parser.add_argument("--workers", default="1,2", help="ingest worker processes; a list (1,2,3) runs each in turn")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="a PostgreSQL server (e.g. postgresql://postgres@127.0.0.1/test) to create a throw-away "
+                             "database on for each run, instead of SQLite; its figures go to their own section")
+    parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each worker count, interleaved (this machine's speed drifts between runs)")
     parser.add_argument("--no-doc", action="store_true", help="print the figures without writing the doc")
     parser.add_argument("--count-stream", action="store_true", help=argparse.SUPPRESS)
@@ -462,11 +496,12 @@ def main() -> int:
     if args.publish_stream:
         publish_stream(args)
         return 0
-    runs = [run(args.reports, args.cameras, int(n)) for _ in range(args.repeat) for n in args.workers.split(",")]
-    section = report(runs, args.cameras, args.repeat, NOTES)
+    runs = [run(args.reports, args.cameras, int(n), args.postgres)
+            for _ in range(args.repeat) for n in args.workers.split(",")]
+    section = report(runs, args.cameras, args.repeat, "" if args.postgres else NOTES)
     print(section)
     if not args.no_doc:
-        write_section("ingest", section)
+        write_section("ingest-postgresql" if args.postgres else "ingest", section)
     return 0 if all(r["stored"] == r["total"] for r in runs) else 1
 
 
