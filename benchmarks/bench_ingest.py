@@ -319,7 +319,6 @@ def _run(root: Path, db_url: str, total: int, cameras: int, workers: int, childr
         "broker": {"host": broker.host, "port": broker.port, "ca": str(pki.ca_cert), "cert": str(pki.cert(CENTRAL)),
                    "key": str(pki.key(CENTRAL)), "client_id": "bench-ingest", "share_group": "bench"},
         "pki": {"dir": str(pki.dir)},
-        "ingest": {"batch_size": 1000, "batch_interval_s": 0.05, "receive_maximum": 2000},
     }
     config_path = root / "central.toml"
     config_path.write_text(tomli_w.dumps(config))
@@ -435,7 +434,8 @@ def report(runs: list[dict[str, float]], cameras: int, repeat: int = 1, notes: s
         "Two publisher processes (one per agent certificate) send realistic CameraStatus reports (3 checks",
         "each, QoS 1, pre-encoded, as many in flight as the broker's Receive Maximum allows) through the",
         "mutual-TLS broker with SCC's generated configuration. `scc-central ingest --workers N` (N processes",
-        "on the shared subscription; batches of up to 1,000, acknowledged after commit) and a bare paho",
+        "on the shared subscription, central.toml's defaults: batches of up to 2,000, 4,000 in flight, acked",
+        "after commit) and a bare paho",
         "subscriber that only counts (the broker-bound limit) consume the same stream in the same run; each",
         "row is its own run (fresh broker and database), the worker counts taking turns when repeated. The",
         "ingest's time runs from its first report",

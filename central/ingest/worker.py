@@ -208,9 +208,12 @@ class IngestWorker:
         if not self._inbox and not self._arrived.wait(ingest.batch_interval_s):
             return []
         self._arrived.clear()
-        inbox = self._inbox
-        take = min(len(inbox), ingest.batch_size)
-        return [inbox.popleft() for _ in range(take)]
+        inbox, batch, size = self._inbox, [], 0
+        while inbox and len(batch) < ingest.batch_size and size < ingest.batch_max_bytes:
+            item = inbox.popleft()
+            batch.append(item)
+            size += len(item.payload)
+        return batch
 
     def _write_and_ack(self, batch: list[Received]) -> None:
         self.totals.received += len(batch)

@@ -33,9 +33,10 @@ from tests.fixtures.broker import AGENT_PALEMBANG, CENTRAL, Pki, TlsBroker
 pytestmark = pytest.mark.xdist_group("central-ingest")
 
 
-def _config(pki: Pki, broker: TlsBroker, database: Database) -> CentralConfig:
+def _config(pki: Pki, broker: TlsBroker, database: Database, **ingest: Any) -> CentralConfig:
     return parse_config(
         {
+            "ingest": ingest,
             "database": {"url": database.url.render_as_string(hide_password=False)},
             "broker": {
                 "host": broker.host, "port": broker.port, "ca": str(pki.ca_cert), "cert": str(pki.cert(CENTRAL)),
@@ -190,3 +191,15 @@ def test_with_automatic_collection_off_the_worker_collects_cycles_on_its_timer(w
         assert cycle() is None
     finally:
         gc.enable()
+
+
+def test_a_batch_ends_at_its_message_count_or_its_payload_bytes(pki: Pki, tls_broker: TlsBroker,
+                                                               database: Database) -> None:
+    config = _config(pki, tls_broker, database, batch_size=3, batch_max_bytes=1500)
+    worker = IngestWorker(config, database, AgentDirectory(config.pki.dir))
+    for size in (1000, 1000, 1000, 10, 10, 10, 10):
+        worker._on_publish(f"scc/v1/agents/{AGENT_PALEMBANG}/metrics", b"x" * size, 1, 1)
+    batches = [worker._collect() for _ in range(4)]
+    assert [[len(item.payload) for item in batch] for batch in batches] == [
+        [1000, 1000], [1000, 10, 10], [10, 10], []
+    ]
