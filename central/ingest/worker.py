@@ -208,7 +208,8 @@ class IngestWorker:
         if not self._inbox and not self._arrived.wait(ingest.batch_interval_s):
             return []
         self._arrived.clear()
-        inbox, batch, size = self._inbox, [], 0
+        inbox, size = self._inbox, 0
+        batch: list[Received] = []
         while inbox and len(batch) < ingest.batch_size and size < ingest.batch_max_bytes:
             item = inbox.popleft()
             batch.append(item)
