@@ -313,7 +313,7 @@ class Camera(OwnedByOpd, Base):
     status_since: Mapped[dt.datetime | None]
     last_check_at: Mapped[dt.datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now)  # not indexed: rewritten by every report
 
     agent: Mapped[Agent] = relationship()
 
@@ -388,7 +388,7 @@ class Website(OwnedByOpd, Base):
     stale_after_days: Mapped[int | None] = mapped_column(Integer)
     status_since: Mapped[dt.datetime | None]
     last_check_at: Mapped[dt.datetime | None]
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now)  # not indexed: rewritten by every report
 
     agent: Mapped[Agent] = relationship()
 
