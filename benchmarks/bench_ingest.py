@@ -15,6 +15,7 @@ comes out of the consumers being measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -29,15 +30,16 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import tomli_w
 from sqlalchemy import create_engine, func, text
 from sqlalchemy import select as sql_select
-from sqlalchemy.engine import make_url
 
 from benchmarks.report import write_section
+from central.ingest.reader import read_varint
 from central.storage.db import Database, normalize_url
 from central.storage.migrate import upgrade
 from central.storage.models import CameraCheck, IngestedMessage
@@ -112,14 +114,10 @@ def receive_maximum(connack_body: bytes) -> int:
     """The broker's Receive Maximum from a CONNACK body (65535 when absent, as MQTT v5 says)."""
     if connack_body[1] >= 0x80:
         raise ConnectionError(f"CONNACK refused: reason 0x{connack_body[1]:02x}")
-    index, length, shift = 2, 0, 0
-    while True:
-        byte = connack_body[index]
-        index += 1
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
+    properties = read_varint(connack_body, 2, len(connack_body))
+    if properties is None:
+        raise ConnectionError(f"malformed CONNACK: {connack_body.hex()}")
+    length, index = properties
     end = index + length
     while index < end:
         identifier = connack_body[index]
@@ -138,19 +136,12 @@ def receive_maximum(connack_body: bytes) -> int:
 
 def _read_packet(sock: ssl.SSLSocket, buffer: bytearray) -> tuple[int, bytes]:
     while True:
-        if len(buffer) >= 2:
-            length, shift, index = 0, 0, 1
-            while index < len(buffer):
-                byte = buffer[index]
-                index += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    if len(buffer) >= index + length:
-                        kind, body = buffer[0], bytes(buffer[index : index + length])
-                        del buffer[: index + length]
-                        return kind, body
-                    break
+        remaining = read_varint(buffer, 1, len(buffer))
+        if remaining is not None and len(buffer) >= remaining[1] + remaining[0]:
+            length, index = remaining
+            kind, body = buffer[0], bytes(buffer[index : index + length])
+            del buffer[: index + length]
+            return kind, body
         chunk = sock.recv(65536)
         if not chunk:
             raise ConnectionError("broker closed the connection")
@@ -244,36 +235,31 @@ def run(total: int, cameras: int, workers: int = 1, postgres: str | None = None)
     """One run on a fresh broker and database: SQLite in a temporary directory, or a throw-away PostgreSQL database."""
     children: list[Child] = []
     root = Path(tempfile.mkdtemp(prefix="scc-bench-ingest-"))
-    db_url = f"sqlite:///{root / 'central.db'}"
-    if postgres:
-        db_url = _create_postgres_database(postgres)
-    try:
-        return _run(root, db_url, total, cameras, workers, children)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-        if postgres:
-            _drop_postgres_database(postgres, db_url)
+    database = _postgres_database(postgres) if postgres else contextlib.nullcontext(f"sqlite:///{root / 'central.db'}")
+    with database as db_url:
+        try:
+            figures = _run(root, db_url, total, cameras, workers, children)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
+    return figures
 
 
-def _create_postgres_database(admin_url: str) -> str:
-    name = f"scc_bench_{uuid.uuid4().hex[:12]}"
+@contextlib.contextmanager
+def _postgres_database(admin_url: str) -> Iterator[str]:
+    """The URL of a database created on ``admin_url``'s server for one run, dropped afterwards."""
+    url = normalize_url(admin_url).set(database=f"scc_bench_{uuid.uuid4().hex[:12]}")
     admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return normalize_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_postgres_database(admin_url: str, db_url: str) -> None:
-    admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(db_url).database}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+        try:
+            yield url.render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
     finally:
         admin.dispose()
 

@@ -24,6 +24,19 @@ PUBLISH = 0x30
 PublishHandler = Callable[[str, bytes, int, int], None]
 
 
+def read_varint(data: bytes | bytearray, index: int, end: int) -> tuple[int, int] | None:
+    """The MQTT variable byte integer at ``index``: (value, the index after it); None if cut off by ``end``
+    or malformed (more than four bytes)."""
+    value = shift = 0
+    for position in range(index, min(index + 4, end)):
+        byte = data[position]
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, position + 1
+        shift += 7
+    return None
+
+
 class _Matcher(MQTTMatcher):
     """paho's per-topic callback registry, answering at once when nothing is registered (our case)."""
 
@@ -126,17 +139,10 @@ class BufferedReadClient(mqtt.Client):
                 qos = (header >> 1) & 0x03
                 if header & 0xF0 != PUBLISH or qos == 2:
                     break
-                # Remaining length: a varint of 1-4 bytes.
-                length, shift, index = 0, 0, offset + 1
-                while True:
-                    if index >= end or index > offset + 4:
-                        return
-                    byte = buffer[index]
-                    index += 1
-                    length |= (byte & 0x7F) << shift
-                    shift += 7
-                    if not byte & 0x80:
-                        break
+                remaining = read_varint(buffer, offset + 1, end)
+                if remaining is None:
+                    break
+                length, index = remaining
                 packet_end = index + length
                 if packet_end > end:
                     break
@@ -151,15 +157,10 @@ class BufferedReadClient(mqtt.Client):
                     position += 2
                 if self._protocol == mqtt.MQTTv5:
                     # Properties: a varint length, then that many bytes we have no use for.
-                    properties, shift = 0, 0
-                    while True:
-                        byte = buffer[position]
-                        position += 1
-                        properties |= (byte & 0x7F) << shift
-                        shift += 7
-                        if not byte & 0x80:
-                            break
-                    position += properties
+                    properties = read_varint(buffer, position, packet_end)
+                    if properties is None:
+                        break
+                    position = properties[1] + properties[0]
                 if position > packet_end:
                     break
                 handler(topic, buffer[position:packet_end], mid, qos)

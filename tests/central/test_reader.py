@@ -11,7 +11,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from central.ingest.reader import CHUNK, BufferedReadClient
+from central.ingest.reader import CHUNK, BufferedReadClient, read_varint
 from shared.mqtt import TlsFiles, session_properties, tls_context
 from tests.fixtures.broker import AGENT_PALEMBANG, CENTRAL, Pki, TlsBroker
 
@@ -121,3 +121,11 @@ def test_every_publish_is_handed_over_intact_and_acked_by_its_packet_id(tls_brok
     finally:
         reader.disconnect()
         reader.loop_stop()
+
+
+def test_variable_byte_integers_decode_and_cut_off_or_overlong_ones_are_refused() -> None:
+    for value, encoded in ((0, b"\x00"), (127, b"\x7f"), (128, b"\x80\x01"), (16_383, b"\xff\x7f"),
+                           (268_435_455, b"\xff\xff\xff\x7f")):
+        assert read_varint(b"\x30" + encoded + b"rest", 1, len(encoded) + 5) == (value, 1 + len(encoded))
+    assert read_varint(b"\x30\x80\x80", 1, 3) is None  # cut off: the next read brings the rest
+    assert read_varint(b"\x30\xff\xff\xff\xff\x01", 1, 6) is None  # five bytes: not MQTT, paho says so
