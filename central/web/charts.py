@@ -14,8 +14,6 @@ from central.storage.models import Agent, Camera, Website
 from central.storage.rollup import local_day
 from central.web.rollup import ProvinceRollup
 
-WIB = ZoneInfo("Asia/Jakarta")
-
 
 @dataclass(frozen=True, slots=True)
 class Segment:
@@ -52,13 +50,19 @@ class Series:
     target_websites: int
 
 
-def _cumulative(stamps: list[dt.datetime], days: list[dt.date]) -> list[int]:
-    local_days = sorted(local_day(s, WIB) for s in stamps)
+def _cumulative(stamps: list[dt.datetime], days: list[dt.date], tz: ZoneInfo) -> list[int]:
+    local_days = sorted(local_day(s, tz) for s in stamps)
     return [bisect_right(local_days, day) for day in days]
 
 
-def rollout_series(session: Session, rollup: ProvinceRollup, now: dt.datetime, max_days: int = 120) -> Series:
-    """Cameras, websites and regencies integrated per day (cumulative), from when each first reported."""
+def rollout_series(
+    session: Session, rollup: ProvinceRollup, now: dt.datetime, tz: ZoneInfo, max_days: int = 120
+) -> Series:
+    """Cameras, websites and regencies integrated per day (cumulative), from when each first reported.
+
+    Days are calendar days in ``tz`` (the configured zone the pages show times in), so a camera
+    that first reported at 23:30 local time counts on that day, not the next.
+    """
     cameras = list(session.scalars(select(Camera.first_seen_at).where(Camera.in_service)))
     websites = list(session.scalars(select(Website.first_seen_at)))
     first_agent: dict[str, dt.datetime] = {}
@@ -66,15 +70,15 @@ def rollout_series(session: Session, rollup: ProvinceRollup, now: dt.datetime, m
         if code not in first_agent or created < first_agent[code]:
             first_agent[code] = created
     stamps = cameras + websites + list(first_agent.values())
-    today = local_day(now, WIB)
-    start = min((local_day(s, WIB) for s in stamps), default=today - dt.timedelta(days=30))
+    today = local_day(now, tz)
+    start = min((local_day(s, tz) for s in stamps), default=today - dt.timedelta(days=30))
     start = max(min(start, today - dt.timedelta(days=7)), today - dt.timedelta(days=max_days))
     days = [start + dt.timedelta(days=i) for i in range((today - start).days + 1)]
     return Series(
         days=days,
-        cameras=_cumulative(cameras, days),
-        websites=_cumulative(websites, days),
-        regencies=_cumulative(list(first_agent.values()), days),
+        cameras=_cumulative(cameras, days, tz),
+        websites=_cumulative(websites, days, tz),
+        regencies=_cumulative(list(first_agent.values()), days, tz),
         target_cameras=rollup.total("target_cameras"),
         target_websites=rollup.total("target_websites"),
     )

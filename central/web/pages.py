@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from central.site_names import website_title
 from central.storage import queries
 from central.storage.models import Camera, Website
-from central.web import cartogram, charts
+from central.web import cartogram, charts, i18n
 from central.web.auth import login_required
 from central.web.database import db_session
 from central.web.reasons import details_for
@@ -169,5 +169,5 @@ def websites() -> ResponseReturnValue:
 def rollout() -> ResponseReturnValue:
     session = db_session()
     rollup = province_rollup()
-    series = charts.rollout_series(session, rollup, _now())
+    series = charts.rollout_series(session, rollup, _now(), i18n.local_zone())
     return render_template("rollout.html", rollup=rollup, chart=charts.progress_chart(series), now=_now())
