@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -26,6 +25,7 @@ from central.storage.models import Website
 from central.web.accounts import Role
 from central.web.auth import current_user, login_required, role_required
 from central.web.database import db_session, get_database, released
+from central.web.i18n import local_zone
 from central.web.redirects import safe_next
 from central.web.templating import Words, add_nav_item
 from shared.messages import utc_now
@@ -68,11 +68,11 @@ def _who() -> str:
 
 
 def _local(text: str) -> datetime | None:
-    """A datetime-local form value, read as WIB (the command room's clock)."""
+    """A datetime-local form value, read in the configured web zone (the command room's clock)."""
     if not text:
         return None
     value = datetime.fromisoformat(text)
-    return value.replace(tzinfo=ZoneInfo(_config().web.timezone)) if value.tzinfo is None else value
+    return value.replace(tzinfo=local_zone()) if value.tzinfo is None else value
 
 
 def _websites_of(session: Session, alerts: list[AlertRecord]) -> dict[str, Website]:

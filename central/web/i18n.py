@@ -1,4 +1,8 @@
-"""Bahasa Indonesia by default, English on request, and every time shown in WIB (Asia/Jakarta)."""
+"""Bahasa Indonesia by default, English on request, and every time shown in the configured zone, named.
+
+The zone is ``[web] timezone`` (Asia/Jakarta, so WIB, by default); times carry that zone's own
+abbreviation at that instant (WIB, WITA, WIT, UTC...), never a hardcoded WIB.
+"""
 
 from __future__ import annotations
 
@@ -38,12 +42,19 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+def zone_abbreviation(value: datetime | None = None) -> str:
+    """The configured zone's own short name at that instant (now by default): 'WIB', 'WITA', 'UTC'."""
+    zone = local_zone()
+    return as_utc(value or datetime.now(UTC)).astimezone(zone).tzname() or zone.key
+
+
 def format_time(value: datetime | None, pattern: str = "d MMM yyyy HH:mm") -> str:
-    """A timestamp in WIB with the zone named, e.g. '5 Mar 2026 14:02 WIB'."""
+    """A timestamp in the configured zone with the zone named, e.g. '5 Mar 2026 14:02 WIB'."""
     if value is None:
         return "—"
     local = as_utc(value).astimezone(local_zone())
-    return f"{babel_format_datetime(local, pattern, locale=str(get_locale()))} WIB"
+    abbreviation = local.tzname() or local_zone().key
+    return f"{babel_format_datetime(local, pattern, locale=str(get_locale()))} {abbreviation}"
 
 
 def format_clock(value: datetime | None) -> str:
@@ -70,8 +81,11 @@ def init_app(app: Flask, default_locale: str, timezone: str) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", default_locale if default_locale in LOCALES else "id")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", timezone)
     Babel(app, locale_selector=select_locale)
+    # The filter keeps its old name for the templates; it names whichever zone is configured.
     app.jinja_env.filters["wib"] = format_time
     app.jinja_env.filters["clock"] = format_clock
     app.jinja_env.filters["ago"] = format_ago
     app.jinja_env.globals["LOCALES"] = LOCALES
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+    app.jinja_env.globals["zone_abbreviation"] = zone_abbreviation
+    app.jinja_env.globals["zone_key"] = lambda: local_zone().key

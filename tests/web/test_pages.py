@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,62 @@ def test_english_is_selectable_and_remembered(viewer: FlaskClient) -> None:
 def test_times_are_in_wib(viewer: FlaskClient, seeded: Seeded) -> None:
     html = viewer.get(f"/cameras/{seeded.first_camera_pk}").text
     assert re.search(r"\d{2}:\d{2} WIB", html)
+
+
+@pytest.mark.parametrize(
+    ("web", "abbr", "zone", "other"),
+    [({}, "WIB", "Asia/Jakarta", "WITA"), ({"timezone": "Asia/Makassar"}, "WITA", "Asia/Makassar", "WIB")],
+)
+def test_times_name_the_configured_zone(
+    web_database: Database,
+    seeded: Seeded,
+    tmp_path: Path,
+    web: dict[str, str],
+    abbr: str,
+    zone: str,
+    other: str,
+) -> None:
+    app = create_app(
+        make_config(tmp_path, str(web_database.url), **web),
+        {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "test-secret"},
+    )
+    client = app.test_client()
+    log_in(client, "viewer")
+    html = client.get(f"/cameras/{seeded.first_camera_pk}").text
+    assert re.search(rf"\d{{2}}:\d{{2}} {abbr}\b", html)
+    assert f"Waktu dalam {abbr} ({zone})." in html
+    assert not re.search(rf"\b{other}\b", html)
+    english = client.get(f"/cameras/{seeded.first_camera_pk}?lang=en").text
+    assert f"Times in {abbr} ({zone})." in english
+    assert not re.search(rf"\b{other}\b", english)
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown", "mute_from"),
+    [
+        # 16:30 UTC on 5 March is 00:30 WITA on 6 March; a mute typed as 08:00 there is 00:00 UTC.
+        ("Asia/Makassar", "6 Mar 2026 00:30 WITA", datetime(2026, 3, 6, 0, 0, tzinfo=UTC)),
+        ("Asia/Jakarta", "5 Mar 2026 23:30 WIB", datetime(2026, 3, 6, 1, 0, tzinfo=UTC)),
+        ("UTC", "5 Mar 2026 16:30 UTC", datetime(2026, 3, 6, 8, 0, tzinfo=UTC)),
+    ],
+)
+def test_format_time_names_the_configured_zone(zone: str, shown: str, mute_from: datetime) -> None:
+    from flask import Flask
+
+    from central.web import i18n
+    from central.web.alerts import _local
+
+    app = Flask(__name__)
+    i18n.init_app(app, "en", zone)
+    moment = datetime(2026, 3, 5, 16, 30, tzinfo=UTC)
+    abbr = shown.rsplit(" ", 1)[1]
+    with app.test_request_context():
+        assert i18n.format_time(moment) == shown
+        assert i18n.format_time(moment.replace(tzinfo=None)) == shown  # naive is UTC, as from SQLite
+        assert i18n.format_clock(moment).endswith(f" {abbr}")
+        assert i18n.zone_abbreviation(moment) == abbr
+        # A mute window typed into a datetime-local field is read on the same clock the page shows.
+        assert _local("2026-03-06T08:00") == mute_from
 
 
 def test_regency_page_filters_and_explains(viewer: FlaskClient) -> None:
