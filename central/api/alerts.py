@@ -10,13 +10,11 @@ from pydantic import BaseModel
 
 from central.alerts import queries
 from central.alerts.tables import AlertRecord
-from central.api.v1 import _json, authenticate
+from central.api.v1 import _json, _paging, _regency_arg, authenticate
 from central.web.database import db_session
 
 bp = Blueprint("api_alerts", __name__, url_prefix="/api/v1/alerts")
 bp.before_request(authenticate)
-
-MAX_LIMIT = 500
 
 
 class AlertOut(BaseModel):
@@ -72,13 +70,10 @@ def alerts() -> ResponseReturnValue:
     status = request.args.get("status", "firing")
     if status not in ("firing", "resolved", "all"):
         abort(400, description="status must be firing, resolved or all")
-    limit = min(request.args.get("limit", 50, type=int) or 50, MAX_LIMIT)
-    offset = request.args.get("offset", 0, type=int) or 0
-    if limit < 1 or offset < 0:
-        abort(400, description="limit must be >= 1 and offset >= 0")
-    page = queries.list_alerts(
-        db_session(), status=status, regency=request.args.get("regency") or None, limit=limit, offset=offset
-    )
+    # v1's own checks, so a bad limit, offset or regency is a 400 here too instead of a silent default
+    limit, offset = _paging()
+    regency = _regency_arg()
+    page = queries.list_alerts(db_session(), status=status, regency=regency, limit=limit, offset=offset)
     return _json(AlertList(items=[_out(a) for a in page.items], total=page.total, limit=limit, offset=offset))
 
 

@@ -80,13 +80,23 @@ def _json(model: BaseModel, status: int = 200) -> Response:
 
 
 def _paging() -> tuple[int, int]:
-    limit = request.args.get("limit", DEFAULT_LIMIT, type=int)
-    offset = request.args.get("offset", 0, type=int)
+    # No default inside get(): werkzeug returns it for a value that is not a number as well, so "abc"
+    # quietly became 50 and the whole-numbers check below could never fire.
+    limit = request.args.get("limit", type=int) if "limit" in request.args else DEFAULT_LIMIT
+    offset = request.args.get("offset", type=int) if "offset" in request.args else 0
     if limit is None or offset is None:
         abort(400, description="limit and offset must be whole numbers")
     if limit < 1 or offset < 0:
         abort(400, description="limit must be >= 1 and offset >= 0")
     return min(limit, MAX_LIMIT), offset
+
+
+def _regency_arg() -> str | None:
+    """?regency as a known code, or None when absent; an unknown code is a 400, not an empty page."""
+    regency_code = request.args.get("regency") or None
+    if regency_code and not is_regency_code(regency_code):
+        abort(400, description=f"no regency {regency_code!r}")
+    return regency_code
 
 
 def _links(endpoint: str, total: int, limit: int, offset: int, **values: Any) -> s.Links:
@@ -190,10 +200,8 @@ def _camera_out(
 @bp.route("/cameras")
 def cameras() -> ResponseReturnValue:
     limit, offset = _paging()
-    regency_code = request.args.get("regency") or None
+    regency_code = _regency_arg()
     status = request.args.get("status") or None
-    if regency_code and not is_regency_code(regency_code):
-        abort(400, description=f"no regency {regency_code!r}")
     if status and status not in queries.CAMERA_STATES:
         abort(400, description=f"status must be one of {', '.join(queries.CAMERA_STATES)}")
     filters = queries.CameraFilter(regency=regency_code, status=status, opd=request.args.get("opd") or None)
@@ -325,10 +333,8 @@ def _website_out(w: Website, now: dt.datetime) -> s.WebsiteOut:
 @bp.route("/websites")
 def websites() -> ResponseReturnValue:
     limit, offset = _paging()
-    regency_code = request.args.get("regency") or None
+    regency_code = _regency_arg()
     state = request.args.get("state") or None
-    if regency_code and not is_regency_code(regency_code):
-        abort(400, description=f"no regency {regency_code!r}")
     session = db_session()
     total = queries.count_websites(session, regency_code, state)
     rows = session.scalars(queries.websites_query(regency_code, state).limit(limit).offset(offset))

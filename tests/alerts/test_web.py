@@ -109,6 +109,47 @@ def test_api_lists_alerts(app: Flask, firing: str) -> None:
     assert client.get("/api/v1/alerts?status=bogus").status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("limit=abc", "limit"),
+        ("limit=0", "limit"),
+        ("limit=-3", "limit"),
+        ("offset=abc", "offset"),
+        ("offset=-1", "offset"),
+        ("regency=99.99", "regency"),
+    ],
+)
+def test_api_alerts_rejects_bad_query_like_v1(app: Flask, firing: str, query: str, names: str) -> None:
+    client: FlaskClient = app.test_client()
+    log_in(client, "viewer")
+    response = client.get(f"/api/v1/alerts?{query}")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["status"] == 400 and names in body["detail"]
+    # the same problem, word for word, as the rest of /api/v1 gives for the same query
+    assert body == client.get(f"/api/v1/cameras?{query}").get_json()
+
+
+def test_api_alerts_valid_limit_still_pages(app: Flask, firing: str) -> None:
+    client: FlaskClient = app.test_client()
+    log_in(client, "viewer")
+    everything = client.get("/api/v1/alerts?status=all").get_json()
+    one = client.get("/api/v1/alerts?status=all&limit=1&offset=0").get_json()
+    assert (one["limit"], one["offset"], one["total"]) == (1, 0, everything["total"])
+    assert [item["alert_id"] for item in one["items"]] == [everything["items"][0]["alert_id"]]
+    assert client.get("/api/v1/alerts?regency=16.71").status_code == 200
+
+
+def test_api_alerts_caps_a_large_limit_like_v1(app: Flask, firing: str) -> None:
+    """Above the maximum is capped, not refused: that is what v1's own paging does for every list."""
+    client: FlaskClient = app.test_client()
+    log_in(client, "viewer")
+    response = client.get("/api/v1/alerts?limit=100000")
+    assert response.status_code == 200 and response.get_json()["limit"] == 500
+    assert client.get("/api/v1/cameras?limit=100000").get_json()["limit"] == 500
+
+
 def test_report_page_and_downloads(app: Flask) -> None:
     client = app.test_client()
     log_in(client, "viewer")

@@ -84,7 +84,9 @@ def test_regencies_carry_the_rollup(client: FlaskClient, seeded: Seeded) -> None
     assert palembang["agents_online"] == 1
 
 
-def test_cameras_paginate_with_links_and_filter(client: FlaskClient, seeded: Seeded) -> None:
+def test_cameras_paginate_with_links_and_filter(
+    client: FlaskClient, seeded: Seeded, spec: dict[str, Any]
+) -> None:
     headers = bearer(seeded)
     first = client.get("/api/v1/cameras?limit=10", headers=headers).get_json()
     assert first["total"] == 49 and len(first["items"]) == 10 and first["links"]["prev"] is None
@@ -98,6 +100,10 @@ def test_cameras_paginate_with_links_and_filter(client: FlaskClient, seeded: See
     assert client.get("/api/v1/cameras?status=broken", headers=headers).status_code == 400
     assert client.get("/api/v1/cameras?regency=99.01", headers=headers).status_code == 400
     assert client.get("/api/v1/cameras?limit=0", headers=headers).status_code == 400
+    for query in ("limit=abc", "offset=abc", "limit=", "limit=1.5"):
+        bad = client.get(f"/api/v1/cameras?{query}", headers=headers)
+        assert bad.status_code == 400 and bad.get_json()["detail"] == "limit and offset must be whole numbers"
+        validate(spec, "/cameras", bad.get_json(), 400)
 
 
 def test_events_page_by_cursor(client: FlaskClient, seeded: Seeded) -> None:
