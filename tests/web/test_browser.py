@@ -7,9 +7,11 @@ the browser then has to notice it over Server-Sent Events without a reload.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -174,3 +176,23 @@ def test_wall_fills_the_screen_without_scrollbars(tab: Tab) -> None:
     )
     assert sizes[0] <= sizes[2] and sizes[1] <= sizes[3]
     assert tab.page.locator(".wall-tile.cam-offline, .wall-tile.cam-degraded").count() > 0
+
+
+def test_wall_clock_ticks_in_the_configured_zone(browser: object, web_database: Database, seeded: Seeded,
+                                                tmp_path: Path) -> None:
+    app: Flask = create_app(make_config(tmp_path, str(web_database.url), timezone="Asia/Makassar"),
+                            {"DATABASE": web_database, "SECRET_KEY": "b"})
+    with serve(app) as url:
+        tab = Tab(browser, url)
+        try:
+            tab.log_in("viewer")
+            tab.go("/wall")
+            clock = tab.page.locator(".wall-clock")
+            tab.page.wait_for_function("document.querySelector('.wall-clock').textContent.endsWith(' WITA')")
+            shown = clock.inner_text()
+            expected = dt.datetime.now(ZoneInfo("Asia/Makassar"))
+            hours, minutes = (int(part) for part in shown.split()[0].split(":")[:2])
+            shown_minutes, expected_minutes = hours * 60 + minutes, expected.hour * 60 + expected.minute
+            assert min(abs(shown_minutes - expected_minutes), 1440 - abs(shown_minutes - expected_minutes)) <= 1, shown
+        finally:
+            tab.close()

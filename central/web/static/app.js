@@ -99,12 +99,15 @@
     var next = root.getAttribute("data-next-url");
     if (next) window.setTimeout(function () { window.location.assign(next); }, rotateS * 1000);
     window.setInterval(refresh, refreshS * 1000);
+    // The server's configured zone, not the browser's: the wall shows the command room's time.
+    var zone = root.getAttribute("data-zone") || "Asia/Jakarta";
+    var zoneAbbr = root.getAttribute("data-zone-abbr") || "WIB";
     var clock = function () {
       var el = document.querySelector(".wall-clock");
       if (!el) return;
       el.textContent = new Intl.DateTimeFormat("id-ID", {
-        timeZone: "Asia/Jakarta", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
-      }).format(new Date()).replace(/\./g, ":") + " WIB";
+        timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
+      }).format(new Date()).replace(/\./g, ":") + " " + zoneAbbr;
     };
     clock();
     window.setInterval(clock, 1000);
