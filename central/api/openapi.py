@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from central.api import schemas as s
+from central.storage.models import EventKind
 from central.storage.queries import CAMERA_STATES, WEBSITE_STATES
 
 REF = "#/components/schemas/{model}"
@@ -115,9 +116,9 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
         "The change feed, newest first; follow links.next (cursor ``before``).",
         [
             REGENCY,
-            _param("camera", "query", {"type": "integer"}, "Only this camera's events."),
-            _param("kind", "query", {"type": "string"}, "Only this kind, e.g. camera_status."),
-            _param("before", "query", {"type": "integer"}, "Cursor: events with a smaller id."),
+            _param("camera", "query", {"type": "integer", "minimum": 1}, "Only this camera's events."),
+            _param("kind", "query", {"type": "string", "enum": [kind.value for kind in EventKind]}, "Only this kind."),
+            _param("before", "query", {"type": "integer", "minimum": 1}, "Cursor: events with a smaller id."),
             LIMIT,
         ],
         s.EventPage,

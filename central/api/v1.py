@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from central.api import schemas as s
 from central.api.openapi import build_openapi
 from central.storage import queries
-from central.storage.models import Camera, Event, Website
+from central.storage.models import Camera, Event, EventKind, Website
 from central.web.accounts import ApiToken, token_by_secret
 from central.web.auth import current_role
 from central.web.database import db_session, write_transaction
@@ -58,6 +58,9 @@ def authenticate() -> None:
     g.api_client = "session"
 
 
+EVENT_KINDS = tuple(kind.value for kind in EventKind)
+
+
 def _touch_token(token_id: int, now: dt.datetime) -> None:
     """Record the token's use in a short write transaction of the request's session.
 
@@ -97,6 +100,16 @@ def _regency_arg() -> str | None:
     if regency_code and not is_regency_code(regency_code):
         abort(400, description=f"no regency {regency_code!r}")
     return regency_code
+
+
+def _id_arg(name: str) -> int | None:
+    """?name as a positive whole number, or None when absent; anything else is a 400, not an unfiltered page."""
+    if name not in request.args:
+        return None
+    value = request.args.get(name, type=int)
+    if value is None or value < 1:
+        abort(400, description=f"{name} must be a whole number >= 1")
+    return value
 
 
 def _links(endpoint: str, total: int, limit: int, offset: int, **values: Any) -> s.Links:
@@ -405,15 +418,16 @@ def _event_out(e: Event) -> s.EventOut:
 def events() -> ResponseReturnValue:
     """Newest first, paged by cursor: ``before`` is the smallest id of the previous page."""
     limit, _offset = _paging()
-    before = request.args.get("before", type=int)
-    regency_code = request.args.get("regency") or None
-    camera_pk = request.args.get("camera", type=int)
+    before = _id_arg("before")
+    kind = request.args.get("kind") or None
+    if kind is not None and kind not in EVENT_KINDS:
+        abort(400, description=f"no event kind {kind!r}; one of {', '.join(EVENT_KINDS)}")
     rows = queries.recent_events(
         db_session(),
         limit=limit,
-        regency=regency_code,
-        camera_pk=camera_pk,
-        kind=request.args.get("kind") or None,
+        regency=_regency_arg(),
+        camera_pk=_id_arg("camera"),
+        kind=kind,
         before_id=before,
     )
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("limit", "before")}

@@ -114,6 +114,21 @@ def test_events_page_by_cursor(client: FlaskClient, seeded: Seeded) -> None:
     assert max(e["id"] for e in following["items"]) < min(e["id"] for e in page["items"])
 
 
+def test_events_refuse_filters_they_cannot_apply(client: FlaskClient, seeded: Seeded, spec: dict[str, Any]) -> None:
+    headers = bearer(seeded)
+    # Each of these used to answer 200 with the whole, unfiltered feed.
+    for query, detail in (("before=abc", "before must be a whole number >= 1"),
+                          ("before=0", "before must be a whole number >= 1"),
+                          ("camera=cam-1", "camera must be a whole number >= 1"),
+                          ("regency=99.01", "no regency '99.01'"),
+                          ("kind=camera", "no event kind 'camera'")):
+        bad = client.get(f"/api/v1/events?{query}", headers=headers)
+        assert bad.status_code == 400 and bad.get_json()["detail"].startswith(detail), (query, bad.get_json())
+        validate(spec, "/events", bad.get_json(), 400)
+    good = client.get("/api/v1/events?kind=camera_status&regency=16.71", headers=headers).get_json()
+    assert good["items"] and all(e["kind"] == "camera_status" and e["regency"] == "16.71" for e in good["items"])
+
+
 def test_thumbnail_has_etag_and_revalidates(client: FlaskClient, seeded: Seeded) -> None:
     url = f"/api/v1/cameras/{seeded.first_camera_pk}/thumbnail.jpg"
     response = client.get(url, headers=bearer(seeded))
