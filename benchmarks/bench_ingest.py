@@ -280,7 +280,9 @@ def _cpu_s(pid: int) -> float:
 
 def _build_streams(root: Path, total: int, cameras: int) -> list[Path]:
     """One file of (topic, payload) per agent, built before the clock starts."""
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
+    # Reports 20 ms apart, the newest a minute old: a stream of any length stays in the past (central
+    # quarantines reports stamped over max_clock_skew_s ahead of its clock).
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(milliseconds=20 * total, minutes=1)
     streams: list[list[bytes]] = [[] for _ in AGENTS]
     for index in range(total):
         agent = AGENTS[index % 2]
