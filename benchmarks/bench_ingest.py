@@ -278,6 +278,14 @@ def _cpu_s(pid: int) -> float:
     return own + sum(_cpu_s(int(child)) for child in children)
 
 
+def _peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a live process, and of each worker under a supervisor, in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    own = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(_peak_rss_mb(int(child)) for child in children)
+
+
 def _build_streams(root: Path, total: int, cameras: int) -> list[Path]:
     """One file of (topic, payload) per agent, built before the clock starts."""
     # Reports 20 ms apart, the newest a minute old: a stream of any length stays in the past (central
@@ -358,6 +366,7 @@ def _run(root: Path, db_url: str, total: int, cameras: int, workers: int, childr
         )
     # First report received to the poll that saw the last one committed (acks follow commits).
     ingest_s = done_at - first.timestamp() if first is not None else 0.0
+    peak_rss_mb = _peak_rss_mb(ingest.pid)
     ingest.terminate()
     ingest.wait(30)
     broker.stop()
@@ -365,7 +374,7 @@ def _run(root: Path, db_url: str, total: int, cameras: int, workers: int, childr
     return {
         "total": total, "publish_s": publish_s, "counted": int(counted), "counter_s": float(counter_s),
         "stored": stored - before, "ingest_s": ingest_s, "load_before": load_before, "ingest_cpu_s": cpu["ingest"],
-        "broker_cpu_s": cpu["broker"], "workers": workers, "postgres": float(not database.is_sqlite),
+        "broker_cpu_s": cpu["broker"], "peak_rss_mb": peak_rss_mb, "workers": workers, "postgres": float(not database.is_sqlite),
     }
 
 
@@ -417,7 +426,7 @@ def report(runs: list[dict[str, float]], cameras: int, repeat: int = 1, notes: s
             f"| {figures['workers']:.0f} | {counter_rate:,.0f} ({figures['counted']:.0f} in {figures['counter_s']:.2f} s) "
             f"| {ingest_rate:,.0f} ({figures['stored']:.0f} in {figures['ingest_s']:.2f} s) "
             f"| **{ingest_rate / counter_rate:.0%}** | {lost:.0f} | {per_report_us:.0f} µs "
-            f"| {figures['broker_cpu_s']:.1f} s | {figures['load_before']:.1f} |"
+            f"| {figures['peak_rss_mb']:.0f} MB | {figures['broker_cpu_s']:.1f} s | {figures['load_before']:.1f} |"
         )
         outcomes.setdefault(int(figures["workers"]), []).append((ingest_rate / counter_rate, ingest_rate, lost))
     return "\n".join([
@@ -437,11 +446,12 @@ def report(runs: list[dict[str, float]], cameras: int, repeat: int = 1, notes: s
         "row is its own run (fresh broker and database), the worker counts taking turns when repeated. The",
         "ingest's time runs from its first report",
         "received to the moment the last one was committed (polled every 50 ms). Ingest CPU is per report,",
-        "all worker processes together.",
+        "all worker processes together; peak RSS is theirs summed (a supervisor's too), most of it SQLite's",
+        "page cache (64 MiB per connection) and Python's arenas from the batches in flight.",
         "",
         f"| workers | bare paho counter, reports/s | ingest ({backend}), reports/s | of the limit | lost "
-        "| ingest CPU per report | broker CPU | load before |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| ingest CPU per report | ingest peak RSS | broker CPU | load before |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
         ("For larger deployments (the goal is set for SQLite), the median run of each N: "
