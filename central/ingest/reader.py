@@ -79,6 +79,10 @@ class BufferedReadClient(mqtt.Client):
             return super()._sock_recv(bufsize)
         buffer, offset = self._scc_buffer, self._scc_offset
         if offset >= len(buffer):
+            if self._scc_fresh_reads >= MAX_FRESH_READS:
+                # Enough for this loop_read: paho keeps a packet cut here in its own state, the rest
+                # stays in the socket where select() and pending() see it, and our acks and pings go out.
+                raise BlockingIOError
             buffer = self._fill()
             if not buffer:
                 return buffer
@@ -137,7 +141,7 @@ class BufferedReadClient(mqtt.Client):
             while offset < end:
                 header = buffer[offset]
                 qos = (header >> 1) & 0x03
-                if header & 0xF0 != PUBLISH or qos == 2:
+                if header & 0xF0 != PUBLISH or qos >= 2:  # QoS 2 needs paho's handshake; 3 is malformed
                     break
                 remaining = read_varint(buffer, offset + 1, end)
                 if remaining is None:

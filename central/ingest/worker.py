@@ -98,7 +98,9 @@ class IngestWorker:
         # before taking what is there, so a message appended after that sets it again.
         self._inbox: collections.deque[Received] = collections.deque()
         self._arrived = threading.Event()
-        self._generation = 0  # bumped on every connect: packet ids of an older connection must not be acked
+        # Bumped on every connect and disconnect: packet ids of an older connection must not be acked,
+        # and acks queued while paho reconnects would go out on the new connection.
+        self._generation = 0
         self._dirty_regencies: set[str] | None = None  # None: all of them (on start)
         self._next_summary = 0.0
         self._next_maintenance = time.monotonic() + ingest.maintenance_interval_s
@@ -146,6 +148,7 @@ class IngestWorker:
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object, reason: ReasonCode,
                        _properties: object) -> None:
+        self._generation += 1
         self.connected.clear()
         self.subscribed.clear()
         if not self._stop.is_set():

@@ -7,10 +7,12 @@ import time
 import uuid
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from central.ingest import reader as reader_module
 from central.ingest.reader import CHUNK, BufferedReadClient, read_varint
 from shared.mqtt import TlsFiles, session_properties, tls_context
 from tests.fixtures.broker import AGENT_PALEMBANG, CENTRAL, Pki, TlsBroker
@@ -70,7 +72,12 @@ def _wait(condition: object, timeout: float = 30) -> None:
         time.sleep(0.02)
 
 
-def test_every_publish_is_handed_over_intact_and_acked_by_its_packet_id(tls_broker: TlsBroker, pki: Pki) -> None:
+@pytest.mark.parametrize("fresh_reads", [reader_module.MAX_FRESH_READS, 1])
+def test_every_publish_is_handed_over_intact_and_acked_by_its_packet_id(
+    tls_broker: TlsBroker, pki: Pki, fresh_reads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1: every loop_read stops after one socket read, mid-packet, so paho carries the cut packet over.
+    monkeypatch.setattr(reader_module, "MAX_FRESH_READS", fresh_reads)
     collector = Collector()
     client_id = f"reader-{uuid.uuid4().hex[:8]}"
     reader = _reader(tls_broker, pki, client_id, collector)
