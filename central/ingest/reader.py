@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -138,38 +139,38 @@ class BufferedReadClient(mqtt.Client):
         assert handler is not None
         buffer, offset, end = self._scc_buffer, self._scc_offset, len(self._scc_buffer)
         try:
-            while offset < end:
-                header = buffer[offset]
-                qos = (header >> 1) & 0x03
-                if header & 0xF0 != PUBLISH or qos >= 2:  # QoS 2 needs paho's handshake; 3 is malformed
-                    break
-                remaining = read_varint(buffer, offset + 1, end)
-                if remaining is None:
-                    break
-                length, index = remaining
-                packet_end = index + length
-                if packet_end > end:
-                    break
-                topic_length = (buffer[index] << 8) | buffer[index + 1]
-                position = index + 2 + topic_length
-                if topic_length == 0 or position > packet_end:
-                    break
-                topic = buffer[index + 2 : position].decode()
-                mid = 0
-                if qos:
-                    mid = (buffer[position] << 8) | buffer[position + 1]
-                    position += 2
-                if self._protocol == mqtt.MQTTv5:
-                    # Properties: a varint length, then that many bytes we have no use for.
-                    properties = read_varint(buffer, position, packet_end)
-                    if properties is None:
+            # Malformed or cut short: paho reads it from ``offset`` and says what is wrong.
+            with contextlib.suppress(IndexError, UnicodeDecodeError):
+                while offset < end:
+                    header = buffer[offset]
+                    qos = (header >> 1) & 0x03
+                    if header & 0xF0 != PUBLISH or qos >= 2:  # QoS 2 needs paho's handshake; 3 is malformed
                         break
-                    position = properties[1] + properties[0]
-                if position > packet_end:
-                    break
-                handler(topic, buffer[position:packet_end], mid, qos)
-                offset = packet_end
-        except (IndexError, UnicodeDecodeError):
-            pass  # malformed or cut short: paho reads it from ``offset`` and says what is wrong
+                    remaining = read_varint(buffer, offset + 1, end)
+                    if remaining is None:
+                        break
+                    length, index = remaining
+                    packet_end = index + length
+                    if packet_end > end:
+                        break
+                    topic_length = (buffer[index] << 8) | buffer[index + 1]
+                    position = index + 2 + topic_length
+                    if topic_length == 0 or position > packet_end:
+                        break
+                    topic = buffer[index + 2 : position].decode()
+                    mid = 0
+                    if qos:
+                        mid = (buffer[position] << 8) | buffer[position + 1]
+                        position += 2
+                    if self._protocol == mqtt.MQTTv5:
+                        # Properties: a varint length, then that many bytes we have no use for.
+                        properties = read_varint(buffer, position, packet_end)
+                        if properties is None:
+                            break
+                        position = properties[1] + properties[0]
+                    if position > packet_end:
+                        break
+                    handler(topic, buffer[position:packet_end], mid, qos)
+                    offset = packet_end
         finally:
             self._scc_offset = offset

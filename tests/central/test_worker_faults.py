@@ -174,7 +174,7 @@ def test_a_failed_publish_after_the_ack_is_logged_and_retried_next_round(
 
 def test_with_automatic_collection_off_the_worker_collects_cycles_on_its_timer(worker: IngestWorker) -> None:
     class Node:
-        pass
+        """An object that refers to itself: only the cycle collector frees it."""
 
     def orphan_cycle() -> weakref.ref[Node]:
         node = Node()
