@@ -17,7 +17,7 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import ColumnExpressionArgument, Select, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from central.storage.db import lock_event_ids
+from central.storage import transitions
 from central.storage.models import (
     Agent,
     Camera,
@@ -26,7 +26,6 @@ from central.storage.models import (
     CameraThumbnail,
     CommandRecord,
     Event,
-    EventKind,
     HostMetric,
     Regency,
     RegencyDaily,
@@ -272,13 +271,7 @@ def retire_camera(session: Session, camera_pk: int, *, retired_by: str = "", now
     if camera.retired_at is None:
         camera.retired_at = now or utc_now()
         camera.retired_by = retired_by
-        # An event moves the change feed, so every process's cached rollup drops the camera at once.
-        lock_event_ids(session.connection())
-        session.add(Event(
-            ts=camera.retired_at, created_at=camera.retired_at, kind=EventKind.CAMERA_RETIRED.value,
-            regency_code=camera.regency_code, agent_name=camera.agent_name, camera_pk=camera.id,
-            subject=camera.camera_id, old_state=camera.status, new_state="retired", message=retired_by,
-        ))
+        transitions.camera_retired(session.connection(), camera, camera.retired_at, retired_by)
         session.flush()
     return camera
 

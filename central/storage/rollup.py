@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, case, delete, func, or_, select
 
-from central.storage.db import lock_event_ids
+from central.storage import transitions
 from central.storage.models import (
     NO_REPORT_REASON,
     Camera,
@@ -24,7 +23,6 @@ from central.storage.models import (
     CameraDaily,
     CameraStatusChange,
     Event,
-    EventKind,
     HostMetric,
     IngestedMessage,
     QuarantinedMessage,
@@ -171,7 +169,7 @@ def mark_silent_cameras(conn: Connection, now: dt.datetime, silence: dt.timedelt
     Lost cameras are left offline (lost): their agent stopped checking them on purpose, so their
     silence is expected and must not turn a problem into a grey "unknown".
     """
-    cameras, changes = _t(Camera), _t(CameraStatusChange)
+    cameras = _t(Camera)
     cutoff = now - silence
     rows = conn.execute(
         select(cameras.c.id, cameras.c.agent_name, cameras.c.camera_id, cameras.c.regency_code, cameras.c.status,
@@ -181,10 +179,10 @@ def mark_silent_cameras(conn: Connection, now: dt.datetime, silence: dt.timedelt
     ).all()
     if not rows:
         return []
-    _go_unknown(conn, changes, "camera_pk", rows, now, {"status": "unknown"})
-    conn.execute(update(cameras).where(cameras.c.id.in_([row.id for row in rows])).values(
-        status="unknown", reason=NO_REPORT_REASON, message="", status_since=now, updated_at=now))
-    _silence_events(conn, EventKind.CAMERA_STATUS, "camera_pk", [(row, row.camera_id, row.status) for row in rows], now)
+    silent = [transitions.CameraNow(row.id, row.camera_id, row.regency_code, row.status, row.status_since)
+              for row in rows]
+    transitions.cameras_unknown(conn, transitions.Transitions(), silent, [row.agent_name for row in rows],
+                                NO_REPORT_REASON, now, created_at=now)
     log.info("%d camera(s) silent for %s: now unknown", len(rows), silence)
     return [row.id for row in rows]
 
@@ -195,7 +193,7 @@ def mark_silent_websites(conn: Connection, now: dt.datetime, silence: dt.timedel
     Central is not told a site's interval; the gap between its two newest checks stands for it, so a
     site checked hourly is not declared silent after ``silence`` alone. Returns their ids.
     """
-    websites, changes, checks = _t(Website), _t(WebsiteStatusChange), _t(WebsiteCheck)
+    websites, checks = _t(Website), _t(WebsiteCheck)
     cutoff = now - silence
     candidates = conn.execute(
         select(websites.c.id, websites.c.agent_name, websites.c.website_id, websites.c.regency_code,
@@ -215,45 +213,13 @@ def mark_silent_websites(conn: Connection, now: dt.datetime, silence: dt.timedel
         before = aware_datetime(previous.get(row.id))
         interval = row.last_check_at - before if before is not None else dt.timedelta(0)
         if now - row.last_check_at > max(silence, SILENT_INTERVALS * interval):
-            rows.append(row)
+            rows.append(transitions.WebsiteNow(row.id, row.website_id, row.regency_code, row.agent_name, row.state,
+                                               row.status_since))
     if not rows:
         return []
-    # Availability is not known either: empty, as before a site's first report (uptime leaves it out).
-    unknown = {"state": "unknown", "availability": "", "freshness": "unknown"}
-    _go_unknown(conn, changes, "website_pk", rows, now, unknown)
-    conn.execute(update(websites).where(websites.c.id.in_([row.id for row in rows])).values(
-        **unknown, reason=NO_REPORT_REASON, message="", status_since=now, updated_at=now))
-    _silence_events(conn, EventKind.WEBSITE_STATUS, "website_pk", [(row, row.website_id, row.state) for row in rows],
-                    now)
+    transitions.websites_unknown(conn, transitions.Transitions(), rows, now)
     log.info("%d website(s) silent for %s or more: now unknown", len(rows), silence)
     return [row.id for row in rows]
-
-
-def _go_unknown(
-    conn: Connection, changes: Table, key: str, rows: Sequence[Any], now: dt.datetime, state: dict[str, str]
-) -> None:
-    """End each row's open status period now and open an unknown (no_report) one."""
-    for row in rows:
-        conn.execute(
-            update(changes)
-            .where(and_(changes.c[key] == row.id, changes.c.ended_at.is_(None)))
-            .values(ended_at=now, duration_s=(now - row.status_since).total_seconds())
-        )
-    conn.execute(changes.insert(), [
-        {key: row.id, **state, "reason": NO_REPORT_REASON, "message": "", "started_at": now} for row in rows
-    ])
-
-
-def _silence_events(
-    conn: Connection, kind: EventKind, key: str, rows: list[tuple[Any, str, str]], now: dt.datetime
-) -> None:
-    lock_event_ids(conn)
-    conn.execute(_t(Event).insert(), [
-        {"ts": now, "created_at": now, "kind": kind.value, "regency_code": row.regency_code,
-         "agent_name": row.agent_name, "camera_pk": None, "website_pk": None, key: row.id, "subject": subject,
-         "old_state": old, "new_state": "unknown", "reason": NO_REPORT_REASON, "message": ""}
-        for row, subject, old in rows
-    ])
 
 
 def prune(conn: Connection, retention: dt.timedelta, now: dt.datetime) -> dict[str, int]:
