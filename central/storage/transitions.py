@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypedDict, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, update
 
@@ -102,11 +102,28 @@ class Republish:
     regencies: set[str] = field(default_factory=set)
 
 
+class EventRow(TypedDict):
+    """One row of the change feed (``events``), as inserted."""
+
+    ts: dt.datetime
+    created_at: dt.datetime
+    kind: str
+    regency_code: str | None
+    agent_name: str | None
+    camera_pk: int | None
+    website_pk: int | None
+    subject: str
+    old_state: str
+    new_state: str
+    reason: str
+    message: str
+
+
 def event_row(
     kind: EventKind, ts: dt.datetime, regency: str | None, agent: str | None, subject: str, *, old: str = "",
     new: str = "", reason: str = "", message: str = "", camera_pk: int | None = None,
     website_pk: int | None = None, created_at: dt.datetime | None = None,
-) -> dict[str, Any]:
+) -> EventRow:
     """One row of the change feed (``events``)."""
     return {
         "ts": ts, "created_at": created_at or dt.datetime.now(dt.UTC), "kind": kind.value, "regency_code": regency,
@@ -115,7 +132,7 @@ def event_row(
     }
 
 
-def write_events(conn: Connection, events: list[dict[str, Any]]) -> None:
+def write_events(conn: Connection, events: list[EventRow]) -> None:
     if events:
         lock_event_ids(conn)
         conn.execute(events_table.insert(), events)
@@ -130,7 +147,7 @@ class Transitions:
 
     def __init__(self, republish: Republish | None = None) -> None:
         self.republish = republish if republish is not None else Republish()
-        self.events: list[dict[str, Any]] = []
+        self.events: list[EventRow] = []
         self._camera_closes: list[dict[str, Any]] = []
         self._camera_opens: list[Period] = []
         self._website_closes: list[dict[str, Any]] = []
