@@ -30,9 +30,11 @@ from central.storage.models import (
     Website,
     WebsiteCheck,
     WebsiteDaily,
+    WebsiteState,
     WebsiteStatusChange,
 )
 from central.storage.queries import WEBSITE_UP, aware_datetime, website_availability
+from shared.messages import CameraState
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +176,7 @@ def mark_silent_cameras(conn: Connection, now: dt.datetime, silence: dt.timedelt
     rows = conn.execute(
         select(cameras.c.id, cameras.c.agent_name, cameras.c.camera_id, cameras.c.regency_code, cameras.c.status,
                cameras.c.status_since)
-        .where(cameras.c.status != "unknown", cameras.c.last_check_at < cutoff, cameras.c.status_since < cutoff,
+        .where(cameras.c.status != CameraState.UNKNOWN.value, cameras.c.last_check_at < cutoff, cameras.c.status_since < cutoff,
                cameras.c.lost_at.is_(None), Camera.in_service)
     ).all()
     if not rows:
@@ -198,7 +200,7 @@ def mark_silent_websites(conn: Connection, now: dt.datetime, silence: dt.timedel
     candidates = conn.execute(
         select(websites.c.id, websites.c.agent_name, websites.c.website_id, websites.c.regency_code,
                websites.c.state, websites.c.status_since, websites.c.last_check_at)
-        .where(websites.c.state != "unknown", websites.c.last_check_at < cutoff, websites.c.status_since < cutoff)
+        .where(websites.c.state != WebsiteState.UNKNOWN.value, websites.c.last_check_at < cutoff, websites.c.status_since < cutoff)
     ).all()
     if not candidates:
         return []

@@ -36,10 +36,11 @@ from central.storage.models import (
     Event,
     EventKind,
     Website,
+    WebsiteState,
     WebsiteStatusChange,
 )
 from central.storage.text import clean_text
-from shared.messages import CameraState
+from shared.messages import CameraState, Freshness
 
 AGENT_OFFLINE_REASON = "agent_offline"
 
@@ -278,16 +279,17 @@ def websites_unknown(conn: Connection, transitions: Transitions, rows: Sequence[
     if not rows:
         return
     # Availability is not known either: empty, as before a site's first report (uptime leaves it out).
-    unknown = {"state": "unknown", "availability": "", "freshness": "unknown"}
+    state, availability, freshness = WebsiteState.UNKNOWN.value, "", Freshness.UNKNOWN.value
     for site in rows:
-        transitions.website(site, "unknown", "", "unknown", NO_REPORT_REASON, "", at)
+        transitions.website(site, state, availability, freshness, NO_REPORT_REASON, "", at)
         transitions.events.append(event_row(
             EventKind.WEBSITE_STATUS, at, site.regency_code, site.agent_name, site.website_id, old=site.state,
-            new="unknown", reason=NO_REPORT_REASON, website_pk=site.id, created_at=at,
+            new=state, reason=NO_REPORT_REASON, website_pk=site.id, created_at=at,
         ))
     transitions.write_periods(conn)
     conn.execute(update(websites).where(websites.c.id.in_([site.id for site in rows])).values(
-        **unknown, reason=NO_REPORT_REASON, message="", status_since=at, updated_at=at))
+        state=state, availability=availability, freshness=freshness, reason=NO_REPORT_REASON, message="",
+        status_since=at, updated_at=at))
     transitions.republish.websites.update(site.id for site in rows)
 
 
