@@ -203,9 +203,14 @@ def _xaddrs(text: str) -> list[str]:
     """XAddrs as URLs; a bare ``host/path`` (seen in the field) is read as http."""
     result = []
     for token in text.split()[:_MAX_XADDRS]:
-        url = token if "://" in token else f"http://{token}"
-        if host_port_of(url) is not None:
-            result.append(url[:512])
+        bare = "://" not in token
+        url = f"http://{token}" if bare else token
+        where = host_port_of(url)
+        if where is None or urlsplit(url).scheme.lower() not in ("http", "https"):
+            continue
+        if bare and ("/" not in token or not ("." in where[0] or where[0] == "localhost")):
+            continue  # a lone word is not an address
+        result.append(url[:512])
     return result
 
 

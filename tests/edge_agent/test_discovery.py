@@ -1,0 +1,158 @@
+"""Discovery rounds on loopback: a mixed-dialect simulated fleet found whole, every reply counted, each
+dropped reply named (CLI --verbose and the service log), overlapping ranges probed once per address, and
+unusable advertised addresses replaced by the replying one."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from edge_agent.agent import Agent
+from edge_agent.discovery import discover, settle_addresses, unique_hosts
+from edge_agent.discovery_parse import Discovered
+from simulator.discovery_dialects import DIALECTS
+from simulator.testing import start_fleet
+from tests.edge_agent.conftest import agent_config, write_config
+from tests.fixtures.broker import Pki, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO / "tests" / "fixtures" / "discovery"
+FAULT = (CORPUS / "tplink-vigi-c340-fault.xml").read_bytes()
+WINDOWS = (CORPUS / "windows-wsdd-probematch.xml").read_bytes()
+
+
+class Repliers:
+    """Real UDP 'devices' on loopback addresses, one port: each answers every datagram with its payload."""
+
+    def __init__(self, port: int, payloads: dict[str, bytes]) -> None:
+        self.port = port
+        self.received: Counter[str] = Counter()
+        self._sockets = []
+        for address, payload in payloads.items():
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((address, port))
+            sock.settimeout(0.2)
+            self._sockets.append((sock, address, payload))
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._serve, args=entry, daemon=True) for entry in self._sockets]
+        for thread in self._threads:
+            thread.start()
+
+    def _serve(self, sock: socket.socket, address: str, payload: bytes) -> None:
+        while not self._stop.is_set():
+            try:
+                _data, peer = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            self.received[address] += 1
+            if payload:
+                sock.sendto(payload, peer)
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(5)
+        for sock, _address, _payload in self._sockets:
+            sock.close()
+
+
+@contextmanager
+def repliers(payloads: dict[str, bytes]) -> Iterator[Repliers]:
+    server = Repliers(free_port(), payloads)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_a_mixed_dialect_fleet_is_found_whole_by_unicast() -> None:
+    count = 2 * len(DIALECTS)
+    with start_fleet(count, scenario={"defaults": {"discovery_dialect": "mixed"}}, rtsp=False) as fleet:
+        found = asyncio.run(discover([], [ipaddress.IPv4Network("127.0.0.1/32")], multicast=False, listen_s=1.0,
+                                     port=fleet.descriptor.discovery_port))
+        expected = {c.endpoint_reference: (c.host, c.onvif_port) for c in fleet.cameras}
+    assert {d.endpoint_ref: d.host_port for d in found.devices} == expected
+    # localhost_xaddr and nat_xaddr cameras are stored with the address they answered from, like the rest.
+    assert found.dropped == 0 and found.parsed == found.replies >= count
+    assert len(found.sources) == count, "each camera answers from its own address"
+    assert found.summary() == f"{found.replies} replies from {count} addresses: {found.replies} parsed, 0 dropped"
+
+
+def test_dropped_replies_are_counted_and_named_in_the_service_log(
+        pki: Pki, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    name = pki.provision_agent()
+    with repliers({"127.31.0.1": FAULT, "127.31.0.2": b"hello?", "127.31.0.3": WINDOWS}) as devices:
+        config = agent_config(name, tmp_path, ca=pki.ca_cert, cert=pki.cert(name), key=pki.key(name),
+                              discovery={"multicast": False, "ranges": ["127.31.0.0/29"], "port": devices.port,
+                                         "listen_s": 3.0})
+
+        async def rediscover() -> None:
+            agent = Agent(config)
+            try:
+                await agent.rediscover()
+            finally:
+                agent.outbox.close()
+
+        with caplog.at_level(logging.INFO, logger="edge_agent"):
+            asyncio.run(rediscover())
+    lines = [r.getMessage() for r in caplog.records]
+    assert "discovery: dropped reply from 127.31.0.1: SOAP fault: SOAP-ENV:Sender; ter:InvalidArgVal; error" in lines
+    assert any(line.startswith("discovery: dropped reply from 127.31.0.2: not XML") for line in lines)
+    assert any(line.startswith("discovery: dropped reply from 127.31.0.3: not an ONVIF device") for line in lines)
+    # Two probe rounds: each device answered twice, each (source, reason) is named once.
+    assert sum("dropped reply from" in line for line in lines) == 3
+    assert "discovery: 6 replies from 3 addresses: 0 parsed, 6 dropped; 0 device(s)" in lines
+
+
+def test_repeated_and_overlapping_ranges_probe_each_address_once_per_round() -> None:
+    ranges = [ipaddress.IPv4Network(r) for r in ("127.31.1.0/30", "127.31.1.0/30", "127.31.1.2/32", "127.31.1.0/31")]
+    assert unique_hosts(ranges) == ["127.31.1.1", "127.31.1.2", "127.31.1.0"]
+    with repliers({"127.31.1.1": b"", "127.31.1.2": b""}) as devices:
+        asyncio.run(discover([], ranges, multicast=False, listen_s=0.5, port=devices.port))
+        received = dict(devices.received)
+    assert received == {"127.31.1.1": 2, "127.31.1.2": 2}, "two rounds, one probe each per address"
+
+
+def test_an_unreachable_advertised_address_is_checked_once_and_replaced_by_the_replying_one() -> None:
+    checked: list[tuple[str, int]] = []
+
+    async def nothing_answers(host: str, port: int) -> bool:
+        checked.append((host, port))
+        return False
+
+    devices = [Discovered(f"urn:uuid:{i}", ["http://192.0.2.10:8080/onvif/device_service"], source=f"10.0.0.{i}")
+               for i in range(1, 4)]
+    stays = Discovered("urn:uuid:9", ["http://10.0.0.9:2020/onvif/device_service"], source="10.0.0.9")
+    local = Discovered("urn:uuid:8", ["http://localhost/onvif/device_service"], source="10.0.0.8")
+    asyncio.run(settle_addresses([*devices, stays, local], nothing_answers))
+    assert checked == [("192.0.2.10", 8080)], "once per advertised address, never for localhost or the source"
+    assert [d.host_port for d in devices] == [(f"10.0.0.{i}", 8080) for i in range(1, 4)]
+    assert stays.host_port == ("10.0.0.9", 2020)
+    assert local.host_port == ("10.0.0.8", 80)
+
+
+def test_discover_verbose_names_each_dropped_reply_and_ends_with_the_count(tmp_path: Path) -> None:
+    with repliers({"127.31.2.1": FAULT, "127.31.2.2": b"<html/>"}) as devices:
+        config = write_config(tmp_path / "agent.toml", "agent-cli", tmp_path / "state",
+                              discovery={"multicast": False, "port": devices.port, "listen_s": 3.0})
+        result = subprocess.run(
+            [sys.executable, "-m", "edge_agent.cli", "--config", str(config), "discover", "--no-multicast",
+             "--range", "127.31.2.0/30", "--verbose"],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "dropped reply from 127.31.2.1: SOAP fault: SOAP-ENV:Sender; ter:InvalidArgVal; error" in result.stderr
+    assert "dropped reply from 127.31.2.2: not a SOAP envelope (root <html>)" in result.stderr
+    assert result.stdout.rstrip().endswith(
+        "0 camera(s) found; 4 replies from 2 addresses: 0 parsed, 4 dropped")
