@@ -116,7 +116,7 @@ def test_several_xaddrs_prefer_the_replying_address_then_a_usable_ipv4() -> None
     (envelope("<d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe>"), "a Probe from another client"),
     (envelope(f"<d:ProbeMatch>{EPR}</d:ProbeMatch>"), "no XAddrs and no ONVIF type"),
     (envelope(f"<d:ProbeMatch>{EPR}<d:XAddrs>not a url at all ::</d:XAddrs></d:ProbeMatch>"), "no XAddrs"),
-    (envelope(f"<d:Bye><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Bye>"), "Bye without an endpoint reference"),
+    (envelope("<d:Bye><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Bye>"), "Bye without an endpoint reference"),
     (b"<s:Envelope " + NS.encode() + b"/>", "without a Body"),
     (b"x" * 70_000, "larger than"),
 ])
