@@ -1,5 +1,6 @@
 """Discovery on a real (namespaced) LAN: the agent finds multicast cameras with WS-Discovery Probe on
-239.255.255.250, and cameras that ignore multicast by probing the configured range one address at a time."""
+239.255.255.250, and cameras that ignore multicast by probing the configured range one address at a time,
+whatever discovery dialect each camera speaks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.discovery_dialects import DIALECTS
 from simulator.netns import netns_available, test_network
 from simulator.testing import run_fleet_process
 from tests.edge_agent.conftest import write_config
@@ -81,3 +83,48 @@ def test_multicast_cameras_and_unicast_only_cameras_in_a_range(tmp_path: Path) -
         assert (row["serial"], row["mac"]) == (simulated.serial, simulated.mac)
     # Without the range, the unicast-only cameras stay invisible: the range scan is what finds them.
     assert set(outputs["multicast"]) == {c.endpoint_reference for c in lan.cameras}
+
+
+def test_mixed_dialect_fleets_found_whole_by_multicast_and_by_unicast_range(tmp_path: Path) -> None:
+    """Every discovery dialect (simulator.discovery_dialects) on a real LAN: all found, each at its own address."""
+    count = len(DIALECTS)
+    with test_network(namespaces=3) as net:
+        agent_ns, multicast_ns, unicast_ns = net.namespaces
+        multicast_base = net.add_addresses(multicast_ns, count, first_host_number=100)
+        unicast_base = net.add_addresses(unicast_ns, count, first_host_number=100 + count)
+        mixed = tmp_path / "mixed.toml"
+        mixed.write_text('[defaults]\ndiscovery_dialect = "mixed"\n')
+        other = tmp_path / "mixed-other.toml"
+        other.write_text('seed = 7\n[defaults]\ndiscovery_dialect = "mixed"\n')
+        common_args = ["--discovery-port", "3702", "--no-rtsp"]
+        with (
+            run_fleet_process(count, extra_args=["--host", multicast_ns.address, "--camera-ip-base", multicast_base,
+                                                 *common_args],
+                              command_prefix=net.exec_prefix(multicast_ns), scenario_file=mixed) as lan,
+            run_fleet_process(count, extra_args=["--host", unicast_ns.address, "--camera-ip-base", unicast_base,
+                                                 "--no-multicast", *common_args],
+                              command_prefix=net.exec_prefix(unicast_ns), scenario_file=other) as routed,
+        ):
+            camera = lan.cameras[0]
+            config = write_config(
+                tmp_path / "agent.toml", "agent-lan", tmp_path / "state", timeouts={"onvif_s": 5},
+                networks=[{"cidr": str(ipaddress.ip_network(f"{agent_ns.address}/24", strict=False)),
+                           "username": camera.username, "password": camera.password}],
+                # The configured range holds the unicast-only host; --range repeats it (probed once all the same).
+                discovery={"ranges": [f"{unicast_ns.address}/32"], "listen_s": 3.0, "repeats": 3})
+            result = subprocess.run(
+                [*net.exec_prefix(agent_ns), sys.executable, "-m", "edge_agent.cli", "--config", str(config),
+                 "discover", "--json", "--verbose", "--range", f"{unicast_ns.address}/32"],
+                cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr
+    found = {row["endpoint_ref"]: row for row in json.loads(result.stdout)}
+    expected = {c.endpoint_reference: ("multicast", c) for c in lan.cameras}
+    expected |= {c.endpoint_reference: ("unicast", c) for c in routed.cameras}
+    assert set(found) == set(expected), result.stderr
+    for endpoint_ref, (method, simulated) in expected.items():
+        row = found[endpoint_ref]
+        assert row["method"] == method
+        assert (row["host"], row["port"]) == (simulated.host, simulated.onvif_port), row
+        assert row["serial"] == simulated.serial, row
+    assert "dropped reply" not in result.stderr
+    assert " 0 dropped" in result.stderr.strip().splitlines()[-1]
