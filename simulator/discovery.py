@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import logging
 import random
@@ -101,6 +102,17 @@ class _Sequence:
         return f"<d:AppSequence InstanceId={xa(self.instance_id)} MessageNumber={xa(number)}/>"
 
 
+class _OneCamera(asyncio.DatagramProtocol):
+    """The socket on one camera's own address: unicast Probes to it are answered by that camera."""
+
+    def __init__(self, responder: DiscoveryResponder, camera: Camera) -> None:
+        self.responder = responder
+        self.camera = camera
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.responder.answer(data, addr, [self.camera])
+
+
 class DiscoveryResponder(asyncio.DatagramProtocol):
     """Answers Probes for every live camera and announces cameras as they come and go."""
 
@@ -113,6 +125,7 @@ class DiscoveryResponder(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._multicast = False
         self._socket: socket.socket | None = None
+        self._per_camera: list[asyncio.BaseTransport] = []
         self.port = 0
 
     async def start(self, host: str, port: int, multicast: bool) -> int:
@@ -138,7 +151,34 @@ class DiscoveryResponder(asyncio.DatagramProtocol):
         self._socket = sock
         await loop.create_datagram_endpoint(lambda: self, sock=sock)
         self.port = int(sock.getsockname()[1])
+        await self._listen_per_camera()
         return self.port
+
+    async def _listen_per_camera(self) -> None:
+        """A socket on each camera's own address, so a unicast Probe to it gets that camera's answer only.
+
+        Real cameras are one host each: a range scan sees one reply per address, not the fleet's.
+        Multicast Probes still reach the shared socket (bound to the wildcard or the fleet's address).
+        """
+        if self._host_for is None:
+            return
+        loop = asyncio.get_running_loop()
+        for camera in self._cameras():
+            host = self._host_for(camera)
+            if not host:
+                continue
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+            # Beside the shared socket on the wildcard address and the same port (multicast mode).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, self.port))
+            except OSError as error:
+                sock.close()
+                log.warning("%s: no unicast discovery on %s:%d: %s", camera.camera_id, host, self.port, error)
+                continue
+            sock.setblocking(False)
+            transport, _ = await loop.create_datagram_endpoint(functools.partial(_OneCamera, self, camera), sock=sock)
+            self._per_camera.append(transport)
 
     @property
     def multicast(self) -> bool:
@@ -152,13 +192,20 @@ class DiscoveryResponder(asyncio.DatagramProtocol):
             self._transport.close()
             self._transport = None
             self._socket = None
+        for transport in self._per_camera:
+            transport.close()
+        self._per_camera.clear()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.answer(data, addr, self._cameras())
+
+    def answer(self, data: bytes, addr: tuple[str, int], cameras: list[Camera]) -> None:
+        """Schedule a ProbeMatch from each of ``cameras`` that matches, after the spec's random delay."""
         probe = parse_probe(data)
         if probe is None:
             return
         loop = asyncio.get_running_loop()
-        for camera in self._cameras():
+        for camera in cameras:
             if not self._announces(camera) or not probe_matches(probe, camera):
                 continue
             delay = random.uniform(0, APP_MAX_DELAY_SECONDS) + camera.delay_seconds()

@@ -144,7 +144,7 @@ class Fleet:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         options = self.options
-        _raise_open_file_limit(len(self.cameras) + 256)
+        _raise_open_file_limit(2 * len(self.cameras) + 256)  # an HTTP and a discovery socket per camera
         self.http_port = await self._camera_http.listen(options.host, options.http_port)
         for address in self._addresses.values():
             await self._camera_http.listen(address, self.http_port)

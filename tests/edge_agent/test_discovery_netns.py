@@ -96,6 +96,8 @@ def test_mixed_dialect_fleets_found_whole_by_multicast_and_by_unicast_range(tmp_
         mixed.write_text('[defaults]\ndiscovery_dialect = "mixed"\n')
         other = tmp_path / "mixed-other.toml"
         other.write_text('seed = 7\n[defaults]\ndiscovery_dialect = "mixed"\n')
+        lan_24 = ipaddress.ip_network(f"{unicast_base}/24", strict=False)
+        unicast_range = [str(lan_24), *(str(half) for half in lan_24.subnets())]  # overlapping on purpose
         common_args = ["--discovery-port", "3702", "--no-rtsp"]
         with (
             run_fleet_process(count, extra_args=["--host", multicast_ns.address, "--camera-ip-base", multicast_base,
@@ -110,11 +112,12 @@ def test_mixed_dialect_fleets_found_whole_by_multicast_and_by_unicast_range(tmp_
                 tmp_path / "agent.toml", "agent-lan", tmp_path / "state", timeouts={"onvif_s": 5},
                 networks=[{"cidr": str(ipaddress.ip_network(f"{agent_ns.address}/24", strict=False)),
                            "username": camera.username, "password": camera.password}],
-                # The configured range holds the unicast-only host; --range repeats it (probed once all the same).
-                discovery={"ranges": [f"{unicast_ns.address}/32"], "listen_s": 3.0, "repeats": 3})
+                # The configured ranges hold the unicast-only cameras' addresses (and the multicast ones: found
+                # both ways, they count as multicast); --range repeats and splits them: each address probed once.
+                discovery={"ranges": [f"{unicast_base}/32", str(lan_24)], "listen_s": 3.0, "repeats": 3})
             result = subprocess.run(
                 [*net.exec_prefix(agent_ns), sys.executable, "-m", "edge_agent.cli", "--config", str(config),
-                 "discover", "--json", "--verbose", "--range", f"{unicast_ns.address}/32"],
+                 "discover", "--json", "--verbose", *(a for r in unicast_range for a in ("--range", r))],
                 cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr
     found = {row["endpoint_ref"]: row for row in json.loads(result.stdout)}
@@ -128,3 +131,4 @@ def test_mixed_dialect_fleets_found_whole_by_multicast_and_by_unicast_range(tmp_
         assert row["serial"] == simulated.serial, row
     assert "dropped reply" not in result.stderr
     assert " 0 dropped" in result.stderr.strip().splitlines()[-1]
+    assert "scanning ranges [##############################] 508/508" in result.stderr, "254 addresses, twice"
