@@ -15,6 +15,7 @@ service addresses; each such address is checked once per round.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -47,6 +48,9 @@ NS_WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 NS_WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
 # Dropped replies named in the service log per round; the rest are counted in the round's summary line.
 DROP_LOG_LIMIT = 20
+MAX_ROUND_BYTES = 64 << 20  # replies kept for parsing per round; a thousand cameras send ~10 MiB
+RECEIVE_BUFFER_BYTES = 4 << 20  # asked for; the kernel caps it at net.core.rmem_max
+UNICAST_PASSES = 2
 _REACHABILITY_TIMEOUT_S = 1.5
 _REACHABILITY_CHECKS = 32
 
@@ -74,6 +78,10 @@ class DiscoveryRound:
     parsed: int = 0
     sources: set[str] = field(default_factory=set)
     drops: list[tuple[str, str]] = field(default_factory=list)  # (source address, reason)
+    # Received but not yet parsed: parsing waits until the listening ends, so a burst of a thousand
+    # replies is read off the socket before the kernel's receive buffer overflows.
+    _pending: list[tuple[bytes, str, DiscoveryMethod]] = field(default_factory=list)
+    _pending_bytes: int = 0
 
     @property
     def dropped(self) -> int:
@@ -87,9 +95,22 @@ class DiscoveryRound:
         return (f"{self.replies} replies from {len(self.sources)} addresses: "
                 f"{self.parsed} parsed, {self.dropped} dropped")
 
-    def receive(self, data: bytes, source: str, method: DiscoveryMethod) -> None:
+    def collect(self, data: bytes, source: str, method: DiscoveryMethod) -> None:
+        """Take a datagram off the socket: counted now, parsed by ``parse_collected``."""
         self.replies += 1
         self.sources.add(source)
+        if self._pending_bytes + len(data) > MAX_ROUND_BYTES:
+            self.drops.append((source, f"over the round's {MAX_ROUND_BYTES >> 20} MiB of replies"))
+            return
+        self._pending.append((data, source, method))
+        self._pending_bytes += len(data)
+
+    def parse_collected(self) -> None:
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        for data, source, method in pending:
+            self._parse(data, source, method)
+
+    def _parse(self, data: bytes, source: str, method: DiscoveryMethod) -> None:
         reply = parse_reply(data, source)
         if reply.dropped:
             self.drops.append((source, reply.dropped))
@@ -120,7 +141,7 @@ class _Listener(asyncio.DatagramProtocol):
         self.method = method
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self.round.receive(data, str(addr[0]), self.method)
+        self.round.collect(data, str(addr[0]), self.method)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("discovery socket error: %s", exc)
@@ -163,6 +184,7 @@ async def _multicast(round_: DiscoveryRound, interfaces: Iterable[str], listen_s
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address))
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, struct.pack("b", 1))
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
         except OSError as error:
             log.warning("cannot probe on %s (%s): %s", name, address, error)
             sock.close()
@@ -190,30 +212,37 @@ async def _multicast(round_: DiscoveryRound, interfaces: Iterable[str], listen_s
 
 async def _unicast(round_: DiscoveryRound, ranges: Iterable[ipaddress.IPv4Network], *, port: int, rate: int,
                    listen_s: float, progress: Progress | None) -> None:
-    """Probe every host address of ``ranges`` directly (twice), then listen ``listen_s`` more."""
+    """Probe every host address of ``ranges`` directly, then again those still silent, listening ``listen_s``.
+
+    Like the multicast repeats, the second pass recovers Probes and replies UDP lost; it skips the
+    addresses that already answered. Each pass is followed by half the listening time.
+    """
     hosts = unique_hosts(ranges)
     if not hosts:
         return
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: _Listener(round_, DiscoveryMethod.UNICAST), local_addr=("0.0.0.0", 0), family=socket.AF_INET)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+    sock.bind(("0.0.0.0", 0))
+    transport, _ = await loop.create_datagram_endpoint(lambda: _Listener(round_, DiscoveryMethod.UNICAST), sock=sock)
     try:
         interval = 1.0 / rate
-        total = len(hosts) * 2
-        sent = 0
-        for _round in range(2):
+        gap = listen_s / UNICAST_PASSES
+        for pass_number in range(UNICAST_PASSES):
+            started = time.monotonic()
             payload = probe_message(f"uuid:{uuid.uuid4()}")
-            for host in hosts:
+            targets = hosts if pass_number == 0 else [h for h in hosts if h not in round_.sources]
+            for sent, host in enumerate(targets, 1):
                 try:
                     transport.sendto(payload, (host, port))
                 except OSError as error:  # unroutable address: not a camera
                     log.debug("probe to %s failed: %s", host, error)
-                sent += 1
-                if progress is not None and (sent % 64 == 0 or sent == total):
-                    progress(sent, total)
+                if progress is not None and pass_number == 0 and (sent % 64 == 0 or sent == len(targets)):
+                    progress(sent, len(targets))
                 if sent % 32 == 0:
                     await asyncio.sleep(interval * 32)
-        await asyncio.sleep(listen_s)
+            await asyncio.sleep(max(0.0, gap - (time.monotonic() - started)))
     finally:
         transport.close()
 
@@ -274,5 +303,6 @@ async def discover(interfaces: Iterable[str], ranges: Iterable[ipaddress.IPv4Net
     if ranges:
         jobs.append(_unicast(round_, ranges, port=port, rate=rate, listen_s=listen_s, progress=progress))
     await asyncio.gather(*jobs)
+    round_.parse_collected()
     await settle_addresses(list(round_.found.values()))
     return round_

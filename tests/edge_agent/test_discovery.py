@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from edge_agent.agent import Agent
-from edge_agent.discovery import discover, settle_addresses, unique_hosts
+from edge_agent.discovery import DiscoveryRound, discover, settle_addresses, unique_hosts
 from edge_agent.discovery_parse import Discovered
+from shared.messages import DiscoveryMethod
 from simulator.discovery_dialects import DIALECTS
 from simulator.testing import start_fleet
 from tests.edge_agent.conftest import agent_config, write_config
@@ -82,12 +83,13 @@ def test_a_mixed_dialect_fleet_is_found_whole_by_unicast() -> None:
     with start_fleet(count, scenario={"defaults": {"discovery_dialect": "mixed"}}, rtsp=False) as fleet:
         # A range scan over the cameras' own addresses, as across a routed VLAN: one Probe per address.
         assert all(ipaddress.ip_address(c.host) in ipaddress.ip_network("127.20.0.0/27") for c in fleet.cameras)
-        found = asyncio.run(discover([], [ipaddress.IPv4Network("127.20.0.0/27")], multicast=False, listen_s=1.0,
+        found = asyncio.run(discover([], [ipaddress.IPv4Network("127.20.0.0/27")], multicast=False, listen_s=2.0,
                                      port=fleet.descriptor.discovery_port))
         expected = {c.endpoint_reference: (c.host, c.onvif_port) for c in fleet.cameras}
     assert {d.endpoint_ref: d.host_port for d in found.devices} == expected
     # localhost_xaddr and nat_xaddr cameras are stored with the address they answered from, like the rest.
-    assert found.summary() == f"{2 * count} replies from {count} addresses: {2 * count} parsed, 0 dropped"
+    # The second pass re-probes only the silent addresses: one reply per camera.
+    assert found.summary() == f"{count} replies from {count} addresses: {count} parsed, 0 dropped"
     assert {d.source for d in found.devices} == {c.host for c in fleet.cameras}, "each from its own address"
 
 
@@ -112,9 +114,8 @@ def test_dropped_replies_are_counted_and_named_in_the_service_log(
     assert "discovery: dropped reply from 127.31.0.1: SOAP fault: SOAP-ENV:Sender; ter:InvalidArgVal; error" in lines
     assert any(line.startswith("discovery: dropped reply from 127.31.0.2: not XML") for line in lines)
     assert any(line.startswith("discovery: dropped reply from 127.31.0.3: not an ONVIF device") for line in lines)
-    # Two probe rounds: each device answered twice, each (source, reason) is named once.
     assert sum("dropped reply from" in line for line in lines) == 3
-    assert "discovery: 6 replies from 3 addresses: 0 parsed, 6 dropped; 0 device(s)" in lines
+    assert "discovery: 3 replies from 3 addresses: 0 parsed, 3 dropped; 0 device(s)" in lines
 
 
 def test_repeated_and_overlapping_ranges_probe_each_address_once_per_round() -> None:
@@ -123,7 +124,7 @@ def test_repeated_and_overlapping_ranges_probe_each_address_once_per_round() -> 
     with repliers({"127.31.1.1": b"", "127.31.1.2": b""}) as devices:
         asyncio.run(discover([], ranges, multicast=False, listen_s=0.5, port=devices.port))
         received = dict(devices.received)
-    assert received == {"127.31.1.1": 2, "127.31.1.2": 2}, "two rounds, one probe each per address"
+    assert received == {"127.31.1.1": 2, "127.31.1.2": 2}, "two passes (neither answers), one probe each"
 
 
 def test_an_unreachable_advertised_address_is_checked_once_and_replaced_by_the_replying_one() -> None:
@@ -156,4 +157,34 @@ def test_discover_verbose_names_each_dropped_reply_and_ends_with_the_count(tmp_p
     assert "dropped reply from 127.31.2.1: SOAP fault: SOAP-ENV:Sender; ter:InvalidArgVal; error" in result.stderr
     assert "dropped reply from 127.31.2.2: not a SOAP envelope (root <html>)" in result.stderr
     assert result.stdout.rstrip().endswith(
-        "0 camera(s) found; 4 replies from 2 addresses: 0 parsed, 4 dropped")
+        "0 camera(s) found; 2 replies from 2 addresses: 0 parsed, 2 dropped")
+
+
+def test_the_service_log_names_each_source_and_reason_once_and_at_most_twenty(
+        caplog: pytest.LogCaptureFixture) -> None:
+    found = DiscoveryRound()
+    for i in range(30):
+        for _repeat in range(3):  # three probes, three identical answers
+            found.collect(b"junk", f"10.0.0.{i}", DiscoveryMethod.MULTICAST)
+    found.parse_collected()
+    logger = logging.getLogger("edge_agent.test")
+    with caplog.at_level(logging.INFO, logger="edge_agent.test"):
+        found.log_drops(logger)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 21 and lines[0].startswith("discovery: dropped reply from 10.0.0.0: not XML")
+    assert lines[-1] == "discovery: 10 more dropped replies not shown"
+    assert found.summary() == "90 replies from 30 addresses: 0 parsed, 90 dropped"
+
+
+def test_a_bye_takes_back_the_hello_of_the_same_round() -> None:
+    hello = (CORPUS / "generic-ipcam-631ga.xml").read_bytes()
+    bye = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+           b'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" '
+           b'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"><s:Body><d:Bye><a:EndpointReference>'
+           b"<a:Address>urn:uuid:2419d68a-2dd2-21b2-a205-78A5DD0F9593</a:Address></a:EndpointReference>"
+           b"</d:Bye></s:Body></s:Envelope>")
+    found = DiscoveryRound()
+    found.collect(hello, "192.168.1.104", DiscoveryMethod.MULTICAST)
+    found.collect(bye, "192.168.1.104", DiscoveryMethod.MULTICAST)
+    found.parse_collected()
+    assert found.found == {} and found.parsed == 2
