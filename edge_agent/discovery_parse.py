@@ -36,6 +36,7 @@ _ONVIF_DEVICE_NS = "http://www.onvif.org/ver10/device/wsdl"
 # ONVIF device types by local name; "Device" only counts in the ONVIF namespace (DPWS hosts say wsdp:Device).
 _ONVIF_TYPES = {"NetworkVideoTransmitter", "NetworkVideoDisplay", "NetworkVideoStorage", "NetworkVideoAnalytics"}
 _REQUESTS = {"Probe", "Resolve"}
+_UNDECLARED = "urn:scc:undeclared:"  # namespace given to prefixes the sender forgot to declare
 _PREFIX_USE = re.compile(rb"</?([A-Za-z_][\w.-]*):[A-Za-z_]")
 _ATTRIBUTE_PREFIX_USE = re.compile(rb"\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=")
 _DECLARED = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
@@ -160,7 +161,7 @@ def _declare_missing_prefixes(data: bytes) -> bytes:
     missing = used - set(_DECLARED.findall(data)) - {b"xml", b"xmlns"}
     if not missing:
         return data
-    declarations = b"".join(b' xmlns:%s="urn:scc:undeclared:%s"' % (p, p) for p in sorted(missing))
+    declarations = b"".join(b' xmlns:%s="%s%s"' % (p, _UNDECLARED.encode(), p) for p in sorted(missing))
     root = re.search(rb"<(?![?!])[A-Za-z_][\w.:-]*", data)
     if root is None:
         return data
@@ -194,7 +195,8 @@ def _is_onvif(types: list[str], namespaces: dict[str, str]) -> bool:
         prefix, _, local = qname.rpartition(":")
         if local in _ONVIF_TYPES:
             return True
-        if local == "Device" and namespaces.get(prefix, _ONVIF_DEVICE_NS) == _ONVIF_DEVICE_NS:
+        namespace = namespaces.get(prefix, _ONVIF_DEVICE_NS)
+        if local == "Device" and (namespace == _ONVIF_DEVICE_NS or namespace.startswith(_UNDECLARED)):
             return True
     return False
 

@@ -91,6 +91,12 @@ def test_onvif_type_without_xaddrs_means_the_device_service_where_it_answered() 
     assert parsed.devices[0].host_port == ("10.1.2.9", 80)
 
 
+def test_types_with_undeclared_prefixes_and_bare_xaddrs() -> None:
+    body = f"<d:Hello>{EPR}<d:Types>tds:Device</d:Types><d:XAddrs>10.1.2.3/onvif/device_service</d:XAddrs></d:Hello>"
+    [device] = parse_reply(envelope(body), "10.1.2.3").devices  # tds never declared: still the ONVIF type
+    assert device.xaddrs == ["http://10.1.2.3/onvif/device_service"]
+
+
 def test_hello_and_bye_announcements() -> None:
     hello = parse_reply(envelope(f"<d:Hello>{EPR}{XADDR}</d:Hello>"), "10.1.2.3")
     bye = parse_reply(envelope(f"<d:Bye>{EPR}</d:Bye>"), "10.1.2.3")
