@@ -36,6 +36,7 @@ _ONVIF_DEVICE_NS = "http://www.onvif.org/ver10/device/wsdl"
 # ONVIF device types by local name; "Device" only counts in the ONVIF namespace (DPWS hosts say wsdp:Device).
 _ONVIF_TYPES = {"NetworkVideoTransmitter", "NetworkVideoDisplay", "NetworkVideoStorage", "NetworkVideoAnalytics"}
 _REQUESTS = {"Probe", "Resolve"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _UNDECLARED = "urn:scc:undeclared:"  # namespace given to prefixes the sender forgot to declare
 _PREFIX_USE = re.compile(rb"</?([A-Za-z_][\w.-]*):[A-Za-z_]")
 _ATTRIBUTE_PREFIX_USE = re.compile(rb"\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=")
@@ -77,7 +78,7 @@ class Discovered:
                 continue
             key, _, value = scope[len("onvif://www.onvif.org/"):].partition("/")
             if key.lower() == kind.lower() and value:
-                return unquote(value)
+                return printable(unquote(value))
         return ""
 
 
@@ -88,6 +89,11 @@ class ParsedReply:
     kind: Announcement | None = None
     devices: list[Discovered] = field(default_factory=list)
     dropped: str = ""
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters: what devices send ends up in logs and on terminals."""
+    return _CONTROL.sub(" ", text)
 
 
 def host_port_of(xaddr: str) -> tuple[str, int] | None:
@@ -246,6 +252,12 @@ _KINDS = {"ProbeMatch": Announcement.MATCH, "ResolveMatch": Announcement.MATCH,
 
 def parse_reply(data: bytes, source: str = "") -> ParsedReply:
     """The devices one WS-Discovery datagram describes, or why it was dropped. Never raises."""
+    reply = _parse(data, source)
+    reply.dropped = printable(reply.dropped)
+    return reply
+
+
+def _parse(data: bytes, source: str) -> ParsedReply:
     if len(data) > MAX_REPLY_BYTES:
         return ParsedReply(dropped=f"larger than {MAX_REPLY_BYTES} bytes")
     if not data.strip():

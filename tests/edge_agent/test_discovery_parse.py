@@ -136,3 +136,12 @@ def test_many_matches_in_one_datagram_are_bounded() -> None:
     body = "".join(f"<d:ProbeMatch><a:EndpointReference><a:Address>urn:uuid:{i}</a:Address></a:EndpointReference>"
                    f"{XADDR}</d:ProbeMatch>" for i in range(100))
     assert len(parse_reply(envelope(body), "10.1.2.3").devices) == 16
+
+
+def test_device_text_reaches_logs_and_terminals_without_control_characters() -> None:
+    # (ESC itself is not allowed in XML; the C1 CSI and a newline are.)
+    fault = envelope("<s:Fault><s:Reason><s:Text>line one\nline two \u009b2J</s:Text></s:Reason></s:Fault>")
+    assert parse_reply(fault, "10.1.2.3").dropped == "SOAP fault: line one line two  2J"
+    scopes = "<d:Scopes>onvif://www.onvif.org/hardware/DS%0a%1b%5B2J</d:Scopes>"
+    [device] = parse_reply(envelope(f"<d:ProbeMatch>{EPR}{scopes}{XADDR}</d:ProbeMatch>"), "10.1.2.3").devices
+    assert device.scope("hardware") == "DS [2J"
