@@ -80,7 +80,7 @@ class DiscoveryRound:
     drops: list[tuple[str, str]] = field(default_factory=list)  # (source address, reason)
     # Received but not yet parsed: parsing waits until the listening ends, so a burst of a thousand
     # replies is read off the socket before the kernel's receive buffer overflows.
-    _pending: list[tuple[bytes, str, DiscoveryMethod]] = field(default_factory=list)
+    _pending: list[tuple[bytes, str, DiscoveryMethod, bool]] = field(default_factory=list)
     _pending_bytes: int = 0
 
     @property
@@ -95,23 +95,37 @@ class DiscoveryRound:
         return (f"{self.replies} replies from {len(self.sources)} addresses: "
                 f"{self.parsed} parsed, {self.dropped} dropped")
 
-    def collect(self, data: bytes, source: str, method: DiscoveryMethod) -> None:
-        """Take a datagram off the socket: counted now, parsed by ``parse_collected``."""
-        self.replies += 1
-        self.sources.add(source)
+    def collect(self, data: bytes, source: str, method: DiscoveryMethod, overheard: bool = False) -> None:
+        """Take a datagram off the socket, parsed by ``parse_collected``.
+
+        A reply to our Probe is counted now. One ``overheard`` on the discovery group (a Hello, a Bye,
+        a ProbeMatch some firmware sends to port 3702) is counted once parsed: other clients' Probes
+        and our own looping back are requests, not replies, and are not counted at all.
+        """
         if self._pending_bytes + len(data) > MAX_ROUND_BYTES:
+            self._count(source)
             self.drops.append((source, f"over the round's {MAX_ROUND_BYTES >> 20} MiB of replies"))
             return
-        self._pending.append((data, source, method))
+        if not overheard:
+            self._count(source)
+        self._pending.append((data, source, method, overheard))
         self._pending_bytes += len(data)
+
+    def _count(self, source: str) -> None:
+        self.replies += 1
+        self.sources.add(source)
 
     def parse_collected(self) -> None:
         pending, self._pending, self._pending_bytes = self._pending, [], 0
-        for data, source, method in pending:
-            self._parse(data, source, method)
+        for data, source, method, overheard in pending:
+            self._parse(data, source, method, overheard)
 
-    def _parse(self, data: bytes, source: str, method: DiscoveryMethod) -> None:
+    def _parse(self, data: bytes, source: str, method: DiscoveryMethod, overheard: bool) -> None:
         reply = parse_reply(data, source)
+        if overheard:
+            if reply.request:
+                return
+            self._count(source)
         if reply.dropped:
             self.drops.append((source, reply.dropped))
             return
@@ -136,12 +150,13 @@ class DiscoveryRound:
 
 
 class _Listener(asyncio.DatagramProtocol):
-    def __init__(self, round_: DiscoveryRound, method: DiscoveryMethod) -> None:
+    def __init__(self, round_: DiscoveryRound, method: DiscoveryMethod, overheard: bool = False) -> None:
         self.round = round_
         self.method = method
+        self.overheard = overheard
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self.round.collect(data, str(addr[0]), self.method)
+        self.round.collect(data, str(addr[0]), self.method, self.overheard)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("discovery socket error: %s", exc)
@@ -174,10 +189,15 @@ def unique_hosts(ranges: Iterable[ipaddress.IPv4Network]) -> list[str]:
 
 
 async def _multicast(round_: DiscoveryRound, interfaces: Iterable[str], listen_s: float, repeats: int) -> None:
-    """Probe 239.255.255.250:3702 from each interface, repeating while listening ``listen_s``."""
+    """Probe 239.255.255.250:3702 from each interface, repeating while listening ``listen_s``.
+
+    Announcements overheard on the group meanwhile count too: a camera booting during the round says
+    Hello, one leaving says Bye (taken back out of the round).
+    """
     loop = asyncio.get_running_loop()
     transports = []
-    for name, address in interface_addresses(interfaces).items():
+    addresses = interface_addresses(interfaces)
+    for name, address in addresses.items():
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
         try:
             sock.bind((address, 0))
@@ -194,6 +214,11 @@ async def _multicast(round_: DiscoveryRound, interfaces: Iterable[str], listen_s
         transports.append(transport)
     if not transports:
         return
+    group = _group_socket(list(addresses.values()))
+    overhearing = None
+    if group is not None:
+        overhearing, _ = await loop.create_datagram_endpoint(
+            lambda: _Listener(round_, DiscoveryMethod.MULTICAST, overheard=True), sock=group)
     try:
         gap = listen_s / repeats
         deadline = time.monotonic() + listen_s
@@ -208,6 +233,31 @@ async def _multicast(round_: DiscoveryRound, interfaces: Iterable[str], listen_s
     finally:
         for transport in transports:
             transport.close()
+        if overhearing is not None:
+            overhearing.close()
+
+
+def _group_socket(addresses: list[str]) -> socket.socket | None:
+    """A socket on the discovery group's port, to overhear Hello and Bye announcements while the round lasts.
+
+    Some firmware also sends its ProbeMatch there instead of to the Probe's source port. Shared with
+    any other WS-Discovery service on the box (SO_REUSEADDR); when the port cannot be had, the round
+    goes on without it.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("", DISCOVERY_PORT))
+        for address in addresses:
+            membership = struct.pack("4s4s", socket.inet_aton(MULTICAST_GROUP), socket.inet_aton(address))
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+    except OSError as error:
+        log.debug("not listening for announcements on port %d: %s", DISCOVERY_PORT, error)
+        sock.close()
+        return None
+    sock.setblocking(False)
+    return sock
 
 
 async def _unicast(round_: DiscoveryRound, ranges: Iterable[ipaddress.IPv4Network], *, port: int, rate: int,

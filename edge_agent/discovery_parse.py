@@ -89,6 +89,7 @@ class ParsedReply:
     kind: Announcement | None = None
     devices: list[Discovered] = field(default_factory=list)
     dropped: str = ""
+    request: bool = False  # a Probe or Resolve: another client asking (or our own Probe looping back)
 
 
 def printable(text: str) -> str:
@@ -278,7 +279,7 @@ def _parse(data: bytes, source: str) -> ParsedReply:
         first = next(iter(body), None)
         what = _local(first.tag) if first is not None else "nothing"
         if what in _REQUESTS:
-            return ParsedReply(dropped=f"a {what} from another client, not a reply")
+            return ParsedReply(dropped=f"a {what} from another client, not a reply", request=True)
         return ParsedReply(dropped=f"not a discovery reply (Body holds <{what[:40]}>)")
     kind = _KINDS[_local(elements[0].tag)]
     reply = ParsedReply(kind=kind)

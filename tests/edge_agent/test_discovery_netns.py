@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,55 @@ def test_mixed_dialect_fleets_found_whole_by_multicast_and_by_unicast_range(tmp_
     assert "dropped reply" not in result.stderr
     assert " 0 dropped" in result.stderr.strip().splitlines()[-1]
     assert "scanning ranges [##############################] 254/254" in result.stderr, "each address once"
+
+
+# Runs in the announcing namespace: a camera booting (Hello), one coming and going (Hello, Bye), a
+# Windows PC's Hello and another client's Probe, all to the discovery group.
+_ANNOUNCER = r"""
+import socket, sys, time
+from pathlib import Path
+from simulator import discovery_dialects as dialects
+host, corpus = sys.argv[1], Path(sys.argv[2])
+booting = dialects.Announcement("urn:uuid:booting-camera", ["onvif://www.onvif.org/name/Booting"],
+                                f"http://{host}:9/onvif/device_service", host)
+leaving = dialects.Announcement("urn:uuid:leaving-camera", [], f"http://{host}:9/onvif/device_service", host)
+messages = [dialects.hello("gsoap", booting, ""), dialects.hello("standard", leaving, ""),
+            dialects.bye("standard", leaving, ""), (corpus / "windows-hello-computer.xml").read_bytes(),
+            b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+            b'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"><s:Body><d:Probe/></s:Body></s:Envelope>']
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(host))
+    for message in messages:
+        sock.sendto(message, ("239.255.255.250", 3702))
+        time.sleep(0.1)
+"""
+
+
+def test_hello_and_bye_overheard_during_a_round_and_other_clients_probes_not_counted(tmp_path: Path) -> None:
+    with test_network(namespaces=2) as net:
+        agent_ns, announcer_ns = net.namespaces
+        config = write_config(tmp_path / "agent.toml", "agent-lan", tmp_path / "state", timeouts={"onvif_s": 2},
+                              discovery={"listen_s": 3.0, "repeats": 3})
+        agent = subprocess.Popen(
+            [*net.exec_prefix(agent_ns), sys.executable, "-m", "edge_agent.cli", "--config", str(config),
+             "discover", "--json", "--verbose"],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while ":3702 " not in net.run(agent_ns, ["ss", "-uln"]).stdout:  # until the round listens
+            assert time.monotonic() < deadline and agent.poll() is None, agent.stderr
+            time.sleep(0.1)
+        announced = subprocess.run(
+            [*net.exec_prefix(announcer_ns), sys.executable, "-c", _ANNOUNCER, announcer_ns.address,
+             str(REPO / "tests" / "fixtures" / "discovery")],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=30)
+        assert announced.returncode == 0, announced.stderr
+        out, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, err
+    found = {row["endpoint_ref"]: row for row in json.loads(out)}
+    assert set(found) == {"urn:uuid:booting-camera"}, err  # the Bye took the other camera back out
+    assert (found["urn:uuid:booting-camera"]["host"], found["urn:uuid:booting-camera"]["port"]) == (
+        announcer_ns.address, 9)
+    assert f"dropped reply from {announcer_ns.address}: not an ONVIF device" in err
+    # Four messages from the announcer count; the Probes (its and our own, looping back) do not.
+    assert err.strip().splitlines()[-1] == "4 replies from 1 addresses: 3 parsed, 1 dropped"
