@@ -18,7 +18,6 @@ import platform
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -54,9 +53,9 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
-def _start_fleet(cameras: int, scenario: Path, args: list[str], prefix: list[str] | None = None
+def _start_fleet(cameras: int, args: list[str], prefix: list[str] | None = None
                  ) -> tuple[subprocess.Popen[str], FleetDescriptor]:
-    argv = _python("-m", "simulator", "--cameras", str(cameras), "--json", "--scenario", str(scenario),
+    argv = _python("-m", "simulator", "--cameras", str(cameras), "--json", "--discovery-dialect", "mixed",
                    "--http-port", "0", "--rtsp-port", "0", "--control-port", "0", "--no-rtsp", *args, prefix=prefix)
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=REPO, env=_env())
     assert child.stdout is not None
@@ -81,8 +80,8 @@ def _score(figures: dict[str, Any], fleet: FleetDescriptor) -> dict[str, Any]:
     return figures
 
 
-def measure_unicast(cameras: int, scenario: Path) -> dict[str, Any]:
-    child, fleet = _start_fleet(cameras, scenario, ["--discovery-port", "0"])
+def measure_unicast(cameras: int) -> dict[str, Any]:
+    child, fleet = _start_fleet(cameras, ["--discovery-port", "0"])
     try:
         ranges = [str(n) for n in ipaddress.collapse_addresses(
             ipaddress.IPv4Network(f"{c.host}/22", strict=False) for c in fleet.cameras)]
@@ -93,14 +92,14 @@ def measure_unicast(cameras: int, scenario: Path) -> dict[str, Any]:
         _stop(child)
 
 
-def measure_multicast(cameras: int, scenario: Path) -> dict[str, Any] | None:
+def measure_multicast(cameras: int) -> dict[str, Any] | None:
     from simulator.netns import netns_available, test_network
 
     if not netns_available():
         return None
     with test_network(namespaces=2) as net:
         agent_ns, camera_ns = net.namespaces
-        child, fleet = _start_fleet(cameras, scenario, ["--host", camera_ns.address, "--discovery-port", "3702"],
+        child, fleet = _start_fleet(cameras, ["--host", camera_ns.address, "--discovery-port", "3702"],
                                     prefix=net.exec_prefix(camera_ns))
         try:
             assert fleet.multicast, "the fleet could not join the multicast group"
@@ -114,11 +113,12 @@ def report(results: list[dict[str, Any]], cameras: int) -> str:
         f"## Discovery: {cameras} simulated cameras, every discovery dialect",
         "",
         f"Command: `sudo .venv/bin/python -m benchmarks.bench_discovery --cameras {cameras}` (also run by "
-        "`make bench`; without root only the unicast half runs). The fleet is `scc-sim` with "
-        f'`discovery_dialect = "mixed"`: camera N speaks dialect N mod {len(DIALECTS)} of '
+        "`make bench`; without root only the unicast half runs). The fleet is `scc-sim --discovery-dialect mixed`: "
+        f"camera N speaks dialect N mod {len(DIALECTS)} of "
         f"{', '.join(DIALECTS)} (simulator/discovery_dialects.py). The agent's round runs in its own process "
         "with the service defaults (listen 3.5 s, 3 multicast probes, 2 unicast passes at 2000 probes/s).",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average {os.getloadavg()[0]:.1f} at the end (a shared machine: round times vary by a few seconds).",
         "",
         "| method | found | round time | agent CPU | agent peak RSS | replies: parsed / dropped (from addresses) |",
         "|---|---|---|---|---|---|",
@@ -151,14 +151,10 @@ def main() -> int:
     if args.round:
         print(json.dumps(one_round(args.round, args.range, args.port)))
         return 0
-    with tempfile.TemporaryDirectory() as directory:
-        scenario = Path(directory) / "mixed.toml"
-        scenario.write_text('[defaults]\ndiscovery_dialect = "mixed"\n')
-        os.chmod(directory, 0o755)
-        results = [measure_unicast(args.cameras, scenario)]
-        multicast = measure_multicast(args.cameras, scenario)
-        if multicast is not None:
-            results.append(multicast)
+    results = [measure_unicast(args.cameras)]
+    multicast = measure_multicast(args.cameras)
+    if multicast is not None:
+        results.append(multicast)
     text = report(results, args.cameras)
     print(text)
     write_section("discovery", text)

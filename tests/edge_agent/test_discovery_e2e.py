@@ -22,11 +22,9 @@ pytestmark = pytest.mark.xdist_group("broker")
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetClient]:
-    scenario = tmp_path_factory.mktemp("scenario") / "mixed.toml"
-    scenario.write_text('[defaults]\ndiscovery_dialect = "mixed"\n')
-    with run_fleet_process(len(DIALECTS), extra_args=["--discovery-port", "0", "--no-rtsp"],
-                           scenario_file=scenario) as client:
+def fleet() -> Iterator[FleetClient]:
+    with run_fleet_process(len(DIALECTS), extra_args=["--discovery-port", "0", "--no-rtsp",
+                                                      "--discovery-dialect", "mixed"]) as client:
         yield client
 
 
