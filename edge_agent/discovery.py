@@ -307,9 +307,10 @@ async def settle_addresses(devices: list[Discovered],
                            reachable: Callable[[str, int], Awaitable[bool]] = _tcp_reachable) -> None:
     """Give each device an address the agent can use: its preferred XAddr, else the address it replied from.
 
-    An XAddr naming this box (``localhost``, 127/8) from another source is replaced without a check; one
-    on another address than the source (NAT, a stale static IP, a host name) is kept when it accepts a
-    TCP connection. Each distinct host and port is checked once, however many devices advertise it.
+    An XAddr naming this box (``localhost``, 127/8) or a host name is replaced by the replying address
+    without a check; one on another IPv4 address than the source (NAT, a stale static IP) is kept when it
+    accepts a TCP connection. Each distinct address and port is checked once, however many devices
+    advertise it.
     """
     checks: dict[tuple[str, int], asyncio.Task[bool]] = {}
     slots = asyncio.Semaphore(_REACHABILITY_CHECKS)
@@ -327,12 +328,25 @@ async def settle_addresses(devices: list[Discovered],
         if is_local_only(where[0]):
             _fall_back(device, xaddr, where, "names this box")
             continue
+        if not _is_ipv4(where[0]):
+            # A host name (cam.local, a vendor default) needs DNS the LAN may not have, credentials are
+            # chosen by IPv4 address ([[networks]] cidr): the device is where it answered from.
+            _fall_back(device, xaddr, where, "is an IPv6 address" if ":" in where[0] else "is a host name")
+            continue
         if where not in checks:
             checks[where] = asyncio.ensure_future(check(where))
         pending.append((device, where))
     for device, where in pending:
         if not await checks[where]:
             _fall_back(device, preferred_xaddr(device.xaddrs, device.source), where, "is unreachable")
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _fall_back(device: Discovered, xaddr: str, where: tuple[str, int], why: str) -> None:

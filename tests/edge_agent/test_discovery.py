@@ -138,8 +138,10 @@ def test_an_unreachable_advertised_address_is_checked_once_and_replaced_by_the_r
                for i in range(1, 4)]
     stays = Discovered("urn:uuid:9", ["http://10.0.0.9:2020/onvif/device_service"], source="10.0.0.9")
     local = Discovered("urn:uuid:8", ["http://localhost/onvif/device_service"], source="10.0.0.8")
-    asyncio.run(settle_addresses([*devices, stays, local], nothing_answers))
-    assert checked == [("192.0.2.10", 8080)], "once per advertised address, never for localhost or the source"
+    named = Discovered("urn:uuid:7", ["http://ipcam.local:8899/onvif/device_service"], source="10.0.0.7")
+    asyncio.run(settle_addresses([*devices, stays, local, named], nothing_answers))
+    assert checked == [("192.0.2.10", 8080)], "once per advertised address; never localhost, a name or the source"
+    assert named.host_port == ("10.0.0.7", 8899)
     assert [d.host_port for d in devices] == [(f"10.0.0.{i}", 8080) for i in range(1, 4)]
     assert stays.host_port == ("10.0.0.9", 2020)
     assert local.host_port == ("10.0.0.8", 80)
