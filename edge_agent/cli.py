@@ -177,6 +177,8 @@ def discover_command(config: AgentConfig, as_json: bool, multicast: bool, ranges
     if verbose:
         for source, reason in found.drops:
             print(f"dropped reply from {source}: {reason}", file=sys.stderr)
+        if found.dropped > len(found.drops):
+            print(f"{found.dropped - len(found.drops)} more dropped replies not named", file=sys.stderr)
     if as_json:
         print(json.dumps(rows, indent=2))
         print(found.summary(), file=sys.stderr)

@@ -48,6 +48,7 @@ NS_WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 NS_WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
 # Dropped replies named in the service log per round; the rest are counted in the round's summary line.
 DROP_LOG_LIMIT = 20
+MAX_DROPS_KEPT = 1000  # (source, reason) pairs kept per round for naming; all are counted
 MAX_ROUND_BYTES = 64 << 20  # replies kept for parsing per round; a thousand cameras send ~10 MiB
 RECEIVE_BUFFER_BYTES = 4 << 20  # asked for; the kernel caps it at net.core.rmem_max
 UNICAST_PASSES = 2
@@ -77,15 +78,12 @@ class DiscoveryRound:
     replies: int = 0
     parsed: int = 0
     sources: set[str] = field(default_factory=set)
-    drops: list[tuple[str, str]] = field(default_factory=list)  # (source address, reason)
+    dropped: int = 0
+    drops: list[tuple[str, str]] = field(default_factory=list)  # (source address, reason), the first MAX_DROPS_KEPT
     # Received but not yet parsed: parsing waits until the listening ends, so a burst of a thousand
     # replies is read off the socket before the kernel's receive buffer overflows.
     _pending: list[tuple[bytes, str, DiscoveryMethod, bool]] = field(default_factory=list)
     _pending_bytes: int = 0
-
-    @property
-    def dropped(self) -> int:
-        return len(self.drops)
 
     @property
     def devices(self) -> list[Discovered]:
@@ -104,12 +102,17 @@ class DiscoveryRound:
         """
         if self._pending_bytes + len(data) > MAX_ROUND_BYTES:
             self._count(source)
-            self.drops.append((source, f"over the round's {MAX_ROUND_BYTES >> 20} MiB of replies"))
+            self._drop(source, f"over the round's {MAX_ROUND_BYTES >> 20} MiB of replies")
             return
         if not overheard:
             self._count(source)
         self._pending.append((data, source, method, overheard))
         self._pending_bytes += len(data)
+
+    def _drop(self, source: str, reason: str) -> None:
+        self.dropped += 1
+        if len(self.drops) < MAX_DROPS_KEPT:
+            self.drops.append((source, reason))
 
     def _count(self, source: str) -> None:
         self.replies += 1
@@ -127,7 +130,7 @@ class DiscoveryRound:
                 return
             self._count(source)
         if reply.dropped:
-            self.drops.append((source, reply.dropped))
+            self._drop(source, reply.dropped)
             return
         self.parsed += 1
         for device in reply.devices:
@@ -141,12 +144,14 @@ class DiscoveryRound:
                 self.found[device.endpoint_ref] = device
 
     def log_drops(self, logger: logging.Logger, limit: int = DROP_LOG_LIMIT) -> None:
-        """One line per dropped reply (repeats of the same source and reason once), at most ``limit``."""
-        distinct = list(dict.fromkeys(self.drops))
-        for source, reason in distinct[:limit]:
+        """One line per dropped reply, at most ``limit``; repeats (same source, same reason) are named once."""
+        shown = list(dict.fromkeys(self.drops))[:limit]
+        for source, reason in shown:
             logger.info("discovery: dropped reply from %s: %s", source, reason)
-        if len(distinct) > limit:
-            logger.info("discovery: %d more dropped replies not shown", len(distinct) - limit)
+        named = set(shown)
+        rest = self.dropped - sum(drop in named for drop in self.drops)
+        if rest:
+            logger.info("discovery: %d more dropped replies not named", rest)
 
 
 class _Listener(asyncio.DatagramProtocol):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.agent import Agent
-from edge_agent.discovery import DiscoveryRound, discover, settle_addresses, unique_hosts
+from edge_agent.discovery import MAX_DROPS_KEPT, DiscoveryRound, discover, settle_addresses, unique_hosts
 from edge_agent.discovery_parse import Discovered
 from shared.messages import DiscoveryMethod
 from simulator.discovery_dialects import DIALECTS
@@ -174,7 +174,7 @@ def test_the_service_log_names_each_source_and_reason_once_and_at_most_twenty(
         found.log_drops(logger)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 21 and lines[0].startswith("discovery: dropped reply from 10.0.0.0: not XML")
-    assert lines[-1] == "discovery: 10 more dropped replies not shown"
+    assert lines[-1] == "discovery: 30 more dropped replies not named"  # ten sources, three answers each
     assert found.summary() == "90 replies from 30 addresses: 0 parsed, 90 dropped"
 
 
@@ -190,3 +190,11 @@ def test_a_bye_takes_back_the_hello_of_the_same_round() -> None:
     found.collect(bye, "192.168.1.104", DiscoveryMethod.MULTICAST)
     found.parse_collected()
     assert found.found == {} and found.parsed == 2
+
+
+def test_a_flood_of_junk_is_counted_whole_but_named_within_bounds() -> None:
+    found = DiscoveryRound()
+    for i in range(MAX_DROPS_KEPT + 500):
+        found.collect(b"junk", f"10.1.{i // 250}.{i % 250}", DiscoveryMethod.UNICAST)
+    found.parse_collected()
+    assert found.dropped == MAX_DROPS_KEPT + 500 and len(found.drops) == MAX_DROPS_KEPT
