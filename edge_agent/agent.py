@@ -96,14 +96,15 @@ class Agent:
         discovery = self.config.discovery
         if discovery.enabled and (discovery.multicast or discovery.ranges):
             try:
-                devices = await discover(discovery.interfaces, discovery.ranges, multicast=discovery.multicast,
-                                         listen_s=discovery.listen_s, repeats=discovery.repeats,
-                                         port=discovery.port, rate=discovery.unicast_rate)
+                found = await discover(discovery.interfaces, discovery.ranges, multicast=discovery.multicast,
+                                       listen_s=discovery.listen_s, repeats=discovery.repeats,
+                                       port=discovery.port, rate=discovery.unicast_rate)
             except OSError as error:
                 log.warning("discovery failed: %s", scrub(error))
             else:
-                log.info("discovery: %d device(s) answered", len(devices))
-                self.inventory.merge(devices)
+                found.log_drops(log)
+                log.info("discovery: %s; %d device(s)", found.summary(), len(found.found))
+                self.inventory.merge(found.devices)
         return self._refresh_targets()
 
     # --- loops -----------------------------------------------------------------------------

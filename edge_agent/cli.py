@@ -12,10 +12,15 @@ import sys
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge_agent.config import DEFAULT_CONFIG_PATH, DEFAULT_ETC, AgentConfig, ConfigError, load_config
+from edge_agent.discovery_parse import Discovered
 from edge_agent.reasons import badge
 from edge_agent.scrub import install_log_scrubbing, scrub
+
+if TYPE_CHECKING:
+    from edge_agent.discovery import DiscoveryRound
 
 log = logging.getLogger(__name__)
 
@@ -113,23 +118,20 @@ def _progress(done: int, total: int) -> None:
         print(file=sys.stderr)
 
 
-async def _discover(config: AgentConfig, multicast: bool, ranges: list[str]) -> list[dict[str, object]]:
+async def _discover(config: AgentConfig, multicast: bool, ranges: list[str]) -> tuple[list[dict[str, object]], DiscoveryRound]:
     import ipaddress
 
     from edge_agent.discovery import discover
     from edge_agent.inventory import discovered_id
-    from edge_agent.onvif_client import ONVIF_ERRORS, OnvifSession
+    from edge_agent.onvif_client import ONVIF_ERRORS, OnvifSession, classify
 
     networks = [*config.discovery.ranges, *(ipaddress.IPv4Network(r, strict=False) for r in ranges)]
-    devices = await discover(config.discovery.interfaces, networks, multicast=multicast,
-                             listen_s=config.discovery.listen_s, repeats=config.discovery.repeats,
-                             port=config.discovery.port, rate=config.discovery.unicast_rate, progress=_progress)
+    found = await discover(config.discovery.interfaces, networks, multicast=multicast,
+                           listen_s=config.discovery.listen_s, repeats=config.discovery.repeats,
+                           port=config.discovery.port, rate=config.discovery.unicast_rate, progress=_progress)
     slots = asyncio.Semaphore(32)
 
-    async def describe(device: object) -> dict[str, object]:
-        from edge_agent.discovery import Discovered
-
-        assert isinstance(device, Discovered)
+    async def describe(device: Discovered) -> dict[str, object]:
         host, port = device.host_port or ("", 0)
         row: dict[str, object] = {"id": discovered_id(device), "host": host, "port": port,
                                   "method": device.method.value, "endpoint_ref": device.endpoint_ref,
@@ -143,14 +145,12 @@ async def _discover(config: AgentConfig, multicast: bool, ranges: list[str]) -> 
                 info = await session.device_information()
                 row.update(manufacturer=info.manufacturer, model=info.model, serial=info.serial, mac=info.mac)
             except ONVIF_ERRORS as error:
-                from edge_agent.onvif_client import classify
-
                 row["note"] = badge(classify(error).reason)
             finally:
                 await session.close()
         return row
 
-    rows = list(await asyncio.gather(*(describe(d) for d in devices)))
+    rows = list(await asyncio.gather(*(describe(d) for d in found.devices)))
     unique: list[dict[str, object]] = []
     seen: set[str] = set()
     for row in rows:
@@ -159,7 +159,7 @@ async def _discover(config: AgentConfig, multicast: bool, ranges: list[str]) -> 
             continue
         seen |= keys
         unique.append(row)
-    return unique
+    return unique, found
 
 
 def _table(rows: list[dict[str, object]], columns: Sequence[str]) -> str:
@@ -170,13 +170,21 @@ def _table(rows: list[dict[str, object]], columns: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def discover_command(config: AgentConfig, as_json: bool, multicast: bool, ranges: list[str]) -> int:
-    rows = asyncio.run(_discover(config, multicast, ranges))
+def discover_command(config: AgentConfig, as_json: bool, multicast: bool, ranges: list[str],
+                     verbose: bool = False) -> int:
+    """Print the cameras found; the closing line (stderr with --json) counts every reply heard."""
+    rows, found = asyncio.run(_discover(config, multicast, ranges))
+    if verbose:
+        for source, reason in found.drops:
+            print(f"dropped reply from {source}: {reason}", file=sys.stderr)
+        if found.dropped > len(found.drops):
+            print(f"{found.dropped - len(found.drops)} more dropped replies not named", file=sys.stderr)
     if as_json:
         print(json.dumps(rows, indent=2))
+        print(found.summary(), file=sys.stderr)
     else:
         print(_table(rows, ("id", "host", "port", "method", "manufacturer", "model", "serial", "mac", "note")))
-        print(f"{len(rows)} camera(s) found")
+        print(f"{len(rows)} camera(s) found; {found.summary()}")
     return 0
 
 
@@ -266,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-multicast", action="store_true")
     p.add_argument("--range", action="append", default=[], metavar="CIDR", help="also probe this range")
+    p.add_argument("-v", "--verbose", action="store_true", help="name each dropped reply: source and why")
     p = sub.add_parser("check", help="check cameras once and print each camera's findings")
     p.add_argument("camera", nargs="?")
     p.add_argument("--json", action="store_true")
@@ -294,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(config)
         if args.command == "discover":
             return discover_command(config, args.json, not args.no_multicast and config.discovery.multicast,
-                                    args.range)
+                                    args.range, args.verbose)
         if args.command == "check":
             return check_command(config, args.camera, args.json, args.websites)
     except KeyboardInterrupt:

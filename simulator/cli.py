@@ -16,6 +16,8 @@ from typing import Any
 
 from simulator.descriptors import FleetDescriptor
 from simulator.discovery import DISCOVERY_PORT
+from simulator.discovery_dialects import DIALECTS as DISCOVERY_DIALECTS
+from simulator.discovery_dialects import MIXED
 from simulator.faults import FaultError, parse_assignment
 from simulator.identity import camera_id_for
 from simulator.scenario import DEFAULT_PASSWORD, DEFAULT_USERNAME, ScenarioError, load_scenario
@@ -49,6 +51,9 @@ def _serve_parser() -> argparse.ArgumentParser:
                         help="camera N listens on IP+N-1 (addresses must already exist, e.g. in a netns)")
     parser.add_argument("--advertise-host", help="host to put in URLs when serving on 0.0.0.0")
     parser.add_argument("--no-rtsp", action="store_true", help="do not start the RTSP server")
+    parser.add_argument("--discovery-dialect", choices=[*DISCOVERY_DIALECTS, MIXED],
+                        help="how every camera words WS-Discovery (scenario [defaults] discovery_dialect); "
+                             "mixed: camera N speaks the N-th in turn")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -181,6 +186,8 @@ def serve_main(argv: Sequence[str]) -> int:
         scenario = load_scenario(args.scenario) if args.scenario else {}
     except ScenarioError as error:
         raise SystemExit(f"scc-sim: {error}") from None
+    if args.discovery_dialect:
+        scenario.setdefault("defaults", {})["discovery_dialect"] = args.discovery_dialect
     websites = None
     if args.websites > 0:
         # Imported only when asked for, so the camera simulator never depends on the website one.

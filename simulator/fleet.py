@@ -77,7 +77,7 @@ class Fleet:
         self.renderer = SceneRenderer()
         self._camera_http = HttpServer(self._make_camera_handler())
         self._control_http = HttpServer(ControlApi(self))
-        self._discovery = DiscoveryResponder(lambda: self.cameras, self.device_xaddr)
+        self._discovery = DiscoveryResponder(lambda: self.cameras, self.device_xaddr, self._own_address)
         self._rtsp: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.http_port = 0
@@ -107,6 +107,10 @@ class Fleet:
                 self._addresses[camera.camera_id] = address
                 by_ip[address] = camera
         return CameraHttpHandler(self._by_id, by_ip, self.renderer, self._endpoints)
+
+    def _own_address(self, camera: Camera) -> str:
+        """The camera's own address, where its discovery replies come from ("" when it shares the fleet's)."""
+        return self._addresses.get(camera.camera_id, "")
 
     def camera_host(self, camera: Camera) -> str:
         return self._addresses.get(camera.camera_id, self.advertised_host)
@@ -140,7 +144,7 @@ class Fleet:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         options = self.options
-        _raise_open_file_limit(len(self.cameras) + 256)
+        _raise_open_file_limit(2 * len(self.cameras) + 256)  # an HTTP and a discovery socket per camera
         self.http_port = await self._camera_http.listen(options.host, options.http_port)
         for address in self._addresses.values():
             await self._camera_http.listen(address, self.http_port)

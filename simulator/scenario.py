@@ -9,6 +9,7 @@
     resolution = "640x360"
     fps = 15
     snapshot_auth = "digest"          # or "basic"
+    discovery_dialect = "mixed"       # WS-Discovery reply shape (simulator.discovery_dialects); default standard
 
     [cameras.cam0003]                 # or [cameras.3]
     name = "CCTV Simpang Charitas"
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator.discovery_dialects import DIALECTS, MIXED
 from simulator.faults import FaultError, FaultSet, parse_resolution
 from simulator.identity import CameraIdentity, camera_id_for, make_identity
 
@@ -36,6 +38,7 @@ DEFAULT_RESOLUTION = (640, 360)
 DEFAULT_FPS = 15.0
 
 _CAMERA_KEYS = {"name", "username", "password", "resolution", "fps", "faults", "snapshot_auth"}
+_CAMERA_KEYS |= {"discovery_dialect"}  # simulator.discovery_dialects: how its WS-Discovery replies look
 
 
 class ScenarioError(ValueError):
@@ -47,6 +50,7 @@ class CameraConfig:
     """Everything needed to build one simulated camera before it starts serving."""
 
     identity: CameraIdentity
+    discovery_dialect: str = "standard"
     username: str = DEFAULT_USERNAME
     password: str = DEFAULT_PASSWORD
     resolution: tuple[int, int] = DEFAULT_RESOLUTION
@@ -83,8 +87,16 @@ def _apply(config: CameraConfig, table: Mapping[str, Any], where: str) -> None:
             config.snapshot_auth = str(table["snapshot_auth"])
         if "faults" in table:
             config.faults = FaultSet.from_spec(table["faults"])
+        if "discovery_dialect" in table:
+            config.discovery_dialect = _discovery_dialect(table["discovery_dialect"], where)
     except FaultError as error:
         raise ScenarioError(f"{where}: {error}") from None
+
+
+def _discovery_dialect(value: object, where: str) -> str:
+    if value not in (*DIALECTS, MIXED):
+        raise ScenarioError(f"{where}: discovery_dialect {value!r} unknown; one of {[*DIALECTS, MIXED]}")
+    return str(value)
 
 
 def _renamed(identity: CameraIdentity, name: str) -> CameraIdentity:
