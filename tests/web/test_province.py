@@ -8,7 +8,7 @@ from sqlalchemy import insert
 
 from central.storage.db import Database
 from central.storage.models import Event
-from central.web.rollup import Health, RegencyRollup, RollupCache, Stage, derive_health, derive_stage
+from central.web.province import Health, RegencyRollup, RollupCache, Stage, derive_health, derive_stage
 from tests.web.seed import Seeded
 
 SEEN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -63,7 +63,7 @@ def test_the_province_offices_are_their_own_owner(web_database: Database, seeded
     """What a [province] agent reports leaves the regency on its certificate and counts for the province."""
     from central.config import ProvinceConfig
     from central.storage.queries import websites_query
-    from central.web.rollup import compute_rollup
+    from central.web.province import compute_rollup
 
     with web_database.session() as session:
         plain = compute_rollup(session)
