@@ -63,7 +63,10 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
 
     config = config or _load_default_config()
     test_config = dict(test_config or {})
-    app = Flask(__name__)
+    # An explicit instance path spares Flask its package lookup, which raised StopIteration ("Worker failed
+    # to boot") when gunicorn ran from a directory holding a folder named central/: gunicorn puts the
+    # working directory first on sys.path, where that folder is a namespace package. Nothing uses it.
+    app = Flask(__name__, instance_path=str(Path(config.state_dir).resolve() / "instance"))
     app.config.update(
         SCC=config,
         SESSION_COOKIE_SECURE=config.web.session_cookie_secure,
