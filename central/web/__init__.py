@@ -59,7 +59,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     import importlib
 
     from central.storage.db import Database
-    from central.web import auth, database, errors, i18n, security, templating, timing
+    from central.web import auth, database, errors, i18n, proxies, security, templating, timing
 
     config = config or _load_default_config()
     test_config = dict(test_config or {})
@@ -92,6 +92,9 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     templating.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
+    app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, config.web.trusted_proxies, config.web.proxy_hops
+    )
     for target in BLUEPRINTS:
         module_name, _, attribute = target.partition(":")
         try:
