@@ -126,6 +126,19 @@ class WebConfig(Section):
     )
 
 
+class ProvinceConfig(Section):
+    """The province's own offices (Pemprov: its OPDs and their websites), an owner of their own."""
+
+    name: str = Field(
+        "Pemprov Sumatera Selatan", min_length=1, max_length=80, description="How pages name the province's offices."
+    )
+    agents: list[str] = Field(
+        default_factory=list,
+        description="Agents checking the province's own offices (e.g. the provincial OPD websites run on the "
+        "central host): what they report counts for the province, not for the regency on their certificate.",
+    )
+
+
 class CentralConfig(Section):
     """Everything central reads from central.toml; every section has working defaults."""
 
@@ -135,6 +148,7 @@ class CentralConfig(Section):
     pki: PkiConfig = PkiConfig()
     ingest: IngestConfig = IngestConfig()
     web: WebConfig = WebConfig()
+    province: ProvinceConfig = ProvinceConfig()
     alerts: AlertsConfig = AlertsConfig()
     reports: ReportsConfig = ReportsConfig()
 
