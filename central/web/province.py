@@ -10,11 +10,11 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from central.rollout import Stage, derive_stage
+from central.rollout import derive_stage
 from central.storage.models import RolloutStage
 from central.storage.queries import change_feed_position, regency_counts
 
-__all__ = ["Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "Stage", "compute_rollup", "derive_stage"]
+__all__ = ["Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "compute_rollup"]
 
 
 class Health(StrEnum):
@@ -55,7 +55,7 @@ class RegencyRollup:
     target_date: dt.date | None = None
     completed_on: dt.date | None = None
     notes: str = ""
-    stage: Stage = Stage.PLANNED
+    stage: RolloutStage = RolloutStage.PLANNED
     health: Health = Health.INACTIVE
 
     @property
@@ -80,7 +80,7 @@ class RegencyRollup:
 
     @property
     def integrated(self) -> bool:
-        return self.stage.step >= Stage.AGENT_ONLINE.step
+        return self.stage.step >= RolloutStage.AGENT_ONLINE.step
 
 
 @dataclass(slots=True)
