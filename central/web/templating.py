@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from central.storage.models import RolloutStage
 from central.web import reasons
+from central.web.severity import Assessment
 from shared.regencies import regency_label
 
 
@@ -59,6 +60,17 @@ HEALTH_WORDS = {
     "warn": _l("needs attention"),
     "critical": _l("critical"),
     "inactive": _l("not integrated"),
+}
+# Why a regency is amber or red: one phrase per rule of central.web.severity.RULES.
+SEVERITY_REASON_WORDS = {
+    "not_integrated": _l("no agent reporting"),
+    "agent_offline": _l("agent offline"),
+    "cameras_offline_many": _l("a fifth or more of the cameras offline"),
+    "websites_down_many": _l("half or more of the websites down"),
+    "cameras_offline": _l("cameras offline"),
+    "cameras_troubled": _l("a quarter or more of the cameras in trouble"),
+    "websites_down": _l("websites down"),
+    "websites_stale": _l("a third or more of the websites stale"),
 }
 STAGE_WORDS = {
     RolloutStage.PLANNED: _l("Planned"),
@@ -184,6 +196,12 @@ def duration_human(seconds: float | None) -> str:
     return f"{hours // 24} d {hours % 24} h"
 
 
+def severity_reasons(assessment: Assessment) -> str:
+    """The matched rules of a regency's severity as one phrase, worst first."""
+    words = Words("severity", SEVERITY_REASON_WORDS)
+    return ", ".join(words[code] for code in assessment.reasons)
+
+
 def init_app(app: Flask) -> None:
     env = app.jinja_env
     env.globals.update(
@@ -202,6 +220,7 @@ def init_app(app: Flask) -> None:
         camera_reason=reasons.camera_reason,
         website_reason=reasons.website_reason,
         share=share,
+        severity_reasons=severity_reasons,
         regency_name=regency_label,
     )
     env.filters.update(
