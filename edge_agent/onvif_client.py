@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from zeep.exceptions import Fault, TransportError
 
+from edge_agent import arp
 from edge_agent.addresses import host_port_of, names_this_box, tcp_reachable, with_host
 from edge_agent.onvif_errors import ONVIF_ERRORS, OnvifFailure, classify
 from edge_agent.onvif_lib import SERVICES, ONVIFError, UsernameDigestTokenDtDiff, bracket_host, is_auth_error
@@ -188,12 +189,14 @@ class OnvifSession:
         return device
 
     async def _mac(self, devicemgmt: _Service) -> str:
-        """The camera's MAC from GetNetworkInterfaces; optional, so a failure only leaves it unknown."""
+        """The camera's MAC from GetNetworkInterfaces, else from the ARP table; optional, so a failure only
+        leaves it unknown."""
         try:
-            return mac_from(await self._request(devicemgmt.auth.GetNetworkInterfaces()))
+            mac = mac_from(await self._request(devicemgmt.auth.GetNetworkInterfaces()))
         except ONVIF_ERRORS as error:
             log.debug("%s: no MAC from GetNetworkInterfaces: %s", self.host, classify(error).message)
-            return ""
+            mac = ""
+        return mac or arp.mac_for(self.host)
 
     def media_stale(self, max_age_s: float) -> bool:
         return self.profile is None or time.monotonic() - self.media_refreshed_at > max_age_s
