@@ -41,6 +41,7 @@ def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture
 def prefix(tmp_path: Path) -> Iterator[Path]:
     if not SYSTEM_PYTHON.exists() or f"{sys.version_info.major}.{sys.version_info.minor}" != "3.11":
         pytest.skip("needs Debian's python3 matching the test interpreter")
