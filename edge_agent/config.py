@@ -6,6 +6,7 @@ import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -168,6 +169,18 @@ class CameraSection(Section):
     snapshot_url: str | None = Field(None, description="Only for cameras whose ONVIF gives none.")
     rtsp_url: str | None = Field(None, description="Only for cameras whose ONVIF gives none.")
     onvif: bool = Field(True, description="False for cameras that do not speak ONVIF at all.")
+    onvif_url: str | None = Field(None, description="The ONVIF device service URL when it is not "
+                                  "http://host:port/onvif/device_service (another path, or https).")
+
+    @field_validator("onvif_url")
+    @classmethod
+    def _device_service_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("onvif_url must be an http:// or https:// URL with a host")
+        return value
 
 
 class AgentConfig(Section):
@@ -255,6 +268,7 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> AgentConf
             register_secret(camera.password.get_secret_value())
         register_url_secrets(camera.snapshot_url)
         register_url_secrets(camera.rtsp_url)
+        register_url_secrets(camera.onvif_url)
     return config
 
 

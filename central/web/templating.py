@@ -54,7 +54,8 @@ WEBSITE_STATE_WORDS = {
     "down": _l("down"),
     "unknown": _l("unknown"),
 }
-AVAILABILITY_WORDS = {"up": _l("up"), "degraded": _l("degraded"), "down": _l("down"), "": _l("unknown")}
+AVAILABILITY_WORDS = {"up": _l("up"), "degraded": _l("degraded"), "down": _l("down"),
+                      "maintenance": _l("in maintenance"), "": _l("unknown")}
 HEALTH_WORDS = {
     "ok": _l("all well"),
     "warn": _l("needs attention"),
