@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from central.config import ProvinceConfig
-from central.rollout import Stage, derive_stage
+from central.rollout import derive_stage
 from central.storage.models import RolloutStage
 from central.storage.queries import RegencyCounts, change_feed_position, province_counts, regency_counts
 from central.web.severity import Assessment, Health, Signals, assess
 from shared.regencies import PROVINCE_CODE
 
-__all__ = ["Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "Stage", "compute_rollup", "derive_stage"]
+__all__ = ["Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "compute_rollup"]
 
 
 @dataclass(slots=True)
@@ -44,7 +44,7 @@ class RegencyRollup:
     target_date: dt.date | None = None
     completed_on: dt.date | None = None
     notes: str = ""
-    stage: Stage = Stage.PLANNED
+    stage: RolloutStage = RolloutStage.PLANNED
     health: Health = Health.INACTIVE
     assessment: Assessment = field(default_factory=lambda: Assessment(Health.INACTIVE, 0.0, ("not_integrated",)))
 
@@ -75,7 +75,7 @@ class RegencyRollup:
 
     @property
     def integrated(self) -> bool:
-        return self.stage.step >= Stage.AGENT_ONLINE.step
+        return self.stage.step >= RolloutStage.AGENT_ONLINE.step
 
 
 @dataclass(slots=True)
