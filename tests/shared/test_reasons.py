@@ -33,7 +33,7 @@ def test_codes_are_unique_per_table() -> None:
 
 
 def test_down_evidence_and_priority_come_from_the_table() -> None:
-    assert DOWN_REASONS == {r.code for r in CAMERA_REASONS if r.down}
+    assert {r.code for r in CAMERA_REASONS if r.down} == DOWN_REASONS
     # Being gone outranks a wrong password, which outranks a bad picture.
     assert PRIORITY.index("unreachable") < PRIORITY.index("auth_failed") < PRIORITY.index("black")
     assert {"ok", "unknown", "skipped", "no_report", "lost", "agent_offline"}.isdisjoint(PRIORITY)
