@@ -1,4 +1,4 @@
-"""What an ONVIF failure means: one reason code from edge_agent.reasons and a scrubbed message.
+"""What an ONVIF failure means: one reason code from shared/reasons.py and a scrubbed message.
 
 The codes matter beyond the label: ``onvif_timeout`` and ``onvif_no_answer`` count as evidence the
 camera is gone (edge_agent.status), ``onvif_malformed`` and ``onvif_error`` as a camera answering
@@ -50,7 +50,7 @@ class OnvifFailure:
 
 
 def classify(error: BaseException) -> OnvifFailure:
-    """Map any ONVIF failure to a reason code from edge_agent.reasons and a scrubbed message."""
+    """Map any ONVIF failure to a reason code from shared/reasons.py and a scrubbed message."""
     seen: set[int] = set()
     current: BaseException | None = error
     # onvif-zeep-async wraps causes in ONVIFError; the cause says more.
@@ -78,7 +78,7 @@ def _transport(error: TransportError, text: str) -> OnvifFailure:
 def _classify_one(error: BaseException) -> OnvifFailure | None:
     text = scrub(stringify_onvif_error(error) if isinstance(error, Exception) else str(error))
     if isinstance(error, ReplyTooLarge):
-        return OnvifFailure("onvif_malformed", f"ONVIF {error}")
+        return OnvifFailure("onvif_malformed", f"ONVIF answer larger than {error.limit} bytes (not read further)")
     if isinstance(error, DTDForbidden | EntitiesForbidden):
         return OnvifFailure("onvif_malformed", "answer declares a DTD or entities (refused)")
     if isinstance(error, TimeoutError | ONVIFTimeoutError | aiohttp.ServerTimeoutError):

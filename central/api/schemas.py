@@ -147,7 +147,7 @@ class WebsiteOut(Out):
     regency: str
     url: str
     opd: str
-    state: Literal["fresh", "stale", "down", "unknown"] | str
+    state: Literal["fresh", "stale", "down", "maintenance", "unknown"] | str
     availability: str
     freshness: str
     reason: str

@@ -73,6 +73,9 @@ def test_every_dialect_passes_the_onvif_checks(fleet: FleetClient, tmp_path: Pat
         assert outcomes["credentials"].details["GetSnapshotUri"] == failure, dialect
         assert outcomes["credentials"].details["profile"] == "Profile_1", dialect
         assert outcomes["snapshot"].reason == "snapshot_unavailable", dialect
+    # No GetSystemDateAndTime at all: the credentials are still tried (signed with the agent's clock).
+    assert by_dialect["no_system_time"]["onvif"].details["time"] == "unsupported"
+    assert by_dialect["no_system_time"]["clock"].outcome is Outcome.SKIPPED
     # Local time and a zone instead of UTC: the offset is still known.
     assert by_dialect["local_time_only"]["clock"].outcome is Outcome.OK
     # Two hours off with a 5 s window: signed with the camera's clock, so accepted, and reported.
