@@ -79,7 +79,7 @@ def camera_retire(pk: int) -> ResponseReturnValue:
 
 def _command_sender() -> Callable[..., object]:
     """The function that records and publishes a command (the storage engineer's, bound to our config)."""
-    from central.commands import send_command
+    from central.remote_commands import send_command
 
     config = current_app.config["SCC"]
     database = get_database()
@@ -146,9 +146,11 @@ def rollout_edit(code: str) -> ResponseReturnValue:
         "completed_on": _optional_date("completed_on"),
         "notes": request.form.get("notes", "")[:NOTES_LIMIT],
     }
-    stage = request.form.get("stage", "")
-    if stage in {s.value for s in RolloutStage}:
-        values["stage"] = stage
+    if "stage" in request.form:
+        try:
+            values["stage"] = RolloutStage(request.form["stage"])
+        except ValueError:
+            abort(400, description="unknown rollout stage")
     user = current_user()
     update_rollout(session, code, updated_by=user.name if user else "", **values)
     session.commit()
