@@ -314,6 +314,7 @@ class ReportsStored(Strict):
 
     schema_version: SchemaVersion = SCHEMA_VERSION
     kind: Literal["reports_stored"] = "reports_stored"
+    msg_id: MessageId = Field(description="This confirmation's own id.")
     agent: Identifier = Field(description="The agent whose reports these are (the topic's agent).")
     ts: UtcDatetime = Field(description="When central committed them.")
     msg_ids: list[MessageId] = Field(min_length=1, max_length=MAX_CONFIRMED_IDS,

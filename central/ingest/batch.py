@@ -82,3 +82,4 @@ class StoreSettings:
     thumbnails_per_camera: int = 5
     max_clock_skew_s: int = 3600
     republish: bool = True  # stage public camera/website state in the same transaction
+    offline_grace_s: float = 60.0  # a lost link this short changes nothing (see apply/presence.py)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from shared import topics
 from shared.codec import encode
-from shared.messages import MAX_CONFIRMED_IDS, ReportsStored
+from shared.messages import MAX_CONFIRMED_IDS, ReportsStored, new_message_id
 
 
 def confirmations(durable_ids: dict[str, list[str]], now: dt.datetime) -> Iterator[tuple[str, bytes]]:
@@ -22,5 +22,6 @@ def confirmations(durable_ids: dict[str, list[str]], now: dt.datetime) -> Iterat
     for agent, ids in durable_ids.items():
         for start in range(0, len(ids), MAX_CONFIRMED_IDS):
             # Built without validation: every id and agent name comes from a message that passed the codec.
-            message = ReportsStored.model_construct(agent=agent, ts=now, msg_ids=ids[start:start + MAX_CONFIRMED_IDS])
+            message = ReportsStored.model_construct(msg_id=new_message_id(), agent=agent, ts=now,
+                                                    msg_ids=ids[start:start + MAX_CONFIRMED_IDS])
             yield topics.confirmations(agent), encode(message)

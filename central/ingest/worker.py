@@ -28,6 +28,7 @@ from central.config import CentralConfig
 from central.ingest import public
 from central.ingest.acks import ack_all
 from central.ingest.agents import AgentDirectory
+from central.ingest.apply import presence
 from central.ingest.confirm import confirmations
 from central.ingest.reader import BufferedReadClient
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings, is_unavailable
@@ -50,6 +51,9 @@ RETRY_MAX_S = 30.0
 # Public state is staged after the batches' commits, at most this often: one staging transaction covers
 # the cameras changed by several batches, and the report-write turn carries none of it.
 STAGE_INTERVAL_S = 0.25
+# How often agents whose link died are checked against the offline grace period (a cheap indexed-free
+# query on the small agents table): an agent goes offline at most this late after its grace ends.
+SETTLE_INTERVAL_S = 2.0
 # With automatic collection off (the ingest command turns it off), cycles are collected this often.
 GC_INTERVAL_S = 10.0
 
@@ -90,7 +94,8 @@ class IngestWorker:
         self.writer = BatchWriter(
             database,
             directory,
-            StoreSettings(ingest.thumbnails_per_camera, ingest.max_clock_skew_s, ingest.republish),
+            StoreSettings(ingest.thumbnails_per_camera, ingest.max_clock_skew_s, ingest.republish,
+                          ingest.agent_offline_grace_s),
         )
         self.writer.defer_staging = True
         # Committed changes not yet staged; None: every camera and website, at start, which also
@@ -114,6 +119,7 @@ class IngestWorker:
         self._next_summary = 0.0
         self._next_maintenance = time.monotonic() + ingest.maintenance_interval_s
         self._next_gc = time.monotonic() + GC_INTERVAL_S
+        self._next_settle = 0.0
         self._last_prune = 0.0
         self._timezone = ZoneInfo(config.web.timezone)
         self._ready_sent = False
@@ -334,12 +340,27 @@ class IngestWorker:
         if ingest.republish and now >= self._next_summary and (self._dirty_regencies != set() or self._publish_retry):
             self._next_summary = now + ingest.summary_interval_s
             self._guarded("public summaries", self._summaries)
+        if now >= self._next_settle:
+            self._next_settle = now + SETTLE_INTERVAL_S
+            self._guarded("settling lost agent links", self._settle_lost_links)
         if now >= self._next_gc and not gc.isenabled():
             self._next_gc = now + GC_INTERVAL_S
             gc.collect()
         if now >= self._next_maintenance:
             self._next_maintenance = now + ingest.maintenance_interval_s
             self._guarded("maintenance", self.maintenance)
+
+    def _settle_lost_links(self) -> None:
+        grace = dt.timedelta(seconds=self.config.ingest.agent_offline_grace_s)
+        with self.database.session() as session:  # almost always nothing: no write turn for that
+            if not presence.links_lost(session.connection()):
+                return
+        with self.writer.turns.turn(), self.database.session(write=True) as session:
+            changed = presence.settle_lost_links(session.connection(), dt.datetime.now(dt.UTC), grace)
+        if self._unstaged_cameras is not None:
+            self._unstaged_cameras |= changed.cameras
+        if self._dirty_regencies is not None:
+            self._dirty_regencies |= changed.regencies
 
     def _publish_guarded(self) -> None:
         """Publish staged public state; on failure the rows stay pending and the next summary round retries."""

@@ -119,7 +119,7 @@ def sample_message(model: type) -> Any:
             websites_total=12,
         ),
         m.ReportsStored: lambda: m.ReportsStored(
-            agent="plg-01", ts=TS, msg_ids=["0123456789abcdef0123456789abcdef", "f" * 32],
+            msg_id=m.new_message_id(), agent="plg-01", ts=TS, msg_ids=["0123456789abcdef0123456789abcdef", "f" * 32],
         ),
         m.PublicCameraStatus: lambda: m.PublicCameraStatus(
             **_public(),
