@@ -35,8 +35,8 @@ class OnvifAnswers:
                 # credentials are tried, signed with the agent's clock (as Home Assistant goes on too).
                 return outcome(self.name, Outcome.OK, "ok", f"ONVIF answers, without the time ({failure.message})",
                                started=started, time="unsupported")
-            http_status = ctx.artifacts.get("http_status")
-            if failure.reason == "onvif_malformed" and isinstance(http_status, int) and http_status >= 500:
+            http_status = ctx.artifacts.onvif_http_status
+            if failure.reason == "onvif_malformed" and http_status is not None and http_status >= 500:
                 # zeep cannot parse an error page and loses the status; the reachability probe saw it.
                 failure = OnvifFailure("onvif_no_answer", f"ONVIF service answers HTTP {http_status}")
             # Rebuild the proxies next time (cheap); a broken pooled connection is dropped by aiohttp.
