@@ -13,6 +13,7 @@ every one of these cameras as healthy.
 - ``gsoap_undeclared``: every reply's envelope uses the ``SOAP-ENV`` prefix without declaring it (the
   gSOAP reply kept by agsh/onvif, issue 13's second outside camera).
 - ``no_get_services``: GetServices is not implemented (ActionNotSupported); GetCapabilities is.
+- ``no_system_time``: GetSystemDateAndTime is not implemented (a HiKam/"Technology IPC", agsh/onvif#65).
 - ``no_snapshot_uri``: GetSnapshotUri is not implemented (libONVIF#22: "Optional Action Not Implemented").
 - ``snapshot_uri_rtsp``: GetSnapshotUri answers with the RTSP stream URI (XM530, home-assistant/core#66554).
 - ``sparse_encoder``: the profile's VideoEncoderConfiguration has no Encoding, Resolution or RateControl
@@ -52,6 +53,7 @@ _ALL = (
     OnvifDialect("local_time_only", utc_time=False),
     OnvifDialect("gsoap_undeclared", undeclared_envelope=True),
     OnvifDialect("no_get_services", unsupported=frozenset({"GetServices"})),
+    OnvifDialect("no_system_time", unsupported=frozenset({"GetSystemDateAndTime"})),
     OnvifDialect("no_snapshot_uri", unsupported=frozenset({"GetSnapshotUri"})),
     OnvifDialect("snapshot_uri_rtsp", snapshot_is_stream=True),
     OnvifDialect("sparse_encoder", sparse_encoder=True),

@@ -171,7 +171,7 @@ class WebsiteState(StrEnum):
     MAINTENANCE = "maintenance"
 
 
-# Reason codes central itself gives (agents give the rest; see central/web/reasons.py for the words).
+# Reason codes central itself gives (agents give the rest; all are worded in shared/reasons.py).
 NO_REPORT_REASON = "no_report"  # nothing heard from the camera or website for too long
 LOST_REASON = "lost"  # the agent no longer discovers the camera: offline until found again or retired
 

@@ -71,5 +71,5 @@ class Reachable:
             return outcome(self.name, Outcome.FAIL, "unreachable", f"{where} accepts TCP but drops HTTP requests",
                            started=started)
         status = int(parts[1])
-        ctx.artifacts["http_status"] = status
+        ctx.artifacts.onvif_http_status = status
         return outcome(self.name, Outcome.OK, "ok", f"{where} answers HTTP", started=started, http_status=status)
