@@ -305,3 +305,20 @@ def test_a_basic_challenge_gets_no_password() -> None:
 
     assert run(hostile(basic_only), scenario) == "auth_failed"
     assert authorizations and not any(authorizations)
+
+
+@pytest.mark.parametrize(("status", "body", "reason"), [
+    (503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", "onvif_no_answer"),
+    (500, b"<html><body>Internal Server Error</body></html>", "onvif_no_answer"),
+    (404, b"<html><head><title>404</title></head><body>Not Found</body></html>", "onvif_no_answer"),
+    (200, b"<html><body>Welcome</body></html>", "onvif_malformed"),
+])
+def test_an_error_page_is_not_a_soap_fault(status: int, body: bytes, reason: str) -> None:
+    """A well-formed HTML error page is the service missing or dead (down evidence), not a camera answering
+    SOAP badly; the same page with HTTP 200 is an answer, just not SOAP."""
+    device = CannedDevice(replies={"*": Reply(body, status, "text/html")})
+
+    async def scenario(session: OnvifSession) -> str:
+        return await failure_of(session.system_time())
+
+    assert run(device, scenario) == reason
