@@ -102,6 +102,9 @@ keyfile {layout.broker_key}
 crlfile {layout.crl}
 require_certificate true
 use_identity_as_username true
+# The username (the CN) is also the client id, whatever id the client sends: a certificate can only
+# resume or replace its own session, never take another client's (central's ingest, another agent).
+use_username_as_clientid true
 """
 
 

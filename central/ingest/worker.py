@@ -33,7 +33,14 @@ from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettin
 from central.storage import maintenance
 from central.storage.db import Database
 from shared import sdnotify, topics
-from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success, session_properties
+from shared.mqtt import (
+    QOS_AT_LEAST_ONCE,
+    TlsFiles,
+    ingest_worker_purpose,
+    make_client,
+    reason_is_success,
+    session_properties,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +77,17 @@ class Totals:
         self.batches += 1
 
 
+def worker_tls(config: CentralConfig, worker: int) -> TlsFiles:
+    """Worker ``worker``'s certificate: its name is its client id and so its own persistent session."""
+    tls = config.broker.tls
+    return tls if worker == 0 else tls.sibling(ingest_worker_purpose(worker))
+
+
 class IngestWorker:
     """One ingest process's MQTT client, batcher and writer; ``run()`` until ``stop()``."""
 
     def __init__(self, config: CentralConfig, database: Database, directory: AgentDirectory,
-                 *, client_id: str | None = None, on_batch: Callable[[BatchResult], None] | None = None) -> None:
+                 *, worker: int = 0, on_batch: Callable[[BatchResult], None] | None = None) -> None:
         self.config = config
         self.database = database
         ingest = config.ingest
@@ -111,9 +124,7 @@ class IngestWorker:
         self._publish_retry = False  # a publish round failed: staged rows wait for the next summary round
         self._watchdog_s = sdnotify.watchdog_interval()
         self._next_watchdog = 0.0
-        broker = config.broker
-        tls = TlsFiles(broker.ca, broker.cert, broker.key)
-        self.client = cast(BufferedReadClient, make_client(client_id or broker.client_id, tls, logger=log,
+        self.client = cast(BufferedReadClient, make_client(worker_tls(config, worker), logger=log,
                                                             client_class=BufferedReadClient))
         self.client.manual_ack_set(True)
         self.client.on_connect = self._on_connect

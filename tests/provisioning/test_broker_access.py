@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -13,6 +14,7 @@ from tests.fixtures.broker import (
     AGENT_MUBA,
     AGENT_PALEMBANG,
     CENTRAL,
+    CENTRAL_OBSERVER,
     READER,
     BrokerClient,
     BrokerConnectError,
@@ -214,9 +216,9 @@ def test_stopped_broker_refuses_connections_until_started(tls_broker: TlsBroker)
 
 
 def test_central_ingest_workers_share_one_subscription(tls_broker: TlsBroker) -> None:
-    """Several ingest workers, all with central's certificate, split the reports via $share."""
+    """Several ingest workers, each with its own central certificate, split the reports via $share."""
     shared_filter = f"$share/ingest/{topics.ALL_AGENT_TOPICS}"
-    workers = [tls_broker.connect(CENTRAL) for _ in range(2)]
+    workers = [tls_broker.connect(CENTRAL), tls_broker.connect(CENTRAL_OBSERVER)]
     for worker in workers:
         worker.subscribe_and_wait(shared_filter)
     agent = tls_broker.connect(AGENT_MUBA)
@@ -279,3 +281,40 @@ def test_denials_show_in_the_log_the_way_operations_md_says(
     assert agent.publish_and_wait(topics.metrics(AGENT_MUBA), b"x").value == NOT_AUTHORIZED
     broker.wait_for_log(f"Denied PUBLISH from {AGENT_PALEMBANG}")
     assert f"'{topics.metrics(AGENT_MUBA)}'" in broker.log_text()
+
+
+# --- client ids are bound to certificates (use_username_as_clientid) -----------------------------------
+
+
+@pytest.mark.parametrize("attacker", [AGENT_PALEMBANG, READER])
+def test_no_certificate_can_take_the_ingest_session(tls_broker: TlsBroker, attacker: str) -> None:
+    # The attack that lost reports: connect with the ingest's client id and clean_start=false, again and
+    # again. The broker gives the attacker its own certificate's session instead; central stays connected
+    # and receives every report another regency sends meanwhile.
+    ingest_id = "scc-central-ingest"
+    central = tls_broker.connect(CENTRAL, client_id=ingest_id, clean_start=False, session_expiry=600)
+    central.subscribe_and_wait(f"$share/ingest/{topics.ALL_AGENT_TOPICS}")
+    victim = tls_broker.connect(AGENT_MUBA)
+    total = 200
+    for n in range(total):
+        if n % 40 == 0:
+            tls_broker.connect(attacker, client_id=ingest_id, clean_start=False, session_expiry=600)
+            tls_broker.connect(attacker, client_id=CENTRAL, clean_start=False, session_expiry=600)
+        assert victim.publish_and_wait(topics.metrics(AGENT_MUBA), str(n).encode()).value == SUCCESS
+    received = sorted(int(m.payload) for m in _drain(central))
+    assert received == list(range(total))
+    assert central.is_connected()
+    assert "Client central already connected" not in tls_broker.log_text()
+    assert f"as {attacker} (" in tls_broker.log_text()  # the broker named the attacker by its certificate
+
+
+def test_an_agent_cannot_take_another_agents_session(tls_broker: TlsBroker) -> None:
+    # Before: the victim was cut off and its last will marked it offline.
+    victim = tls_broker.connect(AGENT_MUBA, client_id=AGENT_MUBA, clean_start=False, session_expiry=600)
+    attacker = tls_broker.connect(AGENT_PALEMBANG, client_id=AGENT_MUBA, clean_start=False, session_expiry=600)
+    time.sleep(0.3)
+    assert attacker.is_connected() and victim.is_connected()
+    assert f"Client {AGENT_MUBA} already connected" not in tls_broker.log_text()
+    # What the attacker publishes is still confined to its own certificate's subtree.
+    assert attacker.publish_and_wait(topics.metrics(AGENT_MUBA), b"forged").value == NOT_AUTHORIZED
+    assert victim.publish_and_wait(topics.metrics(AGENT_MUBA), b"real").value in (SUCCESS, NO_MATCHING_SUBSCRIBERS)
