@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,13 +12,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_serializer,
 )
 
-from central.alerts.config import AlertsConfig, ReportsConfig
+from central.alerts.config import AlertsConfig
 from central.redact import DatabaseUrl, database_url
+from central.reports.config import ReportsConfig
 from shared.mqtt import TlsFiles
 from shared.validation import format_validation_error
 
@@ -68,8 +71,16 @@ class IngestConfig(Section):
     # Under a backlog, larger batches share each transaction's fixed cost (index pages, the camera rows,
     # public staging) among more reports: 2,000 stored ~25% more per second than 1,000 (performance.md).
     batch_size: int = Field(2000, ge=1, description="Most messages written in one transaction.")
+    agent_offline_grace_s: float = Field(
+        60.0, ge=0,
+        description="An agent whose connection dies (its last will) counts as offline, its cameras unknown, only "
+                    "if it has not reconnected this long after: a broker restart changes nothing on the wall. "
+                    "0: at once.",
+    )
     batch_max_bytes: int = Field(
-        16 * 1024 * 1024, ge=1, description="Most payload bytes in one transaction (thumbnails are the big ones)."
+        16 * 1024 * 1024,
+        ge=1,
+        description="Most payload bytes in one transaction (thumbnails are the big ones).",
     )
     batch_interval_s: float = Field(
         0.2, gt=0, description="Longest a received message waits for its batch to fill before being written."
@@ -95,6 +106,10 @@ class IngestConfig(Section):
     )
 
 
+def _local_peers() -> list[IPv4Network | IPv6Network]:
+    return [IPv4Network("127.0.0.1/32"), IPv6Network("::1/128")]
+
+
 class WebConfig(Section):
     secret_key: SecretStr = Field(
         SecretStr(""), description="Flask session key; generated into the state dir when empty."
@@ -117,6 +132,27 @@ class WebConfig(Section):
         description="A live stream ends after this long (the browser reconnects), freeing its thread.",
     )
     wall_rotate_s: int = Field(20, ge=5, description="Seconds each page of the video wall stays up.")
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=_local_peers,
+        description="Reverse proxies whose X-Forwarded-For/-Proto are believed (the default bind is local, "
+        "so a local peer is the proxy). Requests from anywhere else are keyed on their own address.",
+    )
+    proxy_hops: int = Field(
+        1, ge=1, le=5, description="Proxies in front of gunicorn that each append to X-Forwarded-For."
+    )
+
+
+class ProvinceConfig(Section):
+    """The province's own offices (Pemprov: its OPDs and their websites), an owner of their own."""
+
+    name: str = Field(
+        "Pemprov Sumatera Selatan", min_length=1, max_length=80, description="How pages name the province's offices."
+    )
+    agents: list[str] = Field(
+        default_factory=list,
+        description="Agents checking the province's own offices (e.g. the provincial OPD websites run on the "
+        "central host): what they report counts for the province, not for the regency on their certificate.",
+    )
 
 
 class CentralConfig(Section):
@@ -128,6 +164,7 @@ class CentralConfig(Section):
     pki: PkiConfig = PkiConfig()
     ingest: IngestConfig = IngestConfig()
     web: WebConfig = WebConfig()
+    province: ProvinceConfig = ProvinceConfig()
     alerts: AlertsConfig = AlertsConfig()
     reports: ReportsConfig = ReportsConfig()
 

@@ -226,6 +226,9 @@ class WebsiteAvailability(StrEnum):
     UP = "up"
     DEGRADED = "degraded"
     DOWN = "down"
+    # The site says it is in maintenance (HTTP 503 with Retry-After, or a maintenance page) and its
+    # announced end has not passed; a maintenance that outlasts it is reported as down.
+    MAINTENANCE = "maintenance"
 
 
 class Freshness(StrEnum):
@@ -261,6 +264,9 @@ class WebsiteStatus(Envelope):
     last_update: UtcDatetime | None = Field(default=None, description="Estimated time of the newest content.")
     last_update_signal: FreshnessSignal | None = None
     stale_after_days: int = Field(ge=1)
+    maintenance_until: UtcDatetime | None = Field(
+        default=None, description="While in maintenance (or overrunning it): the end the site announced."
+    )
     checks: list[CheckOutcome] = Field(max_length=64)
 
 
@@ -292,6 +298,27 @@ class CommandResult(Envelope):
     ok: bool
     message: LongText = ""
     details: dict[Identifier, DetailValue] = Field(default_factory=dict, max_length=64)
+
+
+# Most ids one confirmation carries: a batch of 2,000 reports from one agent fits in one message.
+MAX_CONFIRMED_IDS = 5000
+MessageId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+
+class ReportsStored(Strict):
+    """Central -> one agent: these of its reports are committed (or were already); the outbox may forget them.
+
+    Sent after every ingest commit, for new reports, redeliveries already stored and reports central
+    will never store (quarantined: refusing them again would not change that). Not retained.
+    """
+
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    kind: Literal["reports_stored"] = "reports_stored"
+    msg_id: MessageId = Field(description="This confirmation's own id.")
+    agent: Identifier = Field(description="The agent whose reports these are (the topic's agent).")
+    ts: UtcDatetime = Field(description="When central committed them.")
+    msg_ids: list[MessageId] = Field(min_length=1, max_length=MAX_CONFIRMED_IDS,
+                                     description="The msg_id of every report confirmed.")
 
 
 # --- public topics (central -> third parties) ---------------------------------------------
@@ -402,6 +429,7 @@ Message = (
     | WebsiteStatus
     | Command
     | CommandResult
+    | ReportsStored
     | RegencySummary
     | PublicCameraStatus
     | PublicWebsiteStatus
@@ -418,6 +446,7 @@ ALL_MODELS: tuple[type[Strict], ...] = (
     WebsiteStatus,
     Command,
     CommandResult,
+    ReportsStored,
     RegencySummary,
     PublicCameraStatus,
     PublicWebsiteStatus,

@@ -10,6 +10,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator import onvif_dialects
 from simulator.camera import Camera
 from simulator.camera_http import CameraHttpHandler
 from simulator.control import ControlApi
@@ -225,6 +226,7 @@ class Fleet:
             resolution=camera.config.resolution,
             fps=camera.config.fps,
             snapshot_auth=camera.config.snapshot_auth,
+            dialect=onvif_dialects.resolve(camera.config.dialect, identity.index).name,
         )
 
     def describe(self) -> FleetDescriptor:

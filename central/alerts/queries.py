@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from central.alerts.model import SubjectKind
-from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord, AlertSilence, AlertStatus
+from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord, AlertStatus
+from central.storage.models import SilenceRecord
+from shared.messages import AlertSeverity
 
 SILENCE_KINDS = ("mute", "maintenance")
 TARGET_KINDS = tuple(kind.value for kind in SubjectKind)
@@ -30,10 +32,36 @@ def list_alerts(
     if regency:
         query = query.where(AlertRecord.regency_code == regency)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    # Critical first, then warnings, then info; within one severity the problem that began last on top.
+    severity = case(
+        {AlertSeverity.CRITICAL.value: 0, AlertSeverity.WARNING.value: 1, AlertSeverity.INFO.value: 2},
+        value=AlertRecord.severity,
+        else_=3,
+    )
     items = session.scalars(
-        query.order_by(AlertRecord.fired_at.desc(), AlertRecord.id.desc()).limit(limit).offset(offset)
+        query.order_by(severity, AlertRecord.started_at.desc(), AlertRecord.id.desc()).limit(limit).offset(offset)
     )
     return AlertPage(list(items), total)
+
+
+def unacknowledged_critical(session: Session, limit: int = 5) -> list[AlertRecord]:
+    """Firing critical alerts nobody has acknowledged yet, newest first: what sounds the wall's alarm."""
+    query = select(AlertRecord).where(
+        AlertRecord.status == AlertStatus.FIRING.value,
+        AlertRecord.severity == AlertSeverity.CRITICAL.value,
+        AlertRecord.acknowledged_at.is_(None),
+    )
+    return list(session.scalars(query.order_by(AlertRecord.fired_at.desc(), AlertRecord.id.desc()).limit(limit)))
+
+
+def recently_acknowledged_critical(session: Session, limit: int = 3) -> list[AlertRecord]:
+    """Firing critical alerts someone acknowledged, the latest acknowledgement first: who is on it."""
+    query = select(AlertRecord).where(
+        AlertRecord.status == AlertStatus.FIRING.value,
+        AlertRecord.severity == AlertSeverity.CRITICAL.value,
+        AlertRecord.acknowledged_at.is_not(None),
+    )
+    return list(session.scalars(query.order_by(AlertRecord.acknowledged_at.desc()).limit(limit)))
 
 
 def get_alert(session: Session, alert_id: str) -> AlertRecord | None:
@@ -52,12 +80,12 @@ def acknowledge(session: Session, alert: AlertRecord, who: str, now: datetime) -
         alert.acknowledged_at, alert.acknowledged_by = now, who
 
 
-def active_silences(session: Session, now: datetime) -> list[AlertSilence]:
+def active_silences(session: Session, now: datetime) -> list[SilenceRecord]:
     return list(
         session.scalars(
-            select(AlertSilence)
-            .where(or_(AlertSilence.ends_at.is_(None), AlertSilence.ends_at > now))
-            .order_by(AlertSilence.starts_at)
+            select(SilenceRecord)
+            .where(or_(SilenceRecord.ends_at.is_(None), SilenceRecord.ends_at > now))
+            .order_by(SilenceRecord.starts_at)
         )
     )
 
@@ -73,7 +101,7 @@ def add_silence(
     rule: str | None,
     reason: str,
     who: str,
-) -> AlertSilence:
+) -> SilenceRecord:
     if kind not in SILENCE_KINDS:
         raise ValueError(f"kind must be one of {', '.join(SILENCE_KINDS)}")
     if target_kind not in TARGET_KINDS:
@@ -82,7 +110,7 @@ def add_silence(
         raise ValueError("target is required")
     if ends_at is not None and ends_at <= starts_at:
         raise ValueError("the end must be after the start")
-    silence = AlertSilence(
+    silence = SilenceRecord(
         kind=kind,
         target_kind=target_kind,
         target=target.strip(),
@@ -98,7 +126,7 @@ def add_silence(
 
 
 def end_silence(session: Session, silence_id: int, now: datetime) -> bool:
-    silence = session.get(AlertSilence, silence_id)
+    silence = session.get(SilenceRecord, silence_id)
     if silence is None:
         return False
     silence.ends_at = max(now, silence.starts_at)

@@ -12,22 +12,6 @@ from flask import Flask
 
 from central.config import CentralConfig
 
-# Blueprints registered by create_app, as "module:attribute". Other features append their own here
-# (alerts, reports...): a module that is not built yet is skipped, so the list can run ahead of the code.
-BLUEPRINTS: tuple[str, ...] = (
-    "central.web.pages:bp",
-    "central.web.editing:bp",
-    "central.web.live:bp",
-    "central.web.wall:bp",
-    "central.web.ops:bp",
-    "central.web.public:bp",
-    "central.api.v1:bp",
-    # --- feature blueprints (alerts/reports engineer) ---
-    "central.web.alerts:bp",
-    "central.web.reports:bp",
-    "central.api.alerts:bp",
-)
-
 CONFIG_ENV = "SCC_CENTRAL_CONFIG"
 
 
@@ -56,14 +40,34 @@ def _load_default_config() -> CentralConfig:
 
 def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] | None = None) -> Flask:
     """Build the web app; ``test_config`` overrides Flask settings (and may carry ``DATABASE``)."""
-    import importlib
-
+    from central.api import alerts as api_alerts
+    from central.api import v1
     from central.storage.db import Database
-    from central.web import auth, database, errors, i18n, security, templating, timing
+    from central.web import (
+        alerts,
+        auth,
+        database,
+        editing,
+        errors,
+        i18n,
+        live,
+        ops,
+        pages,
+        proxies,
+        public,
+        reports,
+        security,
+        templating,
+        timing,
+        wall,
+    )
 
     config = config or _load_default_config()
     test_config = dict(test_config or {})
-    app = Flask(__name__)
+    # An explicit instance path spares Flask its package lookup, which raised StopIteration ("Worker failed
+    # to boot") when gunicorn ran from a directory holding a folder named central/: gunicorn puts the
+    # working directory first on sys.path, where that folder is a namespace package. Nothing uses it.
+    app = Flask(__name__, instance_path=str(Path(config.state_dir).resolve() / "instance"))
     app.config.update(
         SCC=config,
         SESSION_COOKIE_SECURE=config.web.session_cookie_secure,
@@ -89,13 +93,10 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     templating.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
-    for target in BLUEPRINTS:
-        module_name, _, attribute = target.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue
-        app.register_blueprint(getattr(module, attribute))
+    app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, config.web.trusted_proxies, config.web.proxy_hops
+    )
+    for blueprint in (pages.bp, editing.bp, live.bp, wall.bp, ops.bp, public.bp, v1.bp, alerts.bp, reports.bp,
+                      api_alerts.bp):
+        app.register_blueprint(blueprint)
     return app

@@ -14,10 +14,10 @@ from central.storage.models import Camera, Website
 from central.web import cartogram, charts, i18n
 from central.web.auth import login_required
 from central.web.database import db_session
-from central.web.province import ProvinceRollup, RollupCache
+from central.web.province import ProvinceRollup, RegencyRollup, RollupCache
 from central.web.reasons import details_for
 from central.web.thumbnails import thumbnail_response
-from shared.regencies import is_regency_code
+from shared.regencies import PROVINCE_CODE, is_regency_code
 
 bp = Blueprint("pages", __name__)
 
@@ -28,13 +28,21 @@ def _register_site_names(state: Any) -> None:
     state.app.jinja_env.globals["website_title"] = website_title
 
 CAMERAS_PER_PAGE = 120
+LONGEST_DOWN_LISTED = 10
 
 
 def province_rollup() -> ProvinceRollup:
     cache: RollupCache | None = current_app.extensions.get("scc_rollup_cache")
     if cache is None:
-        cache = current_app.extensions["scc_rollup_cache"] = RollupCache(current_app.config["ROLLUP_CACHE_S"])
+        cache = current_app.extensions["scc_rollup_cache"] = RollupCache(
+            current_app.config["ROLLUP_CACHE_S"], current_app.config["SCC"].province
+        )
     return cache.get(db_session())
+
+
+def province_agents() -> tuple[str, ...]:
+    """The agents reporting for the province's own offices (central.toml [province] agents)."""
+    return tuple(current_app.config["SCC"].province.agents)
 
 
 def clear_rollup_cache() -> None:
@@ -54,6 +62,7 @@ def overview() -> ResponseReturnValue:
     return render_template(
         "overview.html",
         rollup=rollup,
+        longest_down=queries.longest_down(db_session(), LONGEST_DOWN_LISTED),
         tiles=cartogram.tiles(),
         view_box=cartogram.view_box(),
         now=_now(),
@@ -82,7 +91,7 @@ def regency(code: str) -> ResponseReturnValue:
     checks = queries.latest_check_details(session, troubled)
     details = {c.id: details_for(checks.get(c.id), c.reason) for c in cameras}
     opds, groups = queries.camera_facets(session, code)
-    websites = list(session.scalars(queries.websites_query(code)))
+    websites = list(session.scalars(queries.websites_query(code, province_agents=province_agents())))
     return render_template(
         "regency.html",
         summary=summary,
@@ -147,20 +156,32 @@ def camera_thumbnail(pk: int) -> ResponseReturnValue:
 def websites() -> ResponseReturnValue:
     session = db_session()
     regency_code = request.args.get("regency") or None
-    if regency_code and not is_regency_code(regency_code):
+    province = regency_code == PROVINCE_CODE and bool(province_agents())
+    if regency_code and not (province or is_regency_code(regency_code)):
         regency_code = None
     state = request.args.get("state") or None
-    rows: list[Website] = list(session.scalars(queries.websites_query(regency_code, state)))
+    query = queries.websites_query(regency_code, state, province_agents=province_agents(), province=province)
+    rows: list[Website] = list(session.scalars(query))
     now = _now()
     uptime_30d = queries.website_uptimes(session, [w.id for w in rows], now, dt.timedelta(days=30))
     return render_template(
         "websites.html",
         websites=rows,
+        worst_kept=worst_kept_owners(province_rollup()),
         uptime_30d=uptime_30d,
         rollup=province_rollup(),
         regency_code=regency_code,
         state=state,
         now=now,
+    )
+
+
+def worst_kept_owners(rollup: ProvinceRollup) -> list[RegencyRollup]:
+    """Regencies and the province's offices with websites, the largest share down or stale first (leaders' view)."""
+    owners = [r for r in rollup.owners if r.websites_total]
+    return sorted(
+        owners,
+        key=lambda r: (-(r.websites_down + r.websites_stale) / r.websites_total, -r.websites_down, r.code),
     )
 
 

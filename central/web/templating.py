@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, g, request, url_for
-from flask_babel import format_decimal, format_percent
+from flask_babel import format_decimal, format_percent, gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from central.alerts.grouping import regency_label
+from central.storage.models import RolloutStage
 from central.web import reasons
-from central.web.province import Stage
+from central.web.severity import Assessment
+from shared.regencies import regency_label
 
 
 class Words(Mapping[Any, str]):
@@ -51,22 +52,35 @@ WEBSITE_STATE_WORDS = {
     "fresh": _l("fresh"),
     "stale": _l("stale"),
     "down": _l("down"),
+    "maintenance": _l("in maintenance"),
     "unknown": _l("unknown"),
 }
-AVAILABILITY_WORDS = {"up": _l("up"), "degraded": _l("degraded"), "down": _l("down"), "": _l("unknown")}
+AVAILABILITY_WORDS = {"up": _l("up"), "degraded": _l("degraded"), "down": _l("down"),
+                      "maintenance": _l("in maintenance"), "": _l("unknown")}
 HEALTH_WORDS = {
     "ok": _l("all well"),
     "warn": _l("needs attention"),
     "critical": _l("critical"),
     "inactive": _l("not integrated"),
 }
+# Why a regency is amber or red: one phrase per rule of central.web.severity.RULES.
+SEVERITY_REASON_WORDS = {
+    "not_integrated": _l("no agent reporting"),
+    "agent_offline": _l("agent offline"),
+    "cameras_offline_many": _l("a fifth or more of the cameras offline"),
+    "websites_down_many": _l("half or more of the websites down"),
+    "cameras_offline": _l("cameras offline"),
+    "cameras_troubled": _l("a quarter or more of the cameras in trouble"),
+    "websites_down": _l("websites down"),
+    "websites_stale": _l("a third or more of the websites stale"),
+}
 STAGE_WORDS = {
-    Stage.PLANNED: _l("Planned"),
-    Stage.BOX_INSTALLED: _l("Box installed"),
-    Stage.AGENT_ONLINE: _l("Agent online"),
-    Stage.CAMERAS_INTEGRATED: _l("Cameras integrated"),
-    Stage.WEBSITES_INTEGRATED: _l("Websites integrated"),
-    Stage.COMPLETE: _l("Complete"),
+    RolloutStage.PLANNED: _l("Planned"),
+    RolloutStage.BOX_INSTALLED: _l("Box installed"),
+    RolloutStage.AGENT_ONLINE: _l("Agent online"),
+    RolloutStage.CAMERAS_INTEGRATED: _l("Cameras integrated"),
+    RolloutStage.WEBSITES_INTEGRATED: _l("Websites integrated"),
+    RolloutStage.COMPLETE: _l("Complete"),
 }
 SIGNAL_WORDS = {
     "wordpress_api": _l("WordPress API"),
@@ -173,15 +187,22 @@ def bytes_human(value: int | None) -> str:
 
 
 def duration_human(seconds: float | None) -> str:
+    """'9 mnt', '4 jam 02 mnt', '3 hari 4 jam': coarse, in the page's language."""
     if seconds is None:
         return "—"
-    minutes = int(seconds // 60)
+    minutes = max(int(seconds // 60), 0)
     if minutes < 60:
-        return f"{minutes} min"
+        return gettext("%(m)d min", m=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    return f"{hours // 24} d {hours % 24} h"
+        return gettext("%(h)d h %(m)02d min", h=hours, m=minutes)
+    return gettext("%(d)d d %(h)d h", d=hours // 24, h=hours % 24)
+
+
+def severity_reasons(assessment: Assessment) -> str:
+    """The matched rules of a regency's severity as one phrase, worst first."""
+    words = Words("severity", SEVERITY_REASON_WORDS)
+    return ", ".join(words[code] for code in assessment.reasons)
 
 
 def init_app(app: Flask) -> None:
@@ -192,7 +213,7 @@ def init_app(app: Flask) -> None:
         AVAILABILITY_WORDS=Words("availability", AVAILABILITY_WORDS),
         HEALTH_WORDS=Words("health", HEALTH_WORDS),
         STAGE_WORDS=Words("stage", STAGE_WORDS),
-        STAGES=list(Stage),
+        STAGES=list(RolloutStage),
         SIGNAL_WORDS=Words("signal", SIGNAL_WORDS),
         ROLES=Words("roles", ROLES),
         COMMAND_STATE_WORDS=Words("command", COMMAND_STATE_WORDS),
@@ -202,6 +223,7 @@ def init_app(app: Flask) -> None:
         camera_reason=reasons.camera_reason,
         website_reason=reasons.website_reason,
         share=share,
+        severity_reasons=severity_reasons,
         regency_name=regency_label,
     )
     env.filters.update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
@@ -32,11 +33,28 @@ def spec() -> dict[str, Any]:
     return document
 
 
+def test_every_api_route_is_in_the_openapi_document(app: Flask, spec: dict[str, Any]) -> None:
+    """A route added to /api/v1 without its operation in central/api/openapi.py fails here."""
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/")
+    }
+    routes.discard("/openapi.json")  # the document itself
+    assert routes == set(spec["paths"])
+
+
 def test_api_needs_a_token_or_a_session(client: FlaskClient, seeded: Seeded) -> None:
     response = client.get("/api/v1/regencies")
     assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
     assert client.get("/api/v1/regencies", headers={"Authorization": "Bearer scc_wrong"}).status_code == 401
     assert client.get("/api/v1/regencies", headers=bearer(seeded)).status_code == 200
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_case_insensitive(client: FlaskClient, seeded: Seeded, scheme: str) -> None:
+    response = client.get("/api/v1/regencies", headers={"Authorization": f"{scheme} {seeded.token}"})
+    assert response.status_code == 200, response.text
 
 
 def test_tokens_are_read_only(client: FlaskClient, seeded: Seeded) -> None:
