@@ -26,7 +26,7 @@ from central.ingest.worker import IngestWorker
 from central.storage.db import Database
 from central.storage.models import Agent, Camera, CameraCheck, IngestedMessage, QuarantinedMessage
 from shared import codec, topics
-from shared.messages import PublicCameraStatus, RegencySummary, ReportsStored
+from shared.messages import PublicCameraStatus, RegencySummary, ReportsStored, utc_now
 from tests.central import factories as f
 from tests.fixtures.broker import AGENT_PALEMBANG, CENTRAL, READER, READER_2, BrokerClient, Pki, TlsBroker
 
@@ -176,7 +176,9 @@ def test_a_retired_cameras_retained_status_is_cleared_at_maintenance(
         reader = tls_broker.connect(READER)
         reader.subscribe_and_wait(topic)
         agent = tls_broker.connect(AGENT_PALEMBANG)
-        agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, "cam-9", "offline")))
+        # Stamped now: a report at the factories' old T0 lets the silence sweep (every 0.3 s here) turn the
+        # camera 'unknown' before the retirement, a race a loaded machine lost.
+        agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, "cam-9", "offline", ts=utc_now())))
         assert reader.next_message(timeout=15).payload  # the status, retained
 
         with database.session(write=True) as session:
