@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from central.storage import queries
 from central.web.auth import login_required
 from central.web.database import db_session
-from central.web.pages import province_rollup
+from central.web.province import province_rollup
 from central.web.reasons import details_for
 from shared.regencies import is_regency_code
 
