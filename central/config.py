@@ -62,6 +62,12 @@ class IngestConfig(Section):
     # Under a backlog, larger batches share each transaction's fixed cost (index pages, the camera rows,
     # public staging) among more reports: 2,000 stored ~25% more per second than 1,000 (performance.md).
     batch_size: int = Field(2000, ge=1, description="Most messages written in one transaction.")
+    agent_offline_grace_s: float = Field(
+        60.0, ge=0,
+        description="An agent whose connection dies (its last will) counts as offline, its cameras unknown, only "
+                    "if it has not reconnected this long after: a broker restart changes nothing on the wall. "
+                    "0: at once.",
+    )
     batch_max_bytes: int = Field(
         16 * 1024 * 1024,
         ge=1,
@@ -107,7 +113,13 @@ class WebConfig(Section):
     bind: str = Field("127.0.0.1:8080", description="gunicorn listen address for `scc-central serve`.")
     workers: int = Field(2, ge=1, description="gunicorn worker processes.")
     threads: int = Field(
-        32, ge=2, description="Threads per worker; each open live page (Server-Sent Events) holds one."
+        32, ge=2, description="Threads per worker for pages and the API (live streams have web.stream_slots)."
+    )
+    stream_slots: int = Field(
+        256,
+        ge=1,
+        description="Live streams (one per open browser) a worker serves at most, each on a thread of its own "
+        "beside web.threads: open screens never take the threads pages are served on.",
     )
     rollup_cache_s: float = Field(2.0, ge=0, description="How long a computed province rollup is reused.")
     sse_poll_s: float = Field(1.0, gt=0, description="How often a live stream polls the change feed.")
