@@ -175,5 +175,5 @@ def worst_kept_owners(rollup: ProvinceRollup) -> list[RegencyRollup]:
 def rollout() -> ResponseReturnValue:
     session = db_session()
     rollup = province_rollup()
-    series = charts.rollout_series(session, rollup, _now(), i18n.local_zone())
+    series = charts.rollout_series(session, rollup, _now(), i18n.local_zone(), province_agents=province_agents())
     return render_template("rollout.html", rollup=rollup, chart=charts.progress_chart(series), now=_now())
