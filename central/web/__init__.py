@@ -53,6 +53,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         live,
         ops,
         pages,
+        province,
         proxies,
         public,
         reports,
@@ -92,6 +93,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     security.init_app(app)
     i18n.init_app(app, config.web.default_locale, config.web.timezone)
     templating.init_app(app)
+    province.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]
