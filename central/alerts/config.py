@@ -6,7 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    IPvAnyNetwork,
+    SecretStr,
+    field_serializer,
+    model_validator,
+)
 
 from central.redact import display_url
 from shared.messages import AlertSeverity
@@ -154,6 +163,11 @@ class AlertsConfig(_Section):
     email: list[EmailChannel] = Field(default_factory=list)
     mqtt: MqttChannel = MqttChannel()
     public_url: str = Field("", description="Base URL of the web app, for links in notifications.")
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Internal networks webhooks may reach (e.g. '10.20.0.0/16'); loopback, link-local and "
+        "private addresses are refused otherwise.",
+    )
 
     @model_validator(mode="after")
     def _channel_names_unique(self) -> AlertsConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,9 +23,18 @@ class AlertPage:
 
 
 def list_alerts(
-    session: Session, *, status: str = "firing", regency: str | None = None, limit: int = 100, offset: int = 0
+    session: Session,
+    *,
+    status: str = "firing",
+    regency: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    within: Collection[str] | None = None,
 ) -> AlertPage:
+    """``within`` limits to alerts of those regencies (the caller's scope); None: all."""
     query = select(AlertRecord)
+    if within is not None:
+        query = query.where(AlertRecord.regency_code.in_(within))
     if status in (AlertStatus.FIRING.value, AlertStatus.RESOLVED.value):
         query = query.where(AlertRecord.status == status)
     if regency:

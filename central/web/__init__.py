@@ -59,7 +59,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     import importlib
 
     from central.storage.db import Database
-    from central.web import auth, database, errors, i18n, proxies, security, templating, timing
+    from central.web import auth, database, errors, i18n, params, proxies, security, templating, timing
 
     config = config or _load_default_config()
     test_config = dict(test_config or {})
@@ -85,6 +85,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     supplied_database = test_config.pop("DATABASE", None)
     app.config.update(test_config)
 
+    params.init_app(app)
     timing.init_app(app)
     database.init_app(app, supplied_database or Database.from_config(config))
     security.init_app(app)

@@ -12,8 +12,10 @@ from flask.typing import ResponseReturnValue
 from central.storage.db import Database
 from central.storage.models import Event
 from central.storage.queries import change_feed_position, events_after
+from central.web import scope
 from central.web.auth import current_role
 from central.web.database import get_database
+from central.web.params import MAX_ID
 
 bp = Blueprint("live", __name__)
 
@@ -45,15 +47,22 @@ def public_payload(event: Event) -> dict[str, object] | None:
 
 def _start_cursor(database: Database) -> int:
     sent = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
-    if sent.isdigit():
+    if sent.isascii() and sent.isdigit() and int(sent) <= MAX_ID:  # else: from now on, as for a new page
         return int(sent)
     with database.session() as session:
         return change_feed_position(session)
 
 
 def _stream(
-    database: Database, cursor: int, regency: str | None, poll_s: float, max_s: float, public: bool = False
+    database: Database,
+    cursor: int,
+    regency: str | None,
+    poll_s: float,
+    max_s: float,
+    public: bool = False,
+    within: frozenset[str] | None = None,
 ) -> Iterator[str]:
+    """``within``: the caller's regencies (None: the province); events of others are never sent."""
     yield f"retry: {RETRY_MS}\nid: {cursor}\nevent: hello\ndata: {{}}\n\n"
     deadline = time.monotonic() + max_s
     last_sent = time.monotonic()
@@ -69,6 +78,9 @@ def _stream(
                 skipped = True
                 continue
             if regency and payload["regency"] not in (regency, None):
+                skipped = True
+                continue
+            if within is not None and payload["regency"] not in within:
                 skipped = True
                 continue
             told.add(payload["regency"])
@@ -90,6 +102,9 @@ def events() -> ResponseReturnValue:
     if anonymous and not current_app.config["PUBLIC_STATUS"]:
         abort(401)
     regency = request.args.get("regency") or None
+    if regency:
+        scope.require(regency, f"regency {regency}")
+    within = None if anonymous else scope.visible_regencies()  # anonymous: the public, regency-level view
     database = get_database()
     stream = _stream(
         database,
@@ -98,6 +113,7 @@ def events() -> ResponseReturnValue:
         current_app.config["SSE_POLL_S"],
         current_app.config["SSE_MAX_S"],
         public=anonymous,
+        within=within,
     )
     response = Response(stream, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache, no-store"

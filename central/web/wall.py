@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from central.storage import queries
+from central.web import scope
 from central.web.auth import login_required
 from central.web.database import db_session
 from central.web.pages import province_rollup
@@ -22,9 +23,9 @@ TILES_PER_SCREEN = 24
 def _screens(mode: str) -> list[tuple[str, str | None]]:
     """The (regency, group) pairs the wall rotates through, in order."""
     if mode == "group":
-        return [(code, venue) for code, venue in queries.camera_groups(db_session())]
+        return [(code, venue) for code, venue in queries.camera_groups(db_session(), scope.within())]
     rollup = province_rollup()
-    return [(r.code, None) for r in rollup.regencies if r.cameras_total]
+    return [(r.code, None) for r in rollup.regencies if r.cameras_total and scope.sees(r.code)]
 
 
 @bp.route("/wall")
@@ -32,6 +33,8 @@ def _screens(mode: str) -> list[tuple[str, str | None]]:
 def wall() -> ResponseReturnValue:
     mode = "group" if request.args.get("mode") == "group" else "regency"
     fixed = request.args.get("regency")
+    if fixed and is_regency_code(fixed):
+        scope.require(fixed, f"regency {fixed}")
     screens = [(fixed, None)] if fixed and is_regency_code(fixed) else _screens(mode)
     index = request.args.get("screen", 0, type=int) or 0
     index = index % len(screens) if screens else 0
@@ -56,7 +59,7 @@ def wall() -> ResponseReturnValue:
         details={c.id: details_for(checks.get(c.id), c.reason) for c in cameras},
         summary=summary,
         group=group,
-        rollup=province_rollup(),
+        rollup=province_rollup() if scope.province_wide() else None,  # province totals: province accounts
         screen=index,
         screens=len(screens),
         next_url=url_for("wall.wall", **next_args),  # type: ignore[arg-type]
