@@ -18,8 +18,9 @@ from pydantic import (
     field_serializer,
 )
 
-from central.alerts.config import AlertsConfig, ReportsConfig
+from central.alerts.config import AlertsConfig
 from central.redact import DatabaseUrl, database_url
+from central.reports.config import ReportsConfig
 from shared.validation import format_validation_error
 
 DEFAULT_CONFIG_PATH = Path("/etc/scc/central.toml")

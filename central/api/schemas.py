@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from central.storage.models import RolloutStage
+
 
 class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -41,9 +43,6 @@ class WebsiteCounts(Out):
     total: int = Field(ge=0)
 
 
-Stage = Literal[
-    "planned", "box_installed", "agent_online", "cameras_integrated", "websites_integrated", "complete"
-]
 RegencyHealth = Literal["ok", "warn", "critical", "inactive"]
 CameraStatus = Literal["ok", "degraded", "offline", "unknown"]
 
@@ -53,7 +52,7 @@ class RegencyOut(Out):
     name: str
     kind: str
     display_name: str
-    stage: Stage
+    stage: RolloutStage
     health: RegencyHealth
     cameras: CameraCounts
     websites: WebsiteCounts
@@ -151,7 +150,7 @@ class WebsiteOut(Out):
     regency: str
     url: str
     opd: str
-    state: Literal["fresh", "stale", "down", "unknown"] | str
+    state: Literal["fresh", "stale", "down", "maintenance", "unknown"] | str
     availability: str
     freshness: str
     reason: str
@@ -174,8 +173,8 @@ class WebsitePage(PageMeta):
 class RolloutOut(Out):
     regency: str
     name: str
-    stage: Stage
-    recorded_stage: str
+    stage: RolloutStage
+    recorded_stage: RolloutStage
     cameras_integrated: int
     target_cameras: int
     websites_integrated: int
@@ -224,3 +223,31 @@ class HealthOut(Out):
 
 
 RegencyPage.model_rebuild()
+
+
+class AlertOut(Out):
+    """A firing or past alert (``/alerts``); ``members`` are the subjects a regency-wide alert groups."""
+
+    alert_id: str
+    rule: str
+    state: str
+    severity: str
+    subject_kind: str
+    subject_id: str
+    subject: str
+    regency: str | None
+    message: str
+    started_at: dt.datetime
+    fired_at: dt.datetime
+    resolved_at: dt.datetime | None
+    silenced_by: str | None
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str
+    members: list[str]
+
+
+class AlertPage(Out):
+    items: list[AlertOut]
+    total: int
+    limit: int
+    offset: int

@@ -12,10 +12,10 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from central.alerts.grouping import regency_label
 from central.reports.data import Report
 from central.reports.labels import labels, number
 from central.reports.uptime import Uptime
+from shared.regencies import regency_label
 
 CSV_TABLES = ("regency", "opd", "camera", "website", "compliance")
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")

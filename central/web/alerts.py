@@ -21,10 +21,10 @@ from central.alerts.model import SubjectKind
 from central.alerts.notices import RULE_TITLES_ID
 from central.alerts.routing import list_channels
 from central.alerts.service import AlertService
-from central.alerts.tables import AlertChannelConfig, AlertRecord, AlertSilence
+from central.alerts.tables import AlertChannelConfig, AlertRecord
 from central.config import CentralConfig
 from central.reports.periods import FIRST_YEAR, LAST_YEAR
-from central.storage.models import IDENTIFIER_LENGTH, Website
+from central.storage.models import IDENTIFIER_LENGTH, SilenceRecord, Website
 from central.web import scope
 from central.web.accounts import Role
 from central.web.auth import current_user, login_required, role_required
@@ -111,7 +111,7 @@ def _target_regency(session: Session, target_kind: str, target: str) -> str | No
     return scope.agent_regencies(session, [agent]).get(agent)
 
 
-def _visible_silences(session: Session, silences: list[AlertSilence]) -> list[AlertSilence]:
+def _visible_silences(session: Session, silences: list[SilenceRecord]) -> list[SilenceRecord]:
     if scope.province_wide():
         return silences
     return [s for s in silences if scope.sees(_target_regency(session, s.target_kind, s.target))]
@@ -225,7 +225,7 @@ def add_silence() -> ResponseReturnValue:
 @role_required(Role.OPERATOR)
 def end_silence(silence_id: int) -> ResponseReturnValue:
     session = db_session()
-    silence = session.get(AlertSilence, silence_id)
+    silence = session.get(SilenceRecord, silence_id)
     if silence is None or not _visible_silences(session, [silence]):
         abort(404)
     if not queries.end_silence(session, silence_id, utc_now()):

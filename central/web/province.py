@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from central.config import ProvinceConfig
-from central.rollout import Stage, derive_stage
+from central.rollout import derive_stage
 from central.storage.models import RolloutStage
 from central.storage.queries import RegencyCounts, change_feed_position, province_counts, regency_counts
 from central.web.severity import Assessment, Health, Signals, assess
 from shared.regencies import PROVINCE_CODE
 
-__all__ = ["Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "Stage", "compute_rollup", "derive_stage"]
+__all__ = ["Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "compute_rollup"]
 
 
 @dataclass(slots=True)
@@ -32,6 +32,7 @@ class RegencyRollup:
     websites_fresh: int = 0
     websites_stale: int = 0
     websites_down: int = 0
+    websites_maintenance: int = 0  # within an announced maintenance: neither up nor down
     websites_unknown: int = 0
     agents_total: int = 0
     agents_online: int = 0
@@ -44,7 +45,7 @@ class RegencyRollup:
     target_date: dt.date | None = None
     completed_on: dt.date | None = None
     notes: str = ""
-    stage: Stage = Stage.PLANNED
+    stage: RolloutStage = RolloutStage.PLANNED
     health: Health = Health.INACTIVE
     assessment: Assessment = field(default_factory=lambda: Assessment(Health.INACTIVE, 0.0, ("not_integrated",)))
 
@@ -67,7 +68,8 @@ class RegencyRollup:
 
     @property
     def websites_total(self) -> int:
-        return self.websites_fresh + self.websites_stale + self.websites_down + self.websites_unknown
+        return (self.websites_fresh + self.websites_stale + self.websites_down + self.websites_maintenance
+                + self.websites_unknown)
 
     @property
     def websites_reporting(self) -> int:
@@ -75,7 +77,7 @@ class RegencyRollup:
 
     @property
     def integrated(self) -> bool:
-        return self.stage.step >= Stage.AGENT_ONLINE.step
+        return self.stage.step >= RolloutStage.AGENT_ONLINE.step
 
 
 @dataclass(slots=True)
@@ -157,7 +159,9 @@ def _from_counts(counts: RegencyCounts, name: str, kind: str, slug: str) -> Rege
         websites_fresh=websites["fresh"],
         websites_stale=websites["stale"],
         websites_down=websites["down"],
-        websites_unknown=counts.websites_total - websites["fresh"] - websites["stale"] - websites["down"],
+        websites_maintenance=websites["maintenance"],
+        websites_unknown=counts.websites_total - websites["fresh"] - websites["stale"] - websites["down"]
+        - websites["maintenance"],
         agents_total=counts.agents_total,
         agents_online=counts.agents_online,
         last_seen_at=counts.last_seen_at,

@@ -12,10 +12,10 @@ from flask_babel import format_decimal, format_percent
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from central.alerts.grouping import regency_label
+from central.storage.models import RolloutStage
 from central.web import reasons
-from central.web.province import Stage
 from central.web.severity import Assessment
+from shared.regencies import regency_label
 
 
 class Words(Mapping[Any, str]):
@@ -52,9 +52,11 @@ WEBSITE_STATE_WORDS = {
     "fresh": _l("fresh"),
     "stale": _l("stale"),
     "down": _l("down"),
+    "maintenance": _l("in maintenance"),
     "unknown": _l("unknown"),
 }
-AVAILABILITY_WORDS = {"up": _l("up"), "degraded": _l("degraded"), "down": _l("down"), "": _l("unknown")}
+AVAILABILITY_WORDS = {"up": _l("up"), "degraded": _l("degraded"), "down": _l("down"),
+                      "maintenance": _l("in maintenance"), "": _l("unknown")}
 HEALTH_WORDS = {
     "ok": _l("all well"),
     "warn": _l("needs attention"),
@@ -73,12 +75,12 @@ SEVERITY_REASON_WORDS = {
     "websites_stale": _l("a third or more of the websites stale"),
 }
 STAGE_WORDS = {
-    Stage.PLANNED: _l("Planned"),
-    Stage.BOX_INSTALLED: _l("Box installed"),
-    Stage.AGENT_ONLINE: _l("Agent online"),
-    Stage.CAMERAS_INTEGRATED: _l("Cameras integrated"),
-    Stage.WEBSITES_INTEGRATED: _l("Websites integrated"),
-    Stage.COMPLETE: _l("Complete"),
+    RolloutStage.PLANNED: _l("Planned"),
+    RolloutStage.BOX_INSTALLED: _l("Box installed"),
+    RolloutStage.AGENT_ONLINE: _l("Agent online"),
+    RolloutStage.CAMERAS_INTEGRATED: _l("Cameras integrated"),
+    RolloutStage.WEBSITES_INTEGRATED: _l("Websites integrated"),
+    RolloutStage.COMPLETE: _l("Complete"),
 }
 SIGNAL_WORDS = {
     "wordpress_api": _l("WordPress API"),
@@ -210,7 +212,7 @@ def init_app(app: Flask) -> None:
         AVAILABILITY_WORDS=Words("availability", AVAILABILITY_WORDS),
         HEALTH_WORDS=Words("health", HEALTH_WORDS),
         STAGE_WORDS=Words("stage", STAGE_WORDS),
-        STAGES=list(Stage),
+        STAGES=list(RolloutStage),
         SIGNAL_WORDS=Words("signal", SIGNAL_WORDS),
         ROLES=Words("roles", ROLES),
         COMMAND_STATE_WORDS=Words("command", COMMAND_STATE_WORDS),

@@ -12,12 +12,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from central.alerts.service import AlertService
-from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord, AlertSilence
+from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord
+from central.api.openapi import build_openapi
 from central.storage.db import Database
+from central.storage.models import SilenceRecord
 from central.web import create_app
 from tests.alerts.seed import add_agent, add_camera, set_status
 from tests.web.conftest import csrf_from, log_in, make_config
 from tests.web.seed import seed
+from tests.web.test_api import validate
 
 
 @pytest.fixture
@@ -73,7 +76,7 @@ def test_operator_acknowledges_and_mutes(app: Flask, database: Database, firing:
     with database.session() as session:
         alert = session.scalars(select(AlertRecord).where(AlertRecord.alert_id == firing)).one()
         assert alert.acknowledged_by == "operator"
-        silence = session.scalars(select(AlertSilence)).one()
+        silence = session.scalars(select(SilenceRecord)).one()
         assert (silence.kind, silence.target, silence.rule) == ("mute", "agent-test/cam-x", "camera_offline")
 
 
@@ -121,7 +124,11 @@ def test_api_lists_alerts(app: Flask, firing: str) -> None:
     mine = {item["alert_id"]: item for item in body["items"]}[firing]  # the seed has failures of its own
     assert body["total"] == len(body["items"]) >= 1
     assert (mine["rule"], mine["state"], mine["regency"]) == ("camera_offline", "firing", "16.71")
-    assert client.get(f"/api/v1/alerts/{firing}").get_json()["subject_id"] == "agent-test/cam-x"
+    one = client.get(f"/api/v1/alerts/{firing}").get_json()
+    assert one["subject_id"] == "agent-test/cam-x"
+    spec = build_openapi()
+    validate(spec, "/alerts", body)
+    validate(spec, "/alerts/{alert_id}", one)
     assert client.get("/api/v1/alerts/nope").status_code == 404
     assert client.get("/api/v1/alerts?status=bogus").status_code == 400
 

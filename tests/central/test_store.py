@@ -228,3 +228,14 @@ def test_host_metrics_keep_the_broker_refusals_and_older_agents_read_zero(writer
     assert write(writer, newer, (older_topic, json.dumps(body).encode())).stored == 2
     stored = session.scalars(select(HostMetric.outbox_rejected_total).order_by(HostMetric.ts)).all()
     assert stored == [7, 0]
+
+
+def test_a_maintenance_is_its_own_website_state(writer: BatchWriter, session: Session) -> None:
+    write(writer, f.website_status(AGENT, "dinkes", "up", "fresh", T0))
+    write(writer, f.website_status(AGENT, "dinkes", "maintenance", "unknown", T0 + MIN, reason="maintenance"))
+    write(writer, f.website_status(AGENT, "dinkes", "down", "unknown", T0 + 20 * MIN, reason="maintenance_overrun"))
+    site = session.scalars(select(Website)).one()
+    assert (site.state, site.availability, site.reason) == ("down", "down", "maintenance_overrun")
+    periods = session.scalars(select(WebsiteStatusChange).order_by(WebsiteStatusChange.started_at)).all()
+    assert [(p.state, p.availability) for p in periods] == [
+        ("fresh", "up"), ("maintenance", "maintenance"), ("down", "down")]

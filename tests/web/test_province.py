@@ -6,9 +6,10 @@ import datetime as dt
 
 from sqlalchemy import insert
 
+from central.rollout import derive_stage
 from central.storage.db import Database
-from central.storage.models import Event
-from central.web.province import Health, RegencyRollup, RollupCache, Stage, derive_health, derive_stage
+from central.storage.models import Event, RolloutStage
+from central.web.province import Health, RegencyRollup, RollupCache, derive_health
 from tests.web.seed import Seeded
 
 SEEN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -19,17 +20,17 @@ def rollup(**values: object) -> RegencyRollup:
 
 
 def test_stages_follow_live_data() -> None:
-    assert derive_stage(rollup()) is Stage.PLANNED
-    assert derive_stage(rollup(stored_stage="installing")) is Stage.BOX_INSTALLED
+    assert derive_stage(rollup()) is RolloutStage.PLANNED
+    assert derive_stage(rollup(stored_stage="box_installed")) is RolloutStage.BOX_INSTALLED
     online = {"agents_total": 1, "agents_online": 1, "last_seen_at": SEEN}
-    assert derive_stage(rollup(**online, target_cameras=10, cameras_ok=4)) is Stage.AGENT_ONLINE
+    assert derive_stage(rollup(**online, target_cameras=10, cameras_ok=4)) is RolloutStage.AGENT_ONLINE
     assert (
         derive_stage(rollup(**online, target_cameras=10, cameras_ok=9, cameras_offline=1))
-        is Stage.CAMERAS_INTEGRATED
+        is RolloutStage.CAMERAS_INTEGRATED
     )
     both = {"target_cameras": 2, "cameras_ok": 2, "target_websites": 1, "websites_fresh": 1}
-    assert derive_stage(rollup(**online, **both)) is Stage.WEBSITES_INTEGRATED
-    assert derive_stage(rollup(**online, **both, completed_on=dt.date(2026, 2, 1))) is Stage.COMPLETE
+    assert derive_stage(rollup(**online, **both)) is RolloutStage.WEBSITES_INTEGRATED
+    assert derive_stage(rollup(**online, **both, completed_on=dt.date(2026, 2, 1))) is RolloutStage.COMPLETE
 
 
 def test_health_colours() -> None:

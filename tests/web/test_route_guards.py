@@ -234,8 +234,8 @@ def _other_regency(web_database: Database, seeded: Seeded) -> dict[str, object]:
 
     from sqlalchemy import update
 
-    from central.alerts.tables import AlertChannelConfig, AlertRecord, AlertSilence
-    from central.storage.models import Camera, Website
+    from central.alerts.tables import AlertChannelConfig, AlertRecord
+    from central.storage.models import Camera, SilenceRecord, Website
 
     now = dt.datetime.now(dt.UTC)
     with web_database.session(write=True) as session:
@@ -245,7 +245,7 @@ def _other_regency(web_database: Database, seeded: Seeded) -> dict[str, object]:
                                 subject_kind="camera", subject_id="agent-1671/cam-1", subject_label=SECRET,
                                 regency_code="16.71", agent_name="agent-1671", severity="warning",
                                 message=SECRET, started_at=now, fired_at=now))  # fmt: skip
-        silence = AlertSilence(kind="maintenance", target_kind="regency", target="16.71", starts_at=now,
+        silence = SilenceRecord(kind="maintenance", target_kind="regency", target="16.71", starts_at=now,
                                reason=SECRET)  # fmt: skip
         channel = AlertChannelConfig(name="hook", kind="webhook", enabled=True, updated_at=now,
                                      settings={"url": "https://hooks.example/x", "min_severity": "info"})  # fmt: skip
