@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import tomli_w
 
@@ -168,3 +169,22 @@ def test_streams_do_not_starve_pages_and_end_on_time(served: tuple[int, str]) ->
         body = response.read()  # returns when the server ends the stream (sse_max_s = 3)
         assert body.rstrip().endswith(b"data: {}") and b"event: bye" in body
         connection.close()
+
+
+def _login(port: int, user: str, password: str, forwarded_for: str) -> int:
+    """One login over HTTP as it arrives from nginx on 127.0.0.1; returns the status."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"X-Forwarded-For": forwarded_for}
+    ) as client:
+        token = csrf_from(client.get("/login").text)
+        response = client.post("/login", data={"username": user, "password": password, "csrf_token": token})
+        return response.status_code
+
+
+def test_a_stranger_behind_the_proxy_locks_nobody_out(served: tuple[int, str]) -> None:
+    # The attack from the issue, on the real server: wrong passwords for admin with a forged header...
+    port, _ = served
+    statuses = [_login(port, "admin", "guess", f"10.1.1.{n}, 203.0.113.9") for n in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    # ...and the right password from the operator's address still goes in.
+    assert _login(port, "admin", PASSWORD, "198.51.100.20") == 302
