@@ -131,7 +131,7 @@ class BatchWriter:
                 log.error("quarantining %s: cannot be stored: %s", single.item.topic, error)
                 reason = f"store error: {type(error).__name__}: {error}"[:2000]
                 agent = single.decoded.topic.agent
-                rejected.append(Rejected(single.item, "store_error", reason, agent))
+                rejected.append(Rejected(single.item, "store_error", reason, agent, single.message.msg_id))
         if rejected:
             total.add(self._write([], rejected))
         return total
@@ -156,6 +156,12 @@ class BatchWriter:
                 self._quarantine(conn, rejected)
                 result.quarantined = len(rejected)
             self._count(conn, result, rejected)
+        # Committed: every accepted message is stored (now, or before as a duplicate), every rejected one
+        # is in quarantine with its payload; resending any of them cannot change that.
+        for entry in accepted:
+            result.held(entry.message.agent, entry.message.msg_id)
+        for refused in rejected:
+            result.held(refused.agent, refused.msg_id)
         for agent_name, regency in ((a.decoded.topic.agent, a.regency) for a in fresh):
             if agent_name:
                 self._known_agents[agent_name] = regency

@@ -44,11 +44,11 @@ def vet(
         verdict = directory.verdict(agent)
         if verdict.regency is None:
             refusal = verdict.refusal.value if verdict.refusal else "unknown_agent"
-            rejected.append(Rejected(item, refusal, f"agent {agent!r}: {refusal}", agent))
+            rejected.append(Rejected(item, refusal, f"agent {agent!r}: {refusal}", agent, message.msg_id))
             continue
         problem = _implausible(message, item.received_at, skew)
         if problem:
-            rejected.append(Rejected(item, "implausible", problem, agent))
+            rejected.append(Rejected(item, "implausible", problem, agent, message.msg_id))
             continue
         msg_id = message.msg_id
         if msg_id in seen:

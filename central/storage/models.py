@@ -253,6 +253,8 @@ class Agent(Base):
     websites_configured: Mapped[int] = mapped_column(Integer, default=0)
     last_seen_at: Mapped[dt.datetime | None]  # newest message of any kind (measurement time)
     presence_ts: Mapped[dt.datetime | None]  # ts of the birth/offline message applied, to ignore older ones
+    # When its link died (last will), while the grace period runs: still online until it ends without a birth.
+    link_lost_at: Mapped[dt.datetime | None]
     command_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # central's Command.seq counter
     created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
 

@@ -81,8 +81,6 @@ class Resources:
 class Artifacts:
     """What a check leaves for later checks of the same camera and cycle (and for the scheduler's thumbnail)."""
 
-    # The HTTP status the reachability probe read on the ONVIF port: zeep loses it behind a parse error.
-    onvif_http_status: int | None = None
     # The decoded and analysed snapshot, for image analysis and the thumbnail.
     snapshot: Analysed | None = None
 

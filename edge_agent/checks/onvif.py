@@ -9,7 +9,7 @@ from typing import ClassVar
 from zeep.exceptions import Fault
 
 from edge_agent.checks.base import CheckContext, outcome, skipped
-from edge_agent.onvif_errors import ONVIF_ERRORS, OnvifFailure, classify
+from edge_agent.onvif_errors import ONVIF_ERRORS, classify
 from edge_agent.scrub import scrub
 from shared.messages import CheckOutcome, Outcome
 
@@ -35,10 +35,6 @@ class OnvifAnswers:
                 # credentials are tried, signed with the agent's clock (as Home Assistant goes on too).
                 return outcome(self.name, Outcome.OK, "ok", f"ONVIF answers, without the time ({failure.message})",
                                started=started, time="unsupported")
-            http_status = ctx.artifacts.onvif_http_status
-            if failure.reason == "onvif_malformed" and http_status is not None and http_status >= 500:
-                # zeep cannot parse an error page and loses the status; the reachability probe saw it.
-                failure = OnvifFailure("onvif_no_answer", f"ONVIF service answers HTTP {http_status}")
             # Rebuild the proxies next time (cheap); a broken pooled connection is dropped by aiohttp.
             await session.close()
             return outcome(self.name, Outcome.FAIL, failure.reason, failure.message, started=started)
