@@ -76,3 +76,13 @@ def test_a_regency_operator_commands_only_its_agents(
     for action in ("check", "metadata", "retire"):
         response = client.post(f"/cameras/{seeded.hostile_camera_pk}/{action}", data={"csrf_token": token})
         assert response.status_code == 404, action
+
+
+def test_the_wall_of_a_regency_account_shows_its_regencies_only(app: Flask, web_database: Database) -> None:
+    client = _scoped_client(app, web_database, ["16.06"])
+    page = client.get("/wall").text
+    assert 'data-regency="16.06"' in page and 'data-regency="16.71"' not in page
+    assert client.get("/wall?regency=16.71").status_code == 404
+    province = app.test_client()
+    log_in(province, "viewer")
+    assert 'data-regency="16.71"' in province.get("/wall").text
