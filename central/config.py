@@ -113,7 +113,13 @@ class WebConfig(Section):
     bind: str = Field("127.0.0.1:8080", description="gunicorn listen address for `scc-central serve`.")
     workers: int = Field(2, ge=1, description="gunicorn worker processes.")
     threads: int = Field(
-        32, ge=2, description="Threads per worker; each open live page (Server-Sent Events) holds one."
+        32, ge=2, description="Threads per worker for pages and the API (live streams have web.stream_slots)."
+    )
+    stream_slots: int = Field(
+        256,
+        ge=1,
+        description="Live streams (one per open browser) a worker serves at most, each on a thread of its own "
+        "beside web.threads: open screens never take the threads pages are served on.",
     )
     rollup_cache_s: float = Field(2.0, ge=0, description="How long a computed province rollup is reused.")
     sse_poll_s: float = Field(1.0, gt=0, description="How often a live stream polls the change feed.")

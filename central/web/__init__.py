@@ -78,6 +78,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         ROLLUP_CACHE_S=config.web.rollup_cache_s,
         SSE_POLL_S=config.web.sse_poll_s,
         SSE_MAX_S=config.web.sse_max_s,
+        SSE_STREAM_SLOTS=config.web.stream_slots,
         WALL_ROTATE_S=config.web.wall_rotate_s,
         JSON_SORT_KEYS=False,
         **security.SESSION_SETTINGS,
