@@ -20,9 +20,9 @@ from central.web import scope
 from central.web.accounts import ApiToken, Scope, token_by_secret
 from central.web.auth import current_role
 from central.web.database import db_session, write_transaction
-from central.web.pages import get_camera, province_rollup
+from central.web.pages import get_camera
 from central.web.params import MAX_ID, MAX_OFFSET, int_arg
-from central.web.province import RegencyRollup
+from central.web.province import RegencyRollup, province_rollup
 from central.web.reasons import camera_reason, details_for
 from central.web.thumbnails import thumbnail_response
 from shared.messages import utc_now
@@ -179,8 +179,8 @@ def regencies() -> ResponseReturnValue:
                 regencies_integrated=rollup.regencies_integrated,
                 cameras_total=rollup.cameras_total,
                 cameras_live=rollup.cameras_live,
-                websites_total=rollup.total("websites_total"),
-                websites_fresh=rollup.total("websites_fresh"),
+                websites_total=rollup.totals.websites_total,
+                websites_fresh=rollup.totals.websites_fresh,
             )
             if scope.province_wide()
             else None,

@@ -54,6 +54,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         ops,
         pages,
         params,
+        province,
         proxies,
         public,
         reports,
@@ -94,6 +95,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     security.init_app(app)
     i18n.init_app(app, config.web.default_locale, config.web.timezone)
     templating.init_app(app)
+    province.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]
