@@ -14,10 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.alerts import queries
-from central.alerts.config import EmailChannel, WebhookChannel
 from central.alerts.model import SubjectKind
 from central.alerts.notices import RULE_TITLES_ID
-from central.alerts.routing import list_channels
+from central.alerts.routing import CHANNEL_MODELS, list_channels
 from central.alerts.service import AlertService
 from central.alerts.tables import AlertChannelConfig, AlertRecord
 from central.config import CentralConfig
@@ -231,7 +230,9 @@ def _channel_settings(form: Any) -> tuple[str, dict[str, Any]]:
     if kind == "email":
         recipients = [r.strip() for r in form.get("to", "").replace(";", ",").split(",") if r.strip()]
         return kind, {**common, "to": recipients}
-    raise ValueError("kind must be webhook or email")
+    if kind == "apprise":
+        return kind, {**common, "url": form.get("url", "")}
+    raise ValueError("kind must be webhook, email or apprise")
 
 
 @bp.post("/channels")
@@ -241,8 +242,7 @@ def add_channel() -> ResponseReturnValue:
     name = request.form.get("name", "").strip()
     try:
         kind, settings = _channel_settings(request.form)
-        model = WebhookChannel if kind == "webhook" else EmailChannel
-        model.model_validate({**settings, "name": name})
+        CHANNEL_MODELS[kind].model_validate({**settings, "name": name})
     except (ValueError, ValidationError) as error:
         flash(_("Channel not saved: %(error)s", error=str(error).splitlines()[0]), "error")
         return redirect(url_for("alerts.channels"))
