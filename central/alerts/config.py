@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    IPvAnyNetwork,
     SecretStr,
     field_serializer,
     field_validator,
@@ -146,7 +147,6 @@ class MqttChannel(ChannelFilter):
     """AlertEvent on scc/v1/public/alerts, through the broker in [broker] with central's certificate."""
 
     enabled: bool = False
-    client_id: str = "scc-central-alerts"
     publish_timeout_s: float = Field(10.0, gt=0)
 
 
@@ -173,6 +173,11 @@ class AlertsConfig(_Section):
     apprise: list[AppriseChannel] = Field(default_factory=list)
     mqtt: MqttChannel = MqttChannel()
     public_url: str = Field("", description="Base URL of the web app, for links in notifications.")
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Internal networks webhooks may reach (e.g. '10.20.0.0/16'); loopback, link-local and "
+        "private addresses are refused otherwise.",
+    )
 
     @model_validator(mode="after")
     def _channel_names_unique(self) -> AlertsConfig:

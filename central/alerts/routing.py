@@ -116,11 +116,11 @@ def build_senders(
             continue
         sender: Sender
         if isinstance(info.filter, WebhookChannel):
-            sender = WebhookSender(info.filter)
+            sender = WebhookSender(info.filter, allowed=config.webhook_allowed_networks)
         elif isinstance(info.filter, EmailChannel):
             sender = EmailSender(info.filter, mailer, config.public_url)
         elif isinstance(info.filter, AppriseChannel):
-            sender = AppriseSender(info.filter, config.public_url)
+            sender = AppriseSender(info.filter, config.public_url, allowed=config.webhook_allowed_networks)
         else:
             sender = MqttSender(config.mqtt, broker)
         senders[info.name] = (info, sender)

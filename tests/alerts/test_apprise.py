@@ -31,7 +31,8 @@ def _host(receiver: WebhookServer) -> str:
 
 def _config(url: str, apprise: list[dict[str, Any]], **alerts: Any) -> CentralConfig:
     return parse_config(
-        {"database": {"url": url}, "alerts": {"apprise": apprise, "delivery": {"max_attempts": 2}, **alerts}}
+        {"database": {"url": url}, "alerts": {"apprise": apprise, "delivery": {"max_attempts": 2},
+                                              "webhook_allowed_networks": ["127.0.0.0/8"], **alerts}}
     )
 
 
@@ -141,11 +142,24 @@ def test_admin_adds_an_apprise_url_and_alerts_reach_it(
     page = client.get("/alerts/channels").text
     assert "ops-apprise" in page and "json://…" in page and "typo" not in page
     assert TOKEN not in page
-    service = AlertService(app.config["SCC"], database)
+    service = AlertService(_config(sqlite_url, []), database)  # the alerts process: channels from the database
     service.queue_test("ops-apprise", "admin")
     service.tick()
     service.close()
     assert _deliveries(database)["ops-apprise"].status == "sent"
     tests = [r for r in webhook_server.drain() if r.json()["title"].startswith("[SCC] UJI")]
     assert [r.path for r in tests] == [f"/from-admin/{TOKEN}"]
+    database.dispose()
+
+
+def test_an_apprise_url_cannot_reach_what_a_webhook_may_not(sqlite_url: str) -> None:
+    config = parse_config({"database": {"url": sqlite_url},
+                           "alerts": {"apprise": [{"name": "probe", "url": "json://169.254.169.254/latest/meta-data"}]}})
+    database = Database(sqlite_url)
+    service = AlertService(config, database)
+    service.queue_test("probe", "admin")
+    result = service.tick()
+    service.close()
+    assert result.dispatched.failed == 1  # refused for good, never sent
+    assert _deliveries(database)["probe"].last_error.startswith("json://…: ")
     database.dispose()
