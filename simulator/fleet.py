@@ -82,6 +82,8 @@ class Fleet:
         self._rtsp: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.http_port = 0
+        # A second HTTP port for cameras whose snapshots are not on their ONVIF port (dialect snapshot_other_port).
+        self.snapshot_port = 0
         self.rtsp_port = 0
         self.control_port = 0
         self.discovery_port = 0
@@ -125,10 +127,16 @@ class Fleet:
         return self._onvif_base(camera, self.camera_host(camera), self.http_port, False) + "/device_service"
 
     def rtsp_url(self, camera: Camera) -> str:
-        rtsp_host = self.advertised_host if self.options.host not in ("", "0.0.0.0") else self.camera_host(camera)
-        return f"rtsp://{rtsp_host}:{self.rtsp_port}/cam/{camera.camera_id}"
+        # The camera's own address, like a real camera's: the RTSP server listens there too (start()).
+        return f"rtsp://{self.camera_host(camera)}:{self.rtsp_port}/cam/{camera.camera_id}"
+
+    @staticmethod
+    def _dialect(camera: Camera) -> onvif_dialects.OnvifDialect:
+        return onvif_dialects.resolve(camera.config.dialect, camera.identity.index)
 
     def snapshot_url(self, camera: Camera, host: str | None = None, port: int | None = None) -> str:
+        if self._dialect(camera).snapshot_other_port:
+            port = self.snapshot_port
         return f"http://{host or self.camera_host(camera)}:{port or self.http_port}/snapshot/{camera.camera_id}.jpg"
 
     def _endpoints(self, camera: Camera, local_ip: str, local_port: int, by_id: bool) -> Endpoints:
@@ -149,11 +157,18 @@ class Fleet:
         self.http_port = await self._camera_http.listen(options.host, options.http_port)
         for address in self._addresses.values():
             await self._camera_http.listen(address, self.http_port)
+        if any(self._dialect(camera).snapshot_other_port for camera in self.cameras):
+            self.snapshot_port = await self._camera_http.listen(options.host, 0)
+            for address in self._addresses.values():
+                await self._camera_http.listen(address, self.snapshot_port)
         self.control_port = await self._control_http.listen(options.host or "0.0.0.0", options.control_port)
         if options.rtsp:
             from simulator.rtsp import RtspServer
 
-            self._rtsp = RtspServer(self.renderer, options.host or "0.0.0.0", options.rtsp_port)
+            # Bound to all addresses, it already serves the cameras' own; else it listens on each of them too.
+            wildcard = options.host in ("", "0.0.0.0")
+            extra = [] if wildcard else sorted(set(self._addresses.values()) - {options.host})
+            self._rtsp = RtspServer(self.renderer, options.host or "0.0.0.0", options.rtsp_port, extra)
             for camera in self.cameras:
                 self._rtsp.add_camera(camera)
             self.rtsp_port = await asyncio.to_thread(self._rtsp.start)
@@ -226,7 +241,7 @@ class Fleet:
             resolution=camera.config.resolution,
             fps=camera.config.fps,
             snapshot_auth=camera.config.snapshot_auth,
-            dialect=onvif_dialects.resolve(camera.config.dialect, identity.index).name,
+            dialect=self._dialect(camera).name,
         )
 
     def describe(self) -> FleetDescriptor:

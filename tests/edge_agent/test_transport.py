@@ -1,7 +1,7 @@
 """The agent's MQTT link against the real mutual-TLS Mosquitto: outage, restart, ordering, ACL refusals.
 
 Central here is a plain subscriber that confirms nothing: reports stay in the outbox awaiting central's
-confirmation, so "sent" means the broker accepted them (tests/central/test_delivery.py has the real ingest).
+confirmation, so "sent" means the broker accepted them (tests/edge_agent/test_delivery.py has the real ingest).
 """
 
 from __future__ import annotations
