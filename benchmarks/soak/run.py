@@ -30,7 +30,6 @@ from demo.processes import Supervisor
 from shared.mqtt import TlsFiles
 
 DRAIN_TIMEOUT_S = 240.0
-TAP_NAME = "soak-tap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +84,9 @@ def _run(options: SoakOptions, world: World, state: Path, supervisor: Supervisor
 
 def _start_tap(soak: SoakStack) -> Tap:
     clients = soak.pki / "clients"
-    tap = Tap(TlsFiles(soak.pki / "ca.crt", clients / "central.crt", clients / "central.key"),
-              "127.0.0.1", soak.broker_port, TAP_NAME)  # fmt: skip
+    name = soak.tap_identity
+    tap = Tap(TlsFiles(soak.pki / "ca.crt", clients / f"{name}.crt", clients / f"{name}.key"), "127.0.0.1",
+              soak.broker_port)  # fmt: skip
     tap.start()
     return tap
 

@@ -19,6 +19,9 @@ from benchmarks.soak.linkcut import Link
 from demo.processes import Child, Supervisor
 from demo.scenario import DemoScenario, parse_scenario
 from demo.stack import BIN, DemoOptions, Stack, _write_private
+from provisioning import operations
+from provisioning.operations import CENTRAL_NAME
+from shared.mqtt import identity_name, ingest_worker_purpose
 from shared.regencies import all_regencies
 
 
@@ -85,6 +88,17 @@ class SoakStack(Stack):
         self.world = world
         self.links: dict[str, Link] = {}
         self.on_broker_up: Callable[[SoakStack], None] | None = None
+
+    @property
+    def tap_identity(self) -> str:
+        """The tap's certificate: one more ingest worker's, which no worker of this run uses (a certificate
+        is one client id, so the tap cannot borrow the ingest's)."""
+        return identity_name(CENTRAL_NAME, ingest_worker_purpose(self.world.ingest_workers))
+
+    def provision(self) -> None:
+        super().provision()
+        # Before the broker starts: it reads the ACL these certificates add only then.
+        operations.ensure_central(self.pki, self.world.ingest_workers + 1)
 
     def start_broker(self) -> None:
         super().start_broker()

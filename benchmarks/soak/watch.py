@@ -223,9 +223,9 @@ class Tap:
     crashed broker lost, the agents send again, and the tap sees it then.
     """
 
-    def __init__(self, files: TlsFiles, host: str, port: int, client_id: str) -> None:
+    def __init__(self, files: TlsFiles, host: str, port: int) -> None:
         self.seen: dict[str, tuple[str, int]] = {}  # msg_id -> (agent, seq)
-        self._client = make_client(client_id, files)
+        self._client = make_client(files)  # its certificate's name is its client id
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._host, self._port = host, port
