@@ -157,7 +157,7 @@ def test_reader_reads_public_topics_only_and_cannot_publish(tls_broker: TlsBroke
 
 def test_live_frames_go_from_their_agent_to_central_and_nowhere_else(tls_broker: TlsBroker) -> None:
     own = topics.live_frames(AGENT_PALEMBANG, "cam-live")
-    central = tls_broker.connect(CENTRAL)
+    central = tls_broker.connect(CENTRAL_OBSERVER)  # one certificate is one connection: not the ingest's
     central.subscribe_and_wait(f"{topics.LIVE}/#")
     ingest = tls_broker.connect(CENTRAL)
     ingest.subscribe_and_wait(topics.ALL_AGENT_TOPICS)  # the ingest's subscription: frames stay out of it
@@ -172,7 +172,7 @@ def test_live_frames_go_from_their_agent_to_central_and_nowhere_else(tls_broker:
     reader.assert_no_message(0.3)
     # Nobody may publish frames in an agent's name: not another agent, not central, not a reader.
     assert agent.publish_and_wait(topics.live_frames(AGENT_MUBA, "cam-live"), b"forged").value == NOT_AUTHORIZED
-    for client, name in ((central, CENTRAL), (reader, READER)):
+    for client, name in ((central, CENTRAL_OBSERVER), (reader, READER)):
         for topic in (topics.live_frames(name, "cam-live"), own):
             assert client.publish_and_wait(topic, b"forged").value == NOT_AUTHORIZED, (name, topic)
     central.assert_no_message(0.3)
