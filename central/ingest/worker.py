@@ -81,7 +81,8 @@ class IngestWorker:
         self.writer = BatchWriter(
             database,
             directory,
-            StoreSettings(ingest.thumbnails_per_camera, ingest.max_clock_skew_s, ingest.republish),
+            StoreSettings(ingest.thumbnails_per_camera, ingest.max_clock_skew_s, ingest.republish,
+                          ingest.max_cameras_per_agent, ingest.clock_flag_s),
         )
         self.writer.defer_staging = True
         # Committed changes not yet staged; None: every camera and website, at start, which also

@@ -35,22 +35,22 @@ def apply(batch: Batch, entries: list[Accepted[AgentBirth | AgentOffline]]) -> N
         if isinstance(message, AgentBirth):
             conn.execute(
                 update(agents).where(agents.c.name == agent).values(
-                    online=True, presence_since=message.ts, presence_ts=message.ts, offline_reason="",
+                    online=True, presence_since=entry.ts, presence_ts=entry.ts, offline_reason="",
                     agent_version=clean_text(message.agent_version), hostname=clean_text(message.hostname),
                     started_at=message.started_at, cameras_configured=message.cameras_configured,
                     websites_configured=message.websites_configured,
                 )
             )
             if not online.get(agent):
-                events.append(event_row(EventKind.AGENT_ONLINE, message.ts, entry.regency, agent, agent,
+                events.append(event_row(EventKind.AGENT_ONLINE, entry.ts, entry.regency, agent, agent,
                                         old="offline", new="online", message=clean_text(message.agent_version)))
             online[agent] = True
         else:
             # A last will carries the ts of when it was armed; the broker sends it when the link died.
-            when = entry.item.received_at if message.reason == "connection_lost" else message.ts
+            when = entry.item.received_at if message.reason == "connection_lost" else entry.ts
             conn.execute(
                 update(agents).where(agents.c.name == agent).values(
-                    online=False, presence_since=when, presence_ts=message.ts, offline_reason=message.reason
+                    online=False, presence_since=when, presence_ts=entry.ts, offline_reason=message.reason
                 )
             )
             if online.get(agent, True):

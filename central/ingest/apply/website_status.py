@@ -53,7 +53,7 @@ def apply(batch: Batch, entries: list[Accepted[WebsiteStatus]]) -> None:
     for key, reports in per_site.items():
         row = rows[key]
         pk = row.id
-        reports.sort(key=lambda e: e.message.ts)
+        reports.sort(key=lambda e: e.ts)
         final: dict[str, Any] | None = None  # only the newest applied report reaches the row
         for entry in reports:
             report = entry.message
@@ -63,7 +63,7 @@ def apply(batch: Batch, entries: list[Accepted[WebsiteStatus]]) -> None:
             url, opd = clean_text(report.url), clean_text(report.opd)
             checks.append(
                 {
-                    "website_pk": pk, "ts": report.ts, "received_at": entry.item.received_at, "state": state,
+                    "website_pk": pk, "ts": entry.ts, "received_at": entry.item.received_at, "state": state,
                     "availability": availability, "freshness": freshness,
                     "reason": report.reason, "message": message,
                     "http_status": report.http_status, "response_ms": report.response_ms,
@@ -72,19 +72,19 @@ def apply(batch: Batch, entries: list[Accepted[WebsiteStatus]]) -> None:
                 }
             )
             current_ts = newest(row.last_check_at, row.status_since)
-            if current_ts is not None and report.ts < current_ts:
+            if current_ts is not None and entry.ts < current_ts:
                 continue
             before = (row.state, row.availability, row.freshness, row.reason, row.url)
             if (state, availability, freshness) != (row.state, row.availability, row.freshness) \
                     or row.status_since is None:
-                transitions.website(row, state, availability, freshness, report.reason, message, report.ts)
+                transitions.website(row, state, availability, freshness, report.reason, message, entry.ts)
                 if state != row.state or row.status_since is None:
                     transitions.events.append(
-                        event_row(EventKind.WEBSITE_STATUS, report.ts, entry.regency, report.agent,
+                        event_row(EventKind.WEBSITE_STATUS, entry.ts, entry.regency, report.agent,
                                   report.website_id, old=row.state if row.status_since else "", new=state,
                                   reason=report.reason, message=report.message, website_pk=pk)
                     )
-                row.status_since = report.ts
+                row.status_since = entry.ts
             values = {
                 "state": state,
                 "availability": availability,
@@ -102,12 +102,12 @@ def apply(batch: Batch, entries: list[Accepted[WebsiteStatus]]) -> None:
                 "last_update_signal": report.last_update_signal.value if report.last_update_signal else "",
                 "stale_after_days": report.stale_after_days,
                 "status_since": row.status_since,
-                "last_check_at": report.ts,
+                "last_check_at": entry.ts,
                 "updated_at": entry.item.received_at,
             }
             row.state, row.availability, row.freshness = state, availability, freshness
             row.reason, row.message, row.url, row.reported_opd = report.reason, message, url, opd
-            row.last_check_at = report.ts
+            row.last_check_at = entry.ts
             final = values
             if before != (row.state, row.availability, row.freshness, row.reason, row.url):
                 republish.websites.add(pk)
