@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from central.alerts import cli as alerts_cli
 from central.config import DEFAULT_CONFIG_PATH, CentralConfig, ConfigError, load_config
+from central.ingest import cli as ingest_cli
+from central.reports import cli as reports_cli
+from central.storage import cli as storage_cli
+from central.web import cli as web_cli
 
-# Each module exposes ``register(subparsers)`` adding its subcommands; a subcommand's handler
+# Each CLI tree exposes ``register(subparsers)`` adding its subcommands; a subcommand's handler
 # takes (config, args) and returns an exit code. Listed here so the command tree is in one place.
-COMMAND_MODULES = (
-    "central.storage.commands",
-    "central.ingest.commands",
-    "central.web.commands",
-    "central.alerts.commands",
-)
+COMMAND_TREES = (storage_cli, ingest_cli, web_cli, alerts_cli, reports_cli)
 
 Handler = Callable[[CentralConfig, argparse.Namespace], int]
 
@@ -30,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for tree in COMMAND_TREES:
+        tree.register(subparsers)
     return parser
 
 

@@ -37,7 +37,7 @@ def fetch_regencies(base_url: str, token: str | None) -> Any:
         return json.loads(response.read())
 
 
-# A regency counts as integrated from the rollout stage "agent_online" on (central/web/rollup.py), and a
+# A regency counts as integrated from the rollout stage "agent_online" on (central/web/province.py), and a
 # camera as live when it is ok or degraded: both still deliver a picture (central/api/schemas.py).
 INTEGRATED_STAGES = frozenset({"agent_online", "cameras_integrated", "websites_integrated", "complete"})
 

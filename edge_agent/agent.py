@@ -12,7 +12,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from edge_agent import metrics
-from edge_agent.commands import CommandHandler
 from edge_agent.config import AgentConfig
 from edge_agent.decodes import DecodeRotation
 from edge_agent.discovery import discover
@@ -20,6 +19,7 @@ from edge_agent.inventory import Inventory
 from edge_agent.onvif_client import DeviceInfo
 from edge_agent.outbox import Outbox, OutboxUnavailable, ReportTooLarge
 from edge_agent.publisher import Publisher
+from edge_agent.remote_commands import CommandHandler
 from edge_agent.scheduler import CameraChecker, CycleResult, Scheduler, close_resources, make_resources
 from edge_agent.scrub import scrub
 from shared import sdnotify

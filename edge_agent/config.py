@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from edge_agent.scrub import register_secret
+from edge_agent.scrub import register_secret, register_url_secrets
 from shared.messages import Identifier, RegencyCode
 from shared.validation import format_validation_error
 
@@ -267,6 +267,8 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> AgentConf
     for camera in config.cameras:
         if camera.password is not None:
             register_secret(camera.password.get_secret_value())
+        register_url_secrets(camera.snapshot_url)
+        register_url_secrets(camera.rtsp_url)
     return config
 
 

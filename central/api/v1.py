@@ -20,8 +20,8 @@ from central.web.accounts import ApiToken, token_by_secret
 from central.web.auth import current_role
 from central.web.database import db_session, write_transaction
 from central.web.pages import province_rollup
+from central.web.province import RegencyRollup
 from central.web.reasons import camera_reason, details_for
-from central.web.rollup import RegencyRollup
 from central.web.thumbnails import thumbnail_response
 from shared.messages import utc_now
 from shared.regencies import is_regency_code

@@ -30,7 +30,7 @@ from central.ingest.acks import ack_all
 from central.ingest.agents import AgentDirectory
 from central.ingest.reader import BufferedReadClient
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings, is_unavailable
-from central.storage import rollup
+from central.storage import maintenance
 from central.storage.db import Database
 from shared import sdnotify, topics
 from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success, session_properties
@@ -377,8 +377,8 @@ class IngestWorker:
         now = now or dt.datetime.now(dt.UTC)
         silence = dt.timedelta(seconds=self.config.ingest.silence_after_s)
         with self.writer.turns.turn(), self.database.session(write=True) as session:
-            silent = rollup.mark_silent_cameras(session.connection(), now, silence)
-            silent_sites = rollup.mark_silent_websites(session.connection(), now, silence)
+            silent = maintenance.mark_silent_cameras(session.connection(), now, silence)
+            silent_sites = maintenance.mark_silent_websites(session.connection(), now, silence)
             if self.config.ingest.republish:
                 public.stage_cameras(session.connection(), silent, now)
                 public.stage_websites(session.connection(), silent_sites, now)
@@ -386,11 +386,11 @@ class IngestWorker:
         # Every summary, not only those messages touched: operators' edits (a retired camera, a rollout
         # plan) change them too. Unchanged ones are not republished (public_state compares digests).
         self._dirty_regencies = None
-        today = rollup.local_day(now, self._timezone)
+        today = maintenance.local_day(now, self._timezone)
         for day in (today - dt.timedelta(days=1), today):
             with self.writer.turns.turn(), self.database.session(write=True) as session:
-                rollup.update_daily(session.connection(), day, self._timezone, now)
+                maintenance.update_daily(session.connection(), day, self._timezone, now)
         if time.monotonic() - self._last_prune > 3600 or self._last_prune == 0.0:
             self._last_prune = time.monotonic()
             with self.writer.turns.turn(), self.database.session(write=True) as session:
-                rollup.prune(session.connection(), dt.timedelta(days=self.config.database.retention_days), now)
+                maintenance.prune(session.connection(), dt.timedelta(days=self.config.database.retention_days), now)

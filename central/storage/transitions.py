@@ -8,7 +8,7 @@ they report. Central itself changes a state in only these cases, each a function
 - a camera its agent no longer discovers goes offline (lost) (:func:`camera_lost`);
 - an agent goes offline: its cameras go unknown (agent_offline) (:func:`cameras_unknown`);
 - nothing heard for too long: unknown (no_report) (:func:`cameras_unknown`, :func:`websites_unknown`,
-  called by the silence sweep in ``storage/rollup.py``);
+  called by the silence sweep in ``storage/maintenance.py``);
 - an operator retires a camera (:func:`camera_retired`: an event; its state stays as it was).
 
 Each change ends the subject's open status period, opens the next one and writes an event (the change

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central.storage.maintenance import local_day
 from central.storage.models import Agent, Camera, Website
-from central.storage.rollup import local_day
-from central.web.rollup import ProvinceRollup
+from central.web.province import ProvinceRollup
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,7 @@ def camera_retire(pk: int) -> ResponseReturnValue:
 
 def _command_sender() -> Callable[..., object]:
     """The function that records and publishes a command (the storage engineer's, bound to our config)."""
-    from central.commands import send_command
+    from central.remote_commands import send_command
 
     config = current_app.config["SCC"]
     database = get_database()

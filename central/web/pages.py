@@ -14,8 +14,8 @@ from central.storage.models import Camera, Website
 from central.web import cartogram, charts, i18n
 from central.web.auth import login_required
 from central.web.database import db_session
+from central.web.province import ProvinceRollup, RollupCache
 from central.web.reasons import details_for
-from central.web.rollup import ProvinceRollup, RollupCache
 from central.web.thumbnails import thumbnail_response
 from shared.regencies import is_regency_code
 

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from central.alerts.grouping import regency_label
 from central.web import reasons
-from central.web.rollup import Stage
+from central.web.province import Stage
 
 
 class Words(Mapping[Any, str]):

@@ -232,7 +232,7 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(pki: Pki, tls_broker: TlsBr
 def test_send_command_reaches_the_agent_and_its_result_comes_back(
     running: RunningWorker, tls_broker: TlsBroker, database: Database
 ) -> None:
-    from central.commands import send_command
+    from central.remote_commands import send_command
     from central.storage.queries import get_command
     from shared.messages import Command
 

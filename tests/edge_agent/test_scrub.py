@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent import scrub as scrub_module
 from edge_agent.checks.base import CameraTarget, outcome
 from edge_agent.scrub import MASK, ScrubFilter, install_log_scrubbing, register_secret, scrub
 from shared.messages import Outcome
@@ -57,12 +58,57 @@ def test_scrub_masks_every_url_in_a_longer_message() -> None:
     assert "admin:" in scrubbed and "viewer:" in scrubbed  # user names help the technician
 
 
+@pytest.fixture
+def no_registered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A private secret registry: short test secrets must not mask text in other tests."""
+    monkeypatch.setattr(scrub_module, "_secrets", {})
+
+
+@pytest.mark.usefixtures("no_registered_secrets")
 def test_registered_secret_is_masked_outside_urls_too() -> None:
     register_secret("Kamera#Sumsel2026")
-    register_secret("abc")  # too short to mask in free text: it would mask ordinary words
-    text = "login with Kamera#Sumsel2026 refused; url-encoded Kamera%23Sumsel2026 too; abc stays"
-    assert scrub(text) == f"login with {MASK} refused; url-encoded {MASK} too; abc stays"
+    text = "login with Kamera#Sumsel2026 refused; url-encoded Kamera%23Sumsel2026 too"
+    assert scrub(text) == f"login with {MASK} refused; url-encoded {MASK} too"
     assert scrub(ValueError("password Kamera#Sumsel2026 rejected")) == f"password {MASK} rejected"
+
+
+@pytest.mark.usefixtures("no_registered_secrets")
+@pytest.mark.parametrize(("secret", "text", "expected"), [
+    # Short secrets, which used to stay in clear outside a URL's user info.
+    ("abc", "login abc refused; pwd=abc&x=1", f"login {MASK} refused; pwd={MASK}&x=1"),
+    ("123", "GET /snap?user=admin&pin=123 from 10.0.0.123", f"GET /snap?user=admin&pin={MASK} from 10.0.0.{MASK}"),
+    ("7", "password 7 rejected after 17 tries", f"password {MASK} rejected after 17 tries"),
+    # Spaces: raw inside a URL (a technician's config), percent- and form-encoded by libraries.
+    ("my pass", "rtsp://admin:my pass@10.0.0.5/live", f"rtsp://admin:{MASK}@10.0.0.5/live"),
+    ("my pass", "http://10.0.0.5/snap.cgi?pwd=my pass&chn=1", f"http://10.0.0.5/snap.cgi?pwd={MASK}&chn=1"),
+    ("my pass", "rtsp://admin:my%20pass@10.0.0.5/live", f"rtsp://admin:{MASK}@10.0.0.5/live"),
+    ("my pass", "form user=admin&secret=my+pass", f"form user=admin&secret={MASK}"),
+    ("a b", "rtsp://admin:a b@10.0.0.5/live and then a b alone", f"rtsp://admin:{MASK}@10.0.0.5/live and then {MASK} alone"),
+    ("p w!", "sent p%20w%21 to the camera", f"sent {MASK} to the camera"),
+])
+def test_every_registered_secret_is_masked_whatever_its_length_or_characters(
+    secret: str, text: str, expected: str
+) -> None:
+    register_secret(secret)
+    assert scrub(text) == expected
+
+
+@pytest.mark.usefixtures("no_registered_secrets")
+def test_a_short_secret_is_not_masked_inside_longer_words() -> None:
+    # Masking every "abc" inside "abcdef" would make logs unreadable without hiding anything: the
+    # secret is not what is written there.
+    register_secret("abc")
+    assert scrub("abcdef and 1abc stay") == "abcdef and 1abc stay"
+
+
+@pytest.mark.usefixtures("no_registered_secrets")
+def test_passwords_inside_configured_urls_are_registered(tmp_path: Path) -> None:
+    agent_config(
+        "agent-urls", tmp_path,
+        cameras=[{"id": "cam-1", "host": "10.20.0.5", "rtsp_url": "rtsp://admin:x y@10.20.0.5/live",
+                  "snapshot_url": "http://10.20.0.5/snap.cgi?user=admin&pwd=k9"}],
+    )
+    assert scrub("camera refused x y, then k9") == f"camera refused {MASK}, then {MASK}"
 
 
 def test_check_outcomes_are_scrubbed() -> None:

@@ -261,3 +261,21 @@ def test_factory_brokers_are_isolated(
     subscriber.assert_no_message(0.5)
     second.kill()
     assert not second.running
+
+
+def test_denials_show_in_the_log_the_way_operations_md_says(
+    tls_broker_factory: Callable[[], TlsBroker],
+) -> None:
+    # docs/operations.md, "Seeing what the broker refuses": Mosquitto 2.0.11 logs a denial only at debug;
+    # appending "log_type debug" and reloading shows it without dropping the connected client.
+    broker = tls_broker_factory()
+    agent = broker.connect(AGENT_PALEMBANG)
+    assert agent.publish_and_wait(topics.metrics(AGENT_MUBA), b"x").value == NOT_AUTHORIZED
+    assert "Denied PUBLISH" not in broker.log_text()  # the generated config alone does not show it
+    with open(broker.config_path, "a", encoding="utf-8") as config:
+        config.write("log_type debug\n")
+    broker.reload()
+    assert agent.is_connected()
+    assert agent.publish_and_wait(topics.metrics(AGENT_MUBA), b"x").value == NOT_AUTHORIZED
+    broker.wait_for_log(f"Denied PUBLISH from {AGENT_PALEMBANG}")
+    assert f"'{topics.metrics(AGENT_MUBA)}'" in broker.log_text()

@@ -14,7 +14,7 @@ from central.config import parse_config
 from central.storage.db import Database
 from central.web import create_app
 from central.web.accounts import Role, authenticate
-from central.web.commands import gunicorn_argv
+from central.web.cli import gunicorn_argv
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from central.ingest.agents import AgentDirectory
 from central.ingest.store import BatchWriter, Received
-from central.storage import queries, rollup
+from central.storage import maintenance, queries
 from central.storage.db import Database
 from central.storage.models import (
     Camera,
@@ -26,7 +26,7 @@ from tests.central import factories as f
 AGENT = "agent-plg"
 JAKARTA = ZoneInfo("Asia/Jakarta")
 DAY = dt.date(2026, 1, 5)
-START, _ = rollup.day_bounds(DAY, JAKARTA)  # 2026-01-04 17:00 UTC
+START, _ = maintenance.day_bounds(DAY, JAKARTA)  # 2026-01-04 17:00 UTC
 
 
 def feed(database: Database, *messages: object) -> None:
@@ -40,7 +40,7 @@ def test_daily_seconds_follow_status_periods(database: Database) -> None:
          f.camera_status(AGENT, "cam-1", "offline", START + dt.timedelta(hours=18)),
          f.camera_status(AGENT, "cam-1", "ok", START + dt.timedelta(hours=20)))
     with database.session(write=True) as session:
-        rollup.update_daily(session.connection(), DAY, JAKARTA, START + dt.timedelta(days=2))
+        maintenance.update_daily(session.connection(), DAY, JAKARTA, START + dt.timedelta(days=2))
     with database.session() as session:
         row = session.scalars(select(CameraDaily)).one()
         assert (row.seconds_ok, row.seconds_offline) == (22 * 3600, 2 * 3600)
@@ -55,8 +55,8 @@ def test_silent_cameras_become_unknown_and_retention_keeps_dailies(database: Dat
     feed(database, f.camera_status(AGENT, "cam-1", "ok", START))
     now = START + dt.timedelta(hours=1)
     with database.session(write=True) as session:
-        assert rollup.mark_silent_cameras(session.connection(), now, dt.timedelta(minutes=15))
-        rollup.update_daily(session.connection(), DAY, JAKARTA, now)
+        assert maintenance.mark_silent_cameras(session.connection(), now, dt.timedelta(minutes=15))
+        maintenance.update_daily(session.connection(), DAY, JAKARTA, now)
     with database.session() as session:
         camera = session.scalars(select(Camera)).one()
         assert (camera.status, camera.reason) == ("unknown", "no_report")
@@ -64,7 +64,7 @@ def test_silent_cameras_become_unknown_and_retention_keeps_dailies(database: Dat
         counts = queries.regency_counts(session, {"16.71"})[0]
         assert counts.cameras["unknown"] == 1 and counts.cameras_total == 1
     with database.session(write=True) as session:
-        deleted = rollup.prune(session.connection(), dt.timedelta(days=30), now + dt.timedelta(days=60))
+        deleted = maintenance.prune(session.connection(), dt.timedelta(days=30), now + dt.timedelta(days=60))
     assert deleted["camera_checks"] == 1
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(CameraCheck)) == 0
@@ -87,14 +87,14 @@ def _public_summary(database: Database) -> dict[str, object]:
 
 
 def test_a_lost_camera_counts_as_offline_everywhere_until_retired(database: Database) -> None:
-    from central.web.rollup import compute_rollup
+    from central.web.province import compute_rollup
 
     feed(database, f.inventory(AGENT, ["cam-1", "cam-2"], START),
          f.camera_status(AGENT, "cam-1", "ok", START), f.camera_status(AGENT, "cam-2", "ok", START),
          f.inventory(AGENT, ["cam-2"], START + dt.timedelta(minutes=5)))
     with database.session(write=True) as session:
         # Lost cameras stop reporting on purpose: the silence sweep leaves them offline (lost).
-        assert rollup.mark_silent_cameras(session.connection(), START + dt.timedelta(hours=1),
+        assert maintenance.mark_silent_cameras(session.connection(), START + dt.timedelta(hours=1),
                                           dt.timedelta(minutes=15)) == [2]
     with database.session() as session:
         lost = session.scalars(select(Camera).where(Camera.camera_id == "cam-1")).one()
@@ -131,7 +131,7 @@ def test_a_camera_found_again_is_no_longer_lost_nor_retired(database: Database) 
 
 
 def test_public_summary_and_web_tell_the_same_rollout_stage(database: Database) -> None:
-    from central.web.rollup import Stage, compute_rollup
+    from central.web.province import Stage, compute_rollup
 
     feed(database, f.birth(AGENT, START), f.camera_status(AGENT, "cam-1", "ok", START),
          f.website_status(AGENT, "dinkes", "up", "fresh", START))
@@ -150,7 +150,7 @@ def test_website_uptime_is_availability_whatever_the_freshness(database: Databas
          f.website_status(AGENT, "dinkes", "up", "fresh", START + dt.timedelta(hours=3)))
     with database.session(write=True) as session:
         # Silent for 3 intervals (3 h) after the last report: unknown from 7 h on, left out like cameras'.
-        assert rollup.mark_silent_websites(session.connection(), START + dt.timedelta(hours=7), dt.timedelta(minutes=15))
+        assert maintenance.mark_silent_websites(session.connection(), START + dt.timedelta(hours=7), dt.timedelta(minutes=15))
     with database.session() as session:
         site = session.scalars(select(Website)).one()
         uptime = queries.website_uptimes(session, [site.id], START + dt.timedelta(hours=9), dt.timedelta(days=1))
@@ -167,7 +167,7 @@ def test_silent_websites_become_unknown_after_three_of_their_intervals(database:
                      for m in (5, 10)))
     silence = dt.timedelta(minutes=15)
     with database.session(write=True) as session:
-        silent = rollup.mark_silent_websites(session.connection(), START + 2 * hourly, silence)
+        silent = maintenance.mark_silent_websites(session.connection(), START + 2 * hourly, silence)
     with database.session() as session:
         states = dict(session.execute(select(Website.website_id, Website.state)).all())
         assert states == {"hourly": "fresh", "often": "unknown"} and len(silent) == 1
@@ -177,7 +177,7 @@ def test_silent_websites_become_unknown_after_three_of_their_intervals(database:
                                   .order_by(WebsiteStatusChange.id)).all()
         assert [(p.state, p.ended_at is None) for p in periods] == [("fresh", False), ("unknown", True)]
     with database.session(write=True) as session:
-        assert rollup.mark_silent_websites(session.connection(), START + 5 * hourly, silence) != []
+        assert maintenance.mark_silent_websites(session.connection(), START + 5 * hourly, silence) != []
     with database.session() as session:
         assert session.scalars(select(Website.state).where(Website.website_id == "hourly")).one() == "unknown"
 

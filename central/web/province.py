@@ -1,4 +1,4 @@
-"""Per-regency and province rollups (cameras, websites, agents, rollout stage), cached for a moment."""
+"""Per-regency tiles and province totals (cameras, websites, agents, rollout stage), cached for a moment."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from sqlalchemy import insert
 
 from central.storage.db import Database
 from central.storage.models import Event
-from central.web.rollup import Health, RegencyRollup, RollupCache, Stage, derive_health, derive_stage
+from central.web.province import Health, RegencyRollup, RollupCache, Stage, derive_health, derive_stage
 from tests.web.seed import Seeded
 
 SEEN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
