@@ -40,16 +40,12 @@ class AgentClocks:
     def record(self, conn: Connection, ahead: dict[str, float]) -> None:
         """Store each agent's newest offset (seconds its messages were stamped ahead of their receipt)."""
         now = dt.datetime.now(dt.UTC)
-        rows = []
-        for name, seconds in ahead.items():
-            whole = max(0, int(seconds))
-            if self._written.get(name) == whole:
-                continue
-            rows.append({"b_name": name, "b_ahead": float(whole), "b_off": whole > self.flag_after_s, "b_now": now})
-        if rows:
-            conn.execute(_RECORD, rows)
-            for row in rows:
-                self._written[row["b_name"]] = int(row["b_ahead"])
+        changed = {name: max(0, int(seconds)) for name, seconds in ahead.items()}
+        changed = {name: whole for name, whole in changed.items() if self._written.get(name) != whole}
+        if changed:
+            conn.execute(_RECORD, [{"b_name": name, "b_ahead": float(whole), "b_off": whole > self.flag_after_s,
+                                    "b_now": now} for name, whole in changed.items()])
+            self._written.update(changed)
 
     def forget(self) -> None:
         """After a rolled-back transaction: what was written may not be there."""

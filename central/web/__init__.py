@@ -26,6 +26,8 @@ BLUEPRINTS: tuple[str, ...] = (
     "central.web.alerts:bp",
     "central.web.reports:bp",
     "central.api.alerts:bp",
+    "central.web.quarantine:bp",
+    "central.api.quarantine:bp",
 )
 
 CONFIG_ENV = "SCC_CENTRAL_CONFIG"

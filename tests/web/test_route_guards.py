@@ -69,6 +69,8 @@ GUARDED: dict[str, Role] = {
     "alerts.add_channel": ADMIN,
     "alerts.delete_channel": ADMIN,
     "alerts.test_channel": ADMIN,
+    "quarantine.index": ADMIN,
+    "api_quarantine.quarantine": ADMIN,
 }
 ONE_BELOW = {OPERATOR: "viewer", ADMIN: "operator"}
 

@@ -18,7 +18,7 @@ from central.ingest.apply.rows import cameras, newest
 from central.ingest.batch import Accepted
 from central.storage.models import EventKind
 from central.storage.text import clean_text
-from central.storage.transitions import CameraNow, camera_lost, event_row
+from central.storage.transitions import CameraNow, cameras_lost, event_row
 from shared.messages import CameraIdentity, CameraInventory
 
 CAMERA_CAP = "camera_cap"  # the quarantine category of an inventory over the per-agent cap
@@ -92,17 +92,21 @@ def _apply_one(batch: Batch, entry: Accepted[CameraInventory]) -> None:
     for statement, rows in ((_LISTED, listed_rows), (_FOUND_AGAIN, found_rows)):
         if rows:
             conn.execute(statement, rows)
+    lost_rows: list[dict[str, Any]] = []
+    now_offline: list[CameraNow] = []
     for camera_id, row in existing.items():
         if camera_id in listed or not row.in_inventory:
             continue
         if row.inventory_at is not None and row.inventory_at > ts:
             continue
-        conn.execute(_LOST, {"b_id": row.id, "b_at": ts})
+        lost_rows.append({"b_id": row.id, "b_at": ts})
         events.append(event_row(EventKind.CAMERA_LOST, ts, regency, agent, camera_id, new="lost", camera_pk=row.id))
         current_ts = newest(row.last_check_at, row.status_since)
         if current_ts is None or current_ts <= ts:  # else a newer status already speaks for the camera
-            camera_lost(conn, batch.transitions,
-                        CameraNow(row.id, camera_id, row.regency_code, row.status, row.status_since), agent, ts)
+            now_offline.append(CameraNow(row.id, camera_id, row.regency_code, row.status, row.status_since))
+    if lost_rows:
+        conn.execute(_LOST, lost_rows)
+    cameras_lost(conn, batch.transitions, now_offline, agent, ts)
     batch.transitions.republish.regencies.add(regency)
 
 
