@@ -28,7 +28,8 @@ from benchmarks.report import DOC, markers, write_section
 from edge_agent.checks.base import CameraTarget
 from edge_agent.config import ScheduleSection
 from edge_agent.decodes import DecodeRotation
-from edge_agent.onvif_client import OnvifPool, OnvifSession
+from edge_agent.onvif_client import OnvifSession
+from edge_agent.onvif_pool import OnvifPool
 from edge_agent.scheduler import CameraChecker, close_resources, make_resources
 from simulator.testing import run_fleet_process
 from tests.edge_agent.conftest import agent_config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,13 +12,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_serializer,
 )
 
-from central.alerts.config import AlertsConfig, ReportsConfig
+from central.alerts.config import AlertsConfig
 from central.redact import DatabaseUrl, database_url
+from central.reports.config import ReportsConfig
 from shared.validation import format_validation_error
 
 DEFAULT_CONFIG_PATH = Path("/etc/scc/central.toml")
@@ -60,7 +63,9 @@ class IngestConfig(Section):
     # public staging) among more reports: 2,000 stored ~25% more per second than 1,000 (performance.md).
     batch_size: int = Field(2000, ge=1, description="Most messages written in one transaction.")
     batch_max_bytes: int = Field(
-        16 * 1024 * 1024, ge=1, description="Most payload bytes in one transaction (thumbnails are the big ones)."
+        16 * 1024 * 1024,
+        ge=1,
+        description="Most payload bytes in one transaction (thumbnails are the big ones).",
     )
     batch_interval_s: float = Field(
         0.2, gt=0, description="Longest a received message waits for its batch to fill before being written."
@@ -97,6 +102,10 @@ class IngestConfig(Section):
     )
 
 
+def _local_peers() -> list[IPv4Network | IPv6Network]:
+    return [IPv4Network("127.0.0.1/32"), IPv6Network("::1/128")]
+
+
 class WebConfig(Section):
     secret_key: SecretStr = Field(
         SecretStr(""), description="Flask session key; generated into the state dir when empty."
@@ -119,6 +128,27 @@ class WebConfig(Section):
         description="A live stream ends after this long (the browser reconnects), freeing its thread.",
     )
     wall_rotate_s: int = Field(20, ge=5, description="Seconds each page of the video wall stays up.")
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=_local_peers,
+        description="Reverse proxies whose X-Forwarded-For/-Proto are believed (the default bind is local, "
+        "so a local peer is the proxy). Requests from anywhere else are keyed on their own address.",
+    )
+    proxy_hops: int = Field(
+        1, ge=1, le=5, description="Proxies in front of gunicorn that each append to X-Forwarded-For."
+    )
+
+
+class ProvinceConfig(Section):
+    """The province's own offices (Pemprov: its OPDs and their websites), an owner of their own."""
+
+    name: str = Field(
+        "Pemprov Sumatera Selatan", min_length=1, max_length=80, description="How pages name the province's offices."
+    )
+    agents: list[str] = Field(
+        default_factory=list,
+        description="Agents checking the province's own offices (e.g. the provincial OPD websites run on the "
+        "central host): what they report counts for the province, not for the regency on their certificate.",
+    )
 
 
 class CentralConfig(Section):
@@ -130,6 +160,7 @@ class CentralConfig(Section):
     pki: PkiConfig = PkiConfig()
     ingest: IngestConfig = IngestConfig()
     web: WebConfig = WebConfig()
+    province: ProvinceConfig = ProvinceConfig()
     alerts: AlertsConfig = AlertsConfig()
     reports: ReportsConfig = ReportsConfig()
 

@@ -3,25 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Protocol
 
 from central.storage.models import RolloutStage
-
-
-class Stage(StrEnum):
-    """The rollout ladder the tracker shows; each step implies the ones before it."""
-
-    PLANNED = "planned"
-    BOX_INSTALLED = "box_installed"
-    AGENT_ONLINE = "agent_online"
-    CAMERAS_INTEGRATED = "cameras_integrated"
-    WEBSITES_INTEGRATED = "websites_integrated"
-    COMPLETE = "complete"
-
-    @property
-    def step(self) -> int:
-        return list(Stage).index(self)
 
 
 class RolloutFacts(Protocol):
@@ -45,15 +29,20 @@ class RolloutFacts(Protocol):
     def completed_on(self) -> dt.date | None: ...
 
 
-def derive_stage(r: RolloutFacts) -> Stage:
-    """The furthest step the live data proves, floored at what operators recorded by hand."""
+def derive_stage(r: RolloutFacts) -> RolloutStage:
+    """The furthest step the live data proves, floored at what operators recorded by hand.
+
+    A recorded stage counts for what live data cannot show: a box installed (any recorded step from
+    box_installed on) and sign-off (complete, or a completion date) once cameras and websites are in.
+    """
+    recorded = RolloutStage(r.stored_stage)
     cameras_done = r.cameras_reporting > 0 and r.cameras_reporting >= r.target_cameras
     websites_done = r.websites_reporting > 0 and r.websites_reporting >= r.target_websites
     if r.agents_total > 0 and r.last_seen_at is not None:
         if cameras_done and websites_done:
-            done = r.completed_on is not None or r.stored_stage == RolloutStage.LIVE.value
-            return Stage.COMPLETE if done else Stage.WEBSITES_INTEGRATED
-        return Stage.CAMERAS_INTEGRATED if cameras_done else Stage.AGENT_ONLINE
-    if r.stored_stage in (RolloutStage.INSTALLING.value, RolloutStage.PILOT.value, RolloutStage.LIVE.value):
-        return Stage.BOX_INSTALLED
-    return Stage.PLANNED
+            done = r.completed_on is not None or recorded is RolloutStage.COMPLETE
+            return RolloutStage.COMPLETE if done else RolloutStage.WEBSITES_INTEGRATED
+        return RolloutStage.CAMERAS_INTEGRATED if cameras_done else RolloutStage.AGENT_ONLINE
+    if recorded.step >= RolloutStage.BOX_INSTALLED.step:
+        return RolloutStage.BOX_INSTALLED
+    return RolloutStage.PLANNED

@@ -225,6 +225,8 @@ class Stack:
             "pki": {"dir": str(self.pki)},
             # Plain http on 127.0.0.1: a Secure cookie would never come back and login would loop.
             "web": {"session_cookie_secure": False},
+            # The provincial agent's websites are the province's own offices', not Palembang's.
+            "province": {"agents": [agent.name for agent in self.scenario.agents if agent.provincial]},
         }
         config = _merged(config, self.scenario.central_settings)
         config["alerts"] = _merged(config.get("alerts", {}), self._alert_channels())

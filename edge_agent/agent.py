@@ -16,7 +16,7 @@ from edge_agent.config import AgentConfig
 from edge_agent.decodes import DecodeRotation
 from edge_agent.discovery import discover
 from edge_agent.inventory import Inventory
-from edge_agent.onvif_client import DeviceInfo
+from edge_agent.onvif_replies import DeviceInfo
 from edge_agent.outbox import Outbox, OutboxUnavailable, ReportTooLarge
 from edge_agent.publisher import Publisher
 from edge_agent.remote_commands import CommandHandler

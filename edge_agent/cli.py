@@ -123,7 +123,8 @@ async def _discover(config: AgentConfig, multicast: bool, ranges: list[str]) -> 
 
     from edge_agent.discovery import discover
     from edge_agent.inventory import discovered_id
-    from edge_agent.onvif_client import ONVIF_ERRORS, OnvifSession, classify
+    from edge_agent.onvif_client import OnvifSession
+    from edge_agent.onvif_errors import ONVIF_ERRORS, classify
 
     networks = [*config.discovery.ranges, *(ipaddress.IPv4Network(r, strict=False) for r in ranges)]
     found = await discover(config.discovery.interfaces, networks, multicast=multicast,
@@ -138,7 +139,8 @@ async def _discover(config: AgentConfig, multicast: bool, ranges: list[str]) -> 
                                   "manufacturer": "", "model": device.scope("hardware"), "serial": "", "mac": "",
                                   "name": device.scope("name")[:60]}
         username, password = config.credentials_for(host)
-        session = OnvifSession(host, port, username, password, timeout_s=config.timeouts.onvif_s)
+        session = OnvifSession(host, port, username, password, timeout_s=config.timeouts.onvif_s,
+                               device_url=device.service_url)
         async with slots:
             try:
                 await session.system_time()

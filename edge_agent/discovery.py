@@ -27,14 +27,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from edge_agent.discovery_parse import (
-    Announcement,
-    Discovered,
-    host_port_of,
-    is_local_only,
-    parse_reply,
-    preferred_xaddr,
-)
+from edge_agent.addresses import host_port_of, ipv4, is_local_only, tcp_reachable
+from edge_agent.discovery_parse import Announcement, Discovered, parse_reply, preferred_xaddr
 from shared.messages import DiscoveryMethod
 
 __all__ = ["Discovered", "DiscoveryRound", "discover", "probe_message", "unique_hosts"]
@@ -303,8 +297,6 @@ async def _unicast(round_: DiscoveryRound, ranges: Iterable[ipaddress.IPv4Networ
 
 
 async def _tcp_reachable(host: str, port: int) -> bool:
-    from edge_agent.onvif_client import tcp_reachable
-
     return await tcp_reachable(host, port, timeout=_REACHABILITY_TIMEOUT_S)
 
 
@@ -333,7 +325,7 @@ async def settle_addresses(devices: list[Discovered],
         if is_local_only(where[0]):
             _fall_back(device, xaddr, where, "names this box")
             continue
-        if not _is_ipv4(where[0]):
+        if ipv4(where[0]) is None:
             # A host name (cam.local, a vendor default) needs DNS the LAN may not have, credentials are
             # chosen by IPv4 address ([[networks]] cidr): the device is where it answered from.
             _fall_back(device, xaddr, where, "is an IPv6 address" if ":" in where[0] else "is a host name")
@@ -344,14 +336,6 @@ async def settle_addresses(devices: list[Discovered],
     for device, where in pending:
         if not await checks[where]:
             _fall_back(device, preferred_xaddr(device.xaddrs, device.source), where, "is unreachable")
-
-
-def _is_ipv4(host: str) -> bool:
-    try:
-        ipaddress.IPv4Address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _fall_back(device: Discovered, xaddr: str, where: tuple[str, int], why: str) -> None:

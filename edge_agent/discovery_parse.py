@@ -15,7 +15,6 @@ read; nothing is dropped silently (see edge_agent.discovery for the counting).
 from __future__ import annotations
 
 import io
-import ipaddress
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -26,6 +25,8 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 
+from edge_agent.addresses import host_port_of, ipv4, is_local_only, with_host
+from edge_agent.xml_repair import UNDECLARED, declare_missing_prefixes
 from shared.messages import DiscoveryMethod
 
 MAX_REPLY_BYTES = 65_507
@@ -37,10 +38,6 @@ _ONVIF_DEVICE_NS = "http://www.onvif.org/ver10/device/wsdl"
 _ONVIF_TYPES = {"NetworkVideoTransmitter", "NetworkVideoDisplay", "NetworkVideoStorage", "NetworkVideoAnalytics"}
 _REQUESTS = {"Probe", "Resolve"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
-_UNDECLARED = "urn:scc:undeclared:"  # namespace given to prefixes the sender forgot to declare
-_PREFIX_USE = re.compile(rb"</?([A-Za-z_][\w.-]*):[A-Za-z_]")
-_ATTRIBUTE_PREFIX_USE = re.compile(rb"\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=")
-_DECLARED = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
 
 
 class Announcement(Enum):
@@ -71,6 +68,15 @@ class Discovered:
         xaddr = preferred_xaddr(self.xaddrs, self.source)
         return host_port_of(xaddr) if xaddr else None
 
+    @property
+    def service_url(self) -> str:
+        """The device service URL to talk ONVIF to: the preferred XAddr (its scheme and path, which need not
+        be ``http``/``/onvif/device_service``) at the settled address."""
+        xaddr = preferred_xaddr(self.xaddrs, self.source)
+        if not xaddr:
+            return ""
+        return with_host(xaddr, *self.address) if self.address is not None else xaddr
+
     def scope(self, kind: str) -> str:
         """The value of ``onvif://www.onvif.org/<kind>/...``; keys compared case-insensitively (Name, Model)."""
         for scope in self.scopes:
@@ -97,33 +103,6 @@ def printable(text: str) -> str:
     return _CONTROL.sub(" ", text)
 
 
-def host_port_of(xaddr: str) -> tuple[str, int] | None:
-    try:
-        parts = urlsplit(xaddr)
-        port = parts.port
-    except ValueError:
-        return None
-    if not parts.hostname:
-        return None
-    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
-
-
-def _ipv4(host: str) -> ipaddress.IPv4Address | None:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return address if isinstance(address, ipaddress.IPv4Address) else None
-
-
-def is_local_only(host: str) -> bool:
-    """An address that means "this box" to whoever uses it: never the camera, seen from the agent."""
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    address = _ipv4(host)
-    return address is not None and (address.is_loopback or address.is_unspecified)
-
-
 def preferred_xaddr(xaddrs: list[str], source: str) -> str:
     """The XAddr to try first: on the replying address, then a usable IPv4 one, then a host name.
 
@@ -138,7 +117,7 @@ def preferred_xaddr(xaddrs: list[str], source: str) -> str:
         host = where[0]
         if host == source:
             return 0
-        address = _ipv4(host)
+        address = ipv4(host)
         if address is not None and not (address.is_link_local or address.is_loopback or address.is_unspecified
                                         or address.is_multicast):
             return 1
@@ -162,25 +141,12 @@ def _text(element: Element | None) -> str:
     return "".join(element.itertext()).strip() if element is not None else ""
 
 
-def _declare_missing_prefixes(data: bytes) -> bytes:
-    """Declare prefixes the sender used but forgot to declare (old gSOAP firmware), on the root element."""
-    used = set(_PREFIX_USE.findall(data)) | set(_ATTRIBUTE_PREFIX_USE.findall(data))
-    missing = used - set(_DECLARED.findall(data)) - {b"xml", b"xmlns"}
-    if not missing:
-        return data
-    declarations = b"".join(b' xmlns:%s="%s%s"' % (p, _UNDECLARED.encode(), p) for p in sorted(missing))
-    root = re.search(rb"<(?![?!])[A-Za-z_][\w.:-]*", data)
-    if root is None:
-        return data
-    return data[:root.end()] + declarations + data[root.end():]
-
-
 def _parse_xml(data: bytes) -> tuple[Element | None, dict[str, str], str]:
     """Root element and prefix declarations, or the parser's complaint."""
     if b"<!doctype" in data[:2048].lower() or b"<!entity" in data.lower():
         return None, {}, "XML with a DTD (refused)"
     error = ""
-    for attempt in (data, _declare_missing_prefixes(data)):
+    for attempt in (data, declare_missing_prefixes(data)):
         try:
             root: Element = SafeET.fromstring(attempt)
             namespaces: dict[str, str] = {}
@@ -203,7 +169,7 @@ def _is_onvif(types: list[str], namespaces: dict[str, str]) -> bool:
         if local in _ONVIF_TYPES:
             return True
         namespace = namespaces.get(prefix, _ONVIF_DEVICE_NS)
-        if local == "Device" and (namespace == _ONVIF_DEVICE_NS or namespace.startswith(_UNDECLARED)):
+        if local == "Device" and (namespace == _ONVIF_DEVICE_NS or namespace.startswith(UNDECLARED)):
             return True
     return False
 

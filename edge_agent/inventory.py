@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from edge_agent.checks.base import CameraTarget
 from edge_agent.config import AgentConfig
 from edge_agent.discovery import Discovered
-from edge_agent.onvif_client import DeviceInfo
+from edge_agent.onvif_replies import DeviceInfo
 from shared.messages import CameraIdentity, CameraInventory, DiscoveryMethod, clip_text, utc_now
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Inventory:
             camera_id = discovered_id(device)
             seen.add(camera_id)
             self.discovered[camera_id] = {
-                "host": where[0], "port": where[1], "endpoint_ref": device.endpoint_ref,
+                "host": where[0], "port": where[1], "endpoint_ref": device.endpoint_ref, "xaddr": device.service_url,
                 "method": device.method.value, "name": clip_text(device.scope("name"), 256), "missed": 0,
             }
         for camera_id, entry in list(self.discovered.items()):
@@ -88,6 +88,7 @@ class Inventory:
                 camera_id=camera_id, host=host, port=int(entry["port"]),  # type: ignore[call-overload]
                 username=username, password=password, name=str(entry.get("name", "")),
                 opd=network.opd if network else "", endpoint_ref=str(entry.get("endpoint_ref", "")),
+                onvif_url=str(entry.get("xaddr", ""))[:512],
                 discovered_by=DiscoveryMethod(str(entry.get("method", "multicast"))),
             ))
         unique: list[CameraTarget] = []

@@ -66,7 +66,39 @@ _ALL: tuple[Reason, ...] = (
     Reason("low_fps", "{fps} fps (expected {expected_fps})", "The stream delivers far fewer frames than its profile."),
 )
 
+# Website codes (``WebsiteStatus.reason`` and its checks), decided in ``edge_agent/websites``.
+_WEBSITE: tuple[Reason, ...] = (
+    Reason("ok", "OK", "Up, certificate fine, and content updated within the site's threshold."),
+    Reason("stale", "not updated", "Up, but no post published, post edited or page edited for longer than "
+           "the site's threshold."),
+    Reason("freshness_unknown", "freshness cannot be judged",
+           "Up, but no signal (REST API, feed, sitemap, Last-Modified, content fingerprint) gave a usable date: "
+           "someone should fix or offer a signal.", ),
+    Reason("maintenance", "in maintenance",
+           "The site answers 503 with Retry-After or a maintenance page; its announced end has not passed."),
+    Reason("maintenance_overrun", "maintenance overran",
+           "The site has been in maintenance beyond the end it announced (plus a grace period).", down=True),
+    Reason("tls_expiring", "certificate expires in {days_left} d",
+           "A certificate on the way to the site (the configured address or a redirect) expires soon."),
+    Reason("tls_expired", "certificate expired", "A certificate on the way to the site has expired."),
+    Reason("tls_invalid", "certificate invalid",
+           "A certificate on the way to the site is self-signed, for another name or otherwise rejected."),
+    Reason("tls_handshake_failed", "TLS handshake failed", "An HTTPS endpoint accepts TCP but no TLS handshake."),
+    Reason("too_large", "too large", "A page, feed or sitemap is (or inflates to) more than the byte cap."),
+    Reason("bad_encoding", "unreadable compression",
+           "A body came with a compression the checker did not ask for, or that does not inflate."),
+    Reason("not_html", "not HTML", "The home page is not an HTML page."),
+    Reason("slow", "slow", "The home page took longer than the site's slow threshold."),
+    Reason("dns_failed", "name not found", "The host name does not resolve.", down=True),
+    Reason("connect_refused", "connection refused", "Nothing listens on the site's port.", down=True),
+    Reason("timeout", "timeout", "No answer in time.", down=True),
+    Reason("http_5xx", "server error", "The home page answers an HTTP 5xx error.", down=True),
+    Reason("http_4xx", "HTTP error", "The home page answers an HTTP 4xx error.", down=True),
+    Reason("redirect_loop", "redirect loop", "The redirects lead back to where they started.", down=True),
+)
+
 REASONS: dict[str, Reason] = {reason.code: reason for reason in _ALL}
+WEBSITE_REASONS: dict[str, Reason] = {reason.code: reason for reason in _WEBSITE}
 DOWN_REASONS = frozenset(reason.code for reason in _ALL if reason.down)
 
 

@@ -20,7 +20,8 @@ from edge_agent.checks.registry import run_checks
 from edge_agent.checks.snapshot import Analysed
 from edge_agent.checks.stream import decode_stream
 from edge_agent.config import AgentConfig
-from edge_agent.onvif_client import OnvifPool, OnvifSession
+from edge_agent.onvif_client import OnvifSession
+from edge_agent.onvif_pool import OnvifPool
 from edge_agent.status import Decision, decide
 from shared.messages import CameraStatus, CheckOutcome, Outcome, utc_now
 
@@ -84,12 +85,13 @@ class CameraChecker:
     def runtime(self, target: CameraTarget) -> CameraRuntime:
         runtime = self.runtimes.get(target.camera_id)
         session = runtime.session if runtime else None
-        if runtime is None or session is None or (session.host, session.port, session.username) != (
-            target.host, target.port, target.username
-        ):
+        if runtime is None or session is None or (
+            session.host, session.port, session.username, session.device_url
+        ) != (target.host, target.port, target.username, target.onvif_url):
             runtime = CameraRuntime(
                 session=OnvifSession(target.host, target.port, target.username, target.password,
-                                     timeout_s=self.config.timeouts.onvif_s, pool=self.resources.onvif),
+                                     timeout_s=self.config.timeouts.onvif_s, pool=self.resources.onvif,
+                                     device_url=target.onvif_url),
             )
             self.runtimes[target.camera_id] = runtime
         return runtime

@@ -226,6 +226,9 @@ class WebsiteAvailability(StrEnum):
     UP = "up"
     DEGRADED = "degraded"
     DOWN = "down"
+    # The site says it is in maintenance (HTTP 503 with Retry-After, or a maintenance page) and its
+    # announced end has not passed; a maintenance that outlasts it is reported as down.
+    MAINTENANCE = "maintenance"
 
 
 class Freshness(StrEnum):
@@ -261,6 +264,9 @@ class WebsiteStatus(Envelope):
     last_update: UtcDatetime | None = Field(default=None, description="Estimated time of the newest content.")
     last_update_signal: FreshnessSignal | None = None
     stale_after_days: int = Field(ge=1)
+    maintenance_until: UtcDatetime | None = Field(
+        default=None, description="While in maintenance (or overrunning it): the end the site announced."
+    )
     checks: list[CheckOutcome] = Field(max_length=64)
 
 

@@ -59,3 +59,8 @@ def get_regency(code: str) -> Regency:
 
 def is_regency_code(code: str) -> bool:
     return code in _by_code()
+
+
+def regency_label(code: str) -> str:
+    """The regency's display name ("Kota Palembang") for a known code; any other text as it is."""
+    return get_regency(code).display_name if is_regency_code(code) else code

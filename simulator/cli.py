@@ -20,6 +20,7 @@ from simulator.discovery_dialects import DIALECTS as DISCOVERY_DIALECTS
 from simulator.discovery_dialects import MIXED
 from simulator.faults import FaultError, parse_assignment
 from simulator.identity import camera_id_for
+from simulator.onvif_dialects import DIALECTS as ONVIF_DIALECTS
 from simulator.scenario import DEFAULT_PASSWORD, DEFAULT_USERNAME, ScenarioError, load_scenario
 
 DEFAULT_HTTP_PORT = 8080
@@ -54,6 +55,9 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--discovery-dialect", choices=[*DISCOVERY_DIALECTS, MIXED],
                         help="how every camera words WS-Discovery (scenario [defaults] discovery_dialect); "
                              "mixed: camera N speaks the N-th in turn")
+    parser.add_argument("--dialect", choices=[*ONVIF_DIALECTS, MIXED],
+                        help="the ONVIF quirks every camera's firmware has (scenario [defaults] dialect, see "
+                             "simulator/onvif_dialects.py); mixed: camera N speaks the N-th in turn")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -188,6 +192,8 @@ def serve_main(argv: Sequence[str]) -> int:
         raise SystemExit(f"scc-sim: {error}") from None
     if args.discovery_dialect:
         scenario.setdefault("defaults", {})["discovery_dialect"] = args.discovery_dialect
+    if args.dialect:
+        scenario.setdefault("defaults", {})["dialect"] = args.dialect
     websites = None
     if args.websites > 0:
         # Imported only when asked for, so the camera simulator never depends on the website one.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from simulator.camera import Camera
+from simulator.onvif_dialects import dashed, resolve, undeclare_envelope
 from simulator.soap import (
     ACTION_NOT_SUPPORTED,
     NO_PROFILE,
@@ -72,12 +73,23 @@ class OnvifService:
 
     def __init__(self, camera: Camera) -> None:
         self.camera = camera
+        self.dialect = resolve(camera.config.dialect, camera.identity.index)
 
     def handle(self, request: SoapRequest, endpoints: Endpoints) -> SoapReply:
-        if request.operation not in _PRE_AUTH_OPERATIONS:
+        reply = self._answer(request, endpoints)
+        if self.dialect.undeclared_envelope:
+            return SoapReply(reply.status, undeclare_envelope(reply.body))
+        return reply
+
+    def _answer(self, request: SoapRequest, endpoints: Endpoints) -> SoapReply:
+        dialect = self.dialect
+        if request.operation not in _PRE_AUTH_OPERATIONS or dialect.time_needs_auth:
             camera = self.camera
-            if not verify_token(request.token, camera.config.username, camera.accepted_password(), camera.now()):
+            if not verify_token(request.token, camera.config.username, camera.accepted_password(), camera.now(),
+                                window=dialect.wsse_window_s):
                 return self._fault(NOT_AUTHORIZED)
+        if request.operation in dialect.unsupported:
+            return self._fault(ACTION_NOT_SUPPORTED)
         handlers = {
             NS_TDS: {
                 "GetSystemDateAndTime": self._system_date_and_time,
@@ -110,10 +122,11 @@ class OnvifService:
 
     def _system_date_and_time(self, request: SoapRequest, endpoints: Endpoints) -> str:
         now = self.camera.now()
+        utc = f"<tt:UTCDateTime>{_date_time_xml(now)}</tt:UTCDateTime>" if self.dialect.utc_time else ""
         return ("<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
                 "<tt:DateTimeType>Manual</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>"
                 "<tt:TimeZone><tt:TZ>WIB-7</tt:TZ></tt:TimeZone>"
-                f"<tt:UTCDateTime>{_date_time_xml(now)}</tt:UTCDateTime>"
+                f"{utc}"
                 f"<tt:LocalDateTime>{_date_time_xml(now + 7 * 3600)}</tt:LocalDateTime>"
                 "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
 
@@ -153,9 +166,10 @@ class OnvifService:
                 "</tds:GetDeviceInformationResponse>")
 
     def _network_interfaces(self, request: SoapRequest, endpoints: Endpoints) -> str:
+        mac = dashed(self.camera.identity.mac) if self.dialect.dashed_mac else self.camera.identity.mac
         return ("<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token=\"eth0\">"
                 "<tt:Enabled>true</tt:Enabled>"
-                f"<tt:Info><tt:Name>eth0</tt:Name><tt:HwAddress>{x(self.camera.identity.mac)}</tt:HwAddress>"
+                f"<tt:Info><tt:Name>eth0</tt:Name><tt:HwAddress>{x(mac)}</tt:HwAddress>"
                 "<tt:MTU>1500</tt:MTU></tt:Info>"
                 "<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>"
                 f"<tt:Manual><tt:Address>{x(endpoints.ip)}</tt:Address><tt:PrefixLength>24</tt:PrefixLength></tt:Manual>"
@@ -178,12 +192,15 @@ class OnvifService:
         width, height = camera.config.resolution
         name = camera.device_info().name
         fps = round(camera.config.fps)
-        return (f'<trt:{element} token="{PROFILE_TOKEN}" fixed="true"><tt:Name>MainStream</tt:Name>'
-                '<tt:VideoSourceConfiguration token="VideoSourceConfig_1"><tt:Name>VideoSource</tt:Name>'
-                "<tt:UseCount>1</tt:UseCount><tt:SourceToken>VideoSource_1</tt:SourceToken>"
-                f'<tt:Bounds x="0" y="0" width={xa(width)} height={xa(height)}/></tt:VideoSourceConfiguration>'
-                '<tt:VideoEncoderConfiguration token="VideoEncoderConfig_1">'
-                f"<tt:Name>{x(name[:64])}</tt:Name><tt:UseCount>1</tt:UseCount><tt:Encoding>H264</tt:Encoding>"
+        source = (f'<trt:{element} token="{PROFILE_TOKEN}" fixed="true"><tt:Name>MainStream</tt:Name>'
+                  '<tt:VideoSourceConfiguration token="VideoSourceConfig_1"><tt:Name>VideoSource</tt:Name>'
+                  "<tt:UseCount>1</tt:UseCount><tt:SourceToken>VideoSource_1</tt:SourceToken>"
+                  f'<tt:Bounds x="0" y="0" width={xa(width)} height={xa(height)}/></tt:VideoSourceConfiguration>'
+                  '<tt:VideoEncoderConfiguration token="VideoEncoderConfig_1">'
+                  f"<tt:Name>{x(name[:64])}</tt:Name><tt:UseCount>1</tt:UseCount>")
+        if self.dialect.sparse_encoder:
+            return f"{source}</tt:VideoEncoderConfiguration></trt:{element}>"
+        return (f"{source}<tt:Encoding>H264</tt:Encoding>"
                 f"<tt:Resolution><tt:Width>{width}</tt:Width><tt:Height>{height}</tt:Height></tt:Resolution>"
                 "<tt:Quality>4</tt:Quality>"
                 f"<tt:RateControl><tt:FrameRateLimit>{fps}</tt:FrameRateLimit><tt:EncodingInterval>1"
@@ -217,7 +234,8 @@ class OnvifService:
     def _snapshot_uri(self, request: SoapRequest, endpoints: Endpoints) -> str | SoapFault:
         if request.child_text("ProfileToken") != PROFILE_TOKEN:
             return NO_PROFILE
-        return self._media_uri("GetSnapshotUriResponse", endpoints.snapshot_uri)
+        uri = endpoints.stream_uri if self.dialect.snapshot_is_stream else endpoints.snapshot_uri
+        return self._media_uri("GetSnapshotUriResponse", uri)
 
     def _video_sources(self, request: SoapRequest, endpoints: Endpoints) -> str:
         width, height = self.camera.config.resolution

@@ -10,6 +10,7 @@
     fps = 15
     snapshot_auth = "digest"          # or "basic"
     discovery_dialect = "mixed"       # WS-Discovery reply shape (simulator.discovery_dialects); default standard
+    dialect = "time_needs_auth"       # ONVIF quirks (simulator.onvif_dialects); default standard
 
     [cameras.cam0003]                 # or [cameras.3]
     name = "CCTV Simpang Charitas"
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator import onvif_dialects
 from simulator.discovery_dialects import DIALECTS, MIXED
 from simulator.faults import FaultError, FaultSet, parse_resolution
 from simulator.identity import CameraIdentity, camera_id_for, make_identity
@@ -39,6 +41,7 @@ DEFAULT_FPS = 15.0
 
 _CAMERA_KEYS = {"name", "username", "password", "resolution", "fps", "faults", "snapshot_auth"}
 _CAMERA_KEYS |= {"discovery_dialect"}  # simulator.discovery_dialects: how its WS-Discovery replies look
+_CAMERA_KEYS |= {"dialect"}  # simulator.onvif_dialects: the ONVIF quirks of its firmware
 
 
 class ScenarioError(ValueError):
@@ -51,6 +54,7 @@ class CameraConfig:
 
     identity: CameraIdentity
     discovery_dialect: str = "standard"
+    dialect: str = "standard"
     username: str = DEFAULT_USERNAME
     password: str = DEFAULT_PASSWORD
     resolution: tuple[int, int] = DEFAULT_RESOLUTION
@@ -89,6 +93,8 @@ def _apply(config: CameraConfig, table: Mapping[str, Any], where: str) -> None:
             config.faults = FaultSet.from_spec(table["faults"])
         if "discovery_dialect" in table:
             config.discovery_dialect = _discovery_dialect(table["discovery_dialect"], where)
+        if "dialect" in table:
+            config.dialect = _onvif_dialect(table["dialect"], where)
     except FaultError as error:
         raise ScenarioError(f"{where}: {error}") from None
 
@@ -96,6 +102,13 @@ def _apply(config: CameraConfig, table: Mapping[str, Any], where: str) -> None:
 def _discovery_dialect(value: object, where: str) -> str:
     if value not in (*DIALECTS, MIXED):
         raise ScenarioError(f"{where}: discovery_dialect {value!r} unknown; one of {[*DIALECTS, MIXED]}")
+    return str(value)
+
+
+def _onvif_dialect(value: object, where: str) -> str:
+    known = [*onvif_dialects.DIALECTS, onvif_dialects.MIXED]
+    if value not in known:
+        raise ScenarioError(f"{where}: dialect {value!r} unknown; one of {known}")
     return str(value)
 
 

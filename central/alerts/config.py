@@ -1,13 +1,13 @@
-"""The typed [alerts] and [reports] sections of central.toml: rules, grouping, channels, schedule."""
+"""The typed [alerts] section of central.toml: rules, grouping, channels, delivery."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_serializer, model_validator
 
+from central.mail import SmtpConfig
 from central.redact import display_url
 from shared.messages import AlertSeverity
 
@@ -119,23 +119,6 @@ class MqttChannel(ChannelFilter):
     publish_timeout_s: float = Field(10.0, gt=0)
 
 
-class SmtpConfig(_Section):
-    host: str = ""
-    port: int = Field(587, ge=1, le=65535)
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str = ""
-    password: SecretStr = SecretStr("")
-    password_file: Path | None = Field(None, description="Read the password from this file instead.")
-    sender: str = "scc@localhost"
-    ca_file: Path | None = Field(None, description="Trust this CA for the SMTP server (else the system's).")
-    timeout_s: float = Field(20.0, gt=0)
-
-    def resolved_password(self) -> str:
-        if self.password_file is not None:
-            return self.password_file.read_text(encoding="utf-8").strip()
-        return self.password.get_secret_value()
-
-
 class DeliveryConfig(_Section):
     """Outbox retries: wait ``backoff_initial_s`` doubling up to ``backoff_max_s``; give up after N."""
 
@@ -166,16 +149,3 @@ class AlertsConfig(_Section):
         if duplicates:
             raise ValueError(f"channel names must be unique (and not 'mqtt'): {', '.join(duplicates)}")
         return self
-
-
-class ReportsConfig(_Section):
-    """[reports]: language, compliance threshold and the monthly e-mail."""
-
-    language: Literal["id", "en"] = "id"
-    timezone: str = "Asia/Jakarta"
-    website_max_days_since_update: int = Field(
-        7, ge=1, description="An OPD website older than this is not compliant."
-    )
-    monthly_email_to: list[str] = Field(default_factory=list)
-    monthly_day: int = Field(1, ge=1, le=28, description="Day of month the previous month is sent.")
-    monthly_hour: int = Field(7, ge=0, le=23, description="Local hour the monthly report is sent.")

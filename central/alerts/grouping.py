@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from central.alerts.model import Observation, Rule, SubjectKind, Thresholds
 from shared.messages import AlertSeverity
-from shared.regencies import get_regency, is_regency_code
+from shared.regencies import regency_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +28,6 @@ class Outage:
     members: tuple[str, ...]
     total: int
     since: datetime
-
-
-def regency_label(code: str) -> str:
-    return get_regency(code).display_name if is_regency_code(code) else code
 
 
 def _qualifies(size: int, total: int, policy: GroupingPolicy) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from central.alerts.grouping import regency_label
 from shared.messages import AlertEvent, AlertSeverity, clip_text
+from shared.regencies import regency_label
 
 RULE_TITLES_ID = {
     "camera_offline": "Kamera offline",

@@ -9,7 +9,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from central.alerts.model import SubjectKind
-from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord, AlertSilence, AlertStatus
+from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord, AlertStatus
+from central.storage.models import SilenceRecord
 
 SILENCE_KINDS = ("mute", "maintenance")
 TARGET_KINDS = tuple(kind.value for kind in SubjectKind)
@@ -52,12 +53,12 @@ def acknowledge(session: Session, alert: AlertRecord, who: str, now: datetime) -
         alert.acknowledged_at, alert.acknowledged_by = now, who
 
 
-def active_silences(session: Session, now: datetime) -> list[AlertSilence]:
+def active_silences(session: Session, now: datetime) -> list[SilenceRecord]:
     return list(
         session.scalars(
-            select(AlertSilence)
-            .where(or_(AlertSilence.ends_at.is_(None), AlertSilence.ends_at > now))
-            .order_by(AlertSilence.starts_at)
+            select(SilenceRecord)
+            .where(or_(SilenceRecord.ends_at.is_(None), SilenceRecord.ends_at > now))
+            .order_by(SilenceRecord.starts_at)
         )
     )
 
@@ -73,7 +74,7 @@ def add_silence(
     rule: str | None,
     reason: str,
     who: str,
-) -> AlertSilence:
+) -> SilenceRecord:
     if kind not in SILENCE_KINDS:
         raise ValueError(f"kind must be one of {', '.join(SILENCE_KINDS)}")
     if target_kind not in TARGET_KINDS:
@@ -82,7 +83,7 @@ def add_silence(
         raise ValueError("target is required")
     if ends_at is not None and ends_at <= starts_at:
         raise ValueError("the end must be after the start")
-    silence = AlertSilence(
+    silence = SilenceRecord(
         kind=kind,
         target_kind=target_kind,
         target=target.strip(),
@@ -98,7 +99,7 @@ def add_silence(
 
 
 def end_silence(session: Session, silence_id: int, now: datetime) -> bool:
-    silence = session.get(AlertSilence, silence_id)
+    silence = session.get(SilenceRecord, silence_id)
     if silence is None:
         return False
     silence.ends_at = max(now, silence.starts_at)

@@ -10,9 +10,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from central.alerts.config import AlertsConfig, ChannelFilter, EmailChannel, WebhookChannel
-from central.alerts.senders import EmailSender, MqttSender, Sender, SmtpMailer, WebhookSender
+from central.alerts.senders import EmailSender, MqttSender, Sender, WebhookSender
 from central.alerts.tables import AlertChannelConfig
 from central.config import BrokerConfig
+from central.mail import SmtpMailer
 from central.redact import display_url
 from shared.messages import AlertSeverity
 

@@ -5,21 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import smtplib
-import ssl
 import threading
 import time
-from collections.abc import Sequence
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from typing import Protocol
 
 import httpx
 import paho.mqtt.client as mqtt
 
-from central.alerts.config import EmailChannel, MqttChannel, SmtpConfig, WebhookChannel
+from central.alerts.config import EmailChannel, MqttChannel, WebhookChannel
 from central.alerts.notices import body_text, subject_line
 from central.config import BrokerConfig
+from central.mail import MailError, SmtpMailer, build_email
 from central.redact import display_url
 from shared import topics
 from shared.messages import AlertEvent
@@ -98,75 +94,6 @@ class WebhookSender:
 # --- e-mail -------------------------------------------------------------------------------------
 
 
-class SmtpMailer:
-    """Sends a message through the configured SMTP server: STARTTLS or implicit TLS, then AUTH."""
-
-    def __init__(self, smtp: SmtpConfig) -> None:
-        self._smtp = smtp
-
-    @property
-    def sender(self) -> str:
-        return self._smtp.sender
-
-    def _tls_context(self) -> ssl.SSLContext:
-        cafile = str(self._smtp.ca_file) if self._smtp.ca_file else None
-        context = ssl.create_default_context(cafile=cafile)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        return context
-
-    def send(self, message: EmailMessage) -> None:
-        smtp = self._smtp
-        if not smtp.host:
-            raise DeliveryError("[alerts.smtp] host is not set", permanent=True)
-        client: smtplib.SMTP
-        try:
-            if smtp.security == "tls":
-                client = smtplib.SMTP_SSL(
-                    smtp.host, smtp.port, timeout=smtp.timeout_s, context=self._tls_context()
-                )
-            else:
-                client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s)
-            with client:
-                client.ehlo()
-                if smtp.security == "starttls":
-                    # starttls() refuses when the server does not offer it: never send AUTH in clear.
-                    client.starttls(context=self._tls_context())
-                    client.ehlo()
-                if smtp.username:
-                    client.login(smtp.username, smtp.resolved_password())
-                client.send_message(message)
-        except smtplib.SMTPAuthenticationError as error:
-            raise DeliveryError(f"SMTP authentication failed ({error.smtp_code})", permanent=True) from None
-        except smtplib.SMTPRecipientsRefused as error:
-            raise DeliveryError(
-                f"recipients refused: {', '.join(error.recipients)}", permanent=True
-            ) from None
-        except (smtplib.SMTPException, OSError) as error:
-            # str(error) of smtplib never carries the password; the class and text identify the cause.
-            raise DeliveryError(f"{type(error).__name__}: {error}") from None
-
-
-def build_email(
-    sender: str,
-    recipients: Sequence[str],
-    subject: str,
-    text: str,
-    attachments: Sequence[tuple[str, str, bytes]] = (),
-) -> EmailMessage:
-    """A plain-text message; attachments are (filename, mime type, bytes)."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="scc.sumselprov.go.id")
-    message.set_content(text)
-    for filename, mime, data in attachments:
-        maintype, _, subtype = mime.partition("/")
-        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return message
-
-
 class EmailSender:
     def __init__(self, channel: EmailChannel, mailer: SmtpMailer, public_url: str = "") -> None:
         self.name = channel.name
@@ -180,7 +107,10 @@ class EmailSender:
         )
         message["X-SCC-Alert-Id"] = event.alert_id
         message["X-SCC-Delivery"] = event.msg_id
-        self._mailer.send(message)
+        try:
+            self._mailer.send(message)
+        except MailError as error:
+            raise DeliveryError(str(error), permanent=error.permanent) from None
 
 
 # --- MQTT ---------------------------------------------------------------------------------------

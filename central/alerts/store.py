@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from central.alerts.model import ActiveAlert, Evaluation, Silence, SubjectKind, TransitionKind
 from central.alerts.notices import event_fields
 from central.alerts.outbox import enqueue
-from central.alerts.tables import AlertRecord, AlertSilence, AlertStatus
+from central.alerts.tables import AlertRecord, AlertStatus
+from central.storage.models import SilenceRecord
 from shared.messages import AlertSeverity
 
 # (rule, severity, regency, state) -> names of the channels that take it
@@ -33,8 +34,8 @@ def load_active(session: Session) -> dict[str, ActiveAlert]:
 
 def load_silences(session: Session, now: datetime) -> list[Silence]:
     rows = session.scalars(
-        select(AlertSilence).where(
-            AlertSilence.starts_at <= now, or_(AlertSilence.ends_at.is_(None), AlertSilence.ends_at > now)
+        select(SilenceRecord).where(
+            SilenceRecord.starts_at <= now, or_(SilenceRecord.ends_at.is_(None), SilenceRecord.ends_at > now)
         )
     )
     return [

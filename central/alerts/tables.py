@@ -1,4 +1,4 @@
-"""The alerting tables on storage's Base: alerts, the delivery outbox, silences, channels, report runs."""
+"""The alerting tables on storage's Base: alerts, the delivery outbox, channels (silences: storage.models.Silence)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.storage.models import IDENTIFIER_LENGTH, LONG_TEXT, SHORT_TEXT, Base, BigId
@@ -84,23 +84,6 @@ class AlertDelivery(Base):
     sent_at: Mapped[dt.datetime | None]
 
 
-class AlertSilence(Base):
-    """A mute (until a time, or until lifted) or a planned maintenance window, per subject or regency."""
-
-    __tablename__ = "alert_silences"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # mute / maintenance
-    target_kind: Mapped[str] = mapped_column(String(16))  # camera / agent / website / regency
-    target: Mapped[str] = mapped_column(String(SHORT_TEXT))
-    rule: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
-    starts_at: Mapped[dt.datetime]
-    ends_at: Mapped[dt.datetime | None] = mapped_column(index=True)
-    reason: Mapped[str] = mapped_column(String(LONG_TEXT), default="")
-    created_by: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
-
-
 class AlertChannelConfig(Base):
     """A channel added in the admin pages (central.toml's channels are read-only there)."""
 
@@ -113,19 +96,3 @@ class AlertChannelConfig(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the WebhookChannel/EmailChannel fields
     updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
     updated_by: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
-
-
-class ReportDispatch(Base):
-    """One scheduled report for one period: sent once, retried on failure, never twice."""
-
-    __tablename__ = "report_dispatches"
-    __table_args__ = (UniqueConstraint("kind", "period_start"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # monthly / weekly
-    period_start: Mapped[dt.date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    sent_at: Mapped[dt.datetime | None]
-    recipients: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from central.storage.models import RolloutStage
+
 
 class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -41,9 +43,6 @@ class WebsiteCounts(Out):
     total: int = Field(ge=0)
 
 
-Stage = Literal[
-    "planned", "box_installed", "agent_online", "cameras_integrated", "websites_integrated", "complete"
-]
 RegencyHealth = Literal["ok", "warn", "critical", "inactive"]
 CameraStatus = Literal["ok", "degraded", "offline", "unknown"]
 
@@ -53,7 +52,7 @@ class RegencyOut(Out):
     name: str
     kind: str
     display_name: str
-    stage: Stage
+    stage: RolloutStage
     health: RegencyHealth
     cameras: CameraCounts
     websites: WebsiteCounts
@@ -171,8 +170,8 @@ class WebsitePage(PageMeta):
 class RolloutOut(Out):
     regency: str
     name: str
-    stage: Stage
-    recorded_stage: str
+    stage: RolloutStage
+    recorded_stage: RolloutStage
     cameras_integrated: int
     target_cameras: int
     websites_integrated: int

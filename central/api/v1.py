@@ -42,10 +42,10 @@ def authenticate() -> None:
         return
     if request.method not in ("GET", "HEAD"):
         abort(405)
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":  # auth schemes are case-insensitive (RFC 7235 section 2.1)
         session = db_session()
-        token = token_by_secret(session, header.removeprefix("Bearer ").strip())
+        token = token_by_secret(session, credentials.strip())
         if token is None:
             abort(401, description="unknown or revoked token")
         now = utc_now()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from central.config import CentralConfig
+from central.mail import MailError
 from central.reports.periods import parse_period, previous_month, previous_week
 from central.reports.render import CSV_TABLES, to_csv, to_pdf
 from central.storage.db import Database
@@ -31,7 +32,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_report_send(config: CentralConfig, args: argparse.Namespace) -> int:
-    from central.alerts.senders import DeliveryError
     from central.reports.schedule import send_report
 
     now = datetime.now(UTC)
@@ -44,7 +44,7 @@ def run_report_send(config: CentralConfig, args: argparse.Namespace) -> int:
     database = Database.from_config(config)
     try:
         send_report(config, database, period, now, recipients)
-    except DeliveryError as error:
+    except MailError as error:
         print(f"report {period.slug} not sent: {error}", file=sys.stderr)
         return 1
     finally:

@@ -9,13 +9,12 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from central.alerts.config import ReportsConfig
-from central.alerts.grouping import regency_label
-from central.alerts.tables import AlertSilence
+from central.reports.config import ReportsConfig
 from central.reports.periods import Period
 from central.reports.uptime import Span, StatusPeriod, Uptime, group_uptime, subject_uptime
-from central.storage.models import Camera, Website, WebsiteCheck
+from central.storage.models import Camera, SilenceRecord, Website, WebsiteCheck
 from central.storage.queries import camera_timeline
+from shared.regencies import regency_label
 
 NO_OPD = "(tanpa OPD)"
 
@@ -78,18 +77,18 @@ class Report:
     compliance: list[OpdCompliance] = field(default_factory=list)
 
 
-def _maintenance_spans(session: Session, period: Period) -> list[tuple[AlertSilence, Span]]:
+def _maintenance_spans(session: Session, period: Period) -> list[tuple[SilenceRecord, Span]]:
     rows = session.scalars(
-        select(AlertSilence).where(
-            AlertSilence.kind == "maintenance",
-            AlertSilence.starts_at < period.end,
-            or_(AlertSilence.ends_at.is_(None), AlertSilence.ends_at > period.start),
+        select(SilenceRecord).where(
+            SilenceRecord.kind == "maintenance",
+            SilenceRecord.starts_at < period.end,
+            or_(SilenceRecord.ends_at.is_(None), SilenceRecord.ends_at > period.start),
         )
     )
     return [(row, Span(row.starts_at, row.ends_at or period.end)) for row in rows]
 
 
-def _applies(silence: AlertSilence, camera: Camera) -> bool:
+def _applies(silence: SilenceRecord, camera: Camera) -> bool:
     if silence.target_kind == "regency":
         return silence.target == camera.regency_code
     if silence.target_kind == "agent":

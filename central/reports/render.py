@@ -5,16 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from central.alerts.grouping import regency_label
 from central.reports.data import Report
 from central.reports.labels import labels, number
 from central.reports.uptime import Uptime
+from shared.regencies import regency_label
 
 CSV_TABLES = ("regency", "opd", "camera", "website", "compliance")
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -105,9 +106,28 @@ def csv_rows(report: Report, table: str) -> list[list[str]]:
     raise ValueError(f"unknown table {table!r}; choose one of {', '.join(CSV_TABLES)}")
 
 
+# OWASP "CSV Injection": a cell starting with one of these is a formula to Excel, LibreOffice and Sheets
+# (tab and carriage return too, since they are stripped before the check). Camera and site names come
+# from devices and office staff, so any of them can be "=HYPERLINK(...)".
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """The cell as text a spreadsheet shows and never evaluates: a leading ``'`` before any formula start.
+
+    Plain numbers (``-1.5``) stay numbers; they cannot be a formula.
+    """
+    if cell.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
 def to_csv(report: Report, table: str) -> bytes:
+    """The table as UTF-8 CSV with a BOM; every cell passes :func:`spreadsheet_safe`."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(csv_rows(report, table))
+    rows = ([spreadsheet_safe(cell) for cell in row] for row in csv_rows(report, table))
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return ("\ufeff" + buffer.getvalue()).encode()  # the BOM makes Excel read UTF-8
 
 

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from central.alerts.senders import DeliveryError, SmtpMailer, build_email
-from central.alerts.tables import DeliveryStatus, ReportDispatch
 from central.config import CentralConfig
+from central.mail import MailError, SmtpMailer, build_email
 from central.reports.data import build_report
 from central.reports.labels import labels, number
 from central.reports.periods import Period, previous_month
 from central.reports.render import to_csv, to_pdf
+from central.reports.tables import DispatchStatus, ReportDispatch
 from central.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def monthly_due(config: CentralConfig, now: datetime) -> Period | None:
 def send_report(
     config: CentralConfig, database: Database, period: Period, now: datetime, recipients: list[str]
 ) -> None:
-    """Build the report and e-mail it with its PDF and CSV attached; raises DeliveryError."""
+    """Build the report and e-mail it with its PDF and CSV attached; raises MailError."""
     with database.session() as session:
         report = build_report(session, period, now, config.reports)
     words = labels(config.reports.language)
@@ -76,18 +76,18 @@ def send_due_reports(config: CentralConfig, database: Database, now: datetime) -
             )
         )
         if row is None:
-            row = ReportDispatch(kind="monthly", period_start=period.first_day, status=DeliveryStatus.PENDING.value,
+            row = ReportDispatch(kind="monthly", period_start=period.first_day, status=DispatchStatus.PENDING.value,
                                  attempts=0, last_error="", recipients=0)  # fmt: skip
             session.add(row)
-        if row.status != DeliveryStatus.PENDING.value:
+        if row.status != DispatchStatus.PENDING.value:
             return []
         row.attempts += 1
         attempt = row.attempts
     recipients = config.reports.monthly_email_to
-    error: DeliveryError | None = None
+    error: MailError | None = None
     try:
         send_report(config, database, period, now, recipients)
-    except DeliveryError as failure:
+    except MailError as failure:
         error = failure
     with database.session(write=True) as session:
         row = session.scalars(
@@ -97,7 +97,7 @@ def send_due_reports(config: CentralConfig, database: Database, now: datetime) -
         ).one()
         if error is None:
             row.status, row.sent_at, row.recipients, row.last_error = (
-                DeliveryStatus.SENT.value,
+                DispatchStatus.SENT.value,
                 now,
                 len(recipients),
                 "",
@@ -106,6 +106,6 @@ def send_due_reports(config: CentralConfig, database: Database, now: datetime) -
             return [period.slug]
         row.last_error = str(error)
         if error.permanent or attempt >= MAX_REPORT_ATTEMPTS:
-            row.status = DeliveryStatus.FAILED.value
+            row.status = DispatchStatus.FAILED.value
         log.error("monthly report %s not sent (attempt %d): %s", period.slug, attempt, error)
     return []

@@ -141,13 +141,23 @@ class Base(DeclarativeBase):
 
 
 class RolloutStage(StrEnum):
-    """Where a regency's deployment stands."""
+    """The rollout ladder: how far a regency's deployment has come; each step implies the ones before it.
+
+    Operators record a stage by hand (``Rollout.stage``) for what live data cannot prove: a box
+    installed before its agent reports, and a regency signed off as complete. The stage shown is
+    derived from live data, floored at the recorded one (``central.rollout.derive_stage``).
+    """
 
     PLANNED = "planned"
-    SURVEY = "survey"
-    INSTALLING = "installing"
-    PILOT = "pilot"
-    LIVE = "live"
+    BOX_INSTALLED = "box_installed"
+    AGENT_ONLINE = "agent_online"
+    CAMERAS_INTEGRATED = "cameras_integrated"
+    WEBSITES_INTEGRATED = "websites_integrated"
+    COMPLETE = "complete"
+
+    @property
+    def step(self) -> int:
+        return list(RolloutStage).index(self)
 
 
 class WebsiteState(StrEnum):
@@ -208,7 +218,7 @@ class Rollout(Base):
     __tablename__ = "rollouts"
 
     regency_code: Mapped[str] = mapped_column(ForeignKey("regencies.code"), primary_key=True)
-    stage: Mapped[str] = mapped_column(String(16), default=RolloutStage.PLANNED.value)
+    stage: Mapped[str] = mapped_column(String(32), default=RolloutStage.PLANNED.value)
     target_cameras: Mapped[int] = mapped_column(Integer, default=0)
     target_websites: Mapped[int] = mapped_column(Integer, default=0)
     planned_start: Mapped[dt.date | None] = mapped_column(Date)
@@ -682,3 +692,23 @@ class PublicState(Base):
 
 
 QUARANTINE_PAYLOAD_BYTES = 65_536
+
+
+class SilenceRecord(Base):
+    """A mute (until a time, or until lifted) or a planned maintenance window, per subject or regency.
+
+    Alerts skip what is silenced; reports leave maintenance windows out of availability.
+    """
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # mute / maintenance
+    target_kind: Mapped[str] = mapped_column(String(16))  # camera / agent / website / regency
+    target: Mapped[str] = mapped_column(String(SHORT_TEXT))
+    rule: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    reason: Mapped[str] = mapped_column(String(LONG_TEXT), default="")
+    created_by: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)

@@ -11,6 +11,7 @@ the last id it saw never misses one. :func:`change_feed_position` is the cheap "
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeVarTuple
 
@@ -85,10 +86,14 @@ class RegencyCounts:
         return self.rollout.completed_on if self.rollout else None
 
 
-def regency_counts(session: Session, codes: set[str] | None = None) -> list[RegencyCounts]:
+def regency_counts(
+    session: Session, codes: set[str] | None = None, province_agents: Collection[str] = ()
+) -> list[RegencyCounts]:
     """Per-regency camera statuses, website states, agents online and recorded rollout stage, in code order.
 
-    Cameras count while in service (:attr:`Camera.in_service`): lost ones too, as offline.
+    Cameras count while in service (:attr:`Camera.in_service`): lost ones too, as offline. What the
+    ``province_agents`` report belongs to the province's own offices (:func:`province_counts`), not to
+    the regency on their certificate.
     """
     regency_filter = Regency.code.in_(codes) if codes else true()
     result = {
@@ -111,14 +116,16 @@ def regency_counts(session: Session, codes: set[str] | None = None) -> list[Rege
     camera_filter = Camera.regency_code.in_(codes) if codes else true()
     for code, status, count in session.execute(
         select(Camera.regency_code, Camera.status, func.count())
-        .where(camera_filter, Camera.in_service)
+        .where(camera_filter, Camera.in_service, Camera.agent_name.not_in(province_agents))
         .group_by(Camera.regency_code, Camera.status)
     ):
         if code in result:
             result[code].cameras[status] = result[code].cameras.get(status, 0) + count
     website_filter = Website.regency_code.in_(codes) if codes else true()
     for code, state, count in session.execute(
-        select(Website.regency_code, Website.state, func.count()).where(website_filter).group_by(Website.regency_code, Website.state)
+        select(Website.regency_code, Website.state, func.count())
+        .where(website_filter, Website.agent_name.not_in(province_agents))
+        .group_by(Website.regency_code, Website.state)
     ):
         if code in result:
             result[code].websites[state] = result[code].websites.get(state, 0) + count
@@ -130,7 +137,7 @@ def regency_counts(session: Session, codes: set[str] | None = None) -> list[Rege
             func.sum(case((Agent.online.is_(True), 1), else_=0)),
             func.max(Agent.last_seen_at),
         )
-        .where(agent_filter, Agent.revoked.is_(False))
+        .where(agent_filter, Agent.revoked.is_(False), Agent.name.not_in(province_agents))
         .group_by(Agent.regency_code)
     ):
         if code in result:
@@ -138,6 +145,29 @@ def regency_counts(session: Session, codes: set[str] | None = None) -> list[Rege
             result[code].agents_online = int(online or 0)
             result[code].last_seen_at = aware_datetime(last_seen)
     return list(result.values())
+
+
+def province_counts(session: Session, code: str, name: str, agents: Collection[str]) -> RegencyCounts:
+    """The province's own offices counted like a regency: whatever the named ``agents`` report."""
+    result = RegencyCounts(code, name)
+    for status, count in session.execute(
+        select(Camera.status, func.count())
+        .where(Camera.agent_name.in_(agents), Camera.in_service)
+        .group_by(Camera.status)
+    ):
+        result.cameras[status] = result.cameras.get(status, 0) + count
+    for state, count in session.execute(
+        select(Website.state, func.count()).where(Website.agent_name.in_(agents)).group_by(Website.state)
+    ):
+        result.websites[state] = result.websites.get(state, 0) + count
+    total, online, last_seen = session.execute(
+        select(
+            func.count(), func.sum(case((Agent.online.is_(True), 1), else_=0)), func.max(Agent.last_seen_at)
+        ).where(Agent.name.in_(agents), Agent.revoked.is_(False))
+    ).one()
+    result.agents_total, result.agents_online = int(total or 0), int(online or 0)
+    result.last_seen_at = aware_datetime(last_seen)
+    return result
 
 
 def aware_datetime(value: object) -> dt.datetime | None:
@@ -404,14 +434,38 @@ def _ratio(up: float, down: float) -> float | None:
 # --- websites -----------------------------------------------------------------------------------
 
 
-def websites_query(regency: str | None = None, state: str | None = None) -> Select[Website]:
-    """Websites of a regency and/or in one state, in regency order: a query to page or count."""
+# Worst first: down, then stale, then not yet known, then fresh.
+WEBSITE_STATE_ORDER = {"down": 0, "stale": 1, "unknown": 2, "fresh": 3}
+
+
+def websites_query(
+    regency: str | None = None,
+    state: str | None = None,
+    province_agents: Collection[str] = (),
+    province: bool = False,
+) -> Select[Website]:
+    """Websites of a regency (or of the province's own offices) and/or in one state, worst kept first.
+
+    Worst first: by state (down, stale, unknown, fresh), then longest in that state, then the oldest
+    content. ``province_agents`` report for the province's own offices: with ``regency`` they are
+    left out, with ``province=True`` only theirs are listed.
+    """
     query = select(Website)
-    if regency:
-        query = query.where(Website.regency_code == regency)
+    if province:
+        query = query.where(Website.agent_name.in_(province_agents))
+    elif regency:
+        query = query.where(Website.regency_code == regency, Website.agent_name.not_in(province_agents))
     if state in WEBSITE_STATES:
         query = query.where(Website.state == state)
-    return query.order_by(Website.regency_code, Website.id)
+    state_rank = case(WEBSITE_STATE_ORDER, value=Website.state, else_=len(WEBSITE_STATE_ORDER))
+    return query.order_by(
+        state_rank,
+        Website.status_since.is_(None),
+        Website.status_since,
+        Website.last_update.is_(None),
+        Website.last_update,
+        Website.id,
+    )
 
 
 def count_websites(session: Session, regency: str | None = None, state: str | None = None) -> int:

@@ -61,11 +61,14 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     import importlib
 
     from central.storage.db import Database
-    from central.web import auth, database, errors, i18n, security, templating, timing
+    from central.web import auth, database, errors, i18n, proxies, security, templating, timing
 
     config = config or _load_default_config()
     test_config = dict(test_config or {})
-    app = Flask(__name__)
+    # An explicit instance path spares Flask its package lookup, which raised StopIteration ("Worker failed
+    # to boot") when gunicorn ran from a directory holding a folder named central/: gunicorn puts the
+    # working directory first on sys.path, where that folder is a namespace package. Nothing uses it.
+    app = Flask(__name__, instance_path=str(Path(config.state_dir).resolve() / "instance"))
     app.config.update(
         SCC=config,
         SESSION_COOKIE_SECURE=config.web.session_cookie_secure,
@@ -91,6 +94,9 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     templating.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
+    app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, config.web.trusted_proxies, config.web.proxy_hops
+    )
     for target in BLUEPRINTS:
         module_name, _, attribute = target.partition(":")
         try:

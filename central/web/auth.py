@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 
 from central.web.accounts import Role, WebUser, authenticate, load_user
 from central.web.database import db_session
-from central.web.ratelimit import FailureLimiter
+from central.web.ratelimit import LoginThrottle
 from central.web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -74,9 +74,9 @@ def role_required(needed: Role) -> Callable[[F], F]:
     return decorate
 
 
-def _limiter() -> FailureLimiter:
-    limiter: FailureLimiter = current_app.extensions["scc_login_limiter"]
-    return limiter
+def _throttle() -> LoginThrottle:
+    throttle: LoginThrottle = current_app.extensions["scc_login_throttle"]
+    return throttle
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -86,8 +86,9 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
         return render_template("login.html", next=safe_next(request.args.get("next"), ""))
     name = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    keys = (f"ip:{request.remote_addr}", f"user:{name.lower()}")
-    wait = _limiter().retry_after(*keys)
+    # The client's address: the peer's own, or what a trusted proxy says it is (central/web/proxies.py).
+    address = request.remote_addr or ""
+    wait = _throttle().retry_after(address, name)
     if wait:
         flash(_("Too many failed attempts. Try again in %(seconds)d seconds.", seconds=wait), "error")
         return (
@@ -101,11 +102,11 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
     user = authenticate(database_session, name, password)
     if user is None:
         database_session.rollback()
-        _limiter().fail(*keys)
+        _throttle().fail(address, name)
         flash(_("Wrong user name or password."), "error")
         return render_template("login.html", next=safe_next(request.form.get("next"), "")), 401, {}
     database_session.commit()
-    _limiter().reset(*keys)
+    _throttle().succeed(address, name)
     locale = session.get("locale")
     session.clear()  # a fresh session on login: no fixation of a pre-login session id or CSRF token
     if locale:
@@ -126,9 +127,7 @@ def logout() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["scc_login_limiter"] = FailureLimiter(
-        max_failures=app.config.get("LOGIN_MAX_FAILURES", 5), window_s=app.config.get("LOGIN_WINDOW_S", 300.0)
-    )
+    app.extensions["scc_login_throttle"] = LoginThrottle()
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["can"] = can
     app.register_blueprint(bp)

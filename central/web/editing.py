@@ -146,9 +146,11 @@ def rollout_edit(code: str) -> ResponseReturnValue:
         "completed_on": _optional_date("completed_on"),
         "notes": request.form.get("notes", "")[:NOTES_LIMIT],
     }
-    stage = request.form.get("stage", "")
-    if stage in {s.value for s in RolloutStage}:
-        values["stage"] = stage
+    if "stage" in request.form:
+        try:
+            values["stage"] = RolloutStage(request.form["stage"])
+        except ValueError:
+            abort(400, description="unknown rollout stage")
     user = current_user()
     update_rollout(session, code, updated_by=user.name if user else "", **values)
     session.commit()

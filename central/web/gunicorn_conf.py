@@ -26,3 +26,7 @@ accesslog = os.environ.get("SCC_WEB_ACCESSLOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("SCC_WEB_FORWARDED_ALLOW_IPS", "127.0.0.1")
 proc_name = "scc-web"
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl): a second
+# instance took it over and removed it on exit. None unless asked for, then at a path of this instance's own.
+control_socket = os.environ.get("SCC_WEB_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket

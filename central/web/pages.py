@@ -18,7 +18,7 @@ from central.web.database import db_session
 from central.web.province import ProvinceRollup, RollupCache
 from central.web.reasons import details_for
 from central.web.thumbnails import thumbnail_response
-from shared.regencies import is_regency_code
+from shared.regencies import PROVINCE_CODE, is_regency_code
 
 bp = Blueprint("pages", __name__)
 
@@ -34,8 +34,15 @@ CAMERAS_PER_PAGE = 120
 def province_rollup() -> ProvinceRollup:
     cache: RollupCache | None = current_app.extensions.get("scc_rollup_cache")
     if cache is None:
-        cache = current_app.extensions["scc_rollup_cache"] = RollupCache(current_app.config["ROLLUP_CACHE_S"])
+        cache = current_app.extensions["scc_rollup_cache"] = RollupCache(
+            current_app.config["ROLLUP_CACHE_S"], current_app.config["SCC"].province
+        )
     return cache.get(db_session())
+
+
+def province_agents() -> tuple[str, ...]:
+    """The agents reporting for the province's own offices (central.toml [province] agents)."""
+    return tuple(current_app.config["SCC"].province.agents)
 
 
 def clear_rollup_cache() -> None:
@@ -83,7 +90,7 @@ def regency(code: str) -> ResponseReturnValue:
     checks = queries.latest_check_details(session, troubled)
     details = {c.id: details_for(checks.get(c.id), c.reason) for c in cameras}
     opds, groups = queries.camera_facets(session, code)
-    websites = list(session.scalars(queries.websites_query(code)))
+    websites = list(session.scalars(queries.websites_query(code, province_agents=province_agents())))
     return render_template(
         "regency.html",
         summary=summary,
@@ -149,10 +156,12 @@ def camera_thumbnail(pk: int) -> ResponseReturnValue:
 def websites() -> ResponseReturnValue:
     session = db_session()
     regency_code = request.args.get("regency") or None
-    if regency_code and not is_regency_code(regency_code):
+    province = regency_code == PROVINCE_CODE and bool(province_agents())
+    if regency_code and not (province or is_regency_code(regency_code)):
         regency_code = None
     state = request.args.get("state") or None
-    rows: list[Website] = list(session.scalars(queries.websites_query(regency_code, state)))
+    query = queries.websites_query(regency_code, state, province_agents=province_agents(), province=province)
+    rows: list[Website] = list(session.scalars(query))
     now = _now()
     uptime_30d = queries.website_uptimes(session, [w.id for w in rows], now, dt.timedelta(days=30))
     return render_template(

@@ -6,28 +6,17 @@ import datetime as dt
 import threading
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from central.rollout import Stage, derive_stage
+from central.config import ProvinceConfig
+from central.rollout import derive_stage
 from central.storage.models import RolloutStage
-from central.storage.queries import change_feed_position, regency_counts
+from central.storage.queries import RegencyCounts, change_feed_position, province_counts, regency_counts
+from central.web.severity import Assessment, Health, Signals, assess
+from shared.regencies import PROVINCE_CODE
 
-__all__ = ["Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "Stage", "compute_rollup", "derive_stage"]
-
-
-class Health(StrEnum):
-    """One colour per regency tile."""
-
-    OK = "ok"
-    WARN = "warn"
-    CRITICAL = "critical"
-    INACTIVE = "inactive"  # nothing reporting yet: grey, not red
-
-
-# A regency is red when this share of its cameras is offline, or its agent is gone.
-CRITICAL_OFFLINE_SHARE = 0.2
+__all__ = ["Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "compute_rollup"]
 
 
 @dataclass(slots=True)
@@ -55,12 +44,18 @@ class RegencyRollup:
     target_date: dt.date | None = None
     completed_on: dt.date | None = None
     notes: str = ""
-    stage: Stage = Stage.PLANNED
+    stage: RolloutStage = RolloutStage.PLANNED
     health: Health = Health.INACTIVE
+    assessment: Assessment = field(default_factory=lambda: Assessment(Health.INACTIVE, 0.0, ("not_integrated",)))
 
     @property
     def display_name(self) -> str:
-        return f"{self.kind} {self.name}"
+        return f"{self.kind} {self.name}" if self.kind else self.name
+
+    @property
+    def is_province(self) -> bool:
+        """The province's own offices, not one of the 17 regencies (no regency page of its own)."""
+        return self.code == PROVINCE_CODE
 
     @property
     def cameras_total(self) -> int:
@@ -80,20 +75,36 @@ class RegencyRollup:
 
     @property
     def integrated(self) -> bool:
-        return self.stage.step >= Stage.AGENT_ONLINE.step
+        return self.stage.step >= RolloutStage.AGENT_ONLINE.step
 
 
 @dataclass(slots=True)
 class ProvinceRollup:
+    """The 17 regencies and, when configured, the province's own offices (``offices``, code "16").
+
+    Totals count both; ``regencies_integrated`` and ``by_code`` are about the 17 regencies only.
+    """
+
     regencies: list[RegencyRollup]
     computed_at: dt.datetime
+    offices: RegencyRollup | None = None
     by_code: dict[str, RegencyRollup] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_code = {r.code: r for r in self.regencies}
 
+    @property
+    def owners(self) -> list[RegencyRollup]:
+        """Every owner of cameras and websites: the regencies, then the province's own offices."""
+        return [*self.regencies, *([self.offices] if self.offices else [])]
+
+    @property
+    def worst_first(self) -> list[RegencyRollup]:
+        """Owners by severity (critical first, not integrated last), then impact, then code."""
+        return sorted(self.owners, key=lambda r: (*r.assessment.sort_key, r.code))
+
     def _sum(self, attribute: str) -> int:
-        return sum(getattr(r, attribute) for r in self.regencies)
+        return sum(getattr(r, attribute) for r in self.owners)
 
     @property
     def regencies_integrated(self) -> int:
@@ -112,53 +123,75 @@ class ProvinceRollup:
         return self._sum(attribute)
 
 
+def signals(r: RegencyRollup) -> Signals:
+    """The rollup's counts as central.web.severity reads them."""
+    return Signals(
+        agents_total=r.agents_total,
+        agents_online=r.agents_online,
+        cameras_total=r.cameras_total,
+        cameras_offline=r.cameras_offline,
+        cameras_degraded=r.cameras_degraded,
+        websites_total=r.websites_total,
+        websites_down=r.websites_down,
+        websites_stale=r.websites_stale,
+        heard_from=r.last_seen_at is not None or r.cameras_total > 0 or r.websites_total > 0,
+    )
+
+
 def derive_health(r: RegencyRollup) -> Health:
-    if r.agents_total == 0 or (r.cameras_total == 0 and r.websites_total == 0 and r.last_seen_at is None):
-        return Health.INACTIVE
-    if r.agents_online < r.agents_total:
-        return Health.CRITICAL
-    if r.cameras_total and r.cameras_offline / r.cameras_total >= CRITICAL_OFFLINE_SHARE:
-        return Health.CRITICAL
-    if r.cameras_offline or r.cameras_degraded or r.websites_down or r.websites_stale:
-        return Health.WARN
-    return Health.OK
+    return assess(signals(r)).health
 
 
-def compute_rollup(session: Session, now: dt.datetime | None = None) -> ProvinceRollup:
-    """Four grouped queries, whatever the number of cameras; the cameras that count are storage's."""
+def _from_counts(counts: RegencyCounts, name: str, kind: str, slug: str) -> RegencyRollup:
+    cameras, websites, rollout = counts.cameras, counts.websites, counts.rollout
+    r = RegencyRollup(
+        code=counts.code,
+        name=name,
+        kind=kind,
+        slug=slug,
+        cameras_ok=cameras["ok"],
+        cameras_degraded=cameras["degraded"],
+        cameras_offline=cameras["offline"],
+        # Any status outside the known three shows as unknown (grey), never vanishes from the totals.
+        cameras_unknown=counts.cameras_total - cameras["ok"] - cameras["degraded"] - cameras["offline"],
+        websites_fresh=websites["fresh"],
+        websites_stale=websites["stale"],
+        websites_down=websites["down"],
+        websites_unknown=counts.websites_total - websites["fresh"] - websites["stale"] - websites["down"],
+        agents_total=counts.agents_total,
+        agents_online=counts.agents_online,
+        last_seen_at=counts.last_seen_at,
+        stored_stage=counts.stored_stage,
+        target_cameras=counts.target_cameras,
+        target_websites=counts.target_websites,
+    )
+    if rollout is not None:
+        r.planned_start, r.started_on = rollout.planned_start, rollout.started_on
+        r.target_date, r.completed_on = rollout.target_date, rollout.completed_on
+        r.notes = rollout.notes or ""
+    r.stage = derive_stage(counts)  # the very derivation the public RegencySummary uses
+    r.assessment = assess(signals(r))
+    r.health = r.assessment.health
+    return r
+
+
+def compute_rollup(
+    session: Session, now: dt.datetime | None = None, province: ProvinceConfig | None = None
+) -> ProvinceRollup:
+    """A few grouped queries, whatever the number of cameras; the cameras that count are storage's.
+
+    With ``province.agents`` set, what those agents report is the province's own offices' (``offices``).
+    """
+    agents = tuple(province.agents) if province else ()
     regencies = []
-    for counts in regency_counts(session):
+    for counts in regency_counts(session, province_agents=agents):
         assert counts.regency is not None
-        cameras, websites, rollout = counts.cameras, counts.websites, counts.rollout
-        r = RegencyRollup(
-            code=counts.code,
-            name=counts.regency.name,
-            kind=counts.regency.kind,
-            slug=counts.regency.slug,
-            cameras_ok=cameras["ok"],
-            cameras_degraded=cameras["degraded"],
-            cameras_offline=cameras["offline"],
-            # Any status outside the known three shows as unknown (grey), never vanishes from the totals.
-            cameras_unknown=counts.cameras_total - cameras["ok"] - cameras["degraded"] - cameras["offline"],
-            websites_fresh=websites["fresh"],
-            websites_stale=websites["stale"],
-            websites_down=websites["down"],
-            websites_unknown=counts.websites_total - websites["fresh"] - websites["stale"] - websites["down"],
-            agents_total=counts.agents_total,
-            agents_online=counts.agents_online,
-            last_seen_at=counts.last_seen_at,
-            stored_stage=counts.stored_stage,
-            target_cameras=counts.target_cameras,
-            target_websites=counts.target_websites,
-        )
-        if rollout is not None:
-            r.planned_start, r.started_on = rollout.planned_start, rollout.started_on
-            r.target_date, r.completed_on = rollout.target_date, rollout.completed_on
-            r.notes = rollout.notes or ""
-        r.stage = derive_stage(counts)  # the very derivation the public RegencySummary uses
-        r.health = derive_health(r)
-        regencies.append(r)
-    return ProvinceRollup(regencies=regencies, computed_at=now or dt.datetime.now(dt.UTC))
+        regencies.append(_from_counts(counts, counts.regency.name, counts.regency.kind, counts.regency.slug))
+    offices = None
+    if province is not None and agents:
+        counts = province_counts(session, PROVINCE_CODE, province.name, agents)
+        offices = _from_counts(counts, province.name, "", "provinsi")
+    return ProvinceRollup(regencies=regencies, computed_at=now or dt.datetime.now(dt.UTC), offices=offices)
 
 
 class RollupCache:
@@ -169,8 +202,9 @@ class RollupCache:
     previous rollup, so the refresh never stalls a burst of requests behind a lock.
     """
 
-    def __init__(self, ttl_s: float) -> None:
+    def __init__(self, ttl_s: float, province: ProvinceConfig | None = None) -> None:
         self.ttl_s = ttl_s
+        self.province = province
         self._value: ProvinceRollup | None = None
         self._expires = 0.0
         self._position = -1
@@ -178,7 +212,7 @@ class RollupCache:
 
     def get(self, session: Session) -> ProvinceRollup:
         if self.ttl_s <= 0:
-            return compute_rollup(session)
+            return compute_rollup(session, province=self.province)
         value = self._value
         position = change_feed_position(session)
         if value is not None and time.monotonic() < self._expires and position == self._position:
@@ -189,7 +223,7 @@ class RollupCache:
             self._lock.acquire()
         try:
             if self._value is None or time.monotonic() >= self._expires or position != self._position:
-                self._value = compute_rollup(session)
+                self._value = compute_rollup(session, province=self.province)
                 self._expires = time.monotonic() + self.ttl_s
                 self._position = position
             return self._value

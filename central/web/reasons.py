@@ -75,6 +75,12 @@ _WEBSITE: dict[str, Wording] = {
     "tls_expiring": Wording(_l("certificate expiring"), _l("certificate expires in %(days)s d")),
     "slow_response": Wording(_l("slow response")),
     "defaced": Wording(_l("content changed suspiciously")),
+    "freshness_unknown": Wording(_l("freshness cannot be judged")),
+    "maintenance": Wording(_l("in maintenance")),
+    "maintenance_overrun": Wording(_l("maintenance overran")),
+    "tls_handshake_failed": Wording(_l("TLS handshake failed")),
+    "bad_encoding": Wording(_l("unreadable compression")),
+    "too_large": Wording(_l("page too large")),
 }
 
 

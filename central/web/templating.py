@@ -12,9 +12,10 @@ from flask_babel import format_decimal, format_percent
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from central.alerts.grouping import regency_label
+from central.storage.models import RolloutStage
 from central.web import reasons
-from central.web.province import Stage
+from central.web.severity import Assessment
+from shared.regencies import regency_label
 
 
 class Words(Mapping[Any, str]):
@@ -53,20 +54,32 @@ WEBSITE_STATE_WORDS = {
     "down": _l("down"),
     "unknown": _l("unknown"),
 }
-AVAILABILITY_WORDS = {"up": _l("up"), "degraded": _l("degraded"), "down": _l("down"), "": _l("unknown")}
+AVAILABILITY_WORDS = {"up": _l("up"), "degraded": _l("degraded"), "down": _l("down"),
+                      "maintenance": _l("in maintenance"), "": _l("unknown")}
 HEALTH_WORDS = {
     "ok": _l("all well"),
     "warn": _l("needs attention"),
     "critical": _l("critical"),
     "inactive": _l("not integrated"),
 }
+# Why a regency is amber or red: one phrase per rule of central.web.severity.RULES.
+SEVERITY_REASON_WORDS = {
+    "not_integrated": _l("no agent reporting"),
+    "agent_offline": _l("agent offline"),
+    "cameras_offline_many": _l("a fifth or more of the cameras offline"),
+    "websites_down_many": _l("half or more of the websites down"),
+    "cameras_offline": _l("cameras offline"),
+    "cameras_troubled": _l("a quarter or more of the cameras in trouble"),
+    "websites_down": _l("websites down"),
+    "websites_stale": _l("a third or more of the websites stale"),
+}
 STAGE_WORDS = {
-    Stage.PLANNED: _l("Planned"),
-    Stage.BOX_INSTALLED: _l("Box installed"),
-    Stage.AGENT_ONLINE: _l("Agent online"),
-    Stage.CAMERAS_INTEGRATED: _l("Cameras integrated"),
-    Stage.WEBSITES_INTEGRATED: _l("Websites integrated"),
-    Stage.COMPLETE: _l("Complete"),
+    RolloutStage.PLANNED: _l("Planned"),
+    RolloutStage.BOX_INSTALLED: _l("Box installed"),
+    RolloutStage.AGENT_ONLINE: _l("Agent online"),
+    RolloutStage.CAMERAS_INTEGRATED: _l("Cameras integrated"),
+    RolloutStage.WEBSITES_INTEGRATED: _l("Websites integrated"),
+    RolloutStage.COMPLETE: _l("Complete"),
 }
 SIGNAL_WORDS = {
     "wordpress_api": _l("WordPress API"),
@@ -184,6 +197,12 @@ def duration_human(seconds: float | None) -> str:
     return f"{hours // 24} d {hours % 24} h"
 
 
+def severity_reasons(assessment: Assessment) -> str:
+    """The matched rules of a regency's severity as one phrase, worst first."""
+    words = Words("severity", SEVERITY_REASON_WORDS)
+    return ", ".join(words[code] for code in assessment.reasons)
+
+
 def init_app(app: Flask) -> None:
     env = app.jinja_env
     env.globals.update(
@@ -192,7 +211,7 @@ def init_app(app: Flask) -> None:
         AVAILABILITY_WORDS=Words("availability", AVAILABILITY_WORDS),
         HEALTH_WORDS=Words("health", HEALTH_WORDS),
         STAGE_WORDS=Words("stage", STAGE_WORDS),
-        STAGES=list(Stage),
+        STAGES=list(RolloutStage),
         SIGNAL_WORDS=Words("signal", SIGNAL_WORDS),
         ROLES=Words("roles", ROLES),
         COMMAND_STATE_WORDS=Words("command", COMMAND_STATE_WORDS),
@@ -202,6 +221,7 @@ def init_app(app: Flask) -> None:
         camera_reason=reasons.camera_reason,
         website_reason=reasons.website_reason,
         share=share,
+        severity_reasons=severity_reasons,
         regency_name=regency_label,
     )
     env.filters.update(

@@ -12,7 +12,8 @@ import httpx
 import numpy as np
 
 from edge_agent.config import AgentConfig
-from edge_agent.onvif_client import OnvifPool, OnvifSession
+from edge_agent.onvif_client import OnvifSession
+from edge_agent.onvif_pool import OnvifPool
 from edge_agent.scrub import scrub
 from shared.messages import CheckOutcome, DiscoveryMethod, Outcome, clip_text
 
@@ -32,6 +33,8 @@ class CameraTarget:
     snapshot_url: str | None = None
     rtsp_url: str | None = None
     endpoint_ref: str = ""
+    # The device service URL discovery found (its scheme and path kept); "" for the ONVIF default.
+    onvif_url: str = ""
     discovered_by: DiscoveryMethod = DiscoveryMethod.STATIC
 
 

@@ -7,7 +7,7 @@ import time
 from typing import ClassVar
 
 from edge_agent.checks.base import CheckContext, outcome, skipped
-from edge_agent.onvif_client import ONVIF_ERRORS, OnvifFailure, classify
+from edge_agent.onvif_errors import ONVIF_ERRORS, OnvifFailure, classify
 from edge_agent.scrub import scrub
 from shared.messages import CheckOutcome, Outcome
 
@@ -84,4 +84,7 @@ class Credentials:
                 details["media"] = failure.reason
             else:
                 details["profile"] = profile.token if profile else None
+                # One optional call failing (a GetSnapshotUri the firmware breaks) is that call's finding.
+                for call, failure in session.media_failures.items():
+                    details[call] = failure.reason
         return outcome(self.name, Outcome.OK, "ok", "credentials accepted", started=started, **details)

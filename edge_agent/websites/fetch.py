@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from edge_agent.websites.body import ACCEPT_ENCODING, CorruptBody, UnsupportedEncoding, read_body
+
 USER_AGENT = "SCC-WebsiteCheck/1.0 (Sumsel Command Center; +https://sumselprov.go.id)"
 _REDIRECTS = {301, 302, 303, 307, 308}
 
@@ -24,6 +26,7 @@ class FetchResult:
     headers: httpx.Headers = field(default_factory=httpx.Headers)
     body: bytes = b""
     truncated: bool = False
+    compressed: bool = False  # sent compressed: a truncation then means it inflates beyond the cap
     hops: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
     error: str | None = None  # a reason code: timeout, connect_refused, redirect_loop, ...
@@ -69,7 +72,11 @@ async def fetch(
     timeout_s: float,
     accept: str = "text/html,application/xhtml+xml,*/*;q=0.8",
 ) -> FetchResult:
-    """GET ``url``; reads at most ``max_bytes`` of the final body; never raises for network trouble."""
+    """GET ``url``; reads at most ``max_bytes`` of the final (decoded) body; never raises for network trouble.
+
+    Redirects are followed here, each hop recorded in ``hops``; bodies are streamed and decompressed
+    within the cap (``body.read_body``), so a huge or bomb response costs at most ``max_bytes``.
+    """
     result = FetchResult(url=url, final_url=url)
     started = time.perf_counter()
     seen = {url}
@@ -77,7 +84,8 @@ async def fetch(
     try:
         async with asyncio.timeout(timeout_s):
             while True:
-                request = client.build_request("GET", current, headers={"Accept": accept})
+                request = client.build_request("GET", current, headers={"Accept": accept,
+                                                                        "Accept-Encoding": ACCEPT_ENCODING})
                 response = await client.send(request, stream=True, follow_redirects=False)
                 try:
                     if response.status_code in _REDIRECTS and "location" in response.headers:
@@ -97,15 +105,13 @@ async def fetch(
                         current = target
                         continue
                     result.status, result.headers, result.final_url = response.status_code, response.headers, current
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in response.aiter_bytes():
-                        chunks.append(chunk)
-                        size += len(chunk)
-                        if size > max_bytes:
-                            result.truncated = True
-                            break
-                    result.body = b"".join(chunks)[:max_bytes]
+                    try:
+                        body = await read_body(response.aiter_raw(), response.headers.get("content-encoding", ""),
+                                               max_bytes)
+                    except (UnsupportedEncoding, CorruptBody) as refused:
+                        result.error, result.error_message = "bad_encoding", str(refused)
+                        break
+                    result.body, result.truncated, result.compressed = body.data, body.truncated, body.compressed
                     break
                 finally:
                     await response.aclose()

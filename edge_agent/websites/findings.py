@@ -39,6 +39,7 @@ class WebsiteFindings:
     tls_days_left: int | None = None
     last_update: dt.datetime | None = None
     last_update_signal: FreshnessSignal | None = None
+    maintenance_until: dt.datetime | None = None
     checks: tuple[CheckOutcome, ...] = field(default_factory=tuple)
 
     def to_message(self, *, agent: str, seq: int, msg_id: str, ts: dt.datetime | None = None) -> WebsiteStatus:
@@ -63,6 +64,7 @@ class WebsiteFindings:
             last_update=self.last_update,
             last_update_signal=self.last_update_signal,
             stale_after_days=self.stale_after_days,
+            maintenance_until=self.maintenance_until,
             checks=list(self.checks[:64]),
         )
 
@@ -89,6 +91,7 @@ class WebsiteFindings:
             "last_update": self.last_update.isoformat() if self.last_update else None,
             "last_update_signal": self.last_update_signal.value if self.last_update_signal else None,
             "stale_after_days": self.stale_after_days,
+            "maintenance_until": self.maintenance_until.isoformat() if self.maintenance_until else None,
             "checks": [outcome.model_dump(mode="json") for outcome in self.checks],
         }
 

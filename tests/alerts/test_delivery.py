@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from central.alerts.senders import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook_signature
 from central.alerts.service import AlertService
-from central.alerts.tables import AlertDelivery, AlertRecord, AlertSilence
+from central.alerts.tables import AlertDelivery, AlertRecord
 from central.config import CentralConfig, parse_config
 from central.storage.db import Database
+from central.storage.models import SilenceRecord
 from shared import topics
 from shared.messages import AlertEvent
 from tests.alerts.conftest import Clock
@@ -200,7 +201,7 @@ def test_maintenance_window_keeps_quiet(sqlite_url: str, webhook_server: Webhook
     seed_regency(database, "16.71", "agent-plg", 4)
     with database.session(write=True) as session:
         session.add(
-            AlertSilence(
+            SilenceRecord(
                 kind="maintenance",
                 target_kind="camera",
                 target="agent-plg/cam-03",

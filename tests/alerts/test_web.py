@@ -12,8 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from central.alerts.service import AlertService
-from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord, AlertSilence
+from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord
 from central.storage.db import Database
+from central.storage.models import SilenceRecord
 from central.web import create_app
 from tests.alerts.seed import add_agent, add_camera, set_status
 from tests.web.conftest import csrf_from, log_in, make_config
@@ -73,7 +74,7 @@ def test_operator_acknowledges_and_mutes(app: Flask, database: Database, firing:
     with database.session() as session:
         alert = session.scalars(select(AlertRecord).where(AlertRecord.alert_id == firing)).one()
         assert alert.acknowledged_by == "operator"
-        silence = session.scalars(select(AlertSilence)).one()
+        silence = session.scalars(select(SilenceRecord)).one()
         assert (silence.kind, silence.target, silence.rule) == ("mute", "agent-test/cam-x", "camera_offline")
 
 

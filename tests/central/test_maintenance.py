@@ -138,14 +138,15 @@ def test_a_camera_found_again_is_no_longer_lost_nor_retired(database: Database) 
 
 
 def test_public_summary_and_web_tell_the_same_rollout_stage(database: Database) -> None:
-    from central.web.province import Stage, compute_rollup
+    from central.storage.models import RolloutStage
+    from central.web.province import compute_rollup
 
     feed(database, f.birth(AGENT, START), f.camera_status(AGENT, "cam-1", "ok", START),
          f.website_status(AGENT, "dinkes", "up", "fresh", START))
     with database.session() as session:
         web = compute_rollup(session).by_code["16.71"]
         # Nothing was planned by hand (stored "planned"), yet the live data proves more.
-        assert web.stored_stage == "planned" and web.stage is Stage.WEBSITES_INTEGRATED
+        assert web.stored_stage == "planned" and web.stage is RolloutStage.WEBSITES_INTEGRATED
     assert _public_summary(database)["stage"] == web.stage.value == "websites_integrated"
 
 

@@ -1,6 +1,6 @@
-"""End to end: the agent service discovers a fleet speaking every discovery dialect by a unicast range scan,
-checks each camera and reports them through the TLS broker: central sees every camera at its own address,
-identified by serial, each with a status."""
+"""End to end: the agent service discovers a fleet speaking every discovery dialect (and, camera by camera,
+the ONVIF dialects) by a unicast range scan, checks each camera and reports them through the TLS broker:
+central sees every camera at its own address, identified by serial and MAC, each with a status."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ pytestmark = pytest.mark.xdist_group("broker")
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[FleetClient]:
+    # Every camera also speaks the next ONVIF dialect (simulator.onvif_dialects): checks see their quirks.
     with run_fleet_process(len(DIALECTS), extra_args=["--discovery-port", "0", "--no-rtsp",
-                                                      "--discovery-dialect", "mixed"]) as client:
+                                                      "--discovery-dialect", "mixed", "--dialect", "mixed"]) as client:
         yield client
 
 
@@ -73,3 +74,7 @@ def test_every_discovery_dialect_through_discovery_checks_and_the_broker(
         assert reported.mac == simulated.mac
     statuses = [m for m in central.of_kind("camera_status") if isinstance(m, CameraStatus)]
     assert {s.camera_id for s in statuses} == {c.camera_id for c in inventory.cameras}
+    # Whatever the dialect, ONVIF answered and took the credentials.
+    for status in statuses:
+        onvif = {c.check: c for c in status.checks if c.check in ("onvif", "credentials")}
+        assert all(c.reason == "ok" for c in onvif.values()) and len(onvif) == 2, status

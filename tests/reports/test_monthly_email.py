@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from central.alerts.tables import ReportDispatch
 from central.config import parse_config
 from central.reports.schedule import send_due_reports
+from central.reports.tables import ReportDispatch
 from central.storage.db import Database
 from tests.alerts.receivers import SMTP_PASSWORD, SMTP_USER, SmtpServer, start_smtp_server
 

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from central.alerts.config import ReportsConfig
-from central.alerts.tables import AlertSilence
+from central.reports.config import ReportsConfig
 from central.reports.data import Report, build_report
 from central.reports.periods import iso_week, month, parse_period, previous_month, previous_week
 from central.reports.render import to_csv, to_pdf
 from central.reports.uptime import StatusPeriod, subject_uptime
 from central.storage.db import Database
-from central.storage.models import Agent, Camera, CameraStatusChange, Website, WebsiteCheck
+from central.storage.models import Agent, Camera, CameraStatusChange, SilenceRecord, Website, WebsiteCheck
 
 TZ = "Asia/Jakarta"
 MARCH = month(2025, 3, TZ)
@@ -91,7 +90,7 @@ def seed(database: Database) -> None:
                     )
                 )
         session.add(
-            AlertSilence(
+            SilenceRecord(
                 kind="maintenance",
                 target_kind="camera",
                 target="agent-plg/cam-b",

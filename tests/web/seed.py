@@ -147,7 +147,7 @@ def seed(
                 update(Rollout)
                 .where(Rollout.regency_code == code)
                 .values(
-                    stage="live",
+                    stage="complete",
                     target_cameras=cameras_per_regency,
                     target_websites=websites_per_regency,
                     started_on=(now - dt.timedelta(days=history_days)).date(),

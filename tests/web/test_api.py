@@ -39,6 +39,12 @@ def test_api_needs_a_token_or_a_session(client: FlaskClient, seeded: Seeded) -> 
     assert client.get("/api/v1/regencies", headers=bearer(seeded)).status_code == 200
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_case_insensitive(client: FlaskClient, seeded: Seeded, scheme: str) -> None:
+    response = client.get("/api/v1/regencies", headers={"Authorization": f"{scheme} {seeded.token}"})
+    assert response.status_code == 200, response.text
+
+
 def test_tokens_are_read_only(client: FlaskClient, seeded: Seeded) -> None:
     assert client.post("/api/v1/regencies", headers=bearer(seeded)).status_code == 405
 

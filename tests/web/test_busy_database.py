@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from central.alerts.service import AlertService
-from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord, AlertSilence
+from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord
 from central.storage.db import Database, lock_event_ids
-from central.storage.models import Agent, Camera, Event, Rollout
+from central.storage.models import Agent, Camera, Event, Rollout, SilenceRecord
 from central.web import create_app
 from central.web.accounts import ApiToken, add_token
 from central.web.database import db_session, get_database, released
@@ -126,7 +126,7 @@ def _every_form(
     post(f"/alerts/{alert_id}/mute", duration="1h")
     post("/alerts/silences", kind="maintenance", target_kind="regency", target="16.71", reason="busy")
     with database.session() as session:
-        newest = session.scalar(select(AlertSilence.id).order_by(AlertSilence.id.desc()).limit(1))
+        newest = session.scalar(select(SilenceRecord.id).order_by(SilenceRecord.id.desc()).limit(1))
     post(f"/alerts/silences/{newest}/end")
     name = f"hook-{round_no}"
     post("/alerts/channels", name=name, kind="webhook", url="http://127.0.0.1:9/hook", min_severity="warning")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import subprocess
 import sys
@@ -28,6 +29,92 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+ROOT = Path(__file__).resolve().parents[2]
+# Imports the project the way an editable install does (a meta path finder, the checkout not on sys.path):
+# then a folder named central/ in the working directory is a namespace package Flask's lookup trips on.
+EDITABLE_FINDER = f"""
+import sys
+from importlib.machinery import PathFinder
+
+TOP = ("central", "shared", "edge_agent", "provisioning", "simulator")
+
+
+class _Checkout:
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        parent, _, _ = fullname.rpartition(".")
+        if fullname in TOP:
+            return PathFinder.find_spec(fullname, [{str(ROOT)!r}])
+        if parent in TOP:  # as setuptools' finder: children too, when the parent is a namespace elsewhere
+            return PathFinder.find_spec(fullname, [{str(ROOT)!r} + "/" + parent])
+        return None
+
+# After the path finder, like setuptools' finder: a namespace portion on sys.path is found first.
+sys.meta_path.insert(sys.meta_path.index(PathFinder) + 1, _Checkout)
+"""
+
+
+def start_serve(
+    config_path: Path, port: int, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`scc-central serve` with one worker, once /healthz answers; stderr is kept for the failure message."""
+    command = [sys.executable, "-m", "central.cli", "--config", str(config_path), "serve", "--bind",
+               f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "--no-access-log"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(
+                    process.stderr.read().decode() if process.stderr else "gunicorn died"
+                ) from None
+            time.sleep(0.2)
+
+
+def _config_file(tmp_path: Path, database: Database) -> Path:
+    path = tmp_path / "central.toml"
+    path.write_text(
+        tomli_w.dumps(
+            {
+                "state_dir": str(tmp_path / "state"),
+                "database": {"url": str(database.url)},
+                "web": {"secret_key": "gunicorn-test", "session_cookie_secure": False},
+            }
+        )
+    )
+    return path
+
+
+def test_serve_runs_from_any_directory_and_instances_share_no_control_socket(
+    tmp_path: Path, web_database: Database, seeded: Seeded
+) -> None:
+    config_path = _config_file(tmp_path, web_database)
+    workdir = tmp_path / "work"
+    (workdir / "central").mkdir(parents=True)  # e.g. a checkout or backup next to where serve is started
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(EDITABLE_FINDER)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "XDG_RUNTIME_DIR")}
+    env |= {"PYTHONPATH": str(site), "HOME": str(home)}
+    processes = []
+    try:
+        for _ in range(2):
+            processes.append(start_serve(config_path, _free_port(), cwd=workdir, env=env))
+        assert not (home / ".gunicorn").exists()  # gunicorn's per-user default, which the instances shared
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 @pytest.fixture
 def served(tmp_path: Path, web_database: Database, seeded: Seeded) -> Iterator[tuple[int, str]]:
     config_path = tmp_path / "central.toml"
@@ -51,35 +138,7 @@ def served(tmp_path: Path, web_database: Database, seeded: Seeded) -> Iterator[t
     cookie = client.get_cookie("scc_session")
     assert cookie is not None
     port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "central.cli",
-        "--config",
-        str(config_path),
-        "serve",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--threads",
-        "4",
-        "--no-access-log",
-    ]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    process.stderr.read().decode() if process.stderr else "gunicorn died"
-                ) from None
-            time.sleep(0.2)
+    process = start_serve(config_path, port, cwd=tmp_path)
     try:
         yield port, f"scc_session={cookie.value}"
     finally:

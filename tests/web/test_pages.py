@@ -154,7 +154,7 @@ def test_admin_edits_the_rollout_plan(admin: FlaskClient) -> None:
             "csrf_token": token,
             "target_cameras": "40",
             "target_websites": "12",
-            "stage": "installing",
+            "stage": "box_installed",
             "target_date": "2026-12-01",
             "notes": "Kotak dikirim <b>Senin</b>",
         },
@@ -164,9 +164,13 @@ def test_admin_edits_the_rollout_plan(admin: FlaskClient) -> None:
     assert "Kotak dikirim &lt;b&gt;Senin&lt;/b&gt;" in html
     rollout = admin.get("/api/v1/rollout?limit=17").get_json()
     row = next(r for r in rollout["items"] if r["regency"] == "16.09")
-    assert (row["target_cameras"], row["stage"], row["recorded_stage"]) == (40, "box_installed", "installing")
+    assert (row["target_cameras"], row["stage"], row["recorded_stage"]) == (40, "box_installed", "box_installed")
     bad = admin.post("/rollout/16.09", data={"csrf_token": token, "target_cameras": "-3"})
     assert bad.status_code == 400
+    old_word = admin.post("/rollout/16.09", data={"csrf_token": token, "target_cameras": "41", "stage": "pilot"})
+    assert old_word.status_code == 400
+    row = next(r for r in admin.get("/api/v1/rollout?limit=17").get_json()["items"] if r["regency"] == "16.09")
+    assert (row["target_cameras"], row["recorded_stage"]) == (40, "box_installed")
 
 
 def test_check_now_sends_the_command(

@@ -20,7 +20,8 @@ from edge_agent.websites import (
     provincial_targets,
 )
 from edge_agent.websites.dates import parse_date
-from edge_agent.websites.signals import content_fingerprint, discover, read_feed, read_sitemap, read_wordpress
+from edge_agent.websites.fingerprint import content_fingerprint
+from edge_agent.websites.signals import discover, read_feed, read_sitemap, read_wordpress
 from shared import codec
 from shared.messages import WebsiteStatus
 from simulator.websites import WebsiteFleet
@@ -83,7 +84,8 @@ def test_feed_parser_never_raises(body: bytes) -> None:
     "body", [b"", b"[]", b"{}", b"[1, 2]", b'[{"date": "kemarin"}]', b"[" * 100000, b"\xff\xfe"],
 )
 def test_wordpress_parser_never_raises(body: bytes) -> None:
-    assert read_wordpress(body, NOW).state == "invalid"
+    assert read_wordpress(body, None, NOW).state == "invalid"
+    assert read_wordpress(body, body, NOW).state == "invalid"
 
 
 def test_sitemap_parser_on_odd_input() -> None:
@@ -92,13 +94,13 @@ def test_sitemap_parser_on_odd_input() -> None:
               b"<lastmod>2026-11-01</lastmod></url><url><loc>b</loc><lastmod>2031-01-01</lastmod></url></urlset>")
     reading = read_sitemap(urlset, NOW).reading
     assert reading.newest == dt.datetime(2026, 10, 31, 17, 0, tzinfo=dt.UTC)  # midnight WIB
-    assert reading.assumed_wib and reading.ignored_future == 1
+    assert reading.assumed_zone == "WIB (Asia/Jakarta)" and reading.ignored_future == 1
 
 
 def test_dates() -> None:
     assert parse_date("2026-11-20T10:00:00+07:00") == parse_date("2026-11-20T03:00:00Z")
     naive = parse_date("Fri, 20 Nov 2026 10:00:00")
-    assert naive is not None and naive.assumed_wib and naive.moment.hour == 3
+    assert naive is not None and naive.assumed_zone and naive.moment.hour == 3
     assert parse_date("besok pagi") is None and parse_date("9" * 500) is None
 
 

@@ -7,8 +7,8 @@
 - ``ix_quarantine_agent_last_seen``: the admin page, the API and the refusal alert read the
   quarantine per agent and recent first.
 
-Revision ID: 0005_agent_guards
-Revises: 0004_unindexed_updated_at
+Revision ID: 0006_agent_guards
+Revises: 0005_one_rollout_ladder
 
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0005_agent_guards"
-down_revision: Union[str, Sequence[str], None] = "0004_unindexed_updated_at"
+revision: str = "0006_agent_guards"
+down_revision: Union[str, Sequence[str], None] = "0005_one_rollout_ladder"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
