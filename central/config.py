@@ -97,6 +97,9 @@ class IngestConfig(Section):
         ge=1,
         description="Most cameras one agent may have in service; an inventory past it is quarantined (camera_cap).",
     )
+    max_websites_per_agent: int = Field(
+        500, ge=1, description="Most websites one agent may report; reports of more are quarantined (website_cap)."
+    )
     maintenance_interval_s: float = Field(
         60.0, gt=0, description="How often a worker updates the daily rollups, marks silent devices, prunes."
     )

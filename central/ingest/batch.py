@@ -94,4 +94,5 @@ class StoreSettings:
     max_clock_skew_s: int = 120
     republish: bool = True  # stage public camera/website state in the same transaction
     max_cameras_per_agent: int = 2000
+    max_websites_per_agent: int = 500
     clock_flag_s: int = 30

@@ -82,8 +82,11 @@ class IngestWorker:
         self.writer = BatchWriter(
             database,
             directory,
-            StoreSettings(ingest.thumbnails_per_camera, ingest.max_clock_skew_s, ingest.republish,
-                          ingest.max_cameras_per_agent, ingest.clock_flag_s),
+            StoreSettings(
+                thumbnails_per_camera=ingest.thumbnails_per_camera, max_clock_skew_s=ingest.max_clock_skew_s,
+                republish=ingest.republish, max_cameras_per_agent=ingest.max_cameras_per_agent,
+                max_websites_per_agent=ingest.max_websites_per_agent, clock_flag_s=ingest.clock_flag_s,
+            ),
         )
         self.writer.defer_staging = True
         # Committed changes not yet staged; None: every camera and website, at start, which also

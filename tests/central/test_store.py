@@ -336,3 +336,32 @@ def test_an_integer_no_column_holds_is_quarantined_with_its_field_named(writer: 
     reasons = sorted(session.scalars(select(QuarantinedMessage.reason)))
     assert reasons == ["camera_status: field 'seq': integer out of range (5000 digits)",
                        "field 'seq': integer out of range"]
+
+
+def test_reports_about_more_websites_than_an_agent_may_have_are_quarantined(database: Database, session: Session) -> None:
+    writer = BatchWriter(database, AgentDirectory.fixed(f.registry({AGENT: "16.71"})),
+                         StoreSettings(max_websites_per_agent=3))
+    result = write(writer, *[f.website_status(AGENT, f"site-{i}") for i in range(5)])
+    assert (result.stored, result.quarantined) == (3, 2)
+    assert count(session, Website) == 3
+    refusals = session.scalars(select(QuarantinedMessage)).all()
+    assert {q.category for q in refusals} == {"website_cap"}
+    assert all("ingest.max_websites_per_agent" in q.reason for q in refusals)
+    assert write(writer, f.website_status(AGENT, "site-0", ts=T0 + MIN)).stored == 1  # a known site still reports
+
+
+def test_the_public_feed_and_alerts_carry_reason_codes_never_an_address_or_an_agents_words(
+    writer: BatchWriter, session: Session, database: Database
+) -> None:
+    from central.alerts.config import CameraRules
+    from central.alerts.sources import camera_observations
+    from central.storage.models import PublicState
+
+    inventoried(writer, AGENT, "cam-1")  # the factory's camera sits at 10.0.0.10:80
+    leaky = f.camera_status(AGENT, "cam-1", "offline", message="ConnectError: 10.0.0.10:554 refused (admin@10.0.0.10)")
+    assert write(writer, leaky).stored == 1
+    payloads = b"".join(session.scalars(select(PublicState.payload)))
+    assert b'"reason":"unreachable"' in payloads and b'"status":"offline"' in payloads
+    assert b"10.0.0.10" not in payloads and b"ConnectError" not in payloads and b'"message"' not in payloads
+    [offline] = [o for o in camera_observations(session, CameraRules()) if o.rule == "camera_offline"]
+    assert offline.message == "alasan: unreachable"

@@ -72,6 +72,7 @@ WEBSITE_COLUMNS = (
 )
 
 UNKNOWN_CAMERA = "unknown_camera"  # the quarantine category of reports about a camera never inventoried
+WEBSITE_CAP = "website_cap"  # the quarantine category of a report about a website past the per-agent cap
 Key = tuple[str, str]  # (agent_name, camera_id or website_id)
 R = TypeVar("R")
 
@@ -133,17 +134,33 @@ def refuse_uninventoried(batch: Batch, entries: list[Accepted[Any]], rows: dict[
     return kept
 
 
-def website_rows(batch: Batch, wanted: dict[Key, str], first_seen: dict[Key, dt.datetime]) -> dict[Key, WebsiteRow]:
-    """Website rows for (agent, website_id) keys, creating those never seen (wanted maps key -> regency)."""
+def website_rows(
+    batch: Batch, wanted: dict[Key, str], first_seen: dict[Key, dt.datetime]
+) -> tuple[dict[Key, WebsiteRow], set[Key]]:
+    """Website rows for (agent, website_id) keys, creating those never seen (wanted maps key -> regency),
+    and the keys refused: new websites past ``max_websites_per_agent`` for their agent."""
     rows = rows_by_key(batch, WEBSITE_COLUMNS, websites.c.website_id, list(wanted), WebsiteRow)
     missing = [key for key in wanted if key not in rows]
-    if missing:
+    if not missing:
+        return rows, set()
+    agents = sorted({agent for agent, _site in missing})
+    have = dict(batch.conn.execute(select(websites.c.agent_name, func.count()).where(websites.c.agent_name.in_(agents))
+                                   .group_by(websites.c.agent_name)).all())
+    room = {agent: batch.settings.max_websites_per_agent - have.get(agent, 0) for agent in agents}
+    created, refused = [], set()
+    for key in missing:
+        if room[key[0]] > 0:
+            room[key[0]] -= 1
+            created.append(key)
+        else:
+            refused.add(key)
+    if created:
         batch.conn.execute(
             batch.insert(websites).on_conflict_do_nothing(index_elements=["agent_name", "website_id"]),
             [
                 {"agent_name": a, "website_id": w, "regency_code": wanted[(a, w)], "first_seen_at": first_seen[(a, w)]}
-                for a, w in missing
+                for a, w in created
             ],
         )
-        rows.update(rows_by_key(batch, WEBSITE_COLUMNS, websites.c.website_id, missing, WebsiteRow))
-    return rows
+        rows.update(rows_by_key(batch, WEBSITE_COLUMNS, websites.c.website_id, created, WebsiteRow))
+    return rows, refused

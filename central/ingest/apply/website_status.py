@@ -1,4 +1,8 @@
-"""Website status reports: every report into the history, the newest into the website's row."""
+"""Website status reports: every report into the history, the newest into the website's row.
+
+A report names its website, and a website never seen is created, up to ``max_websites_per_agent`` per
+agent: past that its reports are quarantined (``website_cap``), so one agent cannot fill central.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, update
 
 from central.ingest.apply.context import Batch
-from central.ingest.apply.rows import Key, newest, website_rows, websites
+from central.ingest.apply.rows import WEBSITE_CAP, Key, newest, website_rows, websites
 from central.ingest.batch import Accepted
 from central.storage.models import EventKind, WebsiteCheck, WebsiteState
 from central.storage.text import checks_json, clean_text
@@ -41,7 +45,14 @@ def website_state(availability: str, freshness: str) -> str:
 def apply(batch: Batch, entries: list[Accepted[WebsiteStatus]]) -> None:
     wanted = {(e.message.agent, e.message.website_id): e.regency for e in entries}
     first_seen = {(e.message.agent, e.message.website_id): e.item.received_at for e in entries}
-    rows = website_rows(batch, wanted, first_seen)
+    rows, refused = website_rows(batch, wanted, first_seen)
+    if refused:
+        cap = batch.settings.max_websites_per_agent
+        for entry in [e for e in entries if (e.message.agent, e.message.website_id) in refused]:
+            batch.refuse(entry, WEBSITE_CAP, (
+                f"website {entry.message.website_id!r} would give agent {entry.message.agent!r} more than the "
+                f"{cap} websites allowed per agent (ingest.max_websites_per_agent)"))
+        entries = [e for e in entries if (e.message.agent, e.message.website_id) not in refused]
     per_site: dict[Key, list[Accepted[WebsiteStatus]]] = defaultdict(list)
     for entry in entries:
         per_site[(entry.message.agent, entry.message.website_id)].append(entry)
