@@ -144,8 +144,8 @@ def website_rows(
     if not missing:
         return rows, set()
     agents = sorted({agent for agent, _site in missing})
-    have = dict(batch.conn.execute(select(websites.c.agent_name, func.count()).where(websites.c.agent_name.in_(agents))
-                                   .group_by(websites.c.agent_name)).all())
+    counted = select(websites.c.agent_name, func.count()).where(websites.c.agent_name.in_(agents))
+    have: dict[str, int] = dict(batch.conn.execute(counted.group_by(websites.c.agent_name)).tuples().all())
     room = {agent: batch.settings.max_websites_per_agent - have.get(agent, 0) for agent in agents}
     created, refused = [], set()
     for key in missing:
