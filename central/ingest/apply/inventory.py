@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, false, select, true, update
 
 from central.ingest.apply.context import Batch
 from central.ingest.apply.rows import cameras, newest
@@ -29,14 +29,15 @@ _KNOWN = select(
 )
 _IDENTITY = ("host", "port", "name", "manufacturer", "model", "firmware", "serial", "mac", "endpoint_ref",
              "discovered_by", "reported_opd")
+# Literals as SQL (true(), false()), every value a bindparam: the fast executor binds them by name.
 _LISTED = (
     update(cameras).where(cameras.c.id == bindparam("b_id"))
-    .values(in_inventory=True, inventory_at=bindparam("b_at"), **{c: bindparam(f"b_{c}") for c in _IDENTITY})
+    .values(in_inventory=true(), inventory_at=bindparam("b_at"), **{c: bindparam(f"b_{c}") for c in _IDENTITY})
 )
 _FOUND_AGAIN = _LISTED.values(lost_at=None, retired_at=None, retired_by="")
 _LOST = (
     update(cameras).where(cameras.c.id == bindparam("b_id"))
-    .values(in_inventory=False, inventory_at=bindparam("b_at"), lost_at=bindparam("b_at"))
+    .values(in_inventory=false(), inventory_at=bindparam("b_at"), lost_at=bindparam("b_at"))
 )
 
 
@@ -89,9 +90,9 @@ def _apply_one(batch: Batch, entry: Accepted[CameraInventory]) -> None:
         batch.transitions.republish.cameras.add(row.id)
     if new_rows:
         conn.execute(cameras.insert(), new_rows)
-    for statement, rows in ((_LISTED, listed_rows), (_FOUND_AGAIN, found_rows)):
-        if rows:
-            conn.execute(statement, rows)
+    batch.fast.executemany(conn, _LISTED, listed_rows)  # the bulk: every camera still listed
+    if found_rows:
+        conn.execute(_FOUND_AGAIN, found_rows)
     lost_rows: list[dict[str, Any]] = []
     now_offline: list[CameraNow] = []
     for camera_id, row in existing.items():
@@ -104,8 +105,7 @@ def _apply_one(batch: Batch, entry: Accepted[CameraInventory]) -> None:
         current_ts = newest(row.last_check_at, row.status_since)
         if current_ts is None or current_ts <= ts:  # else a newer status already speaks for the camera
             now_offline.append(CameraNow(row.id, camera_id, row.regency_code, row.status, row.status_since))
-    if lost_rows:
-        conn.execute(_LOST, lost_rows)
+    batch.fast.executemany(conn, _LOST, lost_rows)
     cameras_lost(conn, batch.transitions, now_offline, agent, ts)
     batch.transitions.republish.regencies.add(regency)
 
