@@ -52,13 +52,14 @@ def _say(message: str) -> None:
 
 
 def _banner(running: Running) -> None:
-    lines = ["", "SCC demo is running", f"  web:        {running.url}"]
-    if running.credentials:
-        lines += [
-            f"  login:      {running.credentials.user} / {running.credentials.password}",
-            f"  API token:  {running.credentials.token}",
-            f"  try:        curl -H 'Authorization: Bearer {running.credentials.token}' {running.url}/api/v1/regencies",
-        ]
+    lines = [
+        "",
+        "SCC demo is running",
+        f"  web:        {running.url}",
+        f"  login:      {running.credentials.user} / {running.credentials.password}",
+        f"  API token:  {running.credentials.token}",
+        f"  try:        curl -H 'Authorization: Bearer {running.credentials.token}' {running.url}/api/v1/regencies",
+    ]
     lines.append(
         f"  broker:     mqtts://127.0.0.1:{running.broker_port} (mutual TLS; certificates in the state dir)"
     )
@@ -74,8 +75,6 @@ def _banner(running: Running) -> None:
     if running.simulator_control:
         lines.append(f"  faults:     SCC_SIM_CONTROL={running.simulator_control} scc-sim set cam0001 black")
     lines.append(f"  agents:     {', '.join(running.agents_started) or 'none'}")
-    for note in running.skipped:
-        lines.append(f"  not yet:    {note}")
     lines.append("Press Ctrl-C to stop everything.")
     print("\n".join(lines), flush=True)
 

@@ -9,7 +9,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tarfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,11 +48,10 @@ class Running:
     """What the operator needs to know once everything is up."""
 
     url: str
-    credentials: Credentials | None
+    credentials: Credentials
     broker_port: int
     simulator_control: str | None
     agents_started: list[str]
-    skipped: list[str]
     state_dir: Path
     webhook_log: Path | None = None
     reader: str | None = None
@@ -76,17 +74,6 @@ def _run(argv: Sequence[str | os.PathLike[str]], what: str, env: Mapping[str, st
     return result.stdout
 
 
-def has_command(argv: Sequence[str | os.PathLike[str]]) -> bool:
-    """Whether a CLI (sub)command exists yet: ``--help`` succeeds. The pieces are built concurrently."""
-    try:
-        result = subprocess.run(
-            [str(part) for part in [*argv, "--help"]], capture_output=True, timeout=60, check=False
-        )
-    except OSError:
-        return False
-    return result.returncode == 0
-
-
 class Stack:
     """The demo's pieces, started in dependency order by ``start``; ``Supervisor.stop_all`` ends them."""
 
@@ -102,7 +89,6 @@ class Stack:
         self.web_url = ""
         self.webhook_url = ""
         self.webhook_log = self.state / "webhook-alerts.jsonl"
-        self.skipped: list[str] = []
 
     # --- the steps, in order --------------------------------------------------------------------
 
@@ -137,7 +123,6 @@ class Stack:
             broker_port=self.broker_port,
             simulator_control=fleet.get("control_url") if fleet else None,
             agents_started=agents,
-            skipped=self.skipped,
             state_dir=self.state,
             webhook_log=self.webhook_log if self.webhook_url else None,
             reader=READER,
@@ -210,7 +195,7 @@ class Stack:
             child, lambda: tcp_open("127.0.0.1", self.broker_port), "listening broker", timeout=20
         )
 
-    def setup_central(self) -> Credentials | None:
+    def setup_central(self) -> Credentials:
         self.central_dir.mkdir(exist_ok=True)
         config: dict[str, Any] = {
             "state_dir": str(self.central_dir),
@@ -233,25 +218,13 @@ class Stack:
         # It holds the webhook's signing key: owner-only from the first byte.
         _write_private(self.central_config, tomli_w.dumps(config))
         central: list[str | Path] = [BIN / "scc-central", "--config", self.central_config]
-        if not has_command([*central, "db"]):
-            self.skipped.append("central database: 'scc-central db' is not built yet")
-            return None
         _run([*central, "db", "upgrade"], "scc-central db upgrade")
         # The /rollout tracker needs targets and dates; an operator's own edits are kept.
         ensure_rollout_plan(self.central_config, self.scenario)
-        # INTEGRATION POINT (central/web accounts): created through central.web.accounts directly.
-        try:
-            return ensure_credentials(self.central_config, self.state)
-        except ImportError as error:
-            self.skipped.append(f"demo login: central.web.accounts is not built yet ({error})")
-            return None
+        return ensure_credentials(self.central_config, self.state)
 
     def start_ingest(self) -> None:
         central: list[str | Path] = [BIN / "scc-central", "--config", self.central_config]
-        # INTEGRATION POINT (central/ingest): 'scc-central ingest' consumes the agents' reports.
-        if not has_command([*central, "ingest"]):
-            self.skipped.append("central ingest: 'scc-central ingest' is not built yet")
-            return
         child = self.supervisor.start("central-ingest", [*central, "ingest"])
         self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
 
@@ -288,9 +261,6 @@ class Stack:
 
     def start_alerts(self) -> None:
         central: list[str | Path] = [BIN / "scc-central", "--config", self.central_config]
-        if not has_command([*central, "alerts", "run"]):
-            self.skipped.append("central alerts: 'scc-central alerts run' is not built yet")
-            return
         child = self.supervisor.start("central-alerts", [*central, "alerts", "run"])
         self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
 
@@ -305,7 +275,7 @@ class Stack:
     def start_web(self) -> str:
         url = self.web_url
         host, port = self.options.web_host, int(url.rsplit(":", 1)[1])
-        # INTEGRATION POINT (central/web): 'serve' execs gunicorn with central/web/gunicorn_conf.py.
+        # 'serve' execs gunicorn with central/web/gunicorn_conf.py.
         child = self.supervisor.start(
             "central-web",
             [BIN / "scc-central", "--config", self.central_config, "serve", "--bind", f"{host}:{port}",
@@ -339,24 +309,16 @@ class Stack:
 
     def start_agents(self, fleet: Mapping[str, Any], say: Any = print) -> list[str]:
         agent_cli = [BIN / "scc-agent"]
-        # INTEGRATION POINT (edge_agent): 'scc-agent --config FILE run' is the long-running agent.
-        can_run = has_command([*agent_cli, "run"])
         started = []
         for agent in self.scenario.agents:
             etc = self.state / "agents" / agent.name / "etc"
             self.enroll(agent, etc)
             self.write_agent_config(agent, etc, fleet)
-            if not can_run:
-                continue
             what = "for the provincial OPD websites, reported under" if agent.provincial else "for"
             say(f"starting {agent.name} {what} {get_regency(agent.regency).display_name} ({agent.regency})")
             child = self.supervisor.start(agent.name, [*agent_cli, "--config", etc / "agent.toml", "run"])
             self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
             started.append(agent.name)
-        if not can_run:
-            self.skipped.append(
-                "edge agents: 'scc-agent run' is not built yet (their agent.toml files are ready)"
-            )
         return started
 
     # --- agents -----------------------------------------------------------------------------------
@@ -364,29 +326,8 @@ class Stack:
     def enroll(self, agent: DemoAgent, etc: Path) -> None:
         bundle = self.pki / "bundles" / f"{agent.name}.tar.gz"
         etc.mkdir(parents=True, exist_ok=True)
-        if has_command([BIN / "scc-agent", "enroll"]):
-            # --force: the demo rewrites agent.toml from the scenario on every start anyway.
-            _run(
-                [BIN / "scc-agent", "enroll", bundle, "--etc", etc, "--force"],
-                f"scc-agent enroll {agent.name}",
-            )
-            return
-        # INTEGRATION POINT (edge_agent enroll): until it exists, unpack the bundle as enroll would.
-        with tarfile.open(bundle) as archive:
-            for member in archive.getmembers():
-                # Flat regular files only: a bundle is ours, but never let a name escape etc/.
-                if (
-                    not member.isfile()
-                    or Path(member.name).name != member.name
-                    or member.name.startswith(".")
-                ):
-                    raise StartError(f"{bundle}: unexpected entry {member.name!r}")
-                source = archive.extractfile(member)
-                assert source is not None
-                target = etc / member.name
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, member.mode & 0o600 or 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(source.read())
+        # --force: the demo rewrites agent.toml from the scenario on every start anyway.
+        _run([BIN / "scc-agent", "enroll", bundle, "--etc", etc, "--force"], f"scc-agent enroll {agent.name}")
 
     def write_agent_config(self, agent: DemoAgent, etc: Path, fleet: Mapping[str, Any]) -> Path:
         """The enrolled agent.toml plus the demo's cameras, websites and faster schedule."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from edge_agent.scrub import register_secret, register_url_secrets
+from edge_agent.websites.config import WebsiteConfigError, WebsiteTarget, load_website_targets
 from shared.messages import Identifier, RegencyCode
 from shared.validation import format_validation_error
 
@@ -168,6 +169,18 @@ class CameraSection(Section):
     snapshot_url: str | None = Field(None, description="Only for cameras whose ONVIF gives none.")
     rtsp_url: str | None = Field(None, description="Only for cameras whose ONVIF gives none.")
     onvif: bool = Field(True, description="False for cameras that do not speak ONVIF at all.")
+    onvif_url: str | None = Field(None, description="The ONVIF device service URL when it is not "
+                                  "http://host:port/onvif/device_service (another path, or https).")
+
+    @field_validator("onvif_url")
+    @classmethod
+    def _device_service_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("onvif_url must be an http:// or https:// URL with a host")
+        return value
 
 
 class AgentConfig(Section):
@@ -183,7 +196,7 @@ class AgentConfig(Section):
     discovery: DiscoverySection = DiscoverySection()
     networks: list[NetworkSection] = Field(default_factory=list)
     cameras: list[CameraSection] = Field(default_factory=list)
-    websites: list[Any] = Field(default_factory=list)
+    websites: list[WebsiteTarget] = Field(default_factory=list)
     websites_files: list[Path] = Field(
         default_factory=list,
         description="TOML files of [defaults] and [[websites]] (e.g. the provincial list), checked as well as "
@@ -235,27 +248,13 @@ def _resolve(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def _website_model() -> type[BaseModel] | None:
-    # The website checker is another feature of the agent; without it [[websites]] are refused.
-    for module_name in ("edge_agent.websites", "edge_agent.websites.config"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        model = getattr(module, "WebsiteTarget", None)
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            return model
-    return None
-
-
 def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> AgentConfig:
     """Validate a parsed TOML document; relative paths are resolved against ``base_dir``."""
     try:
         config = AgentConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(format_validation_error(error, source)) from None
-    websites = _validate_websites(config.websites, source)
-    websites = _with_website_files(websites, [_resolve(base_dir, f) for f in config.websites_files], source)
+    websites = _with_website_files(config.websites, [_resolve(base_dir, f) for f in config.websites_files], source)
     tls = TlsSection(
         ca_file=_resolve(base_dir, config.tls.ca_file),
         cert_file=_resolve(base_dir, config.tls.cert_file),
@@ -269,35 +268,14 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> AgentConf
             register_secret(camera.password.get_secret_value())
         register_url_secrets(camera.snapshot_url)
         register_url_secrets(camera.rtsp_url)
+        register_url_secrets(camera.onvif_url)
     return config
 
 
-def _validate_websites(raw: list[Any], source: str) -> list[Any]:
-    if not raw:
-        return []
-    model = _website_model()
-    if model is None:
-        raise ConfigError(f"{source}:websites: this agent build has no website checker")
-    targets = []
-    for index, item in enumerate(raw):
-        try:
-            targets.append(model.model_validate(item))
-        except ValidationError as error:
-            # "file:websites.0.url: problem", like every other key of the file.
-            lines = format_validation_error(error, source).splitlines()
-            raise ConfigError("\n".join(line.replace(f"{source}:", f"{source}:websites.{index}.", 1)
-                                         for line in lines)) from None
-    return targets
-
-
-def _with_website_files(inline: list[Any], files: list[Path], source: str) -> list[Any]:
+def _with_website_files(inline: list[WebsiteTarget], files: list[Path], source: str) -> list[WebsiteTarget]:
     """The inline targets then each file's; an id defined twice is refused naming both places."""
     if not files:
         return inline
-    try:
-        from edge_agent.websites.config import WebsiteConfigError, load_website_targets
-    except ImportError:
-        raise ConfigError(f"{source}:websites_files: this agent build has no website checker") from None
     where = {target.id: f"{source}:websites.{index}" for index, target in enumerate(inline)}
     targets = list(inline)
     for path in files:

@@ -78,7 +78,7 @@ class Inventory:
             targets.append(CameraTarget(
                 camera_id=camera.id, host=camera.host, port=camera.port, username=username, password=password,
                 name=camera.name, opd=camera.opd or (network.opd if network else ""), onvif=camera.onvif,
-                snapshot_url=camera.snapshot_url, rtsp_url=camera.rtsp_url,
+                snapshot_url=camera.snapshot_url, rtsp_url=camera.rtsp_url, onvif_url=camera.onvif_url or "",
             ))
         for camera_id, entry in sorted(self.discovered.items()):
             host = str(entry["host"])

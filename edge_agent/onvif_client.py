@@ -1,6 +1,7 @@
 """One camera's ONVIF conversation on onvif-zeep-async's parsed WSDLs (shared through edge_agent.onvif_pool).
 
-A camera keeps only its WS-Security token, one authenticated zeep client and two service proxies, and
+A camera keeps only its WS-Security token (and HTTP Digest credentials, answered only when the camera
+challenges for them), one authenticated zeep client and two service proxies, and
 re-reads profiles and URIs every ``onvif_refresh_s`` or after a failure. Tolerant like Home
 Assistant's integration of what firmware really does: a device service away from
 ``/onvif/device_service`` or on https (the XAddr discovery found is used as is), the time demanded
@@ -22,10 +23,11 @@ from urllib.parse import urlsplit
 
 from zeep.exceptions import Fault, TransportError
 
+from edge_agent import arp
 from edge_agent.addresses import host_port_of, names_this_box, tcp_reachable, with_host
 from edge_agent.onvif_errors import ONVIF_ERRORS, OnvifFailure, classify
 from edge_agent.onvif_lib import SERVICES, ONVIFError, UsernameDigestTokenDtDiff, bracket_host, is_auth_error
-from edge_agent.onvif_pool import OnvifPool
+from edge_agent.onvif_pool import BoundedTransport, OnvifPool
 from edge_agent.onvif_replies import (
     DeviceInfo,
     MediaProfile,
@@ -97,6 +99,7 @@ class OnvifSession:
     xaddrs: dict[str, str] = field(default_factory=dict)
     _own_pool: bool = field(default=False, init=False, repr=False)
     _token: Any = field(default=None, init=False, repr=False)
+    _digest: BoundedTransport | None = field(default=None, init=False, repr=False)
     _devicemgmt: _Service | None = field(default=None, init=False, repr=False)
     # Settled once per media refresh: advertised URL -> the URL to use (one log line per URL), and
     # advertised host:port -> accepts connections (one probe per address, however many services share it).
@@ -120,8 +123,10 @@ class OnvifSession:
 
     async def _service(self, name: str, xaddr: str) -> _Service:
         pool = self._pool()
+        if self._digest is None and self.username:
+            self._digest = pool.digest_transport(self.username, self.password or "")
         authless = (await pool.authless_client(name)).create_service(_binding(name), xaddr)
-        auth = (await pool.client(name, self._wsse())).create_service(_binding(name), xaddr)
+        auth = (await pool.client(name, self._wsse(), self._digest)).create_service(_binding(name), xaddr)
         return _Service(authless, auth, xaddr)
 
     def device_xaddr(self) -> str:
@@ -133,7 +138,7 @@ class OnvifSession:
 
     async def close(self) -> None:
         """Forget the proxies (rebuilt cheaply on next use) and the media profile."""
-        self._devicemgmt = None
+        self._devicemgmt = self._digest = None
         self.profile = None
         self.media_refreshed_at = 0.0
         if self._own_pool and self.pool is not None:
@@ -184,12 +189,14 @@ class OnvifSession:
         return device
 
     async def _mac(self, devicemgmt: _Service) -> str:
-        """The camera's MAC from GetNetworkInterfaces; optional, so a failure only leaves it unknown."""
+        """The camera's MAC from GetNetworkInterfaces, else from the ARP table; optional, so a failure only
+        leaves it unknown."""
         try:
-            return mac_from(await self._request(devicemgmt.auth.GetNetworkInterfaces()))
+            mac = mac_from(await self._request(devicemgmt.auth.GetNetworkInterfaces()))
         except ONVIF_ERRORS as error:
             log.debug("%s: no MAC from GetNetworkInterfaces: %s", self.host, classify(error).message)
-            return ""
+            mac = ""
+        return mac or arp.mac_for(self.host)
 
     def media_stale(self, max_age_s: float) -> bool:
         return self.profile is None or time.monotonic() - self.media_refreshed_at > max_age_s

@@ -78,7 +78,7 @@ def _transport(error: TransportError, text: str) -> OnvifFailure:
 def _classify_one(error: BaseException) -> OnvifFailure | None:
     text = scrub(stringify_onvif_error(error) if isinstance(error, Exception) else str(error))
     if isinstance(error, ReplyTooLarge):
-        return OnvifFailure("onvif_malformed", f"ONVIF {error}")
+        return OnvifFailure("onvif_malformed", f"ONVIF answer larger than {error.limit} bytes (not read further)")
     if isinstance(error, DTDForbidden | EntitiesForbidden):
         return OnvifFailure("onvif_malformed", "answer declares a DTD or entities (refused)")
     if isinstance(error, TimeoutError | ONVIFTimeoutError | aiohttp.ServerTimeoutError):

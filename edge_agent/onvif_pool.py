@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import ClientResponse
+from zeep.exceptions import TransportError
 from zeep.settings import Settings
 
 from edge_agent.onvif_errors import ReplyTooLarge
@@ -67,9 +68,11 @@ class BoundedTransport(AsyncTransportProtocolErrorHandler):
     test in tests/edge_agent/test_onvif_corpus.py fails if a library upgrade stops calling it.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, limit: int = MAX_REPLY_BYTES) -> None:
+    def __init__(self, session: aiohttp.ClientSession, limit: int = MAX_REPLY_BYTES,
+                 middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = ()) -> None:
         super().__init__(session=session, verify_ssl=False)
         self.limit = limit
+        self.middlewares = middlewares
 
     async def _post_internal(self, address: str, message: str | bytes,
                              headers: dict[str, str]) -> tuple[ClientResponse, bytes]:
@@ -77,11 +80,15 @@ class BoundedTransport(AsyncTransportProtocolErrorHandler):
         headers.setdefault("Content-Type", 'text/xml; charset="utf-8"')
         data = message.encode("utf-8") if isinstance(message, str) else message
         response = await self.session.post(address, data=data, headers=headers, proxy=self.proxy,
-                                           timeout=self._client_timeout)
+                                           timeout=self._client_timeout, middlewares=self.middlewares or None)
         try:
             content = await read_bounded(response, self.limit)
         finally:
             response.release()
+        if response.status in (401, 403):
+            # Refused at the HTTP layer (Digest wanted, or wrong Digest credentials): whatever the body
+            # (an HTML page, plain text, nothing), zeep would read it as a broken answer, not a refusal.
+            raise TransportError(f"HTTP {response.status} from {address}", status_code=response.status)
         # gSOAP firmware sends SOAP-ENV:, tds:, tt: ... undeclared; lxml would refuse the whole reply.
         return response, declare_missing_prefixes(content, ONVIF_PREFIXES)
 
@@ -131,9 +138,19 @@ class OnvifPool:
                     gc.freeze()
         return document
 
-    async def client(self, name: str, wsse: Any) -> ZeepAsyncClient:
+    def digest_transport(self, username: str, password: str) -> BoundedTransport:
+        """A transport on the shared HTTP pool that answers an HTTP Digest challenge with these credentials.
+
+        For firmware set to HTTP Digest instead of (or besides) WS-Security, as Hikvision's "digest"
+        ONVIF mode is: every request first goes without, and Digest is sent only when the camera
+        challenges for it (never Basic).
+        """
+        return BoundedTransport(self.transport.session, self._reply_limit,
+                                middlewares=(aiohttp.DigestAuthMiddleware(username, password),))
+
+    async def client(self, name: str, wsse: Any, transport: BoundedTransport | None = None) -> ZeepAsyncClient:
         """A zeep client for service ``name`` signing with ``wsse`` (per camera: its credentials and offset)."""
-        return ZeepAsyncClient(wsdl=await self.document(name), wsse=wsse, transport=self.transport,
+        return ZeepAsyncClient(wsdl=await self.document(name), wsse=wsse, transport=transport or self.transport,
                                settings=SETTINGS, plugins=[WsAddressingIfMissingPlugin()])
 
     async def authless_client(self, name: str) -> ZeepAsyncClient:

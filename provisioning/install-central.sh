@@ -189,7 +189,6 @@ step_migrate() {
         sed -e "s#\"/var/lib/scc#\"$PREFIX/var/lib/scc#g" -e "s#\"/etc/scc#\"$PREFIX/etc/scc#g" \
             -e "s#sqlite:////var/lib/scc#sqlite:///$PREFIX/var/lib/scc#" "$CONFIG" >"$config"
     fi
-    # INTEGRATION POINT (central/storage): the storage engineer's 'db upgrade' subcommand.
     as_service_user "$VENV/bin/scc-central" --config "$config" db upgrade
 }
 

@@ -78,12 +78,17 @@ class CameraHttpHandler:
             return Response.text(503, "service unavailable")
         if request.method != "POST":
             return Response(405, b"SOAP endpoints accept POST only", headers=[("Allow", "POST")])
+        service = self._services[camera.camera_id]
+        if service.dialect.http_digest:
+            refused = self._digest_refusal(camera, request)
+            if refused is not None:
+                return refused
         try:
             soap_request = parse_request(request.body)
         except SoapParseError:
             return Response(NOT_WELL_FORMED.http_status, NOT_WELL_FORMED.render(), SOAP_CONTENT_TYPE)
         endpoints = self._endpoints_for(camera, request.local[0], request.local[1], route.by_id)
-        reply = self._services[camera.camera_id].handle(soap_request, endpoints)
+        reply = service.handle(soap_request, endpoints)
         if camera.has(Fault.MALFORMED_SOAP):
             reply = malformed(reply)
         return Response(reply.status, reply.body, SOAP_CONTENT_TYPE)
@@ -94,6 +99,18 @@ class CameraHttpHandler:
             authenticator = DigestAuthenticator(f"IP Camera({camera.identity.serial[-8:]})")
             self._authenticators[camera.camera_id] = authenticator
         return authenticator
+
+    def _digest_refusal(self, camera: Camera, request: Request) -> Response | None:
+        """A 401 with a Digest challenge (and Hikvision's HTML page) unless the request carries valid Digest."""
+        authenticator = self._authenticator(camera)
+        verdict = authenticator.check_digest(request.header("authorization"), request.method, camera.config.username,
+                                             camera.accepted_password(), request.target)
+        if verdict == "ok":
+            return None
+        page = (b"<?xml version='1.0' encoding='utf-8'?> <head> <title>Unauthorized</title> </head> <body> "
+                b"<h2>Access Error: 401 -- Unauthorized</h2> <pre/> </body>")
+        challenge = authenticator.challenge(stale=verdict == "stale")
+        return Response(401, page, "text/html", headers=[("WWW-Authenticate", challenge)])
 
     async def _snapshot(self, camera: Camera, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):

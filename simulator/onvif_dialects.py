@@ -20,6 +20,9 @@ every one of these cameras as healthy.
 - ``dashed_mac``: HwAddress in capitals with dashes (``00-1A-2B-...``), as Windows-style firmware writes it.
 - ``narrow_wsse_window``: WS-Security tokens accepted only within 5 s of the camera's clock (most accept
   minutes), so a client must sign with the camera's time, not its own.
+- ``http_digest``: every request, GetSystemDateAndTime included, needs HTTP Digest authentication and
+  WS-Security is ignored: Hikvision's ONVIF authentication mode "digest" (home-assistant/core#119107,
+  whose 401 page is in the corpus).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class OnvifDialect:
     sparse_encoder: bool = False
     dashed_mac: bool = False
     wsse_window_s: float = AUTH_WINDOW_SECONDS
+    http_digest: bool = False
 
 
 _ALL = (
@@ -53,6 +57,7 @@ _ALL = (
     OnvifDialect("sparse_encoder", sparse_encoder=True),
     OnvifDialect("dashed_mac", dashed_mac=True),
     OnvifDialect("narrow_wsse_window", wsse_window_s=5.0),
+    OnvifDialect("http_digest", http_digest=True),
 )
 DIALECTS: dict[str, OnvifDialect] = {dialect.name: dialect for dialect in _ALL}
 MIXED = "mixed"

@@ -261,7 +261,8 @@ def website_observations(session: Session, rules: RulesConfig) -> list[Observati
             "agent": site.agent_name,
             "opd": site.opd,
         }
-        known = site.state != "unknown"
+        # A maintenance within its announced end says nothing either way; one that outlasts it is reported down.
+        known = site.state not in ("unknown", "maintenance")
         is_down = site.state == "down"
         result.append(
             Observation(

@@ -2,45 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, abort, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel
 
 from central.alerts import queries
 from central.alerts.tables import AlertRecord
+from central.api.schemas import AlertOut, AlertPage
 from central.api.v1 import _json, _paging, _regency_arg, authenticate
 from central.web.database import db_session
 
 bp = Blueprint("api_alerts", __name__, url_prefix="/api/v1/alerts")
 bp.before_request(authenticate)
-
-
-class AlertOut(BaseModel):
-    alert_id: str
-    rule: str
-    state: str
-    severity: str
-    subject_kind: str
-    subject_id: str
-    subject: str
-    regency: str | None
-    message: str
-    started_at: dt.datetime
-    fired_at: dt.datetime
-    resolved_at: dt.datetime | None
-    silenced_by: str | None
-    acknowledged_at: dt.datetime | None
-    acknowledged_by: str
-    members: list[str]
-
-
-class AlertList(BaseModel):
-    items: list[AlertOut]
-    total: int
-    limit: int
-    offset: int
 
 
 def _out(alert: AlertRecord) -> AlertOut:
@@ -74,7 +46,7 @@ def alerts() -> ResponseReturnValue:
     limit, offset = _paging()
     regency = _regency_arg()
     page = queries.list_alerts(db_session(), status=status, regency=regency, limit=limit, offset=offset)
-    return _json(AlertList(items=[_out(a) for a in page.items], total=page.total, limit=limit, offset=offset))
+    return _json(AlertPage(items=[_out(a) for a in page.items], total=page.total, limit=limit, offset=offset))
 
 
 @bp.get("/<alert_id>")

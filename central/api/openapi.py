@@ -123,6 +123,25 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
         ],
         s.EventPage,
     ),
+    (
+        "/alerts",
+        "listAlerts",
+        "Alerts by state (firing by default), newest first.",
+        [
+            _param("status", "query", {"enum": ["firing", "resolved", "all"], "default": "firing"}, "Which alerts."),
+            REGENCY,
+            LIMIT,
+            OFFSET,
+        ],
+        s.AlertPage,
+    ),
+    (
+        "/alerts/{alert_id}",
+        "getAlert",
+        "One alert, firing or past.",
+        [_param("alert_id", "path", {"type": "string"}, "The alert's id (``alert_id`` in alert lists).")],
+        s.AlertOut,
+    ),
 ]
 
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = tuple(

@@ -147,7 +147,7 @@ class WebsiteOut(Out):
     regency: str
     url: str
     opd: str
-    state: Literal["fresh", "stale", "down", "unknown"] | str
+    state: Literal["fresh", "stale", "down", "maintenance", "unknown"] | str
     availability: str
     freshness: str
     reason: str
@@ -220,3 +220,31 @@ class HealthOut(Out):
 
 
 RegencyPage.model_rebuild()
+
+
+class AlertOut(Out):
+    """A firing or past alert (``/alerts``); ``members`` are the subjects a regency-wide alert groups."""
+
+    alert_id: str
+    rule: str
+    state: str
+    severity: str
+    subject_kind: str
+    subject_id: str
+    subject: str
+    regency: str | None
+    message: str
+    started_at: dt.datetime
+    fired_at: dt.datetime
+    resolved_at: dt.datetime | None
+    silenced_by: str | None
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str
+    members: list[str]
+
+
+class AlertPage(Out):
+    items: list[AlertOut]
+    total: int
+    limit: int
+    offset: int

@@ -167,6 +167,8 @@ class WebsiteState(StrEnum):
     STALE = "stale"
     DOWN = "down"
     UNKNOWN = "unknown"
+    # The agent reports a maintenance with an announced end not yet passed (one that outlasts it is down).
+    MAINTENANCE = "maintenance"
 
 
 # Reason codes central itself gives (agents give the rest; see central/web/reasons.py for the words).

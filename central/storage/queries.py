@@ -38,7 +38,7 @@ from central.storage.models import (
 )
 
 CAMERA_STATES = ("ok", "degraded", "offline", "unknown")
-WEBSITE_STATES = ("fresh", "stale", "down", "unknown")
+WEBSITE_STATES = ("fresh", "stale", "down", "maintenance", "unknown")
 UPTIME_WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
 CAMERA_UP = frozenset({"ok", "degraded"})  # the camera delivers a picture, even if slow or its clock is off
 WEBSITE_AVAILABILITIES = ("up", "degraded", "down")

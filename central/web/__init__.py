@@ -12,24 +12,6 @@ from flask import Flask
 
 from central.config import CentralConfig
 
-# Blueprints registered by create_app, as "module:attribute". Other features append their own here
-# (alerts, reports...): a module that is not built yet is skipped, so the list can run ahead of the code.
-BLUEPRINTS: tuple[str, ...] = (
-    "central.web.pages:bp",
-    "central.web.editing:bp",
-    "central.web.live:bp",
-    "central.web.wall:bp",
-    "central.web.ops:bp",
-    "central.web.public:bp",
-    "central.api.v1:bp",
-    # --- feature blueprints (alerts/reports engineer) ---
-    "central.web.alerts:bp",
-    "central.web.reports:bp",
-    "central.api.alerts:bp",
-    "central.web.quarantine:bp",
-    "central.api.quarantine:bp",
-)
-
 CONFIG_ENV = "SCC_CENTRAL_CONFIG"
 
 
@@ -58,10 +40,29 @@ def _load_default_config() -> CentralConfig:
 
 def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] | None = None) -> Flask:
     """Build the web app; ``test_config`` overrides Flask settings (and may carry ``DATABASE``)."""
-    import importlib
-
+    from central.api import alerts as api_alerts
+    from central.api import quarantine as api_quarantine
+    from central.api import v1
     from central.storage.db import Database
-    from central.web import auth, database, errors, i18n, proxies, security, templating, timing
+    from central.web import (
+        alerts,
+        auth,
+        database,
+        editing,
+        errors,
+        i18n,
+        live,
+        ops,
+        pages,
+        proxies,
+        public,
+        quarantine,
+        reports,
+        security,
+        templating,
+        timing,
+        wall,
+    )
 
     config = config or _load_default_config()
     test_config = dict(test_config or {})
@@ -97,13 +98,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]
         app.wsgi_app, config.web.trusted_proxies, config.web.proxy_hops
     )
-    for target in BLUEPRINTS:
-        module_name, _, attribute = target.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue
-        app.register_blueprint(getattr(module, attribute))
+    for blueprint in (pages.bp, editing.bp, live.bp, wall.bp, ops.bp, public.bp, v1.bp, alerts.bp, reports.bp,
+                      api_alerts.bp, quarantine.bp, api_quarantine.bp):
+        app.register_blueprint(blueprint)
     return app

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from central.storage.models import Camera, IngestCounter
 from central.storage.queries import CAMERA_STATES, WEBSITE_STATES, change_feed_position
 from central.web.database import db_session, get_database
 from central.web.pages import province_rollup
+from central.web.province import ProvinceRollup
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
@@ -37,73 +43,54 @@ def healthz() -> ResponseReturnValue:
     return jsonify(status="ok", database="ok")
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class _StoredFigures:
+    """A prometheus_client collector over what the database says now: built per scrape, never registered globally.
 
+    Every web worker answers with the same figures (they come from the database, not from the worker), so no
+    multiprocess registry is needed; only the start time is the answering worker's own.
+    """
 
-def _metric(
-    lines: list[str], name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]
-) -> None:
-    lines.append(f"# HELP {name} {help_text}")
-    lines.append(f"# TYPE {name} {kind}")
-    for labels, value in samples:
-        rendered = ",".join(f'{key}="{_escape(val)}"' for key, val in labels.items())
-        lines.append(f"{name}{{{rendered}}} {value:g}" if rendered else f"{name} {value:g}")
+    def __init__(self, session: Session, rollup: ProvinceRollup) -> None:
+        self._session = session
+        self._rollup = rollup
+
+    def collect(self) -> Iterator[Metric]:
+        rollup, session = self._rollup, self._session
+        cameras = GaugeMetricFamily("scc_cameras", "Cameras by regency and current status.",
+                                    labels=["regency", "status"])
+        websites = GaugeMetricFamily("scc_websites", "OPD websites by regency and current state.",
+                                     labels=["regency", "state"])
+        agents = GaugeMetricFamily("scc_agents_online", "Edge agents online per regency.", labels=["regency"])
+        for r in rollup.regencies:
+            for status in CAMERA_STATES:
+                cameras.add_metric([r.code, status], getattr(r, f"cameras_{status}"))
+            for state in WEBSITE_STATES:
+                websites.add_metric([r.code, state], getattr(r, f"websites_{state}"))
+            agents.add_metric([r.code], r.agents_online)
+        yield from (cameras, websites, agents)
+        yield GaugeMetricFamily("scc_regencies_integrated", "Regencies whose agent has reported.",
+                                value=rollup.regencies_integrated)
+        yield GaugeMetricFamily("scc_events_last_id", "Newest change-feed id.", value=change_feed_position(session))
+        newest = session.scalar(select(func.max(Camera.last_check_at)))
+        if newest is not None:
+            yield GaugeMetricFamily("scc_camera_last_check_timestamp_seconds", "Newest camera report.",
+                                    value=newest.timestamp())
+        ingest = CounterMetricFamily("scc_ingest", "Ingest running totals, by counter.", labels=["name"])
+        for counter in session.scalars(select(IngestCounter).order_by(IngestCounter.name)):
+            ingest.add_metric([counter.name], counter.value)
+        yield ingest
+        yield GaugeMetricFamily("scc_web_start_time_seconds", "When this web worker started.", value=_STARTED)
 
 
 @bp.route("/metrics")
 def metrics() -> ResponseReturnValue:
-    """Prometheus text exposition (version 0.0.4), written by hand: a few gauges need no client library.
+    """Prometheus text exposition (0.0.4) through prometheus_client: exact values, types and help.
 
     Open like /healthz: it holds counts per regency only, never a name a camera or agent sent.
     """
-    session = db_session()
-    rollup = province_rollup()
-    lines: list[str] = []
-    camera_samples = []
-    website_samples = []
-    agent_samples = []
-    for r in rollup.regencies:
-        for status in CAMERA_STATES:
-            camera_samples.append(
-                ({"regency": r.code, "status": status}, float(getattr(r, f"cameras_{status}")))
-            )
-        for state in WEBSITE_STATES:
-            website_samples.append(
-                ({"regency": r.code, "state": state}, float(getattr(r, f"websites_{state}")))
-            )
-        agent_samples.append(({"regency": r.code}, float(r.agents_online)))
-    _metric(lines, "scc_cameras", "gauge", "Cameras by regency and current status.", camera_samples)
-    _metric(lines, "scc_websites", "gauge", "OPD websites by regency and current state.", website_samples)
-    _metric(lines, "scc_agents_online", "gauge", "Edge agents online per regency.", agent_samples)
-    _metric(
-        lines,
-        "scc_regencies_integrated",
-        "gauge",
-        "Regencies whose agent has reported.",
-        [({}, float(rollup.regencies_integrated))],
-    )
-    _metric(
-        lines,
-        "scc_events_last_id",
-        "gauge",
-        "Newest change-feed id.",
-        [({}, float(change_feed_position(session)))],
-    )
-    newest = session.scalar(select(func.max(Camera.last_check_at)))
-    if newest is not None:
-        _metric(
-            lines,
-            "scc_camera_last_check_timestamp_seconds",
-            "gauge",
-            "Newest camera report.",
-            [({}, newest.timestamp())],
-        )
-    counters = [({"name": c.name}, float(c.value)) for c in session.scalars(select(IngestCounter))]
-    if counters:
-        _metric(lines, "scc_ingest_counter", "counter", "Ingest running totals.", counters)
-    _metric(lines, "scc_web_start_time_seconds", "gauge", "When this web worker started.", [({}, _STARTED)])
-    response = Response("\n".join(lines) + "\n", mimetype="text/plain")
-    response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_StoredFigures(db_session(), province_rollup()))
+    response = Response(generate_latest(registry), mimetype="text/plain")
+    response.headers["Content-Type"] = CONTENT_TYPE_PLAIN_0_0_4
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -32,6 +32,7 @@ class RegencyRollup:
     websites_fresh: int = 0
     websites_stale: int = 0
     websites_down: int = 0
+    websites_maintenance: int = 0  # within an announced maintenance: neither up nor down
     websites_unknown: int = 0
     agents_total: int = 0
     agents_online: int = 0
@@ -67,7 +68,8 @@ class RegencyRollup:
 
     @property
     def websites_total(self) -> int:
-        return self.websites_fresh + self.websites_stale + self.websites_down + self.websites_unknown
+        return (self.websites_fresh + self.websites_stale + self.websites_down + self.websites_maintenance
+                + self.websites_unknown)
 
     @property
     def websites_reporting(self) -> int:
@@ -157,7 +159,9 @@ def _from_counts(counts: RegencyCounts, name: str, kind: str, slug: str) -> Rege
         websites_fresh=websites["fresh"],
         websites_stale=websites["stale"],
         websites_down=websites["down"],
-        websites_unknown=counts.websites_total - websites["fresh"] - websites["stale"] - websites["down"],
+        websites_maintenance=websites["maintenance"],
+        websites_unknown=counts.websites_total - websites["fresh"] - websites["stale"] - websites["down"]
+        - websites["maintenance"],
         agents_total=counts.agents_total,
         agents_online=counts.agents_online,
         last_seen_at=counts.last_seen_at,

@@ -52,6 +52,7 @@ WEBSITE_STATE_WORDS = {
     "fresh": _l("fresh"),
     "stale": _l("stale"),
     "down": _l("down"),
+    "maintenance": _l("in maintenance"),
     "unknown": _l("unknown"),
 }
 AVAILABILITY_WORDS = {"up": _l("up"), "degraded": _l("degraded"), "down": _l("down"),

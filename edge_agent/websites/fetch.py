@@ -55,7 +55,7 @@ def classify_error(error: BaseException) -> tuple[str, str]:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return "tls_invalid", f"certificate rejected: {cause.verify_message}"
         if isinstance(cause, ssl.SSLError) and not isinstance(cause, ssl.SSLWantReadError | ssl.SSLWantWriteError):
-            return "tls_invalid", f"TLS failed: {cause}"
+            return "tls_handshake_failed", f"TLS failed: {cause}"
     if isinstance(error, httpx.RemoteProtocolError):
         return "http_protocol_error", f"broken HTTP: {error}"
     if isinstance(error, httpx.ConnectError | ConnectionError | OSError):

@@ -38,6 +38,8 @@ _XML = "application/xml,text/xml;q=0.9"
 # permalinks) and the SEO plugins' index (Yoast, Rank Math, SEOPress).
 _SITEMAP_PATHS = ("sitemap.xml", "wp-sitemap.xml", "?sitemap=index", "sitemap_index.xml")
 _MAX_SITEMAP_FETCHES = 7
+_CONTENT_SIGNALS = (FreshnessSignal.WORDPRESS_API, FreshnessSignal.FEED, FreshnessSignal.SITEMAP)
+_EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 class Budget:
@@ -83,6 +85,12 @@ class FreshnessReader:
         def found() -> bool:
             return any(reading.state == "found" for reading in readings)
 
+        def edits_unseen() -> bool:
+            """A stale verdict from a feed that shows no edits: the sitemap may show one since."""
+            best = next((reading for reading in readings if reading.state == "found"), None)
+            return best is not None and not best.sees_edits and best.newest is not None and \
+                now - best.newest > dt.timedelta(days=target.stale_after_days)
+
         feed = SignalReading(FreshnessSignal.FEED)
         if discovery.feeds and found():
             feed.state, feed.reason = "skipped", "not_needed"
@@ -96,7 +104,8 @@ class FreshnessReader:
         readings.append(feed)
 
         wordpress_site = discovery.wordpress_api is not None
-        readings.append(await self._sitemap(target, session, now, zone, wordpress_site) if not found() else
+        readings.append(await self._sitemap(target, session, now, zone, wordpress_site)
+                        if not found() or edits_unseen() else
                         SignalReading(FreshnessSignal.SITEMAP, state="skipped", reason="not_needed"))
         readings.append(signals.read_last_modified(home.headers.get("last-modified"), now))
         readings.append(self._content_hash(target, home, now))
@@ -257,7 +266,11 @@ def judge(target: WebsiteTarget, readings: list[SignalReading], now: dt.datetime
     if not readings:
         return Verdict(Freshness.UNKNOWN, outcome("freshness", Outcome.SKIPPED, "not_reached",
                                                   "no page to judge freshness from"), None)
-    chosen = next((reading for reading in readings if reading.state == "found"), None)
+    # The newest activity any content signal saw: they all read by the same rule, so the one that
+    # sees more (edits, pages) decides. Last-Modified and the fingerprint speak only without them.
+    content = [reading for reading in readings if reading.state == "found" and reading.signal in _CONTENT_SIGNALS]
+    chosen = max(content, key=lambda reading: reading.newest or _EPOCH) if content else \
+        next((reading for reading in readings if reading.state == "found"), None)
     # Notes worth repeating in the verdict: skipped dates and assumed zones, each said once.
     notes = list(dict.fromkeys(note for reading in readings if reading.state != "skipped"
                                for note in reading.notes if "future" in note or "time zone" in note

@@ -18,7 +18,7 @@ _HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 # words maintenance plugins and Indonesian themes put on theirs.
 _MAINTENANCE_TEXT = re.compile(
     rb"briefly unavailable for scheduled maintenance|maintenance mode|under maintenance|"
-    rb"sedang dalam (?:masa )?(?:pemeliharaan|perbaikan|perawatan)|mode pemeliharaan",
+    rb"sedang dalam (?:masa )?(?:pemeliharaan|perbaikan|perawatan)|mode pemeliharaan|pemeliharaan terjadwal",
     re.IGNORECASE,
 )
 _WORDPRESS_CORE = re.compile(rb"briefly unavailable for scheduled maintenance", re.IGNORECASE)

@@ -98,6 +98,8 @@ class SignalReading:
     ignored_future: int = 0
     # Content hash only: the date is a bound ("unchanged since at least"), not a change time.
     lower_bound: bool = False
+    # Whether this signal shows edits at all (a feed without <updated> shows publications only).
+    sees_edits: bool = True
 
     def invalid(self, reason: str, note: str) -> SignalReading:
         self.state, self.reason = "invalid", reason
@@ -309,6 +311,7 @@ def read_feed(body: bytes, now: dt.datetime, zone: SiteZone = DEFAULT_ZONE) -> S
     dated = [activity_of(_feed_date(entry, "published", zone) or _feed_date(entry, "created", zone),
                          _feed_date(entry, "updated", zone))
              for entry in entries[:500]]
+    reading.sees_edits = any(dict.get(entry, "updated") for entry in entries[:500])
     newest_of(reading, dated, now)
     if parsed.get("bozo") and reading.state == "invalid":
         reading.reason = "malformed"  # the breakage is why there are no dates

@@ -58,6 +58,29 @@ def test_agent_host_and_website_rules(sqlite_url: str) -> None:
     database.dispose()
 
 
+def test_a_maintenance_alerts_only_once_it_outlasts_its_announced_end(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    with database.session(write=True) as session:
+        session.add(Agent(name="agent-lht", regency_code="16.04", online=True, presence_since=T0 - timedelta(days=1)))
+        session.flush()
+        session.add_all([
+            Website(agent_name="agent-lht", website_id="within", regency_code="16.04", url="https://a.lahatkab.go.id",
+                    state="maintenance", availability="maintenance", freshness="unknown", reason="maintenance",
+                    last_check_at=T0 - timedelta(minutes=1), status_since=T0 - timedelta(hours=5)),
+            Website(agent_name="agent-lht", website_id="overrun", regency_code="16.04", url="https://b.lahatkab.go.id",
+                    state="down", availability="down", freshness="unknown", reason="maintenance_overrun",
+                    message="in maintenance since 2025-03-02 20:00Z, announced to end 2025-03-02 20:10Z",
+                    last_check_at=T0 - timedelta(minutes=1), status_since=T0 - timedelta(hours=5)),
+        ])  # fmt: skip
+    config = parse_config({"database": {"url": sqlite_url}})
+    AlertService(config, database, clock=Clock(T0), senders={}).evaluate_once()
+    with database.session() as session:
+        fired = {(a.rule, a.subject_id): a for a in session.scalars(select(AlertRecord))}
+    assert set(fired) == {("website_down", "agent-lht/overrun")}
+    assert "maintenance_overrun" in fired[("website_down", "agent-lht/overrun")].message
+    database.dispose()
+
+
 def test_an_agent_whose_reports_are_refused_or_whose_clock_runs_ahead_fires_an_alert(sqlite_url: str) -> None:
     """Quarantined reports (written the way the ingest writes them) and a clock flag each fire, in Indonesian."""
     from central.ingest.agents import AgentDirectory

@@ -13,12 +13,14 @@ from sqlalchemy import select
 
 from central.alerts.service import AlertService
 from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord
+from central.api.openapi import build_openapi
 from central.storage.db import Database
 from central.storage.models import SilenceRecord
 from central.web import create_app
 from tests.alerts.seed import add_agent, add_camera, set_status
 from tests.web.conftest import csrf_from, log_in, make_config
 from tests.web.seed import seed
+from tests.web.test_api import validate
 
 
 @pytest.fixture
@@ -105,7 +107,11 @@ def test_api_lists_alerts(app: Flask, firing: str) -> None:
     mine = {item["alert_id"]: item for item in body["items"]}[firing]  # the seed has failures of its own
     assert body["total"] == len(body["items"]) >= 1
     assert (mine["rule"], mine["state"], mine["regency"]) == ("camera_offline", "firing", "16.71")
-    assert client.get(f"/api/v1/alerts/{firing}").get_json()["subject_id"] == "agent-test/cam-x"
+    one = client.get(f"/api/v1/alerts/{firing}").get_json()
+    assert one["subject_id"] == "agent-test/cam-x"
+    spec = build_openapi()
+    validate(spec, "/alerts", body)
+    validate(spec, "/alerts/{alert_id}", one)
     assert client.get("/api/v1/alerts/nope").status_code == 404
     assert client.get("/api/v1/alerts?status=bogus").status_code == 400
 

@@ -365,3 +365,14 @@ def test_the_public_feed_and_alerts_carry_reason_codes_never_an_address_or_an_ag
     assert b"10.0.0.10" not in payloads and b"ConnectError" not in payloads and b'"message"' not in payloads
     [offline] = [o for o in camera_observations(session, CameraRules()) if o.rule == "camera_offline"]
     assert offline.message == "alasan: unreachable"
+
+
+def test_a_maintenance_is_its_own_website_state(writer: BatchWriter, session: Session) -> None:
+    write(writer, f.website_status(AGENT, "dinkes", "up", "fresh", T0))
+    write(writer, f.website_status(AGENT, "dinkes", "maintenance", "unknown", T0 + MIN, reason="maintenance"))
+    write(writer, f.website_status(AGENT, "dinkes", "down", "unknown", T0 + 20 * MIN, reason="maintenance_overrun"))
+    site = session.scalars(select(Website)).one()
+    assert (site.state, site.availability, site.reason) == ("down", "down", "maintenance_overrun")
+    periods = session.scalars(select(WebsiteStatusChange).order_by(WebsiteStatusChange.started_at)).all()
+    assert [(p.state, p.availability) for p in periods] == [
+        ("fresh", "up"), ("maintenance", "maintenance"), ("down", "down")]

@@ -41,11 +41,6 @@ def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _has_subcommand(binary: Path, sub: str) -> bool:
-    result = subprocess.run([str(binary), sub, "--help"], capture_output=True, timeout=60, check=False)
-    return result.returncode == 0
-
-
 @pytest.fixture
 def prefix(tmp_path: Path) -> Iterator[Path]:
     if not SYSTEM_PYTHON.exists() or f"{sys.version_info.major}.{sys.version_info.minor}" != "3.11":
@@ -104,20 +99,16 @@ def test_central_installs_into_prefix_and_reruns(prefix: Path) -> None:
     scc_central = prefix / "opt" / "scc" / "venv" / "bin" / "scc-central"
     assert scc_central.is_file()
 
-    # The second run also migrates the database, once central's storage provides 'db'.
-    migrate = _has_subcommand(scc_central, "db")
+    # The second run also migrates the database.
     ca_before = (pki / "ca.crt").read_bytes()
-    again = _run(*args, *([] if migrate else ["--no-migrate"]))  # no --broker-host: keep the CA
+    again = _run(*args)  # no --broker-host: keep the CA
     assert again.returncode == 0, again.stdout + again.stderr
     assert "keeping the existing CA" in again.stdout
     assert (pki / "ca.crt").read_bytes() == ca_before
-    if migrate:
-        assert (prefix / "var" / "lib" / "scc" / "central.db").is_file()
+    assert (prefix / "var" / "lib" / "scc" / "central.db").is_file()
 
 
 def test_agent_installs_into_prefix_and_reruns(prefix: Path, tmp_path: Path) -> None:
-    if not _has_subcommand(Path(sys.executable).parent / "scc-agent", "enroll"):
-        pytest.skip("INTEGRATION POINT: 'scc-agent enroll' is not built yet")
     pki = tmp_path / "pki"
     provision = Path(sys.executable).parent / "scc-provision"
     subprocess.run([provision, "init", "--dir", pki, "--broker-host", "127.0.0.1"], check=True, timeout=60)

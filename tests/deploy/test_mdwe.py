@@ -61,14 +61,8 @@ pdf = FPDF(); pdf.add_page(); pdf.set_font("helvetica"); pdf.cell(text="SCC"); p
 """
 
 
-@pytest.mark.parametrize(
-    ("role", "body", "modules"), [("agent", AGENT, ("cv2",)), ("central", CENTRAL, ("flask",))]
-)
-def test_libraries_run_without_write_execute_memory(
-    tmp_path: Path, role: str, body: str, modules: tuple[str, ...]
-) -> None:
-    for module in modules:
-        pytest.importorskip(module)
+@pytest.mark.parametrize(("role", "body"), [("agent", AGENT), ("central", CENTRAL)])
+def test_libraries_run_without_write_execute_memory(tmp_path: Path, role: str, body: str) -> None:
     script = PROBE + body + '\nprint("OK")\n'
     result = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path)],

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api as playwright_api
 
 from tests.e2e.conftest import AGENT, REGENCY, E2EStack, wait_for
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(150)]
 

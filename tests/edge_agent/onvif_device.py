@@ -7,6 +7,7 @@ from tests/fixtures/onvif/ (real replies, each with its source) or from a test's
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ class Reply:
 Handler = Callable[[web.Request, bytes], Awaitable[web.StreamResponse]]
 
 
-def _baseline(action: str, base: str, host: str) -> str:
+def _baseline(action: str, base: str, services: str, host: str) -> str:
+    """The baseline answer to ``action``; ``base`` is scheme://host:port, ``services`` where the services are."""
     now = dt.datetime.now(dt.UTC)
     answers = {
         "GetSystemDateAndTime": (
@@ -52,10 +54,10 @@ def _baseline(action: str, base: str, host: str) -> str:
         "GetServices": (
             "<tds:GetServicesResponse>"
             "<tds:Service><tds:Namespace>http://www.onvif.org/ver10/device/wsdl</tds:Namespace>"
-            f"<tds:XAddr>{base}/onvif/device_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major>"
+            f"<tds:XAddr>{services}/device_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major>"
             "<tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
             "<tds:Service><tds:Namespace>http://www.onvif.org/ver10/media/wsdl</tds:Namespace>"
-            f"<tds:XAddr>{base}/onvif/media_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major>"
+            f"<tds:XAddr>{services}/media_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major>"
             "<tt:Minor>60</tt:Minor></tds:Version></tds:Service></tds:GetServicesResponse>"),
         "GetProfiles": (
             '<trt:GetProfilesResponse><trt:Profiles token="main" fixed="true"><tt:Name>main</tt:Name>'
@@ -99,6 +101,8 @@ class CannedDevice:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if not request.path.startswith(self.path_prefix):
             return web.Response(status=404, text="not here")
+        if request.method != "POST":
+            return web.Response(status=405, text="SOAP endpoints accept POST only")  # the reachability GET
         body = await request.read()
         action = action_of(body)
         self.calls.append(action)
@@ -111,19 +115,22 @@ class CannedDevice:
         """The reply ``replies`` give for ``action``, else the baseline one."""
         reply = self.replies.get(action) or self.replies.get("*")
         if reply is None:
-            base = self.base_override or f"http://{request.host}"
-            reply = Reply(_baseline(action, base, request.url.host or "127.0.0.1").encode())
+            base = self.base_override or f"{request.scheme}://{request.host}"
+            services = base + self.path_prefix.rstrip("/")
+            reply = Reply(_baseline(action, base, services, request.url.host or "127.0.0.1").encode())
         return web.Response(body=reply.body, status=reply.status, headers={"Content-Type": reply.content_type})
 
 
 @asynccontextmanager
-async def serving(device: CannedDevice, host: str = "127.0.0.1") -> AsyncIterator[CannedDevice]:
-    """``device`` listening on ``host`` at a free port (``device.port``) until the block ends."""
+async def serving(device: CannedDevice, host: str = "127.0.0.1",
+                  tls: ssl.SSLContext | None = None) -> AsyncIterator[CannedDevice]:
+    """``device`` listening on ``host`` at a free port (``device.port``), over TLS with ``tls``, until the
+    block ends."""
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", device.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, 0)
+    site = web.TCPSite(runner, host, 0, ssl_context=tls)
     await site.start()
     device.port = runner.addresses[0][1]
     try:

@@ -233,3 +233,26 @@ def test_doctor_on_a_revoked_certificate(pki: Pki, tls_broker: TlsBroker, tmp_pa
     assert any(line.startswith("OK    certificate valid until") for line in lines)
     refused = next(i for i, line in enumerate(lines) if line.startswith("FAIL  broker"))
     assert "re-enroll" in lines[refused + 1] or "revoked" in lines[refused + 1]
+
+
+def test_check_websites_exits_non_zero_when_freshness_cannot_be_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.websites.replay import Recorded, ReplaySite, serving
+
+    now = dt.datetime.now(dt.UTC)
+    feed = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Dinas</title><item><title>Rapat</title><pubDate>'
+            + now.strftime("%a, %d %b %Y %H:%M:%S +0000").encode() + b"</pubDate></item></channel></rss>")
+    judged = ReplaySite({"/": Recorded(b'<html><head><link rel="alternate" type="application/rss+xml" href="/feed/">'
+                                       b"</head><body>Dinas</body></html>"),
+                         "/feed/": Recorded(feed, 200, {"Content-Type": "application/rss+xml"})})
+    unjudged = ReplaySite({"/": Recorded(b"<html><body><h1>Dinas</h1></body></html>")})
+    with serving(judged, unjudged):
+        codes = []
+        for name, site in (("judged", judged), ("unjudged", unjudged)):
+            config = write_config(tmp_path / f"{name}.toml", "agent-cli", tmp_path / name,
+                                  websites=[{"id": name, "url": site.base, "timeout_s": 3.0}])
+            codes.append(main(["--config", str(config), "check", "--websites"]))
+    table = capsys.readouterr().out
+    assert codes == [0, 1]
+    assert "freshness_unknown" in table and "no signal gave a usable date" in table

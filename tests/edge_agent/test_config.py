@@ -51,6 +51,8 @@ def errors(path: Path) -> list[str]:
      "{path}:cameras.0.port: Input should be less than or equal to 65535"),
     ('[[cameras]]\nid = "cam-1"\nhost = "10.0.0.1"\n[[cameras]]\nid = "cam-1"\nhost = "10.0.0.2"\n',
      "{path}:cameras: camera id 'cam-1' is used twice (cameras.0 and cameras.1)"),
+    ('[[cameras]]\nid = "cam-1"\nhost = "10.0.0.1"\nonvif_url = "10.0.0.1/onvif"\n',
+     "{path}:cameras.0.onvif_url: Value error, onvif_url must be an http:// or https:// URL with a host"),
     ('[[websites]]\nid = "dinkes"\nurl = "ftp://dinkes.example"\n',
      "{path}:websites.0.url: Value error, must be an http:// or https:// URL with a host name"),
     ('[[websites]]\nid = "dinkes"\nurl = "https://dinkes.example"\n[[websites]]\nid = "x"\nurl = "https://x.example"\n'
@@ -156,3 +158,20 @@ def test_the_provincial_list_loads_as_a_websites_file(tmp_path: Path) -> None:
 
     path = write(tmp_path, f'websites_files = ["{PROVINCIAL_TARGETS_FILE}"]\n{VALID}')
     assert load_config(path).websites == provincial_targets()
+
+
+def test_a_static_camera_may_name_its_device_service(tmp_path: Path) -> None:
+    from edge_agent.inventory import Inventory
+
+    config = load_config(write(tmp_path, VALID + """
+[[cameras]]
+id = "cam-1"
+host = "10.5.0.9"
+port = 8443
+onvif_url = "https://10.5.0.9:8443/cgi-bin/onvif/device_service"
+[[cameras]]
+id = "cam-2"
+host = "10.5.0.10"
+"""))
+    urls = [target.onvif_url for target in Inventory(config).targets()]
+    assert urls == ["https://10.5.0.9:8443/cgi-bin/onvif/device_service", ""]

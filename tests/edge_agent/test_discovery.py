@@ -145,6 +145,23 @@ def test_an_unreachable_advertised_address_is_checked_once_and_replaced_by_the_r
     assert [d.host_port for d in devices] == [(f"10.0.0.{i}", 8080) for i in range(1, 4)]
     assert stays.host_port == ("10.0.0.9", 2020)
     assert local.host_port == ("10.0.0.8", 80)
+    # The ONVIF client gets the advertised path and scheme at the settled address.
+    assert named.service_url == "http://10.0.0.7:8899/onvif/device_service"
+    assert local.service_url == "http://10.0.0.8:80/onvif/device_service"
+    assert stays.service_url == "http://10.0.0.9:2020/onvif/device_service"
+
+
+def test_the_discovered_service_url_reaches_the_check_target(tmp_path: Path) -> None:
+    from edge_agent.inventory import Inventory
+    from tests.edge_agent.conftest import agent_config
+
+    inventory = Inventory(agent_config("agent-test", tmp_path))
+    https = Discovered("urn:uuid:1", ["https://10.0.0.5:8443/cgi-bin/onvif/device_service"], source="10.0.0.5")
+    inventory.merge([https])
+    reloaded = Inventory(agent_config("agent-test", tmp_path))  # from inventory.json, as after a restart
+    target = reloaded.targets()[0]
+    assert (target.host, target.port, target.onvif_url) == (
+        "10.0.0.5", 8443, "https://10.0.0.5:8443/cgi-bin/onvif/device_service")
 
 
 def test_discover_verbose_names_each_dropped_reply_and_ends_with_the_count(tmp_path: Path) -> None:

@@ -290,3 +290,18 @@ def test_pool_parses_each_wsdl_once_and_shares_the_authless_client() -> None:
         await pool.close()
 
     asyncio.run(main())
+
+
+def test_a_basic_challenge_gets_no_password() -> None:
+    """Digest is answered when a camera asks for it (simulator dialect http_digest); Basic never is."""
+    authorizations: list[str] = []
+
+    async def basic_only(request: web.Request, body: bytes) -> web.StreamResponse:
+        authorizations.append(request.headers.get("Authorization", ""))
+        return web.Response(status=401, text="unauthorized", headers={"WWW-Authenticate": 'Basic realm="cam"'})
+
+    async def scenario(session: OnvifSession) -> str:
+        return await failure_of(session.device_information())
+
+    assert run(hostile(basic_only), scenario) == "auth_failed"
+    assert authorizations and not any(authorizations)

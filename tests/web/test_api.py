@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
@@ -30,6 +31,17 @@ def spec() -> dict[str, Any]:
     document = build_openapi()
     jsonschema.Draft202012Validator.check_schema({"components": document["components"]})
     return document
+
+
+def test_every_api_route_is_in_the_openapi_document(app: Flask, spec: dict[str, Any]) -> None:
+    """A route added to /api/v1 without its operation in central/api/openapi.py fails here."""
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/")
+    }
+    routes.discard("/openapi.json")  # the document itself
+    assert routes == set(spec["paths"])
 
 
 def test_api_needs_a_token_or_a_session(client: FlaskClient, seeded: Seeded) -> None:

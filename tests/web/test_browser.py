@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
+from playwright import sync_api as playwright_api
 from sqlalchemy import select
 
 from central.storage.db import Database
@@ -24,8 +25,6 @@ from tests.web.conftest import make_config
 from tests.web.live_server import serve
 from tests.web.seed import HOSTILE_NAME, PASSWORD, Seeded
 from tests.web.test_live import break_camera
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

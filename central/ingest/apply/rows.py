@@ -145,7 +145,7 @@ def website_rows(
         return rows, set()
     agents = sorted({agent for agent, _site in missing})
     counted = select(websites.c.agent_name, func.count()).where(websites.c.agent_name.in_(agents))
-    have: dict[str, int] = dict(batch.conn.execute(counted.group_by(websites.c.agent_name)).tuples().all())
+    have: dict[str, int] = {agent: number for agent, number in batch.conn.execute(counted.group_by(websites.c.agent_name))}
     room = {agent: batch.settings.max_websites_per_agent - have.get(agent, 0) for agent in agents}
     created, refused = [], set()
     for key in missing:

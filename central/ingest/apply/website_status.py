@@ -34,9 +34,11 @@ _CHECKS_INSERT = cast(Table, WebsiteCheck.__table__).insert()
 
 
 def website_state(availability: str, freshness: str) -> str:
-    """One word for a website: down wins; otherwise how fresh its content is."""
+    """One word for a website: down wins, then an announced maintenance; otherwise how fresh its content is."""
     if availability == WebsiteAvailability.DOWN.value:
         return WebsiteState.DOWN.value
+    if availability == WebsiteAvailability.MAINTENANCE.value:
+        return WebsiteState.MAINTENANCE.value
     if freshness in (WebsiteState.FRESH.value, WebsiteState.STALE.value):
         return freshness
     return WebsiteState.UNKNOWN.value
