@@ -34,10 +34,10 @@ $(STAMP): pyproject.toml $(APT_STAMP)
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-$(NPM_DIR)/.installed: $(APT_STAMP)
+$(NPM_DIR)/.installed: $(APT_STAMP) Makefile
 	@mkdir -p $(NPM_DIR)
 	cd $(NPM_DIR) && ( [ -f package.json ] || echo '{"private":true}' > package.json ) && \
-		npm install --silent --no-audit --no-fund @asyncapi/specs@6 @asyncapi/parser@3
+		npm install --silent --no-audit --no-fund @asyncapi/specs@6 @asyncapi/parser@3 axe-core@4
 	@touch $@
 
 deps: $(STAMP) $(NPM_DIR)/.installed

@@ -62,6 +62,12 @@ class IngestConfig(Section):
     # Under a backlog, larger batches share each transaction's fixed cost (index pages, the camera rows,
     # public staging) among more reports: 2,000 stored ~25% more per second than 1,000 (performance.md).
     batch_size: int = Field(2000, ge=1, description="Most messages written in one transaction.")
+    agent_offline_grace_s: float = Field(
+        60.0, ge=0,
+        description="An agent whose connection dies (its last will) counts as offline, its cameras unknown, only "
+                    "if it has not reconnected this long after: a broker restart changes nothing on the wall. "
+                    "0: at once.",
+    )
     batch_max_bytes: int = Field(
         16 * 1024 * 1024,
         ge=1,

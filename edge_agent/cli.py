@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from edge_agent.config import DEFAULT_CONFIG_PATH, DEFAULT_ETC, AgentConfig, ConfigError, load_config
 from edge_agent.discovery_parse import Discovered
-from edge_agent.reasons import badge
 from edge_agent.scrub import install_log_scrubbing, scrub
+from shared.reasons import CAMERA, worded
 
 if TYPE_CHECKING:
     from edge_agent.discovery import DiscoveryRound
@@ -147,7 +147,7 @@ async def _discover(config: AgentConfig, multicast: bool, ranges: list[str]) -> 
                 info = await session.device_information()
                 row.update(manufacturer=info.manufacturer, model=info.model, serial=info.serial, mac=info.mac)
             except ONVIF_ERRORS as error:
-                row["note"] = badge(classify(error).reason)
+                row["note"] = worded(CAMERA, classify(error).reason)
             finally:
                 await session.close()
         return row
@@ -237,7 +237,7 @@ def check_command(config: AgentConfig, camera: str | None, as_json: bool, websit
     else:
         for row in rows:
             print(f"{row['camera']:<20} {row['host']:<16} {str(row['status']).upper():<9} "
-                  f"{badge(str(row['reason']), _details(row))}: {row['message']}")
+                  f"{worded(CAMERA, str(row['reason']), _details(row))}: {row['message']}")
             for check in row["checks"]:  # type: ignore[attr-defined]
                 if check["outcome"] in ("warn", "fail"):
                     print(f"    {check['check']:<12} {check['outcome']:<5} {check['reason']}: {check['message']}")

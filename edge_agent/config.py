@@ -83,6 +83,15 @@ class OutboxSection(Section):
     max_bytes: int = Field(64 * 1024 * 1024, ge=16 * 1024)
     max_age_s: float = Field(7 * 86_400, gt=0)
     max_inflight: int = Field(64, ge=1, le=1000, description="Reports handed to MQTT and not yet acknowledged.")
+    confirm_timeout_s: float = Field(
+        120.0, ge=1,
+        description="A report the broker accepted but central has not confirmed storing after this long "
+                    "(connected all along) is sent again, same msg_id.",
+    )
+    confirm_timeout_max_s: float = Field(
+        1800.0, ge=1,
+        description="While central confirms nothing, each resend round waits twice as long as the last, up to this.",
+    )
 
 
 class ScheduleSection(Section):

@@ -1,4 +1,4 @@
-"""What an ONVIF failure means: one reason code from edge_agent.reasons and a scrubbed message.
+"""What an ONVIF failure means: one reason code from shared/reasons.py and a scrubbed message.
 
 The codes matter beyond the label: ``onvif_timeout`` and ``onvif_no_answer`` count as evidence the
 camera is gone (edge_agent.status), ``onvif_malformed`` and ``onvif_error`` as a camera answering
@@ -50,7 +50,7 @@ class OnvifFailure:
 
 
 def classify(error: BaseException) -> OnvifFailure:
-    """Map any ONVIF failure to a reason code from edge_agent.reasons and a scrubbed message."""
+    """Map any ONVIF failure to a reason code from shared/reasons.py and a scrubbed message."""
     seen: set[int] = set()
     current: BaseException | None = error
     # onvif-zeep-async wraps causes in ONVIFError; the cause says more.

@@ -89,6 +89,11 @@ class BoundedTransport(AsyncTransportProtocolErrorHandler):
             # Refused at the HTTP layer (Digest wanted, or wrong Digest credentials): whatever the body
             # (an HTML page, plain text, nothing), zeep would read it as a broken answer, not a refusal.
             raise TransportError(f"HTTP {response.status} from {address}", status_code=response.status)
+        if response.status >= 400 and b"Envelope" not in content[:4096]:
+            # An error page, not a SOAP fault: zeep would call a well-formed HTML page an "unknown fault"
+            # (a camera answering SOAP badly) when the ONVIF service is not there or not working.
+            raise TransportError(f"HTTP {response.status} without a SOAP fault from {address}",
+                                 status_code=response.status)
         # gSOAP firmware sends SOAP-ENV:, tds:, tt: ... undeclared; lxml would refuse the whole reply.
         return response, declare_missing_prefixes(content, ONVIF_PREFIXES)
 

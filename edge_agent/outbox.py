@@ -1,11 +1,18 @@
-"""The on-disk outbox: every report is stored here first and deleted only when the broker acknowledges it.
+"""The on-disk outbox: every report is stored here first and deleted only when central has stored it.
+
+A report goes through three states: waiting (stored, not sent), sent (the broker's PUBACK came with
+success: :meth:`Outbox.mark_sent`), and gone (central named its msg_id in a ``reports_stored``
+confirmation: :meth:`Outbox.confirm`). The broker's acknowledgement is not delivery: a broker may
+accept a report no subscriber receives, or lose what it holds in a crash. A sent report that no
+confirmation names in time goes back to waiting (:meth:`Outbox.resend_unconfirmed`) and is sent again
+with the same msg_id, which central's dedupe makes harmless.
 
 One SQLite file (WAL). The outbox also owns the per-agent ``seq`` (persisted, so it keeps
 increasing across restarts) and hands out ``msg_id``s, which is why reports are built through
 ``add``: the builder receives the seq and msg_id and returns the finished message.
 
 Bounds: ``max_bytes`` (payload bytes stored) and ``max_age_s``. When a bound is exceeded the
-oldest reports go first, except the latest report of each key (a camera's latest status):
+oldest reports go first, sent or not, except the latest report of each key (a camera's latest status):
 central must always be able to learn where each camera stands now. Every drop is counted in a
 persisted total that host metrics report.
 
@@ -18,11 +25,12 @@ rejected: stored, it would disconnect the agent at every send and hold up the wh
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +50,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     key TEXT,
     latest INTEGER NOT NULL,
     created REAL NOT NULL,
-    size INTEGER NOT NULL
+    size INTEGER NOT NULL,
+    sent REAL  -- when the broker accepted it (awaiting central's confirmation); NULL: waiting to be sent
 );
 CREATE INDEX IF NOT EXISTS outbox_droppable ON outbox (latest, seq);
 CREATE INDEX IF NOT EXISTS outbox_key ON outbox (key) WHERE key IS NOT NULL;
+"""
+# Created after the upgrade below: an outbox written by an older agent has no ``sent`` column yet.
+_CONFIRMATION_SCHEMA = """
+CREATE INDEX IF NOT EXISTS outbox_msg_id ON outbox (msg_id);
+CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent) WHERE sent IS NOT NULL;
 """
 
 
@@ -66,7 +80,7 @@ def _describe(error: sqlite3.Error) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A stored report waiting for the broker."""
+    """A stored report waiting to be sent."""
 
     seq: int
     msg_id: str
@@ -77,15 +91,16 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class OutboxStats:
-    depth: int
+    depth: int  # every report stored: waiting plus awaiting confirmation
     bytes: int
     dropped_total: int
     rejected_total: int
     next_seq: int
+    awaiting_confirmation: int = 0  # sent, not yet confirmed stored by central
 
 
 class Outbox:
-    """Thread-safe: the asyncio loop adds, the MQTT network thread acknowledges."""
+    """Thread-safe: the asyncio loop adds, sends and confirms; any thread may read the stats."""
 
     def __init__(
         self,
@@ -106,10 +121,13 @@ class Outbox:
         # NORMAL in WAL mode survives a crash of the agent; only power loss can lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "sent" not in columns:  # written by an agent that deleted on PUBACK: all of it waits to be sent
+            self._db.execute("ALTER TABLE outbox ADD COLUMN sent REAL")
+        self._db.executescript(_CONFIRMATION_SCHEMA)
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('dropped', 0), ('rejected', 0)")
-            row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
-            self._depth, self._bytes = int(row[0]), int(row[1])
+            self._count_stored()
             self._next_seq = self._meta("next_seq")
             self._dropped = self._meta("dropped")
             self._rejected = self._meta("rejected")
@@ -196,7 +214,7 @@ class Outbox:
                 if key is not None:
                     self._db.execute("UPDATE outbox SET latest = 0 WHERE key = ? AND latest = 1", (key,))
                 self._db.execute(
-                    "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                     (seq, msg_id, topic, payload, int(retain), key, int(key is not None), self._clock(),
                      len(payload)),
                 )
@@ -225,9 +243,12 @@ class Outbox:
                   "(%d rejected in total)", self.path, size, topic, MAX_PAYLOAD_BYTES, self._rejected)
         raise ReportTooLarge(f"{size}-byte report for {topic} exceeds the {MAX_PAYLOAD_BYTES}-byte limit")
 
+    def _count_stored(self) -> None:
+        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0), COUNT(sent) FROM outbox").fetchone()
+        self._depth, self._bytes, self._awaiting = int(row[0]), int(row[1]), int(row[2])
+
     def _reload_counters(self) -> None:
-        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
-        self._depth, self._bytes = int(row[0]), int(row[1])
+        self._count_stored()
         self._dropped = self._meta("dropped")
 
     def _enforce_bounds(self) -> None:
@@ -258,51 +279,108 @@ class Outbox:
                 self._depth -= count
                 self._bytes -= freed
         if dropped:
+            # Dropped reports may have been sent already: count what still awaits confirmation afresh.
+            self._awaiting = int(self._db.execute("SELECT COUNT(*) FROM outbox WHERE sent IS NOT NULL").fetchone()[0])
             self._dropped += dropped
             self._db.execute("UPDATE meta SET value = ? WHERE name = 'dropped'", (self._dropped,))
             log.warning("outbox full: dropped %d oldest report(s) (%d in total)", dropped, self._dropped)
 
-    # --- reading and acknowledging --------------------------------------------------------
+    # --- sending and confirming ------------------------------------------------------------
 
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[Pending]:
-        """Stored reports with seq > ``after_seq``, oldest first."""
+        """Reports waiting to be sent with seq > ``after_seq``, oldest first (sent ones await confirmation)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, msg_id, topic, payload, retain FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, msg_id, topic, payload, retain FROM outbox WHERE seq > ? AND sent IS NULL "
+                "ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             ).fetchall()
         return [Pending(int(r[0]), str(r[1]), str(r[2]), bytes(r[3]), bool(r[4])) for r in rows]
 
-    def ack(self, seq: int) -> bool:
-        """The broker has the report: forget it. False if it was already gone (dropped meanwhile).
+    def mark_sent(self, seq: int) -> bool:
+        """The broker accepted the report: keep it until central confirms. False if it is gone already.
 
-        Raises OutboxUnavailable if the delete fails: the report stays stored and must be re-sent.
+        Raises OutboxUnavailable if the update fails: the report stays waiting and is sent again.
+        """
+        with self._lock:
+            try:
+                changed = self._db.execute("UPDATE outbox SET sent = ? WHERE seq = ? AND sent IS NULL",
+                                           (self._clock(), seq)).rowcount
+            except sqlite3.Error as error:
+                raise self._write_failed(f"mark report seq {seq} sent", error) from error
+            self._write_ok()
+            self._awaiting += changed
+        return changed > 0
+
+    def confirm(self, msg_ids: Iterable[str]) -> int:
+        """Central has stored these reports: forget them. Returns how many were still here.
+
+        Ids not here (confirmed before, dropped, another agent's) are ignored. Raises OutboxUnavailable
+        if the delete fails: the reports stay and a later confirmation of their resend removes them.
+        """
+        ids = json.dumps(list(msg_ids))
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                gone = self._db.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(size), 0), COUNT(sent) FROM outbox "
+                    "WHERE msg_id IN (SELECT value FROM json_each(?))", (ids,)).fetchone()
+                self._db.execute("DELETE FROM outbox WHERE msg_id IN (SELECT value FROM json_each(?))", (ids,))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise self._write_failed("delete confirmed reports", error) from error
+            self._write_ok()
+            self._depth -= int(gone[0])
+            self._bytes -= int(gone[1])
+            self._awaiting -= int(gone[2])
+        return int(gone[0])
+
+    def resend_unconfirmed(self, older_than_s: float) -> tuple[int, int] | None:
+        """Sent reports unconfirmed for ``older_than_s`` go back to waiting: (lowest seq, how many), or None."""
+        cutoff = self._clock() - older_than_s
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                row = self._db.execute("SELECT MIN(seq), COUNT(*) FROM outbox WHERE sent < ?", (cutoff,)).fetchone()
+                self._db.execute("UPDATE outbox SET sent = NULL WHERE sent < ?", (cutoff,))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise self._write_failed("requeue unconfirmed reports", error) from error
+            self._write_ok()
+            self._awaiting -= int(row[1])
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    def reject(self, seq: int) -> bool:
+        """The broker refused the report for good (ACL, invalid): forget it, count it, never retry it.
+
+        False if it was already gone; raises OutboxUnavailable if the delete fails (it is sent again).
         """
         with self._lock:
             row = self._db.execute("SELECT size FROM outbox WHERE seq = ?", (seq,)).fetchone()
             if row is None:
                 return False
+            self._rejected += 1
             try:
                 self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
             except sqlite3.Error as error:
-                raise self._write_failed(f"delete acknowledged report seq {seq}", error) from error
-            self._write_ok()
+                self._rejected -= 1
+                raise self._write_failed(f"delete refused report seq {seq}", error) from error
             self._depth -= 1
             self._bytes -= int(row[0])
-        return True
-
-    def reject(self, seq: int) -> bool:
-        """The broker refused the report for good (ACL, invalid): forget it, count it, never retry it."""
-        removed = self.ack(seq)
-        with self._lock:
-            self._rejected += 1
             try:
                 self._db.execute("UPDATE meta SET value = ? WHERE name = 'rejected'", (self._rejected,))
             except sqlite3.Error as error:
                 # The report is gone already; only the persisted total lags until the next count.
                 self._write_failed("count a rejected report", error)
-        return removed
+            else:
+                self._write_ok()
+        return True
 
     def stats(self) -> OutboxStats:
         with self._lock:
-            return OutboxStats(self._depth, self._bytes, self._dropped, self._rejected, self._next_seq)
+            return OutboxStats(self._depth, self._bytes, self._dropped, self._rejected, self._next_seq,
+                               self._awaiting)

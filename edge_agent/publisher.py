@@ -1,4 +1,10 @@
-"""The agent's MQTT v5 link: retained birth and last will, the outbox pumped in seq order, PUBACK deletes.
+"""The agent's MQTT v5 link: retained birth and last will, the outbox pumped in seq order, confirmations.
+
+A report leaves the outbox only when central confirms it stored it (``reports_stored`` on
+``scc/v1/confirmations/<agent>``): the broker's PUBACK only marks it sent. A PUBACK with reason 0x10
+(no matching subscribers: central's ingest is not subscribed, e.g. the broker restarted before it)
+is not delivery either: the report waits and is sent again after a backoff. What stays unconfirmed is
+sent again by :class:`~edge_agent.confirmations.ResendClock`'s rounds.
 
 paho's network thread only ever hands events to the asyncio loop; the outbox and the mid->seq map
 are touched on the loop thread alone. That also avoids a lock-order trap: paho calls on_publish
@@ -27,11 +33,20 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent import __version__
 from edge_agent.config import AgentConfig
+from edge_agent.confirmations import Confirmations
 from edge_agent.outbox import Outbox, OutboxUnavailable
 from shared import topics
 from shared.codec import DecodeError, decode, encode
-from shared.messages import AgentBirth, AgentOffline, Command, new_message_id, utc_now
-from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, Will, connect_persistent, make_client, reason_is_success
+from shared.messages import AgentBirth, AgentOffline, Command, ReportsStored, new_message_id, utc_now
+from shared.mqtt import (
+    QOS_AT_LEAST_ONCE,
+    LinkLog,
+    TlsFiles,
+    Will,
+    connect_persistent,
+    make_client,
+    reason_is_success,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +56,8 @@ CommandHandler = Callable[[Command], Coroutine[Any, Any, None]]
 # 0x95 (packet too large) is not among them because MQTT 5 never puts it in a PUBACK: the broker
 # disconnects instead, which is why the outbox refuses oversized reports before storing them.
 PERMANENT_REFUSALS = frozenset({0x87, 0x90, 0x99})
+# A success code for MQTT, not for us: the broker accepted the report but nobody subscribed received it.
+NO_MATCHING_SUBSCRIBERS = 0x10
 RETRY_MIN_S = 1.0
 RETRY_MAX_S = 60.0
 # Birth and will ids kept allocated ahead for paho's thread; one reconnect uses one of each.
@@ -75,11 +92,16 @@ class Publisher:
         self.connected = asyncio.Event()
         self.acks = 0
         self.rejected = 0
+        self._confirmations_topic = topics.confirmations(self.agent)
+        self.confirmations = Confirmations(self.agent, outbox, config.outbox.confirm_timeout_s,
+                                           config.outbox.confirm_timeout_max_s, self._resend_from)
+        self._unheard_since: float | None = None  # loop time of the first 0x10 of a run of them
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._inflight: dict[int, tuple[int, str]] = {}  # mid -> (seq, topic)
         self._handed_up_to = 0  # highest seq handed to paho by this process
         self._pump_task: asyncio.Task[None] | None = None
+        self._resend_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._retry_s = 0.0  # current backoff after a transient refusal or a failed delete; 0 = none
         self._paused_until = 0.0  # loop.time() before which nothing is sent
@@ -91,6 +113,8 @@ class Publisher:
         self.callback_errors = 0
         tls = TlsFiles(config.tls.ca_file, config.tls.cert_file, config.tls.key_file)
         self.client = make_client(self.agent, tls, will=self._will("connection_lost"), logger=log)
+        self.link = LinkLog(log, f"{config.broker.host}:{config.broker.port}")
+        self.link.watch(self.client)
         self.client.max_inflight_messages_set(config.outbox.max_inflight)
         self.client.reconnect_delay_set(config.broker.reconnect_min_s,
                                         max(config.broker.reconnect_min_s, config.broker.reconnect_max_s))
@@ -137,11 +161,13 @@ class Publisher:
                            expiry_s=broker.session_expiry_s)
         self.client.loop_start()
         self._pump_task = asyncio.create_task(self._pump(), name="outbox-pump")
+        self._resend_task = asyncio.create_task(self.confirmations.resend_rounds(), name="outbox-resend")
 
     async def stop(self, timeout: float = 3.0) -> None:
         """Publish the retained 'shutdown' availability (waiting briefly for its PUBACK) and disconnect."""
-        if self._pump_task is not None:
-            self._pump_task.cancel()
+        for task in (self._pump_task, self._resend_task):
+            if task is not None:
+                task.cancel()
         if self._retry_handle is not None:
             self._retry_handle.cancel()
         if self.client.is_connected():
@@ -185,12 +211,12 @@ class Publisher:
 
     def _handle_connect(self, client: mqtt.Client, flags: mqtt.ConnectFlags, reason: ReasonCode) -> None:
         if not reason_is_success(reason):
-            log.error("broker %s:%s refused the connection: %s", self.config.broker.host,
-                      self.config.broker.port, reason)
+            self.link.refused(reason)
             return
-        log.info("connected to broker %s:%s (session present: %s)", self.config.broker.host,
-                 self.config.broker.port, flags.session_present)
-        client.subscribe(topics.command_subscription(self.agent), qos=QOS_AT_LEAST_ONCE)
+        self.link.connected(flags.session_present)
+        # Every connect: a broker that lost its state (kill -9 before an autosave) forgets subscriptions.
+        client.subscribe([(topics.command_subscription(self.agent), QOS_AT_LEAST_ONCE),
+                          (self._confirmations_topic, QOS_AT_LEAST_ONCE)])
         seq, msg_id = self._take_id()
         birth = AgentBirth(
             agent=self.agent, seq=seq, msg_id=msg_id, ts=utc_now(), agent_version=__version__,
@@ -205,8 +231,8 @@ class Publisher:
         self._guarded("disconnect", lambda: self._handle_disconnect(client, reason))
 
     def _handle_disconnect(self, client: mqtt.Client, reason: ReasonCode) -> None:
-        log.warning("disconnected from broker: %s; reports wait in the outbox", reason)
-        self._call(self.connected.clear)
+        self.link.lost(f"{reason}; reports wait in the outbox")
+        self._call(self._disconnected)
         will = self._will("connection_lost")
         client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         self._call(self._refill_ids)
@@ -222,7 +248,17 @@ class Publisher:
 
     def _connected(self) -> None:
         self._refill_ids()
+        self.confirmations.clock.connected(asyncio.get_running_loop().time())
         self.connected.set()
+        self._wake.set()
+
+    def _disconnected(self) -> None:
+        self.connected.clear()
+        self.confirmations.clock.disconnected()
+
+    def _resend_from(self, seq: int) -> None:
+        """Reports from ``seq`` on went back to waiting: let the pump send them again."""
+        self._handed_up_to = min(self._handed_up_to, seq - 1)
         self._wake.set()
 
     def _retry_later(self, seq: int) -> None:
@@ -246,10 +282,16 @@ class Publisher:
         seq, topic = entry
         code = getattr(reason, "value", reason)
         try:
-            if reason_is_success(reason):
-                self.outbox.ack(seq)
+            if code == NO_MATCHING_SUBSCRIBERS:
+                self._unheard(seq, topic)
+            elif reason_is_success(reason):
+                self.outbox.mark_sent(seq)
                 self.acks += 1
                 self._retry_s = 0.0
+                if self._unheard_since is not None:
+                    log.info("central's ingest is subscribed again after %.0f s; sending the reports kept meanwhile",
+                             asyncio.get_running_loop().time() - self._unheard_since)
+                    self._unheard_since = None
             elif is_permanent_refusal(reason):
                 # Retrying these would block the queue forever: log it loudly and move on.
                 log.error("broker refused report seq %d on %s: %s (0x%02x); dropping it", seq, topic, reason, code)
@@ -265,10 +307,21 @@ class Publisher:
             self._retry_later(seq)
         self._wake.set()
 
+    def _unheard(self, seq: int, topic: str) -> None:
+        """PUBACK 0x10: the broker has the report but no subscriber does; keep it and send it again later."""
+        self._retry_later(seq)
+        if self._unheard_since is None:
+            self._unheard_since = asyncio.get_running_loop().time()
+            log.warning("broker accepted report seq %d on %s but no subscriber received it (0x10: central's ingest "
+                        "is not subscribed); keeping the reports, sending again with a growing pause", seq, topic)
+
     def _received(self, topic: str, payload: bytes) -> None:
         decoded = decode(topic, payload)
         if isinstance(decoded, DecodeError):
-            log.warning("ignoring command: %s", decoded)
+            log.warning("ignoring message from central: %s", decoded)
+            return
+        if isinstance(decoded.message, ReportsStored):
+            self.confirmations.received(decoded.message)
             return
         command = decoded.message
         if not isinstance(command, Command) or command.agent != self.agent:

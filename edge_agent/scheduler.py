@@ -17,7 +17,6 @@ import httpx
 from edge_agent import thumbnails
 from edge_agent.checks.base import CameraRuntime, CameraTarget, CheckContext, Resources
 from edge_agent.checks.registry import run_checks
-from edge_agent.checks.snapshot import Analysed
 from edge_agent.checks.stream import decode_stream
 from edge_agent.config import AgentConfig
 from edge_agent.onvif_client import OnvifSession
@@ -131,7 +130,7 @@ class CameraChecker:
         decision = decide(outcomes, runtime.consecutive_failures, schedule.offline_after)
         runtime.consecutive_failures = decision.consecutive_failures
         result = CycleResult(target, decision, outcomes, checked_at)
-        analysed: Analysed | None = ctx.artifacts.get("snapshot")
+        analysed = ctx.artifacts.snapshot
         if analysed is not None and thumbnails.thumbnail_due(
             runtime, analysed, change_threshold=self.config.thresholds.thumbnail_change,
             every_s=schedule.thumbnail_every_s, forced=thumbnail,

@@ -1,7 +1,7 @@
 """The overall camera status from one cycle's check outcomes and the camera's recent history.
 
 False "offline" alarms are the operators' top complaint, so offline is deliberately hard to reach:
-it needs hard-down evidence (timeouts, refused connections; see ``reasons.DOWN_REASONS``) from at
+it needs hard-down evidence (timeouts, refused connections; ``down`` in ``shared/reasons.py``) from at
 least two independent signal groups in the same cycle, with no group answering, for
 ``offline_after`` consecutive cycles. A wrong password fails ONVIF, snapshot and RTSP at once but
 proves the camera is alive, so it is never evidence of offline. Until the count is reached, a
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge_agent.reasons import DOWN_REASONS
 from shared.messages import CameraState, CheckOutcome, Outcome
+from shared.reasons import DOWN_REASONS, PRIORITY
 
 # Checks grouped by what they depend on: two failures inside a group are one piece of evidence.
 SIGNAL_GROUPS: dict[str, str] = {
@@ -32,39 +32,9 @@ _APPLICATION_GROUPS = frozenset({"onvif", "snapshot", "rtsp"})
 # camera's RTSP path can vanish behind a recorder or proxy that keeps answering for it.
 _NEUTRAL_REASONS = frozenset({"rtsp_unavailable", "snapshot_unavailable", "skipped"})
 
-# When several checks complain, the status carries the reason an operator should act on first.
-_PRIORITY = (
-    "unreachable",
-    "onvif_port_closed",
-    "rtsp_port_closed",
-    "onvif_timeout",
-    "onvif_no_answer",
-    "snapshot_timeout",
-    "snapshot_unreachable",
-    "rtsp_timeout",
-    "rtsp_unreachable",
-    "auth_failed",
-    "snapshot_auth_failed",
-    "rtsp_auth_failed",
-    "black",
-    "covered",
-    "frozen",
-    "rtsp_no_frames",
-    "snapshot_not_jpeg",
-    "snapshot_http_error",
-    "dark",
-    "blurred",
-    "resolution_mismatch",
-    "low_fps",
-    "onvif_malformed",
-    "onvif_error",
-    "snapshot_unavailable",
-    "rtsp_unavailable",
-    "clock_skew",
-    "slow_response",
-    "internal_error",
-)
-_RANK = {code: index for index, code in enumerate(_PRIORITY)}
+# When several checks complain, the status carries the reason an operator should act on first
+# (shared/reasons.py lists the codes in that order).
+_RANK = {code: index for index, code in enumerate(PRIORITY)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from shared.messages import (
     PublicCameraStatus,
     PublicWebsiteStatus,
     RegencySummary,
+    ReportsStored,
     Strict,
     WebsiteStatus,
 )
@@ -54,6 +55,7 @@ CHANNEL_MODELS: dict[Channel, tuple[type[Strict], ...]] = {
     Channel.WEBSITE_STATUS: (WebsiteStatus,),
     Channel.COMMAND: (Command,),
     Channel.COMMAND_RESULT: (CommandResult,),
+    Channel.CONFIRMATION: (ReportsStored,),
     Channel.PUBLIC_REGENCY: (RegencySummary,),
     Channel.PUBLIC_CAMERA: (PublicCameraStatus,),
     Channel.PUBLIC_WEBSITE: (PublicWebsiteStatus,),
@@ -150,6 +152,8 @@ def topic_for(message: Message) -> str:
             return topics.command(message.agent, message.name.value)
         case CommandResult():
             return topics.command_result(message.agent)
+        case ReportsStored():
+            return topics.confirmations(message.agent)
         case PublicCameraStatus():
             return topics.public_camera(message.regency, message.agent, message.camera_id)
         case PublicWebsiteStatus():

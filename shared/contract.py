@@ -97,6 +97,14 @@ CHANNELS: dict[Channel, ChannelDoc] = {
     Channel.COMMAND_RESULT: ChannelDoc(
         topics.command_result(_AGENT), "agent", "central", False, "The outcome of a command."
     ),
+    Channel.CONFIRMATION: ChannelDoc(
+        topics.confirmations(_AGENT),
+        "central (ingest, after each commit)",
+        "the named agent",
+        False,
+        "Which of the agent's reports central has stored: the agent keeps every report in its outbox "
+        "until one of these names it, and sends it again (same msg_id) if none does in time.",
+    ),
     Channel.PUBLIC_REGENCY: ChannelDoc(
         topics.public_regency(_REGENCY),
         "central",

@@ -300,6 +300,27 @@ class CommandResult(Envelope):
     details: dict[Identifier, DetailValue] = Field(default_factory=dict, max_length=64)
 
 
+# Most ids one confirmation carries: a batch of 2,000 reports from one agent fits in one message.
+MAX_CONFIRMED_IDS = 5000
+MessageId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+
+class ReportsStored(Strict):
+    """Central -> one agent: these of its reports are committed (or were already); the outbox may forget them.
+
+    Sent after every ingest commit, for new reports, redeliveries already stored and reports central
+    will never store (quarantined: refusing them again would not change that). Not retained.
+    """
+
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    kind: Literal["reports_stored"] = "reports_stored"
+    msg_id: MessageId = Field(description="This confirmation's own id.")
+    agent: Identifier = Field(description="The agent whose reports these are (the topic's agent).")
+    ts: UtcDatetime = Field(description="When central committed them.")
+    msg_ids: list[MessageId] = Field(min_length=1, max_length=MAX_CONFIRMED_IDS,
+                                     description="The msg_id of every report confirmed.")
+
+
 # --- public topics (central -> third parties) ---------------------------------------------
 
 
@@ -408,6 +429,7 @@ Message = (
     | WebsiteStatus
     | Command
     | CommandResult
+    | ReportsStored
     | RegencySummary
     | PublicCameraStatus
     | PublicWebsiteStatus
@@ -424,6 +446,7 @@ ALL_MODELS: tuple[type[Strict], ...] = (
     WebsiteStatus,
     Command,
     CommandResult,
+    ReportsStored,
     RegencySummary,
     PublicCameraStatus,
     PublicWebsiteStatus,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +70,85 @@ def make_client(
     if will is not None:
         client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
     client.reconnect_delay_set(min_delay=1, max_delay=60)
-    client.enable_logger(logger or log)
+    client.enable_logger(_paho_logger(logger or log))
     return client
+
+
+class _NotConnectedNoise(logging.Filter):
+    """paho logs 'Client is not connected ... MQTT_CS_CONNECTING' as an error on every failed reconnect,
+    without the cause; :class:`LinkLog` says what happened instead, once per change."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
+
+
+def _paho_logger(parent: logging.Logger) -> logging.Logger:
+    paho = parent.getChild("paho")
+    if not any(isinstance(f, _NotConnectedNoise) for f in paho.filters):
+        paho.addFilter(_NotConnectedNoise())
+    return paho
+
+
+def describe_connect_error(error: BaseException) -> str:
+    """What a failed connection attempt means to an operator: a TLS problem, or the broker not reachable."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS error: the broker's certificate is not trusted ({error.verify_message})"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS error: {error.reason or error}"
+    if isinstance(error, ConnectionRefusedError):
+        return "not reachable: connection refused (broker not running or port closed)"
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "not reachable: timed out"
+    if isinstance(error, socket.gaierror):
+        return f"not reachable: host name not resolved ({error.strerror})"
+    if isinstance(error, OSError):
+        return f"not reachable: {error.strerror or error}"
+    return f"{type(error).__name__}: {error}"
+
+
+class LinkLog:
+    """Logs a client's connection state once per change: connected, refused (with the CONNACK reason),
+    TLS error, not reachable, disconnected; never once per reconnect attempt.
+
+    ``watch(client)`` installs paho's on_connect_fail; the owner calls :meth:`connected`,
+    :meth:`refused` and :meth:`lost` from its own on_connect and on_disconnect.
+    """
+
+    def __init__(self, logger: logging.Logger, broker: str) -> None:
+        self.log = logger
+        self.broker = broker
+        self.state = "connecting"
+        self.failed_attempts = 0
+
+    def watch(self, client: mqtt.Client) -> None:
+        client.on_connect_fail = self._connect_failed
+
+    def _connect_failed(self, _client: mqtt.Client, _userdata: object) -> None:
+        # paho calls this inside its ``except OSError`` around the attempt: the error is the one handled now.
+        error = sys.exc_info()[1]
+        self._failed(describe_connect_error(error) if error is not None else "connection failed")
+
+    def _failed(self, state: str) -> None:
+        self.failed_attempts += 1
+        if state != self.state:
+            self.state = state
+            self.log.warning("broker %s %s; retrying (logged again only when this changes)", self.broker, state)
+
+    def refused(self, reason: object) -> None:
+        value = getattr(reason, "value", reason)
+        self._failed(f"refused the connection: {reason} (0x{value:02x})" if isinstance(value, int)
+                     else f"refused the connection: {reason}")
+
+    def connected(self, session_present: bool) -> None:
+        after = f" after {self.failed_attempts} failed attempt(s)" if self.failed_attempts else ""
+        self.log.info("connected to broker %s%s (session present: %s)", self.broker, after, session_present)
+        self.state, self.failed_attempts = "connected", 0
+
+    def lost(self, reason: object) -> None:
+        """The connection ended (or a CONNECT was answered by a disconnect): logged if it was up."""
+        if self.state == "connected":
+            self.state = "disconnected"
+            self.log.warning("disconnected from broker %s: %s", self.broker, reason)
 
 
 def session_properties(expiry_s: int = DEFAULT_SESSION_EXPIRY_S) -> Properties:

@@ -9,6 +9,7 @@ from enum import StrEnum
 ROOT = "scc/v1"
 AGENTS = f"{ROOT}/agents"
 PUBLIC = f"{ROOT}/public"
+CONFIRMATIONS = f"{ROOT}/confirmations"
 
 # Agent, camera and website ids become topic levels and certificate CNs: no MQTT wildcards, no
 # separators, nothing a shell or a URL would need quoting for.
@@ -43,6 +44,7 @@ class Channel(StrEnum):
     WEBSITE_STATUS = "website_status"
     COMMAND = "command"
     COMMAND_RESULT = "command_result"
+    CONFIRMATION = "confirmation"
     PUBLIC_REGENCY = "public_regency"
     PUBLIC_CAMERA = "public_camera"
     PUBLIC_WEBSITE = "public_website"
@@ -104,6 +106,11 @@ def command_result(agent: str) -> str:
     return f"{AGENTS}/{agent}/cmd_result"
 
 
+def confirmations(agent: str) -> str:
+    """Where central tells one agent which of its reports are stored (outside agents/#: no echo to ingest)."""
+    return f"{CONFIRMATIONS}/{agent}"
+
+
 def public_regency(regency: str) -> str:
     return f"{PUBLIC}/regencies/{regency}/summary"
 
@@ -134,7 +141,12 @@ def parse(topic: str) -> TopicInfo:
     if not topic.startswith(ROOT + "/"):
         raise TopicError(f"topic {topic!r} is outside {ROOT}/")
     parts = topic[len(ROOT) + 1 :].split("/")
-    info = _parse_agent(parts) if parts[0] == "agents" else _parse_public(parts)
+    if parts[0] == "agents":
+        info = _parse_agent(parts)
+    elif parts[0] == "confirmations":
+        info = TopicInfo(Channel.CONFIRMATION, agent=parts[1]) if len(parts) == 2 else None
+    else:
+        info = _parse_public(parts)
     if info is None:
         raise TopicError(f"topic {topic!r} is not a known SCC channel")
     for what, value in (

@@ -32,6 +32,7 @@ class CameraDescriptor:
     resolution: tuple[int, int]
     fps: float
     snapshot_auth: str
+    dialect: str = "standard"  # the ONVIF quirks it has (simulator.onvif_dialects), ``mixed`` resolved
 
     @property
     def rtsp_url_with_credentials(self) -> str:

@@ -10,6 +10,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator import onvif_dialects
 from simulator.camera import Camera
 from simulator.camera_http import CameraHttpHandler
 from simulator.control import ControlApi
@@ -81,6 +82,8 @@ class Fleet:
         self._rtsp: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.http_port = 0
+        # A second HTTP port for cameras whose snapshots are not on their ONVIF port (dialect snapshot_other_port).
+        self.snapshot_port = 0
         self.rtsp_port = 0
         self.control_port = 0
         self.discovery_port = 0
@@ -127,7 +130,13 @@ class Fleet:
         rtsp_host = self.advertised_host if self.options.host not in ("", "0.0.0.0") else self.camera_host(camera)
         return f"rtsp://{rtsp_host}:{self.rtsp_port}/cam/{camera.camera_id}"
 
+    @staticmethod
+    def _dialect(camera: Camera) -> onvif_dialects.OnvifDialect:
+        return onvif_dialects.resolve(camera.config.dialect, camera.identity.index)
+
     def snapshot_url(self, camera: Camera, host: str | None = None, port: int | None = None) -> str:
+        if self._dialect(camera).snapshot_other_port:
+            port = self.snapshot_port
         return f"http://{host or self.camera_host(camera)}:{port or self.http_port}/snapshot/{camera.camera_id}.jpg"
 
     def _endpoints(self, camera: Camera, local_ip: str, local_port: int, by_id: bool) -> Endpoints:
@@ -148,6 +157,10 @@ class Fleet:
         self.http_port = await self._camera_http.listen(options.host, options.http_port)
         for address in self._addresses.values():
             await self._camera_http.listen(address, self.http_port)
+        if any(self._dialect(camera).snapshot_other_port for camera in self.cameras):
+            self.snapshot_port = await self._camera_http.listen(options.host, 0)
+            for address in self._addresses.values():
+                await self._camera_http.listen(address, self.snapshot_port)
         self.control_port = await self._control_http.listen(options.host or "0.0.0.0", options.control_port)
         if options.rtsp:
             from simulator.rtsp import RtspServer
@@ -225,6 +238,7 @@ class Fleet:
             resolution=camera.config.resolution,
             fps=camera.config.fps,
             snapshot_auth=camera.config.snapshot_auth,
+            dialect=self._dialect(camera).name,
         )
 
     def describe(self) -> FleetDescriptor:

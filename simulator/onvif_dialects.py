@@ -13,8 +13,11 @@ every one of these cameras as healthy.
 - ``gsoap_undeclared``: every reply's envelope uses the ``SOAP-ENV`` prefix without declaring it (the
   gSOAP reply kept by agsh/onvif, issue 13's second outside camera).
 - ``no_get_services``: GetServices is not implemented (ActionNotSupported); GetCapabilities is.
+- ``no_system_time``: GetSystemDateAndTime is not implemented (a HiKam/"Technology IPC", agsh/onvif#65).
 - ``no_snapshot_uri``: GetSnapshotUri is not implemented (libONVIF#22: "Optional Action Not Implemented").
 - ``snapshot_uri_rtsp``: GetSnapshotUri answers with the RTSP stream URI (XM530, home-assistant/core#66554).
+- ``snapshot_other_port``: the snapshot URI is on another HTTP port than ONVIF (Reolink: ONVIF on 8000,
+  snapshots on 80; lumeohq/onvif-rs#48).
 - ``sparse_encoder``: the profile's VideoEncoderConfiguration has no Encoding, Resolution or RateControl
   (easy_onvif#20).
 - ``dashed_mac``: HwAddress in capitals with dashes (``00-1A-2B-...``), as Windows-style firmware writes it.
@@ -40,6 +43,7 @@ class OnvifDialect:
     undeclared_envelope: bool = False
     unsupported: frozenset[str] = frozenset()
     snapshot_is_stream: bool = False
+    snapshot_other_port: bool = False
     sparse_encoder: bool = False
     dashed_mac: bool = False
     wsse_window_s: float = AUTH_WINDOW_SECONDS
@@ -52,8 +56,10 @@ _ALL = (
     OnvifDialect("local_time_only", utc_time=False),
     OnvifDialect("gsoap_undeclared", undeclared_envelope=True),
     OnvifDialect("no_get_services", unsupported=frozenset({"GetServices"})),
+    OnvifDialect("no_system_time", unsupported=frozenset({"GetSystemDateAndTime"})),
     OnvifDialect("no_snapshot_uri", unsupported=frozenset({"GetSnapshotUri"})),
     OnvifDialect("snapshot_uri_rtsp", snapshot_is_stream=True),
+    OnvifDialect("snapshot_other_port", snapshot_other_port=True),
     OnvifDialect("sparse_encoder", sparse_encoder=True),
     OnvifDialect("dashed_mac", dashed_mac=True),
     OnvifDialect("narrow_wsse_window", wsse_window_s=5.0),

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from central.alerts.model import SubjectKind
 from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord, AlertStatus
 from central.storage.models import SilenceRecord
+from shared.messages import AlertSeverity
 
 SILENCE_KINDS = ("mute", "maintenance")
 TARGET_KINDS = tuple(kind.value for kind in SubjectKind)
@@ -31,10 +32,36 @@ def list_alerts(
     if regency:
         query = query.where(AlertRecord.regency_code == regency)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    # Critical first, then warnings, then info; within one severity the problem that began last on top.
+    severity = case(
+        {AlertSeverity.CRITICAL.value: 0, AlertSeverity.WARNING.value: 1, AlertSeverity.INFO.value: 2},
+        value=AlertRecord.severity,
+        else_=3,
+    )
     items = session.scalars(
-        query.order_by(AlertRecord.fired_at.desc(), AlertRecord.id.desc()).limit(limit).offset(offset)
+        query.order_by(severity, AlertRecord.started_at.desc(), AlertRecord.id.desc()).limit(limit).offset(offset)
     )
     return AlertPage(list(items), total)
+
+
+def unacknowledged_critical(session: Session, limit: int = 5) -> list[AlertRecord]:
+    """Firing critical alerts nobody has acknowledged yet, newest first: what sounds the wall's alarm."""
+    query = select(AlertRecord).where(
+        AlertRecord.status == AlertStatus.FIRING.value,
+        AlertRecord.severity == AlertSeverity.CRITICAL.value,
+        AlertRecord.acknowledged_at.is_(None),
+    )
+    return list(session.scalars(query.order_by(AlertRecord.fired_at.desc(), AlertRecord.id.desc()).limit(limit)))
+
+
+def recently_acknowledged_critical(session: Session, limit: int = 3) -> list[AlertRecord]:
+    """Firing critical alerts someone acknowledged, the latest acknowledgement first: who is on it."""
+    query = select(AlertRecord).where(
+        AlertRecord.status == AlertStatus.FIRING.value,
+        AlertRecord.severity == AlertSeverity.CRITICAL.value,
+        AlertRecord.acknowledged_at.is_not(None),
+    )
+    return list(session.scalars(query.order_by(AlertRecord.acknowledged_at.desc()).limit(limit)))
 
 
 def get_alert(session: Session, alert_id: str) -> AlertRecord | None:

@@ -48,6 +48,7 @@ class Rejected:
     category: str
     reason: str
     agent: str | None
+    msg_id: str | None = None  # when the payload decoded: its sender is told it will not be stored again
 
 
 @dataclass(slots=True)
@@ -75,6 +76,9 @@ class BatchResult:
     changed_regencies: set[str] = field(default_factory=set)
     changed_cameras: set[int] = field(default_factory=set)
     changed_websites: set[int] = field(default_factory=set)
+    # agent -> msg_ids central holds for good once this batch committed (stored now or before, or
+    # quarantined): what the ingest confirms to each agent after the commit.
+    durable_ids: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, other: BatchResult) -> None:
         self.stored += other.stored
@@ -84,6 +88,13 @@ class BatchResult:
         self.changed_regencies |= other.changed_regencies
         self.changed_cameras |= other.changed_cameras
         self.changed_websites |= other.changed_websites
+        for agent, ids in other.durable_ids.items():
+            self.durable_ids.setdefault(agent, []).extend(ids)
+
+    def held(self, agent: str | None, msg_id: str | None) -> None:
+        """Record that ``msg_id`` of ``agent`` is durably held by central (once the batch commits)."""
+        if agent and msg_id:
+            self.durable_ids.setdefault(agent, []).append(msg_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +107,4 @@ class StoreSettings:
     max_cameras_per_agent: int = 2000
     max_websites_per_agent: int = 500
     clock_flag_s: int = 30
+    offline_grace_s: float = 60.0  # a lost link this short changes nothing (see apply/presence.py)

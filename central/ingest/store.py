@@ -143,7 +143,7 @@ class BatchWriter:
                 log.error("quarantining %s: cannot be stored: %s", single.item.topic, error)
                 reason = f"store error: {type(error).__name__}: {error}"[:2000]
                 agent = single.decoded.topic.agent
-                rejected.append(Rejected(single.item, "store_error", reason, agent))
+                rejected.append(Rejected(single.item, "store_error", reason, agent, single.message.msg_id))
         if rejected:
             total.add(self._write([], rejected))
         return total
@@ -174,6 +174,12 @@ class BatchWriter:
             if clock_ahead:
                 self._clock.record(conn, clock_ahead)
             self._count(conn, result, rejected)
+        # Committed: every accepted message is stored (now, or before as a duplicate), every rejected one
+        # is in quarantine with its payload; resending any of them cannot change that.
+        for entry in accepted:
+            result.held(entry.message.agent, entry.message.msg_id)
+        for refused in rejected[:before]:  # those refused by a handler are among the accepted
+            result.held(refused.agent, refused.msg_id)
         self._refusals.log(rejected)
         for agent_name, regency in ((a.decoded.topic.agent, a.regency) for a in fresh):
             if agent_name:

@@ -45,7 +45,7 @@ def vet(batch: Sequence[Received], directory: AgentDirectory, max_clock_skew_s: 
         verdict = directory.verdict(agent)
         if verdict.regency is None:
             refusal = verdict.refusal.value if verdict.refusal else "unknown_agent"
-            rejected.append(Rejected(item, refusal, f"agent {agent!r}: {refusal}", agent))
+            rejected.append(Rejected(item, refusal, f"agent {agent!r}: {refusal}", agent, message.msg_id))
             continue
         received_at = item.received_at
         ts = message.ts
@@ -55,11 +55,11 @@ def vet(batch: Sequence[Received], directory: AgentDirectory, max_clock_skew_s: 
         if ts > received_at + skew:
             reason = (f"field 'ts': {ts.isoformat()} is {ts - received_at} ahead of central's clock, more than the "
                       f"{skew} allowed (ingest.max_clock_skew_s): the agent's clock is off")
-            rejected.append(Rejected(item, "clock_ahead", reason, agent))
+            rejected.append(Rejected(item, "clock_ahead", reason, agent, message.msg_id))
             continue
         problem = _out_of_range(message)
         if problem:
-            rejected.append(Rejected(item, "implausible", problem, agent))
+            rejected.append(Rejected(item, "implausible", problem, agent, message.msg_id))
             continue
         key = (agent, message.msg_id)
         if key in seen:

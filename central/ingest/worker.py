@@ -28,13 +28,22 @@ from central.config import CentralConfig
 from central.ingest import public
 from central.ingest.acks import ack_all
 from central.ingest.agents import AgentDirectory
+from central.ingest.apply import presence
+from central.ingest.confirm import confirmations
 from central.ingest.fair import FairQueue
 from central.ingest.reader import BufferedReadClient
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings, is_unavailable
 from central.storage import maintenance
 from central.storage.db import Database
 from shared import sdnotify, topics
-from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success, session_properties
+from shared.mqtt import (
+    QOS_AT_LEAST_ONCE,
+    LinkLog,
+    TlsFiles,
+    make_client,
+    reason_is_success,
+    session_properties,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,9 @@ RETRY_MAX_S = 30.0
 # Public state is staged after the batches' commits, at most this often: one staging transaction covers
 # the cameras changed by several batches, and the report-write turn carries none of it.
 STAGE_INTERVAL_S = 0.25
+# How often agents whose link died are checked against the offline grace period (a cheap indexed-free
+# query on the small agents table): an agent goes offline at most this late after its grace ends.
+SETTLE_INTERVAL_S = 2.0
 # With automatic collection off (the ingest command turns it off), cycles are collected this often.
 GC_INTERVAL_S = 10.0
 
@@ -62,6 +74,7 @@ class Totals:
     ignored: int = 0
     batches: int = 0
     published: int = 0
+    confirmations: int = 0
 
     def add(self, result: BatchResult) -> None:
         self.stored += result.stored
@@ -84,8 +97,9 @@ class IngestWorker:
             directory,
             StoreSettings(
                 thumbnails_per_camera=ingest.thumbnails_per_camera, max_clock_skew_s=ingest.max_clock_skew_s,
-                republish=ingest.republish, max_cameras_per_agent=ingest.max_cameras_per_agent,
-                max_websites_per_agent=ingest.max_websites_per_agent, clock_flag_s=ingest.clock_flag_s,
+                republish=ingest.republish, offline_grace_s=ingest.agent_offline_grace_s,
+                max_cameras_per_agent=ingest.max_cameras_per_agent, max_websites_per_agent=ingest.max_websites_per_agent,
+                clock_flag_s=ingest.clock_flag_s,
             ),
         )
         self.writer.defer_staging = True
@@ -111,6 +125,7 @@ class IngestWorker:
         self._next_summary = 0.0
         self._next_maintenance = time.monotonic() + ingest.maintenance_interval_s
         self._next_gc = time.monotonic() + GC_INTERVAL_S
+        self._next_settle = 0.0
         self._last_prune = 0.0
         self._timezone = ZoneInfo(config.web.timezone)
         self._ready_sent = False
@@ -122,6 +137,8 @@ class IngestWorker:
         self.client = cast(BufferedReadClient, make_client(client_id or broker.client_id, tls, logger=log,
                                                             client_class=BufferedReadClient))
         self.client.manual_ack_set(True)
+        self.link = LinkLog(log, f"{broker.host}:{broker.port}")
+        self.link.watch(self.client)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
@@ -133,13 +150,13 @@ class IngestWorker:
     def _on_connect(self, client: mqtt.Client, _userdata: object, flags: mqtt.ConnectFlags,
                     reason: ReasonCode, _properties: object) -> None:
         if not reason_is_success(reason):
-            log.error("broker refused the connection: %s", reason)
+            self.link.refused(reason)
             return
         self._generation += 1
         self.connected.set()
-        log.info("connected to %s:%s (session present: %s)", self.config.broker.host, self.config.broker.port,
-                 flags.session_present)
-        # Every time: Mosquitto 2.0.11 does not restore a durable client's shared subscriptions.
+        self.link.connected(flags.session_present)
+        # Every time, whatever the broker restored: Mosquitto 2.0.11 does not restore a durable client's
+        # shared subscriptions, and one that lost its state (kill -9) restores nothing (docs/scaling.md).
         client.subscribe(shared_subscription(self.config.broker.share_group), qos=QOS_AT_LEAST_ONCE)
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: object, _mid: int, reasons: list[ReasonCode],
@@ -158,7 +175,7 @@ class IngestWorker:
         self.connected.clear()
         self.subscribed.clear()
         if not self._stop.is_set():
-            log.warning("disconnected from the broker (%s); reconnecting, unacknowledged messages come again", reason)
+            self.link.lost(f"{reason}; reconnecting, unacknowledged messages come again")
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         self._on_publish(message.topic, bytes(message.payload), message.mid, message.qos)
@@ -234,6 +251,7 @@ class IngestWorker:
         for item in batch:
             if item.qos == 2 and item.generation == generation:
                 self.client.ack(item.mid, item.qos)
+        self._guarded("confirming stored reports", lambda: self._confirm(result))
         self.totals.add(result)
         if self._dirty_regencies is not None:
             self._dirty_regencies |= result.changed_regencies
@@ -247,6 +265,13 @@ class IngestWorker:
         if self.on_batch is not None:
             on_batch = self.on_batch
             self._guarded("the on_batch callback", lambda: on_batch(result))
+
+    def _confirm(self, result: BatchResult) -> None:
+        """Tell each agent what this committed batch holds of its reports (see confirm.py)."""
+        for topic, payload in confirmations(result.durable_ids, dt.datetime.now(dt.UTC)):
+            # Not connected: paho queues it for the next connection; lost, the agent resends and we confirm again.
+            self.client.publish(topic, payload, qos=QOS_AT_LEAST_ONCE)
+            self.totals.confirmations += 1
 
     def _store(self, batch: list[Received]) -> BatchResult | None:
         """Write ``batch`` (or quarantine it); None when stopping with it unwritten and unacknowledged."""
@@ -320,12 +345,27 @@ class IngestWorker:
         if ingest.republish and now >= self._next_summary and (self._dirty_regencies != set() or self._publish_retry):
             self._next_summary = now + ingest.summary_interval_s
             self._guarded("public summaries", self._summaries)
+        if now >= self._next_settle:
+            self._next_settle = now + SETTLE_INTERVAL_S
+            self._guarded("settling lost agent links", self._settle_lost_links)
         if now >= self._next_gc and not gc.isenabled():
             self._next_gc = now + GC_INTERVAL_S
             gc.collect()
         if now >= self._next_maintenance:
             self._next_maintenance = now + ingest.maintenance_interval_s
             self._guarded("maintenance", self.maintenance)
+
+    def _settle_lost_links(self) -> None:
+        grace = dt.timedelta(seconds=self.config.ingest.agent_offline_grace_s)
+        with self.database.session() as session:  # almost always nothing: no write turn for that
+            if not presence.links_lost(session.connection()):
+                return
+        with self.writer.turns.turn(), self.database.session(write=True) as session:
+            changed = presence.settle_lost_links(session.connection(), dt.datetime.now(dt.UTC), grace)
+        if self._unstaged_cameras is not None:
+            self._unstaged_cameras |= changed.cameras
+        if self._dirty_regencies is not None:
+            self._dirty_regencies |= changed.regencies
 
     def _publish_guarded(self) -> None:
         """Publish staged public state; on failure the rows stay pending and the next summary round retries."""

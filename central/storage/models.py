@@ -171,7 +171,7 @@ class WebsiteState(StrEnum):
     MAINTENANCE = "maintenance"
 
 
-# Reason codes central itself gives (agents give the rest; see central/web/reasons.py for the words).
+# Reason codes central itself gives (agents give the rest; all are worded in shared/reasons.py).
 NO_REPORT_REASON = "no_report"  # nothing heard from the camera or website for too long
 LOST_REASON = "lost"  # the agent no longer discovers the camera: offline until found again or retired
 
@@ -253,6 +253,8 @@ class Agent(Base):
     websites_configured: Mapped[int] = mapped_column(Integer, default=0)
     last_seen_at: Mapped[dt.datetime | None]  # newest message of any kind (measurement time)
     presence_ts: Mapped[dt.datetime | None]  # ts of the birth/offline message applied, to ignore older ones
+    # When its link died (last will), while the grace period runs: still online until it ends without a birth.
+    link_lost_at: Mapped[dt.datetime | None]
     command_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # central's Command.seq counter
     # How far ahead of central's clock the agent stamped its newest batch of messages (seconds; 0 when
     # not ahead), and since when it has been ahead beyond ingest.clock_flag_s (None: it is not).

@@ -229,9 +229,21 @@ def count_cameras(session: Session, filters: CameraFilter) -> int:
 def list_cameras(session: Session, filters: CameraFilter, limit: int, offset: int = 0) -> list[Camera]:
     """Cameras in service matching ``filters``, worst status first."""
     # Worst first: what an operator has to act on is at the top of the grid.
+    # Within a status, the longest in it first: the camera down since last week before the one down a minute.
     severity = case({"offline": 0, "degraded": 1, "unknown": 2}, value=Camera.status, else_=3)
-    query = select(Camera).where(*_camera_conditions(filters)).order_by(severity, Camera.regency_code, Camera.id)
+    query = (
+        select(Camera)
+        .where(*_camera_conditions(filters))
+        .order_by(severity, Camera.regency_code, Camera.status_since.is_(None), Camera.status_since, Camera.id)
+    )
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def longest_down(session: Session, limit: int, regency: str | None = None) -> list[Camera]:
+    """Offline cameras in service, the longest offline first (for the overview and the wall)."""
+    query = select(Camera).where(*_camera_conditions(CameraFilter(regency=regency, status="offline")))
+    query = query.order_by(Camera.status_since.is_(None), Camera.status_since, Camera.id)
+    return list(session.scalars(query.limit(limit)))
 
 
 def camera_facets(session: Session, regency: str) -> tuple[list[str], list[str]]:

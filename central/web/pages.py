@@ -15,7 +15,7 @@ from central.storage.quarantine import refusing_agents
 from central.web import cartogram, charts, i18n
 from central.web.auth import login_required
 from central.web.database import db_session
-from central.web.province import ProvinceRollup, RollupCache
+from central.web.province import ProvinceRollup, RegencyRollup, RollupCache
 from central.web.reasons import details_for
 from central.web.thumbnails import thumbnail_response
 from shared.regencies import PROVINCE_CODE, is_regency_code
@@ -29,6 +29,7 @@ def _register_site_names(state: Any) -> None:
     state.app.jinja_env.globals["website_title"] = website_title
 
 CAMERAS_PER_PAGE = 120
+LONGEST_DOWN_LISTED = 10
 
 
 def province_rollup() -> ProvinceRollup:
@@ -62,6 +63,7 @@ def overview() -> ResponseReturnValue:
     return render_template(
         "overview.html",
         rollup=rollup,
+        longest_down=queries.longest_down(db_session(), LONGEST_DOWN_LISTED),
         tiles=cartogram.tiles(),
         view_box=cartogram.view_box(),
         now=_now(),
@@ -167,11 +169,21 @@ def websites() -> ResponseReturnValue:
     return render_template(
         "websites.html",
         websites=rows,
+        worst_kept=worst_kept_owners(province_rollup()),
         uptime_30d=uptime_30d,
         rollup=province_rollup(),
         regency_code=regency_code,
         state=state,
         now=now,
+    )
+
+
+def worst_kept_owners(rollup: ProvinceRollup) -> list[RegencyRollup]:
+    """Regencies and the province's offices with websites, the largest share down or stale first (leaders' view)."""
+    owners = [r for r in rollup.owners if r.websites_total]
+    return sorted(
+        owners,
+        key=lambda r: (-(r.websites_down + r.websites_stale) / r.websites_total, -r.websites_down, r.code),
     )
 
 

@@ -20,6 +20,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",
         "img-src 'self' data:",
         "font-src 'self'",
+        "media-src 'self'",  # the wall's alarm sound
         "connect-src 'self'",
         "manifest-src 'self'",
         "base-uri 'none'",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, g, request, url_for
-from flask_babel import format_decimal, format_percent
+from flask_babel import format_decimal, format_percent, gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
@@ -187,15 +187,16 @@ def bytes_human(value: int | None) -> str:
 
 
 def duration_human(seconds: float | None) -> str:
+    """'9 mnt', '4 jam 02 mnt', '3 hari 4 jam': coarse, in the page's language."""
     if seconds is None:
         return "—"
-    minutes = int(seconds // 60)
+    minutes = max(int(seconds // 60), 0)
     if minutes < 60:
-        return f"{minutes} min"
+        return gettext("%(m)d min", m=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    return f"{hours // 24} d {hours % 24} h"
+        return gettext("%(h)d h %(m)02d min", h=hours, m=minutes)
+    return gettext("%(d)d d %(h)d h", d=hours // 24, h=hours % 24)
 
 
 def severity_reasons(assessment: Assessment) -> str:

@@ -1,30 +1,91 @@
-"""The video wall: a full-screen grid of live thumbnails that rotates through regencies or groups."""
+"""The video wall: every camera, problems first, paged across screens, with the province strip and the alarm.
+
+A screen is one page of one regency's (or one group's) cameras: a regency with more cameras than fit
+gets as many screens as it needs, so no camera is ever left off. ``per`` (tiles per screen) comes from
+the browser, which picks it from its own size (static/app.js); the server clamps it. Screens rotate
+worst regency first. Every screen carries the province strip (all regencies and the province's own
+offices, worst first), the cameras down longest and the alarm for unacknowledged critical alerts.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from dataclasses import dataclass
 
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from central.alerts import queries as alert_queries
+from central.alerts.notices import RULE_TITLES_ID
 from central.storage import queries
 from central.web.auth import login_required
+from central.web.cartogram import ABBREVIATIONS
 from central.web.database import db_session
 from central.web.pages import province_rollup
+from central.web.province import RegencyRollup
 from central.web.reasons import details_for
 from shared.regencies import is_regency_code
 
 bp = Blueprint("wall", __name__)
 
-TILES_PER_SCREEN = 24
+DEFAULT_TILES = 24
+MIN_TILES, MAX_TILES = 1, 48
+LONGEST_DOWN_SHOWN = 5
+# A strip cell is about 210 px wide on a 1080p wall: longer names give way to the usual abbreviation.
+STRIP_NAME_CHARS = 14
+# On the wall every tile is a camera: a leading "CCTV" says nothing and pushes the distinguishing part out.
+GENERIC_PREFIXES = ("cctv ", "kamera ", "camera ", "cam ")
 
 
-def _screens(mode: str) -> list[tuple[str, str | None]]:
-    """The (regency, group) pairs the wall rotates through, in order."""
-    if mode == "group":
-        return [(code, venue) for code, venue in queries.camera_groups(db_session())]
-    rollup = province_rollup()
-    return [(r.code, None) for r in rollup.regencies if r.cameras_total]
+@dataclass(frozen=True, slots=True)
+class Screen:
+    regency: str
+    group: str | None
+    page: int  # 0-based page within the regency (or group)
+    pages: int
+
+
+def strip_name(r: RegencyRollup) -> str:
+    """A name that fits a strip cell: the regency's own when short, else its usual abbreviation."""
+    if len(r.name) <= STRIP_NAME_CHARS or r.is_province:
+        return r.name
+    return ABBREVIATIONS.get(r.code, r.name)
+
+
+def tile_name(label: str) -> str:
+    """The camera's name without a generic leading word; the tile shows it on up to two lines."""
+    lowered = label.lower()
+    for prefix in GENERIC_PREFIXES:
+        if lowered.startswith(prefix) and len(label) > len(prefix):
+            return label[len(prefix):]
+    return label
+
+
+def _screens(mode: str, fixed: str | None, per: int) -> list[Screen]:
+    """Every screen of the rotation, in order: regencies worst first, each paged until all cameras are shown."""
+    session = db_session()
+    sizes: list[tuple[str, str | None, int]]
+    if fixed:
+        total = queries.count_cameras(session, queries.CameraFilter(regency=fixed))
+        sizes = [(fixed, None, total)]
+    elif mode == "group":
+        sizes = [
+            (code, venue, queries.count_cameras(session, queries.CameraFilter(regency=code, group=venue)))
+            for code, venue in queries.camera_groups(session)
+        ]
+    else:
+        sizes = [(r.code, None, r.cameras_total) for r in province_rollup().worst_first if r.cameras_total]
+    screens: list[Screen] = []
+    for code, group, total in sizes:
+        pages = max(math.ceil(total / per), 1)
+        screens.extend(Screen(code, group, page, pages) for page in range(pages))
+    return screens
+
+
+def _tiles_per_screen() -> int:
+    per = request.args.get("per", DEFAULT_TILES, type=int) or DEFAULT_TILES
+    return min(max(per, MIN_TILES), MAX_TILES)
 
 
 @bp.route("/wall")
@@ -32,34 +93,41 @@ def _screens(mode: str) -> list[tuple[str, str | None]]:
 def wall() -> ResponseReturnValue:
     mode = "group" if request.args.get("mode") == "group" else "regency"
     fixed = request.args.get("regency")
-    screens = [(fixed, None)] if fixed and is_regency_code(fixed) else _screens(mode)
+    fixed = fixed if fixed and is_regency_code(fixed) else None
+    per = _tiles_per_screen()
+    screens = _screens(mode, fixed, per)
     index = request.args.get("screen", 0, type=int) or 0
     index = index % len(screens) if screens else 0
-    regency, group = screens[index] if screens else (None, None)
-    cameras = []
+    screen = screens[index] if screens else None
     session = db_session()
-    if regency:
-        filters = queries.CameraFilter(regency=regency, group=group)
-        cameras = queries.list_cameras(session, filters, TILES_PER_SCREEN)
-    pks = [c.id for c in cameras]
-    checks = queries.latest_check_details(
-        session, [c.id for c in cameras if c.status not in ("ok", "unknown")]
-    )
-    next_args: dict[str, object] = {"mode": mode, "screen": index + 1}
+    cameras = []
+    if screen is not None:
+        filters = queries.CameraFilter(regency=screen.regency, group=screen.group)
+        cameras = queries.list_cameras(session, filters, per, screen.page * per)
+    checks = queries.latest_check_details(session, [c.id for c in cameras if c.status not in ("ok", "unknown")])
+    next_args: dict[str, object] = {"mode": mode, "screen": index + 1, "per": per}
     if fixed:
-        next_args = {"regency": fixed}
-    summary = province_rollup().by_code.get(regency) if regency else None
+        next_args["regency"] = fixed
+    rollup = province_rollup()
+    now = dt.datetime.now(dt.UTC)
     return render_template(
         "wall.html",
         cameras=cameras,
-        shas=queries.latest_thumbnail_shas(session, pks),
+        shas=queries.latest_thumbnail_shas(session, [c.id for c in cameras]),
         details={c.id: details_for(checks.get(c.id), c.reason) for c in cameras},
-        summary=summary,
-        group=group,
-        rollup=province_rollup(),
-        screen=index,
+        summary=rollup.by_code.get(screen.regency) if screen else None,
+        screen=screen,
+        rollup=rollup,
+        position=index,
         screens=len(screens),
+        per=per,
         next_url=url_for("wall.wall", **next_args),  # type: ignore[arg-type]
         rotate_s=current_app.config["WALL_ROTATE_S"],
-        now=dt.datetime.now(dt.UTC),
+        longest_down=queries.longest_down(session, LONGEST_DOWN_SHOWN),
+        alarms=alert_queries.unacknowledged_critical(session),
+        acknowledged=alert_queries.recently_acknowledged_critical(session, limit=3),
+        RULE_TITLES=RULE_TITLES_ID,
+        strip_name=strip_name,
+        tile_name=tile_name,
+        now=now,
     )

@@ -6,7 +6,7 @@ import asyncio
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import httpx
 import numpy as np
@@ -16,6 +16,9 @@ from edge_agent.onvif_client import OnvifSession
 from edge_agent.onvif_pool import OnvifPool
 from edge_agent.scrub import scrub
 from shared.messages import CheckOutcome, DiscoveryMethod, Outcome, clip_text
+
+if TYPE_CHECKING:
+    from edge_agent.checks.snapshot import Analysed
 
 
 @dataclass(slots=True)
@@ -75,13 +78,20 @@ class Resources:
 
 
 @dataclass(slots=True)
+class Artifacts:
+    """What a check leaves for later checks of the same camera and cycle (and for the scheduler's thumbnail)."""
+
+    # The decoded and analysed snapshot, for image analysis and the thumbnail.
+    snapshot: Analysed | None = None
+
+
+@dataclass(slots=True)
 class CheckContext:
     target: CameraTarget
     runtime: CameraRuntime
     resources: Resources
     results: dict[str, CheckOutcome] = field(default_factory=dict)
-    # Products of one check for the next (the decoded snapshot for image analysis, ...).
-    artifacts: dict[str, Any] = field(default_factory=dict)
+    artifacts: Artifacts = field(default_factory=Artifacts)
 
     @property
     def config(self) -> AgentConfig:

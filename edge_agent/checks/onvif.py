@@ -6,8 +6,10 @@ import logging
 import time
 from typing import ClassVar
 
+from zeep.exceptions import Fault
+
 from edge_agent.checks.base import CheckContext, outcome, skipped
-from edge_agent.onvif_errors import ONVIF_ERRORS, OnvifFailure, classify
+from edge_agent.onvif_errors import ONVIF_ERRORS, classify
 from edge_agent.scrub import scrub
 from shared.messages import CheckOutcome, Outcome
 
@@ -28,10 +30,11 @@ class OnvifAnswers:
             reading = await session.system_time()
         except ONVIF_ERRORS as error:
             failure = classify(error)
-            http_status = ctx.artifacts.get("http_status")
-            if failure.reason == "onvif_malformed" and isinstance(http_status, int) and http_status >= 500:
-                # zeep cannot parse an error page and loses the status; the reachability probe saw it.
-                failure = OnvifFailure("onvif_no_answer", f"ONVIF service answers HTTP {http_status}")
+            if isinstance(error, Fault) and failure.reason == "onvif_error":
+                # Firmware without GetSystemDateAndTime (agsh/onvif#65): the service answers SOAP, so the
+                # credentials are tried, signed with the agent's clock (as Home Assistant goes on too).
+                return outcome(self.name, Outcome.OK, "ok", f"ONVIF answers, without the time ({failure.message})",
+                               started=started, time="unsupported")
             # Rebuild the proxies next time (cheap); a broken pooled connection is dropped by aiohttp.
             await session.close()
             return outcome(self.name, Outcome.FAIL, failure.reason, failure.message, started=started)

@@ -1,9 +1,9 @@
 """Check: the camera's web server answers at all (TCP, then any HTTP answer at the ONVIF device path).
 
 A TCP handshake alone proves little: many cameras keep the port open while the application is
-dead, so the check sends a plain GET to the device service and accepts any HTTP status line.
-The status is kept for the ONVIF check, which otherwise cannot tell a 503 from garbage. The device
-service is where discovery (or agent.toml's ``onvif_url``) says: its path, and TLS for https.
+dead, so the check sends a plain GET to the device service and accepts any HTTP status line (in its
+details). The device service is where discovery (or agent.toml's ``onvif_url``) says: its path, and TLS
+for https.
 """
 
 from __future__ import annotations
@@ -71,5 +71,4 @@ class Reachable:
             return outcome(self.name, Outcome.FAIL, "unreachable", f"{where} accepts TCP but drops HTTP requests",
                            started=started)
         status = int(parts[1])
-        ctx.artifacts["http_status"] = status
         return outcome(self.name, Outcome.OK, "ok", f"{where} answers HTTP", started=started, http_status=status)

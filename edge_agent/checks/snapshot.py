@@ -99,7 +99,7 @@ class Snapshot:
         if analysed is None:
             return outcome(self.name, Outcome.FAIL, "snapshot_not_jpeg", "snapshot JPEG does not decode",
                            started=started)
-        ctx.artifacts["snapshot"] = analysed
+        ctx.artifacts.snapshot = analysed
         elapsed = round(answered, 2)
         details = {"bytes": len(body), "width": analysed.size[0], "height": analysed.size[1],
                    "auth": "basic" if ctx.runtime.snapshot_basic else "digest"}
@@ -146,7 +146,7 @@ class Image:
     after: ClassVar[tuple[str, ...]] = ()
 
     async def run(self, ctx: CheckContext) -> CheckOutcome:
-        analysed: Analysed | None = ctx.artifacts.get("snapshot")
+        analysed = ctx.artifacts.snapshot
         if analysed is None:
             return skipped(self.name, "no snapshot to analyse")
         stats = analysed.stats

@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from central.ingest.agents import AgentDirectory
+from central.ingest.apply import presence
 from central.ingest.store import BatchWriter, Received, StoreSettings
 from central.storage.db import Database
 from central.storage.models import (
@@ -146,23 +147,67 @@ def test_checks_are_stored_as_sent_and_cleaned_only_of_what_a_database_refuses(
                                 "duration_ms": 0.0, "details": {"note": "a\ufffdb", "level": None, "ok": True}}]
 
 
-def test_agent_offline_makes_its_cameras_unknown_until_they_report(writer: BatchWriter, session: Session) -> None:
+def _settle(database: Database, now: dt.datetime) -> None:
+    with database.session(write=True) as session:
+        presence.settle_lost_links(session.connection(), now, dt.timedelta(seconds=60))
+
+
+def test_agent_offline_makes_its_cameras_unknown_after_the_grace_period_until_they_report(
+    writer: BatchWriter, session: Session, database: Database
+) -> None:
     inventoried(writer, AGENT, "cam-1")
     inventoried(writer, OTHER, "cam-9")
     write(writer, f.birth(AGENT, T0), f.camera_status(AGENT, "cam-1", "ok", T0), f.camera_status(OTHER, "cam-9", "ok", T0))
+    events_before = count(session, Event)
     will = f.offline(AGENT, T0 - MIN)  # a last will carries the ts of when it was armed
     writer.write([received(*f.wire(will), at=T0 + 3 * MIN)])
+    _settle(database, T0 + 3 * MIN + dt.timedelta(seconds=59))  # within the grace period: nothing yet
+    session.rollback()
+    agent = session.get(Agent, AGENT)
+    assert agent is not None and agent.online and agent.link_lost_at == T0 + 3 * MIN
+    assert count(session, Event) == events_before
+
+    _settle(database, T0 + 4 * MIN)  # still gone after it: offline as of when the link died
+    session.rollback()
     agent = session.get(Agent, AGENT)
     assert agent is not None and not agent.online and agent.offline_reason == "connection_lost"
-    assert agent.presence_since == T0 + 3 * MIN
+    assert agent.presence_since == T0 + 3 * MIN and agent.link_lost_at is None
     statuses = dict(session.execute(select(Camera.camera_id, Camera.status)).all())
     assert statuses == {"cam-1": "unknown", "cam-9": "ok"}
     kinds = session.scalars(select(Event.kind).order_by(Event.id)).all()
     assert kinds[-2:] == ["agent_offline", "camera_status"]
+    since = session.scalars(select(Camera.status_since).where(Camera.camera_id == "cam-1")).one()
+    assert since == T0 + 3 * MIN
     write(writer, f.birth(AGENT, T0 + 4 * MIN), f.camera_status(AGENT, "cam-1", "ok", T0 + 5 * MIN))
     session.rollback()  # a new snapshot
     assert session.get(Agent, AGENT).online  # type: ignore[union-attr]
     assert session.scalars(select(Camera.status).where(Camera.camera_id == "cam-1")).one() == "ok"
+
+
+def test_a_link_back_within_the_grace_period_changes_nothing(
+    writer: BatchWriter, session: Session, database: Database
+) -> None:
+    # A broker restart: every agent's will, then its birth a few seconds later.
+    write(writer, f.birth(AGENT, T0), f.camera_status(AGENT, "cam-1", "ok", T0))
+    events_before = count(session, Event)
+    writer.write([received(*f.wire(f.offline(AGENT, T0)), at=T0 + MIN)])
+    writer.write([received(*f.wire(f.birth(AGENT, T0 + MIN + dt.timedelta(seconds=3))), at=T0 + MIN)])
+    _settle(database, T0 + 10 * MIN)
+    session.rollback()
+    agent = session.get(Agent, AGENT)
+    assert agent is not None and agent.online and agent.link_lost_at is None and agent.presence_since == T0
+    assert session.scalars(select(Camera.status)).one() == "ok"
+    assert count(session, Event) == events_before
+    assert count(session, CameraStatusChange) == 1
+
+
+def test_without_a_grace_period_a_lost_link_is_offline_at_once(database: Database, session: Session) -> None:
+    directory = AgentDirectory.fixed(f.registry({AGENT: "16.71"}))
+    writer = BatchWriter(database, directory, StoreSettings(offline_grace_s=0))
+    write(writer, f.birth(AGENT, T0), f.camera_status(AGENT, "cam-1", "ok", T0))
+    writer.write([received(*f.wire(f.offline(AGENT, T0)), at=T0 + MIN)])
+    assert not session.get(Agent, AGENT).online  # type: ignore[union-attr]
+    assert session.scalars(select(Camera.status)).one() == "unknown"
 
 
 def test_inventory_creates_identity_and_tracks_lost(writer: BatchWriter, session: Session) -> None:

@@ -14,10 +14,10 @@ import tomli_w
 from edge_agent.checks.base import CameraTarget
 from edge_agent.config import AgentConfig
 from edge_agent.decodes import DecodeRotation
-from edge_agent.reasons import REASONS
 from edge_agent.scheduler import CameraChecker, CycleResult, close_resources, make_resources
 from shared.codec import decode, encode
 from shared.messages import CameraState, CameraStatus, Outcome
+from shared.reasons import CAMERA as REASONS
 from simulator.testing import FleetClient, run_fleet_process
 from tests.edge_agent.conftest import agent_config
 

@@ -176,6 +176,8 @@ def test_get_services_unusable_falls_back_to_capabilities() -> None:
 
 def test_unreachable_advertised_address_is_probed_once_per_refresh(caplog: pytest.LogCaptureFixture) -> None:
     """Every service advertised on a dead address: one probe, one log line per URL, the camera's address used."""
+    if asyncio.run(tcp_reachable("192.0.2.1", 8080, timeout=1.5)):
+        pytest.skip("this network answers for 192.0.2.1 (TEST-NET-1): nothing here is unreachable")
     device = CannedDevice(base_override="http://192.0.2.1:8080")
 
     async def scenario(session: OnvifSession) -> Any:
@@ -305,3 +307,20 @@ def test_a_basic_challenge_gets_no_password() -> None:
 
     assert run(hostile(basic_only), scenario) == "auth_failed"
     assert authorizations and not any(authorizations)
+
+
+@pytest.mark.parametrize(("status", "body", "reason"), [
+    (503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", "onvif_no_answer"),
+    (500, b"<html><body>Internal Server Error</body></html>", "onvif_no_answer"),
+    (404, b"<html><head><title>404</title></head><body>Not Found</body></html>", "onvif_no_answer"),
+    (200, b"<html><body>Welcome</body></html>", "onvif_malformed"),
+])
+def test_an_error_page_is_not_a_soap_fault(status: int, body: bytes, reason: str) -> None:
+    """A well-formed HTML error page is the service missing or dead (down evidence), not a camera answering
+    SOAP badly; the same page with HTTP 200 is an answer, just not SOAP."""
+    device = CannedDevice(replies={"*": Reply(body, status, "text/html")})
+
+    async def scenario(session: OnvifSession) -> str:
+        return await failure_of(session.system_time())
+
+    assert run(device, scenario) == reason

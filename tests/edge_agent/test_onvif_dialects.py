@@ -55,7 +55,8 @@ def _cycle(fleet: FleetClient, tmp_path: Path) -> dict[str, dict[str, CheckOutco
 
 def test_every_dialect_passes_the_onvif_checks(fleet: FleetClient, tmp_path: Path) -> None:
     checks = _cycle(fleet, tmp_path)
-    dialect_of = {f"cam{index:04d}": name for index, name in enumerate(DIALECTS, 1)} | {NARROW: "narrow+skew"}
+    dialect_of = {c.id: c.dialect for c in fleet.cameras} | {NARROW: "narrow+skew"}
+    assert sorted(dialect_of.values()) == sorted([*DIALECTS, "narrow+skew"])
     problems = []
     for camera_id, outcomes in checks.items():
         seen = {name: f"{o.outcome.value}:{o.reason} {o.details or ''}" for name, o in outcomes.items()}
@@ -73,6 +74,13 @@ def test_every_dialect_passes_the_onvif_checks(fleet: FleetClient, tmp_path: Pat
         assert outcomes["credentials"].details["GetSnapshotUri"] == failure, dialect
         assert outcomes["credentials"].details["profile"] == "Profile_1", dialect
         assert outcomes["snapshot"].reason == "snapshot_unavailable", dialect
+    # No GetSystemDateAndTime at all: the credentials are still tried (signed with the agent's clock).
+    assert by_dialect["no_system_time"]["onvif"].details["time"] == "unsupported"
+    assert by_dialect["no_system_time"]["clock"].outcome is Outcome.SKIPPED
+    # Snapshots on another port than ONVIF: fetched there.
+    other_port = next(c for c in fleet.cameras if c.dialect == "snapshot_other_port")
+    assert f":{other_port.onvif_port}/" not in other_port.snapshot_url
+    assert by_dialect["snapshot_other_port"]["snapshot"].outcome is Outcome.OK
     # Local time and a zone instead of UTC: the offset is still known.
     assert by_dialect["local_time_only"]["clock"].outcome is Outcome.OK
     # Two hours off with a 5 s window: signed with the camera's clock, so accepted, and reported.

@@ -9,7 +9,7 @@ from zeep.exceptions import EntitiesForbidden, Fault, TransportError, XMLSyntaxE
 
 from edge_agent.onvif_errors import ReplyTooLarge, classify
 from edge_agent.onvif_lib import ONVIFError, ONVIFTimeoutError
-from edge_agent.reasons import DOWN_REASONS
+from shared.reasons import DOWN_REASONS
 
 NOT_AUTHORIZED = etree.fromstring(
     b'<Code xmlns:ter="http://www.onvif.org/ver10/error"><Subcode><Value>ter:NotAuthorized</Value></Subcode></Code>')

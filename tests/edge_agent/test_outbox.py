@@ -1,4 +1,4 @@
-"""The outbox: order, persistence across restarts, acknowledgement, and exact drop counts per bound."""
+"""The outbox: order, persistence across restarts, sent and confirmed, resends, and exact drop counts per bound."""
 
 from __future__ import annotations
 
@@ -58,10 +58,67 @@ def test_seq_increases_and_survives_restart(tmp_path: Path) -> None:
     assert [p.seq for p in pending] == [1, 2, 3, 5]
     decoded = decode(pending[0].topic, pending[0].payload)
     assert not hasattr(decoded, "reason") or isinstance(decoded.message, CommandResult)  # type: ignore[union-attr]
-    assert reopened.ack(2) and not reopened.ack(2)
+    assert reopened.mark_sent(2) and not reopened.mark_sent(2)
     assert [p.seq for p in reopened.pending()] == [1, 3, 5]
     assert [p.seq for p in reopened.pending(after_seq=1, limit=1)] == [3]
     reopened.close()
+
+
+def test_a_sent_report_stays_until_central_confirms_it_and_survives_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    clock = FakeClock()
+    outbox = Outbox(path, max_bytes=10**9, max_age_s=10**9, clock=clock)
+    ids = [outbox.add(_result(f"c{i}")).msg_id for i in range(3)]  # type: ignore[arg-type]
+    assert outbox.mark_sent(1) and outbox.mark_sent(2)
+    stats = outbox.stats()
+    assert (stats.depth, stats.awaiting_confirmation) == (3, 2)
+    assert [p.seq for p in outbox.pending()] == [3]  # sent ones are not sent twice on their own
+    outbox.close()
+
+    reopened = Outbox(path, max_bytes=10**9, max_age_s=10**9, clock=clock)
+    assert (reopened.stats().depth, reopened.stats().awaiting_confirmation) == (3, 2)
+    # A confirmation names a sent report, an unsent one (a resend's twin was stored) and a stranger.
+    assert reopened.confirm([ids[0], ids[2], "f" * 32]) == 2
+    stats = reopened.stats()
+    assert (stats.depth, stats.awaiting_confirmation, stats.bytes > 0) == (1, 1, True)
+    assert reopened.confirm([ids[0]]) == 0  # twice: nothing left to forget
+    assert reopened.pending() == []
+
+
+def test_unconfirmed_reports_go_back_to_waiting_after_the_timeout(tmp_path: Path) -> None:
+    clock = FakeClock()
+    outbox = Outbox(tmp_path / "o.sqlite", max_bytes=10**9, max_age_s=10**9, clock=clock)
+    for i in range(3):
+        outbox.add(_result(f"c{i}"))  # type: ignore[arg-type]
+    outbox.mark_sent(2)
+    clock.now += 50
+    outbox.mark_sent(3)
+    assert outbox.resend_unconfirmed(60) is None
+    clock.now += 20  # seq 2 sent 70 s ago, seq 3 20 s ago
+    assert outbox.resend_unconfirmed(60) == (2, 1)
+    assert [p.seq for p in outbox.pending()] == [1, 2]
+    assert outbox.stats().awaiting_confirmation == 1
+
+
+def test_an_outbox_written_before_confirmations_keeps_its_reports_waiting(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE outbox (seq INTEGER PRIMARY KEY, msg_id TEXT NOT NULL, topic TEXT NOT NULL,
+            payload BLOB NOT NULL, retain INTEGER NOT NULL, key TEXT, latest INTEGER NOT NULL,
+            created REAL NOT NULL, size INTEGER NOT NULL);
+        INSERT INTO meta VALUES ('next_seq', 8), ('dropped', 0), ('rejected', 0);
+        INSERT INTO outbox VALUES (7, 'aa', 'scc/v1/agents/agent-1/metrics', x'7b7d', 0, NULL, 0, 999999.0, 2);
+    """)
+    old.commit()
+    old.close()
+    outbox = Outbox(path, max_bytes=10**9, max_age_s=10**9, clock=FakeClock())
+    assert [p.seq for p in outbox.pending()] == [7]
+    assert outbox.add(_result("n")).seq == 8  # type: ignore[arg-type]
+    assert outbox.mark_sent(7) and outbox.confirm(["aa"]) == 1
 
 
 def test_rejected_reports_are_counted_and_forgotten(tmp_path: Path) -> None:
@@ -154,3 +211,15 @@ def test_host_metrics_report_the_reports_the_broker_refused(tmp_path: Path) -> N
     stats = OutboxStats(depth=1, bytes=10, dropped_total=2, rejected_total=5, next_seq=3)
     metrics = sample("agent-plg", tmp_path, stats)(3, "0" * 32)
     assert (metrics.outbox_dropped_total, metrics.outbox_rejected_total) == (2, 5)
+
+
+def test_the_bound_drops_the_oldest_report_even_when_sent_and_unconfirmed(tmp_path: Path) -> None:
+    size = _size(tmp_path / "probe.sqlite", _result("c0"))
+    outbox = Outbox(tmp_path / "o.sqlite", max_bytes=2 * size, max_age_s=10**9)
+    outbox.add(_result("c0"))  # type: ignore[arg-type]
+    outbox.add(_result("c1"))  # type: ignore[arg-type]
+    outbox.mark_sent(1)
+    outbox.add(_result("c2"))  # type: ignore[arg-type]
+    stats = outbox.stats()
+    assert (stats.dropped_total, stats.depth, stats.awaiting_confirmation) == (1, 2, 0)
+    assert [p.seq for p in outbox.pending()] == [2, 3]

@@ -208,15 +208,40 @@ def test_transient_refusal_keeps_the_report_and_resends_it(pki: Pki, tmp_path: P
         publisher._handed_up_to = seqs[2]
 
         def full(_seq: int) -> bool:
-            raise OutboxUnavailable("outbox x: cannot delete: disk full")
+            raise OutboxUnavailable("outbox x: cannot mark sent: disk full")
 
-        outbox.ack = full  # type: ignore[method-assign,assignment]
+        outbox.mark_sent = full  # type: ignore[method-assign,assignment]
         publisher._acknowledged(3, ReasonCode(PacketTypes.PUBACK, identifier=0))
         assert publisher._handed_up_to == seqs[2] - 1
         publisher.client.loop_stop()
         outbox.close()
 
     asyncio.run(run())
+
+
+def test_no_matching_subscribers_is_not_delivery(pki: Pki, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # PUBACK 0x10: the broker took the report, but central's ingest was not subscribed to receive it.
+    caplog.set_level(logging.INFO, logger="edge_agent.publisher")
+    async def run() -> None:
+        publisher = _publisher(pki, tmp_path)
+        outbox = publisher.outbox
+        seqs = [outbox.add(_metrics(publisher.agent)).seq for _ in range(3)]
+        publisher._inflight = {1: (seqs[0], "t"), 2: (seqs[1], "t"), 3: (seqs[2], "t")}
+        publisher._handed_up_to = seqs[2]
+        for mid in (1, 2):
+            publisher._acknowledged(mid, ReasonCode(PacketTypes.PUBACK, identifier=0x10))
+        assert [p.seq for p in outbox.pending()] == seqs  # still waiting to be sent, none marked sent
+        assert outbox.stats().awaiting_confirmation == 0 and publisher.acks == 0
+        assert publisher._handed_up_to == seqs[0] - 1 and publisher._retry_s > 0
+        publisher._acknowledged(3, ReasonCode(PacketTypes.PUBACK, identifier=0))  # the ingest is back
+        assert outbox.stats().awaiting_confirmation == 1
+        publisher.client.loop_stop()
+        outbox.close()
+
+    asyncio.run(run())
+    lines = [r.getMessage() for r in caplog.records if "no subscriber received it" in r.getMessage()]
+    assert len(lines) == 1, "one line per run of refusals, not one per report"
+    assert any("subscribed again" in r.getMessage() for r in caplog.records)
 
 
 def test_paho_callbacks_never_raise_into_the_network_thread(pki: Pki, tmp_path: Path) -> None:
@@ -313,6 +338,8 @@ def test_real_broker_acl_refusal_is_dropped_and_the_queue_moves_on(
     tls_broker.reload()
     config = agent_config(name, tmp_path, broker_port=tls_broker.port, ca=pki.ca_cert, cert=pki.cert(name),
                           key=pki.key(name))
+    # A subscriber, or the broker answers 0x10 (no matching subscribers), which is no delivery.
+    tls_broker.connect(CENTRAL).subscribe_and_wait(topics.metrics(name))
 
     async def run() -> None:
         outbox = Outbox(tmp_path / "outbox.sqlite", max_bytes=10**8, max_age_s=86_400)
@@ -322,7 +349,9 @@ def test_real_broker_acl_refusal_is_dropped_and_the_queue_moves_on(
             outbox.add(_metrics("someone-else"))  # another agent's topic: the broker's ACL says 0x87
             outbox.add(_metrics(name))
             publisher.wake()
-            await _until(lambda: outbox.stats().depth == 0, 20, "the outbox to drain")
+            # Sent and awaiting central's confirmation, which this plain subscriber never gives.
+            await _until(lambda: outbox.stats().awaiting_confirmation == outbox.stats().depth == 1, 20,
+                         "the good report to be sent")
             assert outbox.stats().rejected_total == 1 and publisher.rejected == 1 and publisher.acks == 1
             assert publisher.network_alive()
         finally:

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from edge_agent.reasons import DOWN_REASONS, REASONS
 from edge_agent.status import SIGNAL_GROUPS, Decision, decide, hard_down
 from shared.messages import CameraState, CheckOutcome, Outcome
+from shared.reasons import CAMERA as REASONS
+from shared.reasons import DOWN_REASONS
 
 CHECKS = ("reachable", "onvif", "clock", "credentials", "snapshot", "image", "rtsp", "stream")
 

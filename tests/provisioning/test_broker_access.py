@@ -103,6 +103,24 @@ def test_central_command_reaches_only_its_agent(tls_broker: TlsBroker) -> None:
     palembang.assert_no_message(0.5)
 
 
+def test_confirmations_reach_only_their_agent_and_only_central_writes_them(tls_broker: TlsBroker) -> None:
+    palembang = tls_broker.connect(AGENT_PALEMBANG)
+    palembang.subscribe_and_wait(topics.confirmations(AGENT_MUBA))  # granted, never delivered (see above)
+    palembang.subscribe_and_wait(topics.confirmations(AGENT_PALEMBANG))
+    # An agent confirming its own reports (or another's) would let the outbox forget what central never stored.
+    assert palembang.publish_and_wait(topics.confirmations(AGENT_PALEMBANG), b"{}").value == NOT_AUTHORIZED
+    assert palembang.publish_and_wait(topics.confirmations(AGENT_MUBA), b"{}").value == NOT_AUTHORIZED
+    central = tls_broker.connect(CENTRAL)
+    assert central.publish_and_wait(topics.confirmations(AGENT_MUBA), b"for muba").value in (
+        SUCCESS,
+        NO_MATCHING_SUBSCRIBERS,
+    )
+    assert central.publish_and_wait(topics.confirmations(AGENT_PALEMBANG), b"for palembang").value == SUCCESS
+    message = palembang.next_message()
+    assert (message.topic, message.payload) == (topics.confirmations(AGENT_PALEMBANG), b"for palembang")
+    palembang.assert_no_message(0.5)
+
+
 def test_central_cannot_pose_as_an_agent(tls_broker: TlsBroker) -> None:
     central = tls_broker.connect(CENTRAL)
     assert central.publish_and_wait(topics.metrics(CENTRAL), b"{}").value == NOT_AUTHORIZED

@@ -118,6 +118,9 @@ def sample_message(model: type) -> Any:
             websites_down=0,
             websites_total=12,
         ),
+        m.ReportsStored: lambda: m.ReportsStored(
+            msg_id=m.new_message_id(), agent="plg-01", ts=TS, msg_ids=["0123456789abcdef0123456789abcdef", "f" * 32],
+        ),
         m.PublicCameraStatus: lambda: m.PublicCameraStatus(
             **_public(),
             regency="16.71",

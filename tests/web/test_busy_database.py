@@ -121,7 +121,7 @@ def _every_form(
 
     post(f"/cameras/{camera_pk}/metadata", display_name=f"Kamera {round_no}", owner_opd="Dishub", tags="a, b")
     post(f"/cameras/{camera_pk}/check")
-    post("/rollout/16.71", target_cameras=str(10 + round_no), target_websites="3", stage="pilot")
+    post("/rollout/16.71", target_cameras=str(10 + round_no), target_websites="3", stage="box_installed")
     post(f"/alerts/{alert_id}/ack")
     post(f"/alerts/{alert_id}/mute", duration="1h")
     post("/alerts/silences", kind="maintenance", target_kind="regency", target="16.71", reason="busy")
@@ -150,7 +150,7 @@ def test_forms_and_token_reads_survive_a_busy_writer(busy_app: Flask, busy_datab
     with Ingest(str(busy_database.url)) as ingest:
         for round_no in range(ROUNDS):
             for response in _every_form(client, busy_database, alert_id, camera_pk, round_no):
-                if response.status_code >= 500:
+                if response.status_code >= 400:
                     failures.append(f"POST {response.request.path}: {response.status_code}")
             for path in ("/api/v1/cameras", "/api/v1/regencies", "/api/v1/websites", "/api/v1/alerts"):
                 response = api.get(path, headers=bearer)

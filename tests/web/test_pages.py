@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from central.alerts.tables import AlertRecord
 from central.storage.db import Database
+from central.storage.models import Camera
 from central.web import create_app
 from central.web.reasons import camera_reason, humanize_code
+from shared.regencies import all_regencies
 from tests.web.conftest import csrf_from, log_in, make_config
 from tests.web.seed import HOSTILE_NAME, Seeded
 
@@ -192,9 +197,72 @@ def test_check_now_sends_the_command(
 
 def test_wall_fits_and_rotates(viewer: FlaskClient) -> None:
     html = viewer.get("/wall").text
-    assert 'data-next-url="/wall?mode=regency&amp;screen=1"' in html
+    assert 'data-next-url="/wall?mode=regency&amp;screen=1&amp;per=24"' in html
     assert "wall-tile" in html
     assert viewer.get("/wall?mode=group").status_code == 200
+
+
+def _wall_cameras(client: FlaskClient, url: str) -> tuple[list[str], str]:
+    html = client.get(url).text
+    next_url = re.search(r'data-next-url="([^"]+)"', html)
+    assert next_url
+    return re.findall(r'data-camera="(\d+)"', html), next_url.group(1).replace("&amp;", "&")
+
+
+def test_the_wall_pages_through_every_camera_problems_first(viewer: FlaskClient, web_database: Database) -> None:
+    with web_database.session() as session:
+        expected = {
+            str(pk): status
+            for pk, status in session.execute(
+                select(Camera.id, Camera.status).where(Camera.regency_code == "16.71", Camera.in_service)
+            )
+        }
+    seen: list[str] = []
+    url = "/wall?regency=16.71&per=5"
+    for _ in range(len(expected)):
+        ids, url = _wall_cameras(viewer, url)
+        if ids and ids[0] in seen:
+            break  # back at the first screen
+        seen.extend(ids)
+    assert sorted(seen) == sorted(expected), "every camera of the regency appears on some screen, once"
+    order = {"offline": 0, "degraded": 1, "unknown": 2, "ok": 3}
+    ranks = [order[expected[pk]] for pk in seen]
+    assert ranks == sorted(ranks), "problems first, across screens"
+
+
+def test_the_wall_strip_names_every_regency_with_state_and_labelled_counts(viewer: FlaskClient) -> None:
+    html = viewer.get("/wall?lang=id").text
+    cells = re.findall(r'<div class="strip-cell health-(\w+)[^"]*" data-regency="([\d.]+)">(.*?)</div>', html, re.S)
+    assert len(cells) == 17
+    assert {code for _, code, _ in cells} == {r.code for r in all_regencies()}
+    ranks = [["critical", "warn", "ok", "inactive"].index(health) for health, _, _ in cells]
+    assert ranks == sorted(ranks), "worst first"
+    words = {"critical": "kritis", "warn": "perlu perhatian", "ok": "semua baik", "inactive": "belum terintegrasi"}
+    for health, _, cell in cells:
+        assert words[health] in cell
+        if health != "inactive":
+            assert re.search(r"\d+ mati · \d+ terganggu", cell), cell
+
+
+def test_the_wall_rings_for_an_unacknowledged_critical_alert_until_acknowledged(
+    admin: FlaskClient, web_database: Database
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with web_database.session(write=True) as session:
+        session.add(
+            AlertRecord(
+                alert_id="al-wall-1", key="camera.offline:x", rule="camera.offline", subject_kind="camera",
+                subject_id="agent-1671/cam-0001", subject_label="Jembatan Ampera 1", regency_code="16.71",
+                severity="critical", started_at=now - dt.timedelta(minutes=75), fired_at=now,
+            )
+        )
+    html = admin.get("/wall?lang=id").text
+    assert 'data-alarms="1"' in html and "Jembatan Ampera 1" in html and "1 jam 15 mnt" in html
+    token = csrf_from(html)
+    assert admin.post("/alerts/al-wall-1/ack", data={"csrf_token": token, "next": "/wall"}).status_code == 302
+    html = admin.get("/wall?lang=id").text
+    assert 'data-alarms="0"' in html
+    assert re.search(r"ditanggapi oleh <strong>admin</strong>", html)
 
 
 def test_public_status_is_off_by_default_and_anonymous_when_on(

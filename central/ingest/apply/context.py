@@ -28,7 +28,7 @@ class Batch:
 
     def refuse(self, entry: Accepted[Any], category: str, reason: str) -> None:
         """Quarantine ``entry`` instead of storing it (a handler's refusal, e.g. a camera never inventoried)."""
-        self.refused.append(Rejected(entry.item, category, reason, entry.message.agent))
+        self.refused.append(Rejected(entry.item, category, reason, entry.message.agent, entry.message.msg_id))
 
     def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """The dialect's INSERT, for ON CONFLICT clauses."""

@@ -1,10 +1,18 @@
-"""Agent presence (birth and last will): online or offline, and an offline agent's cameras go unknown."""
+"""Agent presence (birth and last will): online or offline, and an offline agent's cameras go unknown.
+
+A last will (``connection_lost``) does not take the agent offline at once: it records when the link
+died (``link_lost_at``) and the agent stays online for ``offline_grace_s``. A birth within that time
+clears it and nothing changed, so a broker restart (every agent drops and reconnects within seconds)
+makes no status changes, events or alerts. :func:`settle_lost_links`, run by the worker every few
+seconds, takes the agents still gone after the grace period offline as of when their link died. A
+clean ``shutdown`` goes offline at once: an operator stopped the agent.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from central.ingest.apply.agents import agents
 from central.ingest.apply.context import Batch
@@ -12,7 +20,14 @@ from central.ingest.apply.rows import cameras, newest
 from central.ingest.batch import Accepted
 from central.storage.models import EventKind
 from central.storage.text import clean_text
-from central.storage.transitions import AGENT_OFFLINE_REASON, CameraNow, cameras_unknown, event_row
+from central.storage.transitions import (
+    AGENT_OFFLINE_REASON,
+    CameraNow,
+    Republish,
+    Transitions,
+    cameras_unknown,
+    event_row,
+)
 from shared.messages import AgentBirth, AgentOffline, CameraState
 
 _WATCHED = select(
@@ -35,19 +50,25 @@ def apply(batch: Batch, entries: list[Accepted[AgentBirth | AgentOffline]]) -> N
         if isinstance(message, AgentBirth):
             conn.execute(
                 update(agents).where(agents.c.name == agent).values(
-                    online=True, presence_since=entry.ts, presence_ts=entry.ts, offline_reason="",
+                    online=True, presence_ts=entry.ts, offline_reason="", link_lost_at=None,
                     agent_version=clean_text(message.agent_version), hostname=clean_text(message.hostname),
                     started_at=message.started_at, cameras_configured=message.cameras_configured,
                     websites_configured=message.websites_configured,
                 )
             )
             if not online.get(agent):
+                conn.execute(update(agents).where(agents.c.name == agent).values(presence_since=entry.ts))
                 events.append(event_row(EventKind.AGENT_ONLINE, entry.ts, entry.regency, agent, agent,
                                         old="offline", new="online", message=clean_text(message.agent_version)))
             online[agent] = True
         else:
             # A last will carries the ts of when it was armed; the broker sends it when the link died.
             when = entry.item.received_at if message.reason == "connection_lost" else entry.ts
+            if message.reason == "connection_lost" and batch.settings.offline_grace_s > 0:
+                if online.get(agent, True):  # the first will of a run: the grace period starts when the link died
+                    conn.execute(update(agents).where(agents.c.name == agent, agents.c.link_lost_at.is_(None))
+                                 .values(link_lost_at=when, presence_ts=entry.ts))
+                continue
             conn.execute(
                 update(agents).where(agents.c.name == agent).values(
                     online=False, presence_since=when, presence_ts=entry.ts, offline_reason=message.reason
@@ -57,13 +78,39 @@ def apply(batch: Batch, entries: list[Accepted[AgentBirth | AgentOffline]]) -> N
                 events.append(event_row(EventKind.AGENT_OFFLINE, when, entry.regency, agent, agent, old="online",
                                         new="offline", reason=message.reason))
             online[agent] = False
-            _unwatched(batch, agent, entry.regency, when)
+            _unwatched(conn, batch.transitions, agent, entry.regency, when)
         batch.transitions.republish.regencies.add(entry.regency)
 
 
-def _unwatched(batch: Batch, agent: str, regency: str, when: dt.datetime) -> None:
+def links_lost(conn: Connection) -> bool:
+    """Whether any agent's link died and its grace period is running."""
+    return conn.execute(select(agents.c.name).where(agents.c.link_lost_at.is_not(None)).limit(1)).first() is not None
+
+
+def settle_lost_links(conn: Connection, now: dt.datetime, grace: dt.timedelta) -> Republish:
+    """Agents whose link died ``grace`` ago or more and that have not come back go offline, as of that moment."""
+    transitions = Transitions()
+    gone = conn.execute(select(agents.c.name, agents.c.regency_code, agents.c.link_lost_at)
+                        .where(agents.c.link_lost_at.is_not(None), agents.c.link_lost_at <= now - grace)).all()
+    for name, regency, when in gone:
+        # Guarded by link_lost_at: a birth committed by another worker meanwhile wins.
+        changed = conn.execute(
+            update(agents).where(agents.c.name == name, agents.c.link_lost_at == when).values(
+                online=False, presence_since=when, offline_reason="connection_lost", link_lost_at=None)
+        ).rowcount
+        if not changed:
+            continue
+        transitions.events.append(event_row(EventKind.AGENT_OFFLINE, when, regency, name, name, old="online",
+                                            new="offline", reason="connection_lost"))
+        _unwatched(conn, transitions, name, regency, when)
+        transitions.republish.regencies.add(regency)
+    transitions.write_events(conn)
+    return transitions.republish
+
+
+def _unwatched(conn: Connection, transitions: Transitions, agent: str, regency: str, when: dt.datetime) -> None:
     """The offline agent's cameras' status is unknown from ``when`` on: nobody is watching them."""
-    rows = batch.conn.execute(
+    rows = conn.execute(
         # A lost camera stays offline (lost): the agent was not watching it anyway.
         _WATCHED.where(cameras.c.agent_name == agent, cameras.c.status != CameraState.UNKNOWN.value,
                        cameras.c.lost_at.is_(None))
@@ -74,5 +121,5 @@ def _unwatched(batch: Batch, agent: str, regency: str, when: dt.datetime) -> Non
         if current_ts is not None and current_ts > when:
             continue  # reported after the link died (store-and-forward backlog)
         unwatched.append(CameraNow(row.id, row.camera_id, row.regency_code, row.status, row.status_since))
-    cameras_unknown(batch.conn, batch.transitions, unwatched, [agent] * len(unwatched), AGENT_OFFLINE_REASON, when,
+    cameras_unknown(conn, transitions, unwatched, [agent] * len(unwatched), AGENT_OFFLINE_REASON, when,
                     regency=regency)

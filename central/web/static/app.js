@@ -31,6 +31,9 @@
 
   function swapRegions(html) {
     var fresh = new DOMParser().parseFromString(html, "text/html");
+    var freshRoot = fresh.querySelector(".wall-root");
+    var root = document.querySelector(".wall-root");
+    if (freshRoot && root) root.setAttribute("data-next-url", freshRoot.getAttribute("data-next-url") || "");
     var regions = document.querySelectorAll("[data-live-region]");
     for (var i = 0; i < regions.length; i++) {
       var old = regions[i];
@@ -42,15 +45,19 @@
     document.dispatchEvent(new CustomEvent("scc:refreshed"));
   }
 
-  function refresh() {
+  function refresh(url) {
     if (refreshing) { pendingAgain = true; return; }
     refreshing = true;
-    fetch(window.location.href, { credentials: "same-origin", headers: { "X-SCC-Live": "1" } })
+    var target = typeof url === "string" ? url : window.location.href;
+    fetch(target, { credentials: "same-origin", headers: { "X-SCC-Live": "1" } })
       .then(function (response) {
         if (response.redirected || !response.ok) throw new Error("refresh failed: " + response.status);
         return response.text();
       })
-      .then(swapRegions)
+      .then(function (html) {
+        swapRegions(html);
+        if (target !== window.location.href) window.history.replaceState(null, "", target);
+      })
       .catch(function () { /* the next change or reconnect tries again */ })
       .then(function () {
         refreshing = false;
@@ -90,15 +97,37 @@
     });
   }
 
-  // The video wall: go to the next screen after a while, and refresh pictures in between.
+  // The video wall. Tiles per screen follow the screen's size; the next screen is fetched and swapped in
+  // (never a page load, so the alarm sound armed by a click stays allowed); the alarm flashes and sounds
+  // while the server lists an unacknowledged critical alert, on every screen, until one acknowledges it.
+  var TILE_MIN_W = 280, TILE_MIN_H = 160, GRID_SHARE = 0.66;
+
+  function tilesForScreen() {
+    var cols = Math.max(1, Math.floor(window.innerWidth / TILE_MIN_W));
+    var rows = Math.max(1, Math.floor(window.innerHeight * GRID_SHARE / TILE_MIN_H));
+    return Math.min(48, Math.max(4, cols * rows));
+  }
+
   function wall() {
     var root = document.querySelector(".wall-root");
     if (!root) return;
+    var here = new URL(window.location.href);
+    if (!here.searchParams.has("per")) {
+      var per = tilesForScreen();
+      if (String(per) !== root.getAttribute("data-per")) {
+        here.searchParams.set("per", String(per));
+        window.location.replace(here.toString());
+        return;
+      }
+    }
     var rotateS = parseInt(root.getAttribute("data-rotate-s"), 10) || 20;
-    var refreshS = parseInt(root.getAttribute("data-refresh-s"), 10) || 15;
-    var next = root.getAttribute("data-next-url");
-    if (next) window.setTimeout(function () { window.location.assign(next); }, rotateS * 1000);
+    var refreshS = parseInt(root.getAttribute("data-refresh-s"), 10) || 10;
+    window.setInterval(function () {
+      var next = root.getAttribute("data-next-url");
+      if (next) refresh(new URL(next, window.location.href).toString());
+    }, rotateS * 1000);
     window.setInterval(refresh, refreshS * 1000);
+    alarm();
     // The server's configured zone, not the browser's: the wall shows the command room's time.
     var zone = root.getAttribute("data-zone") || "Asia/Jakarta";
     var zoneAbbr = root.getAttribute("data-zone-abbr") || "WIB";
@@ -111,6 +140,44 @@
     };
     clock();
     window.setInterval(clock, 1000);
+  }
+
+  function alarm() {
+    var sound = document.getElementById("alarm-sound");
+    var arm = document.getElementById("alarm-arm");
+    var armed = false;
+    function update() {
+      var region = document.getElementById("wall-alarm");
+      var ringing = !!region && parseInt(region.getAttribute("data-alarms"), 10) > 0;
+      body.classList.toggle("alarm-on", ringing);
+      if (!sound) return;
+      if (ringing && armed) {
+        var playing = sound.play();
+        if (playing && playing.catch) playing.catch(function () { /* blocked: the button says so */ });
+      } else {
+        sound.pause();
+        sound.currentTime = 0;
+      }
+    }
+    if (arm) {
+      arm.addEventListener("click", function () {
+        armed = true;
+        arm.classList.add("is-armed");
+        arm.textContent = arm.getAttribute("data-armed-word");
+        // This click is the gesture browsers require before a page may make sound.
+        if (sound) { sound.muted = false; sound.load(); }
+        update();
+      });
+    }
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!form.hasAttribute || !form.hasAttribute("data-wall-ack")) return;
+      event.preventDefault();
+      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+        .then(function () { refresh(); });
+    });
+    document.addEventListener("scc:refreshed", update);
+    update();
   }
 
   connect();

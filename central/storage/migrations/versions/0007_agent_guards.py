@@ -7,8 +7,8 @@
 - ``ix_quarantine_agent_last_seen``: the admin page, the API and the refusal alert read the
   quarantine per agent and recent first.
 
-Revision ID: 0006_agent_guards
-Revises: 0005_one_rollout_ladder
+Revision ID: 0007_agent_guards
+Revises: 0006_agent_link_lost
 
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0006_agent_guards"
-down_revision: Union[str, Sequence[str], None] = "0005_one_rollout_ladder"
+revision: str = "0007_agent_guards"
+down_revision: Union[str, Sequence[str], None] = "0006_agent_link_lost"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

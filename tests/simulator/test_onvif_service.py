@@ -1,4 +1,5 @@
-"""The real onvif-zeep-async client (ONVIFCamera) against the simulator: data, URIs, auth and SOAP faults."""
+"""The simulator's ONVIF service as a third-party client sees it: the real onvif-zeep-async ONVIFCamera against it
+(data, URIs, auth and SOAP faults). The agent's own client is tested in tests/edge_agent/test_onvif_client.py."""
 
 from __future__ import annotations
 
