@@ -148,8 +148,10 @@ def test_each_commit_is_confirmed_to_its_agent_with_redeliveries_and_quarantined
     running: RunningWorker, tls_broker: TlsBroker, database: Database
 ) -> None:
     agent = tls_broker.connect(AGENT_PALEMBANG)
-    inventory_first(agent, database, AGENT_PALEMBANG, [f"cam-{i}" for i in range(3)])
     agent.subscribe_and_wait(topics.confirmations(AGENT_PALEMBANG))
+    inventory = f.inventory(AGENT_PALEMBANG, [f"cam-{i}" for i in range(3)])  # only an inventory makes cameras
+    agent.publish_and_wait(*f.wire(inventory))
+    assert _confirmed_ids(agent, running, {inventory.msg_id}) == [inventory.msg_id]
     fresh = [f.camera_status(AGENT_PALEMBANG, f"cam-{i}", "ok") for i in range(3)]
     future = f.camera_status(AGENT_PALEMBANG, "cam-9", "ok", dt.datetime.now(dt.UTC) + dt.timedelta(days=2))
     for message in (*fresh, future):
@@ -192,7 +194,8 @@ def test_a_retired_cameras_retained_status_is_cleared_at_maintenance(
         reader.subscribe_and_wait(topic)
         agent = tls_broker.connect(AGENT_PALEMBANG)
         inventory_first(agent, database, AGENT_PALEMBANG, ["cam-9"])
-        agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, "cam-9", "offline")))
+        now = dt.datetime.now(dt.UTC)  # a fresh report: the silence sweep must not turn it unknown first
+        agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, "cam-9", "offline", now)))
         while b'"status":"offline"' not in reader.next_message(timeout=15).payload:
             pass  # the camera as its inventory made it (unknown), then the status, retained
 

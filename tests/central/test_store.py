@@ -188,6 +188,7 @@ def test_a_link_back_within_the_grace_period_changes_nothing(
     writer: BatchWriter, session: Session, database: Database
 ) -> None:
     # A broker restart: every agent's will, then its birth a few seconds later.
+    inventoried(writer, AGENT, "cam-1")
     write(writer, f.birth(AGENT, T0), f.camera_status(AGENT, "cam-1", "ok", T0))
     events_before = count(session, Event)
     writer.write([received(*f.wire(f.offline(AGENT, T0)), at=T0 + MIN)])
@@ -204,6 +205,7 @@ def test_a_link_back_within_the_grace_period_changes_nothing(
 def test_without_a_grace_period_a_lost_link_is_offline_at_once(database: Database, session: Session) -> None:
     directory = AgentDirectory.fixed(f.registry({AGENT: "16.71"}))
     writer = BatchWriter(database, directory, StoreSettings(offline_grace_s=0))
+    inventoried(writer, AGENT, "cam-1")
     write(writer, f.birth(AGENT, T0), f.camera_status(AGENT, "cam-1", "ok", T0))
     writer.write([received(*f.wire(f.offline(AGENT, T0)), at=T0 + MIN)])
     assert not session.get(Agent, AGENT).online  # type: ignore[union-attr]
