@@ -10,8 +10,8 @@ import datetime as dt
 
 from flask import Blueprint, abort, g, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel
 
+from central.api.schemas import QuarantineOut, RefusalCountOut, RefusedMessageOut
 from central.api.v1 import _json, _paging, authenticate
 from central.storage.quarantine import recent_refusals, refusal_counts
 from central.web.accounts import Role
@@ -21,30 +21,6 @@ from shared import topics
 
 bp = Blueprint("api_quarantine", __name__, url_prefix="/api/v1/quarantine")
 bp.before_request(authenticate)
-
-
-class RefusalCountOut(BaseModel):
-    agent: str | None
-    category: str
-    messages: int
-    first_seen_at: dt.datetime
-    last_seen_at: dt.datetime
-
-
-class RefusedMessageOut(BaseModel):
-    agent: str | None
-    category: str
-    reason: str
-    topic: str
-    times_seen: int
-    payload_size: int
-    first_seen_at: dt.datetime
-    last_seen_at: dt.datetime
-
-
-class QuarantineOut(BaseModel):
-    counts: list[RefusalCountOut]
-    recent: list[RefusedMessageOut]
 
 
 @bp.route("")

@@ -7,13 +7,14 @@ import datetime as dt
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
+from central.api.openapi import build_openapi
 from central.ingest.agents import AgentDirectory
 from central.ingest.store import BatchWriter, Received
 from central.storage.db import Database
 from central.storage.models import Agent
 from tests.central import factories as f
 from tests.web.seed import Seeded
-from tests.web.test_api import bearer
+from tests.web.test_api import bearer, validate
 
 AGENT = "agent-1671"
 
@@ -45,6 +46,7 @@ def test_the_api_gives_counts_and_examples_to_administrators_only(
 ) -> None:
     refuse_some(web_database)
     body = admin.get(f"/api/v1/quarantine?agent={AGENT}&limit=5").get_json()
+    validate(build_openapi(), "/quarantine", body)
     assert {(c["agent"], c["category"], c["messages"]) for c in body["counts"]} == {
         (AGENT, "unknown_camera", 1), (AGENT, "clock_ahead", 1)}
     assert {r["category"] for r in body["recent"]} == {"unknown_camera", "clock_ahead"}
