@@ -22,7 +22,8 @@ CYCLE_BUDGET_S = 300.0
 
 
 def _scenario(count: int) -> dict[str, Any]:
-    """A realistic mix: most sites healthy, a few slow, stale, down, hung or with expiring certificates."""
+    """A realistic mix: most sites healthy, a few slow, stale, down, hung, in maintenance, with expiring
+    certificates, and a hostile few whose gzip-encoded home page inflates to 1 GiB."""
     faults: dict[str, list[str]] = {}
     for index in range(count):
         if index % 50 == 7:
@@ -35,6 +36,10 @@ def _scenario(count: int) -> dict[str, Any]:
             faults[str(index)] = ["stale=90"]
         elif index % 40 == 12:
             faults[str(index)] = ["cert_expiring=10"]
+        elif index % 100 == 29:
+            faults[str(index)] = ["gzip_bomb=1024"]  # hostile: 1 MB on the wire, 1 GiB inflated
+        elif index % 100 == 59:
+            faults[str(index)] = ["maintenance=600"]
     return {"websites": {"faults": faults}}
 
 
@@ -107,7 +112,8 @@ def main() -> int:
         f"--concurrency {args.concurrency} --cycles {args.cycles}` (also run by `make bench`).",
         f"Machine: {platform.machine()}, Python {platform.python_version()}; the simulator runs in a child "
         "process so the checker's CPU is measured alone. Fault mix: 2% refused, 2% hung (10 s timeout), "
-        "~4% slow (2 s), ~4% stale, ~2% certificates expiring; the rest healthy, signals spread evenly over "
+        "~4% slow (2 s), ~4% stale, ~2% certificates expiring, 1% gzip bombs (1 GiB inflated, capped at "
+        "5 MiB), 1% in maintenance; the rest healthy, signals spread evenly over "
         "WordPress, RSS, Atom, sitemap, Last-Modified and none.",
         "",
         "| cycle | sites | wall time | checker CPU | CPU share of 5 min | budget used |",

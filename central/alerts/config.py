@@ -115,7 +115,6 @@ class MqttChannel(ChannelFilter):
     """AlertEvent on scc/v1/public/alerts, through the broker in [broker] with central's certificate."""
 
     enabled: bool = False
-    client_id: str = "scc-central-alerts"
     publish_timeout_s: float = Field(10.0, gt=0)
 
 

@@ -19,7 +19,7 @@ from central.mail import MailError, SmtpMailer, build_email
 from central.redact import display_url
 from shared import topics
 from shared.messages import AlertEvent
-from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success
+from shared.mqtt import ALERTS_PURPOSE, QOS_AT_LEAST_ONCE, make_client, reason_is_success
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +132,8 @@ class MqttSender:
         if self._client is not None:
             return self._client
         broker = self._broker
-        client = make_client(
-            self._channel.client_id, TlsFiles(broker.ca, broker.cert, broker.key), logger=log
-        )
+        # Its own certificate: with the ingest's, each connection would take the other's session.
+        client = make_client(broker.tls.sibling(ALERTS_PURPOSE), logger=log)
 
         def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
             if reason_is_success(reason):

@@ -19,8 +19,7 @@ from central.storage.models import Camera, Event, EventKind, Website
 from central.web.accounts import ApiToken, token_by_secret
 from central.web.auth import current_role
 from central.web.database import db_session, write_transaction
-from central.web.pages import province_rollup
-from central.web.province import RegencyRollup
+from central.web.province import RegencyRollup, province_rollup
 from central.web.reasons import camera_reason, details_for
 from central.web.thumbnails import thumbnail_response
 from shared.messages import utc_now
@@ -168,8 +167,8 @@ def regencies() -> ResponseReturnValue:
                 regencies_integrated=rollup.regencies_integrated,
                 cameras_total=rollup.cameras_total,
                 cameras_live=rollup.cameras_live,
-                websites_total=rollup.total("websites_total"),
-                websites_fresh=rollup.total("websites_fresh"),
+                websites_total=rollup.totals.websites_total,
+                websites_fresh=rollup.totals.websites_fresh,
             ),
             total=total,
             limit=limit,

@@ -50,7 +50,12 @@ WEBSITE_UP = frozenset({"up", "degraded"})  # reachable, even if slow
 
 @dataclass(slots=True)
 class RegencyCounts:
-    """Current counts for one regency: what RegencySummary publishes and the overview tiles show."""
+    """Current counts for one owner (a regency, or the province's own offices): the one definition the
+    overview tiles, the API and the public RegencySummary all read.
+
+    A camera status or website state outside the known ones counts as unknown (grey): it never
+    vanishes from the totals. "Reporting" is everything not unknown (a site in maintenance reports).
+    """
 
     code: str
     name: str
@@ -60,30 +65,42 @@ class RegencyCounts:
     agents_online: int = 0
     agents_total: int = 0
     last_seen_at: dt.datetime | None = None  # the newest contact from any of its agents
-    cameras: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CAMERA_STATES, 0))
-    websites: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WEBSITE_STATES, 0))
+    completed_on: dt.date | None = None  # the sign-off date operators recorded
+    cameras_ok: int = 0
+    cameras_degraded: int = 0
+    cameras_offline: int = 0
+    cameras_unknown: int = 0
+    websites_fresh: int = 0
+    websites_stale: int = 0
+    websites_down: int = 0
+    websites_maintenance: int = 0  # within an announced maintenance: neither up nor down
+    websites_unknown: int = 0
     regency: Regency | None = field(default=None, repr=False)
     rollout: Rollout | None = field(default=None, repr=False)  # None: no plan recorded yet
 
+    def add_cameras(self, status: str, count: int) -> None:
+        field_name = f"cameras_{status}" if status in CAMERA_STATES else "cameras_unknown"
+        setattr(self, field_name, getattr(self, field_name) + count)
+
+    def add_websites(self, state: str, count: int) -> None:
+        field_name = f"websites_{state}" if state in WEBSITE_STATES else "websites_unknown"
+        setattr(self, field_name, getattr(self, field_name) + count)
+
     @property
     def cameras_total(self) -> int:
-        return sum(self.cameras.values())
+        return self.cameras_reporting + self.cameras_unknown
 
     @property
     def websites_total(self) -> int:
-        return sum(self.websites.values())
+        return self.websites_reporting + self.websites_unknown
 
     @property
     def cameras_reporting(self) -> int:
-        return sum(self.cameras.get(state, 0) for state in CAMERA_STATES if state != "unknown")
+        return self.cameras_ok + self.cameras_degraded + self.cameras_offline
 
     @property
     def websites_reporting(self) -> int:
-        return sum(self.websites.get(state, 0) for state in WEBSITE_STATES if state != "unknown")
-
-    @property
-    def completed_on(self) -> dt.date | None:
-        return self.rollout.completed_on if self.rollout else None
+        return self.websites_fresh + self.websites_stale + self.websites_down + self.websites_maintenance
 
 
 def regency_counts(
@@ -103,6 +120,7 @@ def regency_counts(
             rollout.stage if rollout else RolloutStage.PLANNED.value,
             (rollout.target_cameras or 0) if rollout else 0,
             (rollout.target_websites or 0) if rollout else 0,
+            completed_on=rollout.completed_on if rollout else None,
             regency=regency,
             rollout=rollout,
         )
@@ -120,7 +138,7 @@ def regency_counts(
         .group_by(Camera.regency_code, Camera.status)
     ):
         if code in result:
-            result[code].cameras[status] = result[code].cameras.get(status, 0) + count
+            result[code].add_cameras(status, count)
     website_filter = Website.regency_code.in_(codes) if codes else true()
     for code, state, count in session.execute(
         select(Website.regency_code, Website.state, func.count())
@@ -128,7 +146,7 @@ def regency_counts(
         .group_by(Website.regency_code, Website.state)
     ):
         if code in result:
-            result[code].websites[state] = result[code].websites.get(state, 0) + count
+            result[code].add_websites(state, count)
     agent_filter = Agent.regency_code.in_(codes) if codes else true()
     for code, total, online, last_seen in session.execute(
         select(
@@ -155,11 +173,11 @@ def province_counts(session: Session, code: str, name: str, agents: Collection[s
         .where(Camera.agent_name.in_(agents), Camera.in_service)
         .group_by(Camera.status)
     ):
-        result.cameras[status] = result.cameras.get(status, 0) + count
+        result.add_cameras(status, count)
     for state, count in session.execute(
         select(Website.state, func.count()).where(Website.agent_name.in_(agents)).group_by(Website.state)
     ):
-        result.websites[state] = result.websites.get(state, 0) + count
+        result.add_websites(state, count)
     total, online, last_seen = session.execute(
         select(
             func.count(), func.sum(case((Agent.online.is_(True), 1), else_=0)), func.max(Agent.last_seen_at)

@@ -54,6 +54,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         live,
         ops,
         pages,
+        province,
         proxies,
         public,
         quarantine,
@@ -79,6 +80,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         ROLLUP_CACHE_S=config.web.rollup_cache_s,
         SSE_POLL_S=config.web.sse_poll_s,
         SSE_MAX_S=config.web.sse_max_s,
+        SSE_STREAM_SLOTS=config.web.stream_slots,
         WALL_ROTATE_S=config.web.wall_rotate_s,
         JSON_SORT_KEYS=False,
         **security.SESSION_SETTINGS,
@@ -93,6 +95,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     security.init_app(app)
     i18n.init_app(app, config.web.default_locale, config.web.timezone)
     templating.init_app(app)
+    province.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]

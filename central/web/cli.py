@@ -138,6 +138,7 @@ def gunicorn_argv(config: CentralConfig, args: argparse.Namespace) -> tuple[list
     env["SCC_WEB_BIND"] = args.bind or config.web.bind
     env["SCC_WEB_WORKERS"] = str(args.workers or config.web.workers)
     env["SCC_WEB_THREADS"] = str(args.threads or config.web.threads)
+    env["SCC_WEB_STREAM_SLOTS"] = str(config.web.stream_slots)
     if args.no_access_log:
         env["SCC_WEB_ACCESSLOG"] = ""
     if getattr(args, "config", None):

@@ -15,7 +15,7 @@ from central.storage.quarantine import refusing_agents
 from central.web import cartogram, charts, i18n
 from central.web.auth import login_required
 from central.web.database import db_session
-from central.web.province import ProvinceRollup, RegencyRollup, RollupCache
+from central.web.province import ProvinceRollup, RegencyRollup, province_rollup
 from central.web.reasons import details_for
 from central.web.thumbnails import thumbnail_response
 from shared.regencies import PROVINCE_CODE, is_regency_code
@@ -32,24 +32,9 @@ CAMERAS_PER_PAGE = 120
 LONGEST_DOWN_LISTED = 10
 
 
-def province_rollup() -> ProvinceRollup:
-    cache: RollupCache | None = current_app.extensions.get("scc_rollup_cache")
-    if cache is None:
-        cache = current_app.extensions["scc_rollup_cache"] = RollupCache(
-            current_app.config["ROLLUP_CACHE_S"], current_app.config["SCC"].province
-        )
-    return cache.get(db_session())
-
-
 def province_agents() -> tuple[str, ...]:
     """The agents reporting for the province's own offices (central.toml [province] agents)."""
     return tuple(current_app.config["SCC"].province.agents)
-
-
-def clear_rollup_cache() -> None:
-    cache: RollupCache | None = current_app.extensions.get("scc_rollup_cache")
-    if cache is not None:
-        cache.clear()
 
 
 def _now() -> dt.datetime:
@@ -192,5 +177,5 @@ def worst_kept_owners(rollup: ProvinceRollup) -> list[RegencyRollup]:
 def rollout() -> ResponseReturnValue:
     session = db_session()
     rollup = province_rollup()
-    series = charts.rollout_series(session, rollup, _now(), i18n.local_zone())
+    series = charts.rollout_series(session, rollup, _now(), i18n.local_zone(), province_agents=province_agents())
     return render_template("rollout.html", rollup=rollup, chart=charts.progress_chart(series), now=_now())

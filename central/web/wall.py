@@ -22,8 +22,7 @@ from central.storage import queries
 from central.web.auth import login_required
 from central.web.cartogram import ABBREVIATIONS
 from central.web.database import db_session
-from central.web.pages import province_rollup
-from central.web.province import RegencyRollup
+from central.web.province import RegencyRollup, province_rollup
 from central.web.reasons import details_for
 from shared.regencies import is_regency_code
 

@@ -75,22 +75,22 @@ async def read_body(raw: AsyncIterator[bytes], content_encoding: str, cap: int) 
     if encoding not in _IDENTITY | _GZIP | {"deflate"}:
         raise UnsupportedEncoding(f"Content-Encoding {content_encoding[:40]!r} was not asked for")
     inflater = None if encoding in _IDENTITY else _Inflater(encoding)
-    parts: list[bytes] = []
-    size = wire = 0
+    data = bytearray()  # grows to cap + 1 at most; one copy out at the end
+    wire = 0
     async for chunk in raw:
         wire += len(chunk)
         pending = chunk
         while pending:
-            room = cap + 1 - size
+            room = cap + 1 - len(data)
             if inflater is None:
                 piece, pending = pending[:room], b""
             else:
                 piece = inflater.inflate(pending, room)
                 pending = inflater.pending()
-            parts.append(piece)
-            size += len(piece)
-            if size > cap:
-                return Body(b"".join(parts)[:cap], True, inflater is not None, wire)
+            data += piece
+            if len(data) > cap:
+                del data[cap:]
+                return Body(bytes(data), True, inflater is not None, wire)
             if inflater is not None and not piece:
                 break  # the engine needs more input before it can give more output
-    return Body(b"".join(parts), False, inflater is not None, wire)
+    return Body(bytes(data), False, inflater is not None, wire)

@@ -89,8 +89,9 @@ def test_gunicorn_conf_uses_gthread(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
     monkeypatch.setenv("SCC_WEB_THREADS", "48")
+    monkeypatch.setenv("SCC_WEB_STREAM_SLOTS", "100")
     import central.web.gunicorn_conf as conf
 
     conf = importlib.reload(conf)
-    assert conf.worker_class == "gthread" and conf.threads == 48
+    assert conf.worker_class == "gthread" and conf.threads == 148  # pages' threads plus the streams' slots
     assert conf.wsgi_app == "central.web.wsgi:app"
