@@ -216,6 +216,7 @@ def regency_agents(session: Session, regency: str) -> list[tuple[Agent, HostMetr
 @dataclass(frozen=True, slots=True)
 class CameraFilter:
     regency: str | None = None
+    within: Collection[str] | None = None  # the caller's regency scope; None: the whole province
     status: str | None = None
     opd: str | None = None
     group: str | None = None  # the operator's venue
@@ -226,6 +227,8 @@ def _camera_conditions(filters: CameraFilter) -> list[ColumnExpressionArgument[b
     conditions: list[ColumnExpressionArgument[bool]] = [Camera.in_service]
     if filters.regency:
         conditions.append(Camera.regency_code == filters.regency)
+    if filters.within is not None:
+        conditions.append(Camera.regency_code.in_(filters.within))
     if filters.status in CAMERA_STATES:
         conditions.append(Camera.status == filters.status)
     if filters.opd:
@@ -257,9 +260,11 @@ def list_cameras(session: Session, filters: CameraFilter, limit: int, offset: in
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
-def longest_down(session: Session, limit: int, regency: str | None = None) -> list[Camera]:
+def longest_down(
+    session: Session, limit: int, regency: str | None = None, within: Collection[str] | None = None
+) -> list[Camera]:
     """Offline cameras in service, the longest offline first (for the overview and the wall)."""
-    query = select(Camera).where(*_camera_conditions(CameraFilter(regency=regency, status="offline")))
+    query = select(Camera).where(*_camera_conditions(CameraFilter(regency=regency, status="offline", within=within)))
     query = query.order_by(Camera.status_since.is_(None), Camera.status_since, Camera.id)
     return list(session.scalars(query.limit(limit)))
 
@@ -272,11 +277,11 @@ def camera_facets(session: Session, regency: str) -> tuple[list[str], list[str]]
     return [o for o in opds if o], list(groups)
 
 
-def camera_groups(session: Session) -> list[tuple[str, str]]:
+def camera_groups(session: Session, within: Collection[str] | None = None) -> list[tuple[str, str]]:
     """(regency, venue) pairs that have cameras, for the wall's rotation by group."""
     query = (
         select(Camera.regency_code, Camera.venue)
-        .where(Camera.venue != "", Camera.in_service)
+        .where(Camera.venue != "", Camera.in_service, Camera.regency_code.in_(within) if within is not None else true())
         .distinct()
         .order_by(Camera.regency_code, Camera.venue)
     )
@@ -473,6 +478,7 @@ def websites_query(
     state: str | None = None,
     province_agents: Collection[str] = (),
     province: bool = False,
+    within: Collection[str] | None = None,
 ) -> Select[Website]:
     """Websites of a regency (or of the province's own offices) and/or in one state, worst kept first.
 
@@ -485,6 +491,8 @@ def websites_query(
         query = query.where(Website.agent_name.in_(province_agents))
     elif regency:
         query = query.where(Website.regency_code == regency, Website.agent_name.not_in(province_agents))
+    if within is not None:  # the caller's regency scope
+        query = query.where(Website.regency_code.in_(within))
     if state in WEBSITE_STATES:
         query = query.where(Website.state == state)
     state_rank = case(WEBSITE_STATE_ORDER, value=Website.state, else_=len(WEBSITE_STATE_ORDER))
@@ -498,8 +506,10 @@ def websites_query(
     )
 
 
-def count_websites(session: Session, regency: str | None = None, state: str | None = None) -> int:
-    inner = websites_query(regency, state).order_by(None).subquery()
+def count_websites(
+    session: Session, regency: str | None = None, state: str | None = None, within: Collection[str] | None = None
+) -> int:
+    inner = websites_query(regency, state, within=within).order_by(None).subquery()
     return session.scalar(select(func.count()).select_from(inner)) or 0
 
 
@@ -531,12 +541,14 @@ def update_rollout(session: Session, regency: str, *, updated_by: str = "", **va
 
 def recent_events(
     session: Session, *, limit: int = 50, regency: str | None = None, kind: str | None = None,
-    camera_pk: int | None = None, before_id: int | None = None,
+    camera_pk: int | None = None, before_id: int | None = None, within: Collection[str] | None = None,
 ) -> list[Event]:
-    """Newest first."""
+    """Newest first; ``within`` limits to those regencies (the caller's scope)."""
     query = select(Event)
     if regency:
         query = query.where(Event.regency_code == regency)
+    if within is not None:
+        query = query.where(Event.regency_code.in_(within))
     if kind:
         query = query.where(Event.kind == kind)
     if camera_pk is not None:

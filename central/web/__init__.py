@@ -54,6 +54,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         live,
         ops,
         pages,
+        params,
         province,
         proxies,
         public,
@@ -90,6 +91,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     supplied_database = test_config.pop("DATABASE", None)
     app.config.update(test_config)
 
+    params.init_app(app)
     timing.init_app(app)
     database.init_app(app, supplied_database or Database.from_config(config))
     security.init_app(app)

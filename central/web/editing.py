@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from central.storage.models import RolloutStage
 from central.storage.queries import retire_camera, update_camera_metadata, update_rollout
+from central.web import scope
 from central.web.accounts import Role
 from central.web.auth import current_user, role_required
 from central.web.database import db_session, get_database, released
@@ -137,6 +138,7 @@ def _count(name: str) -> int:
 def rollout_edit(code: str) -> ResponseReturnValue:
     if not is_regency_code(code):
         abort(404)
+    scope.require(code, f"regency {code}")
     session = db_session()
     values: dict[str, object] = {
         "target_cameras": _count("target_cameras"),
