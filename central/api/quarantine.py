@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from central.api.schemas import QuarantineOut, RefusalCountOut, RefusedMessageOut
 from central.api.v1 import _json, _paging, authenticate
 from central.storage.quarantine import recent_refusals, refusal_counts
+from central.web import scope
 from central.web.accounts import Role
 from central.web.auth import current_role
 from central.web.database import db_session
@@ -29,6 +30,7 @@ def quarantine() -> ResponseReturnValue:
     role = current_role()
     if g.get("api_client") != "session" or role is None or not role.allows(Role.ADMIN):
         abort(403, description="the quarantine is for administrators' sessions")
+    scope.require_province()  # every agent's refusals: a province account's view
     limit, _offset = _paging()
     agent = request.args.get("agent") or None
     if agent is not None and not topics.is_identifier(agent):

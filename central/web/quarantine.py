@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from central.storage.quarantine import recent_refusals, refusal_counts
+from central.web import scope
 from central.web.accounts import Role
 from central.web.auth import role_required
 from central.web.database import db_session
@@ -32,6 +33,7 @@ def index() -> ResponseReturnValue:
     agent = request.args.get("agent") or None
     if agent is not None and not topics.is_identifier(agent):
         abort(404)
+    scope.require_province()  # every agent's refusals: a province account's view
     session = db_session()
     now = dt.datetime.now(dt.UTC)
     return render_template(
