@@ -32,7 +32,8 @@ MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + PACKET_OVERHEAD_BYTES
 # side are the edge agents' store-and-forward job, not the broker's memory.
 MAX_QUEUED_MESSAGES = 1_000_000
 # Queued payloads live in the broker's RAM; a status report is ~0.5 KiB, so a full queue of them is ~0.5 GiB.
-# The byte cap stops a flood of thumbnails (up to MAX_PAYLOAD_BYTES each) from exhausting memory first.
+# The byte cap (per client, like the message cap) stops a flood of thumbnails (up to MAX_PAYLOAD_BYTES each)
+# from exhausting memory first; MEMORY_LIMIT_BYTES below caps the sum over all clients.
 MAX_QUEUED_BYTES = 1024 * 1024 * 1024
 # In-flight window for QoS 1/2. Mosquitto 2.0 uses it (a) as the outgoing window of MQTT v3.x clients and
 # (b) as the Receive Maximum its CONNACK announces to v5 clients, i.e. how many of their own publishes may be
