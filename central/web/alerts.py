@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from central.alerts import queries
 from central.alerts.config import EmailChannel, WebhookChannel
 from central.alerts.model import SubjectKind
-from central.alerts.notices import RULE_TITLES_ID
 from central.alerts.routing import list_channels
 from central.alerts.service import AlertService
 from central.alerts.tables import AlertChannelConfig, AlertRecord
@@ -38,6 +37,19 @@ add_nav_item("alerts.index", _l("Alerts"))
 SEVERITY_WORDS = {"info": _l("info"), "warning": _l("warning"), "critical": _l("critical")}
 ALERT_STATE_WORDS = {"firing": _l("firing"), "resolved": _l("resolved")}
 DELIVERY_STATE_WORDS = {"pending": _l("pending"), "sent": _l("sent"), "failed": _l("failed")}
+# The rules' titles for people (notifications keep central.alerts.notices.RULE_TITLES_ID, in Indonesian).
+RULE_TITLE_WORDS = {
+    "camera_offline": _l("Camera offline"),
+    "camera_degraded": _l("Camera quality degraded"),
+    "agent_offline": _l("Agent offline"),
+    "website_down": _l("Website unreachable"),
+    "website_stale": _l("Website not updated"),
+    "website_certificate": _l("TLS certificate expiring soon"),
+    "host_disk": _l("Agent disk nearly full"),
+    "host_temperature": _l("Agent box running hot"),
+    "regency_outage": _l("Cameras out across the regency"),
+    "test": _l("Notification channel test"),
+}
 
 
 @bp.record_once
@@ -46,6 +58,7 @@ def _register_words(state: Any) -> None:
         SEVERITY_WORDS=Words("severity", SEVERITY_WORDS),
         ALERT_STATE_WORDS=Words("alert_state", ALERT_STATE_WORDS),
         DELIVERY_STATE_WORDS=Words("delivery_state", DELIVERY_STATE_WORDS),
+        RULE_TITLES=Words("rule_titles", RULE_TITLE_WORDS),
     )
 
 
@@ -90,7 +103,7 @@ def _websites_of(session: Session, alerts: list[AlertRecord]) -> dict[str, Websi
 
 
 def _common() -> dict[str, Any]:
-    return {"RULE_TITLES": RULE_TITLES_ID, "regencies": all_regencies(), "now": utc_now()}
+    return {"regencies": all_regencies(), "now": utc_now()}
 
 
 @bp.get("/")
