@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -88,6 +89,7 @@ def main() -> int:
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="print the figures without editing the doc")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     if args.serve:
         serve(args.serve)
         return 0
@@ -126,8 +128,10 @@ def main() -> int:
     last = rows[-1]
     lines += [
         "",
-        f"Checker peak RSS {checker_rss_mb:.0f} MiB; simulator CPU {sim_usage['cpu_s']:.1f} s over the run, "
-        f"peak RSS {sim_usage['max_rss_kb'] / 1024:.0f} MiB.",
+        f"Checker peak RSS {checker_rss_mb:.0f} MiB (every body capped at 5 MiB, compressed ones included); "
+        f"simulator CPU {sim_usage['cpu_s']:.1f} s over the run, peak RSS {sim_usage['max_rss_kb'] / 1024:.0f} MiB.",
+        f"Machine load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after the run (on a shared "
+        "machine, time and 'slow' verdicts grow with the load; CPU seconds much less).",
         f"Last cycle: availability {dict(last['availability'])}, freshness {dict(last['freshness'])}, "
         f"signal used {dict(last['signals'])}.",
         "The wall time is bounded below by the hung sites (one timeout each, in parallel) and the slow ones; "

@@ -235,6 +235,7 @@ class Stack:
             channels["webhooks"] = [
                 {"name": "demo-webhook", "url": self.webhook_url, "secret": self._webhook_secret()}
             ]
+            channels["webhook_allowed_networks"] = ["127.0.0.0/8", "::1/128"]  # the demo's local receiver
         return channels
 
     def _webhook_secret(self) -> str:

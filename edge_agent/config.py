@@ -165,6 +165,12 @@ class NetworkSection(Section):
     username: str = ""
     password: SecretStr = SecretStr("")
     opd: str = ""
+    basic_in_clear: bool = Field(
+        True,
+        description="Answer a camera's Basic challenge over plain http:// or rtsp://, which sends the password "
+                    "in clear; false: report snapshot_basic_refused / rtsp_basic_refused instead. Digest and "
+                    "https/rtsps are not affected.",
+    )
 
 
 class CameraSection(Section):

@@ -112,7 +112,7 @@ class Publisher:
         self._refill_ids()
         self.callback_errors = 0
         tls = TlsFiles(config.tls.ca_file, config.tls.cert_file, config.tls.key_file)
-        self.client = make_client(self.agent, tls, will=self._will("connection_lost"), logger=log)
+        self.client = make_client(tls, will=self._will("connection_lost"), logger=log)
         self.link = LinkLog(log, f"{config.broker.host}:{config.broker.port}")
         self.link.watch(self.client)
         self.client.max_inflight_messages_set(config.outbox.max_inflight)

@@ -42,6 +42,15 @@ MAX_QUEUED_BYTES = 1024 * 1024 * 1024
 # window an agent may configure (outbox.max_inflight), so an agent replaying a backlog over a slow link is
 # never told to use less than it asked for; a v3 reader's window is far from the broker's memory limits.
 MAX_INFLIGHT_MESSAGES = 1000
+# A hard cap on the broker's heap, so no client can take the central box's memory. Mosquitto 2.0.11 cannot
+# refuse a retained message per topic (its ACL file has no retain rule; only a C plugin could), so an agent
+# may retain messages under its own subtree, up to max_packet_size each, on as many topics as it likes:
+# measured, 300 retained 1 MB messages took the broker from 19 MB to 375 MB. Past this limit the broker
+# refuses the allocation and disconnects the client whose message needed it, instead of the kernel's OOM
+# killer ending the broker or central. The legitimate peak is the ingest's queue (MAX_QUEUED_BYTES) during a
+# central outage plus the retained public state (tens of MB) and connections: a box for central needs
+# this much RAM free for the broker. tests/provisioning/test_broker_access.py floods a broker with it.
+MEMORY_LIMIT_BYTES = MAX_QUEUED_BYTES + 512 * 1024 * 1024
 # Save the in-memory state every 30 s as well as on clean shutdown. Reports do not depend on it: an agent
 # keeps each one until central confirms storing it and sends again what a crashed broker lost. What a crash
 # would otherwise take is the rest of the state: sessions and their subscriptions (central's confirmations
@@ -60,6 +69,7 @@ class BrokerSettings:
     port: int = DEFAULT_PORT
     persistence_dir: Path | None = None  # None: <dir>/broker/persistence
     log_file: Path | None = None  # None: stderr, which systemd puts in the journal
+    memory_limit: int = MEMORY_LIMIT_BYTES
 
 
 def render_mosquitto_conf(layout: Layout, settings: BrokerSettings) -> str:
@@ -87,6 +97,7 @@ max_queued_bytes {MAX_QUEUED_BYTES}
 max_inflight_messages {MAX_INFLIGHT_MESSAGES}
 max_packet_size {MAX_PACKET_BYTES}
 queue_qos0_messages false
+memory_limit {settings.memory_limit}
 
 log_dest {log_dest}
 log_type error
@@ -107,6 +118,9 @@ keyfile {layout.broker_key}
 crlfile {layout.crl}
 require_certificate true
 use_identity_as_username true
+# The username (the CN) is also the client id, whatever id the client sends: a certificate can only
+# resume or replace its own session, never take another client's (central's ingest, another agent).
+use_username_as_clientid true
 """
 
 

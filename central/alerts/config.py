@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    IPvAnyNetwork,
+    SecretStr,
+    field_serializer,
+    model_validator,
+)
 
 from central.mail import SmtpConfig
 from central.redact import display_url
@@ -111,7 +120,6 @@ class MqttChannel(ChannelFilter):
     """AlertEvent on scc/v1/public/alerts, through the broker in [broker] with central's certificate."""
 
     enabled: bool = False
-    client_id: str = "scc-central-alerts"
     publish_timeout_s: float = Field(10.0, gt=0)
 
 
@@ -137,6 +145,11 @@ class AlertsConfig(_Section):
     email: list[EmailChannel] = Field(default_factory=list)
     mqtt: MqttChannel = MqttChannel()
     public_url: str = Field("", description="Base URL of the web app, for links in notifications.")
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Internal networks webhooks may reach (e.g. '10.20.0.0/16'); loopback, link-local and "
+        "private addresses are refused otherwise.",
+    )
 
     @model_validator(mode="after")
     def _channel_names_unique(self) -> AlertsConfig:

@@ -92,7 +92,7 @@ def build_senders(
             continue
         sender: Sender
         if isinstance(info.filter, WebhookChannel):
-            sender = WebhookSender(info.filter)
+            sender = WebhookSender(info.filter, allowed=config.webhook_allowed_networks)
         elif isinstance(info.filter, EmailChannel):
             sender = EmailSender(info.filter, mailer, config.public_url)
         else:

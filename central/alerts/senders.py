@@ -7,19 +7,21 @@ import hmac
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 import httpx
 import paho.mqtt.client as mqtt
 
 from central.alerts.config import EmailChannel, MqttChannel, WebhookChannel
+from central.alerts.destinations import DestinationRefused, IPNetwork, UnresolvedHost, resolve
 from central.alerts.notices import body_text, subject_line
 from central.config import BrokerConfig
 from central.mail import MailError, SmtpMailer, build_email
 from central.redact import display_url
 from shared import topics
 from shared.messages import AlertEvent
-from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success
+from shared.mqtt import ALERTS_PURPOSE, QOS_AT_LEAST_ONCE, make_client, reason_is_success
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +60,31 @@ def verify_webhook_signature(secret: str, timestamp: str, body: bytes, header: s
 
 
 class WebhookSender:
-    """POSTs the AlertEvent JSON, signed when the channel has a secret."""
+    """POSTs the AlertEvent JSON, signed when the channel has a secret, only to permitted addresses.
 
-    def __init__(self, channel: WebhookChannel, client: httpx.Client | None = None) -> None:
+    The host is resolved and checked at each send (``destinations.py``) and the request goes to the
+    checked address itself, with the name kept for Host and TLS: no second lookup can answer otherwise.
+    """
+
+    def __init__(
+        self, channel: WebhookChannel, client: httpx.Client | None = None, allowed: Sequence[IPNetwork] = ()
+    ) -> None:
         self.name = channel.name
         self._channel = channel
+        self._allowed = tuple(allowed)
         self._client = client or httpx.Client(timeout=channel.timeout_s, follow_redirects=False)
+
+    def _pinned(self, url: httpx.URL) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+        """(URL with the checked address, extra headers, request extensions) for ``url``."""
+        port = url.port or (443 if url.scheme == "https" else 80)
+        host = url.raw_host.decode("ascii")  # IDNA-encoded, as DNS and TLS see it
+        try:
+            address = resolve(host, port, self._allowed)[0]
+        except DestinationRefused as refused:
+            shown = display_url(str(url))
+            raise DeliveryError(f"{shown}: {refused}", permanent=not isinstance(refused, UnresolvedHost)) from None
+        extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+        return url.copy_with(host=str(address)), {"Host": url.netloc.decode("ascii")}, extensions
 
     def send(self, event: AlertEvent) -> None:
         body = event.model_dump_json().encode()
@@ -78,11 +99,12 @@ class WebhookSender:
         if secret:
             headers[SIGNATURE_HEADER] = webhook_signature(secret, timestamp, body)
         url = str(self._channel.url)
+        target, host_header, extensions = self._pinned(httpx.URL(url))
         try:
-            response = self._client.post(url, content=body, headers=headers)
+            response = self._client.post(target, content=body, headers=headers | host_header, extensions=extensions)
         except httpx.HTTPError as error:
             # The error text lands in the delivery log on the channels page; some name the URL and its token.
-            message = str(error).replace(url, display_url(url))
+            message = str(error).replace(url, display_url(url)).replace(str(target), display_url(url))
             raise DeliveryError(f"{type(error).__name__}: {message}") from None
         if response.is_success:
             return
@@ -132,9 +154,8 @@ class MqttSender:
         if self._client is not None:
             return self._client
         broker = self._broker
-        client = make_client(
-            self._channel.client_id, TlsFiles(broker.ca, broker.cert, broker.key), logger=log
-        )
+        # Its own certificate: with the ingest's, each connection would take the other's session.
+        client = make_client(broker.tls.sibling(ALERTS_PURPOSE), logger=log)
 
         def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
             if reason_is_success(reason):

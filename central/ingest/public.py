@@ -151,14 +151,14 @@ def stage_summaries(conn: Connection, regencies: set[str] | None, now: dt.dateti
             "stage": derive_stage(regency).value,  # the web's and API's stage, not the recorded one
             "agents_online": regency.agents_online,
             "agents_total": regency.agents_total,
-            "cameras_ok": regency.cameras.get("ok", 0),
-            "cameras_degraded": regency.cameras.get("degraded", 0),
-            "cameras_offline": regency.cameras.get("offline", 0),
-            "cameras_unknown": regency.cameras.get("unknown", 0),
+            "cameras_ok": regency.cameras_ok,
+            "cameras_degraded": regency.cameras_degraded,
+            "cameras_offline": regency.cameras_offline,
+            "cameras_unknown": regency.cameras_unknown,
             "cameras_total": regency.cameras_total,
-            "websites_fresh": regency.websites.get("fresh", 0),
-            "websites_stale": regency.websites.get("stale", 0),
-            "websites_down": regency.websites.get("down", 0),
+            "websites_fresh": regency.websites_fresh,
+            "websites_stale": regency.websites_stale,
+            "websites_down": regency.websites_down,
             "websites_total": regency.websites_total,
         }
     stage(conn, contents, now)

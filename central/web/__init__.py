@@ -53,6 +53,8 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         live,
         ops,
         pages,
+        params,
+        province,
         proxies,
         public,
         reports,
@@ -87,11 +89,13 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     supplied_database = test_config.pop("DATABASE", None)
     app.config.update(test_config)
 
+    params.init_app(app)
     timing.init_app(app)
     database.init_app(app, supplied_database or Database.from_config(config))
     security.init_app(app)
     i18n.init_app(app, config.web.default_locale, config.web.timezone)
     templating.init_app(app)
+    province.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]

@@ -106,8 +106,8 @@ def rollout_series(
         cameras=_cumulative(cameras, days, tz),
         websites=_cumulative(websites, days, tz),
         regencies=_cumulative(list(first_agent.values()), days, tz),
-        target_cameras=rollup.total("target_cameras"),
-        target_websites=rollup.total("target_websites"),
+        target_cameras=rollup.totals.target_cameras,
+        target_websites=rollup.totals.target_websites,
     )
 
 

@@ -13,10 +13,12 @@ from flask_babel import gettext as _
 
 from central.storage.models import RolloutStage
 from central.storage.queries import retire_camera, update_camera_metadata, update_rollout
+from central.web import scope
 from central.web.accounts import Role
 from central.web.auth import current_user, role_required
 from central.web.database import db_session, get_database, released
-from central.web.pages import clear_rollup_cache, get_camera
+from central.web.pages import get_camera
+from central.web.province import clear_province_rollup
 from shared.regencies import is_regency_code
 
 bp = Blueprint("editing", __name__)
@@ -72,7 +74,7 @@ def camera_retire(pk: int) -> ResponseReturnValue:
     user = current_user()
     retire_camera(session, pk, retired_by=user.name if user else "")
     session.commit()
-    clear_rollup_cache()
+    clear_province_rollup()
     flash(_("Camera retired: it no longer counts in totals, alerts or reports."), "ok")
     return redirect(url_for("pages.camera", pk=pk))
 
@@ -136,6 +138,7 @@ def _count(name: str) -> int:
 def rollout_edit(code: str) -> ResponseReturnValue:
     if not is_regency_code(code):
         abort(404)
+    scope.require(code, f"regency {code}")
     session = db_session()
     values: dict[str, object] = {
         "target_cameras": _count("target_cameras"),
@@ -154,6 +157,6 @@ def rollout_edit(code: str) -> ResponseReturnValue:
     user = current_user()
     update_rollout(session, code, updated_by=user.name if user else "", **values)
     session.commit()
-    clear_rollup_cache()
+    clear_province_rollup()
     flash(_("Rollout plan saved."), "ok")
     return redirect(url_for("pages.rollout") + f"#r-{code}")

@@ -16,9 +16,11 @@ from flask.typing import ResponseReturnValue
 from central.storage.db import Database
 from central.storage.models import Event
 from central.storage.queries import change_feed_position
+from central.web import scope
 from central.web.auth import current_role
 from central.web.database import get_database
 from central.web.live_hub import Change, ChangeHub
+from central.web.params import MAX_ID
 
 bp = Blueprint("live", __name__)
 
@@ -67,16 +69,24 @@ def live_hub() -> ChangeHub:
 
 def _start_cursor(database: Database) -> int:
     sent = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
-    if sent.isdigit():
+    if sent.isascii() and sent.isdigit() and int(sent) <= MAX_ID:  # else: from now on, as for a new page
         return int(sent)
     with database.session() as session:
         return change_feed_position(session)
 
 
 def _stream(
-    hub: ChangeHub, cursor: int, regency: str | None, max_s: float, public: bool = False
+    hub: ChangeHub,
+    cursor: int,
+    regency: str | None,
+    max_s: float,
+    public: bool = False,
+    within: frozenset[str] | None = None,
 ) -> Iterator[str]:
-    """Hello, then changes as they come; a comment every KEEPALIVE_S (a closed tab is noticed at the next)."""
+    """Hello, then changes as they come; a comment every KEEPALIVE_S (a closed tab is noticed at the next).
+
+    ``within``: the caller's regencies (None: the province); changes of others are never sent.
+    """
     with hub.slot() as granted:
         if not granted:
             yield f"retry: {BUSY_RETRY_MS}\nevent: busy\ndata: {{}}\n\n"
@@ -94,6 +104,8 @@ def _stream(
                     continue
                 if regency and payload["regency"] not in (regency, None):
                     continue
+                if within is not None and payload["regency"] not in within:
+                    continue
                 told.add(payload["regency"])
                 yield f"id: {cursor}\nevent: change\ndata: {json.dumps(payload)}\n\n"
                 sent = True
@@ -109,12 +121,15 @@ def events() -> ResponseReturnValue:
     if anonymous and not current_app.config["PUBLIC_STATUS"]:
         abort(401)
     regency = request.args.get("regency") or None
+    if regency:
+        scope.require(regency, f"regency {regency}")
     stream = _stream(
         live_hub(),
         _start_cursor(get_database()),
         regency,
         current_app.config["SSE_MAX_S"],
         public=anonymous,
+        within=None if anonymous else scope.visible_regencies(),  # anonymous: the public regency-level view
     )
     response = Response(stream, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache, no-store"

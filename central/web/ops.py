@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 from central.storage.models import Camera, IngestCounter
 from central.storage.queries import CAMERA_STATES, WEBSITE_STATES, change_feed_position
 from central.web.database import db_session, get_database
-from central.web.pages import province_rollup
-from central.web.province import ProvinceRollup
+from central.web.province import ProvinceRollup, province_rollup
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)

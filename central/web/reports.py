@@ -12,6 +12,7 @@ from central.reports.data import Report, build_report
 from central.reports.labels import labels
 from central.reports.periods import Period, current_month, parse_period, previous_month, previous_week
 from central.reports.render import CSV_TABLES, to_csv, to_pdf
+from central.web import scope
 from central.web.auth import login_required
 from central.web.database import db_session
 from central.web.templating import Words, add_nav_item
@@ -55,7 +56,7 @@ def _language() -> str:
 
 def _report(period: Period) -> Report:
     config = _config().reports.model_copy(update={"language": _language()})
-    return build_report(db_session(), period, utc_now(), config)
+    return build_report(db_session(), period, utc_now(), config, scope.within())
 
 
 @bp.get("/")

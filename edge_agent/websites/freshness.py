@@ -243,8 +243,7 @@ def _unusable(reading: SignalReading, response: FetchResult | None, what: str) -
             return reading
         return reading.invalid("http_error", f"{what}: HTTP {response.status}")
     if response.truncated:
-        how = "inflates beyond" if response.compressed else "is larger than"
-        return reading.invalid("too_large", f"{what} {how} the {len(response.body)}-byte cap")
+        return reading.invalid("too_large", f"{what} {response.too_large(len(response.body))}")
     return None
 
 

@@ -62,7 +62,7 @@ def test_silent_cameras_become_unknown_and_retention_keeps_dailies(database: Dat
         assert (camera.status, camera.reason) == ("unknown", "no_report")
         assert session.scalar(select(func.count()).select_from(CameraStatusChange)) == 2
         counts = queries.regency_counts(session, {"16.71"})[0]
-        assert counts.cameras["unknown"] == 1 and counts.cameras_total == 1
+        assert counts.cameras_unknown == 1 and counts.cameras_total == 1
     with database.session(write=True) as session:
         deleted = maintenance.prune(session.connection(), dt.timedelta(days=30), now + dt.timedelta(days=60))
     assert deleted["camera_checks"] == 1
@@ -102,7 +102,7 @@ def test_a_lost_camera_counts_as_offline_everywhere_until_retired(database: Data
         assert queries.count_cameras(session, queries.CameraFilter(regency="16.71", status="offline")) == 1
         counts = queries.regency_counts(session, {"16.71"})[0]
         overview = compute_rollup(session).by_code["16.71"]
-        assert (counts.cameras["offline"], counts.cameras_total) == (1, 2)
+        assert (counts.cameras_offline, counts.cameras_total) == (1, 2)
         assert (overview.cameras_offline, overview.cameras_total) == (1, 2)
     summary = _public_summary(database)
     assert (summary["cameras_offline"], summary["cameras_total"]) == (1, 2)
@@ -112,7 +112,7 @@ def test_a_lost_camera_counts_as_offline_everywhere_until_retired(database: Data
     with database.session() as session:
         counts = queries.regency_counts(session, {"16.71"})[0]
         overview = compute_rollup(session).by_code["16.71"]
-        assert (counts.cameras["offline"], counts.cameras_total) == (0, 1)
+        assert (counts.cameras_offline, counts.cameras_total) == (0, 1)
         assert (overview.cameras_offline, overview.cameras_total) == (0, 1)
         assert queries.count_cameras(session, queries.CameraFilter(regency="16.71")) == 1
         assert session.scalars(select(Camera.status).where(Camera.camera_id == "cam-1")).one() == "offline"

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import tomli_w
 
@@ -150,7 +151,9 @@ def served(tmp_path: Path, web_database: Database, seeded: Seeded) -> Iterator[t
 STREAM_SLOTS = 6  # with --threads 4: more streams than page threads
 
 
-def _open_stream(port: int, cookie: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, bytes]:
+def _open_stream(
+    port: int, cookie: str
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     connection.request("GET", "/live/events", headers={"Cookie": cookie})
     response = connection.getresponse()
@@ -166,7 +169,11 @@ def test_streams_do_not_starve_pages_and_end_on_time(served: tuple[int, str]) ->
         assert b"event: hello" in first
         streams.append((connection, response))
     started = time.monotonic()
-    for path in ("/", "/healthz", "/regencies/16.71"):  # more streams open than page threads, pages still served
+    for path in (
+        "/",
+        "/healthz",
+        "/regencies/16.71",
+    ):  # more streams open than page threads, pages still served
         page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         page.request("GET", path, headers={"Cookie": cookie})
         assert page.getresponse().status == 200
@@ -198,3 +205,22 @@ def test_a_closed_tab_frees_its_stream_within_seconds(served: tuple[int, str]) -
     assert freed_after is not None, "the closed stream's slot was not freed"
     for connection, _, _ in streams:
         connection.close()
+
+
+def _login(port: int, user: str, password: str, forwarded_for: str) -> int:
+    """One login over HTTP as it arrives from nginx on 127.0.0.1; returns the status."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"X-Forwarded-For": forwarded_for}
+    ) as client:
+        token = csrf_from(client.get("/login").text)
+        response = client.post("/login", data={"username": user, "password": password, "csrf_token": token})
+        return response.status_code
+
+
+def test_a_stranger_behind_the_proxy_locks_nobody_out(served: tuple[int, str]) -> None:
+    # The attack from the issue, on the real server: wrong passwords for admin with a forged header...
+    port, _ = served
+    statuses = [_login(port, "admin", "guess", f"10.1.1.{n}, 203.0.113.9") for n in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    # ...and the right password from the operator's address still goes in.
+    assert _login(port, "admin", PASSWORD, "198.51.100.20") == 302

@@ -197,3 +197,39 @@ def test_yoast_sitemap_index_found_through_robots(tmp_path: Path) -> None:
     assert (findings.freshness, findings.last_update_signal) == (Freshness.STALE, FreshnessSignal.SITEMAP)
     assert findings.last_update == dt.datetime(2021, 5, 21, 22, 15, 27, tzinfo=dt.UTC)
     assert findings.check("freshness").details["activity"] == "content_modified"  # type: ignore[union-attr]
+
+
+def _corpus(name: str) -> bytes:
+    return (CORPUS / name).read_bytes()
+
+
+def test_each_recorded_response_parses_to_what_it_says() -> None:
+    from edge_agent.websites.signals import read_feed, read_sitemap, read_wordpress, read_wordpress_zone
+
+    at = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    wordpress_feed = read_feed(_corpus("wordpress/feed-6.8.2.xml"), at)
+    assert wordpress_feed.newest == dt.datetime(2025, 9, 18, 15, 30, tzinfo=dt.UTC)
+    assert wordpress_feed.activity is not None and wordpress_feed.activity.value == "post_published"
+    assert not wordpress_feed.sees_edits  # WordPress's RSS2 carries pubDate only
+    assert read_feed(_corpus("joomla/feed-bank-lv.xml"), at).newest == dt.datetime(2026, 2, 3, tzinfo=dt.UTC)
+    assert read_feed(_corpus("drupal/feed-drupal-org.xml"), at).reason == "no_dates"
+
+    rest = read_wordpress(_corpus("wordpress/rest-posts-4.8.json"), b"[]", at)
+    assert rest.newest == dt.datetime(2017, 9, 15, 17, 42, 48, tzinfo=dt.UTC) and rest.assumed_zone is None
+
+    index = read_sitemap(_corpus("yoast/sitemap-index-primicia.xml"), at)
+    assert index.children[:2] == ["https://primicia.com.ve/author-sitemap.xml",
+                                  "https://primicia.com.ve/post-sitemap3.xml"]  # newest lastmod first
+    assert read_sitemap(_corpus("yoast/sitemap-index-rankray.xml"), at).children[0] == \
+        "https://rankray.com/post-sitemap.xml"
+    posts = read_sitemap(_corpus("yoast/post-sitemap-primicia.xml"), at).reading
+    assert posts.newest == dt.datetime(2021, 5, 21, 22, 15, 27, tzinfo=dt.UTC)
+    core = read_sitemap(_corpus("wordpress/core-sitemap-index.xml").replace(b"{base}", b"http://x/"), at)
+    assert len(core.children) == 4 and "sitemap-subtype=post" in core.children[0]
+    assert read_sitemap(_corpus("wordpress/core-sitemap-posts.xml").replace(b"{base}", b"http://x/"),
+                        at).reading.reason == "no_lastmod"
+
+    utc = read_wordpress_zone(_corpus("wordpress/rest-root-utc.json"))
+    jakarta = read_wordpress_zone(_corpus("wordpress/rest-root-jakarta.json"))
+    assert utc is not None and utc.label == "UTC+0 (the site's own zone)"
+    assert jakarta is not None and jakarta.label == "Asia/Jakarta (the site's own zone)"
