@@ -174,6 +174,10 @@ class Stack:
                  "--port", str(self.broker_port), "--persistence-dir", persistence],
                 "scc-provision init",
             )  # fmt: skip
+        else:  # a demo state from an older release: this release's certificates and broker settings
+            _run([provision, "central", "--dir", self.pki], "scc-provision central")
+            _run([provision, "broker-config", "--dir", self.pki, "--persistence-dir", persistence],
+                 "scc-provision broker-config")
         issued = {
             cert["name"]
             for cert in json.loads(_run([provision, "list", "--dir", self.pki, "--json"], "list"))

@@ -118,8 +118,10 @@ step_pki() {
     chmod 0755 "$ETC_DIR"
     if [[ -f "$PKI_DIR/registry.json" ]]; then
         say "keeping the existing CA in $PKI_DIR (revoke and reissue with scc-provision; see docs/operations.md)"
-        # An upgrade from a release where central had one certificate: issue the others it now needs.
+        # An upgrade: issue the certificates central now needs (one per connection) and regenerate the
+        # broker configuration for this release's settings; step_start restarts the broker on it.
         "$VENV/bin/scc-provision" central --dir "$PKI_DIR"
+        "$VENV/bin/scc-provision" broker-config --dir "$PKI_DIR" --persistence-dir "$MOSQUITTO_DIR"
         return 0
     fi
     ((${#BROKER_HOSTS[@]})) || die "no CA yet: give --broker-host NAME... (the names agents use for the broker)"

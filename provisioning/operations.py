@@ -136,6 +136,14 @@ def write_broker_config(layout: Layout, settings: BrokerSettings, path: Path | N
     return target
 
 
+def rewrite_broker_config(directory: Path, persistence_dir: Path | None = None, log_file: Path | None = None) -> Path:
+    """Regenerate mosquitto.conf for the registry's port: an upgrade brings new broker settings this way."""
+    layout = Layout(directory.resolve())
+    with _locked(layout):
+        registry = load_registry(layout.root)
+        return write_broker_config(layout, BrokerSettings(registry.broker.port, persistence_dir, log_file))
+
+
 def init(
     directory: Path,
     hosts: Sequence[str],

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.alerts import queries
-from central.alerts.config import EmailChannel, WebhookChannel
+from central.alerts.config import WebhookChannel
 from central.alerts.destinations import UnresolvedHost, resolve
 from central.alerts.model import SubjectKind
-from central.alerts.routing import list_channels
+from central.alerts.routing import CHANNEL_MODELS, list_channels
 from central.alerts.service import AlertService
 from central.alerts.tables import AlertChannelConfig, AlertRecord
 from central.config import CentralConfig
@@ -273,7 +273,9 @@ def _channel_settings(form: Any) -> tuple[str, dict[str, Any]]:
     if kind == "email":
         recipients = [r.strip() for r in form.get("to", "").replace(";", ",").split(",") if r.strip()]
         return kind, {**common, "to": recipients}
-    raise ValueError("kind must be webhook or email")
+    if kind == "apprise":
+        return kind, {**common, "url": form.get("url", "")}
+    raise ValueError("kind must be webhook, email or apprise")
 
 
 def _check_webhook_target(channel: WebhookChannel) -> None:
@@ -291,8 +293,7 @@ def add_channel() -> ResponseReturnValue:
     name = request.form.get("name", "").strip()
     try:
         kind, settings = _channel_settings(request.form)
-        model = WebhookChannel if kind == "webhook" else EmailChannel
-        channel = model.model_validate({**settings, "name": name})
+        channel = CHANNEL_MODELS[kind].model_validate({**settings, "name": name})
         if isinstance(channel, WebhookChannel):
             _check_webhook_target(channel)
     except (ValueError, ValidationError) as error:

@@ -343,3 +343,14 @@ def test_central_issues_a_certificate_per_ingest_worker_once(
     assert main(["central", "--dir", str(layout.root), "--ingest-workers", "2"]) == 0
     assert "all issued" in capsys.readouterr().out
     assert main(["central", "--dir", str(layout.root), "--ingest-workers", "0"]) == 2
+
+
+def test_broker_config_regenerates_mosquitto_conf_for_an_upgrade(
+    layout: Layout, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    layout.mosquitto_conf.write_text("# an older release's configuration\n")
+    assert main(["broker-config", "--dir", str(layout.root), "--persistence-dir", str(tmp_path / "p")]) == 0
+    conf = layout.mosquitto_conf.read_text()
+    assert "use_username_as_clientid true" in conf and "memory_limit " in conf
+    assert "listener 18883" in conf and f"persistence_location {tmp_path / 'p'}/" in conf
+    assert "restart the broker" in capsys.readouterr().out

@@ -179,13 +179,30 @@ def test_joomla_and_drupal_feeds(tmp_path: Path) -> None:
     assert feed is not None and feed.reason == "no_dates" and undated.reason == "freshness_unknown"
 
 
-def test_yoast_sitemap_index_found_through_robots(tmp_path: Path) -> None:
-    def rewritten(name: str) -> Recorded:
-        recorded = Recorded.file(name, XML)
-        recorded.body = recorded.body.replace(b"https://primicia.com.ve/", b"{base}").replace(
-            b"//primicia.com.ve/", b"{base}")
-        return recorded
+def _primicia(name: str) -> Recorded:
+    """A primicia.com.ve recording with its addresses pointing back at the replay server."""
+    recorded = Recorded.file(name, XML)
+    recorded.body = recorded.body.replace(b"https://primicia.com.ve/", b"{base}").replace(
+        b"//primicia.com.ve/", b"{base}")
+    return recorded
 
+
+def test_yoast_without_rewrite_rules_is_found_at_its_query_form(tmp_path: Path) -> None:
+    """Plain permalinks, REST API refused, no robots.txt: the SEO plugin's ?sitemap=1 still answers."""
+    site = ReplaySite({
+        "/": home("2026-12-06"),
+        "/?rest_route=/wp/v2/posts": Recorded(b'{"code":"rest_forbidden"}', 403, {"Content-Type": JSON}),
+        "/?sitemap=1": _primicia("yoast/sitemap-index-primicia.xml"),
+        "/post-sitemap3.xml": _primicia("yoast/post-sitemap-primicia.xml"),
+    })
+    with serving(site):
+        findings = check_at(tmp_path / "s.db", site, dt.datetime(2021, 6, 1, tzinfo=dt.UTC))
+    assert (findings.freshness, findings.last_update_signal) == (Freshness.FRESH, FreshnessSignal.SITEMAP)
+    assert "/?sitemap=1" in site.requests and "/robots.txt" in site.requests
+
+
+def test_yoast_sitemap_index_found_through_robots(tmp_path: Path) -> None:
+    rewritten = _primicia
     site = ReplaySite({
         "/": Recorded(b"<html><body><h1>Primicia</h1></body></html>"),
         "/robots.txt": Recorded(b"User-agent: *\nSitemap: {base}sitemap_index.xml\n", 200, {"Content-Type": "text/plain"}),
