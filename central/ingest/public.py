@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, select, update
@@ -136,12 +136,15 @@ def stage_websites(conn: Connection, website_pks: Iterable[int], now: dt.datetim
     stage(conn, contents, now)
 
 
-def stage_summaries(conn: Connection, regencies: set[str] | None, now: dt.datetime) -> None:
-    """Stage RegencySummary for ``regencies`` (None: all 17)."""
+def stage_summaries(
+    conn: Connection, regencies: set[str] | None, now: dt.datetime, province_agents: Collection[str] = ()
+) -> None:
+    """Stage RegencySummary for ``regencies`` (None: all 17), counted as the web and the API count them:
+    what ``province_agents`` report is the province's own offices', not their certificate's regency's."""
     from sqlalchemy.orm import Session
 
     with Session(bind=conn) as session:
-        counts = regency_counts(session, regencies)
+        counts = regency_counts(session, regencies, province_agents=province_agents)
     contents = {}
     for regency in counts:
         contents[topics.public_regency(regency.code)] = {

@@ -389,7 +389,8 @@ class IngestWorker:
         try:
             if regencies != set():  # empty: only a failed publish to retry (stage_summaries reads {} as all)
                 with self.writer.turns.turn(), self.database.session(write=True) as session:
-                    public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC))
+                    public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC),
+                                          province_agents=self.config.province.agents)
         except Exception:
             # Not staged: the next interval must stage these regencies again.
             if regencies is None or self._dirty_regencies is None:

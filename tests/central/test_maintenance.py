@@ -71,7 +71,7 @@ def test_silent_cameras_become_unknown_and_retention_keeps_dailies(database: Dat
         assert session.scalar(select(func.count()).select_from(CameraDaily)) == 1
 
 
-def _public_summary(database: Database) -> dict[str, object]:
+def _public_summary(database: Database, province_agents: tuple[str, ...] = ()) -> dict[str, object]:
     """The RegencySummary content the ingest would publish for 16.71."""
     import json
 
@@ -79,7 +79,7 @@ def _public_summary(database: Database) -> dict[str, object]:
     from central.storage.models import PublicState
 
     with database.session(write=True) as session:
-        public.stage_summaries(session.connection(), {"16.71"}, START)
+        public.stage_summaries(session.connection(), {"16.71"}, START, province_agents=province_agents)
     with database.session() as session:
         row = session.get(PublicState, topics.public_regency("16.71"))
         assert row is not None
@@ -192,3 +192,23 @@ def test_opd_is_one_rule_in_python_and_sql(database: Database) -> None:
         assert [(camera.opd, opd) for camera, opd in rows] == [("Dishub", "Dishub"), ("Dinkes", "Dinkes")]
         assert rows[0][0].full_id == f"{AGENT}/cam-1"
         assert queries.count_cameras(session, queries.CameraFilter(opd="Dishub")) == 1
+
+
+def test_public_summary_and_web_count_one_way(database: Database) -> None:
+    """The per-regency counts have one definition: the public RegencySummary and the web tile agree on
+    every figure, also when the reporting agent checks the province's own offices."""
+    from central.config import ProvinceConfig
+    from central.web.province import compute_rollup
+
+    feed(database, f.birth(AGENT, START), f.camera_status(AGENT, "cam-1", "ok", START),
+         f.camera_status(AGENT, "cam-2", "offline", START), f.website_status(AGENT, "dinkes", "up", "stale", START))
+    with database.session(write=True) as session:
+        maintenance.mark_silent_cameras(session.connection(), START + dt.timedelta(hours=1), dt.timedelta(minutes=15))
+    figures = ("cameras_ok", "cameras_degraded", "cameras_offline", "cameras_unknown", "cameras_total",
+               "websites_fresh", "websites_stale", "websites_down", "websites_total", "agents_total")
+    for province in (None, ProvinceConfig(agents=[AGENT])):
+        with database.session() as session:
+            web = compute_rollup(session, province=province).by_code["16.71"]
+        public = _public_summary(database, tuple(province.agents) if province else ())
+        assert {name: public[name] for name in figures} == {name: getattr(web, name) for name in figures}
+        assert web.cameras_total == (0 if province else 2)
