@@ -89,6 +89,7 @@ def regency(code: str) -> ResponseReturnValue:
         summary=summary,
         agents=queries.regency_agents(session, code),
         refusing=refusing_agents(session, _now()),
+        quarantine_link=scope.province_wide(),  # the quarantine page is a province account's
         cameras=cameras,
         details=details,
         thumbs=queries.camera_ids_with_thumbnails(session, pks),

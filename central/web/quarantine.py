@@ -21,7 +21,7 @@ from central.web.templating import add_nav_item
 from shared import topics
 
 bp = Blueprint("quarantine", __name__)
-add_nav_item("quarantine.index", _l("Quarantine"), role=Role.ADMIN.value)
+add_nav_item("quarantine.index", _l("Quarantine"), role=Role.ADMIN.value, province=True)
 
 RECENT = 50
 PREVIEW_BYTES = 300
