@@ -135,6 +135,7 @@ def _agent_write_topics() -> list[str]:
         topics.camera_thumbnail(agent, "+"),
         topics.website_status(agent, "+"),
         topics.command_result(agent),
+        topics.live_frames(agent, "+"),
     ]
 
 
@@ -165,7 +166,10 @@ def render_acl(certificates: Iterable[IssuedCert]) -> str:
                 f"user {cert.name}",
                 # The agent patterns match central's CN too: deny the subtree they would open to it.
                 f"topic deny {topics.agent_prefix(cert.name)}/#",
+                f"topic deny {topics.live_frames(cert.name, '#')}",
                 f"topic read {topics.ALL_AGENT_TOPICS}",
+                # The web processes of open live views read the frames of the cameras being watched.
+                f"topic read {topics.LIVE}/#",
                 f"topic write {topics.command_subscription('+')}",
                 f"topic write {topics.confirmations('+')}",
                 f"topic write {topics.ALL_PUBLIC_TOPICS}",
@@ -177,6 +181,7 @@ def render_acl(certificates: Iterable[IssuedCert]) -> str:
                 "# Third-party reader: the public tree only.",
                 f"user {cert.name}",
                 f"topic deny {topics.ALL_AGENT_TOPICS}",
+                f"topic deny {topics.LIVE}/#",
                 f"topic read {topics.ALL_PUBLIC_TOPICS}",
                 "",
             ]
