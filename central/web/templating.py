@@ -127,9 +127,9 @@ NAV_ITEMS: list[NavItem] = [
 ]
 
 
-def add_nav_item(endpoint: str, label: Any, role: str = "viewer") -> None:
+def add_nav_item(endpoint: str, label: Any, role: str = "viewer", *, province: bool = False) -> None:
     if all(item.endpoint != endpoint for item in NAV_ITEMS):
-        NAV_ITEMS.append(NavItem(endpoint, label, role))
+        NAV_ITEMS.append(NavItem(endpoint, label, role, province))
 
 
 def nav_items() -> list[tuple[str, str, bool]]:
