@@ -11,7 +11,7 @@ APT_PACKAGES := python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-ser
 	gstreamer1.0-plugins-ugly mosquitto mosquitto-clients chromium iproute2 wrk poppler-utils systemd shellcheck
 APT_STAMP := .cache/apt.stamp
 
-.PHONY: all deps test lint bench demo demo-check clean
+.PHONY: all deps test lint bench soak demo demo-check clean
 
 all: test
 
@@ -52,6 +52,11 @@ lint: $(STAMP)
 
 bench: deps
 	$(PY) -m benchmarks
+
+# The whole province under faults for SOAK_ARGS (default: 30 minutes, SQLite); figures to docs/performance.md.
+SOAK_ARGS ?= --duration 1800 --write
+soak: deps
+	$(PY) -m benchmarks.soak $(SOAK_ARGS)
 
 demo: deps
 	$(PY) -m demo

@@ -43,8 +43,16 @@ from central.ingest.reader import read_varint
 from central.storage.db import Database, normalize_url
 from central.storage.migrate import upgrade
 from central.storage.models import CameraCheck, IngestedMessage
+from provisioning import operations
 from shared import topics
-from shared.mqtt import TlsFiles, make_client, session_properties, tls_context
+from shared.mqtt import (
+    TlsFiles,
+    identity_name,
+    ingest_worker_purpose,
+    make_client,
+    session_properties,
+    tls_context,
+)
 from tests.central import factories
 from tests.fixtures.broker import AGENT_MUBA, AGENT_PALEMBANG, CENTRAL, Pki, TlsBroker, make_pki
 
@@ -198,7 +206,7 @@ def publish_stream(args: argparse.Namespace) -> None:
 def count_stream(args: argparse.Namespace) -> None:
     """Child process: count messages on scc/v1/agents/# until --expect arrive; print the rate."""
     files = TlsFiles(Path(args.ca), Path(args.cert), Path(args.key))
-    client = make_client(f"counter-{uuid.uuid4().hex[:6]}", files)
+    client = make_client(files)
     times: list[float] = []
     done = threading.Event()
     ready = threading.Event()
@@ -311,6 +319,9 @@ def _run(root: Path, db_url: str, total: int, cameras: int, workers: int, childr
     load_before = os.getloadavg()[0]
     root.chmod(0o755)
     pki = make_pki(root / "pki")
+    # A certificate per ingest worker, plus one more for the counter: a certificate is one client id.
+    operations.ensure_central(pki.dir, workers + 1)
+    counter_identity = identity_name(CENTRAL, ingest_worker_purpose(workers))
     broker = TlsBroker(pki=pki, run_dir=root / "broker")
     broker.run_dir.mkdir()
     broker.run_dir.chmod(0o755)
@@ -322,7 +333,7 @@ def _run(root: Path, db_url: str, total: int, cameras: int, workers: int, childr
     config = {
         "database": {"url": db_url},
         "broker": {"host": broker.host, "port": broker.port, "ca": str(pki.ca_cert), "cert": str(pki.cert(CENTRAL)),
-                   "key": str(pki.key(CENTRAL)), "client_id": "bench-ingest", "share_group": "bench"},
+                   "key": str(pki.key(CENTRAL)), "share_group": "bench"},
         "pki": {"dir": str(pki.dir)},
     }
     config_path = root / "central.toml"
@@ -332,7 +343,7 @@ def _run(root: Path, db_url: str, total: int, cameras: int, workers: int, childr
                                    "WARNING", "ingest", "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=ingest_log)
     children.append(ingest)
     me = [sys.executable, "-m", "benchmarks.bench_ingest"]
-    counter = subprocess.Popen([*me, "--count-stream", *_tls_args(broker, pki, CENTRAL), "--expect", str(total),
+    counter = subprocess.Popen([*me, "--count-stream", *_tls_args(broker, pki, counter_identity), "--expect", str(total),
                                 "--timeout", "600"], stdout=subprocess.PIPE, text=True)
     children.append(counter)
     assert counter.stdout is not None
@@ -380,8 +391,7 @@ def _run(root: Path, db_url: str, total: int, cameras: int, workers: int, childr
 
 def _wait_for_ingest(broker: TlsBroker, pki: Pki, database: Database, root: Path) -> None:
     """Until the ingest has subscribed: a probe inventory must be stored."""
-    probe = make_client(f"probe-{uuid.uuid4().hex[:6]}", TlsFiles(pki.ca_cert, pki.cert(AGENT_PALEMBANG),
-                                                                   pki.key(AGENT_PALEMBANG)))
+    probe = make_client(TlsFiles(pki.ca_cert, pki.cert(AGENT_PALEMBANG), pki.key(AGENT_PALEMBANG)))
     probe.connect(broker.host, broker.port)
     probe.loop_start()
     deadline = time.monotonic() + 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -22,7 +23,8 @@ CYCLE_BUDGET_S = 300.0
 
 
 def _scenario(count: int) -> dict[str, Any]:
-    """A realistic mix: most sites healthy, a few slow, stale, down, hung or with expiring certificates."""
+    """A realistic mix: most sites healthy, a few slow, stale, down, hung, in maintenance, with expiring
+    certificates, and a hostile few whose gzip-encoded home page inflates to 1 GiB."""
     faults: dict[str, list[str]] = {}
     for index in range(count):
         if index % 50 == 7:
@@ -35,6 +37,10 @@ def _scenario(count: int) -> dict[str, Any]:
             faults[str(index)] = ["stale=90"]
         elif index % 40 == 12:
             faults[str(index)] = ["cert_expiring=10"]
+        elif index % 100 == 29:
+            faults[str(index)] = ["gzip_bomb=1024"]  # hostile: 1 MB on the wire, 1 GiB inflated
+        elif index % 100 == 59:
+            faults[str(index)] = ["maintenance=600"]
     return {"websites": {"faults": faults}}
 
 
@@ -83,6 +89,7 @@ def main() -> int:
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="print the figures without editing the doc")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     if args.serve:
         serve(args.serve)
         return 0
@@ -107,7 +114,8 @@ def main() -> int:
         f"--concurrency {args.concurrency} --cycles {args.cycles}` (also run by `make bench`).",
         f"Machine: {platform.machine()}, Python {platform.python_version()}; the simulator runs in a child "
         "process so the checker's CPU is measured alone. Fault mix: 2% refused, 2% hung (10 s timeout), "
-        "~4% slow (2 s), ~4% stale, ~2% certificates expiring; the rest healthy, signals spread evenly over "
+        "~4% slow (2 s), ~4% stale, ~2% certificates expiring, 1% gzip bombs (1 GiB inflated, capped at "
+        "5 MiB), 1% in maintenance; the rest healthy, signals spread evenly over "
         "WordPress, RSS, Atom, sitemap, Last-Modified and none.",
         "",
         "| cycle | sites | wall time | checker CPU | CPU share of 5 min | budget used |",
@@ -120,8 +128,10 @@ def main() -> int:
     last = rows[-1]
     lines += [
         "",
-        f"Checker peak RSS {checker_rss_mb:.0f} MiB; simulator CPU {sim_usage['cpu_s']:.1f} s over the run, "
-        f"peak RSS {sim_usage['max_rss_kb'] / 1024:.0f} MiB.",
+        f"Checker peak RSS {checker_rss_mb:.0f} MiB (every body capped at 5 MiB, compressed ones included); "
+        f"simulator CPU {sim_usage['cpu_s']:.1f} s over the run, peak RSS {sim_usage['max_rss_kb'] / 1024:.0f} MiB.",
+        f"Machine load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after the run (on a shared "
+        "machine, time and 'slow' verdicts grow with the load; CPU seconds much less).",
         f"Last cycle: availability {dict(last['availability'])}, freshness {dict(last['freshness'])}, "
         f"signal used {dict(last['signals'])}.",
         "The wall time is bounded below by the hung sites (one timeout each, in parallel) and the slow ones; "

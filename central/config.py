@@ -21,6 +21,7 @@ from pydantic import (
 from central.alerts.config import AlertsConfig
 from central.redact import DatabaseUrl, database_url
 from central.reports.config import ReportsConfig
+from shared.mqtt import TlsFiles
 from shared.validation import format_validation_error
 
 DEFAULT_CONFIG_PATH = Path("/etc/scc/central.toml")
@@ -48,10 +49,18 @@ class BrokerConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(8883, ge=1, le=65535)
     ca: Path = Path("/etc/scc/pki/ca.crt")
+    # The ingest's certificate. Central's other connections use their own next to it (central-commands,
+    # central-alerts, central-ingest-K; see shared.mqtt.TlsFiles.sibling): the broker makes each
+    # certificate's name its client id, so processes sharing one would take each other's session.
     cert: Path = Path("/etc/scc/pki/clients/central.crt")
     key: Path = Path("/etc/scc/pki/clients/central.key")
-    client_id: str = "scc-central-ingest"
     share_group: str = Field("scc-ingest", description="Shared-subscription group ingest workers join.")
+
+
+    @property
+    def tls(self) -> TlsFiles:
+        """The ingest's TLS files (worker 0 of ``--workers N``)."""
+        return TlsFiles(self.ca, self.cert, self.key)
 
 
 class PkiConfig(Section):
@@ -113,7 +122,13 @@ class WebConfig(Section):
     bind: str = Field("127.0.0.1:8080", description="gunicorn listen address for `scc-central serve`.")
     workers: int = Field(2, ge=1, description="gunicorn worker processes.")
     threads: int = Field(
-        32, ge=2, description="Threads per worker; each open live page (Server-Sent Events) holds one."
+        32, ge=2, description="Threads per worker for pages and the API (live streams have web.stream_slots)."
+    )
+    stream_slots: int = Field(
+        256,
+        ge=1,
+        description="Live streams (one per open browser) a worker serves at most, each on a thread of its own "
+        "beside web.threads: open screens never take the threads pages are served on.",
     )
     rollup_cache_s: float = Field(2.0, ge=0, description="How long a computed province rollup is reused.")
     sse_poll_s: float = Field(1.0, gt=0, description="How often a live stream polls the change feed.")

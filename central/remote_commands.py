@@ -1,6 +1,7 @@
 """Send one command to an agent: record it, publish it with central's certificate, report how that went.
 
-The web calls :func:`send_command` from a request; it connects, publishes one QoS 1 Command, waits
+The web calls :func:`send_command` from a request; it connects with central's command certificate
+(``central-commands``; one sender at a time per box), publishes one QoS 1 Command, waits
 for the broker's PUBACK and disconnects (no long-lived MQTT client in the web process). The agent's
 CommandResult reaches the database through the ingest; poll ``queries.get_command`` or the change feed
 (an ``command_result`` event) for it.
@@ -8,9 +9,14 @@ CommandResult reaches the database through the ingest; poll ``queries.get_comman
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import paho.mqtt.client as mqtt
 from sqlalchemy import update
 
 from central.config import CentralConfig
@@ -18,11 +24,12 @@ from central.storage.db import Database
 from central.storage.models import Agent, CommandRecord, CommandState
 from shared import codec
 from shared.messages import Command, CommandName, new_message_id, utc_now
-from shared.mqtt import QOS_AT_LEAST_ONCE, TlsFiles, make_client, reason_is_success
+from shared.mqtt import COMMANDS_PURPOSE, QOS_AT_LEAST_ONCE, make_client, reason_is_success
 
 log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 10.0
+SENDER_LOCK_NAME = "command-sender.lock"
 
 
 class CommandError(Exception):
@@ -75,10 +82,32 @@ def send_command(
             db.dispose()
 
 
+@contextmanager
+def _one_sender(state_dir: Path) -> Iterator[None]:
+    # The command certificate is one client id at the broker: a second connection with it (another web
+    # worker, the CLI) would take the first one's session before its PUBACK arrived. Take turns.
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / SENDER_LOCK_NAME, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _publish(config: CentralConfig, message: Command) -> str:
     """Publish and wait for the PUBACK; returns an error text, or '' on success."""
     broker = config.broker
-    client = make_client(f"{broker.client_id}-cmd-{uuid.uuid4().hex[:8]}", TlsFiles(broker.ca, broker.cert, broker.key))
+    try:
+        client = make_client(broker.tls.sibling(COMMANDS_PURPOSE))
+    except (OSError, ValueError) as error:
+        return f"the command certificate is unusable ({error}); issue it with 'scc-provision central'"
+    with _one_sender(config.state_dir):
+        return _publish_with(client, config, message)
+
+
+def _publish_with(client: mqtt.Client, config: CentralConfig, message: Command) -> str:
+    broker = config.broker
     try:
         client.connect(broker.host, broker.port, keepalive=30)
     except OSError as error:

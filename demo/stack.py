@@ -174,6 +174,10 @@ class Stack:
                  "--port", str(self.broker_port), "--persistence-dir", persistence],
                 "scc-provision init",
             )  # fmt: skip
+        else:  # a demo state from an older release: this release's certificates and broker settings
+            _run([provision, "central", "--dir", self.pki], "scc-provision central")
+            _run([provision, "broker-config", "--dir", self.pki, "--persistence-dir", persistence],
+                 "scc-provision broker-config")
         issued = {
             cert["name"]
             for cert in json.loads(_run([provision, "list", "--dir", self.pki, "--json"], "list"))
@@ -235,6 +239,7 @@ class Stack:
             channels["webhooks"] = [
                 {"name": "demo-webhook", "url": self.webhook_url, "secret": self._webhook_secret()}
             ]
+            channels["webhook_allowed_networks"] = ["127.0.0.0/8", "::1/128"]  # the demo's local receiver
         return channels
 
     def _webhook_secret(self) -> str:

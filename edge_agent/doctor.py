@@ -8,7 +8,6 @@ import socket
 import ssl
 import stat
 import subprocess
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from edge_agent.config import AgentConfig, ConfigError, load_config
 from edge_agent.scrub import scrub
+from shared.mqtt import TlsFiles, tls_context
 
 CERT_WARN_DAYS = 30
 DISK_WARN_BYTES = 1 << 30
@@ -68,56 +68,52 @@ def _certificate(config: AgentConfig) -> list[Finding]:
     return findings
 
 
-def _broker(config: AgentConfig) -> Finding:
-    from shared.mqtt import TlsFiles, make_client, reason_is_success
+# How long the broker gets to refuse this certificate after the handshake. Mosquitto checks it (CA, CRL,
+# expiry) during the handshake and, under TLS 1.3, sends its refusal right after: well within this.
+REFUSAL_WAIT_S = 2.0
 
+
+def _broker(config: AgentConfig) -> Finding:
+    """Does the broker accept this agent's certificate? Without an MQTT CONNECT, on purpose.
+
+    The broker takes the client id from the certificate, so a CONNECT from here would take the running
+    agent's session: the agent would be cut off and its last will would mark it offline. A TLS
+    handshake with the certificate, then a short wait for the broker's refusal, answers the question.
+    """
     broker = config.broker
     where = f"{broker.host}:{broker.port}"
     try:
-        with socket.create_connection((broker.host, broker.port), timeout=5):
-            pass
+        context = tls_context(TlsFiles(config.tls.ca_file, config.tls.cert_file, config.tls.key_file))
+    except (OSError, ssl.SSLError, ValueError) as error:
+        return Finding("FAIL", f"TLS files unusable: {scrub(error)}", "re-enroll")
+    try:
+        raw = socket.create_connection((broker.host, broker.port), timeout=5)
     except OSError as error:
         return Finding("FAIL", f"broker {where} unreachable: {error}",
                        "check the network/firewall towards central (TCP 8883)")
-    outcome: list[str] = []
-    done = threading.Event()
+    refused = "the broker refuses this certificate (expired, revoked or from another CA): re-enroll with a fresh bundle"
     try:
-        # A separate client id, so the running agent's persistent session is not taken over.
-        client = make_client(f"{config.agent.name}-doctor",
-                             TlsFiles(config.tls.ca_file, config.tls.cert_file, config.tls.key_file))
-    except (OSError, ssl.SSLError) as error:
-        return Finding("FAIL", f"TLS files unusable: {error}", "re-enroll")
-
-    def on_connect(_c: object, _u: object, _f: object, reason: object, _p: object) -> None:
-        outcome.append("ok" if reason_is_success(reason) else f"refused: {reason}")
-        done.set()
-
-    def on_disconnect(_c: object, _u: object, _f: object, reason: object, _p: object) -> None:
-        # A broker that refuses the client certificate (expired, revoked, another CA) closes the
-        # TLS connection after the handshake instead of answering CONNECT: say so at once.
-        if not outcome:
-            outcome.append(f"closed the connection without accepting this agent ({reason})")
-        done.set()
-
-    client.on_connect = on_connect
-    client.on_disconnect = on_disconnect
-    try:
-        client.connect(broker.host, broker.port, keepalive=10)
+        with context.wrap_socket(raw, server_hostname=broker.host) as tls:
+            tls.settimeout(REFUSAL_WAIT_S)
+            try:
+                closed = tls.recv(1) == b""
+            except TimeoutError:
+                return Finding("OK", f"broker {where} accepts this agent's certificate over mutual TLS")
+            except (OSError, ssl.SSLError) as error:
+                return Finding("FAIL", f"broker {where} closed the connection without accepting this agent "
+                                       f"({scrub(error)})", refused)
+            if closed:
+                return Finding("FAIL", f"broker {where} closed the connection without accepting this agent", refused)
+            return Finding("FAIL", f"broker {where} sent data before any request: is it an MQTT broker?",
+                           "check [broker] host and port")
+    except ssl.SSLCertVerificationError as error:
+        return Finding("FAIL", f"TLS handshake with {where} failed: {scrub(error)}",
+                       "this box does not trust the broker's certificate: check [tls] ca_file and [broker] host")
     except (OSError, ssl.SSLError) as error:
         return Finding("FAIL", f"TLS handshake with {where} failed: {scrub(error)}",
                        "the broker does not accept this certificate: re-enroll, or check the CA")
-    client.loop_start()
-    done.wait(10)
-    client.disconnect()
-    client.loop_stop()
-    if outcome[:1] == ["ok"]:
-        return Finding("OK", f"broker {where} accepts this agent over mutual TLS")
-    if outcome and outcome[0].startswith("closed"):
-        return Finding("FAIL", f"broker {where} {outcome[0]}",
-                       "the broker refuses this certificate (expired, revoked or from another CA): "
-                       "re-enroll with a fresh bundle")
-    return Finding("FAIL", f"broker {where}: {outcome[0] if outcome else 'no answer to CONNECT'}",
-                   "check the certificate is not revoked and the ACL lists this agent")
+    finally:
+        raw.close()
 
 
 def _clock() -> Finding:

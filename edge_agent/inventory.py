@@ -79,6 +79,7 @@ class Inventory:
                 camera_id=camera.id, host=camera.host, port=camera.port, username=username, password=password,
                 name=camera.name, opd=camera.opd or (network.opd if network else ""), onvif=camera.onvif,
                 snapshot_url=camera.snapshot_url, rtsp_url=camera.rtsp_url, onvif_url=camera.onvif_url or "",
+                basic_in_clear=network.basic_in_clear if network else True,
             ))
         for camera_id, entry in sorted(self.discovered.items()):
             host = str(entry["host"])
@@ -90,6 +91,7 @@ class Inventory:
                 opd=network.opd if network else "", endpoint_ref=str(entry.get("endpoint_ref", "")),
                 onvif_url=str(entry.get("xaddr", ""))[:512],
                 discovered_by=DiscoveryMethod(str(entry.get("method", "multicast"))),
+                basic_in_clear=network.basic_in_clear if network else True,
             ))
         unique: list[CameraTarget] = []
         serials: set[str] = set()

@@ -27,13 +27,14 @@ from edge_agent import arp
 from edge_agent.addresses import host_port_of, names_this_box, tcp_reachable, with_host
 from edge_agent.onvif_errors import ONVIF_ERRORS, OnvifFailure, classify
 from edge_agent.onvif_lib import SERVICES, ONVIFError, UsernameDigestTokenDtDiff, bracket_host, is_auth_error
-from edge_agent.onvif_pool import BoundedTransport, OnvifPool
+from edge_agent.onvif_pool import REPLY_DATE, BoundedTransport, OnvifPool
 from edge_agent.onvif_replies import (
     DeviceInfo,
     MediaProfile,
     best_profile,
     clock_offset,
     device_info,
+    http_date_offset,
     mac_from,
     media_profile,
     media_uri,
@@ -163,15 +164,33 @@ class OnvifSession:
             except (Fault, TransportError) as error:
                 if not _refused_credentials(error) or not self.username:
                     raise
-                # Some firmware wants auth even for the time (by SOAP fault or HTTP 401): the ONVIF
-                # service answered; signed with the offset known so far.
-                answer = await devicemgmt.auth.GetSystemDateAndTime()
+                answer = await self._signed_time(devicemgmt)
         elapsed = time.monotonic() - started
         offset = clock_offset(answer, before + dt.timedelta(seconds=elapsed / 2))
         if offset is not None:
             self.clock_offset_s = offset
             self._apply_offset(offset)
         return TimeReading(offset, elapsed)
+
+    async def _signed_time(self, devicemgmt: _Service) -> Any:
+        """GetSystemDateAndTime for firmware that wants credentials even for the time (by SOAP fault or HTTP
+        401): signed with the offset known so far, and if refused again, once more with the clock the
+        refusal's HTTP Date header shows (a camera whose clock reset on reboot)."""
+        try:
+            return await devicemgmt.auth.GetSystemDateAndTime()
+        except (Fault, TransportError) as error:
+            if not _refused_credentials(error):
+                raise
+            offset = http_date_offset(REPLY_DATE.get(), dt.datetime.now(dt.UTC))
+            known = self.clock_offset_s or 0.0
+            if offset is None or abs(offset - known) < 60:
+                raise  # the clock is not why: the credentials are wrong
+            log.info("%s: time refused without a valid signature; signing with the clock its HTTP Date shows "
+                     "(%+.0f s)", self.host, offset)
+            self.clock_offset_s = offset
+            self._wsse()
+            self._apply_offset(offset)
+            return await devicemgmt.auth.GetSystemDateAndTime()
 
     def _apply_offset(self, offset_s: float) -> None:
         # The token is shared by this camera's zeep clients: updating it re-signs every later request.

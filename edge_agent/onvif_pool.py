@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -35,6 +36,10 @@ from edge_agent.onvif_lib import (
     cached_document,
 )
 from edge_agent.xml_repair import ONVIF_PREFIXES, declare_missing_prefixes
+
+# The Date header of the latest reply read in this task (each camera's check runs in its own task): the
+# camera's clock when it refuses to tell its time without credentials (edge_agent.onvif_client).
+REPLY_DATE: ContextVar[str | None] = ContextVar("onvif_reply_date", default=None)
 
 # GetProfiles of a 64-channel recorder is ~400 KB; nothing a check reads is near 2 MiB.
 MAX_REPLY_BYTES = 2 * 1024 * 1024
@@ -81,6 +86,7 @@ class BoundedTransport(AsyncTransportProtocolErrorHandler):
         data = message.encode("utf-8") if isinstance(message, str) else message
         response = await self.session.post(address, data=data, headers=headers, proxy=self.proxy,
                                            timeout=self._client_timeout, middlewares=self.middlewares or None)
+        REPLY_DATE.set(response.headers.get("Date"))
         try:
             content = await read_bounded(response, self.limit)
         finally:

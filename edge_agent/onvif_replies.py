@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from shared.messages import clip_text
@@ -155,6 +156,20 @@ def camera_utc(answer: Any) -> dt.datetime | None:
     if local is None or offset is None:
         return None
     return local - offset
+
+
+def http_date_offset(header: str | None, local_midpoint: dt.datetime) -> float | None:
+    """Seconds a reply's HTTP ``Date`` header is ahead of the agent's clock; None when missing or unreadable."""
+    if not header:
+        return None
+    try:
+        stamped = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if stamped.tzinfo is None:
+        stamped = stamped.replace(tzinfo=dt.UTC)
+    offset = (stamped - local_midpoint).total_seconds()
+    return 0.0 if abs(offset) < 1.5 else offset
 
 
 def clock_offset(answer: Any, local_midpoint: dt.datetime) -> float | None:

@@ -112,7 +112,7 @@ class Publisher:
         self._refill_ids()
         self.callback_errors = 0
         tls = TlsFiles(config.tls.ca_file, config.tls.cert_file, config.tls.key_file)
-        self.client = make_client(self.agent, tls, will=self._will("connection_lost"), logger=log)
+        self.client = make_client(tls, will=self._will("connection_lost"), logger=log)
         self.link = LinkLog(log, f"{config.broker.host}:{config.broker.port}")
         self.link.watch(self.client)
         self.client.max_inflight_messages_set(config.outbox.max_inflight)
@@ -332,6 +332,17 @@ class Publisher:
         task = asyncio.create_task(self.on_command(command), name=f"command-{command.command_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def publish_live(self, topic: str, payload: bytes) -> bool:
+        """A live frame, QoS 0, not retained, not through the outbox; False (dropped) while disconnected.
+
+        Called from live-view threads: paho's publish is thread-safe, and a QoS 0 publish never enters
+        ``_inflight`` (its on_publish finds no entry and returns).
+        """
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=0, retain=False)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     async def _pump(self) -> None:
         while True:

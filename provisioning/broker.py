@@ -32,7 +32,8 @@ MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + PACKET_OVERHEAD_BYTES
 # side are the edge agents' store-and-forward job, not the broker's memory.
 MAX_QUEUED_MESSAGES = 1_000_000
 # Queued payloads live in the broker's RAM; a status report is ~0.5 KiB, so a full queue of them is ~0.5 GiB.
-# The byte cap stops a flood of thumbnails (up to MAX_PAYLOAD_BYTES each) from exhausting memory first.
+# The byte cap (per client, like the message cap) stops a flood of thumbnails (up to MAX_PAYLOAD_BYTES each)
+# from exhausting memory first; MEMORY_LIMIT_BYTES below caps the sum over all clients.
 MAX_QUEUED_BYTES = 1024 * 1024 * 1024
 # In-flight window for QoS 1/2. Mosquitto 2.0 uses it (a) as the outgoing window of MQTT v3.x clients and
 # (b) as the Receive Maximum its CONNACK announces to v5 clients, i.e. how many of their own publishes may be
@@ -42,6 +43,15 @@ MAX_QUEUED_BYTES = 1024 * 1024 * 1024
 # window an agent may configure (outbox.max_inflight), so an agent replaying a backlog over a slow link is
 # never told to use less than it asked for; a v3 reader's window is far from the broker's memory limits.
 MAX_INFLIGHT_MESSAGES = 1000
+# A hard cap on the broker's heap, so no client can take the central box's memory. Mosquitto 2.0.11 cannot
+# refuse a retained message per topic (its ACL file has no retain rule; only a C plugin could), so an agent
+# may retain messages under its own subtree, up to max_packet_size each, on as many topics as it likes:
+# measured, 300 retained 1 MB messages took the broker from 19 MB to 375 MB. Past this limit the broker
+# refuses the allocation and disconnects the client whose message needed it, instead of the kernel's OOM
+# killer ending the broker or central. The legitimate peak is the ingest's queue (MAX_QUEUED_BYTES) during a
+# central outage plus the retained public state (tens of MB) and connections: a box for central needs
+# this much RAM free for the broker. tests/provisioning/test_broker_access.py floods a broker with it.
+MEMORY_LIMIT_BYTES = MAX_QUEUED_BYTES + 512 * 1024 * 1024
 # Save the in-memory state every 30 s as well as on clean shutdown. Reports do not depend on it: an agent
 # keeps each one until central confirms storing it and sends again what a crashed broker lost. What a crash
 # would otherwise take is the rest of the state: sessions and their subscriptions (central's confirmations
@@ -60,6 +70,7 @@ class BrokerSettings:
     port: int = DEFAULT_PORT
     persistence_dir: Path | None = None  # None: <dir>/broker/persistence
     log_file: Path | None = None  # None: stderr, which systemd puts in the journal
+    memory_limit: int = MEMORY_LIMIT_BYTES
 
 
 def render_mosquitto_conf(layout: Layout, settings: BrokerSettings) -> str:
@@ -87,6 +98,7 @@ max_queued_bytes {MAX_QUEUED_BYTES}
 max_inflight_messages {MAX_INFLIGHT_MESSAGES}
 max_packet_size {MAX_PACKET_BYTES}
 queue_qos0_messages false
+memory_limit {settings.memory_limit}
 
 log_dest {log_dest}
 log_type error
@@ -107,6 +119,9 @@ keyfile {layout.broker_key}
 crlfile {layout.crl}
 require_certificate true
 use_identity_as_username true
+# The username (the CN) is also the client id, whatever id the client sends: a certificate can only
+# resume or replace its own session, never take another client's (central's ingest, another agent).
+use_username_as_clientid true
 """
 
 
@@ -120,6 +135,7 @@ def _agent_write_topics() -> list[str]:
         topics.camera_thumbnail(agent, "+"),
         topics.website_status(agent, "+"),
         topics.command_result(agent),
+        topics.live_frames(agent, "+"),
     ]
 
 
@@ -150,7 +166,10 @@ def render_acl(certificates: Iterable[IssuedCert]) -> str:
                 f"user {cert.name}",
                 # The agent patterns match central's CN too: deny the subtree they would open to it.
                 f"topic deny {topics.agent_prefix(cert.name)}/#",
+                f"topic deny {topics.live_frames(cert.name, '#')}",
                 f"topic read {topics.ALL_AGENT_TOPICS}",
+                # The web processes of open live views read the frames of the cameras being watched.
+                f"topic read {topics.LIVE}/#",
                 f"topic write {topics.command_subscription('+')}",
                 f"topic write {topics.confirmations('+')}",
                 f"topic write {topics.ALL_PUBLIC_TOPICS}",
@@ -162,6 +181,7 @@ def render_acl(certificates: Iterable[IssuedCert]) -> str:
                 "# Third-party reader: the public tree only.",
                 f"user {cert.name}",
                 f"topic deny {topics.ALL_AGENT_TOPICS}",
+                f"topic deny {topics.LIVE}/#",
                 f"topic read {topics.ALL_PUBLIC_TOPICS}",
                 "",
             ]

@@ -50,6 +50,16 @@ def _parser() -> argparse.ArgumentParser:
         help="where Mosquitto keeps mosquitto.db (default DIR/broker/persistence)",
     )
     init.add_argument("--log-file", type=Path, help="Mosquitto log file (default: stderr, i.e. the journal)")
+    init.add_argument("--ingest-workers", type=int, default=1, metavar="N",
+                      help="issue certificates for 'scc-central ingest --workers N' (default 1; see 'central')")
+
+    central = with_dir("central", "issue central's missing certificates: one per ingest worker, commands, alerts")
+    central.add_argument("--ingest-workers", type=int, default=1, metavar="N",
+                         help="how many ingest workers will run ('scc-central ingest --workers N'; default 1)")
+
+    config = with_dir("broker-config", "regenerate mosquitto.conf (after an upgrade); restart the broker after")
+    config.add_argument("--persistence-dir", type=Path, help="as given to init (default DIR/broker/persistence)")
+    config.add_argument("--log-file", type=Path, help="as given to init (default: stderr, i.e. the journal)")
 
     agent = with_dir("agent", "issue an edge agent's certificate and enrollment bundle")
     agent.add_argument("--regency", required=True, help="the regency's Kemendagri code, e.g. 16.71")
@@ -105,11 +115,25 @@ def run(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             persistence_dir=args.persistence_dir,
             log_file=args.log_file,
+            ingest_workers=args.ingest_workers,
         )
         layout = Layout(directory.resolve())
         hosts = ", ".join(registry.broker.hosts)
         print(f"initialised {layout.root}: broker {hosts} port {registry.broker.port}")
         print(f"start the broker with: mosquitto -c {layout.mosquitto_conf}")
+    elif args.command == "central":
+        new = operations.ensure_central(directory, args.ingest_workers)
+        layout = Layout(directory.resolve())
+        if new:
+            print(f"issued {', '.join(new)} into {layout.clients_dir}")
+            print("their ACL blocks take effect after the broker reloads:")
+            print(RELOAD_HINT)
+        else:
+            print(f"central's certificates for {args.ingest_workers} ingest worker(s) are all issued")
+    elif args.command == "broker-config":
+        path = operations.rewrite_broker_config(directory, args.persistence_dir, args.log_file)
+        print(f"wrote {path}; restart the broker (systemctl restart mosquitto): a reload does not apply "
+              "every setting")
     elif args.command == "agent":
         _print_issue(operations.issue_client(directory, Role.AGENT, args.name, args.regency))
         print("no broker reload needed: the ACL's agent patterns already cover a new agent")

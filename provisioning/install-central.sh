@@ -118,6 +118,10 @@ step_pki() {
     chmod 0755 "$ETC_DIR"
     if [[ -f "$PKI_DIR/registry.json" ]]; then
         say "keeping the existing CA in $PKI_DIR (revoke and reissue with scc-provision; see docs/operations.md)"
+        # An upgrade: issue the certificates central now needs (one per connection) and regenerate the
+        # broker configuration for this release's settings; step_start restarts the broker on it.
+        "$VENV/bin/scc-provision" central --dir "$PKI_DIR"
+        "$VENV/bin/scc-provision" broker-config --dir "$PKI_DIR" --persistence-dir "$MOSQUITTO_DIR"
         return 0
     fi
     ((${#BROKER_HOSTS[@]})) || die "no CA yet: give --broker-host NAME... (the names agents use for the broker)"
@@ -127,10 +131,11 @@ step_pki() {
 }
 
 step_central_key() {
-    # Central's ingest runs as scc and must read central's client key; everything else there stays root's.
+    # Central's services run as scc and must read central's client keys; everything else there stays root's.
     [[ -n "$SERVICE_USER" ]] || return 0
-    chown "$SERVICE_USER:$SERVICE_USER" "$PKI_DIR/clients/central.key"
-    chmod 0600 "$PKI_DIR/clients/central.key"
+    # central.key (ingest), central-commands.key (the web), central-alerts.key, central-ingest-K.key.
+    chown "$SERVICE_USER:$SERVICE_USER" "$PKI_DIR"/clients/central*.key
+    chmod 0600 "$PKI_DIR"/clients/central*.key
     chmod 0755 "$PKI_DIR" "$PKI_DIR/clients"
 }
 

@@ -11,6 +11,8 @@ from pathlib import Path
 # Mosquitto started as root drops to this user before it serves clients, and re-reads its key, the CRL
 # and the ACL file as that user on SIGHUP, so those files must stay readable by it.
 BROKER_USER = "mosquitto"
+# Central's services (ingest, web, alerts) run as this user and read central's client keys.
+CENTRAL_USER = "scc"
 
 PRIVATE_FILE_MODE = 0o600
 PUBLIC_FILE_MODE = 0o644
@@ -100,16 +102,16 @@ def write_file(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
-def broker_ids() -> tuple[int, int] | None:
-    """The broker user's uid and gid when we may hand files to it (running as root and the user exists)."""
+def user_ids(name: str) -> tuple[int, int] | None:
+    """``name``'s uid and gid when we may hand files to it (running as root and the user exists)."""
     if os.geteuid() != 0:
         return None
     try:
-        user = pwd.getpwnam(BROKER_USER)
+        user = pwd.getpwnam(name)
     except KeyError:
         return None
     try:
-        gid = grp.getgrnam(BROKER_USER).gr_gid
+        gid = grp.getgrnam(name).gr_gid
     except KeyError:
         gid = user.pw_gid
     return user.pw_uid, gid
@@ -117,6 +119,13 @@ def broker_ids() -> tuple[int, int] | None:
 
 def give_to_broker(path: Path) -> None:
     """Let the broker user own ``path`` so it can re-read it after dropping root; no-op when not root."""
-    ids = broker_ids()
+    ids = user_ids(BROKER_USER)
+    if ids is not None:
+        os.chown(path, *ids)
+
+
+def give_to_central(path: Path) -> None:
+    """Let central's service user own ``path`` (a client key it connects with); no-op when not root or no user."""
+    ids = user_ids(CENTRAL_USER)
     if ids is not None:
         os.chown(path, *ids)

@@ -24,6 +24,7 @@ from provisioning.layout import (
     TRAVERSABLE_DIR_MODE,
     Layout,
     give_to_broker,
+    give_to_central,
     write_file,
 )
 from provisioning.registry import (
@@ -33,6 +34,7 @@ from provisioning.registry import (
     load_registry,
     save_registry,
 )
+from shared.mqtt import ALERTS_PURPOSE, COMMANDS_PURPOSE, identity_name, ingest_worker_purpose
 from shared.regencies import UnknownRegencyError, get_regency
 from shared.topics import check_identifier
 
@@ -134,6 +136,14 @@ def write_broker_config(layout: Layout, settings: BrokerSettings, path: Path | N
     return target
 
 
+def rewrite_broker_config(directory: Path, persistence_dir: Path | None = None, log_file: Path | None = None) -> Path:
+    """Regenerate mosquitto.conf for the registry's port: an upgrade brings new broker settings this way."""
+    layout = Layout(directory.resolve())
+    with _locked(layout):
+        registry = load_registry(layout.root)
+        return write_broker_config(layout, BrokerSettings(registry.broker.port, persistence_dir, log_file))
+
+
 def init(
     directory: Path,
     hosts: Sequence[str],
@@ -141,6 +151,7 @@ def init(
     port: int = DEFAULT_PORT,
     persistence_dir: Path | None = None,
     log_file: Path | None = None,
+    ingest_workers: int = 1,
 ) -> Registry:
     """Create the CA, the broker's and central's certificates, the CRL, mosquitto.conf and the ACL."""
     if not hosts:
@@ -171,16 +182,55 @@ def init(
 
         registry = Registry(broker=BrokerEndpoint(hosts=checked_hosts, port=port))
         registry.add(_record(server, BROKER_NAME, Role.BROKER, None))
-        central = pki.issue(ca, CENTRAL_NAME, Role.CENTRAL)
-        write_file(layout.client_key(CENTRAL_NAME), pki.key_pem(central.key), PRIVATE_FILE_MODE)
-        write_file(layout.client_cert(CENTRAL_NAME), pki.cert_pem(central.certificate), PUBLIC_FILE_MODE)
-        registry.add(_record(central, CENTRAL_NAME, Role.CENTRAL, None))
+        for name in central_names(ingest_workers):
+            _issue_central(layout, ca, registry, name)
 
         _write_crl(layout, ca, registry)
         _write_acl(layout, registry)
         write_broker_config(layout, BrokerSettings(port, persistence_dir, log_file))
         save_registry(layout.root, registry)
     return registry
+
+
+def central_names(ingest_workers: int) -> list[str]:
+    """Central's certificates: the ingest (worker 0), the command sender, the alerts publisher, and one
+    per further ingest worker. The broker makes each one's name its client id, so no two connections
+    of central share a session (see shared/mqtt.py)."""
+    if ingest_workers < 1:
+        raise ProvisioningError(f"--ingest-workers {ingest_workers}: at least 1")
+    purposes = [COMMANDS_PURPOSE, ALERTS_PURPOSE] + [ingest_worker_purpose(k) for k in range(1, ingest_workers)]
+    return [CENTRAL_NAME] + [identity_name(CENTRAL_NAME, purpose) for purpose in purposes]
+
+
+def _issue_central(layout: Layout, ca: pki.Issued, registry: Registry, name: str) -> None:
+    issued = pki.issue(ca, name, Role.CENTRAL)
+    write_file(layout.client_key(name), pki.key_pem(issued.key), PRIVATE_FILE_MODE)
+    give_to_central(layout.client_key(name))
+    write_file(layout.client_cert(name), pki.cert_pem(issued.certificate), PUBLIC_FILE_MODE)
+    registry.add(_record(issued, name, Role.CENTRAL, None))
+
+
+def ensure_central(directory: Path, ingest_workers: int) -> list[str]:
+    """Issue whichever of :func:`central_names` is not issued yet (an upgrade, more workers); returns them.
+
+    A revoked one is not reissued under the same name: the operator decides that.
+    """
+    names = central_names(ingest_workers)
+    layout = Layout(directory.resolve())
+    with _locked(layout):
+        registry = load_registry(layout.root)
+        for name in names:
+            existing = registry.get(name)
+            if existing is not None and existing.role is not Role.CENTRAL:
+                raise ProvisioningError(f"name {name!r} is already issued to a {existing.role.value}")
+        new = [name for name in names if registry.get(name) is None]
+        if new:
+            ca = _load_ca(layout)
+            for name in new:
+                _issue_central(layout, ca, registry, name)
+            _write_acl(layout, registry)
+            save_registry(layout.root, registry)
+    return new
 
 
 def issue_client(directory: Path, role: Role, name: str, regency: str | None = None) -> ClientIssue:

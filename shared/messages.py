@@ -220,6 +220,32 @@ class CameraThumbnail(Envelope):
     captured_at: UtcDatetime
 
 
+class LiveState(StrEnum):
+    """Where a live stream stands: a frame, or why there is none (the last message of a stream)."""
+
+    FRAME = "frame"
+    ENDED = "ended"  # every lease ended or expired, or the maximum duration passed
+    FAILED = "failed"  # the stream could not start or broke; ``reason`` says why
+
+
+class LiveFrame(Envelope):
+    """Agent -> central, QoS 0, never retained: one JPEG frame of a camera's live view, or its end.
+
+    ``seq`` counts this stream's frames from 1 (live frames are not outbox reports). A ``frame`` carries
+    ``size_bytes`` of JPEG after the header (see codec); ``ended`` and ``failed`` carry none.
+    """
+
+    kind: Literal["live_frame"] = "live_frame"
+    camera_id: Identifier
+    state: LiveState
+    reason: ReasonCode = Field(default="ok", description="failed: the camera's reason code (shared/reasons.py).")
+    message: ShortText = ""
+    width: int = Field(default=0, ge=0, le=4096)
+    height: int = Field(default=0, ge=0, le=4096)
+    size_bytes: int = Field(default=0, ge=0)
+    fps: float = Field(default=0, ge=0, le=60, description="The rate the agent currently sends at (budget-bound).")
+
+
 # --- websites ---------------------------------------------------------------------------------
 
 
@@ -278,6 +304,9 @@ class CommandName(StrEnum):
     CHECK_NOW = "check_now"
     REDISCOVER = "rediscover"
     THUMBNAIL_NOW = "thumbnail_now"
+    # Live view (docs/live-view.md): start or renew one viewer lease on a camera's live frames, end it.
+    LIVE_START = "live_start"
+    LIVE_STOP = "live_stop"
 
 
 class Command(Envelope):
@@ -288,6 +317,11 @@ class Command(Envelope):
     name: CommandName
     camera_id: Identifier | None = Field(default=None, description="One camera, or all when absent.")
     requested_by: ShortText = ""
+    lease_s: int | None = Field(
+        default=None, ge=1, le=300,
+        description="live_start only: the lease lasts this long unless renewed by another live_start with the "
+        "same command_id (the viewer lease's id); live_stop with that id ends it at once.",
+    )
 
 
 class CommandResult(Envelope):
@@ -430,6 +464,7 @@ Message = (
     | WebsiteStatus
     | Command
     | CommandResult
+    | LiveFrame
     | ReportsStored
     | RegencySummary
     | PublicCameraStatus
@@ -447,6 +482,7 @@ ALL_MODELS: tuple[type[Strict], ...] = (
     WebsiteStatus,
     Command,
     CommandResult,
+    LiveFrame,
     ReportsStored,
     RegencySummary,
     PublicCameraStatus,

@@ -1,4 +1,11 @@
-"""One paho-mqtt client factory for every SCC process: MQTT v5, mutual TLS from files, LWT, reconnect."""
+"""One paho-mqtt client factory for every SCC process: MQTT v5, mutual TLS from files, LWT, reconnect.
+
+The broker takes each client's id from its certificate (``use_identity_as_username`` with
+``use_username_as_clientid``), so a certificate can only ever resume its own session: two processes
+holding the same certificate would take the session from each other. Every process that stays
+connected next to another therefore has a certificate of its own (see :func:`identity_name`), and
+:func:`make_client` sends the certificate's name as the client id, which is what the broker uses anyway.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -30,6 +39,42 @@ class TlsFiles:
 
     def missing(self) -> list[Path]:
         return [path for path in (self.ca, self.cert, self.key) if not path.is_file()]
+
+    def sibling(self, purpose: str) -> TlsFiles:
+        """The files of the identity :func:`identity_name` gives ``purpose``, next to these ones.
+
+        ``/etc/scc/pki/clients/central.crt`` -> ``central-alerts.crt`` (and ``.key``): scc-provision
+        writes every client's files into one directory under the certificate's name.
+        """
+        name = identity_name(self.cert.stem, purpose)
+        return TlsFiles(self.ca, self.cert.with_name(name + self.cert.suffix), self.key.with_name(name + self.key.suffix))
+
+
+# Purposes of central's own certificates besides the ingest's: each one connects while the ingest is
+# connected, so each has its own certificate and with it its own client id and session.
+COMMANDS_PURPOSE = "commands"  # the web's command sender
+ALERTS_PURPOSE = "alerts"  # the alerts service's publisher on scc/v1/public/alerts
+
+
+def ingest_worker_purpose(index: int) -> str:
+    """Ingest worker ``index`` of ``--workers N``; worker 0 is the ingest's own certificate."""
+    if index < 1:
+        raise ValueError("worker 0 uses the ingest's own certificate")
+    return f"ingest-{index}"
+
+
+def identity_name(base: str, purpose: str) -> str:
+    """The certificate name for ``purpose`` next to certificate ``base``: ``central`` -> ``central-alerts``."""
+    return f"{base}-{purpose}"
+
+
+def certificate_name(cert: Path) -> str:
+    """The CN of the PEM certificate at ``cert``: the broker's user name and client id for its holder."""
+    certificate = x509.load_pem_x509_certificate(cert.read_bytes())
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not names:
+        raise ValueError(f"{cert} has no common name: not a certificate scc-provision issued")
+    return str(names[0].value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,21 +97,24 @@ def tls_context(files: TlsFiles) -> ssl.SSLContext:
 
 
 def make_client(
-    client_id: str,
-    tls: TlsFiles | None,
+    tls: TlsFiles,
     *,
     will: Will | None = None,
     logger: logging.Logger | None = None,
     client_class: type[mqtt.Client] = mqtt.Client,
 ) -> mqtt.Client:
-    """A configured, unconnected MQTT v5 client; connect it with ``connect_persistent``."""
+    """A configured, unconnected MQTT v5 client whose client id is its certificate's name.
+
+    Connect it with ``connect_persistent``. Raises FileNotFoundError (naming the files) or ValueError
+    when the TLS files are missing or unusable.
+    """
+    context = tls_context(tls)
     client = client_class(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-        client_id=client_id,
+        client_id=certificate_name(tls.cert),
         protocol=mqtt.MQTTv5,
     )
-    if tls is not None:
-        client.tls_set_context(tls_context(tls))
+    client.tls_set_context(context)
     if will is not None:
         client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
     client.reconnect_delay_set(min_delay=1, max_delay=60)

@@ -59,12 +59,29 @@ CAMERA_REASONS: tuple[Reason, ...] = (
     Reason("auth_failed", N_("wrong password"), "The camera refused the configured user name or password."),
     Reason("snapshot_auth_failed", N_("snapshot wrong password"), "The snapshot URL refused digest and basic auth."),
     Reason("rtsp_auth_failed", N_("stream wrong password"), "The RTSP server refused the credentials."),
+    Reason("snapshot_basic_refused", N_("snapshot wants the password in clear"),
+           "The snapshot URL asks for Basic authentication over plain HTTP, which would send the password in "
+           "clear, and this network is set never to (basic_in_clear = false); nothing was sent."),
+    Reason("rtsp_basic_refused", N_("stream wants the password in clear"),
+           "The RTSP server asks for Basic authentication over plain RTSP, which would send the password in "
+           "clear, and this network is set never to (basic_in_clear = false); nothing was sent."),
+    Reason("snapshot_foreign_host", N_("snapshot URI on another host"),
+           "The camera's snapshot URI points at a host other than the camera's own address: a misconfigured or "
+           "hostile device. Nothing was requested there and no credentials were sent.",
+           detailed=N_("snapshot URI on another host (%(host)s)")),
+    Reason("rtsp_foreign_host", N_("stream URI on another host"),
+           "The camera's stream URI points at a host other than the camera's own address: a misconfigured or "
+           "hostile device. Nothing was requested there and no credentials were sent.",
+           detailed=N_("stream URI on another host (%(host)s)")),
     # the picture
     Reason("black", N_("black image"), "The image is (almost) entirely black: lens, sensor or video lost."),
     Reason("covered", N_("lens covered"), "The image is uniform with no detail: the lens is covered or turned."),
     Reason("frozen", N_("frozen image"), "The image has not changed since the previous check: the encoder is stuck."),
     Reason("rtsp_no_frames", N_("stream not decoding"), "The stream opened but no frame could be decoded."),
     Reason("snapshot_not_jpeg", N_("snapshot not a JPEG"), "The snapshot answer is not a decodable JPEG."),
+    Reason("snapshot_too_large", N_("snapshot too large"),
+           "The snapshot answer is larger than the agent reads; it stopped reading there, so the device cannot "
+           "exhaust the agent's memory.", detailed=N_("snapshot over %(limit_bytes)s bytes")),
     Reason("snapshot_http_error", N_("snapshot HTTP error"), "The snapshot URL answered with an HTTP error.",
            detailed=N_("snapshot HTTP %(http_status)s")),
     Reason("dark", N_("dark image"), "The image is very dark: night without IR, or a failed IR illuminator."),

@@ -6,6 +6,7 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 
 from simulator.camera import Camera
 from simulator.faults import Fault
@@ -91,7 +92,9 @@ class CameraHttpHandler:
         reply = service.handle(soap_request, endpoints)
         if camera.has(Fault.MALFORMED_SOAP):
             reply = malformed(reply)
-        return Response(reply.status, reply.body, SOAP_CONTENT_TYPE)
+        # Real firmware stamps replies with its own clock, which a client can read when the time is refused.
+        return Response(reply.status, reply.body, SOAP_CONTENT_TYPE,
+                        headers=[("Date", formatdate(camera.now(), usegmt=True))])
 
     def _authenticator(self, camera: Camera) -> DigestAuthenticator:
         authenticator = self._authenticators.get(camera.camera_id)

@@ -127,8 +127,8 @@ class Fleet:
         return self._onvif_base(camera, self.camera_host(camera), self.http_port, False) + "/device_service"
 
     def rtsp_url(self, camera: Camera) -> str:
-        rtsp_host = self.advertised_host if self.options.host not in ("", "0.0.0.0") else self.camera_host(camera)
-        return f"rtsp://{rtsp_host}:{self.rtsp_port}/cam/{camera.camera_id}"
+        # The camera's own address, like a real camera's: the RTSP server listens there too (start()).
+        return f"rtsp://{self.camera_host(camera)}:{self.rtsp_port}/cam/{camera.camera_id}"
 
     @staticmethod
     def _dialect(camera: Camera) -> onvif_dialects.OnvifDialect:
@@ -165,7 +165,10 @@ class Fleet:
         if options.rtsp:
             from simulator.rtsp import RtspServer
 
-            self._rtsp = RtspServer(self.renderer, options.host or "0.0.0.0", options.rtsp_port)
+            # Bound to all addresses, it already serves the cameras' own; else it listens on each of them too.
+            wildcard = options.host in ("", "0.0.0.0")
+            extra = [] if wildcard else sorted(set(self._addresses.values()) - {options.host})
+            self._rtsp = RtspServer(self.renderer, options.host or "0.0.0.0", options.rtsp_port, extra)
             for camera in self.cameras:
                 self._rtsp.add_camera(camera)
             self.rtsp_port = await asyncio.to_thread(self._rtsp.start)

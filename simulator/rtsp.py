@@ -6,7 +6,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -116,7 +116,9 @@ class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
 class RtspServer:
     """Owns the GLib loop thread; all GStreamer calls are marshalled onto it."""
 
-    def __init__(self, renderer: SceneRenderer, host: str, port: int) -> None:
+    def __init__(self, renderer: SceneRenderer, host: str, port: int, extra_hosts: Sequence[str] = ()) -> None:
+        """Serve on ``host``:``port``, and on the same port at each of ``extra_hosts`` (the cameras' own
+        addresses: a camera's stream URI names its own address, as the agent insists it must)."""
         Gst.init(None)
         self._renderer = renderer
         self._context = GLib.MainContext.new()
@@ -134,6 +136,8 @@ class RtspServer:
         self._mounted: set[str] = set()
         self._known_roles: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="rtsp-glib", daemon=True)
+        self._extra_hosts = list(extra_hosts)
+        self._extra_servers: list[GstRtspServer.RTSPServer] = []
         self.port = 0
 
     def start(self) -> int:
@@ -142,6 +146,19 @@ class RtspServer:
         self.port = int(self._server.get_bound_port())
         if self.port <= 0:
             raise OSError("RTSP server could not bind its port")
+        for host in self._extra_hosts:
+            # One more listening address sharing everything else: mounts, credentials, threads, sessions.
+            server = GstRtspServer.RTSPServer()
+            server.set_address(host)
+            server.set_service(str(self.port))
+            server.set_auth(self._auth)
+            server.set_mount_points(self._mounts)
+            server.set_thread_pool(self._server.get_thread_pool())
+            server.set_session_pool(self._server.get_session_pool())
+            server.attach(self._context)
+            if int(server.get_bound_port()) != self.port:
+                raise OSError(f"RTSP server could not bind {host}:{self.port}")
+            self._extra_servers.append(server)
         cleanup = GLib.timeout_source_new_seconds(2)
         cleanup.set_callback(self._cleanup_sessions)
         cleanup.attach(self._context)

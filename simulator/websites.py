@@ -49,6 +49,8 @@ class WebsiteFault(StrEnum):
     HUGE_SITEMAP = "huge_sitemap"  # mb
     FUTURE_DATES = "future_dates"  # days: a post dated this far in the future
     NAIVE_DATES = "naive_dates"  # dates without a time zone offset
+    MAINTENANCE = "maintenance"  # seconds: WordPress's maintenance page, 503 with this Retry-After
+    GZIP_BOMB = "gzip_bomb"  # mb: a gzip-encoded home page that inflates to this many MiB of zeros
 
 
 # The parameter a bare value sets, e.g. "stale=90" -> days=90, and the default when none is given.
@@ -63,6 +65,8 @@ _PRIMARY: dict[WebsiteFault, tuple[str, Any]] = {
     WebsiteFault.HUGE_FEED: ("mb", 12.0),
     WebsiteFault.HUGE_SITEMAP: ("mb", 12.0),
     WebsiteFault.FUTURE_DATES: ("days", 400.0),
+    WebsiteFault.MAINTENANCE: ("seconds", 600.0),
+    WebsiteFault.GZIP_BOMB: ("mb", 1024.0),
 }
 _NUMERIC_PARAMS = {"days", "mb", "seconds", "status"}
 _DOWN_MODES = {"5xx", "4xx", "refused", "timeout"}
@@ -452,6 +456,9 @@ class WebsiteFleet:
             return _Response(status if 500 <= status <= 599 else 503, _html_type(), b"<h1>Service Unavailable</h1>")
         if mode == "4xx":
             return _Response(404, _html_type(), b"<h1>Not Found</h1>")
+        if maintenance := faults.get(WebsiteFault.MAINTENANCE):
+            return _Response(503, [*_html_type(), ("Retry-After", str(int(float(maintenance["seconds"]))))],
+                             content.MAINTENANCE_PAGE)
         if WebsiteFault.REDIRECT_LOOP in faults and path in {"/", "/beranda/"}:
             return _Response(302, [("Location", f"{base}beranda/" if path == "/" else base)])
         if path == "/" and site.redirects_home:
@@ -498,6 +505,8 @@ class WebsiteFleet:
         faults = site.faults
         if WebsiteFault.NOT_HTML in faults:
             return _Response(200, [("Content-Type", "application/pdf")], b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
+        if bomb := faults.get(WebsiteFault.GZIP_BOMB):
+            return _Response(200, [*_html_type(), ("Content-Encoding", "gzip")], content.gzip_bomb(float(bomb["mb"])))
         if huge := faults.get(WebsiteFault.HUGE):
             size = int(float(huge["mb"]) * 1024 * 1024)
             filler = b"<p>" + b"Pengumuman " * 5000 + b"</p>\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import gzip
 import html
 import json
 import secrets
@@ -244,4 +246,21 @@ XML_BOMB = (
     b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
     b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>&lol3;</loc></url></urlset>'
 )
+# WordPress core's page while a .maintenance file exists (wp_maintenance(): 503, Retry-After: 600).
+MAINTENANCE_PAGE = (b'<!DOCTYPE html><html lang="id-ID"><head><meta charset="utf-8"><title>Maintenance</title></head>'
+                    b'<body id="error-page"><div class="wp-die-message">Briefly unavailable for scheduled '
+                    b"maintenance. Check back in a minute.</div></body></html>")
+_BOMB_MEMBER_MIB = 16
+
+
+@functools.cache
+def _bomb_member() -> bytes:
+    return gzip.compress(b"\0" * (_BOMB_MEMBER_MIB * 1024 * 1024), compresslevel=9)
+
+
+def gzip_bomb(mebibytes: float) -> bytes:
+    """Concatenated gzip members of zeros (~1 KB per MiB on the wire) inflating to ``mebibytes`` MiB."""
+    return _bomb_member() * max(1, round(mebibytes / _BOMB_MEMBER_MIB))
+
+
 MALFORMED_JSON = b'<html><body>Error establishing a database connection</body></html>'

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    IPvAnyNetwork,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from central.mail import SmtpConfig
 from central.redact import display_url
@@ -107,11 +117,36 @@ class EmailChannel(ChannelFilter):
     to: list[str] = Field(min_length=1)
 
 
+class AppriseChannel(ChannelFilter):
+    """Any service Apprise speaks (Telegram, WhatsApp, Discord, Slack, Matrix, ntfy, e-mail...) by its URL.
+
+    The URL usually carries the service's token (``tgram://TOKEN/CHAT``): it is a secret, shown and
+    logged only as ``scheme://…``.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    url: SecretStr = Field(description="An Apprise URL, e.g. tgram://TOKEN/CHAT_ID or ntfy://host/topic.")
+
+    @field_validator("url")
+    @classmethod
+    def _apprise_understands_it(cls, url: SecretStr) -> SecretStr:
+        import apprise  # loaded when a channel uses it: its plugins cost every process a second otherwise
+
+        if not apprise.Apprise().add(url.get_secret_value()):
+            raise ValueError(f"not a URL Apprise can send to ({apprise_display(url.get_secret_value())})")
+        return url
+
+
+def apprise_display(url: str) -> str:
+    """``scheme://…``: an Apprise URL's host, path and query may all be the service's token."""
+    scheme, separator, _ = url.partition("://")
+    return f"{scheme}://…" if separator and scheme.isalnum() else "…"
+
+
 class MqttChannel(ChannelFilter):
     """AlertEvent on scc/v1/public/alerts, through the broker in [broker] with central's certificate."""
 
     enabled: bool = False
-    client_id: str = "scc-central-alerts"
     publish_timeout_s: float = Field(10.0, gt=0)
 
 
@@ -135,12 +170,19 @@ class AlertsConfig(_Section):
     smtp: SmtpConfig = SmtpConfig()
     webhooks: list[WebhookChannel] = Field(default_factory=list)
     email: list[EmailChannel] = Field(default_factory=list)
+    apprise: list[AppriseChannel] = Field(default_factory=list)
     mqtt: MqttChannel = MqttChannel()
     public_url: str = Field("", description="Base URL of the web app, for links in notifications.")
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Internal networks webhooks may reach (e.g. '10.20.0.0/16'); loopback, link-local and "
+        "private addresses are refused otherwise.",
+    )
 
     @model_validator(mode="after")
     def _channel_names_unique(self) -> AlertsConfig:
-        names = [c.name for c in self.webhooks] + [c.name for c in self.email] + ["mqtt"]
+        names = [c.name for c in self.webhooks] + [c.name for c in self.email] + [c.name for c in self.apprise]
+        names.append("mqtt")
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"channel names must be unique (and not 'mqtt'): {', '.join(duplicates)}")

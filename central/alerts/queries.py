@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from central.alerts.model import SubjectKind
@@ -24,9 +25,18 @@ class AlertPage:
 
 
 def list_alerts(
-    session: Session, *, status: str = "firing", regency: str | None = None, limit: int = 100, offset: int = 0
+    session: Session,
+    *,
+    status: str = "firing",
+    regency: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    within: Collection[str] | None = None,
 ) -> AlertPage:
+    """``within`` limits to alerts of those regencies (the caller's scope); None: all."""
     query = select(AlertRecord)
+    if within is not None:
+        query = query.where(AlertRecord.regency_code.in_(within))
     if status in (AlertStatus.FIRING.value, AlertStatus.RESOLVED.value):
         query = query.where(AlertRecord.status == status)
     if regency:
@@ -44,22 +54,28 @@ def list_alerts(
     return AlertPage(list(items), total)
 
 
-def unacknowledged_critical(session: Session, limit: int = 5) -> list[AlertRecord]:
+def unacknowledged_critical(
+    session: Session, limit: int = 5, within: Collection[str] | None = None
+) -> list[AlertRecord]:
     """Firing critical alerts nobody has acknowledged yet, newest first: what sounds the wall's alarm."""
     query = select(AlertRecord).where(
         AlertRecord.status == AlertStatus.FIRING.value,
         AlertRecord.severity == AlertSeverity.CRITICAL.value,
         AlertRecord.acknowledged_at.is_(None),
+        AlertRecord.regency_code.in_(within) if within is not None else true(),
     )
     return list(session.scalars(query.order_by(AlertRecord.fired_at.desc(), AlertRecord.id.desc()).limit(limit)))
 
 
-def recently_acknowledged_critical(session: Session, limit: int = 3) -> list[AlertRecord]:
+def recently_acknowledged_critical(
+    session: Session, limit: int = 3, within: Collection[str] | None = None
+) -> list[AlertRecord]:
     """Firing critical alerts someone acknowledged, the latest acknowledgement first: who is on it."""
     query = select(AlertRecord).where(
         AlertRecord.status == AlertStatus.FIRING.value,
         AlertRecord.severity == AlertSeverity.CRITICAL.value,
         AlertRecord.acknowledged_at.is_not(None),
+        AlertRecord.regency_code.in_(within) if within is not None else true(),
     )
     return list(session.scalars(query.order_by(AlertRecord.acknowledged_at.desc()).limit(limit)))
 

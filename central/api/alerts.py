@@ -9,6 +9,7 @@ from central.alerts import queries
 from central.alerts.tables import AlertRecord
 from central.api.schemas import AlertOut, AlertPage
 from central.api.v1 import _json, _paging, _regency_arg, authenticate
+from central.web import scope
 from central.web.database import db_session
 
 bp = Blueprint("api_alerts", __name__, url_prefix="/api/v1/alerts")
@@ -45,13 +46,15 @@ def alerts() -> ResponseReturnValue:
     # v1's own checks, so a bad limit, offset or regency is a 400 here too instead of a silent default
     limit, offset = _paging()
     regency = _regency_arg()
-    page = queries.list_alerts(db_session(), status=status, regency=regency, limit=limit, offset=offset)
+    page = queries.list_alerts(
+        db_session(), status=status, regency=regency, limit=limit, offset=offset, within=scope.within(regency)
+    )
     return _json(AlertPage(items=[_out(a) for a in page.items], total=page.total, limit=limit, offset=offset))
 
 
 @bp.get("/<alert_id>")
 def alert(alert_id: str) -> ResponseReturnValue:
     found = queries.get_alert(db_session(), alert_id)
-    if found is None:
+    if found is None or not scope.sees(found.regency_code):
         abort(404)
     return _json(_out(found))

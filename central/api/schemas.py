@@ -63,7 +63,7 @@ class RegencyOut(Out):
 
 class RegencyPage(PageMeta):
     items: list[RegencyOut]
-    province: ProvinceTotals
+    province: ProvinceTotals | None = Field(description="Null for a caller limited to some regencies.")
 
 
 class ProvinceTotals(Out):
@@ -103,20 +103,23 @@ class CheckOut(Out):
     duration_ms: float = 0.0
 
 
+INTERNAL = "Null unless the token has the 'internal' scope (web sessions always have it)."
+
+
 class CameraDetailOut(CameraOut):
-    host: str
-    port: int | None
+    host: str | None = Field(description=INTERNAL)
+    port: int | None = Field(description=INTERNAL)
     reported_name: str
     manufacturer: str
     model: str
     firmware: str
-    serial: str
-    mac: str
+    serial: str | None = Field(description=INTERNAL)
+    mac: str | None = Field(description=INTERNAL)
     location: str
     latitude: float | None
     longitude: float | None
     tags: list[str]
-    notes: str
+    notes: str | None = Field(description=INTERNAL)
     message: str
     consecutive_failures: int
     first_seen_at: dt.datetime | None

@@ -16,11 +16,13 @@ from central.api import schemas as s
 from central.api.openapi import build_openapi
 from central.storage import queries
 from central.storage.models import Camera, Event, EventKind, Website
-from central.web.accounts import ApiToken, token_by_secret
+from central.web import scope
+from central.web.accounts import ApiToken, Scope, token_by_secret
 from central.web.auth import current_role
 from central.web.database import db_session, write_transaction
-from central.web.pages import province_rollup
-from central.web.province import RegencyRollup
+from central.web.pages import get_camera
+from central.web.params import MAX_ID, MAX_OFFSET, int_arg
+from central.web.province import RegencyRollup, province_rollup
 from central.web.reasons import camera_reason, details_for
 from central.web.thumbnails import thumbnail_response
 from shared.messages import utc_now
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 DEFAULT_LIMIT = 50
+MAX_HISTORY_DAYS = 3660  # ten years: longer than any history is kept
 MAX_LIMIT = 500
 _TOKEN_TOUCH_S = 60  # write last_used_at at most this often per token
 
@@ -52,10 +55,17 @@ def authenticate() -> None:
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > _TOKEN_TOUCH_S:
             _touch_token(token.id, now)
         g.api_client = f"token:{token.name}"
+        g.api_scopes = frozenset(token.scopes)
+        g.api_token = token
         return
     if current_role() is None:
         abort(401, description="send 'Authorization: Bearer <token>' or log in")
     g.api_client = "session"
+    g.api_scopes = frozenset(Scope)  # a logged-in user reads the same fields on the camera page
+
+
+def _may(scope: Scope) -> bool:
+    return scope in g.get("api_scopes", frozenset())
 
 
 EVENT_KINDS = tuple(kind.value for kind in EventKind)
@@ -89,8 +99,8 @@ def _paging() -> tuple[int, int]:
     offset = request.args.get("offset", type=int) if "offset" in request.args else 0
     if limit is None or offset is None:
         abort(400, description="limit and offset must be whole numbers")
-    if limit < 1 or offset < 0:
-        abort(400, description="limit must be >= 1 and offset >= 0")
+    if limit < 1 or not 0 <= offset <= MAX_OFFSET:
+        abort(400, description=f"limit must be >= 1 and offset between 0 and {MAX_OFFSET}")
     return min(limit, MAX_LIMIT), offset
 
 
@@ -107,8 +117,8 @@ def _id_arg(name: str) -> int | None:
     if name not in request.args:
         return None
     value = request.args.get(name, type=int)
-    if value is None or value < 1:
-        abort(400, description=f"{name} must be a whole number >= 1")
+    if value is None or not 1 <= value <= MAX_ID:
+        abort(400, description=f"{name} must be a whole number >= 1 (at most {MAX_ID})")
     return value
 
 
@@ -158,8 +168,9 @@ def _regency_out(r: RegencyRollup) -> s.RegencyOut:
 def regencies() -> ResponseReturnValue:
     limit, offset = _paging()
     rollup = province_rollup()
-    items = rollup.regencies[offset : offset + limit]
-    total = len(rollup.regencies)
+    visible = scope.only_visible(rollup.regencies, key="code")
+    items = visible[offset : offset + limit]
+    total = len(visible)
     return _json(
         s.RegencyPage(
             items=[_regency_out(r) for r in items],
@@ -168,9 +179,11 @@ def regencies() -> ResponseReturnValue:
                 regencies_integrated=rollup.regencies_integrated,
                 cameras_total=rollup.cameras_total,
                 cameras_live=rollup.cameras_live,
-                websites_total=rollup.total("websites_total"),
-                websites_fresh=rollup.total("websites_fresh"),
-            ),
+                websites_total=rollup.totals.websites_total,
+                websites_fresh=rollup.totals.websites_fresh,
+            )
+            if scope.province_wide()
+            else None,
             total=total,
             limit=limit,
             offset=offset,
@@ -183,6 +196,7 @@ def regencies() -> ResponseReturnValue:
 def regency(code: str) -> ResponseReturnValue:
     if not is_regency_code(code):
         abort(404, description=f"no regency {code!r}")
+    scope.require(code, f"regency {code}")
     return _json(_regency_out(province_rollup().by_code[code]))
 
 
@@ -217,7 +231,9 @@ def cameras() -> ResponseReturnValue:
     status = request.args.get("status") or None
     if status and status not in queries.CAMERA_STATES:
         abort(400, description=f"status must be one of {', '.join(queries.CAMERA_STATES)}")
-    filters = queries.CameraFilter(regency=regency_code, status=status, opd=request.args.get("opd") or None)
+    filters = queries.CameraFilter(
+        regency=regency_code, status=status, opd=request.args.get("opd") or None, within=scope.within(regency_code)
+    )
     session = db_session()
     total = queries.count_cameras(session, filters)
     rows = queries.list_cameras(session, filters, limit, offset)
@@ -233,10 +249,7 @@ def cameras() -> ResponseReturnValue:
 
 
 def _get_camera(pk: int) -> Camera:
-    camera = db_session().get(Camera, pk)
-    if camera is None:
-        abort(404, description=f"no camera {pk}")
-    return camera
+    return get_camera(pk)  # the pages' lookup: 404 unless it exists and is in the caller's regencies
 
 
 @bp.route("/cameras/<int:pk>")
@@ -245,24 +258,25 @@ def camera(pk: int) -> ResponseReturnValue:
     cam = _get_camera(pk)
     checks = queries.latest_check_details(session, [pk]).get(pk, [])
     now = dt.datetime.now(dt.UTC)
+    internal = _may(Scope.INTERNAL)
     return _json(
         _camera_out(
             cam,
             details_for(checks, cam.reason),
             s.CameraDetailOut,
-            host=cam.host,
-            port=cam.port,
+            host=cam.host if internal else None,
+            port=cam.port if internal else None,
             reported_name=cam.name,
             manufacturer=cam.manufacturer,
             model=cam.model,
             firmware=cam.firmware,
-            serial=cam.serial,
-            mac=cam.mac,
+            serial=cam.serial if internal else None,
+            mac=cam.mac if internal else None,
             location=cam.location,
             latitude=cam.latitude,
             longitude=cam.longitude,
             tags=[str(t) for t in cam.tags or []],
-            notes=cam.notes,
+            notes=cam.notes if internal else None,
             message=cam.message,
             consecutive_failures=cam.consecutive_failures,
             first_seen_at=cam.first_seen_at,
@@ -288,7 +302,7 @@ def camera_history(pk: int) -> ResponseReturnValue:
     limit, offset = _paging()
     _get_camera(pk)
     session = db_session()
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=request.args.get("days", 30, type=int) or 30)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=int_arg("days", 30, 1, MAX_HISTORY_DAYS))
     periods = list(reversed(queries.camera_timeline(session, pk, since)))
     total = len(periods)
     return _json(
@@ -314,6 +328,7 @@ def camera_history(pk: int) -> ResponseReturnValue:
 
 @bp.route("/cameras/<int:pk>/thumbnail.jpg")
 def camera_thumbnail(pk: int) -> ResponseReturnValue:
+    _get_camera(pk)
     return thumbnail_response(pk)
 
 
@@ -349,8 +364,9 @@ def websites() -> ResponseReturnValue:
     regency_code = _regency_arg()
     state = request.args.get("state") or None
     session = db_session()
-    total = queries.count_websites(session, regency_code, state)
-    rows = session.scalars(queries.websites_query(regency_code, state).limit(limit).offset(offset))
+    within = scope.within(regency_code)
+    total = queries.count_websites(session, regency_code, state, within=within)
+    rows = session.scalars(queries.websites_query(regency_code, state, within=within).limit(limit).offset(offset))
     now = dt.datetime.now(dt.UTC)
     return _json(
         s.WebsitePage(
@@ -366,9 +382,9 @@ def websites() -> ResponseReturnValue:
 @bp.route("/rollout")
 def rollout() -> ResponseReturnValue:
     limit, offset = _paging()
-    rollup = province_rollup()
-    rows = rollup.regencies[offset : offset + limit]
-    total = len(rollup.regencies)
+    visible = scope.only_visible(province_rollup().regencies, key="code")
+    rows = visible[offset : offset + limit]
+    total = len(visible)
     return _json(
         s.RolloutPage(
             items=[
@@ -426,6 +442,7 @@ def events() -> ResponseReturnValue:
         db_session(),
         limit=limit,
         regency=_regency_arg(),
+        within=scope.within(_regency_arg()),
         camera_pk=_id_arg("camera"),
         kind=kind,
         before_id=before,

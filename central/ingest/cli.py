@@ -11,7 +11,7 @@ from types import FrameType
 from central.config import CentralConfig
 from central.ingest.agents import AgentDirectory
 from central.ingest.supervisor import Supervisor
-from central.ingest.worker import IngestWorker
+from central.ingest.worker import IngestWorker, worker_tls
 from central.storage.db import Database
 from central.storage.migrate import current_revisions, head_revisions
 
@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("ingest", help="store agents' MQTT reports (run one or more per broker)")
-    parser.add_argument("--client-id", help="MQTT client id (default: broker.client_id); unique per worker")
     parser.add_argument("--workers", type=_positive, default=1,
-                        help="worker processes sharing the subscription (client ids <client-id>-0..N-1; default 1)")
+                        help="worker processes sharing the subscription (default 1); worker K>0 connects with "
+                             "certificate central-ingest-K: issue them with 'scc-provision central --ingest-workers N'")
+    parser.add_argument("--worker", type=_index, default=0, help=argparse.SUPPRESS)  # set by the supervisor
     parser.set_defaults(handler=run_ingest)
 
 
@@ -33,6 +34,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def _index(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be at least 0")
+    return value
+
+
+def missing_worker_certificates(config: CentralConfig, workers: int) -> list[str]:
+    """The certificate files ``--workers`` needs that are not there, for one clear error before starting."""
+    return [str(path) for index in range(workers) for path in worker_tls(config, index).missing()]
+
+
 def run_ingest(config: CentralConfig, args: argparse.Namespace) -> int:
     database = Database.from_config(config)
     current, heads = current_revisions(database), head_revisions()
@@ -40,10 +53,16 @@ def run_ingest(config: CentralConfig, args: argparse.Namespace) -> int:
         log.error("database schema at %s, this build needs %s: run 'scc-central db upgrade' first",
                   current or "(empty)", heads)
         return 2
+    missing = missing_worker_certificates(config, max(args.workers, args.worker + 1))
+    if missing:
+        log.error("missing certificate file(s) %s: each ingest worker connects with its own certificate; "
+                  "issue them with 'scc-provision central --dir %s --ingest-workers %d'",
+                  ", ".join(missing), config.pki.dir, max(args.workers, args.worker + 1))
+        return 2
     if args.workers > 1:
         database.dispose()  # the children open their own
         return _run_supervised(config, args)
-    worker = IngestWorker(config, database, AgentDirectory(config.pki.dir), client_id=args.client_id)
+    worker = IngestWorker(config, database, AgentDirectory(config.pki.dir), worker=args.worker)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: finishing the current batch and stopping", signum)
@@ -70,7 +89,7 @@ def _tune_gc() -> None:
 
 
 def _run_supervised(config: CentralConfig, args: argparse.Namespace) -> int:
-    supervisor = Supervisor(args.config, args.log_level, args.workers, args.client_id or config.broker.client_id)
+    supervisor = Supervisor(args.config, args.log_level, args.workers)
     signal.signal(signal.SIGTERM, supervisor.stop)
     signal.signal(signal.SIGINT, supervisor.stop)
     return supervisor.run()

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, select, update
@@ -136,12 +136,15 @@ def stage_websites(conn: Connection, website_pks: Iterable[int], now: dt.datetim
     stage(conn, contents, now)
 
 
-def stage_summaries(conn: Connection, regencies: set[str] | None, now: dt.datetime) -> None:
-    """Stage RegencySummary for ``regencies`` (None: all 17)."""
+def stage_summaries(
+    conn: Connection, regencies: set[str] | None, now: dt.datetime, province_agents: Collection[str] = ()
+) -> None:
+    """Stage RegencySummary for ``regencies`` (None: all 17), counted as the web and the API count them:
+    what ``province_agents`` report is the province's own offices', not their certificate's regency's."""
     from sqlalchemy.orm import Session
 
     with Session(bind=conn) as session:
-        counts = regency_counts(session, regencies)
+        counts = regency_counts(session, regencies, province_agents=province_agents)
     contents = {}
     for regency in counts:
         contents[topics.public_regency(regency.code)] = {
@@ -151,14 +154,14 @@ def stage_summaries(conn: Connection, regencies: set[str] | None, now: dt.dateti
             "stage": derive_stage(regency).value,  # the web's and API's stage, not the recorded one
             "agents_online": regency.agents_online,
             "agents_total": regency.agents_total,
-            "cameras_ok": regency.cameras.get("ok", 0),
-            "cameras_degraded": regency.cameras.get("degraded", 0),
-            "cameras_offline": regency.cameras.get("offline", 0),
-            "cameras_unknown": regency.cameras.get("unknown", 0),
+            "cameras_ok": regency.cameras_ok,
+            "cameras_degraded": regency.cameras_degraded,
+            "cameras_offline": regency.cameras_offline,
+            "cameras_unknown": regency.cameras_unknown,
             "cameras_total": regency.cameras_total,
-            "websites_fresh": regency.websites.get("fresh", 0),
-            "websites_stale": regency.websites.get("stale", 0),
-            "websites_down": regency.websites.get("down", 0),
+            "websites_fresh": regency.websites_fresh,
+            "websites_stale": regency.websites_stale,
+            "websites_down": regency.websites_down,
             "websites_total": regency.websites_total,
         }
     stage(conn, contents, now)

@@ -10,6 +10,9 @@ sends READY=1 once every child has subscribed and pets the watchdog only while e
 does; SIGTERM is forwarded (``KillMode=mixed`` signals only the main process). A child that dies
 takes the others down and the supervisor exits non-zero: systemd restarts the whole set, and the
 broker redelivers whatever was not acknowledged.
+
+Worker K (``--worker K``) connects with its own certificate (``central-ingest-K``; worker 0 with the
+ingest's own): the broker makes a certificate's name its client id, so each worker keeps its own session.
 """
 
 from __future__ import annotations
@@ -44,11 +47,6 @@ class _Child:
     last_ping: float = field(default_factory=time.monotonic)
 
 
-def child_client_id(base: str, index: int) -> str:
-    """Each worker needs its own MQTT client id (and so its own persistent session)."""
-    return f"{base}-{index}"
-
-
 def _notify_socket() -> tuple[socket.socket, str]:
     # Abstract namespace: nothing on disk to clean up, and the unit's ProtectSystem needs no writable path.
     name = f"scc-ingest-{os.getpid()}-{uuid.uuid4().hex[:12]}"
@@ -69,11 +67,10 @@ def _child_env(notify_address: str, watchdog_usec: int | None) -> dict[str, str]
 class Supervisor:
     """Starts ``workers`` ingest processes and relays their readiness and liveness to systemd."""
 
-    def __init__(self, config_path: Path, log_level: str, workers: int, client_id: str) -> None:
+    def __init__(self, config_path: Path, log_level: str, workers: int) -> None:
         self.config_path = config_path
         self.log_level = log_level
         self.workers = workers
-        self.client_id = client_id
         self.children: list[_Child] = []
         self._stopping = False
         interval = sdnotify.watchdog_interval()
@@ -111,7 +108,7 @@ class Supervisor:
     def _spawn(self, index: int) -> None:
         sock, address = _notify_socket()
         command = [sys.executable, "-m", "central.cli", "--config", str(self.config_path), "--log-level",
-                   self.log_level, "ingest", "--client-id", child_client_id(self.client_id, index)]
+                   self.log_level, "ingest", "--worker", str(index)]
         process = subprocess.Popen(command, env=_child_env(address, self._watchdog_usec))
         self.children.append(_Child(index, process, sock))
         log.info("ingest worker %d started (pid %d)", index, process.pid)

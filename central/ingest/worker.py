@@ -39,6 +39,7 @@ from shared.mqtt import (
     QOS_AT_LEAST_ONCE,
     LinkLog,
     TlsFiles,
+    ingest_worker_purpose,
     make_client,
     reason_is_success,
     session_properties,
@@ -83,11 +84,17 @@ class Totals:
         self.batches += 1
 
 
+def worker_tls(config: CentralConfig, worker: int) -> TlsFiles:
+    """Worker ``worker``'s certificate: its name is its client id and so its own persistent session."""
+    tls = config.broker.tls
+    return tls if worker == 0 else tls.sibling(ingest_worker_purpose(worker))
+
+
 class IngestWorker:
     """One ingest process's MQTT client, batcher and writer; ``run()`` until ``stop()``."""
 
     def __init__(self, config: CentralConfig, database: Database, directory: AgentDirectory,
-                 *, client_id: str | None = None, on_batch: Callable[[BatchResult], None] | None = None) -> None:
+                 *, worker: int = 0, on_batch: Callable[[BatchResult], None] | None = None) -> None:
         self.config = config
         self.database = database
         ingest = config.ingest
@@ -126,12 +133,10 @@ class IngestWorker:
         self._publish_retry = False  # a publish round failed: staged rows wait for the next summary round
         self._watchdog_s = sdnotify.watchdog_interval()
         self._next_watchdog = 0.0
-        broker = config.broker
-        tls = TlsFiles(broker.ca, broker.cert, broker.key)
-        self.client = cast(BufferedReadClient, make_client(client_id or broker.client_id, tls, logger=log,
+        self.client = cast(BufferedReadClient, make_client(worker_tls(config, worker), logger=log,
                                                             client_class=BufferedReadClient))
         self.client.manual_ack_set(True)
-        self.link = LinkLog(log, f"{broker.host}:{broker.port}")
+        self.link = LinkLog(log, f"{config.broker.host}:{config.broker.port}")
         self.link.watch(self.client)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -384,7 +389,8 @@ class IngestWorker:
         try:
             if regencies != set():  # empty: only a failed publish to retry (stage_summaries reads {} as all)
                 with self.writer.turns.turn(), self.database.session(write=True) as session:
-                    public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC))
+                    public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC),
+                                          province_agents=self.config.province.agents)
         except Exception:
             # Not staged: the next interval must stage these regencies again.
             if regencies is None or self._dirty_regencies is None:

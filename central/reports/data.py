@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -175,9 +176,19 @@ def compliance_by_opd(websites: list[WebsiteLine]) -> list[OpdCompliance]:
     return result
 
 
-def build_report(session: Session, period: Period, now: datetime, config: ReportsConfig) -> Report:
+def build_report(
+    session: Session,
+    period: Period,
+    now: datetime,
+    config: ReportsConfig,
+    regencies: Collection[str] | None = None,
+) -> Report:
+    """The period's report; ``regencies`` limits it to those (a regency-scoped reader), None: the province."""
     cameras = camera_lines(session, period, now)
     websites = website_lines(session, period, now, config)
+    if regencies is not None:
+        cameras = [line for line in cameras if line.regency in regencies]
+        websites = [line for line in websites if line.regency in regencies]
     total = Uptime()
     for line in cameras:
         total.add(line.uptime)

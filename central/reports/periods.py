@@ -85,10 +85,18 @@ def previous_week(now: datetime, timezone: str) -> Period:
     return Period("weekly", monday, monday + timedelta(days=7), timezone)
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
 def parse_period(text: str, timezone: str) -> Period:
     """'2025-03' (a month) or '2025-W10' (an ISO week); ValueError otherwise."""
-    if match := re.fullmatch(r"(\d{4})-(\d{2})", text):
-        return month(int(match[1]), int(match[2]), timezone)
-    if match := re.fullmatch(r"(\d{4})-W(\d{2})", text):
-        return iso_week(int(match[1]), int(match[2]), timezone)
-    raise ValueError(f"period {text!r}: use YYYY-MM for a month or YYYY-Www for a week")
+    match = re.fullmatch(r"(\d{4})-(W?)(\d{2})", text)
+    if match is None:
+        raise ValueError(f"period {text!r}: use YYYY-MM for a month or YYYY-Www for a week")
+    year, weekly, number = int(match[1]), bool(match[2]), int(match[3])
+    if not FIRST_YEAR <= year <= LAST_YEAR:  # year 1 or 9999 overflow on the way to UTC
+        raise ValueError(f"period {text!r}: the year must be between {FIRST_YEAR} and {LAST_YEAR}")
+    try:
+        return iso_week(year, number, timezone) if weekly else month(year, number, timezone)
+    except ValueError:
+        raise ValueError(f"period {text!r}: no such {'week' if weekly else 'month'}") from None

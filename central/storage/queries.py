@@ -50,7 +50,12 @@ WEBSITE_UP = frozenset({"up", "degraded"})  # reachable, even if slow
 
 @dataclass(slots=True)
 class RegencyCounts:
-    """Current counts for one regency: what RegencySummary publishes and the overview tiles show."""
+    """Current counts for one owner (a regency, or the province's own offices): the one definition the
+    overview tiles, the API and the public RegencySummary all read.
+
+    A camera status or website state outside the known ones counts as unknown (grey): it never
+    vanishes from the totals. "Reporting" is everything not unknown (a site in maintenance reports).
+    """
 
     code: str
     name: str
@@ -60,30 +65,52 @@ class RegencyCounts:
     agents_online: int = 0
     agents_total: int = 0
     last_seen_at: dt.datetime | None = None  # the newest contact from any of its agents
-    cameras: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CAMERA_STATES, 0))
-    websites: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WEBSITE_STATES, 0))
+    completed_on: dt.date | None = None  # the sign-off date operators recorded
+    cameras_ok: int = 0
+    cameras_degraded: int = 0
+    cameras_offline: int = 0
+    cameras_unknown: int = 0
+    websites_fresh: int = 0
+    websites_stale: int = 0
+    websites_down: int = 0
+    websites_maintenance: int = 0  # within an announced maintenance: neither up nor down
+    websites_unknown: int = 0
     regency: Regency | None = field(default=None, repr=False)
     rollout: Rollout | None = field(default=None, repr=False)  # None: no plan recorded yet
 
+    def add_cameras(self, status: str, count: int) -> None:
+        field_name = f"cameras_{status}" if status in CAMERA_STATES else "cameras_unknown"
+        setattr(self, field_name, getattr(self, field_name) + count)
+
+    def add_websites(self, state: str, count: int) -> None:
+        field_name = f"websites_{state}" if state in WEBSITE_STATES else "websites_unknown"
+        setattr(self, field_name, getattr(self, field_name) + count)
+
+    @property
+    def cameras_by_status(self) -> dict[str, int]:
+        return {"ok": self.cameras_ok, "degraded": self.cameras_degraded, "offline": self.cameras_offline,
+                "unknown": self.cameras_unknown}
+
+    @property
+    def websites_by_state(self) -> dict[str, int]:
+        return {"fresh": self.websites_fresh, "stale": self.websites_stale, "down": self.websites_down,
+                "maintenance": self.websites_maintenance, "unknown": self.websites_unknown}
+
     @property
     def cameras_total(self) -> int:
-        return sum(self.cameras.values())
+        return self.cameras_reporting + self.cameras_unknown
 
     @property
     def websites_total(self) -> int:
-        return sum(self.websites.values())
+        return self.websites_reporting + self.websites_unknown
 
     @property
     def cameras_reporting(self) -> int:
-        return sum(self.cameras.get(state, 0) for state in CAMERA_STATES if state != "unknown")
+        return self.cameras_ok + self.cameras_degraded + self.cameras_offline
 
     @property
     def websites_reporting(self) -> int:
-        return sum(self.websites.get(state, 0) for state in WEBSITE_STATES if state != "unknown")
-
-    @property
-    def completed_on(self) -> dt.date | None:
-        return self.rollout.completed_on if self.rollout else None
+        return self.websites_fresh + self.websites_stale + self.websites_down + self.websites_maintenance
 
 
 def regency_counts(
@@ -103,6 +130,7 @@ def regency_counts(
             rollout.stage if rollout else RolloutStage.PLANNED.value,
             (rollout.target_cameras or 0) if rollout else 0,
             (rollout.target_websites or 0) if rollout else 0,
+            completed_on=rollout.completed_on if rollout else None,
             regency=regency,
             rollout=rollout,
         )
@@ -120,7 +148,7 @@ def regency_counts(
         .group_by(Camera.regency_code, Camera.status)
     ):
         if code in result:
-            result[code].cameras[status] = result[code].cameras.get(status, 0) + count
+            result[code].add_cameras(status, count)
     website_filter = Website.regency_code.in_(codes) if codes else true()
     for code, state, count in session.execute(
         select(Website.regency_code, Website.state, func.count())
@@ -128,7 +156,7 @@ def regency_counts(
         .group_by(Website.regency_code, Website.state)
     ):
         if code in result:
-            result[code].websites[state] = result[code].websites.get(state, 0) + count
+            result[code].add_websites(state, count)
     agent_filter = Agent.regency_code.in_(codes) if codes else true()
     for code, total, online, last_seen in session.execute(
         select(
@@ -155,11 +183,11 @@ def province_counts(session: Session, code: str, name: str, agents: Collection[s
         .where(Camera.agent_name.in_(agents), Camera.in_service)
         .group_by(Camera.status)
     ):
-        result.cameras[status] = result.cameras.get(status, 0) + count
+        result.add_cameras(status, count)
     for state, count in session.execute(
         select(Website.state, func.count()).where(Website.agent_name.in_(agents)).group_by(Website.state)
     ):
-        result.websites[state] = result.websites.get(state, 0) + count
+        result.add_websites(state, count)
     total, online, last_seen = session.execute(
         select(
             func.count(), func.sum(case((Agent.online.is_(True), 1), else_=0)), func.max(Agent.last_seen_at)
@@ -198,6 +226,7 @@ def regency_agents(session: Session, regency: str) -> list[tuple[Agent, HostMetr
 @dataclass(frozen=True, slots=True)
 class CameraFilter:
     regency: str | None = None
+    within: Collection[str] | None = None  # the caller's regency scope; None: the whole province
     status: str | None = None
     opd: str | None = None
     group: str | None = None  # the operator's venue
@@ -208,6 +237,8 @@ def _camera_conditions(filters: CameraFilter) -> list[ColumnExpressionArgument[b
     conditions: list[ColumnExpressionArgument[bool]] = [Camera.in_service]
     if filters.regency:
         conditions.append(Camera.regency_code == filters.regency)
+    if filters.within is not None:
+        conditions.append(Camera.regency_code.in_(filters.within))
     if filters.status in CAMERA_STATES:
         conditions.append(Camera.status == filters.status)
     if filters.opd:
@@ -239,9 +270,11 @@ def list_cameras(session: Session, filters: CameraFilter, limit: int, offset: in
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
-def longest_down(session: Session, limit: int, regency: str | None = None) -> list[Camera]:
+def longest_down(
+    session: Session, limit: int, regency: str | None = None, within: Collection[str] | None = None
+) -> list[Camera]:
     """Offline cameras in service, the longest offline first (for the overview and the wall)."""
-    query = select(Camera).where(*_camera_conditions(CameraFilter(regency=regency, status="offline")))
+    query = select(Camera).where(*_camera_conditions(CameraFilter(regency=regency, status="offline", within=within)))
     query = query.order_by(Camera.status_since.is_(None), Camera.status_since, Camera.id)
     return list(session.scalars(query.limit(limit)))
 
@@ -254,11 +287,11 @@ def camera_facets(session: Session, regency: str) -> tuple[list[str], list[str]]
     return [o for o in opds if o], list(groups)
 
 
-def camera_groups(session: Session) -> list[tuple[str, str]]:
+def camera_groups(session: Session, within: Collection[str] | None = None) -> list[tuple[str, str]]:
     """(regency, venue) pairs that have cameras, for the wall's rotation by group."""
     query = (
         select(Camera.regency_code, Camera.venue)
-        .where(Camera.venue != "", Camera.in_service)
+        .where(Camera.venue != "", Camera.in_service, Camera.regency_code.in_(within) if within is not None else true())
         .distinct()
         .order_by(Camera.regency_code, Camera.venue)
     )
@@ -455,6 +488,7 @@ def websites_query(
     state: str | None = None,
     province_agents: Collection[str] = (),
     province: bool = False,
+    within: Collection[str] | None = None,
 ) -> Select[Website]:
     """Websites of a regency (or of the province's own offices) and/or in one state, worst kept first.
 
@@ -467,6 +501,8 @@ def websites_query(
         query = query.where(Website.agent_name.in_(province_agents))
     elif regency:
         query = query.where(Website.regency_code == regency, Website.agent_name.not_in(province_agents))
+    if within is not None:  # the caller's regency scope
+        query = query.where(Website.regency_code.in_(within))
     if state in WEBSITE_STATES:
         query = query.where(Website.state == state)
     state_rank = case(WEBSITE_STATE_ORDER, value=Website.state, else_=len(WEBSITE_STATE_ORDER))
@@ -480,8 +516,10 @@ def websites_query(
     )
 
 
-def count_websites(session: Session, regency: str | None = None, state: str | None = None) -> int:
-    inner = websites_query(regency, state).order_by(None).subquery()
+def count_websites(
+    session: Session, regency: str | None = None, state: str | None = None, within: Collection[str] | None = None
+) -> int:
+    inner = websites_query(regency, state, within=within).order_by(None).subquery()
     return session.scalar(select(func.count()).select_from(inner)) or 0
 
 
@@ -513,12 +551,14 @@ def update_rollout(session: Session, regency: str, *, updated_by: str = "", **va
 
 def recent_events(
     session: Session, *, limit: int = 50, regency: str | None = None, kind: str | None = None,
-    camera_pk: int | None = None, before_id: int | None = None,
+    camera_pk: int | None = None, before_id: int | None = None, within: Collection[str] | None = None,
 ) -> list[Event]:
-    """Newest first."""
+    """Newest first; ``within`` limits to those regencies (the caller's scope)."""
     query = select(Event)
     if regency:
         query = query.where(Event.regency_code == regency)
+    if within is not None:
+        query = query.where(Event.regency_code.in_(within))
     if kind:
         query = query.where(Event.kind == kind)
     if camera_pk is not None:

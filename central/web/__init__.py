@@ -53,6 +53,8 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         live,
         ops,
         pages,
+        params,
+        province,
         proxies,
         public,
         reports,
@@ -77,6 +79,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         ROLLUP_CACHE_S=config.web.rollup_cache_s,
         SSE_POLL_S=config.web.sse_poll_s,
         SSE_MAX_S=config.web.sse_max_s,
+        SSE_STREAM_SLOTS=config.web.stream_slots,
         WALL_ROTATE_S=config.web.wall_rotate_s,
         JSON_SORT_KEYS=False,
         **security.SESSION_SETTINGS,
@@ -86,11 +89,13 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     supplied_database = test_config.pop("DATABASE", None)
     app.config.update(test_config)
 
+    params.init_app(app)
     timing.init_app(app)
     database.init_app(app, supplied_database or Database.from_config(config))
     security.init_app(app)
     i18n.init_app(app, config.web.default_locale, config.web.timezone)
     templating.init_app(app)
+    province.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,14 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.alerts import queries
-from central.alerts.config import EmailChannel, WebhookChannel
+from central.alerts.config import WebhookChannel
+from central.alerts.destinations import UnresolvedHost, resolve
 from central.alerts.model import SubjectKind
-from central.alerts.notices import RULE_TITLES_ID
-from central.alerts.routing import list_channels
+from central.alerts.routing import CHANNEL_MODELS, list_channels
 from central.alerts.service import AlertService
 from central.alerts.tables import AlertChannelConfig, AlertRecord
 from central.config import CentralConfig
-from central.storage.models import Website
+from central.reports.periods import FIRST_YEAR, LAST_YEAR
+from central.storage.models import IDENTIFIER_LENGTH, SilenceRecord, Website
+from central.web import scope
 from central.web.accounts import Role
 from central.web.auth import current_user, login_required, role_required
 from central.web.database import db_session, get_database, released
@@ -38,6 +41,19 @@ add_nav_item("alerts.index", _l("Alerts"))
 SEVERITY_WORDS = {"info": _l("info"), "warning": _l("warning"), "critical": _l("critical")}
 ALERT_STATE_WORDS = {"firing": _l("firing"), "resolved": _l("resolved")}
 DELIVERY_STATE_WORDS = {"pending": _l("pending"), "sent": _l("sent"), "failed": _l("failed")}
+# The rules' titles for people (notifications keep central.alerts.notices.RULE_TITLES_ID, in Indonesian).
+RULE_TITLE_WORDS = {
+    "camera_offline": _l("Camera offline"),
+    "camera_degraded": _l("Camera quality degraded"),
+    "agent_offline": _l("Agent offline"),
+    "website_down": _l("Website unreachable"),
+    "website_stale": _l("Website not updated"),
+    "website_certificate": _l("TLS certificate expiring soon"),
+    "host_disk": _l("Agent disk nearly full"),
+    "host_temperature": _l("Agent box running hot"),
+    "regency_outage": _l("Cameras out across the regency"),
+    "test": _l("Notification channel test"),
+}
 
 
 @bp.record_once
@@ -46,6 +62,7 @@ def _register_words(state: Any) -> None:
         SEVERITY_WORDS=Words("severity", SEVERITY_WORDS),
         ALERT_STATE_WORDS=Words("alert_state", ALERT_STATE_WORDS),
         DELIVERY_STATE_WORDS=Words("delivery_state", DELIVERY_STATE_WORDS),
+        RULE_TITLES=Words("rule_titles", RULE_TITLE_WORDS),
     )
 
 
@@ -72,6 +89,8 @@ def _local(text: str) -> datetime | None:
     if not text:
         return None
     value = datetime.fromisoformat(text)
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # year 1 or 9999 overflow when converted to UTC
+        raise ValueError(f"{text}: the year must be between {FIRST_YEAR} and {LAST_YEAR}")
     return value.replace(tzinfo=local_zone()) if value.tzinfo is None else value
 
 
@@ -89,8 +108,30 @@ def _websites_of(session: Session, alerts: list[AlertRecord]) -> dict[str, Websi
     return {key: site for site in sites if (key := f"{site.agent_name}/{site.website_id}") in wanted}
 
 
+def _alert(session: Session, alert_id: str) -> AlertRecord:
+    """The alert, if it exists and is of the caller's regencies; else 404."""
+    alert = queries.get_alert(session, alert_id[:IDENTIFIER_LENGTH])
+    if alert is None or not scope.sees(alert.regency_code):
+        abort(404)
+    return alert
+
+
+def _target_regency(session: Session, target_kind: str, target: str) -> str | None:
+    """The regency a silence target belongs to: a regency code, or its agent's regency (``agent[/id]``)."""
+    if target_kind == SubjectKind.REGENCY.value:
+        return target
+    agent = target.partition("/")[0]
+    return scope.agent_regencies(session, [agent]).get(agent)
+
+
+def _visible_silences(session: Session, silences: list[SilenceRecord]) -> list[SilenceRecord]:
+    if scope.province_wide():
+        return silences
+    return [s for s in silences if scope.sees(_target_regency(session, s.target_kind, s.target))]
+
+
 def _common() -> dict[str, Any]:
-    return {"RULE_TITLES": RULE_TITLES_ID, "regencies": all_regencies(), "now": utc_now()}
+    return {"regencies": all_regencies(), "now": utc_now()}
 
 
 @bp.get("/")
@@ -99,7 +140,7 @@ def index() -> ResponseReturnValue:
     session = db_session()
     status = request.args.get("status", "firing")
     regency = request.args.get("regency") or None
-    page = queries.list_alerts(session, status=status, regency=regency, limit=200)
+    page = queries.list_alerts(session, status=status, regency=regency, limit=200, within=scope.within(regency))
     return render_template(
         "alerts/index.html",
         alerts=page.items,
@@ -107,8 +148,9 @@ def index() -> ResponseReturnValue:
         total=page.total,
         status=status,
         regency=regency,
-        silences=queries.active_silences(session, utc_now()),
-        deliveries=queries.deliveries(session, limit=30),
+        silences=_visible_silences(session, queries.active_silences(session, utc_now())),
+        # Deliveries name channels and subjects across the province.
+        deliveries=queries.deliveries(session, limit=30) if scope.province_wide() else [],
         **_common(),
     )
 
@@ -117,9 +159,7 @@ def index() -> ResponseReturnValue:
 @login_required
 def detail(alert_id: str) -> ResponseReturnValue:
     session = db_session()
-    alert = queries.get_alert(session, alert_id)
-    if alert is None:
-        abort(404)
+    alert = _alert(session, alert_id)
     return render_template(
         "alerts/detail.html",
         alert=alert,
@@ -133,9 +173,7 @@ def detail(alert_id: str) -> ResponseReturnValue:
 @role_required(Role.OPERATOR)
 def acknowledge(alert_id: str) -> ResponseReturnValue:
     session = db_session()
-    alert = queries.get_alert(session, alert_id)
-    if alert is None:
-        abort(404)
+    alert = _alert(session, alert_id)
     queries.acknowledge(session, alert, _who(), utc_now())
     session.commit()
     flash(_("Alert acknowledged."), "ok")
@@ -146,9 +184,7 @@ def acknowledge(alert_id: str) -> ResponseReturnValue:
 @role_required(Role.OPERATOR)
 def mute(alert_id: str) -> ResponseReturnValue:
     session = db_session()
-    alert = queries.get_alert(session, alert_id)
-    if alert is None:
-        abort(404)
+    alert = _alert(session, alert_id)
     choice = request.form.get("duration", "4h")
     if choice not in MUTE_CHOICES:
         abort(400, description="unknown mute duration")
@@ -175,6 +211,8 @@ def mute(alert_id: str) -> ResponseReturnValue:
 def add_silence() -> ResponseReturnValue:
     session = db_session()
     form = request.form
+    if not scope.sees(_target_regency(session, form.get("target_kind", "regency"), form.get("target", ""))):
+        abort(404, description="this target is not in your regencies")
     try:
         starts_at = _local(form.get("starts_at", "")) or utc_now()
         queries.add_silence(
@@ -200,6 +238,9 @@ def add_silence() -> ResponseReturnValue:
 @role_required(Role.OPERATOR)
 def end_silence(silence_id: int) -> ResponseReturnValue:
     session = db_session()
+    silence = session.get(SilenceRecord, silence_id)
+    if silence is None or not _visible_silences(session, [silence]):
+        abort(404)
     if not queries.end_silence(session, silence_id, utc_now()):
         abort(404)
     session.commit()
@@ -209,6 +250,7 @@ def end_silence(silence_id: int) -> ResponseReturnValue:
 @bp.get("/channels")
 @role_required(Role.ADMIN)
 def channels() -> ResponseReturnValue:
+    scope.require_province()  # channels carry every regency's alerts
     session = db_session()
     return render_template(
         "alerts/channels.html",
@@ -231,18 +273,29 @@ def _channel_settings(form: Any) -> tuple[str, dict[str, Any]]:
     if kind == "email":
         recipients = [r.strip() for r in form.get("to", "").replace(";", ",").split(",") if r.strip()]
         return kind, {**common, "to": recipients}
-    raise ValueError("kind must be webhook or email")
+    if kind == "apprise":
+        return kind, {**common, "url": form.get("url", "")}
+    raise ValueError("kind must be webhook, email or apprise")
+
+
+def _check_webhook_target(channel: WebhookChannel) -> None:
+    """Refuse an internal target now; one that does not resolve yet is left to the check at every send."""
+    url = channel.url
+    with released(), contextlib.suppress(UnresolvedHost):  # no write lock held over a DNS lookup
+        resolve(url.host or "", url.port or 443, _config().alerts.webhook_allowed_networks)
 
 
 @bp.post("/channels")
 @role_required(Role.ADMIN)
 def add_channel() -> ResponseReturnValue:
+    scope.require_province()  # channels carry every regency's alerts
     session = db_session()
     name = request.form.get("name", "").strip()
     try:
         kind, settings = _channel_settings(request.form)
-        model = WebhookChannel if kind == "webhook" else EmailChannel
-        model.model_validate({**settings, "name": name})
+        channel = CHANNEL_MODELS[kind].model_validate({**settings, "name": name})
+        if isinstance(channel, WebhookChannel):
+            _check_webhook_target(channel)
     except (ValueError, ValidationError) as error:
         flash(_("Channel not saved: %(error)s", error=str(error).splitlines()[0]), "error")
         return redirect(url_for("alerts.channels"))
@@ -259,6 +312,7 @@ def add_channel() -> ResponseReturnValue:
 @bp.post("/channels/<int:channel_id>/delete")
 @role_required(Role.ADMIN)
 def delete_channel(channel_id: int) -> ResponseReturnValue:
+    scope.require_province()  # channels carry every regency's alerts
     session = db_session()
     row = session.get(AlertChannelConfig, channel_id)
     if row is None:
@@ -271,6 +325,7 @@ def delete_channel(channel_id: int) -> ResponseReturnValue:
 @bp.post("/channels/<name>/test")
 @role_required(Role.ADMIN)
 def test_channel(name: str) -> ResponseReturnValue:
+    scope.require_province()  # channels carry every regency's alerts
     names = {c.name for c in list_channels(_config().alerts, queries.channel_rows(db_session())) if c.enabled}
     if name not in names:
         abort(404)

@@ -22,25 +22,22 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from central.web.accounts import Role, WebUser, authenticate, load_user
+from central.web.accounts import Role, WebUser, authenticate
 from central.web.database import db_session
 from central.web.ratelimit import LoginThrottle
 from central.web.redirects import safe_next
+from central.web.sessions import end_session, session_user, start_session
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
-USER_KEY = "user_id"
-STAMP_KEY = "user_stamp"
+SESSION_ID_KEY = "sid"  # the server-side session's id (sessions.py); the cookie is signed as well
 
 
 def current_user() -> WebUser | None:
     if "_scc_user" not in g:
-        user_id, stamp = session.get(USER_KEY), session.get(STAMP_KEY)
-        user = None
-        if isinstance(user_id, int) and isinstance(stamp, str):
-            user = load_user(db_session(), user_id, stamp)
-        g._scc_user = user
+        session_id = session.get(SESSION_ID_KEY)
+        g._scc_user = session_user(db_session(), session_id) if isinstance(session_id, str) else None
     return cast(WebUser | None, g._scc_user)
 
 
@@ -105,24 +102,31 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
         _throttle().fail(address, name)
         flash(_("Wrong user name or password."), "error")
         return render_template("login.html", next=safe_next(request.form.get("next"), "")), 401, {}
+    session_id = start_session(database_session, user, current_app.permanent_session_lifetime)
     database_session.commit()
     _throttle().succeed(address, name)
-    locale = session.get("locale")
-    session.clear()  # a fresh session on login: no fixation of a pre-login session id or CSRF token
-    if locale:
-        session["locale"] = locale
-    session[USER_KEY] = user.id
-    session[STAMP_KEY] = user.session_stamp
+    _fresh_cookie_session()  # no fixation of a pre-login session or CSRF token
+    session[SESSION_ID_KEY] = session_id
     session.permanent = True
     return redirect(safe_next(request.form.get("next"), url_for("pages.overview")))
 
 
-@bp.route("/logout", methods=["POST"])
-def logout() -> Response:
+def _fresh_cookie_session() -> None:
+    """An empty cookie session that keeps only the chosen language."""
     locale = session.get("locale")
     session.clear()
     if locale:
         session["locale"] = locale
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    session_id = session.get(SESSION_ID_KEY)
+    if isinstance(session_id, str):
+        database_session = db_session()
+        end_session(database_session, session_id)  # a copy of the cookie dies with this one
+        database_session.commit()
+    _fresh_cookie_session()
     return redirect(url_for("auth.login"))
 
 

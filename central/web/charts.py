@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
+from collections.abc import Collection
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -55,18 +56,44 @@ def _cumulative(stamps: list[dt.datetime], days: list[dt.date], tz: ZoneInfo) ->
     return [bisect_right(local_days, day) for day in days]
 
 
+# The states the rollup counts as reporting (central/web/province.py: cameras_reporting, websites_reporting).
+REPORTING_CAMERA = ("ok", "degraded", "offline")
+REPORTING_WEBSITE = ("fresh", "stale", "down")
+
+
 def rollout_series(
-    session: Session, rollup: ProvinceRollup, now: dt.datetime, tz: ZoneInfo, max_days: int = 120
+    session: Session,
+    rollup: ProvinceRollup,
+    now: dt.datetime,
+    tz: ZoneInfo,
+    max_days: int = 120,
+    province_agents: Collection[str] = (),
 ) -> Series:
     """Cameras, websites and regencies integrated per day (cumulative), from when each first reported.
 
-    Days are calendar days in ``tz`` (the configured zone the pages show times in), so a camera
-    that first reported at 23:30 local time counts on that day, not the next.
+    "Integrated" is what the regencies' rollout cards count (``cameras_reporting``, ``websites_reporting``:
+    in service and in a known state, the province's own offices left out), so the line ends where the
+    cards add up. Days are calendar days in ``tz`` (the configured zone the pages show times in), so a
+    camera that first reported at 23:30 local time counts on that day, not the next.
     """
-    cameras = list(session.scalars(select(Camera.first_seen_at).where(Camera.in_service)))
-    websites = list(session.scalars(select(Website.first_seen_at)))
+    cameras = list(
+        session.scalars(
+            select(Camera.first_seen_at).where(
+                Camera.in_service, Camera.status.in_(REPORTING_CAMERA), Camera.agent_name.not_in(province_agents)
+            )
+        )
+    )
+    websites = list(
+        session.scalars(
+            select(Website.first_seen_at).where(
+                Website.state.in_(REPORTING_WEBSITE), Website.agent_name.not_in(province_agents)
+            )
+        )
+    )
     first_agent: dict[str, dt.datetime] = {}
-    for code, created in session.execute(select(Agent.regency_code, Agent.created_at)):
+    for code, created in session.execute(
+        select(Agent.regency_code, Agent.created_at).where(Agent.name.not_in(province_agents))
+    ):
         if code not in first_agent or created < first_agent[code]:
             first_agent[code] = created
     stamps = cameras + websites + list(first_agent.values())
@@ -79,8 +106,8 @@ def rollout_series(
         cameras=_cumulative(cameras, days, tz),
         websites=_cumulative(websites, days, tz),
         regencies=_cumulative(list(first_agent.values()), days, tz),
-        target_cameras=rollup.total("target_cameras"),
-        target_websites=rollup.total("target_websites"),
+        target_cameras=rollup.totals.target_cameras,
+        target_websites=rollup.totals.target_websites,
     )
 
 

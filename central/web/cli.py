@@ -1,4 +1,4 @@
-"""`scc-central serve`, `scc-central user add`, `scc-central token add`: run and administer the web app."""
+"""`scc-central serve`, `user add|password|role|regencies|disable|enable`, `token add|revoke`: run and administer the web app."""
 
 from __future__ import annotations
 
@@ -26,22 +26,60 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add = user.add_parser("add", help="create a user")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["admin", "operator", "viewer"])
+    _regency_option(add)
     _password_options(add)
     add.set_defaults(handler=run_user_add)
-    password = user.add_parser("password", help="set a user's password")
+    password = user.add_parser("password", help="set a user's password (ends their open sessions)")
     password.add_argument("name")
     _password_options(password)
     password.set_defaults(handler=run_user_password)
+    role = user.add_parser("role", help="change a user's role (ends their open sessions)")
+    role.add_argument("name")
+    role.add_argument("--role", required=True, choices=["admin", "operator", "viewer"])
+    role.set_defaults(handler=run_user_change, change="role")
+    scope = user.add_parser("regencies", help="set the regencies a user sees (ends their open sessions)")
+    scope.add_argument("name")
+    _regency_option(scope)
+    scope.set_defaults(handler=run_user_change, change="regencies")
+    for verb, text in (
+        ("disable", "stop a user logging in (ends their open sessions)"),
+        ("enable", "let them again"),
+    ):
+        toggle = user.add_parser(verb, help=text)
+        toggle.add_argument("name")
+        toggle.set_defaults(handler=run_user_change, change=verb)
 
     token = subparsers.add_parser("token", help="read-only API tokens").add_subparsers(
         dest="token_command", required=True
     )
     token_add = token.add_parser("add", help="create a token and print it once")
     token_add.add_argument("name")
+    token_add.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        choices=["internal"],
+        help="also show a camera's host, port, MAC, serial and notes (default: public fields only)",
+    )
+    _regency_option(token_add)
     token_add.set_defaults(handler=run_token_add)
     token_revoke = token.add_parser("revoke", help="revoke a token")
     token_revoke.add_argument("name")
     token_revoke.set_defaults(handler=run_token_revoke)
+
+
+def _regency_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--regency",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="limit to this regency (e.g. 16.71); repeat for more; none: the whole province",
+    )
+
+
+def _scope_text(regencies: list[str]) -> str:
+    return "regencies " + ", ".join(regencies) if regencies else "the whole province"
 
 
 class _RefusePasswordArgument(argparse.Action):
@@ -83,11 +121,33 @@ def run_user_add(config: CentralConfig, args: argparse.Namespace) -> int:
     try:
         password = _read_password(args.password_stdin)
         with _database(config).session(write=True) as session:
-            add_user(session, args.name, password, Role(args.role))
+            user = add_user(session, args.name, password, Role(args.role), args.regency)
+            regencies = list(user.regencies)
     except (AccountError, ValueError) as error:
         print(f"scc-central user add: {error}", file=sys.stderr)
         return 1
-    print(f"user {args.name!r} created with role {args.role}")
+    print(f"user {args.name!r} created with role {args.role}, seeing {_scope_text(regencies)}")
+    return 0
+
+
+def run_user_change(config: CentralConfig, args: argparse.Namespace) -> int:
+    from central.web.accounts import AccountError, Role, set_active, set_regencies, set_role
+
+    try:
+        with _database(config).session(write=True) as session:
+            if args.change == "role":
+                set_role(session, args.name, Role(args.role))
+                done = f"now has role {args.role}"
+            elif args.change == "regencies":
+                set_regencies(session, args.name, args.regency)
+                done = f"now sees {_scope_text(sorted(set(args.regency)))}"
+            else:
+                set_active(session, args.name, args.change == "enable")
+                done = f"{args.change}d"
+    except AccountError as error:
+        print(f"scc-central user {args.change}: {error}", file=sys.stderr)
+        return 1
+    print(f"user {args.name!r} {done}; their open sessions are logged out")
     return 0
 
 
@@ -106,16 +166,18 @@ def run_user_password(config: CentralConfig, args: argparse.Namespace) -> int:
 
 
 def run_token_add(config: CentralConfig, args: argparse.Namespace) -> int:
-    from central.web.accounts import AccountError, add_token
+    from central.web.accounts import AccountError, Scope, add_token
 
     try:
         with _database(config).session(write=True) as session:
-            token = add_token(session, args.name)
+            token = add_token(session, args.name, [Scope(scope) for scope in args.scope], args.regency)
     except AccountError as error:
         print(f"scc-central token add: {error}", file=sys.stderr)
         return 1
     print(token)
-    print(f"token {args.name!r} created; it is shown only now, store it safely", file=sys.stderr)
+    fields = "internal fields too" if args.scope else "public fields only"
+    print(f"token {args.name!r} created ({fields}, {_scope_text(sorted(set(args.regency)))}); "
+          "it is shown only now, store it safely", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -138,6 +200,7 @@ def gunicorn_argv(config: CentralConfig, args: argparse.Namespace) -> tuple[list
     env["SCC_WEB_BIND"] = args.bind or config.web.bind
     env["SCC_WEB_WORKERS"] = str(args.workers or config.web.workers)
     env["SCC_WEB_THREADS"] = str(args.threads or config.web.threads)
+    env["SCC_WEB_STREAM_SLOTS"] = str(config.web.stream_slots)
     if args.no_access_log:
         env["SCC_WEB_ACCESSLOG"] = ""
     if getattr(args, "config", None):

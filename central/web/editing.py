@@ -13,10 +13,12 @@ from flask_babel import gettext as _
 
 from central.storage.models import RolloutStage
 from central.storage.queries import retire_camera, update_camera_metadata, update_rollout
+from central.web import scope
 from central.web.accounts import Role
 from central.web.auth import current_user, role_required
 from central.web.database import db_session, get_database, released
-from central.web.pages import clear_rollup_cache, get_camera
+from central.web.pages import get_camera
+from central.web.province import clear_province_rollup
 from shared.regencies import is_regency_code
 
 bp = Blueprint("editing", __name__)
@@ -72,7 +74,7 @@ def camera_retire(pk: int) -> ResponseReturnValue:
     user = current_user()
     retire_camera(session, pk, retired_by=user.name if user else "")
     session.commit()
-    clear_rollup_cache()
+    clear_province_rollup()
     flash(_("Camera retired: it no longer counts in totals, alerts or reports."), "ok")
     return redirect(url_for("pages.camera", pk=pk))
 
@@ -126,7 +128,8 @@ def _optional_date(name: str) -> dt.date | None:
 
 def _count(name: str) -> int:
     raw = request.form.get(name, "0").strip() or "0"
-    if not raw.isdigit() or int(raw) > 100_000:
+    # Short ASCII digits only: "²" is a digit to isdigit() but not to int(), and 5,000 digits exceed int()'s limit.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or int(raw) > 100_000:
         abort(400, description=f"{name} must be a whole number up to 100000")
     return int(raw)
 
@@ -136,6 +139,7 @@ def _count(name: str) -> int:
 def rollout_edit(code: str) -> ResponseReturnValue:
     if not is_regency_code(code):
         abort(404)
+    scope.require(code, f"regency {code}")
     session = db_session()
     values: dict[str, object] = {
         "target_cameras": _count("target_cameras"),
@@ -154,6 +158,6 @@ def rollout_edit(code: str) -> ResponseReturnValue:
     user = current_user()
     update_rollout(session, code, updated_by=user.name if user else "", **values)
     session.commit()
-    clear_rollup_cache()
+    clear_province_rollup()
     flash(_("Rollout plan saved."), "ok")
     return redirect(url_for("pages.rollout") + f"#r-{code}")

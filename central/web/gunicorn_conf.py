@@ -1,6 +1,8 @@
 """gunicorn settings for the web app: threaded workers, so open live pages (SSE) do not starve requests.
 
-Each open page holds one thread for up to ``web.sse_max_s`` seconds, then the browser reconnects.
+A worker has ``web.threads`` threads for pages plus ``web.stream_slots`` for live streams (one per open
+browser, shared by its tabs; the app refuses streams beyond its slots), so streams never take the
+threads pages are served on. A stream lasts up to ``web.sse_max_s`` seconds, then the browser reconnects.
 With gthread workers the arbiter's heartbeat is independent of request threads, so a long stream
 never looks like a hung worker. ``scc-central serve`` passes the values from central.toml through
 the environment; they can also be used directly: ``gunicorn -c python:central.web.gunicorn_conf``.
@@ -13,7 +15,9 @@ import os
 bind = os.environ.get("SCC_WEB_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("SCC_WEB_WORKERS", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("SCC_WEB_THREADS", "32"))
+_page_threads = int(os.environ.get("SCC_WEB_THREADS", "32"))
+_stream_slots = int(os.environ.get("SCC_WEB_STREAM_SLOTS", "256"))
+threads = _page_threads + _stream_slots
 # Requests are short; streams end by themselves after sse_max_s. This only catches a truly stuck worker.
 timeout = 120
 graceful_timeout = 30

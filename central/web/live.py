@@ -1,4 +1,8 @@
-"""Server-Sent Events: push change-feed rows to open pages; each stream ends after a while to free its thread."""
+"""Server-Sent Events: push change-feed rows to open pages (a browser shares one stream among its tabs).
+
+Streams wait on the process's :class:`~central.web.live_hub.ChangeHub` instead of polling the table
+each, run in their own slots (never the threads pages are served on) and end after ``web.sse_max_s``.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,20 @@ from flask.typing import ResponseReturnValue
 
 from central.storage.db import Database
 from central.storage.models import Event
-from central.storage.queries import change_feed_position, events_after
+from central.storage.queries import change_feed_position
+from central.web import scope
 from central.web.auth import current_role
 from central.web.database import get_database
+from central.web.live_hub import Change, ChangeHub
+from central.web.params import MAX_ID
 
 bp = Blueprint("live", __name__)
 
-KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
+# A comment line this often keeps proxies from closing an idle stream, and finds a closed tab: the write
+# after the browser went away fails, which ends the stream and frees its slot within a few seconds.
+KEEPALIVE_S = 1.0
 RETRY_MS = 2000  # how soon the browser reconnects after the stream ends
+BUSY_RETRY_MS = 10_000  # every stream slot taken: come back a little later
 
 
 def event_payload(event: Event) -> dict[str, object]:
@@ -43,45 +53,67 @@ def public_payload(event: Event) -> dict[str, object] | None:
     return {"id": event.id, "kind": "regency", "regency": event.regency_code}
 
 
+def describe(event: Event) -> Change:
+    return Change(event.id, event.regency_code, event_payload(event), public_payload(event))
+
+
+def live_hub() -> ChangeHub:
+    """This process's change hub (one per app), created with the first stream."""
+    hub: ChangeHub | None = current_app.extensions.get("scc_live_hub")
+    if hub is None:
+        hub = current_app.extensions["scc_live_hub"] = ChangeHub(
+            get_database(), current_app.config["SSE_POLL_S"], current_app.config["SSE_STREAM_SLOTS"], describe
+        )
+    return hub
+
+
 def _start_cursor(database: Database) -> int:
     sent = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
-    if sent.isdigit():
+    # Anything else (junk, a number past any id) starts from now, as for a new page.
+    if sent.isascii() and sent.isdigit() and len(sent) <= len(str(MAX_ID)) and int(sent) <= MAX_ID:
         return int(sent)
     with database.session() as session:
         return change_feed_position(session)
 
 
 def _stream(
-    database: Database, cursor: int, regency: str | None, poll_s: float, max_s: float, public: bool = False
+    hub: ChangeHub,
+    cursor: int,
+    regency: str | None,
+    max_s: float,
+    public: bool = False,
+    within: frozenset[str] | None = None,
 ) -> Iterator[str]:
-    yield f"retry: {RETRY_MS}\nid: {cursor}\nevent: hello\ndata: {{}}\n\n"
-    deadline = time.monotonic() + max_s
-    last_sent = time.monotonic()
-    while time.monotonic() < deadline:
-        with database.session() as session:
-            batch = events_after(session, cursor)
-            payloads = [public_payload(e) if public else event_payload(e) for e in batch]
-        skipped = False
-        told: set[object] = set()  # public: one event per regency and batch, not one per camera
-        for event, payload in zip(batch, payloads, strict=True):
-            cursor = event.id
-            if payload is None or (public and payload["regency"] in told):
-                skipped = True
-                continue
-            if regency and payload["regency"] not in (regency, None):
-                skipped = True
-                continue
-            told.add(payload["regency"])
-            yield f"id: {cursor}\nevent: change\ndata: {json.dumps(payload)}\n\n"
-            last_sent = time.monotonic()
-        if skipped:
-            yield f"id: {cursor}\n\n"  # moves the browser's Last-Event-ID past events it was not sent
-        if time.monotonic() - last_sent >= KEEPALIVE_S:
-            yield ": keepalive\n\n"
-            last_sent = time.monotonic()
-        if len(batch) < 200:
-            time.sleep(poll_s)
-    yield "event: bye\ndata: {}\n\n"
+    """Hello, then changes as they come; a comment every KEEPALIVE_S (a closed tab is noticed at the next).
+
+    ``within``: the caller's regencies (None: the province); changes of others are never sent.
+    """
+    with hub.slot() as granted:
+        if not granted:
+            yield f"retry: {BUSY_RETRY_MS}\nevent: busy\ndata: {{}}\n\n"
+            return
+        yield f"retry: {RETRY_MS}\nid: {cursor}\nevent: hello\ndata: {{}}\n\n"
+        deadline = time.monotonic() + max_s
+        while time.monotonic() < deadline:
+            batch = hub.changes_after(cursor, min(KEEPALIVE_S, max(deadline - time.monotonic(), 0.0)))
+            sent = False
+            told: set[object] = set()  # public: one event per regency and batch, not one per camera
+            for change in batch:
+                cursor = change.id
+                payload = change.public if public else change.private
+                if payload is None or (public and payload["regency"] in told):
+                    continue
+                if regency and payload["regency"] not in (regency, None):
+                    continue
+                if within is not None and payload["regency"] not in within:
+                    continue
+                told.add(payload["regency"])
+                yield f"id: {cursor}\nevent: change\ndata: {json.dumps(payload)}\n\n"
+                sent = True
+            if not sent:
+                # Moves the browser's Last-Event-ID past events it was not sent, and finds closed tabs.
+                yield f"id: {cursor}\n\n" if batch else ": keepalive\n\n"
+        yield "event: bye\ndata: {}\n\n"
 
 
 @bp.route("/live/events")
@@ -90,14 +122,15 @@ def events() -> ResponseReturnValue:
     if anonymous and not current_app.config["PUBLIC_STATUS"]:
         abort(401)
     regency = request.args.get("regency") or None
-    database = get_database()
+    if regency:
+        scope.require(regency, f"regency {regency}")
     stream = _stream(
-        database,
-        _start_cursor(database),
+        live_hub(),
+        _start_cursor(get_database()),
         regency,
-        current_app.config["SSE_POLL_S"],
         current_app.config["SSE_MAX_S"],
         public=anonymous,
+        within=None if anonymous else scope.visible_regencies(),  # anonymous: the public regency-level view
     )
     response = Response(stream, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache, no-store"

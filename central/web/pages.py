@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from central.site_names import website_title
 from central.storage import queries
 from central.storage.models import Camera, Website
-from central.web import cartogram, charts, i18n
+from central.web import cartogram, charts, i18n, scope
 from central.web.auth import login_required
 from central.web.database import db_session
-from central.web.province import ProvinceRollup, RegencyRollup, RollupCache
+from central.web.params import MAX_OFFSET, int_arg
+from central.web.province import ProvinceRollup, RegencyRollup, province_rollup
 from central.web.reasons import details_for
 from central.web.thumbnails import thumbnail_response
 from shared.regencies import PROVINCE_CODE, is_regency_code
@@ -28,27 +29,13 @@ def _register_site_names(state: Any) -> None:
     state.app.jinja_env.globals["website_title"] = website_title
 
 CAMERAS_PER_PAGE = 120
+MAX_PAGE = MAX_OFFSET // CAMERAS_PER_PAGE
 LONGEST_DOWN_LISTED = 10
-
-
-def province_rollup() -> ProvinceRollup:
-    cache: RollupCache | None = current_app.extensions.get("scc_rollup_cache")
-    if cache is None:
-        cache = current_app.extensions["scc_rollup_cache"] = RollupCache(
-            current_app.config["ROLLUP_CACHE_S"], current_app.config["SCC"].province
-        )
-    return cache.get(db_session())
 
 
 def province_agents() -> tuple[str, ...]:
     """The agents reporting for the province's own offices (central.toml [province] agents)."""
     return tuple(current_app.config["SCC"].province.agents)
-
-
-def clear_rollup_cache() -> None:
-    cache: RollupCache | None = current_app.extensions.get("scc_rollup_cache")
-    if cache is not None:
-        cache.clear()
 
 
 def _now() -> dt.datetime:
@@ -58,6 +45,9 @@ def _now() -> dt.datetime:
 @bp.route("/")
 @login_required
 def overview() -> ResponseReturnValue:
+    visible = scope.visible_regencies()
+    if visible is not None:  # the province is for province accounts; a regency's home is its own page
+        return redirect(url_for("pages.regency", code=min(visible)))
     rollup = province_rollup()
     return render_template(
         "overview.html",
@@ -74,6 +64,7 @@ def overview() -> ResponseReturnValue:
 def regency(code: str) -> ResponseReturnValue:
     if not is_regency_code(code):
         abort(404)
+    scope.require(code, f"regency {code}")
     session = db_session()
     summary = province_rollup().by_code[code]
     filters = queries.CameraFilter(
@@ -83,7 +74,7 @@ def regency(code: str) -> ResponseReturnValue:
         group=request.args.get("group") or None,
         search=(request.args.get("q") or "").strip()[:64] or None,
     )
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = int_arg("page", 1, 1, MAX_PAGE)
     total = queries.count_cameras(session, filters)
     cameras = queries.list_cameras(session, filters, CAMERAS_PER_PAGE, (page - 1) * CAMERAS_PER_PAGE)
     pks = [c.id for c in cameras]
@@ -111,9 +102,10 @@ def regency(code: str) -> ResponseReturnValue:
 
 
 def get_camera(pk: int) -> Camera:
+    """The camera, if it exists and is in the caller's regencies; else 404."""
     camera = db_session().get(Camera, pk)
-    if camera is None:
-        abort(404)
+    if camera is None or not scope.sees(camera.regency_code):
+        abort(404, description=f"no camera {pk}")
     return camera
 
 
@@ -148,6 +140,7 @@ def camera(pk: int) -> ResponseReturnValue:
 @bp.route("/cameras/<int:pk>/thumbnail.jpg")
 @login_required
 def camera_thumbnail(pk: int) -> ResponseReturnValue:
+    get_camera(pk)
     return thumbnail_response(pk)
 
 
@@ -160,7 +153,9 @@ def websites() -> ResponseReturnValue:
     if regency_code and not (province or is_regency_code(regency_code)):
         regency_code = None
     state = request.args.get("state") or None
-    query = queries.websites_query(regency_code, state, province_agents=province_agents(), province=province)
+    query = queries.websites_query(
+        regency_code, state, province_agents=province_agents(), province=province, within=scope.within()
+    )
     rows: list[Website] = list(session.scalars(query))
     now = _now()
     uptime_30d = queries.website_uptimes(session, [w.id for w in rows], now, dt.timedelta(days=30))
@@ -188,7 +183,8 @@ def worst_kept_owners(rollup: ProvinceRollup) -> list[RegencyRollup]:
 @bp.route("/rollout")
 @login_required
 def rollout() -> ResponseReturnValue:
+    scope.require_province()
     session = db_session()
     rollup = province_rollup()
-    series = charts.rollout_series(session, rollup, _now(), i18n.local_zone())
+    series = charts.rollout_series(session, rollup, _now(), i18n.local_zone(), province_agents=province_agents())
     return render_template("rollout.html", rollup=rollup, chart=charts.progress_chart(series), now=_now())

@@ -1,49 +1,42 @@
-"""Per-regency tiles and province totals (cameras, websites, agents, rollout stage), cached for a moment."""
+"""Per-regency tiles and province totals (cameras, websites, agents, rollout stage), cached for a moment.
+
+A Flask extension: :func:`init_app` gives each app one :class:`RollupCache`, and :func:`province_rollup`
+is the one way pages, the wall, the API and /metrics read it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from central.config import ProvinceConfig
 from central.rollout import derive_stage
 from central.storage.models import RolloutStage
 from central.storage.queries import RegencyCounts, change_feed_position, province_counts, regency_counts
+from central.web.database import db_session
 from central.web.severity import Assessment, Health, Signals, assess
 from shared.regencies import PROVINCE_CODE
 
-__all__ = ["Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "compute_rollup"]
+__all__ = [
+    "Health", "ProvinceRollup", "RegencyRollup", "RollupCache", "clear_province_rollup", "compute_rollup", "init_app",
+    "province_rollup",
+]
 
 
 @dataclass(slots=True)
-class RegencyRollup:
-    code: str
-    name: str
-    kind: str
-    slug: str
-    cameras_ok: int = 0
-    cameras_degraded: int = 0
-    cameras_offline: int = 0
-    cameras_unknown: int = 0
-    websites_fresh: int = 0
-    websites_stale: int = 0
-    websites_down: int = 0
-    websites_maintenance: int = 0  # within an announced maintenance: neither up nor down
-    websites_unknown: int = 0
-    agents_total: int = 0
-    agents_online: int = 0
-    last_seen_at: dt.datetime | None = None
-    stored_stage: str = RolloutStage.PLANNED.value
-    target_cameras: int = 0
-    target_websites: int = 0
+class RegencyRollup(RegencyCounts):
+    """One owner's tile: storage's counts (the one definition of them) plus its names, plan and health."""
+
+    kind: str = ""
+    slug: str = ""
     planned_start: dt.date | None = None
     started_on: dt.date | None = None
     target_date: dt.date | None = None
-    completed_on: dt.date | None = None
     notes: str = ""
     stage: RolloutStage = RolloutStage.PLANNED
     health: Health = Health.INACTIVE
@@ -59,25 +52,12 @@ class RegencyRollup:
         return self.code == PROVINCE_CODE
 
     @property
-    def cameras_total(self) -> int:
-        return self.cameras_ok + self.cameras_degraded + self.cameras_offline + self.cameras_unknown
-
-    @property
-    def cameras_reporting(self) -> int:
-        return self.cameras_ok + self.cameras_degraded + self.cameras_offline
-
-    @property
-    def websites_total(self) -> int:
-        return (self.websites_fresh + self.websites_stale + self.websites_down + self.websites_maintenance
-                + self.websites_unknown)
-
-    @property
-    def websites_reporting(self) -> int:
-        return self.websites_fresh + self.websites_stale + self.websites_down
-
-    @property
     def integrated(self) -> bool:
         return self.stage.step >= RolloutStage.AGENT_ONLINE.step
+
+
+# The counts that add up across owners: every int field of RegencyCounts.
+_ADDED_UP = tuple(f.name for f in fields(RegencyCounts) if f.type in ("int", int))
 
 
 @dataclass(slots=True)
@@ -105,8 +85,14 @@ class ProvinceRollup:
         """Owners by severity (critical first, not integrated last), then impact, then code."""
         return sorted(self.owners, key=lambda r: (*r.assessment.sort_key, r.code))
 
-    def _sum(self, attribute: str) -> int:
-        return sum(getattr(r, attribute) for r in self.owners)
+    @property
+    def totals(self) -> RegencyCounts:
+        """Every owner's counts and targets added up (the same definition, so the same "unknown")."""
+        summed = RegencyCounts(PROVINCE_CODE, "")
+        for owner in self.owners:
+            for name in _ADDED_UP:
+                setattr(summed, name, getattr(summed, name) + getattr(owner, name))
+        return summed
 
     @property
     def regencies_integrated(self) -> int:
@@ -114,15 +100,13 @@ class ProvinceRollup:
 
     @property
     def cameras_total(self) -> int:
-        return self._sum("cameras_total")
+        return self.totals.cameras_total
 
     @property
     def cameras_live(self) -> int:
         """Cameras delivering pictures: ok or degraded (degraded still shows an image)."""
-        return self._sum("cameras_ok") + self._sum("cameras_degraded")
-
-    def total(self, attribute: str) -> int:
-        return self._sum(attribute)
+        totals = self.totals
+        return totals.cameras_ok + totals.cameras_degraded
 
 
 def signals(r: RegencyRollup) -> Signals:
@@ -145,34 +129,12 @@ def derive_health(r: RegencyRollup) -> Health:
 
 
 def _from_counts(counts: RegencyCounts, name: str, kind: str, slug: str) -> RegencyRollup:
-    cameras, websites, rollout = counts.cameras, counts.websites, counts.rollout
-    r = RegencyRollup(
-        code=counts.code,
-        name=name,
-        kind=kind,
-        slug=slug,
-        cameras_ok=cameras["ok"],
-        cameras_degraded=cameras["degraded"],
-        cameras_offline=cameras["offline"],
-        # Any status outside the known three shows as unknown (grey), never vanishes from the totals.
-        cameras_unknown=counts.cameras_total - cameras["ok"] - cameras["degraded"] - cameras["offline"],
-        websites_fresh=websites["fresh"],
-        websites_stale=websites["stale"],
-        websites_down=websites["down"],
-        websites_maintenance=websites["maintenance"],
-        websites_unknown=counts.websites_total - websites["fresh"] - websites["stale"] - websites["down"]
-        - websites["maintenance"],
-        agents_total=counts.agents_total,
-        agents_online=counts.agents_online,
-        last_seen_at=counts.last_seen_at,
-        stored_stage=counts.stored_stage,
-        target_cameras=counts.target_cameras,
-        target_websites=counts.target_websites,
-    )
-    if rollout is not None:
+    r = RegencyRollup(**{f.name: getattr(counts, f.name) for f in fields(RegencyCounts)})
+    r.name, r.kind, r.slug = name, kind, slug
+    if counts.rollout is not None:
+        rollout = counts.rollout
         r.planned_start, r.started_on = rollout.planned_start, rollout.started_on
-        r.target_date, r.completed_on = rollout.target_date, rollout.completed_on
-        r.notes = rollout.notes or ""
+        r.target_date, r.notes = rollout.target_date, rollout.notes or ""
     r.stage = derive_stage(counts)  # the very derivation the public RegencySummary uses
     r.assessment = assess(signals(r))
     r.health = r.assessment.health
@@ -237,3 +199,25 @@ class RollupCache:
     def clear(self) -> None:
         with self._lock:
             self._value = None
+
+
+# --- the Flask extension ------------------------------------------------------------------------
+
+EXTENSION_KEY = "scc_province_rollup"
+
+
+def init_app(app: Flask) -> None:
+    """One rollup cache per app, configured from central.toml ([web] rollup_cache_s, [province])."""
+    app.extensions[EXTENSION_KEY] = RollupCache(app.config["ROLLUP_CACHE_S"], app.config["SCC"].province)
+
+
+def province_rollup() -> ProvinceRollup:
+    """The province rollup for this request: the one accessor pages, the wall, the API and /metrics use."""
+    cache: RollupCache = current_app.extensions[EXTENSION_KEY]
+    return cache.get(db_session())
+
+
+def clear_province_rollup() -> None:
+    """Forget the cached rollup (after an edit), so the next request shows the change."""
+    cache: RollupCache = current_app.extensions[EXTENSION_KEY]
+    cache.clear()

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, render_template
 from flask.typing import ResponseReturnValue
 
 from central.web import cartogram
-from central.web.pages import province_rollup
+from central.web.province import province_rollup
 
 bp = Blueprint("public", __name__)
 

@@ -17,13 +17,12 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from central.alerts import queries as alert_queries
-from central.alerts.notices import RULE_TITLES_ID
 from central.storage import queries
+from central.web import scope
 from central.web.auth import login_required
 from central.web.cartogram import ABBREVIATIONS
 from central.web.database import db_session
-from central.web.pages import province_rollup
-from central.web.province import RegencyRollup
+from central.web.province import RegencyRollup, province_rollup
 from central.web.reasons import details_for
 from shared.regencies import is_regency_code
 
@@ -72,10 +71,14 @@ def _screens(mode: str, fixed: str | None, per: int) -> list[Screen]:
     elif mode == "group":
         sizes = [
             (code, venue, queries.count_cameras(session, queries.CameraFilter(regency=code, group=venue)))
-            for code, venue in queries.camera_groups(session)
+            for code, venue in queries.camera_groups(session, scope.within())
         ]
     else:
-        sizes = [(r.code, None, r.cameras_total) for r in province_rollup().worst_first if r.cameras_total]
+        sizes = [
+            (r.code, None, r.cameras_total)
+            for r in province_rollup().worst_first
+            if r.cameras_total and scope.sees(r.code)
+        ]
     screens: list[Screen] = []
     for code, group, total in sizes:
         pages = max(math.ceil(total / per), 1)
@@ -94,6 +97,9 @@ def wall() -> ResponseReturnValue:
     mode = "group" if request.args.get("mode") == "group" else "regency"
     fixed = request.args.get("regency")
     fixed = fixed if fixed and is_regency_code(fixed) else None
+    if fixed:
+        scope.require(fixed, f"regency {fixed}")
+    within = scope.within()  # a regency account's wall: its regencies only, strip and alarms included
     per = _tiles_per_screen()
     screens = _screens(mode, fixed, per)
     index = request.args.get("screen", 0, type=int) or 0
@@ -117,16 +123,15 @@ def wall() -> ResponseReturnValue:
         details={c.id: details_for(checks.get(c.id), c.reason) for c in cameras},
         summary=rollup.by_code.get(screen.regency) if screen else None,
         screen=screen,
-        rollup=rollup,
+        strip=[r for r in rollup.worst_first if scope.sees(r.code)],
         position=index,
         screens=len(screens),
         per=per,
         next_url=url_for("wall.wall", **next_args),  # type: ignore[arg-type]
         rotate_s=current_app.config["WALL_ROTATE_S"],
-        longest_down=queries.longest_down(session, LONGEST_DOWN_SHOWN),
-        alarms=alert_queries.unacknowledged_critical(session),
-        acknowledged=alert_queries.recently_acknowledged_critical(session, limit=3),
-        RULE_TITLES=RULE_TITLES_ID,
+        longest_down=queries.longest_down(session, LONGEST_DOWN_SHOWN, within=within),
+        alarms=alert_queries.unacknowledged_critical(session, within=within),
+        acknowledged=alert_queries.recently_acknowledged_critical(session, limit=3, within=within),
         strip_name=strip_name,
         tile_name=tile_name,
         now=now,

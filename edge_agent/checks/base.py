@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -39,6 +41,31 @@ class CameraTarget:
     # The device service URL discovery found (its scheme and path kept); "" for the ONVIF default.
     onvif_url: str = ""
     discovered_by: DiscoveryMethod = DiscoveryMethod.STATIC
+    # Answer a Basic challenge over plain http:// or rtsp:// (the password travels in clear)? Per network.
+    basic_in_clear: bool = True
+
+    def owns(self, url: str) -> bool:
+        """Whether ``url`` points at this camera's own address: the only host its credentials go to.
+
+        A snapshot or stream URI comes from the device (or from whoever answers WS-Discovery on its
+        network) and may name any host; sending the camera's password there would hand it out.
+        """
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            return False
+        return host is not None and _same_address(host, self.host)
+
+    def may_send_basic(self, url: str) -> bool:
+        """Basic sends the password in clear unless the URL is TLS (https, rtsps)."""
+        return self.basic_in_clear or urlsplit(url).scheme.lower() in ("https", "rtsps")
+
+
+def _same_address(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return a.rstrip(".").lower() == b.rstrip(".").lower()
 
 
 @dataclass(slots=True)

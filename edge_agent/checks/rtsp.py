@@ -60,7 +60,12 @@ async def _read_reply(reader: asyncio.StreamReader) -> RtspReply:
     return RtspReply(int(parts[1]), headers)
 
 
-def _authorization(challenges: list[str], url: str, username: str, password: str) -> str | None:
+class BasicRefused(Exception):
+    """The server offers only Basic over plain rtsp:// and the camera's network forbids sending it."""
+
+
+def _authorization(challenges: list[str], url: str, username: str, password: str, *, basic_allowed: bool) -> str | None:
+    """The answer to the server's challenge: Digest when offered; Basic only when asked and allowed."""
     digest = next((c for c in challenges if c.lower().startswith("digest ")), None)
     if digest is not None:
         fields = {m[0].lower(): m[1] or m[2] for m in _CHALLENGE_FIELD.findall(digest[7:])}
@@ -75,12 +80,15 @@ def _authorization(challenges: list[str], url: str, username: str, password: str
         response = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()
         return f'Digest username="{username}", realm="{realm}", nonce="{nonce}", uri="{url}", response="{response}"'
     if any(c.lower().startswith("basic") for c in challenges):
+        if not basic_allowed:
+            raise BasicRefused()
         return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
     return None
 
 
-async def describe(url: str, username: str, password: str) -> RtspReply:
-    """DESCRIBE ``url`` (answering one auth challenge); raises OSError/TimeoutError/ValueError."""
+async def describe(url: str, username: str, password: str, *, basic_allowed: bool) -> RtspReply:
+    """DESCRIBE ``url`` (answering one auth challenge); raises OSError/TimeoutError/ValueError, and
+    BasicRefused when the server wants Basic and ``basic_allowed`` is false."""
     url = without_userinfo(url)
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("rtsp", "rtsps") or not parts.hostname:
@@ -91,7 +99,8 @@ async def describe(url: str, username: str, password: str) -> RtspReply:
         writer.write(request.encode())
         reply = await _read_reply(reader)
         if reply.status == 401 and (username or password):
-            authorization = _authorization(reply.headers.get("www-authenticate", []), url, username, password)
+            authorization = _authorization(reply.headers.get("www-authenticate", []), url, username, password,
+                                           basic_allowed=basic_allowed)
             if authorization is not None:
                 writer.write(f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n"
                              f"Authorization: {authorization}\r\nUser-Agent: scc-agent\r\n\r\n".encode())
@@ -113,11 +122,21 @@ class RtspAnswers:
         if not url:
             return outcome(self.name, Outcome.FAIL, "rtsp_unavailable",
                            "no stream URI known (ONVIF gave none and none is configured)")
+        target = ctx.target
+        if not target.owns(url):
+            host = urlsplit(url).hostname or "?"
+            return outcome(self.name, Outcome.FAIL, "rtsp_foreign_host",
+                           f"stream URI points at {host}, not the camera's address {target.host}; "
+                           "nothing was requested there", host=host[:64])
         started = time.monotonic()
         timeout = ctx.config.timeouts.rtsp_open_s
         try:
             async with asyncio.timeout(timeout):
-                reply = await describe(url, ctx.target.username, ctx.target.password)
+                reply = await describe(url, target.username, target.password, basic_allowed=target.may_send_basic(url))
+        except BasicRefused:
+            return outcome(self.name, Outcome.FAIL, "rtsp_basic_refused",
+                           "the RTSP server asks for Basic authentication over plain rtsp (the password in "
+                           "clear); this network is set never to send it", started=started)
         except TimeoutError:
             return outcome(self.name, Outcome.FAIL, "rtsp_timeout", f"no RTSP answer within {timeout:g} s",
                            started=started)

@@ -1,4 +1,4 @@
-"""Checks: snapshot fetched (digest, then basic; JPEG verified) and the image analysed."""
+"""Checks: snapshot fetched (digest; basic only when asked and allowed; bounded; JPEG verified) and the image analysed."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -58,6 +59,45 @@ def _expected_size(ctx: CheckContext, size: tuple[int, int]) -> tuple[int, int] 
     return profile.width, profile.height
 
 
+# The most the agent reads of a snapshot. Real cameras' JPEGs stay well below (a 4K, high-quality one is
+# 2-4 MB); past this the answer is a finding, not something to hold in memory and decode.
+MAX_SNAPSHOT_BYTES = 12 * 1024 * 1024
+
+
+class SnapshotTooLarge(Exception):
+    """The snapshot answer announced or delivered more than MAX_SNAPSHOT_BYTES."""
+
+
+class BasicRefused(Exception):
+    """The server asks for Basic over plain http and the camera's network forbids sending it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    status: int
+    content_type: str
+    body: bytes
+    asks_basic: bool = False  # a 401 whose challenges include Basic
+
+
+async def read_bounded(response: httpx.Response, limit: int) -> bytes:
+    """The body of a streamed ``response``, read chunk by chunk; raises SnapshotTooLarge past ``limit``."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise SnapshotTooLarge(f"the camera announces {int(declared)} bytes")
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise SnapshotTooLarge(f"the answer goes on past {limit} bytes")
+    return bytes(body)
+
+
+def _asks_for_basic(response: httpx.Response) -> bool:
+    return any(challenge.strip().lower().startswith("basic") for challenge in
+               response.headers.get_list("www-authenticate"))
+
+
 class Snapshot:
     name: ClassVar[str] = "snapshot"
     requires: ClassVar[tuple[str, ...]] = ()
@@ -70,6 +110,11 @@ class Snapshot:
         if not url:
             return outcome(self.name, Outcome.FAIL, "snapshot_unavailable",
                            "no snapshot URI known (ONVIF gave none and none is configured)")
+        if not ctx.target.owns(url):
+            host = urlsplit(url).hostname or "?"
+            return outcome(self.name, Outcome.FAIL, "snapshot_foreign_host",
+                           f"snapshot URI points at {host}, not the camera's address {ctx.target.host}; "
+                           "nothing was requested there", host=host[:64])
         started = time.monotonic()
         timeout = ctx.config.timeouts.snapshot_s
         try:
@@ -80,21 +125,29 @@ class Snapshot:
         except (TimeoutError, httpx.TimeoutException):
             return outcome(self.name, Outcome.FAIL, "snapshot_timeout",
                            f"no snapshot within {timeout:g} s per request", started=started)
+        except SnapshotTooLarge as error:
+            return outcome(self.name, Outcome.FAIL, "snapshot_too_large",
+                           f"snapshot too large: {error}; stopped reading", started=started,
+                           limit_bytes=MAX_SNAPSHOT_BYTES)
+        except BasicRefused:
+            return outcome(self.name, Outcome.FAIL, "snapshot_basic_refused",
+                           "the snapshot URL asks for Basic authentication over plain http (the password in "
+                           "clear); this network is set never to send it", started=started)
         except httpx.HTTPError as error:
             return outcome(self.name, Outcome.FAIL, "snapshot_unreachable",
                            f"snapshot request failed: {type(error).__name__}: {error}", started=started)
-        if response.status_code == 401:
+        if response.status == 401:
             return outcome(self.name, Outcome.FAIL, "snapshot_auth_failed",
-                           "snapshot URL refused the credentials (digest and basic)", started=started)
-        if response.status_code >= 300:
+                           "snapshot URL refused the credentials", started=started)
+        if response.status >= 300:
             return outcome(self.name, Outcome.FAIL, "snapshot_http_error",
-                           f"snapshot URL answered HTTP {response.status_code}", started=started,
-                           http_status=response.status_code)
-        body = response.content
+                           f"snapshot URL answered HTTP {response.status}", started=started,
+                           http_status=response.status)
+        body = response.body
         if not imaging.is_jpeg(body):
             return outcome(self.name, Outcome.FAIL, "snapshot_not_jpeg",
                            f"snapshot is not a JPEG ({len(body)} bytes, "
-                           f"{response.headers.get('content-type', 'no content type')})", started=started)
+                           f"{response.content_type or 'no content type'})", started=started)
         analysed: Analysed | None = await ctx.in_thread(analyse, body, ctx.runtime.previous_signature)
         if analysed is None:
             return outcome(self.name, Outcome.FAIL, "snapshot_not_jpeg", "snapshot JPEG does not decode",
@@ -114,28 +167,41 @@ class Snapshot:
                            started=started, elapsed_s=elapsed, **details)
         return outcome(self.name, Outcome.OK, "ok", "snapshot fetched", started=started, **details)
 
-    async def _fetch(self, ctx: CheckContext, url: str, timeout: float) -> httpx.Response:
-        """GET with the camera's auth; each HTTP request may take ``timeout`` (a digest handshake is two)."""
+    async def _get(self, ctx: CheckContext, url: str, auth: httpx.Auth | None) -> Fetched:
+        """One GET, its body streamed and bounded: a device cannot make the agent hold more than the bound."""
+        async with ctx.resources.http.stream("GET", url, auth=auth) as response:
+            # Only a success's body is used; an error page is not even read.
+            body = await read_bounded(response, MAX_SNAPSHOT_BYTES) if response.status_code < 300 else b""
+            return Fetched(response.status_code, response.headers.get("content-type", ""), body,
+                           asks_basic=response.status_code == 401 and _asks_for_basic(response))
+
+    async def _fetch(self, ctx: CheckContext, url: str, timeout: float) -> Fetched:
+        """GET with the camera's auth; each HTTP request may take ``timeout`` (a digest handshake is two).
+
+        Digest first, which never sends the password; Basic (the password in clear) only when the server
+        asks for it, and over plain http only when the camera's network allows it.
+        """
         runtime, target = ctx.runtime, ctx.target
-        http = ctx.resources.http
         basic_auth = httpx.BasicAuth(target.username, target.password)
         if runtime.snapshot_basic:
             async with asyncio.timeout(timeout):
-                return await http.get(url, auth=basic_auth)
+                return await self._get(ctx, url, basic_auth)
         # Kept per camera once it worked: httpx then reuses the last digest challenge, one request per
-        # check instead of the challenge round trip first.
+        # check instead of the challenge round trip first. httpx sends no credentials until challenged.
         digest = runtime.digest or httpx.DigestAuth(target.username, target.password)
         async with asyncio.timeout(timeout * (1 if runtime.digest is not None else 2)):
-            response = await http.get(url, auth=digest)
-        if response.status_code == 401:
+            response = await self._get(ctx, url, digest)
+        if response.status == 401:
             runtime.digest = None
-            # Digest first, because basic sends the password in clear; basic only when digest fails.
+            if not response.asks_basic:  # the server did not ask for Basic: the digest answer stands
+                return response
+            if not target.may_send_basic(url):
+                raise BasicRefused()
             async with asyncio.timeout(timeout):
-                basic = await http.get(url, auth=basic_auth)
-            if basic.status_code != 401:
+                basic = await self._get(ctx, url, basic_auth)
+            if basic.status != 401:
                 runtime.snapshot_basic = True
-                return basic
-            return response
+            return basic
         runtime.digest = digest
         return response
 

@@ -106,6 +106,9 @@ async def _decode(target: CameraTarget, runtime: CameraRuntime, resources: Resou
         return skipped(StreamDecodes.name, "no stream URI")
     config = resources.config
     timeouts = config.timeouts
+    if not target.owns(url):
+        # The rtsp check reports it (rtsp_foreign_host); the camera's password never goes there.
+        return skipped(StreamDecodes.name, "stream URI points at another host")
     full_url = with_credentials(url, target.username, target.password)
     budget = timeouts.rtsp_open_s + timeouts.rtsp_probe_s + timeouts.rtsp_read_s + 2
     loop = asyncio.get_running_loop()

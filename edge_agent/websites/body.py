@@ -13,6 +13,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 ACCEPT_ENCODING = "gzip, deflate"
+# Web pages compress 3-20:1; past 1 MiB a body inflating 100 times its wire size is a bomb, and
+# reading stops there rather than at the cap. Inflation goes in steps so the ratio is seen early.
+BOMB_RATIO = 100
+_BOMB_FLOOR = 1024 * 1024
+_STEP = 256 * 1024
 _IDENTITY = {"", "identity"}
 _GZIP = {"gzip", "x-gzip"}
 
@@ -33,6 +38,7 @@ class Body:
     truncated: bool
     compressed: bool  # the body came compressed (a truncation then means it inflates beyond the cap)
     wire_bytes: int
+    bomb: bool = False  # stopped early: it inflated more than BOMB_RATIO times its wire size
 
 
 class _Inflater:
@@ -75,22 +81,25 @@ async def read_body(raw: AsyncIterator[bytes], content_encoding: str, cap: int) 
     if encoding not in _IDENTITY | _GZIP | {"deflate"}:
         raise UnsupportedEncoding(f"Content-Encoding {content_encoding[:40]!r} was not asked for")
     inflater = None if encoding in _IDENTITY else _Inflater(encoding)
-    parts: list[bytes] = []
-    size = wire = 0
+    data = bytearray()  # grows to cap + 1 at most; one copy out at the end
+    wire = 0
     async for chunk in raw:
         wire += len(chunk)
         pending = chunk
         while pending:
-            room = cap + 1 - size
+            room = cap + 1 - len(data)
             if inflater is None:
                 piece, pending = pending[:room], b""
             else:
-                piece = inflater.inflate(pending, room)
+                piece = inflater.inflate(pending, min(room, _STEP))
                 pending = inflater.pending()
-            parts.append(piece)
-            size += len(piece)
-            if size > cap:
-                return Body(b"".join(parts)[:cap], True, inflater is not None, wire)
+            data += piece
+            if len(data) > cap:
+                del data[cap:]
+                return Body(bytes(data), True, inflater is not None, wire)
+            # Measured against the compressed bytes inflated so far, not those merely received.
+            if inflater is not None and len(data) > _BOMB_FLOOR and len(data) > BOMB_RATIO * (wire - len(pending)):
+                return Body(bytes(data), True, True, wire, bomb=True)
             if inflater is not None and not piece:
                 break  # the engine needs more input before it can give more output
-    return Body(b"".join(parts), False, inflater is not None, wire)
+    return Body(bytes(data), False, inflater is not None, wire)

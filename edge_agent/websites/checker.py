@@ -169,8 +169,9 @@ class WebsiteChecker:
             window = self._store.maintenance(target.id, notice.announced_end, now, absolute=notice.absolute)
             checks.append(self._maintenance_outcome(window, notice.how, now))
 
-        readings = await self._freshness.read(target, home, self._client(), now) \
-            if not home.error and home.status and home.status < 400 else []
+        # A decompression bomb's page is junk: nothing to discover or fingerprint in it.
+        readable = not home.error and home.status and home.status < 400 and not home.bomb
+        readings = await self._freshness.read(target, home, self._client(), now) if readable else []
         verdict = judge(target, readings, now)
         checks.append(verdict.check)
         checks.extend(signal_outcome(reading) for reading in readings)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from edge_agent.websites.body import ACCEPT_ENCODING, CorruptBody, UnsupportedEncoding, read_body
+from edge_agent.websites.body import ACCEPT_ENCODING, BOMB_RATIO, CorruptBody, UnsupportedEncoding, read_body
 
 USER_AGENT = "SCC-WebsiteCheck/1.0 (Sumsel Command Center; +https://sumselprov.go.id)"
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -27,10 +27,18 @@ class FetchResult:
     body: bytes = b""
     truncated: bool = False
     compressed: bool = False  # sent compressed: a truncation then means it inflates beyond the cap
+    bomb: bool = False  # inflated over body.BOMB_RATIO times its size on the wire: reading stopped early
     hops: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
     error: str | None = None  # a reason code: timeout, connect_refused, redirect_loop, ...
     error_message: str = ""
+
+    def too_large(self, cap: int) -> str:
+        """Why the body was cut short, for a finding's message."""
+        if self.bomb:
+            return (f"inflates over {BOMB_RATIO} times its size on the wire (a decompression bomb); "
+                    f"reading stopped at {len(self.body)} bytes")
+        return f"{'inflates beyond' if self.compressed else 'is larger than'} the {cap}-byte cap"
 
     @property
     def content_type(self) -> str:
@@ -112,6 +120,7 @@ async def fetch(
                         result.error, result.error_message = "bad_encoding", str(refused)
                         break
                     result.body, result.truncated, result.compressed = body.data, body.truncated, body.compressed
+                    result.bomb = body.bomb
                     break
                 finally:
                     await response.aclose()

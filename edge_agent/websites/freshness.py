@@ -34,10 +34,12 @@ _ZONE_TTL_S = 86400.0
 _JSON = "application/json"
 _FEEDS = "application/rss+xml,application/atom+xml,application/xml;q=0.9"
 _XML = "application/xml,text/xml;q=0.9"
-# Where sitemaps live when robots.txt names none: the common path, WordPress core's (pretty and plain
-# permalinks) and the SEO plugins' index (Yoast, Rank Math, SEOPress).
-_SITEMAP_PATHS = ("sitemap.xml", "wp-sitemap.xml", "?sitemap=index", "sitemap_index.xml")
-_MAX_SITEMAP_FETCHES = 7
+# Where sitemaps live when robots.txt names none: the common path; on WordPress also core's (pretty
+# and plain permalinks) and the SEO plugins' index (Yoast, Rank Math, SEOPress), whose query form
+# ?sitemap=1 answers where the server has no rewrite rules for it.
+_SITEMAP_PATHS = ("sitemap.xml",)
+_WORDPRESS_SITEMAP_PATHS = ("sitemap.xml", "wp-sitemap.xml", "?sitemap=index", "sitemap_index.xml", "?sitemap=1")
+_MAX_SITEMAP_FETCHES = 8
 _CONTENT_SIGNALS = (FreshnessSignal.WORDPRESS_API, FreshnessSignal.FEED, FreshnessSignal.SITEMAP)
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 
@@ -144,7 +146,7 @@ class FreshnessReader:
         named: list[str] = []
         if robots and not robots.error and robots.status == 200 and not robots.truncated:
             named = signals.sitemaps_from_robots(robots.body.decode("utf-8", errors="replace"), target.url)
-        paths = _SITEMAP_PATHS if wordpress_site else tuple(p for p in _SITEMAP_PATHS if "sitemap=" not in p)
+        paths = _WORDPRESS_SITEMAP_PATHS if wordpress_site else _SITEMAP_PATHS
         guesses = [urljoin(_site_root(target.url), path) for path in paths]
         queue = named[:2] if named else guesses
         from_robots = bool(named)
@@ -242,8 +244,7 @@ def _unusable(reading: SignalReading, response: FetchResult | None, what: str) -
             return reading
         return reading.invalid("http_error", f"{what}: HTTP {response.status}")
     if response.truncated:
-        how = "inflates beyond" if response.compressed else "is larger than"
-        return reading.invalid("too_large", f"{what} {how} the {len(response.body)}-byte cap")
+        return reading.invalid("too_large", f"{what} {response.too_large(len(response.body))}")
     return None
 
 

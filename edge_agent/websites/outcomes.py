@@ -85,10 +85,8 @@ def http_outcome(target: WebsiteTarget, home: FetchResult) -> CheckOutcome:
         return outcome("http", Outcome.FAIL, "http_4xx", f"HTTP {status} for the home page", home.elapsed_ms,
                        **details)
     if home.truncated:
-        how = "inflates beyond" if home.compressed else "is larger than"
-        return outcome("http", Outcome.WARN, "too_large",
-                       f"the page {how} {target.max_bytes} bytes; read only that much", home.elapsed_ms,
-                       **details)
+        return outcome("http", Outcome.WARN, "too_large", f"the page {home.too_large(target.max_bytes)}",
+                       home.elapsed_ms, **details)
     if home.content_type not in _HTML_TYPES:
         return outcome("http", Outcome.WARN, "not_html", f"home page is {home.content_type}, not HTML",
                        home.elapsed_ms, **details)

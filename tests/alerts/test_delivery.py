@@ -36,6 +36,7 @@ def make_config(url: str, webhook: WebhookServer, **alerts: Any) -> CentralConfi
         "alerts": {
             "webhooks": [{"name": "ops", "url": webhook.url, "secret": SECRET, "min_severity": "warning"}],
             "delivery": {"backoff_initial_s": 60, "max_attempts": 3},
+            "webhook_allowed_networks": ["127.0.0.1/32"],  # the test receiver
             **alerts,
         },
     }

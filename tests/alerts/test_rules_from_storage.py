@@ -79,3 +79,32 @@ def test_a_maintenance_alerts_only_once_it_outlasts_its_announced_end(sqlite_url
     assert set(fired) == {("website_down", "agent-lht/overrun")}
     assert "maintenance_overrun" in fired[("website_down", "agent-lht/overrun")].message
     database.dispose()
+
+
+def test_a_maintenance_neither_raises_nor_clears_a_stale_alert(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    with database.session(write=True) as session:
+        session.add(Agent(name="agent-lht", regency_code="16.04", online=True, presence_since=T0 - timedelta(days=30)))
+        session.flush()
+        session.add(
+            Website(agent_name="agent-lht", website_id="dinkes", regency_code="16.04", url="https://dinkes.lahatkab.go.id",
+                    state="stale", availability="up", freshness="stale", reason="stale",
+                    last_update=T0 - timedelta(days=90), last_check_at=T0 - timedelta(minutes=1),
+                    status_since=T0 - timedelta(days=10))
+        )  # fmt: skip
+    config = parse_config({"database": {"url": sqlite_url}})
+    clock = Clock(T0)
+    service = AlertService(config, database, clock=clock, senders={})
+    service.evaluate_once()
+    with database.session(write=True) as session:
+        site = session.scalars(select(Website)).one()
+        site.state, site.availability, site.freshness, site.reason = "maintenance", "maintenance", "unknown", "maintenance"
+        site.status_since = site.last_check_at = T0 + timedelta(minutes=5)
+    for hours in (1, 6):
+        clock.now = T0 + timedelta(hours=hours)
+        service.evaluate_once()
+    with database.session() as session:
+        alerts = {a.rule: a for a in session.scalars(select(AlertRecord))}
+    assert set(alerts) == {"website_stale"}
+    assert alerts["website_stale"].status == "firing" and alerts["website_stale"].good_since is None
+    database.dispose()

@@ -99,6 +99,23 @@ def test_admin_adds_channel_and_queues_a_test(app: Flask, database: Database) ->
         assert (delivery.channel, delivery.event, delivery.status) == ("ops-hook", "test", "pending")
 
 
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:1883/", "http://[::1]/", "http://localhost/x"]
+)
+def test_admin_cannot_point_a_webhook_inside(app: Flask, database: Database, url: str) -> None:
+    client = app.test_client()
+    log_in(client, "admin")
+    token = csrf_from(client.get("/alerts/channels").text)
+    response = client.post(
+        "/alerts/channels",
+        data={"csrf_token": token, "name": "probe", "kind": "webhook", "url": url, "min_severity": "warning"},
+        follow_redirects=True,
+    )
+    assert "internal address" in response.text and "webhook_allowed_networks" in response.text
+    with database.session() as session:
+        assert session.scalars(select(AlertChannelConfig.name)).all() == []
+
+
 def test_api_lists_alerts(app: Flask, firing: str) -> None:
     client: FlaskClient = app.test_client()
     assert client.get("/api/v1/alerts").status_code == 401

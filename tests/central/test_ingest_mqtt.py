@@ -26,9 +26,18 @@ from central.ingest.worker import IngestWorker
 from central.storage.db import Database
 from central.storage.models import Agent, Camera, CameraCheck, IngestedMessage, QuarantinedMessage
 from shared import codec, topics
-from shared.messages import PublicCameraStatus, RegencySummary, ReportsStored
+from shared.messages import PublicCameraStatus, RegencySummary, ReportsStored, utc_now
 from tests.central import factories as f
-from tests.fixtures.broker import AGENT_PALEMBANG, CENTRAL, READER, BrokerClient, Pki, TlsBroker
+from tests.fixtures.broker import (
+    AGENT_PALEMBANG,
+    CENTRAL,
+    CENTRAL_COMMANDS,
+    READER,
+    READER_2,
+    BrokerClient,
+    Pki,
+    TlsBroker,
+)
 
 pytestmark = pytest.mark.xdist_group("central-ingest")
 
@@ -36,10 +45,11 @@ pytestmark = pytest.mark.xdist_group("central-ingest")
 def central_config(pki: Pki, broker: TlsBroker, db_url: str, **ingest: object) -> CentralConfig:
     return parse_config(
         {
+            "state_dir": tempfile.mkdtemp(prefix="scc-central-state-"),  # the command senders' lock file
             "database": {"url": db_url},
             "broker": {
                 "host": broker.host, "port": broker.port, "ca": str(pki.ca_cert), "cert": str(pki.cert(CENTRAL)),
-                "key": str(pki.key(CENTRAL)), "client_id": f"ingest-{uuid.uuid4().hex[:8]}",
+                "key": str(pki.key(CENTRAL)),
                 "share_group": f"g{uuid.uuid4().hex[:8]}",
             },
             "pki": {"dir": str(pki.dir)},
@@ -176,7 +186,9 @@ def test_a_retired_cameras_retained_status_is_cleared_at_maintenance(
         reader = tls_broker.connect(READER)
         reader.subscribe_and_wait(topic)
         agent = tls_broker.connect(AGENT_PALEMBANG)
-        agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, "cam-9", "offline")))
+        # Stamped now: a report at the factories' old T0 lets the silence sweep (every 0.3 s here) turn the
+        # camera 'unknown' before the retirement, a race a loaded machine lost.
+        agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, "cam-9", "offline", ts=utc_now())))
         assert reader.next_message(timeout=15).payload  # the status, retained
 
         with database.session(write=True) as session:
@@ -186,7 +198,7 @@ def test_a_retired_cameras_retained_status_is_cleared_at_maintenance(
         cleared = reader.next_message(timeout=15)  # the next maintenance run clears it
         assert (cleared.topic, cleared.payload) == (topic, b"")
 
-        late = tls_broker.connect(READER)
+        late = tls_broker.connect(READER_2)
         late.subscribe_and_wait(topic)
         late.assert_no_message(timeout=1.5)  # nothing retained any more
         reader.assert_no_message(timeout=1.0)  # and cleared once, not at every maintenance run
@@ -288,6 +300,33 @@ def test_send_command_reaches_the_agent_and_its_result_comes_back(
     running.wait_for(done)
 
 
+def test_concurrent_command_senders_take_turns_and_both_arrive(
+    running: RunningWorker, tls_broker: TlsBroker, database: Database
+) -> None:
+    # Every sender connects with central's one command certificate, so one client id: two at once would
+    # take the session from each other before their PUBACK. The lock file makes them take turns.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from central.remote_commands import send_command
+    from central.storage.queries import get_command
+
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    agent.subscribe_and_wait(topics.command_subscription(AGENT_PALEMBANG))
+    agent.publish_and_wait(*f.wire(f.birth(AGENT_PALEMBANG)))
+    running.wait_for(lambda: count(database, Agent) == 1)
+    log_before = len(tls_broker.log_text())
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(lambda n: send_command(running.worker.config, AGENT_PALEMBANG, "check_now",
+                                                   f"cam-{n}", requested_by="op", database=database), range(4)))
+    arrived = {codec.decode(m.topic, m.payload).message.command_id  # type: ignore[union-attr]
+               for m in (agent.next_message() for _ in ids)}
+    assert arrived == set(ids)
+    with database.session() as session:
+        assert {get_command(session, i).state for i in ids} == {"sent"}  # type: ignore[union-attr]
+    # No sender took another's session on the way (which would have cost it a reconnect and a resend).
+    assert f"Client {CENTRAL_COMMANDS} already connected" not in tls_broker.log_text()[log_before:]
+
+
 # --- systemd notifications and several workers ------------------------------------------------------
 
 
@@ -352,8 +391,7 @@ def test_two_ingest_processes_share_one_stream(
         log_path = tmp_path / f"ingest-{index}.log"
         with open(log_path, "ab") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", "central.cli", "--config", str(config_path), "ingest", "--client-id",
-                 f"{config.broker.client_id}-{index}"],
+                [sys.executable, "-m", "central.cli", "--config", str(config_path), "ingest", "--worker", str(index)],
                 stdout=log_file, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2],
                 env={**os.environ, "NOTIFY_SOCKET": str(path)},
             )
@@ -471,3 +509,23 @@ def test_a_dead_worker_takes_the_supervisor_down_for_a_restart(
             process.kill()
             process.wait()
         listener.close()
+
+
+def test_more_workers_than_certificates_is_a_clear_error_before_connecting(
+    pki: Pki, tls_broker: TlsBroker, sqlite_url: str, tmp_path: Path
+) -> None:
+    # Each worker connects with its own certificate (its client id at the broker): the fixture's PKI has
+    # central-ingest-1 and -2, so a fourth worker has none; nothing starts, and the error says what to run.
+    import tomli_w
+
+    config = central_config(pki, tls_broker, sqlite_url)
+    config_path = tmp_path / "central.toml"
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    result = subprocess.run(
+        [sys.executable, "-m", "central.cli", "--config", str(config_path), "ingest", "--workers", "4"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 2, result.stderr
+    assert str(pki.cert("central-ingest-3")) in result.stderr
+    assert f"scc-provision central --dir {pki.dir} --ingest-workers 4" in result.stderr
+    assert str(pki.cert("central-ingest-2")) not in result.stderr

@@ -62,7 +62,7 @@ def test_silent_cameras_become_unknown_and_retention_keeps_dailies(database: Dat
         assert (camera.status, camera.reason) == ("unknown", "no_report")
         assert session.scalar(select(func.count()).select_from(CameraStatusChange)) == 2
         counts = queries.regency_counts(session, {"16.71"})[0]
-        assert counts.cameras["unknown"] == 1 and counts.cameras_total == 1
+        assert counts.cameras_unknown == 1 and counts.cameras_total == 1
     with database.session(write=True) as session:
         deleted = maintenance.prune(session.connection(), dt.timedelta(days=30), now + dt.timedelta(days=60))
     assert deleted["camera_checks"] == 1
@@ -71,7 +71,7 @@ def test_silent_cameras_become_unknown_and_retention_keeps_dailies(database: Dat
         assert session.scalar(select(func.count()).select_from(CameraDaily)) == 1
 
 
-def _public_summary(database: Database) -> dict[str, object]:
+def _public_summary(database: Database, province_agents: tuple[str, ...] = ()) -> dict[str, object]:
     """The RegencySummary content the ingest would publish for 16.71."""
     import json
 
@@ -79,7 +79,7 @@ def _public_summary(database: Database) -> dict[str, object]:
     from central.storage.models import PublicState
 
     with database.session(write=True) as session:
-        public.stage_summaries(session.connection(), {"16.71"}, START)
+        public.stage_summaries(session.connection(), {"16.71"}, START, province_agents=province_agents)
     with database.session() as session:
         row = session.get(PublicState, topics.public_regency("16.71"))
         assert row is not None
@@ -102,7 +102,7 @@ def test_a_lost_camera_counts_as_offline_everywhere_until_retired(database: Data
         assert queries.count_cameras(session, queries.CameraFilter(regency="16.71", status="offline")) == 1
         counts = queries.regency_counts(session, {"16.71"})[0]
         overview = compute_rollup(session).by_code["16.71"]
-        assert (counts.cameras["offline"], counts.cameras_total) == (1, 2)
+        assert (counts.cameras_offline, counts.cameras_total) == (1, 2)
         assert (overview.cameras_offline, overview.cameras_total) == (1, 2)
     summary = _public_summary(database)
     assert (summary["cameras_offline"], summary["cameras_total"]) == (1, 2)
@@ -112,7 +112,7 @@ def test_a_lost_camera_counts_as_offline_everywhere_until_retired(database: Data
     with database.session() as session:
         counts = queries.regency_counts(session, {"16.71"})[0]
         overview = compute_rollup(session).by_code["16.71"]
-        assert (counts.cameras["offline"], counts.cameras_total) == (0, 1)
+        assert (counts.cameras_offline, counts.cameras_total) == (0, 1)
         assert (overview.cameras_offline, overview.cameras_total) == (0, 1)
         assert queries.count_cameras(session, queries.CameraFilter(regency="16.71")) == 1
         assert session.scalars(select(Camera.status).where(Camera.camera_id == "cam-1")).one() == "offline"
@@ -192,3 +192,23 @@ def test_opd_is_one_rule_in_python_and_sql(database: Database) -> None:
         assert [(camera.opd, opd) for camera, opd in rows] == [("Dishub", "Dishub"), ("Dinkes", "Dinkes")]
         assert rows[0][0].full_id == f"{AGENT}/cam-1"
         assert queries.count_cameras(session, queries.CameraFilter(opd="Dishub")) == 1
+
+
+def test_public_summary_and_web_count_one_way(database: Database) -> None:
+    """The per-regency counts have one definition: the public RegencySummary and the web tile agree on
+    every figure, also when the reporting agent checks the province's own offices."""
+    from central.config import ProvinceConfig
+    from central.web.province import compute_rollup
+
+    feed(database, f.birth(AGENT, START), f.camera_status(AGENT, "cam-1", "ok", START),
+         f.camera_status(AGENT, "cam-2", "offline", START), f.website_status(AGENT, "dinkes", "up", "stale", START))
+    with database.session(write=True) as session:
+        maintenance.mark_silent_cameras(session.connection(), START + dt.timedelta(hours=1), dt.timedelta(minutes=15))
+    figures = ("cameras_ok", "cameras_degraded", "cameras_offline", "cameras_unknown", "cameras_total",
+               "websites_fresh", "websites_stale", "websites_down", "websites_total", "agents_total")
+    for province in (None, ProvinceConfig(agents=[AGENT])):
+        with database.session() as session:
+            web = compute_rollup(session, province=province).by_code["16.71"]
+        public = _public_summary(database, tuple(province.agents) if province else ())
+        assert {name: public[name] for name in figures} == {name: getattr(web, name) for name in figures}
+        assert web.cameras_total == (0 if province else 2)

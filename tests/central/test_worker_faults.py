@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
-import uuid
 import weakref
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -40,7 +39,7 @@ def _config(pki: Pki, broker: TlsBroker, database: Database, **ingest: Any) -> C
             "database": {"url": database.url.render_as_string(hide_password=False)},
             "broker": {
                 "host": broker.host, "port": broker.port, "ca": str(pki.ca_cert), "cert": str(pki.cert(CENTRAL)),
-                "key": str(pki.key(CENTRAL)), "client_id": f"ingest-{uuid.uuid4().hex[:8]}",
+                "key": str(pki.key(CENTRAL)),
             },
             "pki": {"dir": str(pki.dir)},
         }

@@ -35,7 +35,7 @@ from shared.messages import (
 )
 from simulator.testing import FleetClient, run_fleet_process
 from tests.edge_agent.conftest import Central
-from tests.fixtures.broker import CENTRAL, Pki, TlsBroker
+from tests.fixtures.broker import CENTRAL, CENTRAL_COMMANDS, Pki, TlsBroker
 
 pytestmark = pytest.mark.xdist_group("broker")
 
@@ -93,7 +93,7 @@ def test_enroll_run_discover_report_and_answer_commands(
                                     20, "the discovered cameras in an inventory")
             command = Command(agent=name, seq=1, msg_id=uuid.uuid4().hex, ts=utc_now(), command_id="c-1",
                               name=CommandName.CHECK_NOW, requested_by="test")
-            admin = await asyncio.to_thread(tls_broker.connect, CENTRAL)
+            admin = await asyncio.to_thread(tls_broker.connect, CENTRAL_COMMANDS)
             await asyncio.to_thread(admin.publish_and_wait, topics.command(name, "check_now"), encode(command))
             await asyncio.to_thread(central.wait_for, lambda c: any(r.command_id == "c-1" for r in results(c)),
                                     40, "the command result")

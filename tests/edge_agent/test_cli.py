@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,9 +167,22 @@ def test_doctor_passes_a_good_enrollment(pki: Pki, tls_broker: TlsBroker, tmp_pa
     assert not [line for line in verdicts if line.startswith("FAIL")]
     assert any(line.startswith("OK    configuration") for line in verdicts)
     assert any(line.startswith("OK    certificate valid until") for line in verdicts)
-    assert f"OK    broker 127.0.0.1:{tls_broker.port} accepts this agent over mutual TLS" in verdicts
+    assert f"OK    broker 127.0.0.1:{tls_broker.port} accepts this agent's certificate over mutual TLS" in verdicts
     # The clock may be unknowable in a container; it is a warning with a fix, never a failure.
     assert all(line.startswith("OK") or "clock" in line for line in verdicts), verdicts
+
+
+def test_doctor_leaves_the_running_agents_session_alone(pki: Pki, tls_broker: TlsBroker, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # The broker takes the client id from the certificate: an MQTT CONNECT from doctor would cut the
+    # running agent off and fire its last will. Doctor only shakes hands.
+    name = pki.provision_agent()
+    running = tls_broker.connect(name, clean_start=False, session_expiry=600)
+    _, lines = doctor(doctor_config(tmp_path, pki, tls_broker, name), capsys)
+    assert f"OK    broker 127.0.0.1:{tls_broker.port} accepts this agent's certificate over mutual TLS" in lines
+    time.sleep(0.3)
+    assert running.is_connected()
+    assert f"Client {name} already connected" not in tls_broker.log_text()
 
 
 def test_doctor_on_an_unreachable_broker(pki: Pki, tls_broker: TlsBroker, tmp_path: Path,

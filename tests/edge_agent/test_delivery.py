@@ -121,7 +121,7 @@ class World:
         config = parse_config({
             "database": {"url": database.url.render_as_string(hide_password=False)},
             "broker": {"host": broker.host, "port": broker.port, "ca": str(pki.ca_cert), "cert": str(pki.cert(CENTRAL)),
-                       "key": str(pki.key(CENTRAL)), "client_id": f"ingest-{uuid.uuid4().hex[:8]}",
+                       "key": str(pki.key(CENTRAL)),
                        "share_group": f"g{uuid.uuid4().hex[:8]}"},
             "pki": {"dir": str(pki.dir)},
             "ingest": {"batch_interval_s": 0.05},

@@ -23,14 +23,17 @@ from tests.edge_agent.conftest import agent_config
 pytestmark = pytest.mark.xdist_group("simulator")
 
 NARROW = f"cam{len(DIALECTS) + 1:04d}"  # narrow WS-Security window on a clock two hours off
+RESET = f"cam{len(DIALECTS) + 2:04d}"  # the time only with credentials, on a clock five hours behind (rebooted)
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetClient]:
     scenario = tmp_path_factory.mktemp("dialects") / "scenario.toml"
-    scenario.write_text(tomli_w.dumps({"cameras": {NARROW: {"dialect": "narrow_wsse_window",
-                                                            "faults": {"clock_wrong": 2}}}}))
-    with run_fleet_process(len(DIALECTS) + 1, scenario_file=scenario,
+    scenario.write_text(tomli_w.dumps({"cameras": {
+        NARROW: {"dialect": "narrow_wsse_window", "faults": {"clock_wrong": 2}},
+        RESET: {"dialect": "time_needs_auth", "faults": {"clock_wrong": -5}},
+    }}))
+    with run_fleet_process(len(DIALECTS) + 2, scenario_file=scenario,
                            extra_args=["--discovery-port", "0", "--no-rtsp", "--dialect", MIXED]) as client:
         yield client
 
@@ -55,8 +58,8 @@ def _cycle(fleet: FleetClient, tmp_path: Path) -> dict[str, dict[str, CheckOutco
 
 def test_every_dialect_passes_the_onvif_checks(fleet: FleetClient, tmp_path: Path) -> None:
     checks = _cycle(fleet, tmp_path)
-    dialect_of = {c.id: c.dialect for c in fleet.cameras} | {NARROW: "narrow+skew"}
-    assert sorted(dialect_of.values()) == sorted([*DIALECTS, "narrow+skew"])
+    dialect_of = {c.id: c.dialect for c in fleet.cameras} | {NARROW: "narrow+skew", RESET: "auth-time+skew"}
+    assert sorted(dialect_of.values()) == sorted([*DIALECTS, "narrow+skew", "auth-time+skew"])
     problems = []
     for camera_id, outcomes in checks.items():
         seen = {name: f"{o.outcome.value}:{o.reason} {o.details or ''}" for name, o in outcomes.items()}
@@ -86,6 +89,9 @@ def test_every_dialect_passes_the_onvif_checks(fleet: FleetClient, tmp_path: Pat
     # Two hours off with a 5 s window: signed with the camera's clock, so accepted, and reported.
     narrow = by_dialect["narrow+skew"]
     assert (narrow["clock"].reason, narrow["clock"].details["offset_h"]) == ("clock_skew", 2.0)
+    # The time refused unsigned and the signature refused for the clock: signed with the HTTP Date's clock.
+    reset = by_dialect["auth-time+skew"]
+    assert (reset["clock"].reason, reset["clock"].details["offset_h"]) == ("clock_skew", 5.0)
     for dialect in DIALECTS:
         if dialect not in ("no_snapshot_uri", "snapshot_uri_rtsp"):
             assert by_dialect[dialect]["snapshot"].outcome is Outcome.OK, (dialect, by_dialect[dialect]["snapshot"])

@@ -11,6 +11,7 @@ from edge_agent.onvif_replies import (
     best_profile,
     camera_utc,
     clock_offset,
+    http_date_offset,
     mac_from,
     media_profile,
     media_uri,
@@ -104,3 +105,12 @@ def test_media_uri_with_or_without_the_media_uri_wrapper() -> None:
     assert media_uri(Obj(MediaUri=Obj(Uri=" http://a/snap.jpg "))) == "http://a/snap.jpg"
     assert media_uri(Obj(Uri=None)) is None
     assert media_uri(None) is None
+
+
+def test_http_date_offset() -> None:
+    now = dt.datetime(2026, 12, 7, 5, 0, 0, tzinfo=dt.UTC)
+    assert http_date_offset("Mon, 07 Dec 2026 00:00:00 GMT", now) == -18000.0
+    assert http_date_offset("Mon, 07 Dec 2026 05:00:01 GMT", now) == 0.0
+    assert http_date_offset("Thu, 01 Jan 1970 00:00:10 GMT", now) is not None  # a clock reset to the epoch
+    for unreadable in (None, "", "yesterday", "Mon, 99 Foo 2026 00:00:00 GMT"):
+        assert http_date_offset(unreadable, now) is None

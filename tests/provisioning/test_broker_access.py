@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -13,10 +16,14 @@ from tests.fixtures.broker import (
     AGENT_MUBA,
     AGENT_PALEMBANG,
     CENTRAL,
+    CENTRAL_COMMANDS,
+    CENTRAL_OBSERVER,
     READER,
     BrokerClient,
     BrokerConnectError,
+    Pki,
     TlsBroker,
+    _broker_readable_tempdir,
     make_pki,
 )
 
@@ -148,6 +155,29 @@ def test_reader_reads_public_topics_only_and_cannot_publish(tls_broker: TlsBroke
         assert reader.publish_and_wait(topic, b"{}").value == NOT_AUTHORIZED, topic
 
 
+def test_live_frames_go_from_their_agent_to_central_and_nowhere_else(tls_broker: TlsBroker) -> None:
+    own = topics.live_frames(AGENT_PALEMBANG, "cam-live")
+    central = tls_broker.connect(CENTRAL_OBSERVER)  # one certificate is one connection: not the ingest's
+    central.subscribe_and_wait(f"{topics.LIVE}/#")
+    ingest = tls_broker.connect(CENTRAL)
+    ingest.subscribe_and_wait(topics.ALL_AGENT_TOPICS)  # the ingest's subscription: frames stay out of it
+    reader = tls_broker.connect(READER)
+    reader.subscribe_and_wait(f"{topics.LIVE}/#")
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+
+    assert agent.publish_and_wait(own, b"frame").value == SUCCESS
+    message = central.next_message()
+    assert (message.topic, message.payload) == (own, b"frame")
+    ingest.assert_no_message(0.3)
+    reader.assert_no_message(0.3)
+    # Nobody may publish frames in an agent's name: not another agent, not central, not a reader.
+    assert agent.publish_and_wait(topics.live_frames(AGENT_MUBA, "cam-live"), b"forged").value == NOT_AUTHORIZED
+    for client, name in ((central, CENTRAL_OBSERVER), (reader, READER)):
+        for topic in (topics.live_frames(name, "cam-live"), own):
+            assert client.publish_and_wait(topic, b"forged").value == NOT_AUTHORIZED, (name, topic)
+    central.assert_no_message(0.3)
+
+
 def test_new_agent_can_publish_without_a_broker_reload(tls_broker: TlsBroker) -> None:
     name = tls_broker.pki.provision_agent(regency="16.74")
     agent = tls_broker.connect(name)
@@ -232,9 +262,9 @@ def test_stopped_broker_refuses_connections_until_started(tls_broker: TlsBroker)
 
 
 def test_central_ingest_workers_share_one_subscription(tls_broker: TlsBroker) -> None:
-    """Several ingest workers, all with central's certificate, split the reports via $share."""
+    """Several ingest workers, each with its own central certificate, split the reports via $share."""
     shared_filter = f"$share/ingest/{topics.ALL_AGENT_TOPICS}"
-    workers = [tls_broker.connect(CENTRAL) for _ in range(2)]
+    workers = [tls_broker.connect(CENTRAL), tls_broker.connect(CENTRAL_OBSERVER)]
     for worker in workers:
         worker.subscribe_and_wait(shared_filter)
     agent = tls_broker.connect(AGENT_MUBA)
@@ -297,3 +327,99 @@ def test_denials_show_in_the_log_the_way_operations_md_says(
     assert agent.publish_and_wait(topics.metrics(AGENT_MUBA), b"x").value == NOT_AUTHORIZED
     broker.wait_for_log(f"Denied PUBLISH from {AGENT_PALEMBANG}")
     assert f"'{topics.metrics(AGENT_MUBA)}'" in broker.log_text()
+
+
+# --- client ids are bound to certificates (use_username_as_clientid) -----------------------------------
+
+
+@pytest.mark.parametrize("attacker", [AGENT_PALEMBANG, READER])
+def test_no_certificate_can_take_the_ingest_session(tls_broker: TlsBroker, attacker: str) -> None:
+    # The attack that lost reports: connect with the ingest's client id and clean_start=false, again and
+    # again. The broker gives the attacker its own certificate's session instead; central stays connected
+    # and receives every report another regency sends meanwhile.
+    ingest_id = "scc-central-ingest"
+    central = tls_broker.connect(CENTRAL, client_id=ingest_id, clean_start=False, session_expiry=600)
+    central.subscribe_and_wait(f"$share/ingest/{topics.ALL_AGENT_TOPICS}")
+    victim = tls_broker.connect(AGENT_MUBA)
+    total = 200
+    for n in range(total):
+        if n % 40 == 0:
+            tls_broker.connect(attacker, client_id=ingest_id, clean_start=False, session_expiry=600)
+            tls_broker.connect(attacker, client_id=CENTRAL, clean_start=False, session_expiry=600)
+        assert victim.publish_and_wait(topics.metrics(AGENT_MUBA), str(n).encode()).value == SUCCESS
+    received = sorted(int(m.payload) for m in _drain(central))
+    assert received == list(range(total))
+    assert central.is_connected()
+    assert "Client central already connected" not in tls_broker.log_text()
+    assert f"as {attacker} (" in tls_broker.log_text()  # the broker named the attacker by its certificate
+
+
+def test_an_agent_cannot_take_another_agents_session(tls_broker: TlsBroker) -> None:
+    # Before: the victim was cut off and its last will marked it offline.
+    victim = tls_broker.connect(AGENT_MUBA, client_id=AGENT_MUBA, clean_start=False, session_expiry=600)
+    attacker = tls_broker.connect(AGENT_PALEMBANG, client_id=AGENT_MUBA, clean_start=False, session_expiry=600)
+    time.sleep(0.3)
+    assert attacker.is_connected() and victim.is_connected()
+    assert f"Client {AGENT_MUBA} already connected" not in tls_broker.log_text()
+    # What the attacker publishes is still confined to its own certificate's subtree.
+    assert attacker.publish_and_wait(topics.metrics(AGENT_MUBA), b"forged").value == NOT_AUTHORIZED
+    assert victim.publish_and_wait(topics.metrics(AGENT_MUBA), b"real").value in (SUCCESS, NO_MATCHING_SUBSCRIBERS)
+
+
+# --- memory: a retained flood meets the broker's memory_limit, not the box's ------------------------------
+
+
+def test_a_retained_flood_is_cut_off_at_the_memory_limit(pki: Pki) -> None:
+    # Mosquitto 2.0.11 cannot refuse retain per topic, so an agent may retain under its own subtree; the
+    # generated memory_limit is what stops a flood (lowered here from the production figure to flood fast).
+    limit = 64 * 1024 * 1024
+    broker = TlsBroker(pki=pki, run_dir=_broker_readable_tempdir("scc-flood-"), memory_limit=limit)
+    broker.start()
+    try:
+        baseline = broker.rss_bytes()
+        agent = broker.connect(AGENT_MUBA)
+        payload = b"x" * (MAX_PAYLOAD_BYTES - 1024)
+        sent = 0
+        for n in range(300):  # 300 MB offered, as in the attack
+            try:
+                agent.publish_and_wait(topics.camera_status(AGENT_MUBA, f"cam-{n}"), payload, retain=True, timeout=5)
+            except (BrokerConnectError, TimeoutError):
+                break
+            if not agent.is_connected():
+                break
+            sent += 1
+        assert sent < 100, f"{sent} retained megabytes accepted under a {limit >> 20} MB limit"
+        broker.wait_for_log(f"Client {AGENT_MUBA} disconnected due to out of memory")
+        assert broker.running
+        assert broker.rss_bytes() < baseline + limit + 16 * 1024 * 1024
+
+        # Clearing up, as docs/operations.md says: central's certificate lists the stray retained topics,
+        # the agent's own certificate (kept in clients/ on the central box) publishes an empty one to each.
+        # With the memory full the broker delivers only a few at a time: round after round until none.
+        agent.close()  # the flooder, which would take the session back: one certificate, one client id
+        cleaner = broker.connect(AGENT_MUBA)
+        cleared: set[str] = set()
+        for _round in range(100):
+            lister = broker.connect(CENTRAL_COMMANDS)
+            lister.subscribe_and_wait(f"{topics.agent_prefix(AGENT_MUBA)}/#", retained=True)
+            stray = []
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    stray.append(lister.next_message(timeout=0.5).topic)
+            lister.close()
+            if not stray:
+                break
+            for topic in stray:
+                cleaner.publish_and_wait(topic, b"", retain=True)
+            cleared.update(stray)
+        assert len(cleared) == sent
+        # The broker has room again: a report goes through to central.
+        central = broker.connect(CENTRAL)
+        central.subscribe_and_wait(topics.ALL_AGENT_TOPICS)
+        reporter = broker.connect(AGENT_PALEMBANG)
+        assert reporter.publish_and_wait(topics.metrics(AGENT_PALEMBANG), b"after").value == SUCCESS
+        assert central.next_message().payload == b"after"
+    finally:
+        broker.close_clients()
+        broker.stop()
+        shutil.rmtree(broker.run_dir, ignore_errors=True)

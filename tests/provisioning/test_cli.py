@@ -206,6 +206,8 @@ def test_registry_records_role_regency_serial_and_expiry(layout: Layout) -> None
         "bmkg": "reader",
         "broker": "broker",
         "central": "central",
+        "central-commands": "central",
+        "central-alerts": "central",
     }
     assert registry.broker.hosts == ("scc.example.id", "10.0.0.5")
     assert registry.broker.port == 18883
@@ -245,7 +247,7 @@ def test_list_shows_every_certificate(layout: Layout, capsys: pytest.CaptureFixt
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "ROLE", "REGENCY", "SERIAL", "EXPIRES", "STATUS"]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
-    assert set(rows) == {"agent-plg", "bmkg", "broker", "central"}
+    assert set(rows) == {"agent-plg", "bmkg", "broker", "central", "central-commands", "central-alerts"}
     assert rows["agent-plg"][1:3] == ["agent", "16.71"]
     assert rows["agent-plg"][-1] == "valid"
     assert rows["bmkg"][-2] == "revoked"
@@ -327,3 +329,28 @@ def test_a_missing_dir_is_exit_2_not_a_traceback(tmp_path: Path, capsys: pytest.
     assert main(["reader", "--dir", str(missing), "--name", "r"]) == 2
     assert "scc-provision init" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_central_issues_a_certificate_per_ingest_worker_once(
+    layout: Layout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["central", "--dir", str(layout.root), "--ingest-workers", "3"]) == 0
+    assert "issued central-ingest-1, central-ingest-2" in capsys.readouterr().out
+    for name in ("central-ingest-1", "central-ingest-2"):
+        assert mode(layout.client_key(name)) == 0o600
+        assert f"user {name}\n" in layout.acl_file.read_text()
+        assert load_registry(layout.root).get(name).role.value == "central"  # type: ignore[union-attr]
+    assert main(["central", "--dir", str(layout.root), "--ingest-workers", "2"]) == 0
+    assert "all issued" in capsys.readouterr().out
+    assert main(["central", "--dir", str(layout.root), "--ingest-workers", "0"]) == 2
+
+
+def test_broker_config_regenerates_mosquitto_conf_for_an_upgrade(
+    layout: Layout, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    layout.mosquitto_conf.write_text("# an older release's configuration\n")
+    assert main(["broker-config", "--dir", str(layout.root), "--persistence-dir", str(tmp_path / "p")]) == 0
+    conf = layout.mosquitto_conf.read_text()
+    assert "use_username_as_clientid true" in conf and "memory_limit " in conf
+    assert "listener 18883" in conf and f"persistence_location {tmp_path / 'p'}/" in conf
+    assert "restart the broker" in capsys.readouterr().out

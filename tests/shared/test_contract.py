@@ -44,9 +44,12 @@ def test_asyncapi_lists_every_message_kind() -> None:
         for ref in channel["messages"].values()
     }
     assert listed == kinds
-    for operation in document["operations"].values():
-        assert operation["bindings"]["mqtt"]["qos"] == 1
-        assert isinstance(operation["bindings"]["mqtt"]["retain"], bool)
+    for name, operation in document["operations"].items():
+        # Reports are QoS 1; only live frames are QoS 0 (a late frame is worth nothing) and never retained.
+        binding = operation["bindings"]["mqtt"]
+        assert binding["qos"] == (0 if name == "publish_live_frame" else 1), name
+        assert isinstance(binding["retain"], bool)
+    assert document["operations"]["publish_live_frame"]["bindings"]["mqtt"]["retain"] is False
 
 
 def test_asyncapi_validates_against_official_json_schema() -> None:

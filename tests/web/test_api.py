@@ -205,3 +205,28 @@ def test_api_on_postgresql(database: Any, tmp_path: Any, spec: dict[str, Any]) -
         pass
     log_in_page = client.get("/login")
     assert log_in_page.status_code == 200
+
+
+INTERNAL_FIELDS = ("host", "port", "serial", "mac", "notes")
+
+
+def test_a_third_party_token_sees_public_fields_unless_given_the_internal_scope(
+    client: FlaskClient, seeded: Seeded, web_database: Any, spec: dict[str, Any]
+) -> None:
+    from central.web.accounts import Scope, add_token
+
+    with web_database.session(write=True) as session:
+        internal = add_token(session, "inventory-bappeda", scopes=[Scope.INTERNAL])
+    path = f"/api/v1/cameras/{seeded.hostile_camera_pk}"
+    public = client.get(path, headers=bearer(seeded)).get_json()
+    assert all(public[field] is None for field in INTERNAL_FIELDS), public
+    assert public["name"] and public["status"]
+    validate(spec, "/cameras/{pk}", public)
+    full = client.get(path, headers={"Authorization": f"Bearer {internal}"}).get_json()
+    assert full["host"] and full["port"] == 80 and full["notes"] == ""
+    validate(spec, "/cameras/{pk}", full)
+
+
+def test_a_logged_in_user_reads_the_internal_fields(admin: FlaskClient, seeded: Seeded) -> None:
+    body = admin.get(f"/api/v1/cameras/{seeded.hostile_camera_pk}").get_json()
+    assert body["host"] and body["port"] == 80

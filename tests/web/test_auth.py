@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from central.storage.db import Database
 from central.web import create_app
-from central.web.accounts import set_password
+from central.web.accounts import Role, WebSession, set_active, set_password, set_regencies, set_role
 from central.web.security import CONTENT_SECURITY_POLICY
+from shared.messages import utc_now
 from tests.web.conftest import csrf_from, log_in, make_config
 from tests.web.seed import PASSWORD, Seeded
 
@@ -86,6 +92,61 @@ def test_password_change_ends_existing_sessions(client: FlaskClient, web_databas
     log_in(client, "viewer")
     with web_database.session(write=True) as session:
         set_password(session, "viewer", "another long password")
+    assert client.get("/").status_code == 302
+
+
+def _copied_cookie(app: Flask, client: FlaskClient) -> FlaskClient:
+    """A second client holding a copy of ``client``'s session cookie, as a thief would."""
+    cookie = client.get_cookie("scc_session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("scc_session", cookie.value)
+    return thief
+
+
+def test_a_cookie_copied_before_logout_is_dead_after_it(app: Flask) -> None:
+    client = app.test_client()
+    log_in(client, "viewer")
+    thief = _copied_cookie(app, client)
+    assert thief.get("/").status_code == 200
+    assert thief.get("/api/v1/regencies").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/").text)})
+    assert thief.get("/").status_code == 302
+    assert thief.get("/api/v1/regencies").status_code == 401
+    # Logging out on one device leaves the user's other logins alone.
+    other, again = app.test_client(), app.test_client()
+    log_in(other, "viewer")
+    log_in(again, "viewer")
+    again.post("/logout", data={"csrf_token": csrf_from(again.get("/").text)})
+    assert other.get("/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: set_password(s, "operator", "another long password"),
+        lambda s: set_role(s, "operator", Role.VIEWER),
+        lambda s: set_regencies(s, "operator", ["16.71"]),
+        lambda s: set_active(s, "operator", False),
+    ],
+    ids=["password", "role", "regencies", "disabled"],
+)
+def test_account_changes_end_every_open_session_at_once(
+    app: Flask, web_database: Database, change: Callable[[Session], None]
+) -> None:
+    phone, wall = app.test_client(), app.test_client()
+    log_in(phone, "operator")
+    log_in(wall, "operator")
+    with web_database.session(write=True) as session:
+        change(session)
+    assert phone.get("/").status_code == 302 and wall.get("/").status_code == 302
+    assert wall.get("/api/v1/cameras").status_code == 401
+
+
+def test_expired_sessions_are_refused(client: FlaskClient, web_database: Database) -> None:
+    log_in(client, "viewer")
+    with web_database.session(write=True) as session:
+        session.execute(update(WebSession).values(expires_at=utc_now() - dt.timedelta(seconds=1)))
     assert client.get("/").status_code == 302
 
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from central.storage.db import Database
@@ -59,3 +60,15 @@ def test_rollout_days_follow_the_configured_timezone(
     zero, on_5_march, on_6_march = ys[0], ys[-2], ys[-1]
     assert on_6_march < zero, "the camera is counted by 6 March in every zone"
     assert (on_5_march < zero) is counted_on_5_march
+
+
+def test_the_rollout_chart_ends_where_the_cards_add_up(viewer: FlaskClient) -> None:
+    """One source: the chart's last point and the regencies' cards count the same cameras and websites."""
+    html = viewer.get("/rollout?lang=en").text
+    legend = re.findall(r"integrated: ([\d,.]+) /", html)
+    cards = re.findall(r"Cameras <strong>(\d+)</strong> / [^·]*· Websites <strong>(\d+)</strong>", html)
+    assert len(legend) == 2 and len(cards) == 17
+    cameras, websites = (int(value.replace(",", "")) for value in legend)
+    assert cameras == sum(int(c) for c, _ in cards)
+    assert websites == sum(int(w) for _, w in cards)
+    assert websites > 0

@@ -89,8 +89,60 @@ def test_gunicorn_conf_uses_gthread(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
     monkeypatch.setenv("SCC_WEB_THREADS", "48")
+    monkeypatch.setenv("SCC_WEB_STREAM_SLOTS", "100")
     import central.web.gunicorn_conf as conf
 
     conf = importlib.reload(conf)
-    assert conf.worker_class == "gthread" and conf.threads == 48
+    assert conf.worker_class == "gthread" and conf.threads == 148  # pages' threads plus the streams' slots
     assert conf.wsgi_app == "central.web.wsgi:app"
+
+
+def test_user_regencies_role_and_disable(
+    config_file: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from central.web.accounts import WebUser
+
+    def run(*argv: str, password: str = "a long password") -> int:
+        monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+        return main(["--config", str(config_file), *argv])
+
+    assert run("user", "add", "rina", "--role", "operator", "--regency", "16.71", "--regency", "16.06",
+               "--password-stdin") == 0  # fmt: skip
+    assert "regencies 16.06, 16.71" in capsys.readouterr().out
+    assert run("user", "add", "x", "--role", "viewer", "--regency", "99.99", "--password-stdin") == 1
+    assert "no regency 99.99" in capsys.readouterr().err
+    assert run("user", "role", "rina", "--role", "viewer") == 0
+    assert run("user", "regencies", "rina") == 0  # no --regency: the whole province
+    assert run("user", "disable", "rina") == 0
+    assert run("user", "disable", "nobody") == 1
+    database = Database(sqlite_url)
+    with database.session() as session:
+        assert authenticate(session, "rina", "a long password") is None
+        rina = session.query(WebUser).filter_by(name="rina").one()
+        assert (rina.role, rina.regencies, rina.active) == ("viewer", [], False)
+    assert run("user", "enable", "rina") == 0
+    with database.session() as session:
+        assert authenticate(session, "rina", "a long password") is not None
+    database.dispose()
+
+
+def test_token_add_with_scope_and_regencies(config_file: Path, sqlite_url: str) -> None:
+    from central.web.accounts import ApiToken
+
+    argv = [
+        "--config",
+        str(config_file),
+        "token",
+        "add",
+        "bpbd-muba",
+        "--scope",
+        "internal",
+        "--regency",
+        "16.06",
+    ]
+    assert main(argv) == 0
+    database = Database(sqlite_url)
+    with database.session() as session:
+        token = session.query(ApiToken).filter_by(name="bpbd-muba").one()
+        assert (token.scopes, token.regencies) == (["internal"], ["16.06"])
+    database.dispose()

@@ -9,25 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from central.alerts.tables import AlertRecord
 from central.storage.db import Database
+from central.storage.models import Camera
 from central.web import create_app
 from tests.web.conftest import make_config
 from tests.web.live_server import serve
 from tests.web.seed import seed
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, Tab, playwright_api
+from tests.web.test_live import break_camera
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 AXE = Path(__file__).resolve().parents[2] / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 WALL = {"width": 1920, "height": 1080}
 PALEMBANG_CAMERAS = 36
+Room = tuple[str, Database, Flask]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +46,7 @@ def chromium() -> Iterator[object]:
 
 
 @pytest.fixture
-def room(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, Database]]:
+def room(sqlite_url: str, tmp_path: Path) -> Iterator[Room]:
     database = Database(sqlite_url)
     seed(database, regencies=("16.71", "16.06", "16.07"), cameras_per_regency=PALEMBANG_CAMERAS, history_days=2)
     app: Flask = create_app(
@@ -49,7 +54,7 @@ def room(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, Database]]:
     )
     try:
         with serve(app) as url:
-            yield url, database
+            yield url, database, app
     finally:
         database.dispose()
 
@@ -59,15 +64,15 @@ def _critical_alert(database: Database, alert_id: str = "al-room-1") -> None:
     with database.session(write=True) as session:
         session.add(
             AlertRecord(
-                alert_id=alert_id, key=f"camera.offline:{alert_id}", rule="camera.offline", subject_kind="camera",
+                alert_id=alert_id, key=f"camera_offline:{alert_id}", rule="camera_offline", subject_kind="camera",
                 subject_id="agent-1671/cam-0003", subject_label="Jembatan Ampera 3", regency_code="16.71",
                 severity="critical", started_at=now - dt.timedelta(minutes=3), fired_at=now,
             )
         )
 
 
-def test_the_wall_shows_all_36_of_palembang_problems_first(chromium: object, room: tuple[str, Database]) -> None:
-    url, _ = room
+def test_the_wall_shows_all_36_of_palembang_problems_first(chromium: object, room: Room) -> None:
+    url, _, _ = room
     tab = Tab(chromium, url, WALL)
     try:
         tab.log_in("viewer")
@@ -93,8 +98,8 @@ def test_the_wall_shows_all_36_of_palembang_problems_first(chromium: object, roo
         tab.close()
 
 
-def test_the_province_strip_reads_from_across_the_room(chromium: object, room: tuple[str, Database]) -> None:
-    url, _ = room
+def test_the_province_strip_reads_from_across_the_room(chromium: object, room: Room) -> None:
+    url, _, _ = room
     tab = Tab(chromium, url, WALL)
     try:
         tab.log_in("viewer")
@@ -117,9 +122,9 @@ def test_the_province_strip_reads_from_across_the_room(chromium: object, room: t
 
 
 def test_the_alarm_arms_sounds_and_clears_when_acknowledged_elsewhere(
-    chromium: object, room: tuple[str, Database]
+    chromium: object, room: Room
 ) -> None:
-    url, database = room
+    url, database, _ = room
     wall = Tab(chromium, url, WALL)
     desk = Tab(chromium, url)
     try:
@@ -142,8 +147,8 @@ def test_the_alarm_arms_sounds_and_clears_when_acknowledged_elsewhere(
         desk.close()
 
 
-def test_phone_first(chromium: object, room: tuple[str, Database]) -> None:
-    url, database = room
+def test_phone_first(chromium: object, room: Room) -> None:
+    url, database, _ = room
     _critical_alert(database)
     tab = Tab(chromium, url, PHONE)
     try:
@@ -168,10 +173,10 @@ PAGES = ("/", "/regencies/16.71", "/websites", "/rollout", "/alerts/", "/wall?pe
 
 
 @pytest.mark.parametrize("viewport", [WALL, PHONE], ids=["wall", "phone"])
-def test_axe_finds_no_serious_violation(chromium: object, room: tuple[str, Database], viewport: dict[str, int]) -> None:
+def test_axe_finds_no_serious_violation(chromium: object, room: Room, viewport: dict[str, int]) -> None:
     if not AXE.exists():
         pytest.skip("axe-core is not installed (make deps)")
-    url, database = room
+    url, database, _ = room
     _critical_alert(database)
     tab = Tab(chromium, url, viewport)
     tab.context.close()
@@ -193,3 +198,31 @@ def test_axe_finds_no_serious_violation(chromium: object, room: tuple[str, Datab
         assert not found, "\n".join(f"{path}: {v}" for path, vs in found.items() for v in vs)
     finally:
         tab.context.close()
+
+
+def test_eight_tabs_share_one_live_connection_and_all_update(chromium: object, room: Room) -> None:
+    url, database, app = room
+    tab = Tab(chromium, url)
+    try:
+        tab.log_in("viewer")
+        pages = [tab.page] + [tab.context.new_page() for _ in range(7)]
+        for page in pages:
+            page.goto(url + "/regencies/16.71")
+            page.wait_for_selector("#live-status.is-live")
+        hub = app.extensions["scc_live_hub"]
+        assert hub.open_streams == 1, "one connection for the whole browser"
+        camera = pages[0].eval_on_selector(".camera-grid a.cam-ok", "a => a.dataset.camera")
+        with database.session() as session:
+            agent_name, camera_id = session.execute(
+                select(Camera.agent_name, Camera.camera_id).where(Camera.id == int(camera))
+            ).one()
+        break_camera(database, agent_name, camera_id)
+        for page in pages:
+            page.wait_for_selector(f".camera-grid a.cam-offline[data-camera='{camera}']", timeout=10_000)
+        tab.context.close()  # the browser's last SCC tab goes: its stream is freed within seconds
+        deadline = time.monotonic() + 5
+        while hub.open_streams and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert hub.open_streams == 0
+    finally:
+        tab.errors.clear()

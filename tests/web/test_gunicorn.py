@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import tomli_w
 
@@ -126,8 +127,9 @@ def served(tmp_path: Path, web_database: Database, seeded: Seeded) -> Iterator[t
                 "web": {
                     "secret_key": "gunicorn-test",
                     "session_cookie_secure": False,
-                    "sse_max_s": 3.0,
+                    "sse_max_s": 6.0,
                     "sse_poll_s": 0.2,
+                    "stream_slots": STREAM_SLOTS,
                 },
             }
         )
@@ -146,25 +148,79 @@ def served(tmp_path: Path, web_database: Database, seeded: Seeded) -> Iterator[t
         process.wait(timeout=30)
 
 
+STREAM_SLOTS = 6  # with --threads 4: more streams than page threads
+
+
+def _open_stream(
+    port: int, cookie: str
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/live/events", headers={"Cookie": cookie})
+    response = connection.getresponse()
+    assert response.status == 200 and response.getheader("Content-Type", "").startswith("text/event-stream")
+    return connection, response, response.read1(4096)
+
+
 def test_streams_do_not_starve_pages_and_end_on_time(served: tuple[int, str]) -> None:
     port, cookie = served
     streams = []
-    for _ in range(3):
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.request("GET", "/live/events", headers={"Cookie": cookie})
-        response = connection.getresponse()
-        assert response.status == 200 and response.getheader("Content-Type", "").startswith(
-            "text/event-stream"
-        )
-        assert b"event: hello" in response.read1(4096)
+    for _ in range(STREAM_SLOTS):
+        connection, response, first = _open_stream(port, cookie)
+        assert b"event: hello" in first
         streams.append((connection, response))
     started = time.monotonic()
-    page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    page.request("GET", "/", headers={"Cookie": cookie})
-    overview = page.getresponse()
-    assert overview.status == 200 and b"regency-tiles" in overview.read()
+    for path in (
+        "/",
+        "/healthz",
+        "/regencies/16.71",
+    ):  # more streams open than page threads, pages still served
+        page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        page.request("GET", path, headers={"Cookie": cookie})
+        assert page.getresponse().status == 200
     assert time.monotonic() - started < 5
+    connection, response, first = _open_stream(port, cookie)  # every slot taken: told to come back later
+    assert b"event: busy" in first and b"retry: 10000" in first
+    connection.close()
     for connection, response in streams:
-        body = response.read()  # returns when the server ends the stream (sse_max_s = 3)
+        body = response.read()  # returns when the server ends the stream (sse_max_s = 6)
         assert body.rstrip().endswith(b"data: {}") and b"event: bye" in body
         connection.close()
+
+
+def test_a_closed_tab_frees_its_stream_within_seconds(served: tuple[int, str]) -> None:
+    port, cookie = served
+    streams = [_open_stream(port, cookie) for _ in range(STREAM_SLOTS)]
+    gone, _, _ = streams.pop()
+    gone.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]  # the browser closed the tab
+    gone.close()
+    freed_after = None
+    started = time.monotonic()
+    while time.monotonic() - started < 4.5:  # before the open ones end by themselves (sse_max_s = 6)
+        connection, _, first = _open_stream(port, cookie)
+        connection.close()
+        if b"event: hello" in first:
+            freed_after = time.monotonic() - started
+            break
+        time.sleep(0.2)
+    assert freed_after is not None, "the closed stream's slot was not freed"
+    for connection, _, _ in streams:
+        connection.close()
+
+
+def _login(port: int, user: str, password: str, forwarded_for: str) -> int:
+    """One login over HTTP as it arrives from nginx on 127.0.0.1; returns the status."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"X-Forwarded-For": forwarded_for}
+    ) as client:
+        token = csrf_from(client.get("/login").text)
+        response = client.post("/login", data={"username": user, "password": password, "csrf_token": token})
+        return response.status_code
+
+
+def test_a_stranger_behind_the_proxy_locks_nobody_out(served: tuple[int, str]) -> None:
+    # The attack from the issue, on the real server: wrong passwords for admin with a forged header...
+    port, _ = served
+    statuses = [_login(port, "admin", "guess", f"10.1.1.{n}, 203.0.113.9") for n in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    # ...and the right password from the operator's address still goes in.
+    assert _login(port, "admin", PASSWORD, "198.51.100.20") == 302

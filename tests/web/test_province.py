@@ -77,7 +77,7 @@ def test_the_province_offices_are_their_own_owner(web_database: Database, seeded
     assert (split.offices.cameras_total, split.offices.websites_total) == (before.cameras_total, before.websites_total)
     assert split.by_code["16.74"].cameras_total == split.by_code["16.74"].websites_total == 0
     assert split.by_code["16.74"].health is Health.INACTIVE  # its only agent is the province's
-    assert split.cameras_total == plain.cameras_total and split.total("websites_total") == plain.total("websites_total")
+    assert split.cameras_total == plain.cameras_total and split.totals.websites_total == plain.totals.websites_total
     assert split.regencies_integrated == plain.regencies_integrated - 1
     assert {w.agent_name for w in province_sites} == {"agent-1674"} and len(province_sites) == before.websites_total
     assert regency_sites == []

@@ -176,3 +176,131 @@ def test_every_post_form_in_the_templates_carries_the_csrf_token() -> None:
                     f"{template.name}: {form[:120]}"
                 )
     assert forms >= 10
+
+
+# Regency scope: what each guarded route does for an account limited to other regencies than the
+# object's. "refused": 403/404; "filtered": answers, without anything of the other regency;
+# "own": redirects the scoped account to its own regency. Adding a route here is a security decision too.
+REFUSED, FILTERED, OWN = "refused", "filtered", "own"
+REGENCY_SCOPE: dict[str, str] = {
+    "pages.overview": OWN,
+    "pages.regency": REFUSED,
+    "pages.camera": REFUSED,
+    "pages.camera_thumbnail": REFUSED,
+    "pages.websites": FILTERED,
+    "pages.rollout": REFUSED,  # the province's plan: province accounts
+    "wall.wall": FILTERED,
+    "live.events": FILTERED,  # tests/web/test_regency_scope.py streams it
+    "public.status": FILTERED,  # regency rollups for anyone when on, 404 when off
+    "reports.index": FILTERED,
+    "reports.csv_download": FILTERED,
+    "reports.pdf_download": FILTERED,
+    "alerts.index": FILTERED,
+    "alerts.detail": REFUSED,
+    "api.regencies": FILTERED,
+    "api.regency": REFUSED,
+    "api.cameras": FILTERED,
+    "api.camera": REFUSED,
+    "api.camera_history": REFUSED,
+    "api.camera_thumbnail": REFUSED,
+    "api.websites": FILTERED,
+    "api.rollout": FILTERED,
+    "api.events": FILTERED,
+    "api_alerts.alerts": FILTERED,
+    "api_alerts.alert": REFUSED,
+    "editing.camera_metadata": REFUSED,
+    "editing.camera_retire": REFUSED,
+    "editing.camera_check_now": REFUSED,
+    "alerts.acknowledge": REFUSED,
+    "alerts.mute": REFUSED,
+    "alerts.add_silence": REFUSED,
+    "alerts.end_silence": REFUSED,
+    "editing.rollout_edit": REFUSED,
+    "alerts.channels": REFUSED,  # channels carry every regency's alerts: province admins
+    "alerts.add_channel": REFUSED,
+    "alerts.delete_channel": REFUSED,
+    "alerts.test_channel": REFUSED,
+}
+SECRET = "SECRET-OF-PALEMBANG"  # on 16.71's camera, website and alert; never shown to 16.06's account
+
+
+def test_every_guarded_route_has_a_regency_scope_decision() -> None:
+    assert set(REGENCY_SCOPE) == set(GUARDED)
+
+
+def _other_regency(web_database: Database, seeded: Seeded) -> dict[str, object]:
+    """Objects of 16.71 marked with SECRET, and the sample values that point at them."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from central.alerts.tables import AlertChannelConfig, AlertRecord
+    from central.storage.models import Camera, SilenceRecord, Website
+
+    now = dt.datetime.now(dt.UTC)
+    with web_database.session(write=True) as session:
+        session.execute(update(Camera).where(Camera.regency_code == "16.71").values(display_name=SECRET))
+        session.execute(update(Website).where(Website.regency_code == "16.71").values(display_name=SECRET))
+        session.add(AlertRecord(alert_id="a-1671", key="camera_offline:x", rule="camera_offline",
+                                subject_kind="camera", subject_id="agent-1671/cam-1", subject_label=SECRET,
+                                regency_code="16.71", agent_name="agent-1671", severity="warning",
+                                message=SECRET, started_at=now, fired_at=now))  # fmt: skip
+        silence = SilenceRecord(kind="maintenance", target_kind="regency", target="16.71", starts_at=now,
+                               reason=SECRET)  # fmt: skip
+        channel = AlertChannelConfig(name="hook", kind="webhook", enabled=True, updated_at=now,
+                                     settings={"url": "https://hooks.example/x", "min_severity": "info"})  # fmt: skip
+        session.add_all([silence, channel])
+        session.flush()
+        camera = session.query(Camera).filter_by(regency_code="16.71").first()
+        assert camera is not None
+        return sample_values(seeded) | {
+            "code": "16.71",
+            "pk": camera.id,
+            "alert_id": "a-1671",
+            "silence_id": silence.id,
+            "channel_id": channel.id,
+            "name": "hook",
+        }
+
+
+def test_a_regency_account_sees_and_touches_only_its_regencies(
+    app: Flask, web_database: Database, seeded: Seeded
+) -> None:
+    from central.web.accounts import add_user
+    from tests.web.seed import PASSWORD
+
+    values = _other_regency(web_database, seeded)
+    with web_database.session(write=True) as session:
+        add_user(session, "kominfo-muba", PASSWORD, Role.ADMIN, ["16.06"])
+    client = app.test_client()
+    log_in(client, "kominfo-muba")
+    token = csrf_from(client.get("/regencies/16.06").text)
+    checked = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in OPEN:
+            continue
+        path = rule.build({arg: values[arg] for arg in rule.arguments}, append_unknown=False)
+        assert path is not None
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            decision = REGENCY_SCOPE[rule.endpoint]
+            form = {"csrf_token": token, "target_kind": "regency", "target": "16.71", "kind": "maintenance"}
+            response = client.open(path[1], method=method, data=form if method == "POST" else None)
+            body = response.get_data(as_text=True) if not response.is_streamed else ""
+            label = (rule.endpoint, method, response.status_code)
+            if decision == REFUSED:
+                assert response.status_code in (403, 404), label
+            elif decision == OWN:
+                assert response.status_code == 302 and response.location.endswith("/regencies/16.06"), label
+            else:
+                assert response.status_code in (200, 404), label  # 404: public.status while it is off
+            assert SECRET not in body, label
+            assert '"regency":"16.71"' not in body.replace(" ", ""), label
+            response.close()
+            checked.add(rule.endpoint)
+    assert checked == set(GUARDED)
+    # And its own regency is all there.
+    assert client.get("/regencies/16.06").status_code == 200
+    cameras = client.get("/api/v1/cameras?limit=500").get_json()
+    assert cameras["total"] > 0 and {c["regency"] for c in cameras["items"]} == {"16.06"}
+    assert client.get("/api/v1/cameras?regency=16.71").status_code == 404
+    assert "16.71" not in {r["code"] for r in client.get("/api/v1/regencies").get_json()["items"]}

@@ -138,6 +138,8 @@ def test_future_dates_are_ignored_with_a_note(fleet: WebsiteFleet, sites: Sites,
         ("cert_expiring", {"days": 5}, WebsiteAvailability.DEGRADED, "tls_expiring"),
         ("cert_expiring", {"days": 12}, WebsiteAvailability.UP, "tls_expiring"),
         ("cert_expiring", {"days": 20}, WebsiteAvailability.UP, "tls_expiring"),
+        ("maintenance", {"seconds": 600}, WebsiteAvailability.MAINTENANCE, "maintenance"),
+        ("gzip_bomb", {"mb": 512}, WebsiteAvailability.DEGRADED, "too_large"),
     ],
 )
 def test_faults_become_findings(

@@ -179,13 +179,30 @@ def test_joomla_and_drupal_feeds(tmp_path: Path) -> None:
     assert feed is not None and feed.reason == "no_dates" and undated.reason == "freshness_unknown"
 
 
-def test_yoast_sitemap_index_found_through_robots(tmp_path: Path) -> None:
-    def rewritten(name: str) -> Recorded:
-        recorded = Recorded.file(name, XML)
-        recorded.body = recorded.body.replace(b"https://primicia.com.ve/", b"{base}").replace(
-            b"//primicia.com.ve/", b"{base}")
-        return recorded
+def _primicia(name: str) -> Recorded:
+    """A primicia.com.ve recording with its addresses pointing back at the replay server."""
+    recorded = Recorded.file(name, XML)
+    recorded.body = recorded.body.replace(b"https://primicia.com.ve/", b"{base}").replace(
+        b"//primicia.com.ve/", b"{base}")
+    return recorded
 
+
+def test_yoast_without_rewrite_rules_is_found_at_its_query_form(tmp_path: Path) -> None:
+    """Plain permalinks, REST API refused, no robots.txt: the SEO plugin's ?sitemap=1 still answers."""
+    site = ReplaySite({
+        "/": home("2026-12-06"),
+        "/?rest_route=/wp/v2/posts": Recorded(b'{"code":"rest_forbidden"}', 403, {"Content-Type": JSON}),
+        "/?sitemap=1": _primicia("yoast/sitemap-index-primicia.xml"),
+        "/post-sitemap3.xml": _primicia("yoast/post-sitemap-primicia.xml"),
+    })
+    with serving(site):
+        findings = check_at(tmp_path / "s.db", site, dt.datetime(2021, 6, 1, tzinfo=dt.UTC))
+    assert (findings.freshness, findings.last_update_signal) == (Freshness.FRESH, FreshnessSignal.SITEMAP)
+    assert "/?sitemap=1" in site.requests and "/robots.txt" in site.requests
+
+
+def test_yoast_sitemap_index_found_through_robots(tmp_path: Path) -> None:
+    rewritten = _primicia
     site = ReplaySite({
         "/": Recorded(b"<html><body><h1>Primicia</h1></body></html>"),
         "/robots.txt": Recorded(b"User-agent: *\nSitemap: {base}sitemap_index.xml\n", 200, {"Content-Type": "text/plain"}),
@@ -197,3 +214,39 @@ def test_yoast_sitemap_index_found_through_robots(tmp_path: Path) -> None:
     assert (findings.freshness, findings.last_update_signal) == (Freshness.STALE, FreshnessSignal.SITEMAP)
     assert findings.last_update == dt.datetime(2021, 5, 21, 22, 15, 27, tzinfo=dt.UTC)
     assert findings.check("freshness").details["activity"] == "content_modified"  # type: ignore[union-attr]
+
+
+def _corpus(name: str) -> bytes:
+    return (CORPUS / name).read_bytes()
+
+
+def test_each_recorded_response_parses_to_what_it_says() -> None:
+    from edge_agent.websites.signals import read_feed, read_sitemap, read_wordpress, read_wordpress_zone
+
+    at = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    wordpress_feed = read_feed(_corpus("wordpress/feed-6.8.2.xml"), at)
+    assert wordpress_feed.newest == dt.datetime(2025, 9, 18, 15, 30, tzinfo=dt.UTC)
+    assert wordpress_feed.activity is not None and wordpress_feed.activity.value == "post_published"
+    assert not wordpress_feed.sees_edits  # WordPress's RSS2 carries pubDate only
+    assert read_feed(_corpus("joomla/feed-bank-lv.xml"), at).newest == dt.datetime(2026, 2, 3, tzinfo=dt.UTC)
+    assert read_feed(_corpus("drupal/feed-drupal-org.xml"), at).reason == "no_dates"
+
+    rest = read_wordpress(_corpus("wordpress/rest-posts-4.8.json"), b"[]", at)
+    assert rest.newest == dt.datetime(2017, 9, 15, 17, 42, 48, tzinfo=dt.UTC) and rest.assumed_zone is None
+
+    index = read_sitemap(_corpus("yoast/sitemap-index-primicia.xml"), at)
+    assert index.children[:2] == ["https://primicia.com.ve/author-sitemap.xml",
+                                  "https://primicia.com.ve/post-sitemap3.xml"]  # newest lastmod first
+    assert read_sitemap(_corpus("yoast/sitemap-index-rankray.xml"), at).children[0] == \
+        "https://rankray.com/post-sitemap.xml"
+    posts = read_sitemap(_corpus("yoast/post-sitemap-primicia.xml"), at).reading
+    assert posts.newest == dt.datetime(2021, 5, 21, 22, 15, 27, tzinfo=dt.UTC)
+    core = read_sitemap(_corpus("wordpress/core-sitemap-index.xml").replace(b"{base}", b"http://x/"), at)
+    assert len(core.children) == 4 and "sitemap-subtype=post" in core.children[0]
+    assert read_sitemap(_corpus("wordpress/core-sitemap-posts.xml").replace(b"{base}", b"http://x/"),
+                        at).reading.reason == "no_lastmod"
+
+    utc = read_wordpress_zone(_corpus("wordpress/rest-root-utc.json"))
+    jakarta = read_wordpress_zone(_corpus("wordpress/rest-root-jakarta.json"))
+    assert utc is not None and utc.label == "UTC+0 (the site's own zone)"
+    assert jakarta is not None and jakarta.label == "Asia/Jakarta (the site's own zone)"

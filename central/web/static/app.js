@@ -70,11 +70,35 @@
     refreshTimer = window.setTimeout(function () { refreshTimer = null; refresh(); }, REFRESH_DELAY_MS);
   }
 
+  function onChange(data) {
+    var change;
+    try { change = JSON.parse(data); } catch (e) { return; }
+    if (relevant(change)) scheduleRefresh();
+  }
+
+  // One live connection per browser: the tabs share a SharedWorker's stream (static/live-worker.js), so
+  // any number of open SCC tabs hold one server connection. A browser without SharedWorker opens its own.
   function connect() {
     if (!liveUrl || !window.EventSource) return;
-    var url = liveUrl;
-    if (/^\d{2}\.\d{2}$/.test(scope)) url += "?regency=" + encodeURIComponent(scope);
-    var source = new EventSource(url);
+    var workerUrl = body.getAttribute("data-live-worker");
+    if (window.SharedWorker && workerUrl) {
+      var worker = new SharedWorker(workerUrl, { name: "scc-live " + liveUrl });
+      var port = worker.port;
+      port.onmessage = function (event) {
+        var message = event.data || {};
+        if (message.type === "status") setStatus(message.live);
+        else if (message.type === "hello") { setStatus(true); if (message.reconnected) scheduleRefresh(); }
+        else if (message.type === "change") onChange(message.data);
+        else if (message.type === "closed") window.setTimeout(function () { window.location.reload(); }, 5000);
+      };
+      port.start();
+      port.postMessage({ type: "hello", url: new URL(liveUrl, window.location.href).toString() });
+      var hello = function () { port.postMessage({ type: "hello", url: new URL(liveUrl, window.location.href).toString() }); };
+      window.addEventListener("pagehide", function () { port.postMessage({ type: "bye" }); });
+      window.addEventListener("pageshow", function (event) { if (event.persisted) hello(); });
+      return;
+    }
+    var source = new EventSource(liveUrl);
     var opened = false;
     source.addEventListener("open", function () { setStatus(true); });
     source.addEventListener("hello", function () {
@@ -83,11 +107,7 @@
       if (opened) scheduleRefresh();
       opened = true;
     });
-    source.addEventListener("change", function (event) {
-      var change;
-      try { change = JSON.parse(event.data); } catch (e) { return; }
-      if (relevant(change)) scheduleRefresh();
-    });
+    source.addEventListener("change", function (event) { onChange(event.data); });
     source.addEventListener("error", function () {
       setStatus(false);
       // The browser reconnects by itself unless the server refused us (401): then log in again.

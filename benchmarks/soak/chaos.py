@@ -1,0 +1,171 @@
+"""The soak's chaos schedule: what goes wrong when, decided by a seed alone so that a run can be replayed.
+
+The schedule is pure data; ``benchmarks.soak.actions`` carries it out. Its rules say what a fair
+measurement needs:
+
+- A warm-up with no faults first, so every camera has reported and the figures start from "all ok".
+- At most one infrastructure incident (link cut, broker restart or crash, ingest or web worker killed,
+  agent restarted, database locked) at a time, each followed by a settling gap, and every kind at
+  least once when the run is long enough. These are what lose reports when the delivery chain is wrong.
+- Camera faults (the simulator's) start only while no infrastructure incident is on or settling, so
+  their failure-to-screen latency measures the pipeline, not an outage someone else caused; a camera
+  is never faulted twice at once.
+- A quiet tail: every fault has ended some time before the end, so the run ends on recovery and the
+  accounting sees every alert cleared and every outbox drained.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    CAMERA = "camera"  # a simulator fault on one camera, cleared after lasts_s
+    LINK_CUT = "link_cut"  # one agent's connection to the broker cut (and refused) for lasts_s
+    BROKER_RESTART = "broker_restart"  # SIGTERM, down for lasts_s, started again
+    BROKER_KILL = "broker_kill"  # SIGKILL (what it holds in memory is gone), started after lasts_s
+    INGEST_KILL = "ingest_kill"  # SIGKILL of the whole ingest, started again after lasts_s
+    WEB_WORKER_KILL = "web_worker_kill"  # SIGKILL of one gunicorn worker; the master starts another
+    AGENT_RESTART = "agent_restart"  # SIGTERM of one agent, started again after lasts_s
+    DB_LOCK = "db_lock"  # central's database held locked for lasts_s
+
+
+INFRASTRUCTURE = (
+    Kind.LINK_CUT, Kind.BROKER_RESTART, Kind.INGEST_KILL, Kind.BROKER_KILL,
+    Kind.WEB_WORKER_KILL, Kind.AGENT_RESTART, Kind.DB_LOCK,
+)  # fmt: skip
+
+# Camera faults the soak injects, and whether the camera then counts as offline (else degraded).
+CAMERA_FAULTS: Mapping[str, str] = {
+    "offline": "offline",
+    "onvif_dead": "degraded",
+    "rtsp_dead": "degraded",
+    "snapshot_dead": "degraded",
+    "black": "degraded",
+    "frozen": "degraded",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    at_s: float  # seconds after the run started
+    kind: Kind
+    target: str = ""  # camera id or agent name; empty for the broker, ingest, web and database
+    fault: str = ""  # the simulator's fault name, for cameras
+    lasts_s: float = 0.0
+
+    @property
+    def ends_s(self) -> float:
+        return self.at_s + self.lasts_s
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """How dense the schedule is; ``interval_s`` is the agents' check interval."""
+
+    interval_s: float
+    warmup_s: float
+    quiet_tail_s: float
+    settle_s: float  # after an infrastructure incident, before the next one or a camera fault
+    link_cut_s: tuple[float, float]  # shortest and longest cut
+    outage_s: tuple[float, float]  # broker / ingest / agent down
+    camera_fault_s: tuple[float, float]
+    camera_faults_per_interval: float  # how many camera faults start per check interval, on average
+
+
+def default_pacing(interval_s: float, duration_s: float) -> Pacing:
+    """Scaled to the run: a long soak gets multi-minute cuts, a short one (the test suite's) short ones."""
+    long_run = duration_s >= 1200
+    return Pacing(
+        interval_s=interval_s,
+        warmup_s=max(4 * interval_s, 60.0),
+        quiet_tail_s=max(6 * interval_s, 120.0 if long_run else 60.0),
+        settle_s=max(3 * interval_s, 30.0),
+        link_cut_s=(120.0, 300.0) if long_run else (30.0, 45.0),
+        outage_s=(20.0, 90.0) if long_run else (8.0, 15.0),
+        camera_fault_s=(6 * interval_s, 15 * interval_s) if long_run else (4 * interval_s, 6 * interval_s),
+        camera_faults_per_interval=0.5,
+    )
+
+
+def plan(
+    seed: int,
+    duration_s: float,
+    cameras: Mapping[str, Sequence[str]],
+    pacing: Pacing,
+    kinds: Sequence[Kind] = INFRASTRUCTURE,
+) -> list[Incident]:
+    """The whole run's incidents in time order. ``cameras`` maps each agent to its camera ids."""
+    rng = random.Random(seed)
+    agents = sorted(cameras)
+    end = duration_s - pacing.quiet_tail_s
+    infra = _infrastructure(rng, pacing, end, agents, kinds)
+    busy = [(i.at_s, i.ends_s + pacing.settle_s) for i in infra]
+    camera_faults = _camera_faults(rng, pacing, end, cameras, busy)
+    return sorted(infra + camera_faults, key=lambda incident: (incident.at_s, incident.kind.value))
+
+
+def _infrastructure(
+    rng: random.Random, pacing: Pacing, end: float, agents: Sequence[str], kinds: Sequence[Kind]
+) -> list[Incident]:
+    """One infrastructure incident after another, each kind in turn (shuffled), until time runs out."""
+    incidents: list[Incident] = []
+    t = pacing.warmup_s + pacing.settle_s
+    order = list(kinds)
+    rng.shuffle(order)
+    position = 0
+    while order:
+        kind = order[position % len(order)]
+        lasts = round(_duration(rng, kind, pacing), 1)
+        t = round(t, 1)
+        if t + lasts > end:
+            break
+        target = rng.choice(agents) if kind in (Kind.LINK_CUT, Kind.AGENT_RESTART) else ""
+        incidents.append(Incident(t, kind, target, lasts_s=lasts))
+        # Room between incidents for a camera fault from start to recovery, measured on a quiet pipeline.
+        t += lasts + pacing.settle_s + pacing.camera_fault_s[1] + rng.uniform(1, 3) * pacing.interval_s
+        position += 1
+    return incidents
+
+
+def _duration(rng: random.Random, kind: Kind, pacing: Pacing) -> float:
+    if kind is Kind.LINK_CUT:
+        return rng.uniform(*pacing.link_cut_s)
+    if kind is Kind.WEB_WORKER_KILL:
+        return 0.0
+    if kind is Kind.DB_LOCK:
+        return rng.uniform(3.0, 8.0)
+    return rng.uniform(*pacing.outage_s)
+
+
+def _camera_faults(
+    rng: random.Random,
+    pacing: Pacing,
+    end: float,
+    cameras: Mapping[str, Sequence[str]],
+    busy: Sequence[tuple[float, float]],
+) -> list[Incident]:
+    everyone = [camera for agent in sorted(cameras) for camera in cameras[agent]]
+    faulted_until: dict[str, float] = {}
+    incidents: list[Incident] = []
+    mean_gap = pacing.interval_s / pacing.camera_faults_per_interval
+    t = pacing.warmup_s
+    while True:
+        t = round(t + rng.expovariate(1 / mean_gap), 1)
+        lasts = round(rng.uniform(*pacing.camera_fault_s), 1)
+        if t + lasts > end:
+            break
+        # Neither the fault's start nor its recovery may fall inside an outage: both are measured.
+        if any(start - pacing.interval_s <= moment <= stop for start, stop in busy for moment in (t, t + lasts)):
+            continue
+        free = [camera for camera in everyone if faulted_until.get(camera, -1.0) < t]
+        if not free:
+            continue
+        camera = rng.choice(free)
+        fault = rng.choice(sorted(CAMERA_FAULTS))
+        faulted_until[camera] = t + lasts + pacing.interval_s
+        incidents.append(Incident(t, Kind.CAMERA, camera, fault, lasts))
+    return incidents

@@ -1,0 +1,252 @@
+"""Run the soak: start the province, let it warm up, play the chaos schedule, drain, and account."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from benchmarks.bench_ingest import _postgres_database
+from benchmarks.soak import chaos
+from benchmarks.soak.actions import Chaos
+from benchmarks.soak.stack import SoakStack, World, wait_for
+from benchmarks.soak.verdict import (
+    audit_alerts,
+    cpu_share,
+    growth_pct_per_hour,
+    latencies,
+    percentiles,
+)
+from benchmarks.soak.watch import ApiWatcher, LiveWatcher, OutboxSampler, ProcessSampler, Tap, outbox_depth
+from demo.processes import Supervisor
+from shared.mqtt import TlsFiles
+
+DRAIN_TIMEOUT_S = 240.0
+
+
+@dataclass(frozen=True, slots=True)
+class SoakOptions:
+    duration_s: float
+    seed: int = 1
+    world: World = field(default_factory=World)
+    postgres: str | None = None  # an admin URL: the run gets a database of its own there
+    kinds: Sequence[chaos.Kind] = chaos.INFRASTRUCTURE
+    pacing: chaos.Pacing | None = None  # default: chaos.default_pacing for the interval and duration
+    state_dir: Path | None = None  # default: a temporary directory, removed afterwards
+
+
+@dataclass(slots=True)
+class SoakResult:
+    options: dict[str, Any]
+    schedule: list[dict[str, Any]]
+    figures: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def run_soak(options: SoakOptions, say: Callable[[str], None] = print) -> SoakResult:
+    with contextlib.ExitStack() as stack:
+        state = options.state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scc-soak-")))
+        state.chmod(0o755)  # the broker, started as root, drops to user mosquitto and reads below here
+        world = options.world
+        if options.postgres:
+            url = stack.enter_context(_postgres_database(options.postgres))
+            world = World(**{**asdict(world), "database_url": url})
+        supervisor = Supervisor(state / "logs")
+        stack.callback(supervisor.stop_all)
+        return _run(options, world, state, supervisor, say)
+    raise AssertionError("unreachable")
+
+
+def _run(options: SoakOptions, world: World, state: Path, supervisor: Supervisor, say: Callable[[str], None]) -> SoakResult:
+    soak = SoakStack(state, world, options.seed, supervisor)
+    taps: list[Tap] = []
+    soak.on_broker_up = lambda started: taps.append(_start_tap(started))
+    try:
+        return _play(options, world, state, supervisor, soak, taps, say)
+    finally:
+        for tap in taps:
+            tap.stop()
+        for link in soak.links.values():
+            link.close()
+
+
+def _start_tap(soak: SoakStack) -> Tap:
+    clients = soak.pki / "clients"
+    name = soak.tap_identity
+    tap = Tap(TlsFiles(soak.pki / "ca.crt", clients / f"{name}.crt", clients / f"{name}.key"), "127.0.0.1",
+              soak.broker_port)  # fmt: skip
+    tap.start()
+    return tap
+
+
+def _play(options: SoakOptions, world: World, state: Path, supervisor: Supervisor, soak: SoakStack,
+          taps: list[Tap], say: Callable[[str], None]) -> SoakResult:  # fmt: skip
+    running = soak.start(say=lambda message: say(f"soak: {message}"))
+    database_url = world.database_url or f"sqlite:///{soak.central_dir / 'central.db'}"
+    fleet = json.loads((state / "simulator-fleet.json").read_text(encoding="utf-8"))
+    by_index = {int(camera["index"]): str(camera["id"]) for camera in fleet["cameras"]}
+    cameras = {agent.name: [by_index[i] for i in agent.camera_indices()] for agent in soak.scenario.agents}
+    camera_agent = {camera: agent for agent, ids in cameras.items() for camera in ids}
+    schedule = chaos.plan(options.seed, options.duration_s, cameras,
+                          options.pacing or chaos.default_pacing(world.interval_s, options.duration_s), options.kinds)  # fmt: skip
+    result = SoakResult(
+        options={"duration_s": options.duration_s, "seed": options.seed, **asdict(world),
+                 "database": "postgresql" if world.database_url else "sqlite"},
+        schedule=[{**asdict(i), "kind": i.kind.value} for i in schedule],
+    )  # fmt: skip
+
+    tap = taps[0]
+    api = ApiWatcher(running.url, running.credentials.token)
+    live = LiveWatcher(running.url, running.credentials.user, running.credentials.password)
+    processes = ProcessSampler(soak.pids)
+    actions = Chaos(soak, schedule, str(running.simulator_control), database_url)
+    outboxes = OutboxSampler({agent: soak.outbox(agent) for agent in cameras}, actions.active_link_cuts)
+    for watcher in (api, live, processes, outboxes):
+        watcher.start()
+
+    total = sum(len(ids) for ids in cameras.values())
+    say(f"soak: warming up until all {total} cameras have reported")
+    wait_for(lambda: sum(1 for s in api.current.values() if s not in ("unknown",)) >= total, 600, "report from every camera")
+    database_before = _database_bytes(database_url)
+    t0 = time.monotonic()
+    say(f"soak: chaos for {options.duration_s:.0f} s, {len(schedule)} incidents (seed {options.seed})")
+    actions.start(t0)
+    while time.monotonic() < t0 + options.duration_s:
+        dead = [c.name for c in supervisor.dead() if not _restarting(c.name, actions)]
+        if dead:
+            result.problems.append(f"died during the run: {', '.join(dead)}")
+            break
+        time.sleep(5)
+    actions.stop()
+    say("soak: draining every outbox")
+    drained = _drain(soak, list(cameras))
+    time.sleep(5)  # the tap's last deliveries
+    for watcher in (api, live, processes, outboxes):
+        watcher.stop()
+    ran_s = time.monotonic() - t0
+    _account(result, soak, database_url, tap.seen, drained, cameras)
+    _screen(result, actions, api, live, world.interval_s)
+    alerts = api.alerts()
+    audit = audit_alerts(actions.done, alerts, camera_agent, fire_after_s=60, interval_s=world.interval_s)
+    result.figures["alerts"] = asdict(audit) | {"total": len(alerts)}
+    if audit.missed or audit.doubled or audit.not_cleared:
+        result.problems.append(f"alerts: {len(audit.missed)} missed, {len(audit.doubled)} doubled, "
+                               f"{len(audit.not_cleared)} not cleared")  # fmt: skip
+    warm = t0 + min(600.0, options.duration_s / 4)
+    growth = growth_pct_per_hour(processes.samples, warm)
+    result.figures["rss_mb_end"] = {g: round(b / 2**20) for g, b in processes.samples[-1].rss.items()} if processes.samples else {}
+    result.figures["rss_growth_pct_per_hour"] = {g: round(v, 1) for g, v in growth.items()}
+    result.figures["cpu_cores"] = {g: round(v, 2) for g, v in cpu_share(processes.samples).items()}
+    if options.duration_s >= 1800:
+        grown = {g: v for g, v in growth.items() if v > 5.0}
+        if grown:
+            result.problems.append(f"memory grows more than 5%/h: {grown}")
+    database_after = _database_bytes(database_url)
+    result.figures["database_mb_per_day"] = round((database_after - database_before) / 2**20 * 86_400 / ran_s, 1)
+    result.figures["outbox_peak_during_cuts"] = outboxes.peak
+    result.figures["incident_errors"] = [f"{d.incident.kind} {d.incident.target}: {d.error}" for d in actions.done if d.error]
+    result.figures["watcher_errors"] = {type(w).__name__: w.errors[:5] for w in (api, live, processes, outboxes) if w.errors}
+    result.figures["api_failed_polls"] = api.failed_polls
+    if result.figures["incident_errors"]:
+        result.problems.append(f"{len(result.figures['incident_errors'])} incident(s) could not be carried out")
+    return result
+
+
+def _restarting(name: str, actions: Chaos) -> bool:
+    """A process the chaos stopped on purpose is not a death."""
+    return any(d.ended is None and (d.incident.target == name or name in ("mosquitto", "central-ingest"))
+               for d in actions.done)  # fmt: skip
+
+
+def _drain(soak: SoakStack, agents: list[str]) -> bool:
+    """Wait until every agent's outbox is empty: central has confirmed storing everything."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if all(outbox_depth(soak.outbox(agent)) == 0 for agent in agents):
+            return True
+        time.sleep(2)
+    return False
+
+
+def _account(result: SoakResult, soak: SoakStack, database_url: str, seen: dict[str, tuple[str, int]],
+             drained: bool, cameras: dict[str, list[str]]) -> None:  # fmt: skip
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            stored = {row[0] for row in connection.execute(text("SELECT msg_id FROM ingested_messages"))}
+            doubled_checks = connection.execute(text(
+                "SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT camera_pk, ts FROM camera_checks) d) "
+                "FROM camera_checks")).scalar_one()  # fmt: skip
+            doubled_sites = connection.execute(text(
+                "SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT website_pk, ts FROM website_checks) d) "
+                "FROM website_checks")).scalar_one()  # fmt: skip
+            quarantined = connection.execute(text("SELECT COALESCE(SUM(times_seen), 0) FROM quarantine")).scalar_one()
+    finally:
+        engine.dispose()
+    lost = sorted(m for m in seen if m not in stored)
+    dropped = sum(_outbox_meta(soak.outbox(agent), "dropped") for agent in cameras)
+    result.figures.update(
+        published=len(seen), stored=len(stored), lost=len(lost), lost_examples=[seen[m] for m in lost[:10]],
+        doubled=int(doubled_checks) + int(doubled_sites), quarantined=int(quarantined), outbox_dropped=dropped,
+        drained=drained,
+    )  # fmt: skip
+    if lost:
+        result.problems.append(f"{len(lost)} report(s) published but never stored")
+    if doubled_checks or doubled_sites:
+        result.problems.append(f"{doubled_checks + doubled_sites} report(s) stored twice")
+    if not drained:
+        result.problems.append(f"outboxes not drained within {DRAIN_TIMEOUT_S:.0f} s")
+
+
+def _outbox_meta(path: Path, name: str) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+        row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _screen(result: SoakResult, actions: Chaos, api: ApiWatcher, live: LiveWatcher, interval_s: float) -> None:
+    found = latencies(actions.done, api.changes, live.changes, api.pk_of)
+    table: dict[str, dict[str, Any]] = {}
+    for name, values in (("api_down", found.api_down), ("live_down", found.live_down), ("api_up", found.api_up)):
+        for fault, seconds in sorted(values.items()):
+            p50, p95, worst = percentiles(seconds)
+            table.setdefault(fault, {})[name] = {"n": len(seconds), "p50": round(p50, 1), "p95": round(p95, 1),
+                                                  "max": round(worst, 1)}  # fmt: skip
+    result.figures["failure_to_screen_s"] = table
+    result.figures["never_on_screen"] = found.never_seen
+    everything = [s for values in found.api_down.values() for s in values]
+    if everything:
+        p95 = percentiles(everything)[1]
+        result.figures["failure_to_screen_p95_s"] = round(p95, 1)
+        if p95 > interval_s + 5:
+            result.problems.append(f"failure-to-screen p95 {p95:.1f} s > interval + 5 s")
+    if found.never_seen:
+        result.problems.append(f"{len(found.never_seen)} camera fault(s) never shown")
+
+
+def _database_bytes(url: str) -> int:
+    if url.startswith("sqlite:///"):
+        # Pages in use, not the file: the WAL and free pages come and go with checkpoints.
+        path = url.removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
+            used = db.execute("SELECT (SELECT page_count FROM pragma_page_count()) - "
+                              "(SELECT freelist_count FROM pragma_freelist_count())").fetchone()[0]
+            return int(used) * int(db.execute("PRAGMA page_size").fetchone()[0])
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+    finally:
+        engine.dispose()

@@ -1,0 +1,139 @@
+"""Turn what the soak saw into its figures and its verdict against the issue's goals.
+
+Goals: nothing lost or doubled; failure-to-screen p95 within one check interval plus 5 s; every camera
+incident long enough to alert alerted exactly once and cleared; no process growing more than 5% per hour
+after warm-up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from benchmarks.soak.actions import Done
+from benchmarks.soak.chaos import CAMERA_FAULTS, Kind
+from benchmarks.soak.watch import Observation, Sample
+
+GROWTH_LIMIT_PCT_PER_HOUR = 5.0
+SCREEN_SLACK_S = 5.0
+
+
+@dataclass(slots=True)
+class Latencies:
+    """Seconds from a fault's injection (or clearing) to the screen showing it, per fault kind."""
+
+    api_down: dict[str, list[float]] = field(default_factory=dict)
+    live_down: dict[str, list[float]] = field(default_factory=dict)
+    api_up: dict[str, list[float]] = field(default_factory=dict)
+    never_seen: list[str] = field(default_factory=list)
+
+
+def latencies(
+    done: Sequence[Done], api: Sequence[Observation], live: Sequence[tuple[float, int, str]], pk_of: Mapping[str, int]
+) -> Latencies:
+    result = Latencies()
+    for record in done:
+        incident = record.incident
+        if incident.kind is not Kind.CAMERA or record.error:
+            continue
+        camera, fault = incident.target, incident.fault
+        down = _first(o.at for o in api if o.camera_id == camera and o.at >= record.began and o.status != "ok")
+        if down is None or (record.ended is not None and down > record.ended + 60):
+            result.never_seen.append(f"{fault} on {camera} at {incident.at_s:.0f} s")
+            continue
+        result.api_down.setdefault(fault, []).append(down - record.began)
+        pk = pk_of.get(camera)
+        live_down = _first(at for at, cam, state in live if cam == pk and at >= record.began and state != "ok")
+        if live_down is not None:
+            result.live_down.setdefault(fault, []).append(live_down - record.began)
+        if record.ended is not None:
+            up = _first(o.at for o in api if o.camera_id == camera and o.at >= record.ended and o.status == "ok")
+            if up is not None:
+                result.api_up.setdefault(fault, []).append(up - record.ended)
+    return result
+
+
+def _first(values: object) -> float | None:
+    return next(iter(values), None)  # type: ignore[call-overload]
+
+
+def percentiles(values: Sequence[float]) -> tuple[float, float, float]:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0], ordered[0], ordered[0]
+    p95 = statistics.quantiles(ordered, n=20, method="inclusive")[18]
+    return statistics.median(ordered), p95, ordered[-1]
+
+
+@dataclass(slots=True)
+class AlertAudit:
+    expected: int = 0  # camera incidents long enough that their alert must fire
+    exactly_once: int = 0
+    missed: list[str] = field(default_factory=list)
+    doubled: list[str] = field(default_factory=list)
+    not_cleared: list[str] = field(default_factory=list)
+    unexplained: list[str] = field(default_factory=list)  # alerts on subjects no incident touched
+
+
+def audit_alerts(
+    done: Sequence[Done], alerts: Sequence[Mapping[str, object]], camera_agent: Mapping[str, str], fire_after_s: float,
+    interval_s: float,
+) -> AlertAudit:
+    """Each camera fault that lasted past the alert's delay (plus two check intervals of detection) must
+    have exactly one alert, resolved by the end; an alert on a subject no incident touched is unexplained."""
+    audit = AlertAudit()
+    by_subject: dict[str, list[Mapping[str, object]]] = {}
+    for alert in alerts:
+        by_subject.setdefault(str(alert["subject_id"]), []).append(alert)
+    touched = {f"{camera_agent[d.incident.target]}/{d.incident.target}" for d in done if d.incident.kind is Kind.CAMERA}
+    touched |= {d.incident.target for d in done if d.incident.target and d.incident.kind is not Kind.CAMERA}
+    for record in done:
+        incident = record.incident
+        if incident.kind is not Kind.CAMERA or incident.fault not in CAMERA_FAULTS:
+            continue
+        subject = f"{camera_agent[incident.target]}/{incident.target}"
+        if incident.lasts_s < fire_after_s + 2 * interval_s:
+            continue
+        audit.expected += 1
+        mine = [a for a in by_subject.get(subject, []) if str(a["rule"]).startswith("camera")]
+        label = f"{incident.fault} on {incident.target} at {incident.at_s:.0f} s"
+        if not mine:
+            audit.missed.append(label)
+        elif len(mine) > 1:
+            audit.doubled.append(f"{label}: {len(mine)} alerts")
+        else:
+            audit.exactly_once += 1
+        audit.not_cleared += [label for a in mine if a.get("resolved_at") is None]
+    for subject, items in by_subject.items():
+        if subject not in touched and not any(subject.startswith(t + "/") for t in touched):
+            audit.unexplained += [f"{a['rule']} on {subject}" for a in items]
+    return audit
+
+
+def growth_pct_per_hour(samples: Sequence[Sample], after: float) -> dict[str, float]:
+    """Each process group's RSS trend after ``after`` (least squares), as % of its mean per hour."""
+    result: dict[str, float] = {}
+    groups = {group for sample in samples for group in sample.rss}
+    for group in sorted(groups):
+        points = [(s.at, s.rss[group]) for s in samples if s.at >= after and group in s.rss]
+        if len(points) < 3:
+            continue
+        xs, ys = zip(*points, strict=True)
+        slope = statistics.linear_regression(xs, ys).slope
+        result[group] = 100.0 * slope * 3600 / statistics.fmean(ys)
+    return result
+
+
+def cpu_share(samples: Sequence[Sample]) -> dict[str, float]:
+    """Each group's mean CPU use over the run, in cores (a restarted process starts its count again, so
+    only the increases between samples are summed)."""
+    if len(samples) < 2:
+        return {}
+    used: dict[str, float] = {}
+    for before, after in itertools.pairwise(samples):
+        for group, seconds in after.cpu_s.items():
+            used[group] = used.get(group, 0.0) + max(0.0, seconds - before.cpu_s.get(group, 0.0))
+    span = samples[-1].at - samples[0].at
+    return {group: seconds / span for group, seconds in used.items()}

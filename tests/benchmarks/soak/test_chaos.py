@@ -1,0 +1,64 @@
+"""The soak's chaos schedule: replayable from its seed, and fair to what it measures."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from benchmarks.soak.chaos import CAMERA_FAULTS, INFRASTRUCTURE, Incident, Kind, default_pacing, plan
+
+CAMERAS = {f"agent-{a}": [f"cam-{a}-{c}" for c in range(20)] for a in range(17)}
+
+
+def _schedule(seed: int = 7, duration_s: float = 3600) -> list[Incident]:
+    return plan(seed, duration_s, CAMERAS, default_pacing(20, duration_s))
+
+
+def test_the_same_seed_gives_the_same_run_and_another_seed_another() -> None:
+    assert _schedule(7) == _schedule(7)
+    assert _schedule(7) != _schedule(8)
+
+
+def test_a_long_run_has_every_kind_of_infrastructure_fault_and_many_camera_faults() -> None:
+    schedule = _schedule()
+    kinds = {incident.kind for incident in schedule}
+    assert set(INFRASTRUCTURE) <= kinds
+    camera = [i for i in schedule if i.kind is Kind.CAMERA]
+    assert len(camera) > 20
+    assert {i.fault for i in camera} == set(CAMERA_FAULTS)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_infrastructure_faults_never_overlap_and_camera_faults_avoid_them(seed: int) -> None:
+    pacing = default_pacing(20, 3600)
+    schedule = plan(seed, 3600, CAMERAS, pacing)
+    infra = [i for i in schedule if i.kind is not Kind.CAMERA]
+    for before, after in itertools.pairwise(infra):
+        assert after.at_s >= before.ends_s + pacing.settle_s
+    for fault in (i for i in schedule if i.kind is Kind.CAMERA):
+        for outage in infra:
+            for moment in (fault.at_s, fault.ends_s):
+                assert not outage.at_s - pacing.interval_s <= moment <= outage.ends_s + pacing.settle_s
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_camera_is_faulted_twice_at_once_and_all_ends_before_the_quiet_tail(seed: int) -> None:
+    pacing = default_pacing(20, 3600)
+    schedule = plan(seed, 3600, CAMERAS, pacing)
+    assert all(i.at_s >= pacing.warmup_s for i in schedule)
+    assert all(i.ends_s <= 3600 - pacing.quiet_tail_s for i in schedule)
+    by_camera: dict[str, list[Incident]] = {}
+    for incident in (i for i in schedule if i.kind is Kind.CAMERA):
+        by_camera.setdefault(incident.target, []).append(incident)
+    for faults in by_camera.values():
+        for before, after in itertools.pairwise(faults):
+            assert after.at_s > before.ends_s
+
+
+def test_agent_incidents_name_an_agent_and_others_none() -> None:
+    for incident in _schedule():
+        if incident.kind in (Kind.LINK_CUT, Kind.AGENT_RESTART):
+            assert incident.target in CAMERAS
+        elif incident.kind is not Kind.CAMERA:
+            assert incident.target == ""
