@@ -24,6 +24,7 @@ from edge_agent.publisher import Publisher
 from shared.messages import CameraState, CameraStatus
 
 CAMERAS = 5
+READY = "delivery agent running"
 
 
 async def run(config_path: Path, made_log: Path, interval_s: float) -> None:
@@ -34,6 +35,7 @@ async def run(config_path: Path, made_log: Path, interval_s: float) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, pause.set)
     await publisher.start()
+    print(READY, flush=True)  # the signal handlers are in place: the test may pause or stop us now
     name = config.agent.name
     index = 0
     with made_log.open("a", encoding="utf-8") as log:

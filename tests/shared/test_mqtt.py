@@ -25,7 +25,7 @@ def _run(pki: Pki, port: int, seconds: float, ca: str | None = None,
          until: Callable[[LinkLog], bool] | None = None) -> LinkLog:
     tls = TlsFiles(pki.ca_cert if ca is None else pki.cert(ca), pki.cert(AGENT_PALEMBANG), pki.key(AGENT_PALEMBANG))
     logger = logging.getLogger(LOGGER)
-    client = make_client(f"link-{port}", tls, logger=logger)
+    client = make_client(tls, logger=logger)
     client.reconnect_delay_set(1, 1)
     link = LinkLog(logger, f"127.0.0.1:{port}")
     link.watch(client)
