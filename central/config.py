@@ -99,7 +99,21 @@ class IngestConfig(Section):
         description="A camera or website without a report this long becomes 'unknown' (no_report).",
     )
     max_clock_skew_s: int = Field(
-        3600, ge=0, description="Reports stamped further than this in the future are quarantined."
+        120,
+        ge=0,
+        description="Reports stamped further than this ahead of their receipt are quarantined (clock_ahead); "
+        "those within it count as received when they arrived.",
+    )
+    clock_flag_s: int = Field(
+        30, ge=1, description="An agent stamping its reports further ahead than this is flagged and alerted."
+    )
+    max_cameras_per_agent: int = Field(
+        2000,
+        ge=1,
+        description="Most cameras one agent may have in service; an inventory past it is quarantined (camera_cap).",
+    )
+    max_websites_per_agent: int = Field(
+        500, ge=1, description="Most websites one agent may report; reports of more are quarantined (website_cap)."
     )
     maintenance_interval_s: float = Field(
         60.0, gt=0, description="How often a worker updates the daily rollups, marks silent devices, prunes."

@@ -233,6 +233,13 @@ def _explain_refusal(info: TopicInfo, document: bytes) -> NoReturn:
     data = _parse_json(document)
     model = _model_for(info, data)
     try:
+        huge = _first_huge_integer(data)
+    except RecursionError:
+        raise _Refused("payload is not JSON we read: nested too deeply") from None
+    if huge is not None:
+        where, digits = huge
+        raise _Refused(f"{model.model_fields['kind'].default}: field '{where}': integer out of range ({digits} digits)")
+    try:
         _ADAPTERS[model].validate_json(document, strict=True)
     except ValidationError as error:
         raise _Refused(f"{model.model_fields['kind'].default}: {_first_error(error)}") from None
@@ -249,9 +256,37 @@ def _split_binary(payload: bytes) -> tuple[bytes, bytes]:
     return payload[start : start + length], payload[start + length :]
 
 
+# More digits than any integer in the contract can have; Python refuses to convert over 4,300 anyway.
+MAX_INTEGER_DIGITS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class _HugeInteger:
+    """An integer literal too long to convert: kept as its digit count, so the refusal can name its field."""
+
+    digits: int
+
+
+def _parse_int(literal: str) -> int | _HugeInteger:
+    digits = len(literal.lstrip("-"))
+    return _HugeInteger(digits) if digits > MAX_INTEGER_DIGITS else int(literal)
+
+
+def _first_huge_integer(value: Any, where: str = "") -> tuple[str, int] | None:
+    """(dotted path, digits) of the first over-long integer literal in parsed JSON, or None."""
+    if isinstance(value, _HugeInteger):
+        return where or "(payload)", value.digits
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        found = _first_huge_integer(inner, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def _parse_json(raw: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_int=_parse_int)
     except UnicodeDecodeError as error:
         raise _Refused(f"payload is not UTF-8 (byte {error.start})") from None
     except json.JSONDecodeError as error:

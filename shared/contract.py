@@ -125,28 +125,33 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         "central",
         "third parties (reader certificates)",
         True,
-        "Curated per-regency rollup.",
+        "Retained per-regency rollup: regency, name, rollout stage, agents online and total, cameras by status "
+        "and total, websites by state and total.",
     ),
     Channel.PUBLIC_CAMERA: ChannelDoc(
         topics.public_camera(_REGENCY, _AGENT, _CAMERA),
         "central",
         "third parties (reader certificates)",
         True,
-        "Current status of one camera.",
+        "Retained current status of one camera: regency, agent, camera id, name, OPD, status, reason code and "
+        "since when; never its network address or an agent's own words. An empty retained message clears a "
+        "retired camera.",
     ),
     Channel.PUBLIC_WEBSITE: ChannelDoc(
         topics.public_website(_REGENCY, _AGENT, _WEBSITE),
         "central",
         "third parties (reader certificates)",
         True,
-        "Current status of one OPD website.",
+        "Retained current status of one OPD website: regency, agent, website id, its public URL, OPD, "
+        "availability, freshness, last update and reason code.",
     ),
     Channel.PUBLIC_ALERTS: ChannelDoc(
         topics.PUBLIC_ALERTS_TOPIC,
         "central",
         "third parties (reader certificates)",
         False,
-        "Alerts as they fire and resolve.",
+        "Alerts as they fire and resolve, not retained: alert id, rule, state, severity, regency, subject and "
+        "message in Indonesian (central's wording: names, reason codes, counts), start and end.",
     ),
 }
 

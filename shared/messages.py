@@ -124,7 +124,8 @@ class HostMetrics(Envelope):
     uptime_s: float = Field(ge=0)
     net_bytes_sent: int = Field(ge=0)
     net_bytes_recv: int = Field(ge=0)
-    outbox_depth: int = Field(ge=0, description="Reports waiting for the broker's acknowledgement.")
+    outbox_depth: int = Field(ge=0, description="Reports in the outbox: not sent yet, or sent and not yet confirmed "
+                                                "stored by central.")
     outbox_bytes: int = Field(ge=0)
     outbox_dropped_total: int = Field(ge=0, description="Reports dropped because the outbox was full.")
     # Defaulted: agents released before this field keep validating.
@@ -388,22 +389,21 @@ class RegencySummary(PublicEnvelope):
 
 
 class PublicCameraStatus(PublicEnvelope):
-    """Retained current status of one camera."""
+    """Retained current status of one camera: curated, so never its network address or an agent's own words."""
 
     kind: Literal["public_camera_status"] = "public_camera_status"
     regency: RegencyCode
     agent: Identifier
     camera_id: Identifier
-    name: ShortText = ""
-    opd: ShortText = ""
+    name: ShortText = Field("", description="The operator's name for the camera, else the one it reports.")
+    opd: ShortText = Field("", description="The office (OPD) that owns the camera.")
     status: CameraState
-    reason: ReasonCode
-    message: LongText = ""
-    since: UtcDatetime | None = None
+    reason: ReasonCode = Field(description="Why, as a reason code (e.g. unreachable, frozen, lost, no_report).")
+    since: UtcDatetime | None = Field(None, description="When the camera entered this status.")
 
 
 class PublicWebsiteStatus(PublicEnvelope):
-    """Retained current status of one OPD website."""
+    """Retained current status of one OPD website (its public URL, never an error text)."""
 
     kind: Literal["public_website_status"] = "public_website_status"
     regency: RegencyCode
@@ -424,7 +424,8 @@ class AlertSeverity(StrEnum):
 
 
 class AlertEvent(PublicEnvelope):
-    """An alert raised or resolved by central's rules."""
+    """An alert raised or resolved by central's rules; not retained. Subject and message are Indonesian,
+    written by central (reason codes, counts), never an agent's or a device's own words."""
 
     kind: Literal["alert"] = "alert"
     alert_id: Identifier
@@ -432,8 +433,8 @@ class AlertEvent(PublicEnvelope):
     state: Literal["firing", "resolved"]
     severity: AlertSeverity
     regency: RegencyCode | None = None
-    subject: ShortText = Field(description="What the alert is about, e.g. 'camera palembang-01/cam-07'.")
-    message: LongText
+    subject: ShortText = Field(description="What the alert is about, e.g. 'kamera Gerbang (palembang-01/cam-07)'.")
+    message: LongText = Field(description="Central's Indonesian wording, e.g. 'alasan: unreachable'.")
     started_at: UtcDatetime
     resolved_at: UtcDatetime | None = None
 

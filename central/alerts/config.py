@@ -52,6 +52,10 @@ class CameraRules(_Section):
 
 class AgentRules(_Section):
     offline: Hysteresis = Hysteresis(fire_after_minutes=5)
+    # Its reports are being quarantined (new schema, clock ahead, cameras never inventoried...).
+    refused: Hysteresis = Hysteresis(fire_after_minutes=5, resolve_after_minutes=20)
+    # It stamps its reports ahead of central's clock by more than ingest.clock_flag_s.
+    clock: Hysteresis = Hysteresis(fire_after_minutes=5)
 
 
 class WebsiteRules(_Section):

@@ -27,7 +27,7 @@ def test_lost_cameras_alert_and_retired_ones_do_not(sqlite_url: str) -> None:
         offline = {o.subject_id: o for o in camera_observations(session, CameraRules()) if o.rule == Rule.CAMERA_OFFLINE}
         assert set(offline) == {"agent-plg/cam-1", "agent-plg/cam-2"}
         assert offline["agent-plg/cam-1"].bad is True and offline["agent-plg/cam-1"].opd == "Dishub"
-        assert offline["agent-plg/cam-1"].message.startswith("lost")
+        assert offline["agent-plg/cam-1"].message == "alasan: lost"  # the code, never the agent's words
     with database.session(write=True) as session:
         retire_camera(session, lost.id, retired_by="op", now=T0 + timedelta(hours=1))
     with database.session() as session:

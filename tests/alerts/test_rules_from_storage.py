@@ -108,3 +108,28 @@ def test_a_maintenance_neither_raises_nor_clears_a_stale_alert(sqlite_url: str) 
     assert set(alerts) == {"website_stale"}
     assert alerts["website_stale"].status == "firing" and alerts["website_stale"].good_since is None
     database.dispose()
+
+
+def test_an_agent_whose_reports_are_refused_or_whose_clock_runs_ahead_fires_an_alert(sqlite_url: str) -> None:
+    """Quarantined reports (written the way the ingest writes them) and a clock flag each fire, in Indonesian."""
+    from central.ingest.agents import AgentDirectory
+    from central.ingest.store import BatchWriter, Received
+    from tests.central import factories as f
+
+    database = Database(sqlite_url)
+    with database.session(write=True) as session:
+        session.add_all([Agent(name="agent-plg", regency_code="16.71", online=True, presence_since=T0 - timedelta(days=1)),
+                         Agent(name="agent-oku", regency_code="16.01", online=True, presence_since=T0 - timedelta(days=1),
+                               clock_ahead_s=3000.0, clock_off_since=T0 - timedelta(minutes=10))])
+    writer = BatchWriter(database, AgentDirectory.fixed(f.registry({"agent-plg": "16.71", "agent-oku": "16.01"})))
+    for minute in (9, 6, 3):  # every report of the last ten minutes refused: a camera never inventoried
+        writer.write([Received(*f.wire(f.camera_status("agent-plg", "ghost", "ok", T0 - timedelta(minutes=minute))),
+                               T0 - timedelta(minutes=minute))])
+    config = parse_config({"database": {"url": sqlite_url}})
+    AlertService(config, database, clock=Clock(T0), senders={}).evaluate_once()
+    with database.session() as session:
+        fired = {(a.rule, a.subject_id): a for a in session.scalars(select(AlertRecord))}
+    assert set(fired) == {("agent_refused", "agent-plg"), ("agent_clock", "agent-oku")}
+    assert fired[("agent_refused", "agent-plg")].message == "3 laporan dikarantina, alasan terakhir: unknown_camera"
+    assert fired[("agent_clock", "agent-oku")].message == "jam agen 3000 detik lebih cepat dari server pusat"
+    database.dispose()

@@ -55,6 +55,7 @@ def hostile_payloads(draw: Any) -> tuple[str, bytes]:
 @given(batch=st.lists(hostile_payloads(), min_size=1, max_size=6))
 def test_hostile_batches_are_quarantined_or_stored_whole(database: Database, batch: list[tuple[str, bytes]]) -> None:
     writer = BatchWriter(database, AgentDirectory.fixed(f.registry({AGENT: "16.71"})))
+    writer.write([Received(*f.wire(f.inventory(AGENT, ["cam-2"], f.T0)), NOW)])  # only an inventory makes a camera
     good = f.camera_status(AGENT, "cam-2", "ok")
     items = [Received(t, p, NOW) for t, p in batch] + [Received(*f.wire(good), NOW)]
     with database.session() as session:

@@ -28,7 +28,16 @@ from central.storage.models import Agent, Camera, CameraCheck, IngestedMessage, 
 from shared import codec, topics
 from shared.messages import PublicCameraStatus, RegencySummary, ReportsStored, utc_now
 from tests.central import factories as f
-from tests.fixtures.broker import AGENT_PALEMBANG, CENTRAL, READER, READER_2, BrokerClient, Pki, TlsBroker
+from tests.fixtures.broker import (
+    AGENT_PALEMBANG,
+    CENTRAL,
+    CENTRAL_COMMANDS,
+    READER,
+    READER_2,
+    BrokerClient,
+    Pki,
+    TlsBroker,
+)
 
 pytestmark = pytest.mark.xdist_group("central-ingest")
 
@@ -36,6 +45,7 @@ pytestmark = pytest.mark.xdist_group("central-ingest")
 def central_config(pki: Pki, broker: TlsBroker, db_url: str, **ingest: object) -> CentralConfig:
     return parse_config(
         {
+            "state_dir": tempfile.mkdtemp(prefix="scc-central-state-"),  # the command senders' lock file
             "database": {"url": db_url},
             "broker": {
                 "host": broker.host, "port": broker.port, "ca": str(pki.ca_cert), "cert": str(pki.cert(CENTRAL)),
@@ -85,16 +95,29 @@ def count(database: Database, model: object) -> int:
         return session.scalar(select(func.count()).select_from(model)) or 0  # type: ignore[arg-type]
 
 
+def inventory_first(agent: BrokerClient, database: Database, name: str, camera_ids: list[str]) -> None:
+    """Publish the agent's inventory and wait until its cameras exist: only an inventory makes a camera.
+
+    With several workers the statuses that follow may reach another worker than the inventory did.
+    """
+    agent.publish_and_wait(*f.wire(f.inventory(name, camera_ids)))
+    deadline = time.monotonic() + 30
+    while count(database, Camera) < len(camera_ids):
+        assert time.monotonic() < deadline, f"{count(database, Camera)}/{len(camera_ids)} cameras inventoried"
+        time.sleep(0.05)
+
+
 def test_reports_are_stored_and_republished(running: RunningWorker, tls_broker: TlsBroker, database: Database) -> None:
     reader = tls_broker.connect(READER)
     reader.subscribe_and_wait(topics.ALL_PUBLIC_TOPICS)
     agent = tls_broker.connect(AGENT_PALEMBANG)
-    for message in (f.birth(AGENT_PALEMBANG), f.camera_status(AGENT_PALEMBANG, "cam-1", "offline"),
+    for message in (f.birth(AGENT_PALEMBANG), f.inventory(AGENT_PALEMBANG, ["cam-1"]),
+                    f.camera_status(AGENT_PALEMBANG, "cam-1", "offline"),
                     f.website_status(AGENT_PALEMBANG, "dinkes"), f.host_metrics(AGENT_PALEMBANG)):
         topic, payload = f.wire(message)
         agent.publish_and_wait(topic, payload)
     agent.publish_and_wait(topics.metrics(AGENT_PALEMBANG), b"garbage")
-    running.wait_for(lambda: count(database, IngestedMessage) == 4 and count(database, QuarantinedMessage) == 1)
+    running.wait_for(lambda: count(database, IngestedMessage) == 5 and count(database, QuarantinedMessage) == 1)
     with database.session() as session:
         camera = session.scalars(select(Camera)).one()
         assert (camera.status, camera.regency_code) == ("offline", "16.71")
@@ -136,6 +159,9 @@ def test_each_commit_is_confirmed_to_its_agent_with_redeliveries_and_quarantined
 ) -> None:
     agent = tls_broker.connect(AGENT_PALEMBANG)
     agent.subscribe_and_wait(topics.confirmations(AGENT_PALEMBANG))
+    inventory = f.inventory(AGENT_PALEMBANG, [f"cam-{i}" for i in range(3)])  # only an inventory makes cameras
+    agent.publish_and_wait(*f.wire(inventory))
+    assert _confirmed_ids(agent, running, {inventory.msg_id}) == [inventory.msg_id]
     fresh = [f.camera_status(AGENT_PALEMBANG, f"cam-{i}", "ok") for i in range(3)]
     future = f.camera_status(AGENT_PALEMBANG, "cam-9", "ok", dt.datetime.now(dt.UTC) + dt.timedelta(days=2))
     for message in (*fresh, future):
@@ -153,6 +179,7 @@ def test_revoked_agent_is_quarantined_before_the_broker_reloads(
 ) -> None:
     name = pki.provision_agent(regency="16.06")
     agent = tls_broker.connect(name)
+    inventory_first(agent, database, name, ["cam-7"])
     agent.publish_and_wait(*f.wire(f.camera_status(name, "cam-7", "ok")))
     running.wait_for(lambda: count(database, CameraCheck) == 1)
     pki.revoke(name)  # the broker still has the old CRL: the ingest must refuse on its own
@@ -176,10 +203,12 @@ def test_a_retired_cameras_retained_status_is_cleared_at_maintenance(
         reader = tls_broker.connect(READER)
         reader.subscribe_and_wait(topic)
         agent = tls_broker.connect(AGENT_PALEMBANG)
+        inventory_first(agent, database, AGENT_PALEMBANG, ["cam-9"])
         # Stamped now: a report at the factories' old T0 lets the silence sweep (every 0.3 s here) turn the
         # camera 'unknown' before the retirement, a race a loaded machine lost.
         agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, "cam-9", "offline", ts=utc_now())))
-        assert reader.next_message(timeout=15).payload  # the status, retained
+        while b'"status":"offline"' not in reader.next_message(timeout=15).payload:
+            pass  # the camera as its inventory made it (unknown), then the status, retained
 
         with database.session(write=True) as session:
             camera = session.scalars(select(Camera).where(Camera.camera_id == "cam-9")).one()
@@ -220,11 +249,11 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(pki: Pki, tls_broker: TlsBr
     deadline = time.monotonic() + 20
     # The worker has subscribed once its session exists: publish a probe until it is stored.
     agent = tls_broker.connect(AGENT_PALEMBANG)
-    probe = f.camera_status(AGENT_PALEMBANG, "probe", "ok")
-    agent.publish_and_wait(*f.wire(probe))
+    cameras = [f"cam-{i}" for i in range(50)]
+    agent.publish_and_wait(*f.wire(f.inventory(AGENT_PALEMBANG, cameras)))  # the probe: it makes the cameras
     while count(database, IngestedMessage) < 1:
         assert time.monotonic() < deadline, log_path.read_text()
-        agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, "probe", "ok")))
+        agent.publish_and_wait(*f.wire(f.inventory(AGENT_PALEMBANG, cameras)))
         time.sleep(0.2)
     before = count(database, CameraCheck)
 
@@ -290,6 +319,33 @@ def test_send_command_reaches_the_agent_and_its_result_comes_back(
     running.wait_for(done)
 
 
+def test_concurrent_command_senders_take_turns_and_both_arrive(
+    running: RunningWorker, tls_broker: TlsBroker, database: Database
+) -> None:
+    # Every sender connects with central's one command certificate, so one client id: two at once would
+    # take the session from each other before their PUBACK. The lock file makes them take turns.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from central.remote_commands import send_command
+    from central.storage.queries import get_command
+
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    agent.subscribe_and_wait(topics.command_subscription(AGENT_PALEMBANG))
+    agent.publish_and_wait(*f.wire(f.birth(AGENT_PALEMBANG)))
+    running.wait_for(lambda: count(database, Agent) == 1)
+    log_before = len(tls_broker.log_text())
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(lambda n: send_command(running.worker.config, AGENT_PALEMBANG, "check_now",
+                                                   f"cam-{n}", requested_by="op", database=database), range(4)))
+    arrived = {codec.decode(m.topic, m.payload).message.command_id  # type: ignore[union-attr]
+               for m in (agent.next_message() for _ in ids)}
+    assert arrived == set(ids)
+    with database.session() as session:
+        assert {get_command(session, i).state for i in ids} == {"sent"}  # type: ignore[union-attr]
+    # No sender took another's session on the way (which would have cost it a reconnect and a resend).
+    assert f"Client {CENTRAL_COMMANDS} already connected" not in tls_broker.log_text()[log_before:]
+
+
 # --- systemd notifications and several workers ------------------------------------------------------
 
 
@@ -300,6 +356,20 @@ def _notify_socket() -> tuple[socket.socket, Path]:
     listener.bind(str(path))
     listener.settimeout(15)
     return listener, path
+
+
+def _drain(listener: socket.socket) -> None:
+    """Read the watchdog pings queued so far: Linux queues 10 datagrams (net.unix.max_dgram_qlen), and a
+    notification sent to a full queue is dropped after sdnotify's 1 s timeout, STOPPING=1 included."""
+    listener.setblocking(False)
+    try:
+        while True:
+            listener.recv(4096)
+    except BlockingIOError:
+        pass
+    finally:
+        listener.setblocking(True)
+        listener.settimeout(60)
 
 
 def _next_state(listener: socket.socket, prefix: str) -> str:
@@ -366,6 +436,7 @@ def test_two_ingest_processes_share_one_stream(
             except TimeoutError:
                 pytest.fail(log_path.read_text())
         agent = tls_broker.connect(AGENT_PALEMBANG)
+        inventory_first(agent, database, AGENT_PALEMBANG, [f"cam-{i}" for i in range(40)])
         total = 2000
         for i in range(total):
             agent.publish(*f.wire(f.camera_status(AGENT_PALEMBANG, f"cam-{i % 40}", "ok" if i % 7 else "offline")),
@@ -380,10 +451,10 @@ def test_two_ingest_processes_share_one_stream(
             process.wait(20)
             listener.close()
     stored = [_stored_by(log_path) for _process, _listener, log_path in workers]
-    assert sum(stored) == total and min(stored) > 0, stored
+    assert sum(stored) == total + 1 and min(stored) > 0, stored  # with the inventory
     with database.session() as session:
         ids = session.scalars(select(IngestedMessage.msg_id)).all()
-        assert len(ids) == len(set(ids)) == total
+        assert len(ids) == len(set(ids)) == total + 1
     assert count(database, CameraCheck) == total  # every report exactly once
 
 
@@ -426,6 +497,7 @@ def test_supervised_workers_share_the_stream_and_notify_as_one_service(
             _next_state(listener, "WATCHDOG=1")  # relayed while both children ping
         assert time.monotonic() - started < 10  # every 0.1 s when idle; generous for a loaded machine
         agent = tls_broker.connect(AGENT_PALEMBANG)
+        inventory_first(agent, database, AGENT_PALEMBANG, [f"cam-{i}" for i in range(40)])
         total = 2000
         for i in range(total):
             agent.publish(*f.wire(f.camera_status(AGENT_PALEMBANG, f"cam-{i % 40}", "ok" if i % 7 else "offline")),
@@ -435,16 +507,17 @@ def test_supervised_workers_share_the_stream_and_notify_as_one_service(
             assert time.monotonic() < deadline, f"stored {count(database, CameraCheck)}/{total}"
             time.sleep(0.1)
     finally:
+        _drain(listener)
         process.terminate()
         code = process.wait(30)
     assert code == 0, log_path.read_text()
     assert _next_state(listener, "STOPPING=1")
     listener.close()
     stored = [int(n) for n in re.findall(r"ingest stopped: Totals\(received=\d+, stored=(\d+)", log_path.read_text())]
-    assert len(stored) == 2 and sum(stored) == total and min(stored) > 0, (stored, log_path.read_text())
+    assert len(stored) == 2 and sum(stored) == total + 1 and min(stored) > 0, (stored, log_path.read_text())
     with database.session() as session:
         ids = session.scalars(select(IngestedMessage.msg_id)).all()
-        assert len(ids) == len(set(ids)) == total
+        assert len(ids) == len(set(ids)) == total + 1
     assert count(database, CameraCheck) == total  # every report exactly once
 
 
@@ -472,3 +545,23 @@ def test_a_dead_worker_takes_the_supervisor_down_for_a_restart(
             process.kill()
             process.wait()
         listener.close()
+
+
+def test_more_workers_than_certificates_is_a_clear_error_before_connecting(
+    pki: Pki, tls_broker: TlsBroker, sqlite_url: str, tmp_path: Path
+) -> None:
+    # Each worker connects with its own certificate (its client id at the broker): the fixture's PKI has
+    # central-ingest-1 and -2, so a fourth worker has none; nothing starts, and the error says what to run.
+    import tomli_w
+
+    config = central_config(pki, tls_broker, sqlite_url)
+    config_path = tmp_path / "central.toml"
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    result = subprocess.run(
+        [sys.executable, "-m", "central.cli", "--config", str(config_path), "ingest", "--workers", "4"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 2, result.stderr
+    assert str(pki.cert("central-ingest-3")) in result.stderr
+    assert f"scc-provision central --dir {pki.dir} --ingest-workers 4" in result.stderr
+    assert str(pki.cert("central-ingest-2")) not in result.stderr

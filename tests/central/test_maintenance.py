@@ -21,6 +21,7 @@ from central.storage.models import (
     WebsiteStatusChange,
 )
 from shared import topics
+from shared.messages import CameraInventory, CameraStatus, Envelope
 from tests.central import factories as f
 
 AGENT = "agent-plg"
@@ -30,7 +31,13 @@ START, _ = maintenance.day_bounds(DAY, JAKARTA)  # 2026-01-04 17:00 UTC
 
 
 def feed(database: Database, *messages: object) -> None:
+    """Write ``messages``; without an inventory among them, one listing their cameras goes first (only an
+    inventory makes a camera)."""
     writer = BatchWriter(database, AgentDirectory.fixed(f.registry({AGENT: "16.71"})))
+    cameras = sorted({m.camera_id for m in messages if isinstance(m, CameraStatus)})
+    if cameras and not any(isinstance(m, CameraInventory) for m in messages):
+        first = min(m.ts for m in messages if isinstance(m, Envelope))
+        messages = (f.inventory(AGENT, cameras, first - dt.timedelta(minutes=1)), *messages)
     writer.write([Received(*f.wire(m), START + dt.timedelta(days=1)) for m in messages])
 
 

@@ -56,3 +56,21 @@ def test_db_upgrade_command_creates_a_new_database(tmp_path) -> None:  # type: i
     assert main(["--config", str(config), "db", "upgrade"]) == 0
     assert main(["--config", str(config), "db", "status"]) == 0
     assert db_path.exists()
+
+
+def test_recorded_rollout_stages_move_onto_the_one_ladder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """0005: what operators recorded in the old words keeps telling the derivation the same thing."""
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(database, "0004_unindexed_updated_at")
+    old = {"16.01": "survey", "16.02": "installing", "16.03": "pilot", "16.04": "live", "16.05": "planned"}
+    with database.engine.begin() as connection:
+        for code, stage in old.items():
+            connection.execute(text("UPDATE rollouts SET stage = :stage WHERE regency_code = :code"),
+                               {"stage": stage, "code": code})
+    upgrade(database)
+    with database.session() as session:
+        rows = session.execute(select(Rollout.regency_code, Rollout.stage).where(Rollout.regency_code.in_(old)))
+        stages = {code: stage for code, stage in rows}
+    assert stages == {"16.01": "planned", "16.02": "box_installed", "16.03": "box_installed", "16.04": "complete",
+                      "16.05": "planned"}
+    database.dispose()

@@ -56,11 +56,17 @@ def write(writer: BatchWriter, *messages: Any) -> Any:
     return writer.write(batch)
 
 
+def inventoried(writer: BatchWriter, agent: str, *camera_ids: str) -> None:
+    """The agent's inventory lists these cameras (at T0 - 1 h): only an inventory makes a camera known."""
+    assert write(writer, f.inventory(agent, list(camera_ids), T0 - dt.timedelta(hours=1))).stored == 1
+
+
 def count(session: Session, model: Any) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def test_status_changes_become_periods_and_events(writer: BatchWriter, session: Session) -> None:
+    inventoried(writer, AGENT, "cam-1")
     write(writer, f.camera_status(AGENT, "cam-1", "ok", T0))
     write(writer, f.camera_status(AGENT, "cam-1", "ok", T0 + MIN), f.camera_status(AGENT, "cam-1", "offline", T0 + 2 * MIN))
     result = write(writer, f.camera_status(AGENT, "cam-1", "ok", T0 + 5 * MIN))
@@ -73,13 +79,14 @@ def test_status_changes_become_periods_and_events(writer: BatchWriter, session: 
     periods = session.scalars(select(CameraStatusChange).order_by(CameraStatusChange.started_at)).all()
     assert [(p.status, p.duration_s) for p in periods] == [("ok", 120.0), ("offline", 180.0), ("ok", None)]
     assert periods[1].reason == "unreachable" and periods[-1].ended_at is None
-    events = session.scalars(select(Event).order_by(Event.id)).all()
+    events = session.scalars(select(Event).where(Event.kind == "camera_status").order_by(Event.id)).all()
     assert [(e.old_state, e.new_state) for e in events] == [("", "ok"), ("ok", "offline"), ("offline", "ok")]
     agent = session.get(Agent, AGENT)
     assert agent is not None and agent.regency_code == "16.71" and agent.last_seen_at == T0 + 5 * MIN
 
 
 def test_older_reports_are_history_only(writer: BatchWriter, session: Session) -> None:
+    inventoried(writer, AGENT, "cam-1")
     write(writer, f.camera_status(AGENT, "cam-1", "ok", T0 + 10 * MIN))
     write(writer, f.camera_status(AGENT, "cam-1", "offline", T0))
     camera = session.scalars(select(Camera)).one()
@@ -87,16 +94,18 @@ def test_older_reports_are_history_only(writer: BatchWriter, session: Session) -
 
 
 def test_redelivery_is_dropped(writer: BatchWriter, session: Session) -> None:
+    inventoried(writer, AGENT, "cam-1")
     message = f.camera_status(AGENT, "cam-1", "ok")
     first = write(writer, message, message)
     again = write(writer, message)
     assert (first.stored, first.ignored, again.stored, again.duplicates) == (1, 1, 0, 1)
-    assert count(session, CameraCheck) == 1 and count(session, IngestedMessage) == 1
+    assert count(session, CameraCheck) == 1 and count(session, IngestedMessage) == 2  # with the inventory
     counters = dict(session.execute(select(IngestCounter.name, IngestCounter.value)).all())
-    assert counters == {"stored": 1, "duplicate": 1}
+    assert counters == {"stored": 2, "duplicate": 1}
 
 
 def test_unknown_revoked_and_bad_messages_are_quarantined_whole(writer: BatchWriter, session: Session) -> None:
+    inventoried(writer, AGENT, "cam-1")
     good = f.camera_status(AGENT, "cam-1", "ok")
     stranger = f.camera_status("agent-x", "cam-1", "ok")
     revoked = f.camera_status("agent-gone", "cam-1", "ok")
@@ -116,6 +125,7 @@ def test_future_timestamps_are_quarantined(writer: BatchWriter, session: Session
 
 
 def test_hostile_text_is_stored_cleanly(writer: BatchWriter, session: Session) -> None:
+    inventoried(writer, AGENT, "cam-1")
     message = f.camera_status(AGENT, "cam-1", "degraded", message="nul\x00 and ünïcode", reason="frozen")
     assert write(writer, message).stored == 1
     camera = session.scalars(select(Camera)).one()
@@ -125,6 +135,7 @@ def test_hostile_text_is_stored_cleanly(writer: BatchWriter, session: Session) -
 def test_checks_are_stored_as_sent_and_cleaned_only_of_what_a_database_refuses(
     writer: BatchWriter, session: Session
 ) -> None:
+    inventoried(writer, AGENT, "cam-1", "cam-2")
     plain = f.camera_status(AGENT, "cam-1", "ok", T0)
     nul = CheckOutcome(check="frame", outcome="warn", reason="dark", message="nul\x00 ünï",
                        details={"note": "a\x00b", "level": float("inf"), "ok": True})
@@ -144,6 +155,8 @@ def _settle(database: Database, now: dt.datetime) -> None:
 def test_agent_offline_makes_its_cameras_unknown_after_the_grace_period_until_they_report(
     writer: BatchWriter, session: Session, database: Database
 ) -> None:
+    inventoried(writer, AGENT, "cam-1")
+    inventoried(writer, OTHER, "cam-9")
     write(writer, f.birth(AGENT, T0), f.camera_status(AGENT, "cam-1", "ok", T0), f.camera_status(OTHER, "cam-9", "ok", T0))
     events_before = count(session, Event)
     will = f.offline(AGENT, T0 - MIN)  # a last will carries the ts of when it was armed
@@ -175,6 +188,7 @@ def test_a_link_back_within_the_grace_period_changes_nothing(
     writer: BatchWriter, session: Session, database: Database
 ) -> None:
     # A broker restart: every agent's will, then its birth a few seconds later.
+    inventoried(writer, AGENT, "cam-1")
     write(writer, f.birth(AGENT, T0), f.camera_status(AGENT, "cam-1", "ok", T0))
     events_before = count(session, Event)
     writer.write([received(*f.wire(f.offline(AGENT, T0)), at=T0 + MIN)])
@@ -191,6 +205,7 @@ def test_a_link_back_within_the_grace_period_changes_nothing(
 def test_without_a_grace_period_a_lost_link_is_offline_at_once(database: Database, session: Session) -> None:
     directory = AgentDirectory.fixed(f.registry({AGENT: "16.71"}))
     writer = BatchWriter(database, directory, StoreSettings(offline_grace_s=0))
+    inventoried(writer, AGENT, "cam-1")
     write(writer, f.birth(AGENT, T0), f.camera_status(AGENT, "cam-1", "ok", T0))
     writer.write([received(*f.wire(f.offline(AGENT, T0)), at=T0 + MIN)])
     assert not session.get(Agent, AGENT).online  # type: ignore[union-attr]
@@ -244,6 +259,7 @@ def test_one_batch_of_website_reports_updates_each_site_once_with_its_newest_rep
 
 
 def test_thumbnails_keep_the_newest(writer: BatchWriter, session: Session) -> None:
+    inventoried(writer, AGENT, "cam-1")
     for minute in range(4):
         write(writer, f.thumbnail(AGENT, "cam-1", T0 + minute * MIN))
     kept = session.scalars(select(CameraThumbnail.captured_at).order_by(CameraThumbnail.captured_at)).all()
@@ -273,6 +289,129 @@ def test_host_metrics_keep_the_broker_refusals_and_older_agents_read_zero(writer
     assert write(writer, newer, (older_topic, json.dumps(body).encode())).stored == 2
     stored = session.scalars(select(HostMetric.outbox_rejected_total).order_by(HostMetric.ts)).all()
     assert stored == [7, 0]
+
+
+# --- agents cannot hurt each other (issue 15) ------------------------------------------------------
+
+
+def test_reports_about_cameras_no_inventory_listed_are_quarantined_and_create_nothing(
+    writer: BatchWriter, session: Session
+) -> None:
+    flood = [f.camera_status(AGENT, f"ghost-{i}", "ok") for i in range(50)] + [f.thumbnail(AGENT, "ghost-0")]
+    result = write(writer, *flood)
+    assert (result.stored, result.quarantined) == (0, 51)
+    assert count(session, Camera) == 0 and count(session, CameraCheck) == 0 and count(session, CameraThumbnail) == 0
+    rows = session.scalars(select(QuarantinedMessage)).all()
+    assert {q.category for q in rows} == {"unknown_camera"} and all(q.agent_name == AGENT for q in rows)
+    assert any("camera 'ghost-0' is in no inventory of agent 'agent-plg'" in q.reason for q in rows)
+    # Once the inventory lists it, the same camera's reports are stored; an inventory and a status in one batch too.
+    assert write(writer, f.inventory(AGENT, ["ghost-0"]), f.camera_status(AGENT, "ghost-0", "ok")).stored == 2
+
+
+def test_an_inventory_past_the_per_agent_camera_cap_is_quarantined_whole(database: Database, session: Session) -> None:
+    directory = AgentDirectory.fixed(f.registry({AGENT: "16.71"}))
+    writer = BatchWriter(database, directory, StoreSettings(max_cameras_per_agent=3))
+    assert write(writer, f.inventory(AGENT, ["a", "b"], T0)).stored == 1
+    # Two listed plus the two it lost (still in service until an operator retires them): four > 3.
+    result = write(writer, f.inventory(AGENT, ["c", "d"], T0 + MIN))
+    assert (result.stored, result.quarantined) == (0, 1)
+    assert sorted(session.scalars(select(Camera.camera_id))) == ["a", "b"]
+    refusal = session.scalars(select(QuarantinedMessage)).one()
+    assert refusal.category == "camera_cap"
+    assert "would give agent 'agent-plg' 4 cameras in service" in refusal.reason
+    assert "ingest.max_cameras_per_agent" in refusal.reason
+    assert write(writer, f.inventory(AGENT, ["a", "c"], T0 + 2 * MIN)).stored == 1  # 3 in service: allowed
+
+
+def test_a_report_stamped_ahead_within_the_allowance_counts_as_received_and_shadows_nothing(
+    writer: BatchWriter, session: Session
+) -> None:
+    inventoried(writer, AGENT, "cam-1")
+    arrival = T0 + dt.timedelta(hours=1)
+    ahead = f.camera_status(AGENT, "cam-1", "ok", arrival + dt.timedelta(seconds=100))  # inside the 120 s allowance
+    writer.write([received(*f.wire(ahead), at=arrival)])
+    camera = session.scalars(select(Camera)).one()
+    assert camera.last_check_at == arrival  # not in the future
+    # The real report sent 30 s later (stamped by a correct clock) is the camera's status, not history.
+    later = f.camera_status(AGENT, "cam-1", "offline", arrival + dt.timedelta(seconds=30))
+    writer.write([received(*f.wire(later), at=arrival + dt.timedelta(seconds=30))])
+    session.rollback()
+    camera = session.scalars(select(Camera)).one()
+    assert (camera.status, camera.last_check_at) == ("offline", arrival + dt.timedelta(seconds=30))
+
+
+def test_reports_too_far_ahead_are_quarantined_and_the_agent_is_flagged_until_its_clock_is_right(
+    writer: BatchWriter, session: Session
+) -> None:
+    inventoried(writer, AGENT, "cam-1")
+    arrival = T0 + dt.timedelta(hours=1)
+    skewed = f.camera_status(AGENT, "cam-1", "ok", arrival + dt.timedelta(minutes=50))
+    result = writer.write([received(*f.wire(skewed), at=arrival)])
+    assert result.quarantined == 1
+    refusal = session.scalars(select(QuarantinedMessage)).one()
+    assert refusal.category == "clock_ahead" and "0:50:00 ahead of central's clock" in refusal.reason
+    agent = session.get(Agent, AGENT)
+    assert agent is not None and agent.clock_ahead_s == 3000.0 and agent.clock_off_since is not None
+    right = f.camera_status(AGENT, "cam-1", "ok", arrival)
+    writer.write([received(*f.wire(right), at=arrival + dt.timedelta(seconds=1))])
+    session.rollback()
+    agent = session.get(Agent, AGENT)
+    assert agent is not None and agent.clock_ahead_s == 0.0 and agent.clock_off_since is None
+
+
+def test_one_agents_message_id_reused_by_another_does_not_drop_the_others_message(
+    writer: BatchWriter, session: Session
+) -> None:
+    inventoried(writer, AGENT, "cam-1")
+    inventoried(writer, OTHER, "cam-1")
+    mine = f.camera_status(AGENT, "cam-1", "ok")
+    copy = f.camera_status(OTHER, "cam-1", "offline").model_copy(update={"msg_id": mine.msg_id})
+    assert write(writer, mine).stored == 1
+    assert write(writer, copy).stored == 1  # another agent's message, not a redelivery
+    assert write(writer, mine, copy).duplicates == 2  # each agent's own redelivery is still dropped
+    statuses = dict(session.execute(select(Camera.agent_name, Camera.status)).all())
+    assert statuses == {AGENT: "ok", OTHER: "offline"}
+
+
+def test_an_integer_no_column_holds_is_quarantined_with_its_field_named(writer: BatchWriter, session: Session) -> None:
+    inventoried(writer, AGENT, "cam-1")
+    topic, payload = f.wire(f.camera_status(AGENT, "cam-1", "ok"))
+    body = json.loads(payload)
+    huge = json.dumps(body).replace(f'"seq": {body["seq"]}', '"seq": ' + "9" * 5000).encode()
+    big = json.dumps(body).replace(f'"seq": {body["seq"]}', '"seq": ' + "9" * 30).encode()
+    assert write(writer, (topic, huge), (topic, big)).quarantined == 2
+    reasons = sorted(session.scalars(select(QuarantinedMessage.reason)))
+    assert reasons == ["camera_status: field 'seq': integer out of range (5000 digits)",
+                       "field 'seq': integer out of range"]
+
+
+def test_reports_about_more_websites_than_an_agent_may_have_are_quarantined(database: Database, session: Session) -> None:
+    writer = BatchWriter(database, AgentDirectory.fixed(f.registry({AGENT: "16.71"})),
+                         StoreSettings(max_websites_per_agent=3))
+    result = write(writer, *[f.website_status(AGENT, f"site-{i}") for i in range(5)])
+    assert (result.stored, result.quarantined) == (3, 2)
+    assert count(session, Website) == 3
+    refusals = session.scalars(select(QuarantinedMessage)).all()
+    assert {q.category for q in refusals} == {"website_cap"}
+    assert all("ingest.max_websites_per_agent" in q.reason for q in refusals)
+    assert write(writer, f.website_status(AGENT, "site-0", ts=T0 + MIN)).stored == 1  # a known site still reports
+
+
+def test_the_public_feed_and_alerts_carry_reason_codes_never_an_address_or_an_agents_words(
+    writer: BatchWriter, session: Session, database: Database
+) -> None:
+    from central.alerts.config import CameraRules
+    from central.alerts.sources import camera_observations
+    from central.storage.models import PublicState
+
+    inventoried(writer, AGENT, "cam-1")  # the factory's camera sits at 10.0.0.10:80
+    leaky = f.camera_status(AGENT, "cam-1", "offline", message="ConnectError: 10.0.0.10:554 refused (admin@10.0.0.10)")
+    assert write(writer, leaky).stored == 1
+    payloads = b"".join(session.scalars(select(PublicState.payload)))
+    assert b'"reason":"unreachable"' in payloads and b'"status":"offline"' in payloads
+    assert b"10.0.0.10" not in payloads and b"ConnectError" not in payloads and b'"message"' not in payloads
+    [offline] = [o for o in camera_observations(session, CameraRules()) if o.rule == "camera_offline"]
+    assert offline.message == "alasan: unreachable"
 
 
 def test_a_maintenance_is_its_own_website_state(writer: BatchWriter, session: Session) -> None:

@@ -127,7 +127,8 @@ def test_an_unavailable_database_is_still_retried(
 
     monkeypatch.setattr(worker.writer, "write", down_once)
     with caplog.at_level(logging.ERROR, logger="central.ingest.worker"):
-        worker._write_and_ack(_batch(f.camera_status(AGENT_PALEMBANG, "cam-1", "ok")))
+        worker._write_and_ack(_batch(f.inventory(AGENT_PALEMBANG, ["cam-1"]),
+                                     f.camera_status(AGENT_PALEMBANG, "cam-1", "ok")))
     assert len(attempts) == 2
     assert _count(database, CameraCheck) == 1 and _count(database, QuarantinedMessage) == 0
     assert any("database unavailable (OperationalError" in r.getMessage() for r in caplog.records)
@@ -153,7 +154,8 @@ def test_a_failed_publish_after_the_ack_is_logged_and_retried_next_round(
     worker.on_batch = broken_callback
     worker.connected.set()
     with caplog.at_level(logging.ERROR, logger="central.ingest.worker"):
-        worker._write_and_ack(_batch(f.camera_status(AGENT_PALEMBANG, "cam-1", "offline")))  # must not raise
+        worker._write_and_ack(_batch(f.inventory(AGENT_PALEMBANG, ["cam-1"]),
+                                     f.camera_status(AGENT_PALEMBANG, "cam-1", "offline")))  # must not raise
     assert _count(database, Camera) == 1
     assert any("publishing public state failed" in r.getMessage() for r in caplog.records)
     assert any("on_batch" in r.getMessage() for r in caplog.records)

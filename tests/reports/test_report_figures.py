@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -222,6 +223,8 @@ def test_pdf_reads_in_indonesian(report: Report, tmp_path: Path) -> None:
     assert "Ketersediaan (%)" in text
     assert "99,69" in text  # Kota Palembang, with a decimal comma
     assert "Kabupaten Musi Banyuasin" in text
+    stamped = report.generated_at.astimezone(ZoneInfo(report.period.timezone))
+    assert f"{stamped:%Y-%m-%d %H:%M} WIB" in text and "UTC" not in text  # the report's zone, not UTC
 
 
 def test_uptime_counts_only_until_now() -> None:

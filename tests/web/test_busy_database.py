@@ -129,7 +129,7 @@ def _every_form(
         newest = session.scalar(select(SilenceRecord.id).order_by(SilenceRecord.id.desc()).limit(1))
     post(f"/alerts/silences/{newest}/end")
     name = f"hook-{round_no}"
-    post("/alerts/channels", name=name, kind="webhook", url="http://127.0.0.1:9/hook", min_severity="warning")
+    post("/alerts/channels", name=name, kind="webhook", url="https://hooks.example/hook", min_severity="warning")
     post(f"/alerts/channels/{name}/test")
     with database.session() as session:
         channel = session.scalars(select(AlertChannelConfig.id).where(AlertChannelConfig.name == name)).one()

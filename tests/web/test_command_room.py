@@ -64,7 +64,7 @@ def _critical_alert(database: Database, alert_id: str = "al-room-1") -> None:
     with database.session(write=True) as session:
         session.add(
             AlertRecord(
-                alert_id=alert_id, key=f"camera.offline:{alert_id}", rule="camera.offline", subject_kind="camera",
+                alert_id=alert_id, key=f"camera_offline:{alert_id}", rule="camera_offline", subject_kind="camera",
                 subject_id="agent-1671/cam-0003", subject_label="Jembatan Ampera 3", regency_code="16.71",
                 severity="critical", started_at=now - dt.timedelta(minutes=3), fired_at=now,
             )

@@ -22,7 +22,7 @@ from central.web.params import BoundedInt
 from tests.web.conftest import csrf_from, log_in, make_config
 from tests.web.seed import Seeded
 
-NUMBERS = ["0", "1", "-1", "2147483648", "9223372036854775807", "9223372036854775808", "-9223372036854775809",
+NUMBERS = ["0", "1", "-1", "²",  "2147483648", "9223372036854775807", "9223372036854775808", "-9223372036854775809",
            "99999999999999999999", "1e309", "NaN", "inf", "-0", "1.5", "١٢", "1" * 5000]  # fmt: skip
 DATES = ["0001-01", "9999-12", "2026-13", "0000-00", "2026-W53", "2026-W99", "2026-W00", "0001-01-01",
          "9999-12-31T23:59", "0001-01-01T00:00", "2026-02-30", "2026-01-01T25:00"]  # fmt: skip
@@ -70,10 +70,12 @@ def test_no_route_answers_extreme_values_with_a_server_error(
     for rule, method in routes:
         if method == "GET":
             _sweep(client, rule)
+        else:
+            _sweep_form(client, rule, token)
         _driver(client, token, rule, method)()
 
 
-SWEEP = ["99999999999999999999", "-9223372036854775809", "0001-01"]
+SWEEP = ["99999999999999999999", "-9223372036854775809", "0001-01", "1" * 5000]
 
 
 def _sweep(client: FlaskClient, rule: Rule) -> None:
@@ -106,12 +108,36 @@ def _driver(client: FlaskClient, token: str, rule: Rule, method: str) -> Callabl
         headers = {"Last-Event-ID": data.draw(VALUES)} if rule.endpoint == "live.events" else {}
         form = None
         if method == "POST":
-            form = data.draw(st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=6)) | {"csrf_token": token}
+            form = data.draw(st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=6)) | {
+                "csrf_token": token
+            }
             if rule.endpoint == "auth.login":
                 form |= {"username": "nobody", "password": "x"}
         response = client.open(built[1], method=method, query_string=query, data=form, headers=headers)
         response.get_data()
-        assert response.status_code < 500, (rule.endpoint, method, built[1], query, form, response.status_code)
+        assert response.status_code < 500, (
+            rule.endpoint,
+            method,
+            built[1],
+            query,
+            form,
+            response.status_code,
+        )
         response.close()
 
     return drive
+
+
+FORM_SWEEP = ["1" * 5000, "²", "0001-01-01T00:00", "99999999999999999999"]
+
+
+def _sweep_form(client: FlaskClient, rule: Rule, token: str) -> None:
+    """Each form field alone at each of the worst values."""
+    values = {arg: 1 if isinstance(rule._converters[arg], BoundedInt) else "16.71" for arg in rule.arguments}
+    built = rule.build(values, append_unknown=False)
+    assert built is not None
+    for name in FIELDS:
+        for value in FORM_SWEEP:
+            response = client.post(built[1], data={"csrf_token": token, name: value})
+            assert response.status_code < 500, (rule.endpoint, built[1], name, value)
+            response.close()

@@ -251,7 +251,7 @@ def test_the_wall_rings_for_an_unacknowledged_critical_alert_until_acknowledged(
     with web_database.session(write=True) as session:
         session.add(
             AlertRecord(
-                alert_id="al-wall-1", key="camera.offline:x", rule="camera.offline", subject_kind="camera",
+                alert_id="al-wall-1", key="camera_offline:x", rule="camera_offline", subject_kind="camera",
                 subject_id="agent-1671/cam-0001", subject_label="Jembatan Ampera 1", regency_code="16.71",
                 severity="critical", started_at=now - dt.timedelta(minutes=75), fired_at=now,
             )

@@ -86,3 +86,12 @@ def test_the_wall_of_a_regency_account_shows_its_regencies_only(app: Flask, web_
     province = app.test_client()
     log_in(province, "viewer")
     assert 'data-regency="16.71"' in province.get("/wall").text
+
+
+def test_province_pages_are_not_offered_to_a_regency_account(app: Flask, web_database: Database) -> None:
+    client = _scoped_client(app, web_database, ["16.06"])
+    assert 'href="/rollout"' not in client.get("/regencies/16.06").text
+    assert client.get("/rollout").status_code == 403
+    province = app.test_client()
+    log_in(province, "viewer")
+    assert 'href="/rollout"' in province.get("/regencies/16.06").text

@@ -71,6 +71,8 @@ GUARDED: dict[str, Role] = {
     "alerts.add_channel": ADMIN,
     "alerts.delete_channel": ADMIN,
     "alerts.test_channel": ADMIN,
+    "quarantine.index": ADMIN,
+    "api_quarantine.quarantine": ADMIN,
 }
 ONE_BELOW = {OPERATOR: "viewer", ADMIN: "operator"}
 
@@ -191,6 +193,8 @@ REGENCY_SCOPE: dict[str, str] = {
     "pages.camera_thumbnail": REFUSED,
     "pages.websites": FILTERED,
     "pages.rollout": REFUSED,  # the province's plan: province accounts
+    "quarantine.index": REFUSED,  # every agent's refusals: province accounts
+    "api_quarantine.quarantine": REFUSED,
     "wall.wall": FILTERED,
     "live.events": FILTERED,  # tests/web/test_regency_scope.py streams it
     "public.status": FILTERED,  # regency rollups for anyone when on, 404 when off
