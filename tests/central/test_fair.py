@@ -90,10 +90,11 @@ def test_batches_start_with_a_different_agent_each_time() -> None:
 
 FLOOD_INVENTORIES = 30
 FLOOD_CAMERAS = 3000
-# What the quiet regency's report may wait at most while the flood is written: the batch being written
-# when it arrives plus its own, each holding at most one inventory per agent. Generous for a loaded
-# 2-core test machine; the ordering assertion below is the exact one.
-QUIET_REPORT_BOUND_S = 10.0
+# The bound: the quiet regency's report waits for at most the batch being written when it arrives and
+# its own, each holding at most one inventory per agent; so at most 3 of the flood's inventories commit
+# before it (a third may be taken while the report is in flight). Asserted by commit order, not by time:
+# the seconds it takes depend on the machine (figures in docs/performance.md).
+MOST_FLOOD_INVENTORIES_BEFORE = 3
 
 
 @pytest.fixture
@@ -136,8 +137,7 @@ def test_thirty_inventories_of_three_thousand_cameras_do_not_hold_back_another_r
     before = _flood_inventories_before_the_quiet_report(database, quiet_name)
     print(f"quiet report stored after {waited:.2f} s with {before} of {FLOOD_INVENTORIES} flood inventories "
           f"before it; the flood took {flood_done:.1f} s")
-    assert before <= 3, before  # the batch being written, and the quiet report's own
-    assert waited < QUIET_REPORT_BOUND_S, waited
+    assert before <= MOST_FLOOD_INVENTORIES_BEFORE, before
     assert flood_done > waited
 
 

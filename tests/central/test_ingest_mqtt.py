@@ -358,6 +358,20 @@ def _notify_socket() -> tuple[socket.socket, Path]:
     return listener, path
 
 
+def _drain(listener: socket.socket) -> None:
+    """Read the watchdog pings queued so far: Linux queues 10 datagrams (net.unix.max_dgram_qlen), and a
+    notification sent to a full queue is dropped after sdnotify's 1 s timeout, STOPPING=1 included."""
+    listener.setblocking(False)
+    try:
+        while True:
+            listener.recv(4096)
+    except BlockingIOError:
+        pass
+    finally:
+        listener.setblocking(True)
+        listener.settimeout(60)
+
+
 def _next_state(listener: socket.socket, prefix: str) -> str:
     while True:
         state = listener.recv(4096).decode()
@@ -493,6 +507,7 @@ def test_supervised_workers_share_the_stream_and_notify_as_one_service(
             assert time.monotonic() < deadline, f"stored {count(database, CameraCheck)}/{total}"
             time.sleep(0.1)
     finally:
+        _drain(listener)
         process.terminate()
         code = process.wait(30)
     assert code == 0, log_path.read_text()
