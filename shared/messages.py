@@ -124,7 +124,8 @@ class HostMetrics(Envelope):
     uptime_s: float = Field(ge=0)
     net_bytes_sent: int = Field(ge=0)
     net_bytes_recv: int = Field(ge=0)
-    outbox_depth: int = Field(ge=0, description="Reports waiting for the broker's acknowledgement.")
+    outbox_depth: int = Field(ge=0, description="Reports in the outbox: not sent yet, or sent and not yet confirmed "
+                                                "stored by central.")
     outbox_bytes: int = Field(ge=0)
     outbox_dropped_total: int = Field(ge=0, description="Reports dropped because the outbox was full.")
     # Defaulted: agents released before this field keep validating.

@@ -25,6 +25,7 @@ from edge_agent.publisher import Publisher
 from shared.messages import CameraIdentity, CameraInventory, CameraState, CameraStatus, DiscoveryMethod
 
 CAMERAS = 5
+READY = "delivery agent running"
 
 
 async def run(config_path: Path, made_log: Path, interval_s: float) -> None:
@@ -35,6 +36,7 @@ async def run(config_path: Path, made_log: Path, interval_s: float) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, pause.set)
     await publisher.start()
+    print(READY, flush=True)  # the signal handlers are in place: the test may pause or stop us now
     name = config.agent.name
     index = 0
 

@@ -66,7 +66,7 @@ def english_in(html: str) -> list[str]:
 
 
 @pytest.fixture
-def firing_alert(web_database: Database) -> str:
+def firing_alert(web_database: Database, seeded: Seeded) -> str:
     import datetime as dt
 
     now = dt.datetime.now(dt.UTC)
@@ -77,6 +77,15 @@ def firing_alert(web_database: Database) -> str:
                 subject_id="agent-1671/cam-0001", subject_label="Jembatan Ampera 1", regency_code="16.71",
                 severity="critical", started_at=now - dt.timedelta(hours=4), fired_at=now,
                 message="offline: 127.20.0.4:44115 accepts TCP but drops HTTP requests",
+            )
+        )
+        # The camera's history: a status change as the ingest records it (English codes in the row).
+        from central.storage.models import Event
+
+        session.add(
+            Event(
+                ts=now, created_at=now, kind="camera_status", regency_code="16.71", camera_pk=seeded.first_camera_pk,
+                old_state="degraded", new_state="offline", reason="snapshot_timeout",
             )
         )
     return "al-id-1"
