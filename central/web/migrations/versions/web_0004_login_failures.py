@@ -1,7 +1,7 @@
 """Login throttle counts in the database, shared by every worker and instance (was each worker's memory).
 
-Revision ID: web_0003_login_failures
-Revises: web_0002_access
+Revision ID: web_0004_login_failures
+Revises: web_0003_live_sessions
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "web_0003_login_failures"
-down_revision = "web_0002_access"
+revision = "web_0004_login_failures"
+down_revision = "web_0003_live_sessions"
 branch_labels = None
 depends_on = None
 
