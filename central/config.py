@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -124,6 +124,20 @@ def _local_peers() -> list[IPv4Network | IPv6Network]:
     return [IPv4Network("127.0.0.1/32"), IPv6Network("::1/128")]
 
 
+class LiveViewConfig(Section):
+    """Live view (docs/live-view.md): the relay process, the leases it holds on agents, who may watch."""
+
+    socket: Path | None = Field(None, description="The relay's Unix socket; default <state_dir>/live-view.sock.")
+    lease_s: int = Field(15, ge=3, le=300, description="How long an agent streams without a renewal.")
+    start_timeout_s: float = Field(12.0, gt=0, description="No frame by then: the viewer is told why.")
+    max_s: float = Field(900.0, gt=0, description="A browser's live view ends after this long (it may ask again).")
+    min_role: Literal["viewer", "operator", "admin"] = Field(
+        "operator", description="The least role allowed to watch live (CCTV of public offices is sensitive).")
+
+    def socket_path(self, state_dir: Path) -> Path:
+        return self.socket or state_dir / "live-view.sock"
+
+
 class WebConfig(Section):
     secret_key: SecretStr = Field(
         SecretStr(""), description="Flask session key; generated into the state dir when empty."
@@ -184,6 +198,7 @@ class CentralConfig(Section):
     pki: PkiConfig = PkiConfig()
     ingest: IngestConfig = IngestConfig()
     web: WebConfig = WebConfig()
+    live_view: LiveViewConfig = LiveViewConfig()
     province: ProvinceConfig = ProvinceConfig()
     alerts: AlertsConfig = AlertsConfig()
     reports: ReportsConfig = ReportsConfig()

@@ -52,6 +52,8 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         errors,
         i18n,
         live,
+        live_audit,
+        live_view,
         ops,
         pages,
         params,
@@ -103,7 +105,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]
         app.wsgi_app, config.web.trusted_proxies, config.web.proxy_hops
     )
-    for blueprint in (pages.bp, editing.bp, live.bp, wall.bp, ops.bp, public.bp, v1.bp, alerts.bp, reports.bp,
-                      api_alerts.bp, quarantine.bp, api_quarantine.bp):
+    for blueprint in (pages.bp, editing.bp, live.bp, live_view.bp, live_audit.bp, wall.bp, ops.bp, public.bp, v1.bp,
+                      alerts.bp, reports.bp, api_alerts.bp, quarantine.bp, api_quarantine.bp):
         app.register_blueprint(blueprint)
     return app

@@ -174,6 +174,24 @@ def test_each_commit_is_confirmed_to_its_agent_with_redeliveries_and_quarantined
     assert count(database, CameraCheck) == 3 and count(database, QuarantinedMessage) == 1
 
 
+def test_statuses_for_cameras_no_inventory_listed_create_no_camera_and_no_public_topic(
+    running: RunningWorker, tls_broker: TlsBroker, database: Database
+) -> None:
+    """The attack: 2,000 statuses alone made 2,000 camera rows and retained public topics. Now: none."""
+    reader = tls_broker.connect(READER)
+    reader.subscribe_and_wait(topics.public_camera("+", AGENT_PALEMBANG, "+"))
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    total = 500
+    for i in range(total):
+        agent.publish(*f.wire(f.camera_status(AGENT_PALEMBANG, f"ghost-{i}", "ok", ts=utc_now())), qos=1)
+    agent.publish_and_wait(*f.wire(f.host_metrics(AGENT_PALEMBANG)))
+    running.wait_for(lambda: count(database, QuarantinedMessage) == total and count(database, IngestedMessage) >= 1)
+    assert count(database, Camera) == 0 and count(database, CameraCheck) == 0
+    with database.session() as session:
+        assert set(session.scalars(select(QuarantinedMessage.category))) == {"unknown_camera"}
+    reader.assert_no_message(timeout=2.0)  # no public camera topic came into being
+
+
 def test_revoked_agent_is_quarantined_before_the_broker_reloads(
     running: RunningWorker, tls_broker: TlsBroker, pki: Pki, database: Database
 ) -> None:

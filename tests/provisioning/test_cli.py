@@ -208,6 +208,7 @@ def test_registry_records_role_regency_serial_and_expiry(layout: Layout) -> None
         "central": "central",
         "central-commands": "central",
         "central-alerts": "central",
+        "central-live": "central",
     }
     assert registry.broker.hosts == ("scc.example.id", "10.0.0.5")
     assert registry.broker.port == 18883
@@ -247,7 +248,8 @@ def test_list_shows_every_certificate(layout: Layout, capsys: pytest.CaptureFixt
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "ROLE", "REGENCY", "SERIAL", "EXPIRES", "STATUS"]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
-    assert set(rows) == {"agent-plg", "bmkg", "broker", "central", "central-commands", "central-alerts"}
+    assert set(rows) == {"agent-plg", "bmkg", "broker", "central", "central-commands", "central-alerts",
+                         "central-live"}
     assert rows["agent-plg"][1:3] == ["agent", "16.71"]
     assert rows["agent-plg"][-1] == "valid"
     assert rows["bmkg"][-2] == "revoked"

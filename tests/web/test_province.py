@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
+from flask.testing import FlaskClient
 from sqlalchemy import insert
 
 from central.rollout import derive_stage
@@ -91,3 +93,8 @@ def test_websites_are_listed_worst_kept_first(web_database: Database, seeded: Se
         states = [w.state for w in session.scalars(websites_query())]
     order = ["down", "stale", "unknown", "fresh"]
     assert states == sorted(states, key=order.index) and states[0] == "down"
+
+
+def test_the_websites_page_says_how_long_a_site_has_been_down(viewer: FlaskClient) -> None:
+    html = viewer.get("/websites?state=down&lang=id").text
+    assert re.search(r'class="down-for n-offline">\d+ (mnt|jam|hari)', html)

@@ -60,6 +60,8 @@ GUARDED: dict[str, Role] = {
     "editing.camera_metadata": OPERATOR,
     "editing.camera_retire": OPERATOR,
     "editing.camera_check_now": OPERATOR,
+    "live_view.live_mjpeg": OPERATOR,  # [live_view] min_role, operator by default
+    "live_audit.live_sessions": ADMIN,
     "alerts.acknowledge": OPERATOR,
     "alerts.mute": OPERATOR,
     "alerts.add_silence": OPERATOR,
@@ -215,6 +217,8 @@ REGENCY_SCOPE: dict[str, str] = {
     "editing.camera_metadata": REFUSED,
     "editing.camera_retire": REFUSED,
     "editing.camera_check_now": REFUSED,
+    "live_view.live_mjpeg": REFUSED,
+    "live_audit.live_sessions": FILTERED,
     "alerts.acknowledge": REFUSED,
     "alerts.mute": REFUSED,
     "alerts.add_silence": REFUSED,
