@@ -56,11 +56,11 @@ sys.meta_path.insert(sys.meta_path.index(PathFinder) + 1, _Checkout)
 
 
 def start_serve(
-    config_path: Path, port: int, cwd: Path, env: dict[str, str] | None = None
+    config_path: Path, port: int, cwd: Path, env: dict[str, str] | None = None, workers: int = 1
 ) -> subprocess.Popen[bytes]:
-    """`scc-central serve` with one worker, once /healthz answers; stderr is kept for the failure message."""
+    """`scc-central serve`, once /healthz answers; stderr is kept for the failure message."""
     command = [sys.executable, "-m", "central.cli", "--config", str(config_path), "serve", "--bind",
-               f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "--no-access-log"]  # fmt: skip
+               f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4", "--no-access-log"]  # fmt: skip
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while True:
@@ -224,3 +224,21 @@ def test_a_stranger_behind_the_proxy_locks_nobody_out(served: tuple[int, str]) -
     assert statuses == [401, 401, 401, 429, 429]
     # ...and the right password from the operator's address still goes in.
     assert _login(port, "admin", PASSWORD, "198.51.100.20") == 302
+
+
+def test_workers_share_the_login_throttle(tmp_path: Path, web_database: Database, seeded: Seeded) -> None:
+    """Two gunicorn workers, each attempt on a new connection (either worker takes it): one count."""
+    port = _free_port()
+    process = start_serve(_config_file(tmp_path, web_database), port, cwd=tmp_path, workers=2)
+
+    def attempt(password: str) -> int:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            token = csrf_from(client.get("/login").text)
+            data = {"username": "operator", "password": password, "csrf_token": token}
+            return client.post("/login", data=data).status_code
+
+    try:
+        assert [attempt("guess") for _ in range(8)] == [401, 401, 401] + [429] * 5
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
