@@ -189,6 +189,8 @@ class _Handler(socketserver.BaseRequestHandler):
 
 class _Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 refused (EAGAIN) viewers when a wall of 20 tiles opened at once.
+    request_queue_size = 128
 
 
 def lease_id() -> str:
