@@ -106,6 +106,8 @@ class Stack:
         credentials = self.setup_central()
         say("starting central ingest")
         self.start_ingest()
+        say("starting the live-view relay")
+        self.start_live_relay()
         url = self.start_web()
         say(f"central web is up at {url}")
         say(
@@ -267,6 +269,11 @@ class Stack:
     def start_alerts(self) -> None:
         central: list[str | Path] = [BIN / "scc-central", "--config", self.central_config]
         child = self.supervisor.start("central-alerts", [*central, "alerts", "run"])
+        self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
+
+    def start_live_relay(self) -> None:
+        central: list[str | Path] = [BIN / "scc-central", "--config", self.central_config]
+        child = self.supervisor.start("central-live-relay", [*central, "live-relay"])
         self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
 
     def _choose_web_url(self) -> str:

@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 
 from central.config import CentralConfig
 from central.live_view import wire
-from shared import codec, topics
+from shared import codec, sdnotify, topics
 from shared.codec import Decoded
 from shared.messages import Command, CommandName, LiveFrame, LiveState, new_message_id, utc_now
 from shared.mqtt import LIVE_PURPOSE, connect_persistent, make_client, reason_is_success
@@ -218,7 +218,12 @@ def serve(config: CentralConfig, stop: threading.Event, ready: threading.Event |
     log.info("live-view relay listening on %s", path)
     if ready is not None:
         ready.set()
-    stop.wait()
+    sdnotify.notify_ready(f"relaying live views on {path}")
+    interval = sdnotify.watchdog_interval()
+    while not stop.wait(interval / 2 if interval else 3600):
+        if serving.is_alive() and renewer.is_alive():
+            sdnotify.notify_watchdog()  # a dead socket or renewal thread: systemd restarts the relay
+    sdnotify.notify_stopping("shutting down")
     server.shutdown()
     server.server_close()
     path.unlink(missing_ok=True)

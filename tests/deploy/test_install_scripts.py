@@ -93,7 +93,8 @@ def test_central_installs_into_prefix_and_reruns(prefix: Path) -> None:
     assert 'cert = "/etc/scc/pki/clients/central.crt"' in config  # run-time paths, not the prefix
     assert "port = 18883" in config
     units = prefix / "etc" / "systemd" / "system"
-    for unit in ("scc-central-web.service", "scc-central-ingest.service", "scc-central-alerts.service"):
+    for unit in ("scc-central-web.service", "scc-central-ingest.service", "scc-central-alerts.service",
+                 "scc-central-live.service"):
         assert (units / unit).read_text() == (REPO / "systemd" / unit).read_text()
     assert "-c /etc/scc/pki/broker/mosquitto.conf" in (units / "mosquitto.service.d" / "scc.conf").read_text()
     scc_central = prefix / "opt" / "scc" / "venv" / "bin" / "scc-central"

@@ -259,7 +259,7 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(pki: Pki, tls_broker: TlsBr
 
     config = central_config(pki, tls_broker, sqlite_url, batch_size=50)
     config_path = tmp_path / "central.toml"
-    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"}, exclude_none=True)))
     database = Database(sqlite_url)
     log_path = tmp_path / "ingest.log"
 
@@ -435,7 +435,7 @@ def test_two_ingest_processes_share_one_stream(
 
     config = central_config(pki, tls_broker, str(database.url.render_as_string(hide_password=False)), batch_size=100)
     config_path = tmp_path / "central.toml"
-    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"}, exclude_none=True)))
     workers = []
     for index in range(2):
         listener, path = _notify_socket()
@@ -499,7 +499,7 @@ def test_supervised_workers_share_the_stream_and_notify_as_one_service(
 
     config = central_config(pki, tls_broker, str(database.url.render_as_string(hide_password=False)), batch_size=100)
     config_path = tmp_path / "central.toml"
-    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"}, exclude_none=True)))
     listener, notify_path = _notify_socket()
     listener.settimeout(60)  # three interpreters start and import before READY
     log_path = tmp_path / "ingest.log"
@@ -547,7 +547,7 @@ def test_a_dead_worker_takes_the_supervisor_down_for_a_restart(
 
     config = central_config(pki, tls_broker, str(database.url.render_as_string(hide_password=False)))
     config_path = tmp_path / "central.toml"
-    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"}, exclude_none=True)))
     listener, notify_path = _notify_socket()
     listener.settimeout(60)
     log_path = tmp_path / "ingest.log"
@@ -574,7 +574,7 @@ def test_more_workers_than_certificates_is_a_clear_error_before_connecting(
 
     config = central_config(pki, tls_broker, sqlite_url)
     config_path = tmp_path / "central.toml"
-    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"})))
+    config_path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude={"web", "alerts"}, exclude_none=True)))
     result = subprocess.run(
         [sys.executable, "-m", "central.cli", "--config", str(config_path), "ingest", "--workers", "4"],
         capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[3],

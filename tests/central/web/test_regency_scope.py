@@ -9,6 +9,7 @@ import json
 from flask import Flask
 from flask.testing import FlaskClient
 
+from central.reports.render import CSV_TABLES
 from central.storage.db import Database
 from central.web.accounts import Role, add_token, add_user
 from tests.central.web.conftest import log_in
@@ -58,11 +59,16 @@ def test_exports_hold_only_the_accounts_regencies(app: Flask, web_database: Data
 
     client = _scoped_client(app, web_database, ["16.06"])
     slug = utc_now().strftime("%Y-%m")
-    for table in ("regency", "camera"):
+    for table in CSV_TABLES:  # every report table downloaded, each with the regency code first
         response = client.get(f"/reports/{slug}.csv?table={table}")
         rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))[1:]
         codes = {row[0] for row in rows} - {"16"}  # the total row
         assert codes == {"16.06"}, (table, codes)
+    page = client.get(f"/reports/?period={slug}").text  # and the report on screen
+    assert "Musi Banyuasin" in page and "Palembang" not in page
+    province = app.test_client()
+    log_in(province, "viewer")
+    assert "Palembang" in province.get(f"/reports/?period={slug}").text
 
 
 def test_a_regency_operator_commands_only_its_agents(
