@@ -7,6 +7,7 @@ The attack from the issue: behind the documented nginx on 127.0.0.1, five wrong 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 
 from flask import Flask
@@ -140,3 +141,25 @@ def test_the_table_stays_bounded_under_a_spray(database: Database) -> None:
         )
         session.commit()
         assert session.scalar(select(func.count()).select_from(LoginFailure)) == 1
+
+
+def test_failures_counted_at_once_by_many_workers_all_count(database: Database) -> None:
+    """Workers failing the same pair at the same moment: the upsert counts every one (none lost)."""
+    throttle = LoginThrottle()
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        with _session(database) as session:
+            barrier.wait()
+            for _ in range(5):
+                throttle.fail(session, "203.0.113.9", "admin")
+                session.commit()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    with _session(database) as session:
+        (row,) = session.scalars(select(LoginFailure)).all()
+        assert row.failures == 40
