@@ -8,7 +8,7 @@ NPM_DIR := .cache/npm
 SYSTEM_PYTHON ?= /usr/bin/python3
 APT_PACKAGES := python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	gstreamer1.0-plugins-ugly mosquitto mosquitto-clients chromium iproute2 wrk poppler-utils systemd shellcheck
+	gstreamer1.0-plugins-ugly mosquitto mosquitto-clients chromium iproute2 wrk poppler-utils systemd shellcheck nginx-light
 APT_STAMP := .cache/apt.stamp
 
 .PHONY: all deps test lint bench soak demo demo-check clean

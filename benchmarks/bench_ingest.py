@@ -42,7 +42,7 @@ from benchmarks.report import write_section
 from central.ingest.reader import read_varint
 from central.storage.db import Database, normalize_url
 from central.storage.migrate import upgrade
-from central.storage.models import CameraCheck, IngestedMessage
+from central.storage.models import Camera, CameraCheck, IngestedMessage
 from provisioning import operations
 from shared import topics
 from shared.mqtt import (
@@ -348,7 +348,7 @@ def _run(root: Path, db_url: str, total: int, cameras: int, workers: int, childr
     children.append(counter)
     assert counter.stdout is not None
     assert counter.stdout.readline().strip() == "ready"
-    _wait_for_ingest(broker, pki, database, root)
+    _wait_for_ingest(broker, pki, database, root, cameras)
     publishers = []
     for agent, stream in zip(AGENTS, _build_streams(root, total, cameras), strict=True):
         publisher = subprocess.Popen([*me, "--publish-stream", str(stream), *_tls_args(broker, pki, agent)],
@@ -389,24 +389,30 @@ def _run(root: Path, db_url: str, total: int, cameras: int, workers: int, childr
     }
 
 
-def _wait_for_ingest(broker: TlsBroker, pki: Pki, database: Database, root: Path) -> None:
-    """Until the ingest has subscribed: a probe inventory must be stored."""
-    probe = make_client(TlsFiles(pki.ca_cert, pki.cert(AGENT_PALEMBANG), pki.key(AGENT_PALEMBANG)))
-    probe.connect(broker.host, broker.port)
-    probe.loop_start()
+def _wait_for_ingest(broker: TlsBroker, pki: Pki, database: Database, root: Path, cameras: int) -> None:
+    """Until the ingest has subscribed: each agent's inventory (only an inventory makes cameras) is stored."""
+    names = [f"cam-{index}" for index in range(cameras)]
+    probes = []
+    for agent in AGENTS:
+        probe = make_client(TlsFiles(pki.ca_cert, pki.cert(agent), pki.key(agent)))
+        probe.connect(broker.host, broker.port)
+        probe.loop_start()
+        probes.append((agent, probe))
     deadline = time.monotonic() + 30
     try:
         while True:
-            probe.publish(*factories.wire(factories.inventory(AGENT_PALEMBANG, ["probe"])), qos=1).wait_for_publish(10)
+            for agent, probe in probes:
+                probe.publish(*factories.wire(factories.inventory(agent, names)), qos=1).wait_for_publish(10)
             with database.session() as session:
-                if session.scalar(sql_select(func.count()).select_from(IngestedMessage)):
+                if session.scalar(sql_select(func.count()).select_from(Camera)) == cameras * len(AGENTS):
                     return
             if time.monotonic() > deadline:
                 raise RuntimeError((root / "ingest.log").read_text())
             time.sleep(0.2)
     finally:
-        probe.disconnect()
-        probe.loop_stop()
+        for _agent, probe in probes:
+            probe.disconnect()
+            probe.loop_stop()
 
 
 def _wait_stored(database: Database, target: int, timeout_s: float = 600) -> tuple[int, float]:

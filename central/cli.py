@@ -11,13 +11,14 @@ from pathlib import Path
 from central.alerts import cli as alerts_cli
 from central.config import DEFAULT_CONFIG_PATH, CentralConfig, ConfigError, load_config
 from central.ingest import cli as ingest_cli
+from central.live_view import cli as live_view_cli
 from central.reports import cli as reports_cli
 from central.storage import cli as storage_cli
 from central.web import cli as web_cli
 
 # Each CLI tree exposes ``register(subparsers)`` adding its subcommands; a subcommand's handler
 # takes (config, args) and returns an exit code. Listed here so the command tree is in one place.
-COMMAND_TREES = (storage_cli, ingest_cli, web_cli, alerts_cli, reports_cli)
+COMMAND_TREES = (storage_cli, ingest_cli, web_cli, alerts_cli, reports_cli, live_view_cli)
 
 Handler = Callable[[CentralConfig, argparse.Namespace], int]
 

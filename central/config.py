@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -99,7 +99,21 @@ class IngestConfig(Section):
         description="A camera or website without a report this long becomes 'unknown' (no_report).",
     )
     max_clock_skew_s: int = Field(
-        3600, ge=0, description="Reports stamped further than this in the future are quarantined."
+        120,
+        ge=0,
+        description="Reports stamped further than this ahead of their receipt are quarantined (clock_ahead); "
+        "those within it count as received when they arrived.",
+    )
+    clock_flag_s: int = Field(
+        30, ge=1, description="An agent stamping its reports further ahead than this is flagged and alerted."
+    )
+    max_cameras_per_agent: int = Field(
+        2000,
+        ge=1,
+        description="Most cameras one agent may have in service; an inventory past it is quarantined (camera_cap).",
+    )
+    max_websites_per_agent: int = Field(
+        500, ge=1, description="Most websites one agent may report; reports of more are quarantined (website_cap)."
     )
     maintenance_interval_s: float = Field(
         60.0, gt=0, description="How often a worker updates the daily rollups, marks silent devices, prunes."
@@ -108,6 +122,20 @@ class IngestConfig(Section):
 
 def _local_peers() -> list[IPv4Network | IPv6Network]:
     return [IPv4Network("127.0.0.1/32"), IPv6Network("::1/128")]
+
+
+class LiveViewConfig(Section):
+    """Live view (docs/live-view.md): the relay process, the leases it holds on agents, who may watch."""
+
+    socket: Path | None = Field(None, description="The relay's Unix socket; default <state_dir>/live-view.sock.")
+    lease_s: int = Field(15, ge=3, le=300, description="How long an agent streams without a renewal.")
+    start_timeout_s: float = Field(12.0, gt=0, description="No frame by then: the viewer is told why.")
+    max_s: float = Field(900.0, gt=0, description="A browser's live view ends after this long (it may ask again).")
+    min_role: Literal["viewer", "operator", "admin"] = Field(
+        "operator", description="The least role allowed to watch live (CCTV of public offices is sensitive).")
+
+    def socket_path(self, state_dir: Path) -> Path:
+        return self.socket or state_dir / "live-view.sock"
 
 
 class WebConfig(Section):
@@ -170,6 +198,7 @@ class CentralConfig(Section):
     pki: PkiConfig = PkiConfig()
     ingest: IngestConfig = IngestConfig()
     web: WebConfig = WebConfig()
+    live_view: LiveViewConfig = LiveViewConfig()
     province: ProvinceConfig = ProvinceConfig()
     alerts: AlertsConfig = AlertsConfig()
     reports: ReportsConfig = ReportsConfig()

@@ -106,6 +106,8 @@ class Stack:
         credentials = self.setup_central()
         say("starting central ingest")
         self.start_ingest()
+        say("starting the live-view relay")
+        self.start_live_relay()
         url = self.start_web()
         say(f"central web is up at {url}")
         say(
@@ -174,6 +176,10 @@ class Stack:
                  "--port", str(self.broker_port), "--persistence-dir", persistence],
                 "scc-provision init",
             )  # fmt: skip
+        else:  # a demo state from an older release: this release's certificates and broker settings
+            _run([provision, "central", "--dir", self.pki], "scc-provision central")
+            _run([provision, "broker-config", "--dir", self.pki, "--persistence-dir", persistence],
+                 "scc-provision broker-config")
         issued = {
             cert["name"]
             for cert in json.loads(_run([provision, "list", "--dir", self.pki, "--json"], "list"))
@@ -263,6 +269,11 @@ class Stack:
     def start_alerts(self) -> None:
         central: list[str | Path] = [BIN / "scc-central", "--config", self.central_config]
         child = self.supervisor.start("central-alerts", [*central, "alerts", "run"])
+        self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
+
+    def start_live_relay(self) -> None:
+        central: list[str | Path] = [BIN / "scc-central", "--config", self.central_config]
+        child = self.supervisor.start("central-live-relay", [*central, "live-relay"])
         self.supervisor.wait_until(child, lambda: True, "start", timeout=1)
 
     def _choose_web_url(self) -> str:

@@ -16,6 +16,7 @@ from edge_agent.config import AgentConfig
 from edge_agent.decodes import DecodeRotation
 from edge_agent.discovery import discover
 from edge_agent.inventory import Inventory
+from edge_agent.live_view import LiveView
 from edge_agent.onvif_replies import DeviceInfo
 from edge_agent.outbox import Outbox, OutboxUnavailable, ReportTooLarge
 from edge_agent.publisher import Publisher
@@ -23,7 +24,7 @@ from edge_agent.remote_commands import CommandHandler
 from edge_agent.scheduler import CameraChecker, CycleResult, Scheduler, close_resources, make_resources
 from edge_agent.scrub import scrub
 from shared import sdnotify
-from shared.messages import Message
+from shared.messages import Command, Message
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,14 @@ class Agent:
         self.inventory = Inventory(config)
         self.scheduler = Scheduler(config, self.checker, self._report_cycle)
         self.decodes = DecodeRotation(self.checker, lambda: self.scheduler.targets)
-        self.commands = CommandHandler(self.name, self.scheduler, self.rediscover, self._add)
-        self.publisher = Publisher(config, self.outbox, on_command=self.commands,
+        self.publisher = Publisher(config, self.outbox, on_command=self._command,
                                    cameras_configured=lambda: len(self.scheduler.targets),
                                    websites_configured=lambda: len(config.websites))
+        self._reasons: dict[str, str] = {}  # camera id -> the latest cycle's reason, for live view failures
+        self.live = LiveView(self.name, config.live, self._live_camera, lambda camera_id: self._reasons.get(camera_id, ""),
+                             self.publisher.publish_live, int(config.timeouts.rtsp_open_s * 1000),
+                             int(config.timeouts.rtsp_read_s * 1000))
+        self.commands = CommandHandler(self.name, self.scheduler, self.rediscover, self._add, self.live.handle)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._progress = (0, time.monotonic())  # (cycles_done, when it last changed)
@@ -65,8 +70,19 @@ class Agent:
             return  # the outbox logged it (a full disk once, not per report) and counted it
         self.publisher.wake()
 
+    async def _command(self, command: Command) -> None:
+        await self.commands(command)
+
+    def _live_camera(self, camera_id: str) -> tuple[Any, Any] | None:
+        target = self.scheduler.targets.get(camera_id)
+        return None if target is None else (target, self.checker.runtimes.get(camera_id))
+
+    async def _expire_live(self) -> None:
+        self.live.expire()
+
     def _report_cycle(self, result: CycleResult) -> None:
         camera_id = result.target.camera_id
+        self._reasons[camera_id] = result.decision.reason
         self._add(result.status_builder(self.name), key=f"status/{camera_id}")
         device = self._device(camera_id)
         if device is not None and self._identities.get(camera_id) != (device.serial, device.mac):
@@ -221,6 +237,7 @@ class Agent:
             self._spawn(self._websites, "websites")
             self._spawn(self.decodes.run, "rtsp-decodes")
             self._spawn(self._watchdog, "watchdog")
+            self._spawn(lambda: self._every(1.0, self._expire_live, "live view leases"), "live-view")
             sdnotify.notify_ready(f"checking {count} cameras")
             await stop.wait()
         finally:
@@ -236,6 +253,7 @@ class Agent:
                         # Already logged by _ended if it ended before the stop; shutdown goes on.
                         log.debug("%s ended with an error", task.get_name(), exc_info=True)
             await self.scheduler.stop()
+            await asyncio.get_running_loop().run_in_executor(None, self.live.stop_all)
             await self.publisher.stop()
             await self.checker.close()
             await close_resources(self.resources)

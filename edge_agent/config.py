@@ -146,6 +146,18 @@ class ThresholdSection(Section):
     fps_ratio: float = Field(0.5, gt=0, le=1, description="Measured/profile fps below this: low fps.")
 
 
+class LiveSection(Section):
+    """Live view on demand (docs/live-view.md): what one agent's link gives to live frames."""
+
+    enabled: bool = True
+    max_kbps: int = Field(2000, ge=64, description="Budget for all live streams together, kilobits per second.")
+    max_fps: float = Field(5.0, gt=0, le=25, description="Most frames per second one stream sends.")
+    max_width: int = Field(640, ge=160, le=1920, description="Frames wider than this are scaled down.")
+    jpeg_quality: int = Field(70, ge=30, le=95, description="Starting JPEG quality; lowered when the budget binds.")
+    max_streams: int = Field(4, ge=1, le=32, description="Cameras streamed at once; more are refused (busy).")
+    max_duration_s: float = Field(900.0, gt=0, description="A stream ends after this long even if watched.")
+
+
 class DiscoverySection(Section):
     enabled: bool = True
     interfaces: list[str] = Field(default_factory=list, description="Multicast probe on these; empty: all.")
@@ -208,6 +220,7 @@ class AgentConfig(Section):
     schedule: ScheduleSection = ScheduleSection()
     timeouts: TimeoutSection = TimeoutSection()
     thresholds: ThresholdSection = ThresholdSection()
+    live: LiveSection = LiveSection()
     discovery: DiscoverySection = DiscoverySection()
     networks: list[NetworkSection] = Field(default_factory=list)
     cameras: list[CameraSection] = Field(default_factory=list)

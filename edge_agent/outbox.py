@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent REAL  -- when the broker accepted it (awaiting central's confirmation); NULL: waiting to be sent
 );
 CREATE INDEX IF NOT EXISTS outbox_droppable ON outbox (latest, seq);
+-- The age bound is checked on every add: without this, each add scanned the whole backlog.
+CREATE INDEX IF NOT EXISTS outbox_age ON outbox (latest, created);
 CREATE INDEX IF NOT EXISTS outbox_key ON outbox (key) WHERE key IS NOT NULL;
 """
 # Created after the upgrade below: an outbox written by an older agent has no ``sent`` column yet.

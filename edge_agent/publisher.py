@@ -333,6 +333,17 @@ class Publisher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def publish_live(self, topic: str, payload: bytes) -> bool:
+        """A live frame, QoS 0, not retained, not through the outbox; False (dropped) while disconnected.
+
+        Called from live-view threads: paho's publish is thread-safe, and a QoS 0 publish never enters
+        ``_inflight`` (its on_publish finds no entry and returns).
+        """
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=0, retain=False)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
     async def _pump(self) -> None:
         while True:
             await self._wake.wait()

@@ -1,4 +1,8 @@
-"""Commands from central (check_now, rediscover, thumbnail_now), each answered with a CommandResult."""
+"""Commands from central (check_now, rediscover, thumbnail_now), each answered with a CommandResult.
+
+live_start and live_stop go to the live view (edge_agent.live_view) and are not answered here: they
+are leases renewed every few seconds, and the live topic itself says how the stream goes.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,22 @@ log = logging.getLogger(__name__)
 
 Rediscover = Callable[[], Awaitable[int]]
 Answer = Callable[[Callable[[int, str], CommandResult]], None]
+Live = Callable[[Command], None]
+LIVE_COMMANDS = frozenset({CommandName.LIVE_START, CommandName.LIVE_STOP})
 
 
 class CommandHandler:
-    def __init__(self, agent: str, scheduler: Scheduler, rediscover: Rediscover, answer: Answer) -> None:
+    def __init__(self, agent: str, scheduler: Scheduler, rediscover: Rediscover, answer: Answer, live: Live) -> None:
         self.agent = agent
         self.scheduler = scheduler
         self.rediscover = rediscover
         self.answer = answer
+        self.live = live
 
     async def __call__(self, command: Command) -> None:
+        if command.name in LIVE_COMMANDS:
+            self.live(command)
+            return
         log.info("command %s (%s) for %s from %s", command.name.value, command.command_id,
                  command.camera_id or "all cameras", command.requested_by or "central")
         details: dict[str, DetailValue] = {}

@@ -32,7 +32,8 @@ MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + PACKET_OVERHEAD_BYTES
 # side are the edge agents' store-and-forward job, not the broker's memory.
 MAX_QUEUED_MESSAGES = 1_000_000
 # Queued payloads live in the broker's RAM; a status report is ~0.5 KiB, so a full queue of them is ~0.5 GiB.
-# The byte cap stops a flood of thumbnails (up to MAX_PAYLOAD_BYTES each) from exhausting memory first.
+# The byte cap (per client, like the message cap) stops a flood of thumbnails (up to MAX_PAYLOAD_BYTES each)
+# from exhausting memory first; MEMORY_LIMIT_BYTES below caps the sum over all clients.
 MAX_QUEUED_BYTES = 1024 * 1024 * 1024
 # In-flight window for QoS 1/2. Mosquitto 2.0 uses it (a) as the outgoing window of MQTT v3.x clients and
 # (b) as the Receive Maximum its CONNACK announces to v5 clients, i.e. how many of their own publishes may be
@@ -134,6 +135,7 @@ def _agent_write_topics() -> list[str]:
         topics.camera_thumbnail(agent, "+"),
         topics.website_status(agent, "+"),
         topics.command_result(agent),
+        topics.live_frames(agent, "+"),
     ]
 
 
@@ -164,7 +166,10 @@ def render_acl(certificates: Iterable[IssuedCert]) -> str:
                 f"user {cert.name}",
                 # The agent patterns match central's CN too: deny the subtree they would open to it.
                 f"topic deny {topics.agent_prefix(cert.name)}/#",
+                f"topic deny {topics.live_frames(cert.name, '#')}",
                 f"topic read {topics.ALL_AGENT_TOPICS}",
+                # The web processes of open live views read the frames of the cameras being watched.
+                f"topic read {topics.LIVE}/#",
                 f"topic write {topics.command_subscription('+')}",
                 f"topic write {topics.confirmations('+')}",
                 f"topic write {topics.ALL_PUBLIC_TOPICS}",
@@ -176,6 +181,7 @@ def render_acl(certificates: Iterable[IssuedCert]) -> str:
                 "# Third-party reader: the public tree only.",
                 f"user {cert.name}",
                 f"topic deny {topics.ALL_AGENT_TOPICS}",
+                f"topic deny {topics.LIVE}/#",
                 f"topic read {topics.ALL_PUBLIC_TOPICS}",
                 "",
             ]

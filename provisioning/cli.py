@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     central.add_argument("--ingest-workers", type=int, default=1, metavar="N",
                          help="how many ingest workers will run ('scc-central ingest --workers N'; default 1)")
 
+    config = with_dir("broker-config", "regenerate mosquitto.conf (after an upgrade); restart the broker after")
+    config.add_argument("--persistence-dir", type=Path, help="as given to init (default DIR/broker/persistence)")
+    config.add_argument("--log-file", type=Path, help="as given to init (default: stderr, i.e. the journal)")
+
     agent = with_dir("agent", "issue an edge agent's certificate and enrollment bundle")
     agent.add_argument("--regency", required=True, help="the regency's Kemendagri code, e.g. 16.71")
     agent.add_argument("--name", required=True, help="the agent's name: its certificate CN and topic id")
@@ -126,6 +130,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(RELOAD_HINT)
         else:
             print(f"central's certificates for {args.ingest_workers} ingest worker(s) are all issued")
+    elif args.command == "broker-config":
+        path = operations.rewrite_broker_config(directory, args.persistence_dir, args.log_file)
+        print(f"wrote {path}; restart the broker (systemctl restart mosquitto): a reload does not apply "
+              "every setting")
     elif args.command == "agent":
         _print_issue(operations.issue_client(directory, Role.AGENT, args.name, args.regency))
         print("no broker reload needed: the ACL's agent patterns already cover a new agent")

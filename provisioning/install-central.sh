@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install SCC central on a fresh Debian box: the CA and broker (Debian's mosquitto on the configuration
-# 'scc-provision init' generates), the database, and the web, ingest and alerts services.
+# 'scc-provision init' generates), the database, and the web, ingest, alerts and live-view relay services.
 #
 #   sudo provisioning/install-central.sh --broker-host scc.sumselprov.go.id 203.0.113.10
 #
@@ -31,7 +31,7 @@ Usage: $0 [OPTIONS] --broker-host NAME [NAME...]
 
 Install SCC central under /opt/scc with its configuration in /etc/scc: create the CA and broker
 configuration (scc-provision init) into /etc/scc/pki, run mosquitto on it, write central.toml,
-migrate the database and start scc-central-web, scc-central-ingest and scc-central-alerts.
+migrate the database and start scc-central-web, scc-central-ingest, scc-central-alerts and scc-central-live.
 
 Options:
   --broker-host NAME...  DNS names / IP addresses the agents use to reach the broker (first one goes
@@ -93,7 +93,7 @@ readonly STATE_DIR="$PREFIX/var/lib/scc"
 readonly MOSQUITTO_DIR="$PREFIX/var/lib/mosquitto"
 readonly UNIT_DIR="$PREFIX/etc/systemd/system"
 readonly CONFIG="$ETC_DIR/central.toml"
-readonly UNITS=(scc-central-ingest.service scc-central-web.service scc-central-alerts.service)
+readonly UNITS=(scc-central-ingest.service scc-central-web.service scc-central-alerts.service scc-central-live.service)
 
 step_packages() {
     local missing=()
@@ -118,8 +118,10 @@ step_pki() {
     chmod 0755 "$ETC_DIR"
     if [[ -f "$PKI_DIR/registry.json" ]]; then
         say "keeping the existing CA in $PKI_DIR (revoke and reissue with scc-provision; see docs/operations.md)"
-        # An upgrade from a release where central had one certificate: issue the others it now needs.
+        # An upgrade: issue the certificates central now needs (one per connection) and regenerate the
+        # broker configuration for this release's settings; step_start restarts the broker on it.
         "$VENV/bin/scc-provision" central --dir "$PKI_DIR"
+        "$VENV/bin/scc-provision" broker-config --dir "$PKI_DIR" --persistence-dir "$MOSQUITTO_DIR"
         return 0
     fi
     ((${#BROKER_HOSTS[@]})) || die "no CA yet: give --broker-host NAME... (the names agents use for the broker)"

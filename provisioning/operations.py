@@ -34,7 +34,7 @@ from provisioning.registry import (
     load_registry,
     save_registry,
 )
-from shared.mqtt import ALERTS_PURPOSE, COMMANDS_PURPOSE, identity_name, ingest_worker_purpose
+from shared.mqtt import ALERTS_PURPOSE, COMMANDS_PURPOSE, LIVE_PURPOSE, identity_name, ingest_worker_purpose
 from shared.regencies import UnknownRegencyError, get_regency
 from shared.topics import check_identifier
 
@@ -136,6 +136,14 @@ def write_broker_config(layout: Layout, settings: BrokerSettings, path: Path | N
     return target
 
 
+def rewrite_broker_config(directory: Path, persistence_dir: Path | None = None, log_file: Path | None = None) -> Path:
+    """Regenerate mosquitto.conf for the registry's port: an upgrade brings new broker settings this way."""
+    layout = Layout(directory.resolve())
+    with _locked(layout):
+        registry = load_registry(layout.root)
+        return write_broker_config(layout, BrokerSettings(registry.broker.port, persistence_dir, log_file))
+
+
 def init(
     directory: Path,
     hosts: Sequence[str],
@@ -190,7 +198,7 @@ def central_names(ingest_workers: int) -> list[str]:
     of central share a session (see shared/mqtt.py)."""
     if ingest_workers < 1:
         raise ProvisioningError(f"--ingest-workers {ingest_workers}: at least 1")
-    purposes = [COMMANDS_PURPOSE, ALERTS_PURPOSE] + [ingest_worker_purpose(k) for k in range(1, ingest_workers)]
+    purposes = [COMMANDS_PURPOSE, ALERTS_PURPOSE, LIVE_PURPOSE] + [ingest_worker_purpose(k) for k in range(1, ingest_workers)]
     return [CENTRAL_NAME] + [identity_name(CENTRAL_NAME, purpose) for purpose in purposes]
 
 

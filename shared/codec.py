@@ -5,6 +5,10 @@ The JPEG travels as raw bytes because base64 inside JSON would add a third to ev
 thumbnail on the regencies' thin links; the header is a normal, schema-validated CameraThumbnail,
 so a reader validates it with the same models and checks the JPEG against its size and sha256.
 MQTT v5 user properties could carry the header too, but bridges and v3 readers drop them.
+
+Live frames use the same framing (header: a LiveFrame); a ``frame`` is checked against its size and the
+JPEG magic only: it is shown once and dropped, never stored, and hashing 5 frames a second on the
+agent's small CPU would buy nothing TLS does not already guarantee.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from shared.messages import (
     Command,
     CommandResult,
     HostMetrics,
+    LiveFrame,
+    LiveState,
     Message,
     PublicCameraStatus,
     PublicWebsiteStatus,
@@ -56,6 +62,7 @@ CHANNEL_MODELS: dict[Channel, tuple[type[Strict], ...]] = {
     Channel.COMMAND: (Command,),
     Channel.COMMAND_RESULT: (CommandResult,),
     Channel.CONFIRMATION: (ReportsStored,),
+    Channel.LIVE_FRAME: (LiveFrame,),
     Channel.PUBLIC_REGENCY: (RegencySummary,),
     Channel.PUBLIC_CAMERA: (PublicCameraStatus,),
     Channel.PUBLIC_WEBSITE: (PublicWebsiteStatus,),
@@ -103,14 +110,26 @@ class DecodeError:
         return f"{self.topic}: {self.reason}"
 
 
+# Channels whose payload is ``4-byte header length | JSON header | JPEG`` rather than JSON alone.
+BINARY_CHANNELS = frozenset({Channel.CAMERA_THUMBNAIL, Channel.LIVE_FRAME})
+
+
 def encode(message: Message) -> bytes:
-    """JSON payload for any message except a thumbnail (use encode_thumbnail)."""
-    if isinstance(message, CameraThumbnail):
-        raise TypeError("a thumbnail needs its JPEG: use encode_thumbnail(meta, jpeg)")
+    """JSON payload for any message except a thumbnail or live frame (use encode_thumbnail / encode_live)."""
+    if isinstance(message, CameraThumbnail | LiveFrame):
+        raise TypeError("a binary-framed message needs its JPEG: use encode_thumbnail or encode_live")
     return message.model_dump_json(exclude_none=False).encode()
 
 
 def encode_thumbnail(meta: CameraThumbnail, jpeg: bytes) -> bytes:
+    header = meta.model_dump_json().encode()
+    return _HEADER_LENGTH.pack(len(header)) + header + jpeg
+
+
+def encode_live(meta: LiveFrame, jpeg: bytes = b"") -> bytes:
+    """A live frame's payload; ``jpeg`` must be ``meta.size_bytes`` long (empty unless state is frame)."""
+    if len(jpeg) != meta.size_bytes:
+        raise ValueError(f"live frame header says {meta.size_bytes} bytes, the JPEG is {len(jpeg)}")
     header = meta.model_dump_json().encode()
     return _HEADER_LENGTH.pack(len(header)) + header + jpeg
 
@@ -152,6 +171,8 @@ def topic_for(message: Message) -> str:
             return topics.command(message.agent, message.name.value)
         case CommandResult():
             return topics.command_result(message.agent)
+        case LiveFrame():
+            return topics.live_frames(message.agent, message.camera_id)
         case ReportsStored():
             return topics.confirmations(message.agent)
         case PublicCameraStatus():
@@ -194,8 +215,8 @@ def _decode(topic: str, payload: bytes) -> Decoded:
 
     jpeg: bytes | None = None
     document = payload
-    if info.channel is Channel.CAMERA_THUMBNAIL:
-        document, jpeg = _split_thumbnail(payload)
+    if info.channel in BINARY_CHANNELS:
+        document, jpeg = _split_binary(payload)
 
     try:
         message = _CHANNEL_ADAPTERS[info.channel].validate_json(document, strict=True)
@@ -212,25 +233,60 @@ def _explain_refusal(info: TopicInfo, document: bytes) -> NoReturn:
     data = _parse_json(document)
     model = _model_for(info, data)
     try:
+        huge = _first_huge_integer(data)
+    except RecursionError:
+        raise _Refused("payload is not JSON we read: nested too deeply") from None
+    if huge is not None:
+        where, digits = huge
+        raise _Refused(f"{model.model_fields['kind'].default}: field '{where}': integer out of range ({digits} digits)")
+    try:
         _ADAPTERS[model].validate_json(document, strict=True)
     except ValidationError as error:
         raise _Refused(f"{model.model_fields['kind'].default}: {_first_error(error)}") from None
     raise _Refused("payload refused by the schema")  # unreachable unless pydantic disagrees with itself
 
 
-def _split_thumbnail(payload: bytes) -> tuple[bytes, bytes]:
+def _split_binary(payload: bytes) -> tuple[bytes, bytes]:
     if len(payload) < _HEADER_LENGTH.size:
-        raise _Refused("thumbnail payload shorter than its 4-byte header length")
+        raise _Refused("binary payload shorter than its 4-byte header length")
     (length,) = _HEADER_LENGTH.unpack_from(payload)
     if length == 0 or length > MAX_THUMBNAIL_HEADER_BYTES or _HEADER_LENGTH.size + length > len(payload):
-        raise _Refused(f"thumbnail header length {length} does not fit a payload of {len(payload)} bytes")
+        raise _Refused(f"binary header length {length} does not fit a payload of {len(payload)} bytes")
     start = _HEADER_LENGTH.size
     return payload[start : start + length], payload[start + length :]
 
 
+# More digits than any integer in the contract can have; Python refuses to convert over 4,300 anyway.
+MAX_INTEGER_DIGITS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class _HugeInteger:
+    """An integer literal too long to convert: kept as its digit count, so the refusal can name its field."""
+
+    digits: int
+
+
+def _parse_int(literal: str) -> int | _HugeInteger:
+    digits = len(literal.lstrip("-"))
+    return _HugeInteger(digits) if digits > MAX_INTEGER_DIGITS else int(literal)
+
+
+def _first_huge_integer(value: Any, where: str = "") -> tuple[str, int] | None:
+    """(dotted path, digits) of the first over-long integer literal in parsed JSON, or None."""
+    if isinstance(value, _HugeInteger):
+        return where or "(payload)", value.digits
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        found = _first_huge_integer(inner, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def _parse_json(raw: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_int=_parse_int)
     except UnicodeDecodeError as error:
         raise _Refused(f"payload is not UTF-8 (byte {error.start})") from None
     except json.JSONDecodeError as error:
@@ -288,6 +344,9 @@ def _check_topic_matches(info: TopicInfo, message: Message) -> None:
 
 
 def _check_jpeg(message: Message, jpeg: bytes) -> None:
+    if isinstance(message, LiveFrame):
+        _check_live_jpeg(message, jpeg)
+        return
     assert isinstance(message, CameraThumbnail)
     if not jpeg.startswith(JPEG_MAGIC):
         raise _Refused("thumbnail body is not a JPEG (no FF D8 FF magic)")
@@ -295,3 +354,14 @@ def _check_jpeg(message: Message, jpeg: bytes) -> None:
         raise _Refused(f"thumbnail body is {len(jpeg)} bytes, header says {message.size_bytes}")
     if hashlib.sha256(jpeg).hexdigest() != message.sha256:
         raise _Refused("thumbnail body does not match the header's sha256")
+
+
+def _check_live_jpeg(message: LiveFrame, jpeg: bytes) -> None:
+    if message.state is not LiveState.FRAME:
+        if jpeg:
+            raise _Refused(f"a live {message.state.value} message carries no image, this one has {len(jpeg)} bytes")
+        return
+    if not jpeg.startswith(JPEG_MAGIC):
+        raise _Refused("live frame body is not a JPEG (no FF D8 FF magic)")
+    if len(jpeg) != message.size_bytes:
+        raise _Refused(f"live frame body is {len(jpeg)} bytes, header says {message.size_bytes}")

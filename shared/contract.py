@@ -34,6 +34,7 @@ class ChannelDoc:
     retain: bool
     description: str
     binary: bool = False
+    qos: int = 1
 
 
 _AGENT = "{agent}"
@@ -92,7 +93,8 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         "central",
         "the named agent",
         False,
-        "A command for one agent: check_now, rediscover or thumbnail_now.",
+        "A command for one agent: check_now, rediscover or thumbnail_now; live_start (with lease_s; "
+        "renewed by repeating it with the same command_id) and live_stop for a camera's live view.",
     ),
     Channel.COMMAND_RESULT: ChannelDoc(
         topics.command_result(_AGENT), "agent", "central", False, "The outcome of a command."
@@ -105,33 +107,51 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         "Which of the agent's reports central has stored: the agent keeps every report in its outbox "
         "until one of these names it, and sends it again (same msg_id) if none does in time.",
     ),
+    Channel.LIVE_FRAME: ChannelDoc(
+        topics.live_frames(_AGENT, _CAMERA),
+        "agent (while a live_start lease holds)",
+        "central (the web processes of open live views)",
+        False,
+        "A camera's live view as JPEG frames, QoS 0 (a late frame is worth nothing: dropped, never resent), "
+        "never retained, outside agents/# so the ingest never receives it. Binary framing as the thumbnail: "
+        "4-byte big-endian length N, N bytes of JSON header (the live_frame schema), then size_bytes of JPEG; "
+        "the stream's last message (state ended or failed, with the camera's reason) carries no image. "
+        "See docs/live-view.md.",
+        binary=True,
+        qos=0,
+    ),
     Channel.PUBLIC_REGENCY: ChannelDoc(
         topics.public_regency(_REGENCY),
         "central",
         "third parties (reader certificates)",
         True,
-        "Curated per-regency rollup.",
+        "Retained per-regency rollup: regency, name, rollout stage, agents online and total, cameras by status "
+        "and total, websites by state and total.",
     ),
     Channel.PUBLIC_CAMERA: ChannelDoc(
         topics.public_camera(_REGENCY, _AGENT, _CAMERA),
         "central",
         "third parties (reader certificates)",
         True,
-        "Current status of one camera.",
+        "Retained current status of one camera: regency, agent, camera id, name, OPD, status, reason code and "
+        "since when; never its network address or an agent's own words. An empty retained message clears a "
+        "retired camera.",
     ),
     Channel.PUBLIC_WEBSITE: ChannelDoc(
         topics.public_website(_REGENCY, _AGENT, _WEBSITE),
         "central",
         "third parties (reader certificates)",
         True,
-        "Current status of one OPD website.",
+        "Retained current status of one OPD website: regency, agent, website id, its public URL, OPD, "
+        "availability, freshness, last update and reason code.",
     ),
     Channel.PUBLIC_ALERTS: ChannelDoc(
         topics.PUBLIC_ALERTS_TOPIC,
         "central",
         "third parties (reader certificates)",
         False,
-        "Alerts as they fire and resolve.",
+        "Alerts as they fire and resolve, not retained: alert id, rule, state, severity, regency, subject and "
+        "message in Indonesian (central's wording: names, reason codes, counts), start and end.",
     ),
 }
 
@@ -140,7 +160,7 @@ _PARAMETERS = {
     "camera_id": "Camera id, unique within its agent.",
     "website_id": "Website id, unique within its agent.",
     "regency": "Kemendagri code of the regency, e.g. 16.71 (Palembang).",
-    "command": "Command name: check_now, rediscover or thumbnail_now.",
+    "command": "Command name: check_now, rediscover, thumbnail_now, live_start or live_stop.",
 }
 
 
@@ -208,10 +228,10 @@ def asyncapi_document() -> dict[str, Any]:
         operations[f"publish_{channel.value}"] = {
             "action": "send",
             "title": f"{doc.publisher} publishes {channel.value}",
-            "summary": f"{doc.publisher} -> {doc.subscribers}; QoS 1, retain {str(doc.retain).lower()}.",
+            "summary": f"{doc.publisher} -> {doc.subscribers}; QoS {doc.qos}, retain {str(doc.retain).lower()}.",
             "channel": {"$ref": f"#/channels/{channel.value}"},
             "messages": [{"$ref": f"#/channels/{channel.value}/messages/{kind}"} for kind in refs],
-            "bindings": {"mqtt": {"qos": 1, "retain": doc.retain, "bindingVersion": "0.2.0"}},
+            "bindings": {"mqtt": {"qos": doc.qos, "retain": doc.retain, "bindingVersion": "0.2.0"}},
         }
 
     return {

@@ -124,7 +124,8 @@ class HostMetrics(Envelope):
     uptime_s: float = Field(ge=0)
     net_bytes_sent: int = Field(ge=0)
     net_bytes_recv: int = Field(ge=0)
-    outbox_depth: int = Field(ge=0, description="Reports waiting for the broker's acknowledgement.")
+    outbox_depth: int = Field(ge=0, description="Reports in the outbox: not sent yet, or sent and not yet confirmed "
+                                                "stored by central.")
     outbox_bytes: int = Field(ge=0)
     outbox_dropped_total: int = Field(ge=0, description="Reports dropped because the outbox was full.")
     # Defaulted: agents released before this field keep validating.
@@ -219,6 +220,32 @@ class CameraThumbnail(Envelope):
     captured_at: UtcDatetime
 
 
+class LiveState(StrEnum):
+    """Where a live stream stands: a frame, or why there is none (the last message of a stream)."""
+
+    FRAME = "frame"
+    ENDED = "ended"  # every lease ended or expired, or the maximum duration passed
+    FAILED = "failed"  # the stream could not start or broke; ``reason`` says why
+
+
+class LiveFrame(Envelope):
+    """Agent -> central, QoS 0, never retained: one JPEG frame of a camera's live view, or its end.
+
+    ``seq`` counts this stream's frames from 1 (live frames are not outbox reports). A ``frame`` carries
+    ``size_bytes`` of JPEG after the header (see codec); ``ended`` and ``failed`` carry none.
+    """
+
+    kind: Literal["live_frame"] = "live_frame"
+    camera_id: Identifier
+    state: LiveState
+    reason: ReasonCode = Field(default="ok", description="failed: the camera's reason code (shared/reasons.py).")
+    message: ShortText = ""
+    width: int = Field(default=0, ge=0, le=4096)
+    height: int = Field(default=0, ge=0, le=4096)
+    size_bytes: int = Field(default=0, ge=0)
+    fps: float = Field(default=0, ge=0, le=60, description="The rate the agent currently sends at (budget-bound).")
+
+
 # --- websites ---------------------------------------------------------------------------------
 
 
@@ -277,6 +304,9 @@ class CommandName(StrEnum):
     CHECK_NOW = "check_now"
     REDISCOVER = "rediscover"
     THUMBNAIL_NOW = "thumbnail_now"
+    # Live view (docs/live-view.md): start or renew one viewer lease on a camera's live frames, end it.
+    LIVE_START = "live_start"
+    LIVE_STOP = "live_stop"
 
 
 class Command(Envelope):
@@ -287,6 +317,11 @@ class Command(Envelope):
     name: CommandName
     camera_id: Identifier | None = Field(default=None, description="One camera, or all when absent.")
     requested_by: ShortText = ""
+    lease_s: int | None = Field(
+        default=None, ge=1, le=300,
+        description="live_start only: the lease lasts this long unless renewed by another live_start with the "
+        "same command_id (the viewer lease's id); live_stop with that id ends it at once.",
+    )
 
 
 class CommandResult(Envelope):
@@ -354,22 +389,21 @@ class RegencySummary(PublicEnvelope):
 
 
 class PublicCameraStatus(PublicEnvelope):
-    """Retained current status of one camera."""
+    """Retained current status of one camera: curated, so never its network address or an agent's own words."""
 
     kind: Literal["public_camera_status"] = "public_camera_status"
     regency: RegencyCode
     agent: Identifier
     camera_id: Identifier
-    name: ShortText = ""
-    opd: ShortText = ""
+    name: ShortText = Field("", description="The operator's name for the camera, else the one it reports.")
+    opd: ShortText = Field("", description="The office (OPD) that owns the camera.")
     status: CameraState
-    reason: ReasonCode
-    message: LongText = ""
-    since: UtcDatetime | None = None
+    reason: ReasonCode = Field(description="Why, as a reason code (e.g. unreachable, frozen, lost, no_report).")
+    since: UtcDatetime | None = Field(None, description="When the camera entered this status.")
 
 
 class PublicWebsiteStatus(PublicEnvelope):
-    """Retained current status of one OPD website."""
+    """Retained current status of one OPD website (its public URL, never an error text)."""
 
     kind: Literal["public_website_status"] = "public_website_status"
     regency: RegencyCode
@@ -390,7 +424,8 @@ class AlertSeverity(StrEnum):
 
 
 class AlertEvent(PublicEnvelope):
-    """An alert raised or resolved by central's rules."""
+    """An alert raised or resolved by central's rules; not retained. Subject and message are Indonesian,
+    written by central (reason codes, counts), never an agent's or a device's own words."""
 
     kind: Literal["alert"] = "alert"
     alert_id: Identifier
@@ -398,8 +433,8 @@ class AlertEvent(PublicEnvelope):
     state: Literal["firing", "resolved"]
     severity: AlertSeverity
     regency: RegencyCode | None = None
-    subject: ShortText = Field(description="What the alert is about, e.g. 'camera palembang-01/cam-07'.")
-    message: LongText
+    subject: ShortText = Field(description="What the alert is about, e.g. 'kamera Gerbang (palembang-01/cam-07)'.")
+    message: LongText = Field(description="Central's Indonesian wording, e.g. 'alasan: unreachable'.")
     started_at: UtcDatetime
     resolved_at: UtcDatetime | None = None
 
@@ -429,6 +464,7 @@ Message = (
     | WebsiteStatus
     | Command
     | CommandResult
+    | LiveFrame
     | ReportsStored
     | RegencySummary
     | PublicCameraStatus
@@ -446,6 +482,7 @@ ALL_MODELS: tuple[type[Strict], ...] = (
     WebsiteStatus,
     Command,
     CommandResult,
+    LiveFrame,
     ReportsStored,
     RegencySummary,
     PublicCameraStatus,

@@ -54,6 +54,7 @@ class TlsFiles:
 # connected, so each has its own certificate and with it its own client id and session.
 COMMANDS_PURPOSE = "commands"  # the web's command sender
 ALERTS_PURPOSE = "alerts"  # the alerts service's publisher on scc/v1/public/alerts
+LIVE_PURPOSE = "live"  # the live-view relay: reads scc/v1/live/..., sends live_start/live_stop
 
 
 def ingest_worker_purpose(index: int) -> str:

@@ -10,6 +10,9 @@ ROOT = "scc/v1"
 AGENTS = f"{ROOT}/agents"
 PUBLIC = f"{ROOT}/public"
 CONFIRMATIONS = f"{ROOT}/confirmations"
+# Live frames have their own tree beside agents/: the ingest subscribes to agents/#, and must never
+# receive (and discard) a live stream's hundreds of kilobytes a second.
+LIVE = f"{ROOT}/live"
 
 # Agent, camera and website ids become topic levels and certificate CNs: no MQTT wildcards, no
 # separators, nothing a shell or a URL would need quoting for.
@@ -45,6 +48,7 @@ class Channel(StrEnum):
     COMMAND = "command"
     COMMAND_RESULT = "command_result"
     CONFIRMATION = "confirmation"
+    LIVE_FRAME = "live_frame"
     PUBLIC_REGENCY = "public_regency"
     PUBLIC_CAMERA = "public_camera"
     PUBLIC_WEBSITE = "public_website"
@@ -111,6 +115,11 @@ def confirmations(agent: str) -> str:
     return f"{CONFIRMATIONS}/{agent}"
 
 
+def live_frames(agent: str, camera_id: str) -> str:
+    """Where an agent publishes one camera's live view (QoS 0, never retained)."""
+    return f"{LIVE}/{agent}/{camera_id}"
+
+
 def public_regency(regency: str) -> str:
     return f"{PUBLIC}/regencies/{regency}/summary"
 
@@ -145,6 +154,8 @@ def parse(topic: str) -> TopicInfo:
         info = _parse_agent(parts)
     elif parts[0] == "confirmations":
         info = TopicInfo(Channel.CONFIRMATION, agent=parts[1]) if len(parts) == 2 else None
+    elif parts[0] == "live":
+        info = TopicInfo(Channel.LIVE_FRAME, agent=parts[1], camera_id=parts[2]) if len(parts) == 3 else None
     else:
         info = _parse_public(parts)
     if info is None:

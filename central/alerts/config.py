@@ -13,6 +13,7 @@ from pydantic import (
     IPvAnyNetwork,
     SecretStr,
     field_serializer,
+    field_validator,
     model_validator,
 )
 
@@ -51,6 +52,10 @@ class CameraRules(_Section):
 
 class AgentRules(_Section):
     offline: Hysteresis = Hysteresis(fire_after_minutes=5)
+    # Its reports are being quarantined (new schema, clock ahead, cameras never inventoried...).
+    refused: Hysteresis = Hysteresis(fire_after_minutes=5, resolve_after_minutes=20)
+    # It stamps its reports ahead of central's clock by more than ingest.clock_flag_s.
+    clock: Hysteresis = Hysteresis(fire_after_minutes=5)
 
 
 class WebsiteRules(_Section):
@@ -116,6 +121,32 @@ class EmailChannel(ChannelFilter):
     to: list[str] = Field(min_length=1)
 
 
+class AppriseChannel(ChannelFilter):
+    """Any service Apprise speaks (Telegram, WhatsApp, Discord, Slack, Matrix, ntfy, e-mail...) by its URL.
+
+    The URL usually carries the service's token (``tgram://TOKEN/CHAT``): it is a secret, shown and
+    logged only as ``scheme://…``.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    url: SecretStr = Field(description="An Apprise URL, e.g. tgram://TOKEN/CHAT_ID or ntfy://host/topic.")
+
+    @field_validator("url")
+    @classmethod
+    def _apprise_understands_it(cls, url: SecretStr) -> SecretStr:
+        import apprise  # loaded when a channel uses it: its plugins cost every process a second otherwise
+
+        if not apprise.Apprise().add(url.get_secret_value()):
+            raise ValueError(f"not a URL Apprise can send to ({apprise_display(url.get_secret_value())})")
+        return url
+
+
+def apprise_display(url: str) -> str:
+    """``scheme://…``: an Apprise URL's host, path and query may all be the service's token."""
+    scheme, separator, _ = url.partition("://")
+    return f"{scheme}://…" if separator and scheme.isalnum() else "…"
+
+
 class MqttChannel(ChannelFilter):
     """AlertEvent on scc/v1/public/alerts, through the broker in [broker] with central's certificate."""
 
@@ -143,6 +174,7 @@ class AlertsConfig(_Section):
     smtp: SmtpConfig = SmtpConfig()
     webhooks: list[WebhookChannel] = Field(default_factory=list)
     email: list[EmailChannel] = Field(default_factory=list)
+    apprise: list[AppriseChannel] = Field(default_factory=list)
     mqtt: MqttChannel = MqttChannel()
     public_url: str = Field("", description="Base URL of the web app, for links in notifications.")
     webhook_allowed_networks: list[IPvAnyNetwork] = Field(
@@ -153,7 +185,8 @@ class AlertsConfig(_Section):
 
     @model_validator(mode="after")
     def _channel_names_unique(self) -> AlertsConfig:
-        names = [c.name for c in self.webhooks] + [c.name for c in self.email] + ["mqtt"]
+        names = [c.name for c in self.webhooks] + [c.name for c in self.email] + [c.name for c in self.apprise]
+        names.append("mqtt")
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"channel names must be unique (and not 'mqtt'): {', '.join(duplicates)}")

@@ -78,7 +78,7 @@ def outage_observations(
             rule=Rule.REGENCY_OUTAGE,
             subject_kind=SubjectKind.REGENCY,
             subject_id=regency,
-            subject_label=f"regency {label}",
+            subject_label=f"kabupaten/kota {label}",
             bad=outage is not None,
             since=outage.since if outage else None,
             thresholds=policy.thresholds,

@@ -20,6 +20,8 @@ class Rule(StrEnum):
     CAMERA_OFFLINE = "camera_offline"
     CAMERA_DEGRADED = "camera_degraded"
     AGENT_OFFLINE = "agent_offline"
+    AGENT_REFUSED = "agent_refused"
+    AGENT_CLOCK = "agent_clock"
     WEBSITE_DOWN = "website_down"
     WEBSITE_STALE = "website_stale"
     WEBSITE_CERTIFICATE = "website_certificate"

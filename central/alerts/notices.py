@@ -12,6 +12,8 @@ RULE_TITLES_ID = {
     "camera_offline": "Kamera offline",
     "camera_degraded": "Kualitas kamera menurun",
     "agent_offline": "Agen offline",
+    "agent_refused": "Laporan agen ditolak",
+    "agent_clock": "Jam agen tidak tepat",
     "website_down": "Situs web tidak dapat diakses",
     "website_stale": "Situs web tidak diperbarui",
     "website_certificate": "Sertifikat TLS segera kedaluwarsa",

@@ -9,8 +9,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from central.alerts.config import AlertsConfig, ChannelFilter, EmailChannel, WebhookChannel
-from central.alerts.senders import EmailSender, MqttSender, Sender, WebhookSender
+from central.alerts.config import (
+    AlertsConfig,
+    AppriseChannel,
+    ChannelFilter,
+    EmailChannel,
+    WebhookChannel,
+    apprise_display,
+)
+from central.alerts.senders import AppriseSender, EmailSender, MqttSender, Sender, WebhookSender
 from central.alerts.tables import AlertChannelConfig
 from central.config import BrokerConfig
 from central.mail import SmtpMailer
@@ -30,7 +37,7 @@ class ChannelInfo:
     kind: str
     source: str  # "central.toml" or "admin"
     enabled: bool
-    target: str  # recipients, or the URL down to its host: webhook URLs carry their token
+    target: str  # recipients, or the URL down to its host (Apprise: its scheme): URLs carry tokens
     filter: ChannelFilter
     db_id: int | None = None
 
@@ -45,19 +52,35 @@ def accepts(channel: ChannelFilter, rule: str, severity: str, regency: str | Non
     return not channel.rules or rule in channel.rules
 
 
-def parse_db_channel(row: AlertChannelConfig) -> WebhookChannel | EmailChannel | None:
+# The kinds of channel an admin can add, by the ``kind`` stored with them.
+CHANNEL_MODELS: dict[str, type[WebhookChannel | EmailChannel | AppriseChannel]] = {
+    "webhook": WebhookChannel,
+    "email": EmailChannel,
+    "apprise": AppriseChannel,
+}
+
+
+def target_of(channel: WebhookChannel | EmailChannel | AppriseChannel) -> str:
+    """Where a channel sends, as the admin page may show it: never a token."""
+    if isinstance(channel, WebhookChannel):
+        return display_url(str(channel.url))
+    if isinstance(channel, AppriseChannel):
+        return apprise_display(channel.url.get_secret_value())
+    return ", ".join(channel.to)
+
+
+def parse_db_channel(row: AlertChannelConfig) -> WebhookChannel | EmailChannel | AppriseChannel | None:
     """The typed channel of an admin-added row, or None (logged) when its settings no longer validate."""
     settings: dict[str, Any] = {**row.settings, "name": row.name}
+    model = CHANNEL_MODELS.get(row.kind)
+    if model is None:
+        log.warning("channel %s has unknown kind %r, skipped", row.name, row.kind)
+        return None
     try:
-        if row.kind == "webhook":
-            return WebhookChannel.model_validate(settings)
-        if row.kind == "email":
-            return EmailChannel.model_validate(settings)
+        return model.model_validate(settings)
     except ValidationError as error:
         log.warning("channel %s from the admin pages is invalid, skipped: %s", row.name, error.error_count())
         return None
-    log.warning("channel %s has unknown kind %r, skipped", row.name, row.kind)
-    return None
 
 
 def list_channels(config: AlertsConfig, db_rows: Iterable[AlertChannelConfig]) -> list[ChannelInfo]:
@@ -67,7 +90,9 @@ def list_channels(config: AlertsConfig, db_rows: Iterable[AlertChannelConfig]) -
             ChannelInfo(hook.name, "webhook", "central.toml", True, display_url(str(hook.url)), hook)
         )
     for mail in config.email:
-        channels.append(ChannelInfo(mail.name, "email", "central.toml", True, ", ".join(mail.to), mail))
+        channels.append(ChannelInfo(mail.name, "email", "central.toml", True, target_of(mail), mail))
+    for service in config.apprise:
+        channels.append(ChannelInfo(service.name, "apprise", "central.toml", True, target_of(service), service))
     channels.append(
         ChannelInfo("mqtt", "mqtt", "central.toml", config.mqtt.enabled, "scc/v1/public/alerts", config.mqtt)
     )
@@ -76,8 +101,7 @@ def list_channels(config: AlertsConfig, db_rows: Iterable[AlertChannelConfig]) -
         parsed = parse_db_channel(row)
         if parsed is None or parsed.name in taken:
             continue
-        target = display_url(str(parsed.url)) if isinstance(parsed, WebhookChannel) else ", ".join(parsed.to)
-        channels.append(ChannelInfo(row.name, row.kind, "admin", row.enabled, target, parsed, row.id))
+        channels.append(ChannelInfo(row.name, row.kind, "admin", row.enabled, target_of(parsed), parsed, row.id))
     return channels
 
 
@@ -95,6 +119,8 @@ def build_senders(
             sender = WebhookSender(info.filter, allowed=config.webhook_allowed_networks)
         elif isinstance(info.filter, EmailChannel):
             sender = EmailSender(info.filter, mailer, config.public_url)
+        elif isinstance(info.filter, AppriseChannel):
+            sender = AppriseSender(info.filter, config.public_url, allowed=config.webhook_allowed_networks)
         else:
             sender = MqttSender(config.mqtt, broker)
         senders[info.name] = (info, sender)

@@ -1,26 +1,28 @@
-"""The three ways an AlertEvent leaves central: signed webhook, SMTP e-mail, and the public MQTT topic."""
+"""The ways an AlertEvent leaves central: signed webhook, SMTP e-mail, Apprise URL, and the public MQTT topic."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
+import re
 import threading
 import time
 from collections.abc import Sequence
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import paho.mqtt.client as mqtt
 
-from central.alerts.config import EmailChannel, MqttChannel, WebhookChannel
+from central.alerts.config import AppriseChannel, EmailChannel, MqttChannel, WebhookChannel, apprise_display
 from central.alerts.destinations import DestinationRefused, IPNetwork, UnresolvedHost, resolve
 from central.alerts.notices import body_text, subject_line
 from central.config import BrokerConfig
 from central.mail import MailError, SmtpMailer, build_email
 from central.redact import display_url
 from shared import topics
-from shared.messages import AlertEvent
+from shared.messages import AlertEvent, AlertSeverity
 from shared.mqtt import ALERTS_PURPOSE, QOS_AT_LEAST_ONCE, make_client, reason_is_success
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,75 @@ class EmailSender:
             self._mailer.send(message)
         except MailError as error:
             raise DeliveryError(str(error), permanent=error.permanent) from None
+
+
+# --- Apprise ------------------------------------------------------------------------------------
+
+# Channel URLs carry tokens (Slack, Teams, Telegram, any Apprise URL), and the HTTP libraries log the
+# URLs they call: httpx at INFO, Apprise and urllib3 (under Apprise) at DEBUG. Their records never reach
+# central's log; a failed send is described, scrubbed, in the delivery's error instead.
+for _library in ("apprise", "urllib3", "httpx", "httpcore"):
+    logging.getLogger(_library).propagate = False
+
+_APPRISE_TYPES = {"resolved": "success", AlertSeverity.CRITICAL.value: "failure", AlertSeverity.WARNING.value: "warning"}
+
+
+# Schemes whose host is one the admin chose (not a token on a fixed service's URL): it is checked at
+# each send like a webhook's, so an Apprise URL cannot reach what a webhook may not (destinations.py).
+_HOSTED_SCHEMES = frozenset({
+    "json", "jsons", "form", "forms", "xml", "xmls", "ntfy", "ntfys", "gotify", "gotifys", "mmost", "mmosts",
+    "matrix", "matrixs", "rocket", "rockets", "apprise", "apprises", "ncloud", "nclouds",
+})  # fmt: skip
+
+
+class AppriseSender:
+    """Sends the alert's subject and text through one Apprise URL (Telegram, WhatsApp, ntfy, ...)."""
+
+    def __init__(self, channel: AppriseChannel, public_url: str = "", allowed: Sequence[IPNetwork] = ()) -> None:
+        import apprise  # loaded when a channel uses it (see AppriseChannel)
+
+        self._allowed = tuple(allowed)
+        self.name = channel.name
+        self._url = channel.url.get_secret_value()
+        self._display = apprise_display(self._url)
+        self._public_url = public_url
+        self._apprise = apprise.Apprise()
+        if not self._apprise.add(self._url):
+            raise DeliveryError(f"{self._display}: not a URL Apprise can send to", permanent=True)
+
+    def send(self, event: AlertEvent) -> None:
+        import apprise
+
+        self._check_destination()
+        kind = _APPRISE_TYPES.get("resolved" if event.state == "resolved" else event.severity.value, "info")
+        with apprise.LogCapture(level=logging.WARNING) as captured:
+            result = self._apprise.notify(
+                title=subject_line(event), body=body_text(event, self._public_url), notify_type=kind
+            )
+        if not result:
+            said = [line for line in captured.getvalue().splitlines() if line.strip()]
+            detail = f": {self._scrubbed(said[-1])}" if said else ""
+            raise DeliveryError(f"{self._display} did not take the notification{detail}")
+
+    def _check_destination(self) -> None:
+        parts = urlsplit(self._url)
+        if parts.scheme not in _HOSTED_SCHEMES or not parts.hostname:
+            return
+        try:
+            resolve(parts.hostname, parts.port or (443 if parts.scheme.endswith("s") else 80), self._allowed)
+        except DestinationRefused as refused:
+            raise DeliveryError(f"{self._display}: {self._scrubbed(str(refused))}",
+                                permanent=not isinstance(refused, UnresolvedHost)) from None
+
+    def _scrubbed(self, text: str) -> str:
+        """``text`` without the URL or any part of it (user, password, host, path, query): each may be a token."""
+        parts = urlsplit(self._url)
+        pieces = {self._url, parts.netloc, parts.path, parts.query, parts.username or "", parts.password or ""}
+        pieces |= {piece for segment in (parts.netloc, parts.path, parts.query)
+                   for piece in re.split(r"[/@:?&=]", segment)}
+        for piece in sorted((p for p in pieces if len(p) >= 4), key=len, reverse=True):
+            text = text.replace(piece, "…")
+        return text[:300]
 
 
 # --- MQTT ---------------------------------------------------------------------------------------

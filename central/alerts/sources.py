@@ -12,7 +12,17 @@ from central.alerts.config import CameraRules, Hysteresis, RulesConfig
 from central.alerts.model import Observation, Rule, SubjectKind, Thresholds
 from central.site_names import website_title
 from central.storage.models import Agent, Camera, CameraStatusChange, HostMetric, Website, WebsiteStatusChange
+from central.storage.quarantine import REFUSING_WINDOW, last_refusals, refusing_agents
 from shared.messages import AlertSeverity
+
+
+def reason_text(reason: str) -> str:
+    """An alert's message for a subject in trouble: the reason code, never the agent's or device's own words.
+
+    Alerts leave SCC (scc/v1/public/alerts, webhooks, e-mail); an agent's message may carry a camera's
+    address or a raw error string, so it stays on the camera's page.
+    """
+    return f"alasan: {reason}" if reason else ""
 
 
 def thresholds(hysteresis: Hysteresis, fire_after_minutes: float | None = None) -> Thresholds:
@@ -78,7 +88,7 @@ def camera_observations(session: Session, rules: CameraRules) -> list[Observatio
                     since=since,
                     thresholds=thresholds(hysteresis, camera_fire_minutes(rules, camera, status)),
                     severity=AlertSeverity.CRITICAL if status == "offline" else AlertSeverity.WARNING,
-                    message=f"{camera.reason}: {camera.message}".strip(": ") if bad else "",
+                    message=reason_text(camera.reason) if bad else "",
                     regency=camera.regency_code,
                     agent=camera.agent_name,
                     opd=camera.opd,
@@ -109,8 +119,43 @@ def agent_observations(session: Session, rules: RulesConfig, now: datetime) -> l
                 agent=agent.name,
             )
         )
+    result += _guard_observations(session, rules, agents, now)
     result += _host_observations(session, rules, agents, now)
     return result
+
+
+def _guard_observations(session: Session, rules: RulesConfig, agents: list[Agent], now: datetime) -> list[Observation]:
+    """Its reports are being refused (quarantined); its clock runs ahead of central's."""
+    refusing = refusing_agents(session, now)
+    last_refused = last_refusals(session)
+    result = []
+    for agent in agents:
+        refused = refusing.get(agent.name)
+        result.append(Observation(
+            rule=Rule.AGENT_REFUSED, subject_kind=SubjectKind.AGENT, subject_id=agent.name,
+            subject_label=f"agen {agent.name}", bad=refused is not None,
+            since=refused.first_seen_at if refused is not None else _refusals_ended(agent, last_refused),
+            thresholds=thresholds(rules.agent.refused), severity=AlertSeverity.WARNING,
+            message=(f"{refused.messages} laporan dikarantina, alasan terakhir: {refused.category}"
+                     if refused is not None else ""),
+            regency=agent.regency_code, agent=agent.name,
+        ))
+        off = agent.clock_off_since is not None
+        result.append(Observation(
+            rule=Rule.AGENT_CLOCK, subject_kind=SubjectKind.AGENT, subject_id=agent.name,
+            subject_label=f"agen {agent.name}", bad=off,
+            since=agent.clock_off_since if off else agent.last_seen_at,
+            thresholds=thresholds(rules.agent.clock), severity=AlertSeverity.WARNING,
+            message=f"jam agen {agent.clock_ahead_s:.0f} detik lebih cepat dari server pusat" if off else "",
+            regency=agent.regency_code, agent=agent.name,
+        ))
+    return result
+
+
+def _refusals_ended(agent: Agent, last_refused: dict[str, datetime]) -> datetime:
+    """Since when an agent not being refused has been so: its last refusal left the window (or it was created)."""
+    last = last_refused.get(agent.name)
+    return last + REFUSING_WINDOW if last is not None else agent.created_at
 
 
 def _run_since(samples: list[tuple[datetime, bool]]) -> tuple[bool, datetime]:
@@ -226,7 +271,7 @@ def website_observations(session: Session, rules: RulesConfig) -> list[Observati
                 since=site.status_since if is_down else down_ended.get(site.id, site.first_seen_at),
                 thresholds=thresholds(web.down),
                 severity=AlertSeverity.CRITICAL,
-                message=f"{site.reason}: {site.message}".strip(": ") if is_down else "",
+                message=reason_text(site.reason) if is_down else "",
                 **common,  # type: ignore[arg-type]
             )
         )

@@ -91,7 +91,7 @@ class AlertChannelConfig(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # webhook / email
+    kind: Mapped[str] = mapped_column(String(16))  # webhook / email / apprise
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the WebhookChannel/EmailChannel fields
     updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now)

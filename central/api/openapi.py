@@ -136,6 +136,18 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
         s.AlertPage,
     ),
     (
+        "/quarantine",
+        "getQuarantine",
+        "Refused (quarantined) reports: counts per agent and reason, and the newest examples. Administrators' "
+        "web sessions only (403 for tokens and other roles).",
+        [
+            _param("agent", "query", {"type": "string"}, "Only this agent's."),
+            _param("since", "query", {"type": "string", "format": "date-time"}, "Counts of those seen since."),
+            LIMIT,
+        ],
+        s.QuarantineOut,
+    ),
+    (
         "/alerts/{alert_id}",
         "getAlert",
         "One alert, firing or past.",

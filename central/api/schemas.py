@@ -251,3 +251,30 @@ class AlertPage(Out):
     total: int
     limit: int
     offset: int
+
+
+# --- /quarantine (administrators' sessions) ---------------------------------------------------------
+
+
+class RefusalCountOut(Out):
+    agent: str | None
+    category: str
+    messages: int
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+class RefusedMessageOut(Out):
+    agent: str | None
+    category: str
+    reason: str
+    topic: str
+    times_seen: int
+    payload_size: int
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+class QuarantineOut(Out):
+    counts: list[RefusalCountOut]
+    recent: list[RefusedMessageOut]

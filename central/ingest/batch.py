@@ -26,12 +26,18 @@ class Received:
 
 @dataclass(slots=True)
 class Accepted(Generic[M]):
-    """A message that passed vetting: its sender is a known agent of ``regency``."""
+    """A message that passed vetting: its sender is a known agent of ``regency``.
+
+    ``ts`` is when it happened as central counts it: the message's own ts, but never later than its
+    receipt. Handlers order and store by it, so a report stamped ahead (a clock off by less than
+    the allowance) can neither sit in the future nor shadow the reports that follow it.
+    """
 
     item: Received
     decoded: Decoded
     regency: str
     message: M  # decoded.message, read ~15 times per report: an attribute, not a property
+    ts: dt.datetime
 
 
 @dataclass(slots=True)
@@ -43,6 +49,20 @@ class Rejected:
     reason: str
     agent: str | None
     msg_id: str | None = None  # when the payload decoded: its sender is told it will not be stored again
+
+
+@dataclass(slots=True)
+class Vetted:
+    """A batch after vetting: what to store, what to quarantine, how many to ignore, whose clock is ahead.
+
+    ``clock_ahead`` maps each known agent heard in the batch to the most seconds any of its messages
+    was stamped ahead of its receipt (<= 0: not ahead), refused ones included.
+    """
+
+    accepted: list[Accepted[Envelope]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    ignored: int = 0
+    clock_ahead: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -79,7 +99,12 @@ class BatchResult:
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
+    """The ingest settings the writer and its handlers follow (``[ingest]`` in central.toml)."""
+
     thumbnails_per_camera: int = 5
-    max_clock_skew_s: int = 3600
+    max_clock_skew_s: int = 120
     republish: bool = True  # stage public camera/website state in the same transaction
+    max_cameras_per_agent: int = 2000
+    max_websites_per_agent: int = 500
+    clock_flag_s: int = 30
     offline_grace_s: float = 60.0  # a lost link this short changes nothing (see apply/presence.py)

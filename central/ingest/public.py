@@ -1,5 +1,8 @@
 """Curated state for third parties: retained messages under scc/v1/public/, staged in the database first.
 
+Curated: states, reason codes, names and counts, never a camera's address or the free text an agent
+or a device wrote (error strings name hosts and ports); docs/third-party.md lists each field.
+
 Every change is written to ``public_state`` (an outbox), with the topic's sequence number incremented
 only when the content really changed. The ingest worker stages the cameras and websites its batches
 changed in a transaction of its own after their commits, coalesced every few hundred milliseconds (the
@@ -15,7 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, select, update
@@ -61,8 +64,7 @@ def stage_cameras(conn: Connection, camera_pks: Iterable[int], now: dt.datetime)
     for start in range(0, len(pks), 500):
         query = select(
             cameras.c.regency_code, cameras.c.agent_name, cameras.c.camera_id, cameras.c.display_name,
-            cameras.c.name, Camera.opd.label("opd"), cameras.c.status, cameras.c.reason,
-            cameras.c.message, cameras.c.status_since,
+            cameras.c.name, Camera.opd.label("opd"), cameras.c.status, cameras.c.reason, cameras.c.status_since,
         ).where(cameras.c.id.in_(pks[start : start + 500]), Camera.in_service)
         if postgres:
             query = query.order_by(cameras.c.id).with_for_update(of=cameras)
@@ -77,8 +79,7 @@ def stage_cameras(conn: Connection, camera_pks: Iterable[int], now: dt.datetime)
                 "name": (row["display_name"] or row["name"])[:256],
                 "opd": row["opd"][:256],
                 "status": row["status"],
-                "reason": row["reason"],
-                "message": row["message"][:2048],
+                "reason": row["reason"],  # a code: the agent's message may name addresses and stays inside
                 "since": _iso(row["status_since"]),
             }
     stage(conn, contents, now)
@@ -136,12 +137,15 @@ def stage_websites(conn: Connection, website_pks: Iterable[int], now: dt.datetim
     stage(conn, contents, now)
 
 
-def stage_summaries(conn: Connection, regencies: set[str] | None, now: dt.datetime) -> None:
-    """Stage RegencySummary for ``regencies`` (None: all 17)."""
+def stage_summaries(
+    conn: Connection, regencies: set[str] | None, now: dt.datetime, province_agents: Collection[str] = ()
+) -> None:
+    """Stage RegencySummary for ``regencies`` (None: all 17), counted as the web and the API count them:
+    what ``province_agents`` report is the province's own offices', not their certificate's regency's."""
     from sqlalchemy.orm import Session
 
     with Session(bind=conn) as session:
-        counts = regency_counts(session, regencies)
+        counts = regency_counts(session, regencies, province_agents=province_agents)
     contents = {}
     for regency in counts:
         contents[topics.public_regency(regency.code)] = {

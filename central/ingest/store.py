@@ -31,7 +31,9 @@ from central.ingest.agents import AgentDirectory
 from central.ingest.apply.context import Batch
 from central.ingest.apply.registry import apply_all
 from central.ingest.batch import Accepted, BatchResult, Received, Rejected, StoreSettings
+from central.ingest.clocks import AgentClocks
 from central.ingest.fastsql import FastExecutor
+from central.ingest.refusals import RefusalLog
 from central.ingest.turns import WriteTurns
 from central.ingest.vet import agent_from_topic, vet
 from central.storage.db import Database
@@ -55,7 +57,9 @@ _quarantined = cast(Table, QuarantinedMessage.__table__)
 _counters = cast(Table, IngestCounter.__table__)
 _CLAIM_INSERT = _ingested.insert()
 _SEEN_IDS = func.json_each(bindparam("b_ids")).table_valued("value")
-_SEEN_MSG_IDS = select(_ingested.c.msg_id).where(_ingested.c.msg_id.in_(select(_SEEN_IDS.c.value)))
+_SEEN_MSG_IDS = select(_ingested.c.msg_id, _ingested.c.agent_name).where(
+    _ingested.c.msg_id.in_(select(_SEEN_IDS.c.value))
+)
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -80,9 +84,16 @@ class BatchWriter:
         self._postgres = not database.is_sqlite
         self.turns = WriteTurns(database)  # the worker's other write transactions take turns too
         self._fast = FastExecutor()
+        self._clock = AgentClocks(self.settings.clock_flag_s)
+        self._refusals = RefusalLog()
         # The worker stages public state after the commit, coalesced over several batches (see
         # stage_public): the report-write turn, SQLite's one writer, then holds no staging work.
         self.defer_staging = False
+
+    def _forget(self) -> None:
+        """A transaction rolled back: the agents it inserted and the clocks it wrote may not be there."""
+        self._known_agents.clear()
+        self._clock.forget()
 
     def stage_public(self, camera_pks: set[int] | None, website_pks: set[int] | None) -> None:
         """Stage the public state of these cameras and websites (None: all of them) in a transaction of its own."""
@@ -96,16 +107,17 @@ class BatchWriter:
 
     def write(self, batch: Sequence[Received]) -> BatchResult:
         """Store ``batch``; raises only when the database is unavailable (nothing was written then)."""
-        accepted, rejected, ignored = vet(batch, self.directory, self.settings.max_clock_skew_s)
+        vetted = vet(batch, self.directory, self.settings.max_clock_skew_s)
+        accepted, rejected = vetted.accepted, vetted.rejected
         try:
-            result = self._write(accepted, rejected)
+            result = self._write(accepted, rejected, vetted.clock_ahead)
         except Exception as error:
             if is_unavailable(error) or (len(batch) == 1 and not accepted):
                 raise
-            self._known_agents.clear()  # the rolled-back transaction may have inserted some
+            self._forget()  # the rolled-back transaction may have inserted some
             log.warning("batch of %d failed (%s); storing its messages one by one", len(batch), error)
             result = self._write_one_by_one(accepted, rejected)
-        result.ignored += ignored
+        result.ignored += vetted.ignored
         return result
 
     def quarantine_all(self, batch: Sequence[Received], reason: str) -> BatchResult:
@@ -115,7 +127,7 @@ class BatchWriter:
         unavailable nor the data: retrying such a batch fails the same way for ever and stops the
         stream for every regency, while quarantined messages keep their payload for a later replay.
         """
-        self._known_agents.clear()  # a failed write may have rolled back agents it inserted
+        self._forget()  # a failed write may have rolled back agents it inserted
         rejected = [Rejected(item, "internal_error", reason, agent_from_topic(item.topic)) for item in batch]
         return self._write([], rejected)
 
@@ -127,7 +139,7 @@ class BatchWriter:
             except Exception as error:
                 if is_unavailable(error):
                     raise
-                self._known_agents.clear()
+                self._forget()
                 log.error("quarantining %s: cannot be stored: %s", single.item.topic, error)
                 reason = f"store error: {type(error).__name__}: {error}"[:2000]
                 agent = single.decoded.topic.agent
@@ -136,32 +148,39 @@ class BatchWriter:
             total.add(self._write([], rejected))
         return total
 
-    def _write(self, accepted: list[Accepted[Envelope]], rejected: list[Rejected]) -> BatchResult:
+    def _write(self, accepted: list[Accepted[Envelope]], rejected: list[Rejected],
+               clock_ahead: dict[str, float] | None = None) -> BatchResult:
         result = BatchResult()
+        before = len(rejected)
         with self.turns.turn(), self.database.session(write=True) as session:
             conn = session.connection()
             fresh = self._claim(conn, accepted) if accepted else []
             result.duplicates = len(accepted) - len(fresh)
-            result.stored = len(fresh)
             if fresh:
                 transitions = Transitions(Republish(result.changed_cameras, result.changed_websites,
                                                     result.changed_regencies))
-                apply_all(Batch(conn, self.settings, self._fast, self._postgres, transitions, result,
-                                self._known_agents), fresh)
+                applied = Batch(conn, self.settings, self._fast, self._postgres, transitions, result,
+                                self._known_agents)
+                apply_all(applied, fresh)
+                rejected = rejected + applied.refused
                 if self.settings.republish and not self.defer_staging:
                     now = dt.datetime.now(dt.UTC)
                     public.stage_cameras(conn, result.changed_cameras, now)
                     public.stage_websites(conn, result.changed_websites, now)
+            result.stored = len(fresh) - (len(rejected) - before)
             if rejected:
                 self._quarantine(conn, rejected)
                 result.quarantined = len(rejected)
+            if clock_ahead:
+                self._clock.record(conn, clock_ahead)
             self._count(conn, result, rejected)
         # Committed: every accepted message is stored (now, or before as a duplicate), every rejected one
         # is in quarantine with its payload; resending any of them cannot change that.
         for entry in accepted:
             result.held(entry.message.agent, entry.message.msg_id)
-        for refused in rejected:
+        for refused in rejected[:before]:  # those refused by a handler are among the accepted
             result.held(refused.agent, refused.msg_id)
+        self._refusals.log(rejected)
         for agent_name, regency in ((a.decoded.topic.agent, a.regency) for a in fresh):
             if agent_name:
                 self._known_agents[agent_name] = regency
@@ -178,15 +197,16 @@ class BatchWriter:
                 for a in accepted
             ]
             statement = (
-                self._insert(_ingested).on_conflict_do_nothing(index_elements=["msg_id"]).returning(_ingested.c.msg_id)
+                self._insert(_ingested).on_conflict_do_nothing(index_elements=["msg_id", "agent_name"])
+                .returning(_ingested.c.msg_id, _ingested.c.agent_name)
             )
-            claimed = set(conn.execute(statement, rows).scalars())
-            return [a for a in accepted if a.message.msg_id in claimed]
+            claimed = {(msg_id, agent) for msg_id, agent in conn.execute(statement, rows)}
+            return [a for a in accepted if (a.message.msg_id, a.message.agent) in claimed]
         # SQLite has one writer (this transaction holds it): ids not there now cannot appear before the
         # commit. A lookup and a plain executemany cost less than an INSERT ... RETURNING of 1,000 rows.
         ids = json.dumps([a.message.msg_id for a in accepted])
-        seen = set(conn.execute(_SEEN_MSG_IDS, {"b_ids": ids}).scalars())
-        fresh = [a for a in accepted if a.message.msg_id not in seen]
+        seen = {(msg_id, agent) for msg_id, agent in conn.execute(_SEEN_MSG_IDS, {"b_ids": ids})}
+        fresh = [a for a in accepted if (a.message.msg_id, a.message.agent) not in seen]
         self._fast.executemany(
             conn, _CLAIM_INSERT,
             [{"msg_id": a.message.msg_id, "agent_name": a.message.agent, "received_at": a.item.received_at}

@@ -2,6 +2,10 @@
 
 Every message leaves as accepted, rejected (to quarantine, with the reason) or ignored (central's own
 commands echoed back, or the same message twice in one batch). Nothing here raises on bad input.
+
+Time: a report stamped more than ``max_clock_skew_s`` ahead of its receipt is refused
+(``clock_ahead``); one within the allowance counts as received now (``Accepted.ts``), and how far
+ahead each agent stamps is measured here for its page and the clock alert.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import math
 from collections.abc import Sequence
 
 from central.ingest.agents import AgentDirectory
-from central.ingest.batch import Accepted, Received, Rejected
+from central.ingest.batch import Accepted, Received, Rejected, Vetted
 from shared import topics
 from shared.codec import DecodeError, decode
 from shared.messages import Command, Envelope
@@ -19,14 +23,11 @@ from shared.messages import Command, Envelope
 INT64_MAX = 2**63 - 1
 
 
-def vet(
-    batch: Sequence[Received], directory: AgentDirectory, max_clock_skew_s: int
-) -> tuple[list[Accepted[Envelope]], list[Rejected], int]:
-    """(accepted, rejected, how many ignored) for ``batch``, in its order."""
-    accepted: list[Accepted[Envelope]] = []
-    rejected: list[Rejected] = []
-    ignored = 0
-    seen: set[str] = set()
+def vet(batch: Sequence[Received], directory: AgentDirectory, max_clock_skew_s: int) -> Vetted:
+    """Accepted, rejected and ignored messages of ``batch`` (in its order), and whose clock runs ahead."""
+    vetted = Vetted()
+    accepted, rejected, clock = vetted.accepted, vetted.rejected, vetted.clock_ahead
+    seen: set[tuple[str, str]] = set()
     skew = dt.timedelta(seconds=max_clock_skew_s)
     directory.refresh()
     for item in batch:
@@ -36,7 +37,7 @@ def vet(
             continue
         message = result.message
         if isinstance(message, Command):
-            ignored += 1  # central's own commands, echoed by the agents/# subscription
+            vetted.ignored += 1  # central's own commands, echoed by the agents/# subscription
             continue
         agent = result.topic.agent
         assert agent is not None  # every agent channel carries one
@@ -46,28 +47,31 @@ def vet(
             refusal = verdict.refusal.value if verdict.refusal else "unknown_agent"
             rejected.append(Rejected(item, refusal, f"agent {agent!r}: {refusal}", agent, message.msg_id))
             continue
-        problem = _implausible(message, item.received_at, skew)
+        received_at = item.received_at
+        ts = message.ts
+        ahead = (ts - received_at).total_seconds()
+        if ahead > clock.get(agent, -math.inf):
+            clock[agent] = ahead
+        if ts > received_at + skew:
+            reason = (f"field 'ts': {ts.isoformat()} is {ts - received_at} ahead of central's clock, more than the "
+                      f"{skew} allowed (ingest.max_clock_skew_s): the agent's clock is off")
+            rejected.append(Rejected(item, "clock_ahead", reason, agent, message.msg_id))
+            continue
+        problem = _out_of_range(message)
         if problem:
             rejected.append(Rejected(item, "implausible", problem, agent, message.msg_id))
             continue
-        msg_id = message.msg_id
-        if msg_id in seen:
-            ignored += 1  # the same message twice in one batch: a redelivery
+        key = (agent, message.msg_id)
+        if key in seen:
+            vetted.ignored += 1  # the same message twice in one batch: a redelivery
             continue
-        seen.add(msg_id)
-        accepted.append(Accepted(item, result, verdict.regency, message))
-    return accepted, rejected, ignored
-
-
-def _implausible(message: Envelope, received_at: dt.datetime, skew: dt.timedelta) -> str:
-    if message.ts > received_at + skew:
-        return f"field 'ts': {message.ts.isoformat()} is more than {skew} ahead of central's clock"
-    problem = _out_of_range(message)
-    return f"{problem}: out of the storable range" if problem else ""
+        seen.add(key)
+        accepted.append(Accepted(item, result, verdict.regency, message, ts if ts <= received_at else received_at))
+    return vetted
 
 
 def _out_of_range(message: Envelope) -> str:
-    """The first number no column can hold (beyond int64, or a NaN/infinity in a numeric column)."""
+    """What is wrong with the first value no column can hold (beyond int64, NaN/infinity, year 9999)."""
     # vars() and exact type tests: this runs for every message, and pydantic's __iter__ is slower.
     for name, value in vars(message).items():
         kind = type(value)
@@ -75,12 +79,12 @@ def _out_of_range(message: Envelope) -> str:
             continue
         if kind is int or (kind is not float and isinstance(value, int) and not isinstance(value, bool)):
             if not -INT64_MAX <= value <= INT64_MAX:
-                return f"field {name!r}"
+                return f"field {name!r}: integer out of range"
         elif kind is float or isinstance(value, float):
             if not math.isfinite(value):
-                return f"field {name!r}"
+                return f"field {name!r}: not a finite number"
         elif isinstance(value, dt.datetime) and not 1 <= value.year <= 9998:
-            return f"field {name!r}"
+            return f"field {name!r}: date out of range"
     return ""
 
 

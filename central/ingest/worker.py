@@ -30,6 +30,7 @@ from central.ingest.acks import ack_all
 from central.ingest.agents import AgentDirectory
 from central.ingest.apply import presence
 from central.ingest.confirm import confirmations
+from central.ingest.fair import FairQueue
 from central.ingest.reader import BufferedReadClient
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings, is_unavailable
 from central.storage import maintenance
@@ -101,8 +102,12 @@ class IngestWorker:
         self.writer = BatchWriter(
             database,
             directory,
-            StoreSettings(ingest.thumbnails_per_camera, ingest.max_clock_skew_s, ingest.republish,
-                          ingest.agent_offline_grace_s),
+            StoreSettings(
+                thumbnails_per_camera=ingest.thumbnails_per_camera, max_clock_skew_s=ingest.max_clock_skew_s,
+                republish=ingest.republish, offline_grace_s=ingest.agent_offline_grace_s,
+                max_cameras_per_agent=ingest.max_cameras_per_agent, max_websites_per_agent=ingest.max_websites_per_agent,
+                clock_flag_s=ingest.clock_flag_s,
+            ),
         )
         self.writer.defer_staging = True
         # Committed changes not yet staged; None: every camera and website, at start, which also
@@ -119,6 +124,7 @@ class IngestWorker:
         # before taking what is there, so a message appended after that sets it again.
         self._inbox: collections.deque[Received] = collections.deque()
         self._arrived = threading.Event()
+        self._waiting = FairQueue()  # taken from the inbox, not yet in a batch (the worker's thread only)
         # Bumped on every connect and disconnect: packet ids of an older connection must not be acked,
         # and acks queued while paho reconnects would go out on the new connection.
         self._generation = 0
@@ -229,17 +235,16 @@ class IngestWorker:
     # --- batches --------------------------------------------------------------------------------
 
     def _collect(self) -> list[Received]:
+        """The next batch, shared fairly between the agents with messages waiting (``fair.py``)."""
         ingest = self.config.ingest
-        if not self._inbox and not self._arrived.wait(ingest.batch_interval_s):
+        waiting = self._waiting
+        if not waiting and not self._inbox and not self._arrived.wait(ingest.batch_interval_s):
             return []
         self._arrived.clear()
-        inbox, size = self._inbox, 0
-        batch: list[Received] = []
-        while inbox and len(batch) < ingest.batch_size and size < ingest.batch_max_bytes:
-            item = inbox.popleft()
-            batch.append(item)
-            size += len(item.payload)
-        return batch
+        inbox = self._inbox
+        while inbox:
+            waiting.put(inbox.popleft())
+        return waiting.take(ingest.batch_size, ingest.batch_max_bytes)
 
     def _write_and_ack(self, batch: list[Received]) -> None:
         self.totals.received += len(batch)
@@ -389,7 +394,8 @@ class IngestWorker:
         try:
             if regencies != set():  # empty: only a failed publish to retry (stage_summaries reads {} as all)
                 with self.writer.turns.turn(), self.database.session(write=True) as session:
-                    public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC))
+                    public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC),
+                                          province_agents=self.config.province.agents)
         except Exception:
             # Not staged: the next interval must stage these regencies again.
             if regencies is None or self._dirty_regencies is None:

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
@@ -193,8 +194,15 @@ def to_pdf(report: Report) -> bytes:
         new_x="LMARGIN",
         new_y="NEXT",
     )
+    # Stamped in the report's zone (the period's, i.e. [reports] timezone), as the pages show times.
+    zone = ZoneInfo(report.period.timezone)
+    generated = report.generated_at.astimezone(zone)
     pdf.cell(
-        0, 6, f"{words['generated']}: {report.generated_at:%Y-%m-%d %H:%M} UTC", new_x="LMARGIN", new_y="NEXT"
+        0,
+        6,
+        f"{words['generated']}: {generated:%Y-%m-%d %H:%M} {generated.tzname()}",
+        new_x="LMARGIN",
+        new_y="NEXT",
     )
     pdf.ln(3)
 

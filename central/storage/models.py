@@ -256,6 +256,10 @@ class Agent(Base):
     # When its link died (last will), while the grace period runs: still online until it ends without a birth.
     link_lost_at: Mapped[dt.datetime | None]
     command_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # central's Command.seq counter
+    # How far ahead of central's clock the agent stamped its newest batch of messages (seconds; 0 when
+    # not ahead), and since when it has been ahead beyond ingest.clock_flag_s (None: it is not).
+    clock_ahead_s: Mapped[float] = mapped_column(Float, default=0.0)
+    clock_off_since: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
 
     regency: Mapped[Regency] = relationship()
@@ -636,12 +640,16 @@ class Event(Base):
 
 
 class IngestedMessage(Base):
-    """The msg_id of every message stored: its unique key is what makes redelivery harmless."""
+    """The (msg_id, agent) of every message stored: its unique key is what makes redelivery harmless.
+
+    Per agent: one agent reusing another's msg_id must not get the other's message dropped. msg_id
+    first, so the key (time-ordered ids) still grows at its right edge.
+    """
 
     __tablename__ = "ingested_messages"
 
     msg_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    agent_name: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH))
+    agent_name: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), primary_key=True)
     received_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
@@ -649,6 +657,7 @@ class QuarantinedMessage(Base):
     """A message the ingest refused, kept for a person to look at; identical ones are counted once."""
 
     __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_agent_last_seen", "agent_name", "last_seen_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of topic + payload

@@ -87,6 +87,16 @@ class RegencyCounts:
         setattr(self, field_name, getattr(self, field_name) + count)
 
     @property
+    def cameras_by_status(self) -> dict[str, int]:
+        return {"ok": self.cameras_ok, "degraded": self.cameras_degraded, "offline": self.cameras_offline,
+                "unknown": self.cameras_unknown}
+
+    @property
+    def websites_by_state(self) -> dict[str, int]:
+        return {"fresh": self.websites_fresh, "stale": self.websites_stale, "down": self.websites_down,
+                "maintenance": self.websites_maintenance, "unknown": self.websites_unknown}
+
+    @property
     def cameras_total(self) -> int:
         return self.cameras_reporting + self.cameras_unknown
 

@@ -5,7 +5,7 @@ and a website's availability and freshness from its own (``edge_agent/websites``
 they report. Central itself changes a state in only these cases, each a function or method here:
 
 - a report with another state (ingest, :meth:`Transitions.camera` / :meth:`Transitions.website`);
-- a camera its agent no longer discovers goes offline (lost) (:func:`camera_lost`);
+- cameras their agent no longer discovers go offline (lost) (:func:`cameras_lost`);
 - an agent goes offline: its cameras go unknown (agent_offline) (:func:`cameras_unknown`);
 - nothing heard for too long: unknown (no_report) (:func:`cameras_unknown`, :func:`websites_unknown`,
   called by the silence sweep in ``storage/maintenance.py``);
@@ -220,21 +220,34 @@ class CameraNow:
     open_period: Period | None = None
 
 
-def camera_lost(conn: Connection, transitions: Transitions, camera: CameraNow, agent: str, at: dt.datetime) -> None:
-    """A camera its agent no longer discovers is offline (reason lost) until found again or retired."""
+def cameras_lost(
+    conn: Connection, transitions: Transitions, rows: Sequence[CameraNow], agent: str, at: dt.datetime
+) -> None:
+    """Cameras their agent no longer discovers are offline (reason lost) until found again or retired.
+
+    One statement per kind of write whatever the number of cameras: an inventory may lose thousands.
+    """
+    if not rows:
+        return
     offline = CameraState.OFFLINE.value
-    values: dict[str, Any] = {"status": offline, "reason": LOST_REASON, "message": "", "updated_at": at}
-    if camera.status != offline or camera.status_since is None:
+    changed = [camera for camera in rows if camera.status != offline or camera.status_since is None]
+    for camera in changed:
         transitions.camera(camera, offline, LOST_REASON, "", at)
-        transitions.write_periods(conn)
         transitions.events.append(event_row(
             EventKind.CAMERA_STATUS, at, camera.regency_code, agent, camera.camera_id,
             old=camera.status if camera.status_since else "", new=offline, reason=LOST_REASON, camera_pk=camera.id,
         ))
-        values["status_since"] = at
-    conn.execute(update(cameras).where(cameras.c.id == camera.id).values(**values))
-    transitions.republish.cameras.add(camera.id)
-    transitions.republish.regencies.add(camera.regency_code)
+    transitions.write_periods(conn)
+    values = {"status": offline, "reason": LOST_REASON, "message": "", "updated_at": at}
+    pks = [camera.id for camera in changed]
+    changed_pks = set(pks)
+    for start in range(0, len(pks), 500):
+        conn.execute(update(cameras).where(cameras.c.id.in_(pks[start : start + 500])).values(**values, status_since=at))
+    unchanged = [camera.id for camera in rows if camera.id not in changed_pks]
+    for start in range(0, len(unchanged), 500):
+        conn.execute(update(cameras).where(cameras.c.id.in_(unchanged[start : start + 500])).values(**values))
+    transitions.republish.cameras.update(camera.id for camera in rows)
+    transitions.republish.regencies.update(camera.regency_code for camera in rows)
 
 
 def cameras_unknown(

@@ -41,6 +41,7 @@ def _load_default_config() -> CentralConfig:
 def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] | None = None) -> Flask:
     """Build the web app; ``test_config`` overrides Flask settings (and may carry ``DATABASE``)."""
     from central.api import alerts as api_alerts
+    from central.api import quarantine as api_quarantine
     from central.api import v1
     from central.storage.db import Database
     from central.web import (
@@ -51,12 +52,15 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         errors,
         i18n,
         live,
+        live_audit,
+        live_view,
         ops,
         pages,
         params,
         province,
         proxies,
         public,
+        quarantine,
         reports,
         security,
         templating,
@@ -101,7 +105,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
     app.wsgi_app = proxies.TrustedProxyFix(  # type: ignore[method-assign]
         app.wsgi_app, config.web.trusted_proxies, config.web.proxy_hops
     )
-    for blueprint in (pages.bp, editing.bp, live.bp, wall.bp, ops.bp, public.bp, v1.bp, alerts.bp, reports.bp,
-                      api_alerts.bp):
+    for blueprint in (pages.bp, editing.bp, live.bp, live_view.bp, live_audit.bp, wall.bp, ops.bp, public.bp, v1.bp,
+                      alerts.bp, reports.bp, api_alerts.bp, quarantine.bp, api_quarantine.bp):
         app.register_blueprint(blueprint)
     return app

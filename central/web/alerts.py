@@ -15,11 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.alerts import queries
-from central.alerts.config import EmailChannel, WebhookChannel
+from central.alerts.config import WebhookChannel
 from central.alerts.destinations import UnresolvedHost, resolve
 from central.alerts.model import SubjectKind
-from central.alerts.notices import RULE_TITLES_ID
-from central.alerts.routing import list_channels
+from central.alerts.routing import CHANNEL_MODELS, list_channels
 from central.alerts.service import AlertService
 from central.alerts.tables import AlertChannelConfig, AlertRecord
 from central.config import CentralConfig
@@ -42,6 +41,19 @@ add_nav_item("alerts.index", _l("Alerts"))
 SEVERITY_WORDS = {"info": _l("info"), "warning": _l("warning"), "critical": _l("critical")}
 ALERT_STATE_WORDS = {"firing": _l("firing"), "resolved": _l("resolved")}
 DELIVERY_STATE_WORDS = {"pending": _l("pending"), "sent": _l("sent"), "failed": _l("failed")}
+# The rules' titles for people (notifications keep central.alerts.notices.RULE_TITLES_ID, in Indonesian).
+RULE_TITLE_WORDS = {
+    "camera_offline": _l("Camera offline"),
+    "camera_degraded": _l("Camera quality degraded"),
+    "agent_offline": _l("Agent offline"),
+    "website_down": _l("Website unreachable"),
+    "website_stale": _l("Website not updated"),
+    "website_certificate": _l("TLS certificate expiring soon"),
+    "host_disk": _l("Agent disk nearly full"),
+    "host_temperature": _l("Agent box running hot"),
+    "regency_outage": _l("Cameras out across the regency"),
+    "test": _l("Notification channel test"),
+}
 
 
 @bp.record_once
@@ -50,6 +62,7 @@ def _register_words(state: Any) -> None:
         SEVERITY_WORDS=Words("severity", SEVERITY_WORDS),
         ALERT_STATE_WORDS=Words("alert_state", ALERT_STATE_WORDS),
         DELIVERY_STATE_WORDS=Words("delivery_state", DELIVERY_STATE_WORDS),
+        RULE_TITLES=Words("rule_titles", RULE_TITLE_WORDS),
     )
 
 
@@ -118,7 +131,7 @@ def _visible_silences(session: Session, silences: list[SilenceRecord]) -> list[S
 
 
 def _common() -> dict[str, Any]:
-    return {"RULE_TITLES": RULE_TITLES_ID, "regencies": all_regencies(), "now": utc_now()}
+    return {"regencies": all_regencies(), "now": utc_now()}
 
 
 @bp.get("/")
@@ -260,7 +273,9 @@ def _channel_settings(form: Any) -> tuple[str, dict[str, Any]]:
     if kind == "email":
         recipients = [r.strip() for r in form.get("to", "").replace(";", ",").split(",") if r.strip()]
         return kind, {**common, "to": recipients}
-    raise ValueError("kind must be webhook or email")
+    if kind == "apprise":
+        return kind, {**common, "url": form.get("url", "")}
+    raise ValueError("kind must be webhook, email or apprise")
 
 
 def _check_webhook_target(channel: WebhookChannel) -> None:
@@ -278,8 +293,7 @@ def add_channel() -> ResponseReturnValue:
     name = request.form.get("name", "").strip()
     try:
         kind, settings = _channel_settings(request.form)
-        model = WebhookChannel if kind == "webhook" else EmailChannel
-        channel = model.model_validate({**settings, "name": name})
+        channel = CHANNEL_MODELS[kind].model_validate({**settings, "name": name})
         if isinstance(channel, WebhookChannel):
             _check_webhook_target(channel)
     except (ValueError, ValidationError) as error:

@@ -85,26 +85,27 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
     password = request.form.get("password", "")
     # The client's address: the peer's own, or what a trusted proxy says it is (central/web/proxies.py).
     address = request.remote_addr or ""
-    wait = _throttle().retry_after(address, name)
+    # The request's session: a POST's transactions take SQLite's write lock at BEGIN (database.py), so
+    # the throttle's count and last_login_at never have to upgrade a read snapshot the ingest moved past.
+    database_session = db_session()
+    wait = _throttle().retry_after(database_session, address, name)
     if wait:
+        database_session.rollback()
         flash(_("Too many failed attempts. Try again in %(seconds)d seconds.", seconds=wait), "error")
         return (
             render_template("login.html", next=safe_next(request.form.get("next"), "")),
             429,
             {"Retry-After": str(wait)},
         )
-    # The request's session: a POST's transactions take SQLite's write lock at BEGIN (database.py), so
-    # recording last_login_at never has to upgrade a read snapshot the ingest has moved past.
-    database_session = db_session()
     user = authenticate(database_session, name, password)
-    if user is None:
-        database_session.rollback()
-        _throttle().fail(address, name)
+    if user is None:  # counted in the same transaction, so no other attempt slips in between
+        _throttle().fail(database_session, address, name)
+        database_session.commit()
         flash(_("Wrong user name or password."), "error")
         return render_template("login.html", next=safe_next(request.form.get("next"), "")), 401, {}
     session_id = start_session(database_session, user, current_app.permanent_session_lifetime)
+    _throttle().succeed(database_session, address, name)
     database_session.commit()
-    _throttle().succeed(address, name)
     _fresh_cookie_session()  # no fixation of a pre-login session or CSRF token
     session[SESSION_ID_KEY] = session_id
     session.permanent = True

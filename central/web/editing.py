@@ -128,7 +128,8 @@ def _optional_date(name: str) -> dt.date | None:
 
 def _count(name: str) -> int:
     raw = request.form.get(name, "0").strip() or "0"
-    if not raw.isdigit() or int(raw) > 100_000:
+    # Short ASCII digits only: "²" is a digit to isdigit() but not to int(), and 5,000 digits exceed int()'s limit.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or int(raw) > 100_000:
         abort(400, description=f"{name} must be a whole number up to 100000")
     return int(raw)
 

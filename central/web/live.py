@@ -69,7 +69,8 @@ def live_hub() -> ChangeHub:
 
 def _start_cursor(database: Database) -> int:
     sent = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
-    if sent.isascii() and sent.isdigit() and int(sent) <= MAX_ID:  # else: from now on, as for a new page
+    # Anything else (junk, a number past any id) starts from now, as for a new page.
+    if sent.isascii() and sent.isdigit() and len(sent) <= len(str(MAX_ID)) and int(sent) <= MAX_ID:
         return int(sent)
     with database.session() as session:
         return change_feed_position(session)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from central.storage.models import Camera, IngestCounter
-from central.storage.queries import CAMERA_STATES, WEBSITE_STATES, change_feed_position
+from central.storage.queries import change_feed_position
 from central.web.database import db_session, get_database
 from central.web.province import ProvinceRollup, province_rollup
 
@@ -61,10 +61,10 @@ class _StoredFigures:
                                      labels=["regency", "state"])
         agents = GaugeMetricFamily("scc_agents_online", "Edge agents online per regency.", labels=["regency"])
         for r in rollup.regencies:
-            for status in CAMERA_STATES:
-                cameras.add_metric([r.code, status], getattr(r, f"cameras_{status}"))
-            for state in WEBSITE_STATES:
-                websites.add_metric([r.code, state], getattr(r, f"websites_{state}"))
+            for status, count in r.cameras_by_status.items():
+                cameras.add_metric([r.code, status], count)
+            for state, count in r.websites_by_state.items():
+                websites.add_metric([r.code, state], count)
             agents.add_metric([r.code], r.agents_online)
         yield from (cameras, websites, agents)
         yield GaugeMetricFamily("scc_regencies_integrated", "Regencies whose agent has reported.",

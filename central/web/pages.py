@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from central.site_names import website_title
 from central.storage import queries
 from central.storage.models import Camera, Website
+from central.storage.quarantine import refusing_agents
 from central.web import cartogram, charts, i18n, scope
 from central.web.auth import login_required
 from central.web.database import db_session
@@ -87,6 +88,8 @@ def regency(code: str) -> ResponseReturnValue:
         "regency.html",
         summary=summary,
         agents=queries.regency_agents(session, code),
+        refusing=refusing_agents(session, _now()),
+        quarantine_link=scope.province_wide(),  # the quarantine page is a province account's
         cameras=cameras,
         details=details,
         thumbs=queries.camera_ids_with_thumbnails(session, pks),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from central.config import CentralConfig
@@ -14,8 +15,17 @@ from central.reports.render import CSV_TABLES, to_csv, to_pdf
 from central.web import scope
 from central.web.auth import login_required
 from central.web.database import db_session
-from central.web.templating import add_nav_item
+from central.web.templating import Words, add_nav_item
 from shared.messages import utc_now
+
+# The CSV downloads' names for people; the URLs keep the table's code.
+CSV_TABLE_WORDS = {
+    "regency": _l("by regency"),
+    "opd": _l("by office"),
+    "camera": _l("by camera"),
+    "website": _l("by website"),
+    "compliance": _l("website compliance"),
+}
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 add_nav_item("reports.index", _l("Reports"))
@@ -39,7 +49,8 @@ def _period(text: str | None, weekly: bool = False) -> Period:
 
 
 def _language() -> str:
-    asked = request.args.get("lang")
+    """?lang= when given, else the language the person chose for the pages (the session's)."""
+    asked = request.args.get("lang") or str(get_locale())
     return asked if asked in ("id", "en") else _config().reports.language
 
 
@@ -61,6 +72,7 @@ def index() -> ResponseReturnValue:
         words=labels(report.language),
         worst_cameras=worst,
         tables=CSV_TABLES,
+        CSV_TABLE_WORDS=Words("csv_tables", CSV_TABLE_WORDS),
         to_date=period.end > report.generated_at,
         empty=not report.cameras and not report.websites,
         previous={

@@ -115,32 +115,35 @@ class NavItem:
     endpoint: str
     label: Any  # a lazy string
     role: str = "viewer"
+    province: bool = False  # a province-wide page: not offered to regency-scoped accounts (scope.py)
 
 
 # The main menu. Feature blueprints add their entry with ``add_nav_item`` from their module.
 NAV_ITEMS: list[NavItem] = [
     NavItem("pages.overview", _l("Overview")),
     NavItem("pages.websites", _l("Websites")),
-    NavItem("pages.rollout", _l("Rollout")),
+    NavItem("pages.rollout", _l("Rollout"), province=True),
     NavItem("wall.wall", _l("Video wall")),
 ]
 
 
-def add_nav_item(endpoint: str, label: Any, role: str = "viewer") -> None:
+def add_nav_item(endpoint: str, label: Any, role: str = "viewer", *, province: bool = False) -> None:
     if all(item.endpoint != endpoint for item in NAV_ITEMS):
-        NAV_ITEMS.append(NavItem(endpoint, label, role))
+        NAV_ITEMS.append(NavItem(endpoint, label, role, province))
 
 
 def nav_items() -> list[tuple[str, str, bool]]:
+    from central.web import scope
     from central.web.auth import can
 
     items = []
+    province_wide = scope.province_wide()
     for item in NAV_ITEMS:
         try:
             url = url_for(item.endpoint)
         except Exception:  # a feature's blueprint not registered in this app
             continue
-        if can(item.role):
+        if can(item.role) and (province_wide or not item.province):
             items.append((url, str(item.label), request.endpoint == item.endpoint))
     return items
 

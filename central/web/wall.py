@@ -17,7 +17,6 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from central.alerts import queries as alert_queries
-from central.alerts.notices import RULE_TITLES_ID
 from central.storage import queries
 from central.web import scope
 from central.web.auth import login_required
@@ -133,7 +132,6 @@ def wall() -> ResponseReturnValue:
         longest_down=queries.longest_down(session, LONGEST_DOWN_SHOWN, within=within),
         alarms=alert_queries.unacknowledged_critical(session, within=within),
         acknowledged=alert_queries.recently_acknowledged_critical(session, limit=3, within=within),
-        RULE_TITLES=RULE_TITLES_ID,
         strip_name=strip_name,
         tile_name=tile_name,
         now=now,

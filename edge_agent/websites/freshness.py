@@ -35,10 +35,11 @@ _JSON = "application/json"
 _FEEDS = "application/rss+xml,application/atom+xml,application/xml;q=0.9"
 _XML = "application/xml,text/xml;q=0.9"
 # Where sitemaps live when robots.txt names none: the common path; on WordPress also core's (pretty
-# and plain permalinks) and the SEO plugins' index (Yoast, Rank Math, SEOPress).
+# and plain permalinks) and the SEO plugins' index (Yoast, Rank Math, SEOPress), whose query form
+# ?sitemap=1 answers where the server has no rewrite rules for it.
 _SITEMAP_PATHS = ("sitemap.xml",)
-_WORDPRESS_SITEMAP_PATHS = ("sitemap.xml", "wp-sitemap.xml", "?sitemap=index", "sitemap_index.xml")
-_MAX_SITEMAP_FETCHES = 7
+_WORDPRESS_SITEMAP_PATHS = ("sitemap.xml", "wp-sitemap.xml", "?sitemap=index", "sitemap_index.xml", "?sitemap=1")
+_MAX_SITEMAP_FETCHES = 8
 _CONTENT_SIGNALS = (FreshnessSignal.WORDPRESS_API, FreshnessSignal.FEED, FreshnessSignal.SITEMAP)
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 

@@ -93,7 +93,8 @@ def test_central_installs_into_prefix_and_reruns(prefix: Path) -> None:
     assert 'cert = "/etc/scc/pki/clients/central.crt"' in config  # run-time paths, not the prefix
     assert "port = 18883" in config
     units = prefix / "etc" / "systemd" / "system"
-    for unit in ("scc-central-web.service", "scc-central-ingest.service", "scc-central-alerts.service"):
+    for unit in ("scc-central-web.service", "scc-central-ingest.service", "scc-central-alerts.service",
+                 "scc-central-live.service"):
         assert (units / unit).read_text() == (REPO / "systemd" / unit).read_text()
     assert "-c /etc/scc/pki/broker/mosquitto.conf" in (units / "mosquitto.service.d" / "scc.conf").read_text()
     scc_central = prefix / "opt" / "scc" / "venv" / "bin" / "scc-central"
@@ -105,6 +106,10 @@ def test_central_installs_into_prefix_and_reruns(prefix: Path) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     assert "keeping the existing CA" in again.stdout
     assert (pki / "ca.crt").read_bytes() == ca_before
+    # An upgrade regenerates the broker's configuration (same port) and issues central's other certificates.
+    conf = (pki / "broker" / "mosquitto.conf").read_text()
+    assert "listener 18883" in conf and "use_username_as_clientid true" in conf
+    assert (pki / "clients" / "central-commands.key").is_file() and (pki / "clients" / "central-alerts.key").is_file()
     assert (prefix / "var" / "lib" / "scc" / "central.db").is_file()
 
 

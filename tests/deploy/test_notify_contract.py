@@ -14,6 +14,7 @@ NOTIFYING = {
     "scc-agent.service": REPO / "edge_agent",
     "scc-central-ingest.service": REPO / "central" / "ingest",
     "scc-central-alerts.service": REPO / "central" / "alerts",
+    "scc-central-live.service": REPO / "central" / "live_view",
 }
 
 

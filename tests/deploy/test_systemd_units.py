@@ -17,6 +17,7 @@ SCC_UNITS = (
     "scc-central-web.service",
     "scc-central-ingest.service",
     "scc-central-alerts.service",
+    "scc-central-live.service",
 )
 VENV_BIN = "/opt/scc/venv/bin/"
 # Exposure ceiling per unit; docs/security.md records the actual scores.

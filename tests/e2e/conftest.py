@@ -188,7 +188,6 @@ def e2e_stack() -> Iterator[E2EStack]:
         running = Stack(options, parse_scenario(SCENARIO, "e2e scenario"), supervisor).start(
             say=lambda _m: None
         )
-        assert not running.skipped, running.skipped
         fleet = FleetClient(
             FleetDescriptor.from_json(json.loads((state / "simulator-fleet.json").read_text()))
         )

@@ -32,6 +32,7 @@ from central.ingest.worker import IngestWorker
 from central.storage.db import Database
 from central.storage.models import CameraCheck, HostMetric, IngestedMessage
 from tests.edge_agent.conftest import write_config
+from tests.edge_agent.delivery_agent import READY
 from tests.fixtures.broker import CENTRAL, Pki, TlsBroker
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
@@ -70,12 +71,23 @@ class AgentProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start it and wait until it runs (a busy machine takes seconds to import; a signal before the
+        handlers are in place would end it silently)."""
+        started = self._log().count(READY)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tests.edge_agent.delivery_agent", str(self.config_path), str(self.made_log),
                  str(REPORT_EVERY_S)],
                 stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
+        deadline = time.monotonic() + 60
+        while self._log().count(READY) == started:
+            assert self.process.poll() is None, self._log()
+            assert time.monotonic() < deadline, f"the agent did not start within 60 s:\n{self._log()}"
+            time.sleep(0.1)
+
+    def _log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def pause(self) -> None:
         """Make no more reports (one last host_metrics sample); keep sending and confirming."""
@@ -147,7 +159,8 @@ class World:
         while not predicate():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}; agent log:\n"
-                                     f"{self.agent.log_path.read_text()[-3000:]}")
+                                     f"{self.agent.log_path.read_text()[-3000:]}\nbroker log:\n"
+                                     f"{self.broker.log_tail(15)}")
             time.sleep(0.2)
 
     def flowing(self) -> None:

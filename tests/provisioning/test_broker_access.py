@@ -155,6 +155,29 @@ def test_reader_reads_public_topics_only_and_cannot_publish(tls_broker: TlsBroke
         assert reader.publish_and_wait(topic, b"{}").value == NOT_AUTHORIZED, topic
 
 
+def test_live_frames_go_from_their_agent_to_central_and_nowhere_else(tls_broker: TlsBroker) -> None:
+    own = topics.live_frames(AGENT_PALEMBANG, "cam-live")
+    central = tls_broker.connect(CENTRAL_OBSERVER)  # one certificate is one connection: not the ingest's
+    central.subscribe_and_wait(f"{topics.LIVE}/#")
+    ingest = tls_broker.connect(CENTRAL)
+    ingest.subscribe_and_wait(topics.ALL_AGENT_TOPICS)  # the ingest's subscription: frames stay out of it
+    reader = tls_broker.connect(READER)
+    reader.subscribe_and_wait(f"{topics.LIVE}/#")
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+
+    assert agent.publish_and_wait(own, b"frame").value == SUCCESS
+    message = central.next_message()
+    assert (message.topic, message.payload) == (own, b"frame")
+    ingest.assert_no_message(0.3)
+    reader.assert_no_message(0.3)
+    # Nobody may publish frames in an agent's name: not another agent, not central, not a reader.
+    assert agent.publish_and_wait(topics.live_frames(AGENT_MUBA, "cam-live"), b"forged").value == NOT_AUTHORIZED
+    for client, name in ((central, CENTRAL_OBSERVER), (reader, READER)):
+        for topic in (topics.live_frames(name, "cam-live"), own):
+            assert client.publish_and_wait(topic, b"forged").value == NOT_AUTHORIZED, (name, topic)
+    central.assert_no_message(0.3)
+
+
 def test_new_agent_can_publish_without_a_broker_reload(tls_broker: TlsBroker) -> None:
     name = tls_broker.pki.provision_agent(regency="16.74")
     agent = tls_broker.connect(name)

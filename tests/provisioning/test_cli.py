@@ -208,6 +208,7 @@ def test_registry_records_role_regency_serial_and_expiry(layout: Layout) -> None
         "central": "central",
         "central-commands": "central",
         "central-alerts": "central",
+        "central-live": "central",
     }
     assert registry.broker.hosts == ("scc.example.id", "10.0.0.5")
     assert registry.broker.port == 18883
@@ -247,7 +248,8 @@ def test_list_shows_every_certificate(layout: Layout, capsys: pytest.CaptureFixt
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "ROLE", "REGENCY", "SERIAL", "EXPIRES", "STATUS"]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
-    assert set(rows) == {"agent-plg", "bmkg", "broker", "central", "central-commands", "central-alerts"}
+    assert set(rows) == {"agent-plg", "bmkg", "broker", "central", "central-commands", "central-alerts",
+                         "central-live"}
     assert rows["agent-plg"][1:3] == ["agent", "16.71"]
     assert rows["agent-plg"][-1] == "valid"
     assert rows["bmkg"][-2] == "revoked"
@@ -343,3 +345,14 @@ def test_central_issues_a_certificate_per_ingest_worker_once(
     assert main(["central", "--dir", str(layout.root), "--ingest-workers", "2"]) == 0
     assert "all issued" in capsys.readouterr().out
     assert main(["central", "--dir", str(layout.root), "--ingest-workers", "0"]) == 2
+
+
+def test_broker_config_regenerates_mosquitto_conf_for_an_upgrade(
+    layout: Layout, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    layout.mosquitto_conf.write_text("# an older release's configuration\n")
+    assert main(["broker-config", "--dir", str(layout.root), "--persistence-dir", str(tmp_path / "p")]) == 0
+    conf = layout.mosquitto_conf.read_text()
+    assert "use_username_as_clientid true" in conf and "memory_limit " in conf
+    assert "listener 18883" in conf and f"persistence_location {tmp_path / 'p'}/" in conf
+    assert "restart the broker" in capsys.readouterr().out

@@ -101,6 +101,10 @@ def sample_message(model: type) -> Any:
         m.CommandResult: lambda: m.CommandResult(
             **_envelope(), command_id="c1", name=m.CommandName.CHECK_NOW, ok=True, message="done"
         ),
+        m.LiveFrame: lambda: m.LiveFrame(
+            **_envelope(), camera_id="cam-01", state=m.LiveState.FAILED, reason="rtsp_no_frames",
+            message="stream did not open in FFmpeg",
+        ),
         m.RegencySummary: lambda: m.RegencySummary(
             **_public(),
             regency="16.71",

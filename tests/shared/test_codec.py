@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from shared import codec, topics
 from shared.codec import Decoded, DecodeError, decode, encode, encode_thumbnail, topic_for
-from shared.messages import ALL_MODELS, CameraStatus, CameraThumbnail, new_message_id
+from shared.messages import ALL_MODELS, CameraStatus, CameraThumbnail, LiveFrame, LiveState, new_message_id
 from tests.shared.samples import TS, sample_message
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200 + b"\xff\xd9"
@@ -28,7 +28,7 @@ def _thumbnail(jpeg: bytes = JPEG) -> tuple[CameraThumbnail, bytes]:
 
 
 @pytest.mark.parametrize(
-    "model", [m for m in ALL_MODELS if m is not CameraThumbnail], ids=lambda m: m.__name__
+    "model", [m for m in ALL_MODELS if m not in (CameraThumbnail, LiveFrame)], ids=lambda m: m.__name__
 )
 def test_every_kind_round_trips_on_its_topic(model: type) -> None:
     message = sample_message(model)
@@ -59,6 +59,47 @@ def test_thumbnail_body_must_match_its_header(mutate, expected: str) -> None:
     meta, payload = _thumbnail()
     result = decode(topic_for(meta), mutate(payload))
     assert isinstance(result, DecodeError) and expected in result.reason
+
+
+def _live(state: LiveState = LiveState.FRAME, jpeg: bytes = JPEG) -> LiveFrame:
+    return LiveFrame(agent="plg-01", seq=7, msg_id="b" * 32, ts=TS, camera_id="cam-01", state=state,
+                     width=640, height=360, size_bytes=len(jpeg), fps=5.0)
+
+
+def test_live_frame_round_trips_with_its_jpeg_on_the_live_tree() -> None:
+    meta = _live()
+    topic = topic_for(meta)
+    assert topic == "scc/v1/live/plg-01/cam-01" and not topic.startswith(topics.ALL_AGENT_TOPICS[:-1])
+    result = decode(topic, codec.encode_live(meta, JPEG))
+    assert isinstance(result, Decoded), result
+    assert result.jpeg == JPEG and result.message == meta
+
+
+def test_live_end_carries_no_image_and_a_failure_its_reason() -> None:
+    failed = _live(LiveState.FAILED, b"").model_copy(update={"reason": "rtsp_timeout"})
+    result = decode(topic_for(failed), codec.encode_live(failed))
+    assert isinstance(result, Decoded) and result.jpeg == b"" and result.message.reason == "rtsp_timeout"
+    sneaky = codec.encode_live(_live(LiveState.ENDED, b"")) + JPEG
+    refused = decode(topic_for(failed), sneaky)
+    assert isinstance(refused, DecodeError) and "carries no image" in refused.reason
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (codec.encode_live(_live(jpeg=JPEG), JPEG)[:-4], "header says"),
+        (codec.encode_live(_live(jpeg=b"GIF89a"), b"GIF89a"), "not a JPEG"),
+        (b"{}", "shorter than"),
+    ],
+)
+def test_live_frame_body_must_match_its_header(payload: bytes, expected: str) -> None:
+    result = decode("scc/v1/live/plg-01/cam-01", payload)
+    assert isinstance(result, DecodeError) and expected in result.reason, result
+
+
+def test_live_frame_header_must_name_the_topics_camera() -> None:
+    result = decode("scc/v1/live/plg-01/cam-02", codec.encode_live(_live(), JPEG))
+    assert isinstance(result, DecodeError) and "camera_id" in result.reason
 
 
 def test_thumbnail_body_must_be_jpeg() -> None:

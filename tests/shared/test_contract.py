@@ -44,9 +44,12 @@ def test_asyncapi_lists_every_message_kind() -> None:
         for ref in channel["messages"].values()
     }
     assert listed == kinds
-    for operation in document["operations"].values():
-        assert operation["bindings"]["mqtt"]["qos"] == 1
-        assert isinstance(operation["bindings"]["mqtt"]["retain"], bool)
+    for name, operation in document["operations"].items():
+        # Reports are QoS 1; only live frames are QoS 0 (a late frame is worth nothing) and never retained.
+        binding = operation["bindings"]["mqtt"]
+        assert binding["qos"] == (0 if name == "publish_live_frame" else 1), name
+        assert isinstance(binding["retain"], bool)
+    assert document["operations"]["publish_live_frame"]["bindings"]["mqtt"]["retain"] is False
 
 
 def test_asyncapi_validates_against_official_json_schema() -> None:
@@ -82,3 +85,22 @@ def test_json_schema_accepts_what_the_model_emits(model: type) -> None:
     message = sample_message(model)
     schema = json.loads((contract.SCHEMAS_DIR / f"{message.kind}.json").read_text(encoding="utf-8"))
     jsonschema.validate(json.loads(message.model_dump_json()), schema)
+
+
+def test_third_party_docs_and_asyncapi_agree_on_each_public_message_and_whether_it_is_retained() -> None:
+    """docs/third-party.md's topic table names the same kind and retain flag as the generated contract."""
+    import re
+
+    from shared.codec import CHANNEL_MODELS
+    from shared.contract import CHANNELS
+    from shared.topics import Channel
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "third-party.md").read_text()
+    rows = {match[0]: (match[1], match[2]) for match in
+            re.findall(r"^\| `(scc/v1/public/[^`]+)` \| `([a-z_]+)` \| (yes|no) \|", doc, flags=re.MULTILINE)}
+    public = [channel for channel in Channel if channel.value.startswith("public_")]
+    assert len(rows) == len(public)
+    for channel in public:
+        topic = CHANNELS[channel].address
+        kind = CHANNEL_MODELS[channel][0].model_fields["kind"].default
+        assert rows[topic] == (kind, "yes" if CHANNELS[channel].retain else "no"), topic

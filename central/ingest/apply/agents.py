@@ -54,7 +54,7 @@ def touch_agents(batch: Batch, fresh: Sequence[Accepted[Envelope]]) -> None:
     """Each agent's last_seen_at: the newest ts of its messages (never moved back)."""
     newest: dict[str, dt.datetime] = {}
     for entry in fresh:
-        ts = entry.message.ts
+        ts = entry.ts
         agent = entry.message.agent
         if agent not in newest or ts > newest[agent]:
             newest[agent] = ts

@@ -2,7 +2,8 @@
 
 The hot path of the ingest (nearly every message is one): one executemany per statement per batch,
 rows bound by the fast executor. A report older than what the camera's row already says (out of
-order, store-and-forward) goes into the history only.
+order, store-and-forward) goes into the history only. A report about a camera no inventory of its
+agent listed is quarantined (``unknown_camera``): reports never create cameras.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, update
 
 from central.ingest.apply.context import Batch
-from central.ingest.apply.rows import Key, camera_rows, cameras, newest
+from central.ingest.apply.rows import Key, camera_rows, cameras, newest, refuse_uninventoried
 from central.ingest.batch import Accepted
 from central.storage.models import CameraCheck, EventKind
 from central.storage.text import checks_json, clean_text
@@ -38,9 +39,8 @@ _CAMERA_STATUS_UPDATE = (
 
 
 def apply(batch: Batch, entries: list[Accepted[CameraStatus]]) -> None:
-    wanted = {(e.message.agent, e.message.camera_id): e.regency for e in entries}
-    first_seen = {(e.message.agent, e.message.camera_id): e.item.received_at for e in entries}
-    rows = camera_rows(batch, wanted, first_seen)
+    rows = camera_rows(batch, list({(e.message.agent, e.message.camera_id) for e in entries}))
+    entries = refuse_uninventoried(batch, entries, rows)
     per_camera: dict[Key, list[Accepted[CameraStatus]]] = defaultdict(list)
     for entry in entries:
         per_camera[(entry.message.agent, entry.message.camera_id)].append(entry)
@@ -53,7 +53,7 @@ def apply(batch: Batch, entries: list[Accepted[CameraStatus]]) -> None:
     for key, reports in per_camera.items():
         row = rows[key]
         pk = row.id
-        reports.sort(key=lambda e: e.message.ts)
+        reports.sort(key=lambda e: e.ts)
         changed = False
         applied = False
         for entry in reports:
@@ -62,7 +62,7 @@ def apply(batch: Batch, entries: list[Accepted[CameraStatus]]) -> None:
             checks.append(
                 {
                     "camera_pk": pk,
-                    "ts": report.ts,
+                    "ts": entry.ts,
                     "received_at": entry.item.received_at,
                     "status": report.status.value,
                     "reason": report.reason,
@@ -72,24 +72,24 @@ def apply(batch: Batch, entries: list[Accepted[CameraStatus]]) -> None:
                 }
             )
             current_ts = newest(row.last_check_at, row.status_since)
-            if current_ts is not None and report.ts < current_ts:
+            if current_ts is not None and entry.ts < current_ts:
                 continue  # an older report (out of order): history only
             status = report.status.value
             if status != row.status or row.status_since is None:
-                transitions.camera(row, status, report.reason, message, report.ts)
+                transitions.camera(row, status, report.reason, message, entry.ts)
                 transitions.events.append(
-                    event_row(EventKind.CAMERA_STATUS, report.ts, entry.regency, report.agent, report.camera_id,
+                    event_row(EventKind.CAMERA_STATUS, entry.ts, entry.regency, report.agent, report.camera_id,
                               old=row.status if row.status_since else "", new=status,
                               reason=report.reason, message=report.message, camera_pk=pk)
                 )
                 row.status = status
-                row.status_since = report.ts
+                row.status_since = entry.ts
                 changed = True
             elif report.reason != row.reason or report.message != row.message:
                 changed = True
             row.reason = report.reason
             row.message = message
-            row.last_check_at = report.ts
+            row.last_check_at = entry.ts
             row.consecutive_failures = report.consecutive_failures
             applied = True
         if applied:

@@ -28,7 +28,7 @@ def apply(batch: Batch, entries: list[Accepted[CommandResult]]) -> None:
             .where(commands.c.command_id == answer.command_id, commands.c.agent_name == answer.agent)
             .values(
                 state=state.value,
-                completed_at=answer.ts,
+                completed_at=entry.ts,
                 result_ok=answer.ok,
                 result_message=clean_text(answer.message),
                 result_details=json_safe(dict(answer.details)),
@@ -37,6 +37,6 @@ def apply(batch: Batch, entries: list[Accepted[CommandResult]]) -> None:
         if updated.rowcount == 0:
             log.info("result for unknown command %s from %s (not sent by this central?)", answer.command_id, answer.agent)
         batch.transitions.events.append(event_row(
-            EventKind.COMMAND_RESULT, answer.ts, entry.regency, answer.agent, answer.command_id,
+            EventKind.COMMAND_RESULT, entry.ts, entry.regency, answer.agent, answer.command_id,
             new=state.value, reason=answer.name.value, message=answer.message,
         ))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from central.ingest.batch import BatchResult, StoreSettings
+from central.ingest.batch import Accepted, BatchResult, Rejected, StoreSettings
 from central.ingest.fastsql import FastExecutor
 from central.storage.transitions import Transitions
 
@@ -23,6 +24,11 @@ class Batch:
     transitions: Transitions
     result: BatchResult
     known_agents: dict[str, str]  # agent -> regency already in the agents table (the writer's cache)
+    refused: list[Rejected] = field(default_factory=list)  # quarantined by the writer in this transaction
+
+    def refuse(self, entry: Accepted[Any], category: str, reason: str) -> None:
+        """Quarantine ``entry`` instead of storing it (a handler's refusal, e.g. a camera never inventoried)."""
+        self.refused.append(Rejected(entry.item, category, reason, entry.message.agent, entry.message.msg_id))
 
     def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """The dialect's INSERT, for ON CONFLICT clauses."""

@@ -21,7 +21,7 @@ def apply(batch: Batch, entries: list[Accepted[HostMetrics]]) -> None:
         m = entry.message
         rows.append(
             {
-                "agent_name": m.agent, "ts": m.ts, "received_at": entry.item.received_at,
+                "agent_name": m.agent, "ts": entry.ts, "received_at": entry.item.received_at,
                 "agent_version": clean_text(m.agent_version), "cpu_percent": m.cpu_percent, "load_1m": m.load_1m,
                 "memory_used_bytes": m.memory_used_bytes, "memory_total_bytes": m.memory_total_bytes,
                 "disk_used_bytes": m.disk_used_bytes, "disk_total_bytes": m.disk_total_bytes,

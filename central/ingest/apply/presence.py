@@ -50,28 +50,28 @@ def apply(batch: Batch, entries: list[Accepted[AgentBirth | AgentOffline]]) -> N
         if isinstance(message, AgentBirth):
             conn.execute(
                 update(agents).where(agents.c.name == agent).values(
-                    online=True, presence_ts=message.ts, offline_reason="", link_lost_at=None,
+                    online=True, presence_ts=entry.ts, offline_reason="", link_lost_at=None,
                     agent_version=clean_text(message.agent_version), hostname=clean_text(message.hostname),
                     started_at=message.started_at, cameras_configured=message.cameras_configured,
                     websites_configured=message.websites_configured,
                 )
             )
             if not online.get(agent):
-                conn.execute(update(agents).where(agents.c.name == agent).values(presence_since=message.ts))
-                events.append(event_row(EventKind.AGENT_ONLINE, message.ts, entry.regency, agent, agent,
+                conn.execute(update(agents).where(agents.c.name == agent).values(presence_since=entry.ts))
+                events.append(event_row(EventKind.AGENT_ONLINE, entry.ts, entry.regency, agent, agent,
                                         old="offline", new="online", message=clean_text(message.agent_version)))
             online[agent] = True
         else:
             # A last will carries the ts of when it was armed; the broker sends it when the link died.
-            when = entry.item.received_at if message.reason == "connection_lost" else message.ts
+            when = entry.item.received_at if message.reason == "connection_lost" else entry.ts
             if message.reason == "connection_lost" and batch.settings.offline_grace_s > 0:
                 if online.get(agent, True):  # the first will of a run: the grace period starts when the link died
                     conn.execute(update(agents).where(agents.c.name == agent, agents.c.link_lost_at.is_(None))
-                                 .values(link_lost_at=when, presence_ts=message.ts))
+                                 .values(link_lost_at=when, presence_ts=entry.ts))
                 continue
             conn.execute(
                 update(agents).where(agents.c.name == agent).values(
-                    online=False, presence_since=when, presence_ts=message.ts, offline_reason=message.reason
+                    online=False, presence_since=when, presence_ts=entry.ts, offline_reason=message.reason
                 )
             )
             if online.get(agent, True):

@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Column, Table, and_, bindparam, func, select, tuple_
 
 from central.ingest.apply.context import Batch
+from central.ingest.batch import Accepted
 from central.storage.models import Camera, Website
 from central.storage.transitions import Period
 
@@ -70,6 +71,8 @@ WEBSITE_COLUMNS = (
     websites.c.url, websites.c.reported_opd, websites.c.status_since, websites.c.last_check_at,
 )
 
+UNKNOWN_CAMERA = "unknown_camera"  # the quarantine category of reports about a camera never inventoried
+WEBSITE_CAP = "website_cap"  # the quarantine category of a report about a website past the per-agent cap
 Key = tuple[str, str]  # (agent_name, camera_id or website_id)
 R = TypeVar("R")
 
@@ -113,33 +116,51 @@ def rows_by_key(
     return found
 
 
-def camera_rows(batch: Batch, wanted: dict[Key, str], first_seen: dict[Key, dt.datetime]) -> dict[Key, CameraRow]:
-    """Camera rows for (agent, camera_id) keys, creating those never seen (wanted maps key -> regency)."""
-    rows = rows_by_key(batch, CAMERA_COLUMNS, cameras.c.camera_id, list(wanted), CameraRow)
-    missing = [key for key in wanted if key not in rows]
-    if missing:
-        batch.conn.execute(
-            batch.insert(cameras).on_conflict_do_nothing(index_elements=["agent_name", "camera_id"]),
-            [
-                {"agent_name": a, "camera_id": c, "regency_code": wanted[(a, c)], "first_seen_at": first_seen[(a, c)]}
-                for a, c in missing
-            ],
-        )
-        rows.update(rows_by_key(batch, CAMERA_COLUMNS, cameras.c.camera_id, missing, CameraRow))
-    return rows
+def camera_rows(batch: Batch, keys: list[Key]) -> dict[Key, CameraRow]:
+    """The camera rows of these (agent, camera_id) keys that exist: only an inventory creates one."""
+    return rows_by_key(batch, CAMERA_COLUMNS, cameras.c.camera_id, keys, CameraRow)
 
 
-def website_rows(batch: Batch, wanted: dict[Key, str], first_seen: dict[Key, dt.datetime]) -> dict[Key, WebsiteRow]:
-    """Website rows for (agent, website_id) keys, creating those never seen (wanted maps key -> regency)."""
+def refuse_uninventoried(batch: Batch, entries: list[Accepted[Any]], rows: dict[Key, Any]) -> list[Accepted[Any]]:
+    """Quarantine the entries about cameras no inventory of their agent listed; the others, in order."""
+    kept = []
+    for entry in entries:
+        message = entry.message
+        if (message.agent, message.camera_id) in rows:
+            kept.append(entry)
+        else:
+            batch.refuse(entry, UNKNOWN_CAMERA, f"camera {message.camera_id!r} is in no inventory of agent "
+                         f"{message.agent!r}: a camera is known only once its agent's inventory lists it")
+    return kept
+
+
+def website_rows(
+    batch: Batch, wanted: dict[Key, str], first_seen: dict[Key, dt.datetime]
+) -> tuple[dict[Key, WebsiteRow], set[Key]]:
+    """Website rows for (agent, website_id) keys, creating those never seen (wanted maps key -> regency),
+    and the keys refused: new websites past ``max_websites_per_agent`` for their agent."""
     rows = rows_by_key(batch, WEBSITE_COLUMNS, websites.c.website_id, list(wanted), WebsiteRow)
     missing = [key for key in wanted if key not in rows]
-    if missing:
+    if not missing:
+        return rows, set()
+    agents = sorted({agent for agent, _site in missing})
+    counted = select(websites.c.agent_name, func.count()).where(websites.c.agent_name.in_(agents))
+    have: dict[str, int] = {agent: number for agent, number in batch.conn.execute(counted.group_by(websites.c.agent_name))}
+    room = {agent: batch.settings.max_websites_per_agent - have.get(agent, 0) for agent in agents}
+    created, refused = [], set()
+    for key in missing:
+        if room[key[0]] > 0:
+            room[key[0]] -= 1
+            created.append(key)
+        else:
+            refused.add(key)
+    if created:
         batch.conn.execute(
             batch.insert(websites).on_conflict_do_nothing(index_elements=["agent_name", "website_id"]),
             [
                 {"agent_name": a, "website_id": w, "regency_code": wanted[(a, w)], "first_seen_at": first_seen[(a, w)]}
-                for a, w in missing
+                for a, w in created
             ],
         )
-        rows.update(rows_by_key(batch, WEBSITE_COLUMNS, websites.c.website_id, missing, WebsiteRow))
-    return rows
+        rows.update(rows_by_key(batch, WEBSITE_COLUMNS, websites.c.website_id, created, WebsiteRow))
+    return rows, refused

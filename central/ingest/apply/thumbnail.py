@@ -1,4 +1,4 @@
-"""Camera thumbnails: stored with the camera, only the newest few kept."""
+"""Camera thumbnails: stored with the camera (one its agent inventoried), only the newest few kept."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import cast
 from sqlalchemy import Table, delete, select
 
 from central.ingest.apply.context import Batch
-from central.ingest.apply.rows import camera_rows
+from central.ingest.apply.rows import camera_rows, refuse_uninventoried
 from central.ingest.batch import Accepted
 from central.storage.models import CameraThumbnail
 from shared.messages import CameraThumbnail as ThumbnailMessage
@@ -17,9 +17,10 @@ thumbnails = cast(Table, CameraThumbnail.__table__)
 
 def apply(batch: Batch, entries: list[Accepted[ThumbnailMessage]]) -> None:
     conn = batch.conn
-    wanted = {(e.message.agent, e.message.camera_id): e.regency for e in entries}
-    first_seen = {(e.message.agent, e.message.camera_id): e.item.received_at for e in entries}
-    rows = camera_rows(batch, wanted, first_seen)
+    rows = camera_rows(batch, list({(e.message.agent, e.message.camera_id) for e in entries}))
+    entries = refuse_uninventoried(batch, entries, rows)
+    if not entries:
+        return
     conn.execute(
         thumbnails.insert(),
         [
@@ -37,7 +38,7 @@ def apply(batch: Batch, entries: list[Accepted[ThumbnailMessage]]) -> None:
         ],
     )
     keep = batch.settings.thumbnails_per_camera
-    for pk in {row.id for row in rows.values()}:
+    for pk in {rows[(e.message.agent, e.message.camera_id)].id for e in entries}:
         newest = (
             select(thumbnails.c.id)
             .where(thumbnails.c.camera_pk == pk)

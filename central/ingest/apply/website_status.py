@@ -1,4 +1,8 @@
-"""Website status reports: every report into the history, the newest into the website's row."""
+"""Website status reports: every report into the history, the newest into the website's row.
+
+A report names its website, and a website never seen is created, up to ``max_websites_per_agent`` per
+agent: past that its reports are quarantined (``website_cap``), so one agent cannot fill central.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, update
 
 from central.ingest.apply.context import Batch
-from central.ingest.apply.rows import Key, newest, website_rows, websites
+from central.ingest.apply.rows import WEBSITE_CAP, Key, newest, website_rows, websites
 from central.ingest.batch import Accepted
 from central.storage.models import EventKind, WebsiteCheck, WebsiteState
 from central.storage.text import checks_json, clean_text
@@ -43,7 +47,14 @@ def website_state(availability: str, freshness: str) -> str:
 def apply(batch: Batch, entries: list[Accepted[WebsiteStatus]]) -> None:
     wanted = {(e.message.agent, e.message.website_id): e.regency for e in entries}
     first_seen = {(e.message.agent, e.message.website_id): e.item.received_at for e in entries}
-    rows = website_rows(batch, wanted, first_seen)
+    rows, refused = website_rows(batch, wanted, first_seen)
+    if refused:
+        cap = batch.settings.max_websites_per_agent
+        for entry in [e for e in entries if (e.message.agent, e.message.website_id) in refused]:
+            batch.refuse(entry, WEBSITE_CAP, (
+                f"website {entry.message.website_id!r} would give agent {entry.message.agent!r} more than the "
+                f"{cap} websites allowed per agent (ingest.max_websites_per_agent)"))
+        entries = [e for e in entries if (e.message.agent, e.message.website_id) not in refused]
     per_site: dict[Key, list[Accepted[WebsiteStatus]]] = defaultdict(list)
     for entry in entries:
         per_site[(entry.message.agent, entry.message.website_id)].append(entry)
@@ -55,7 +66,7 @@ def apply(batch: Batch, entries: list[Accepted[WebsiteStatus]]) -> None:
     for key, reports in per_site.items():
         row = rows[key]
         pk = row.id
-        reports.sort(key=lambda e: e.message.ts)
+        reports.sort(key=lambda e: e.ts)
         final: dict[str, Any] | None = None  # only the newest applied report reaches the row
         for entry in reports:
             report = entry.message
@@ -65,7 +76,7 @@ def apply(batch: Batch, entries: list[Accepted[WebsiteStatus]]) -> None:
             url, opd = clean_text(report.url), clean_text(report.opd)
             checks.append(
                 {
-                    "website_pk": pk, "ts": report.ts, "received_at": entry.item.received_at, "state": state,
+                    "website_pk": pk, "ts": entry.ts, "received_at": entry.item.received_at, "state": state,
                     "availability": availability, "freshness": freshness,
                     "reason": report.reason, "message": message,
                     "http_status": report.http_status, "response_ms": report.response_ms,
@@ -74,19 +85,19 @@ def apply(batch: Batch, entries: list[Accepted[WebsiteStatus]]) -> None:
                 }
             )
             current_ts = newest(row.last_check_at, row.status_since)
-            if current_ts is not None and report.ts < current_ts:
+            if current_ts is not None and entry.ts < current_ts:
                 continue
             before = (row.state, row.availability, row.freshness, row.reason, row.url)
             if (state, availability, freshness) != (row.state, row.availability, row.freshness) \
                     or row.status_since is None:
-                transitions.website(row, state, availability, freshness, report.reason, message, report.ts)
+                transitions.website(row, state, availability, freshness, report.reason, message, entry.ts)
                 if state != row.state or row.status_since is None:
                     transitions.events.append(
-                        event_row(EventKind.WEBSITE_STATUS, report.ts, entry.regency, report.agent,
+                        event_row(EventKind.WEBSITE_STATUS, entry.ts, entry.regency, report.agent,
                                   report.website_id, old=row.state if row.status_since else "", new=state,
                                   reason=report.reason, message=report.message, website_pk=pk)
                     )
-                row.status_since = report.ts
+                row.status_since = entry.ts
             values = {
                 "state": state,
                 "availability": availability,
@@ -104,12 +115,12 @@ def apply(batch: Batch, entries: list[Accepted[WebsiteStatus]]) -> None:
                 "last_update_signal": report.last_update_signal.value if report.last_update_signal else "",
                 "stale_after_days": report.stale_after_days,
                 "status_since": row.status_since,
-                "last_check_at": report.ts,
+                "last_check_at": entry.ts,
                 "updated_at": entry.item.received_at,
             }
             row.state, row.availability, row.freshness = state, availability, freshness
             row.reason, row.message, row.url, row.reported_opd = report.reason, message, url, opd
-            row.last_check_at = report.ts
+            row.last_check_at = entry.ts
             final = values
             if before != (row.state, row.availability, row.freshness, row.reason, row.url):
                 republish.websites.add(pk)

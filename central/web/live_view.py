@@ -1,0 +1,89 @@
+"""A camera's live view in the browser: multipart JPEG (MJPEG) copied from the live-view relay.
+
+``<img src="/cameras/<pk>/live.mjpg">`` shows it with no script; the request holds one of the web's
+stream threads for as long as the tab shows it (at most ``[live_view] max_s``) and ends when the tab
+closes (the next write fails), which closes the relay socket: the viewer has left. Watching needs
+``[live_view] min_role`` and the camera in the user's regencies; see docs/live-view.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request
+from flask.typing import ResponseReturnValue
+
+from central.config import CentralConfig
+from central.live_view.wire import RelayUnavailable, watch
+from central.storage.db import Database
+from central.web import live_audit
+from central.web.accounts import Role
+from central.web.auth import current_role, current_user, login_required
+from central.web.database import get_database
+from central.web.pages import get_camera
+from shared.messages import LiveFrame, LiveState
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("live_view", __name__)
+BOUNDARY = "scc-live-frame"
+
+
+@bp.record_once
+def _register_template_global(state: Any) -> None:
+    state.app.jinja_env.globals["may_watch_live"] = may_watch
+
+
+def may_watch() -> bool:
+    config: CentralConfig = current_app.config["SCC"]
+    role = current_role()
+    return role is not None and role.allows(Role(config.live_view.min_role))
+
+
+def _parts(config: CentralConfig, database: Database, audit_id: int, agent: str, camera_id: str,
+           who: str) -> Iterator[bytes]:
+    path = config.live_view.socket_path(Path(config.state_dir))
+    deadline = time.monotonic() + config.live_view.max_s
+    reason = "viewer_left"  # unless the stream says otherwise: the tab closed (GeneratorExit)
+    log.info("live view of %s/%s opened by %s", agent, camera_id, who)
+    try:
+        for decoded in watch(path, agent, camera_id, config.live_view.start_timeout_s + 5):
+            message = decoded.message
+            assert isinstance(message, LiveFrame)
+            if message.state is not LiveState.FRAME:
+                reason = message.reason
+                return
+            if time.monotonic() > deadline:
+                reason = "max_duration"
+                return
+            jpeg = decoded.jpeg or b""
+            yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                   + jpeg + b"\r\n")
+        reason = "relay_closed"
+    except RelayUnavailable as error:
+        reason = "relay_unavailable"
+        log.error("live view of %s/%s: %s", agent, camera_id, error)
+    finally:
+        log.info("live view of %s/%s for %s ended: %s", agent, camera_id, who, reason)
+        live_audit.closed(database, audit_id, reason)
+
+
+@bp.route("/cameras/<int:pk>/live.mjpg")
+@login_required
+def live_mjpeg(pk: int) -> ResponseReturnValue:
+    camera = get_camera(pk)  # 404 outside the user's regencies
+    if not may_watch():
+        abort(403, description="watching live needs a role allowed by [live_view] min_role")
+    user = current_user()
+    assert user is not None  # login_required
+    audit_id = live_audit.opened(user.name, user.role, camera, request.remote_addr or "")
+    stream = _parts(current_app.config["SCC"], get_database(), audit_id, camera.agent_name, camera.camera_id,
+                    user.name)
+    response = Response(stream, mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+    response.headers["Cache-Control"] = "no-cache, no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response

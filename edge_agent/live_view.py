@@ -1,0 +1,232 @@
+"""Live view on demand: one upstream per camera while a viewer lease holds, JPEG frames within a budget.
+
+Central asks with ``live_start`` (a lease of ``lease_s`` seconds named by ``command_id``, renewed by
+repeating it) and ends a lease with ``live_stop``. A camera is streamed while at least one of its leases
+holds, so viewers behind different central processes share the one stream; it stops when the last
+lease ends or expires (the viewer's tab closed without a goodbye), after ``[live] max_duration_s``, or
+when the agent stops. Each stream's last message (``ended`` or ``failed`` with the reason) says why.
+
+Frames go out QoS 0 on ``scc/v1/live/<agent>/<camera>`` straight through the MQTT client, never
+through the outbox: a late frame is worth nothing. The budget (``[live] max_kbps``) is shared by the
+streams running: each one sends at most ``max_fps`` and no faster than its share of the budget allows
+for the size of its frames; when even one frame a second does not fit, the JPEG quality goes down.
+See docs/live-view.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edge_agent.checks.base import CameraRuntime, CameraTarget
+from edge_agent.checks.rtsp import camera_stream_url
+from edge_agent.checks.stream import with_credentials
+from edge_agent.config import LiveSection
+from edge_agent.scrub import scrub
+from shared import codec, topics
+from shared.messages import Command, CommandName, LiveFrame, LiveState, new_message_id, utc_now
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE_S = 15
+MIN_QUALITY = 30
+# Frames further apart than this mean the budget binds hard: lower the quality rather than the rate.
+SLOWEST_INTERVAL_S = 1.0
+
+Publish = Callable[[str, bytes], bool]
+Camera = Callable[[str], tuple[CameraTarget, CameraRuntime | None] | None]
+Reason = Callable[[str], str]
+
+
+@dataclass(slots=True)
+class _Stream:
+    camera_id: str
+    started: float
+    leases: dict[str, float] = field(default_factory=dict)  # lease id -> monotonic expiry
+    stop: threading.Event = field(default_factory=threading.Event)
+    why_stopped: str = "viewer_left"
+    thread: threading.Thread | None = None
+
+
+class LiveView:
+    """The agent's live streams; ``handle`` takes live commands, ``expire`` runs every second or so."""
+
+    def __init__(self, agent: str, settings: LiveSection, camera: Camera, reason: Reason, publish: Publish,
+                 open_ms: int, read_ms: int) -> None:
+        self.agent = agent
+        self.settings = settings
+        self.camera = camera
+        self.reason = reason
+        self.publish = publish
+        self.open_ms = open_ms
+        self.read_ms = read_ms
+        self._streams: dict[str, _Stream] = {}
+        self._lock = threading.Lock()
+
+    # --- leases (called on the agent's loop) --------------------------------------------------
+
+    def handle(self, command: Command) -> None:
+        camera_id = command.camera_id
+        if camera_id is None:
+            log.warning("live command %s without a camera; ignored", command.command_id)
+            return
+        if command.name is CommandName.LIVE_STOP:
+            self._end_lease(camera_id, command.command_id)
+            return
+        now = time.monotonic()
+        lease_until = now + (command.lease_s or DEFAULT_LEASE_S)
+        with self._lock:
+            stream = self._streams.get(camera_id)
+            if stream is not None:
+                stream.leases[command.command_id] = lease_until
+                return
+            refusal = self._refusal(camera_id)
+            if refusal is not None:
+                stream = None
+            else:
+                stream = self._streams[camera_id] = _Stream(camera_id, now, {command.command_id: lease_until})
+        if stream is None:
+            assert refusal is not None
+            self._send_end(camera_id, LiveState.FAILED, *refusal)
+            return
+        log.info("live view of %s starts for %s (%s)", camera_id, command.requested_by or "central",
+                 command.command_id)
+        stream.thread = threading.Thread(target=self._run, args=(stream,), name=f"live-{camera_id}", daemon=True)
+        stream.thread.start()
+
+    def _refusal(self, camera_id: str) -> tuple[str, str] | None:
+        if not self.settings.enabled:
+            return "live_disabled", "live view is switched off on this agent ([live] enabled = false)"
+        if self.camera(camera_id) is None:
+            return "unknown_camera", f"this agent does not know camera {camera_id!r}"
+        if len(self._streams) >= self.settings.max_streams:
+            return "live_busy", f"{len(self._streams)} live streams already run (at most {self.settings.max_streams})"
+        return None
+
+    def _end_lease(self, camera_id: str, lease: str) -> None:
+        with self._lock:
+            stream = self._streams.get(camera_id)
+            if stream is None:
+                return
+            stream.leases.pop(lease, None)
+            if not stream.leases:
+                stream.why_stopped = "viewer_left"
+                stream.stop.set()
+
+    def expire(self) -> None:
+        """End streams whose leases all lapsed or that ran past the maximum duration."""
+        now = time.monotonic()
+        with self._lock:
+            for stream in self._streams.values():
+                stream.leases = {lease: until for lease, until in stream.leases.items() if until > now}
+                if not stream.leases:
+                    stream.why_stopped = "viewer_left"
+                    stream.stop.set()
+                elif now - stream.started > self.settings.max_duration_s:
+                    stream.why_stopped = "max_duration"
+                    stream.stop.set()
+
+    def stop_all(self, timeout_s: float = 5.0) -> None:
+        with self._lock:
+            streams = list(self._streams.values())
+            for stream in streams:
+                stream.why_stopped = "agent_stopping"
+                stream.stop.set()
+        for stream in streams:
+            if stream.thread is not None:
+                stream.thread.join(timeout_s)
+
+    @property
+    def running(self) -> list[str]:
+        with self._lock:
+            return sorted(self._streams)
+
+    # --- one stream (its own thread) -----------------------------------------------------------
+
+    def _run(self, stream: _Stream) -> None:
+        try:
+            state, reason, text = self._stream(stream)
+        except Exception as error:  # the thread's end must be told to the viewers whatever happened
+            log.exception("live view of %s crashed", stream.camera_id)
+            state, reason, text = LiveState.FAILED, "live_error", scrub(f"{type(error).__name__}: {error}")
+        with self._lock:
+            self._streams.pop(stream.camera_id, None)
+        log.info("live view of %s ended: %s", stream.camera_id, reason)
+        self._send_end(stream.camera_id, state, reason, text)
+
+    def _stream(self, stream: _Stream) -> tuple[LiveState, str, str]:
+        import cv2
+
+        found = self.camera(stream.camera_id)
+        if found is None:
+            return LiveState.FAILED, "unknown_camera", "the camera left this agent's inventory"
+        target, runtime = found
+        url = camera_stream_url(target, runtime) if runtime is not None else target.rtsp_url
+        if not url:
+            return LiveState.FAILED, self._camera_reason(stream.camera_id, "no_stream_uri"), \
+                "no RTSP address known for this camera yet (ONVIF has not answered)"
+        capture = cv2.VideoCapture(with_credentials(url, target.username, target.password), cv2.CAP_FFMPEG,
+                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.open_ms,
+                                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.read_ms, cv2.CAP_PROP_N_THREADS, 1])
+        try:
+            if not capture.isOpened():
+                return LiveState.FAILED, self._camera_reason(stream.camera_id, "rtsp_no_frames"), \
+                    "the stream did not open"
+            return self._send_frames(stream, capture)
+        finally:
+            capture.release()
+
+    def _send_frames(self, stream: _Stream, capture: object) -> tuple[LiveState, str, str]:
+        import cv2
+
+        quality = self.settings.jpeg_quality
+        next_send = 0.0
+        seq = 0
+        topic = topics.live_frames(self.agent, stream.camera_id)
+        while not stream.stop.is_set():
+            ok, frame = capture.read()  # type: ignore[attr-defined]
+            if not ok or frame is None:
+                return LiveState.FAILED, self._camera_reason(stream.camera_id, "rtsp_no_frames"), \
+                    "the stream stopped delivering frames"
+            now = time.monotonic()
+            if now < next_send:
+                continue  # keep reading at the camera's rate so the picture sent is the newest
+            height, width = frame.shape[:2]
+            if width > self.settings.max_width:
+                height = max(1, round(height * self.settings.max_width / width))
+                width = self.settings.max_width
+                frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+            encoded, buffer = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if not encoded:
+                continue
+            jpeg = buffer.tobytes()
+            interval = self._interval(len(jpeg))
+            if interval > SLOWEST_INTERVAL_S and quality > MIN_QUALITY:
+                quality = max(MIN_QUALITY, quality - 10)
+            seq += 1
+            meta = LiveFrame(agent=self.agent, seq=seq, msg_id=new_message_id(), ts=utc_now(),
+                             camera_id=stream.camera_id, state=LiveState.FRAME, width=width, height=height,
+                             size_bytes=len(jpeg), fps=round(min(self.settings.max_fps, 1 / interval), 2))
+            self.publish(topic, codec.encode_live(meta, jpeg))
+            next_send = now + interval
+        return LiveState.ENDED, stream.why_stopped, ""
+
+    def _interval(self, frame_bytes: int) -> float:
+        """Seconds until the next frame: the rate cap, or the stream's share of the budget, whichever is slower."""
+        with self._lock:
+            running = max(1, len(self._streams))
+        share_bytes_per_s = self.settings.max_kbps * 1000 / 8 / running
+        return max(1 / self.settings.max_fps, frame_bytes / share_bytes_per_s)
+
+    def _camera_reason(self, camera_id: str, fallback: str) -> str:
+        """The camera's current reason when its checks found a problem, else ``fallback``."""
+        current = self.reason(camera_id)
+        return current if current and current != "ok" else fallback
+
+    def _send_end(self, camera_id: str, state: LiveState, reason: str, text: str) -> None:
+        meta = LiveFrame(agent=self.agent, seq=0, msg_id=new_message_id(), ts=utc_now(), camera_id=camera_id,
+                         state=state, reason=reason, message=text[:256])
+        self.publish(topics.live_frames(self.agent, camera_id), codec.encode_live(meta))

@@ -1,0 +1,130 @@
+"""Live view on the agent, end to end: the simulator's RTSP, the real TLS broker, leases from central.
+
+What is asserted is what central receives on scc/v1/live/<agent>/<camera>: frames that decode within
+the size and rate limits, one stream however many leases, the end when the last lease goes, a quick
+failure with a reason for a camera whose stream cannot open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_agent.agent import Agent
+from shared import topics
+from shared.codec import Decoded, decode, encode
+from shared.messages import Command, CommandName, LiveFrame, LiveState, utc_now
+from simulator.testing import FleetClient, run_fleet_process
+from tests.edge_agent.conftest import agent_config
+from tests.fixtures.broker import CENTRAL_COMMANDS, CENTRAL_OBSERVER, BrokerClient, Pki, TlsBroker
+
+pytestmark = pytest.mark.xdist_group("broker")
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[FleetClient]:
+    # Its own process: the agent decodes RTSP with OpenCV, which would stall an in-process simulator.
+    with run_fleet_process(1, extra_args=["--discovery-port", "0"]) as client:
+        yield client
+
+
+def _frames(client: BrokerClient, until: float, arrivals: list[float] | None = None) -> list[tuple[LiveFrame, bytes]]:
+    """Live messages until ``until`` or a stream's end; ``arrivals`` gets each one's monotonic time."""
+    got = []
+    while (left := until - time.monotonic()) > 0:
+        try:
+            message = client.messages.get(timeout=left)
+        except queue.Empty:
+            break
+        decoded = decode(message.topic, bytes(message.payload))
+        assert isinstance(decoded, Decoded), decoded
+        assert isinstance(decoded.message, LiveFrame)
+        got.append((decoded.message, decoded.jpeg or b""))
+        if arrivals is not None:
+            arrivals.append(time.monotonic())
+        if decoded.message.state is not LiveState.FRAME:
+            break
+    return got
+
+
+def test_live_view_leases_frames_budget_and_failures(
+    pki: Pki, tls_broker: TlsBroker, fleet: FleetClient, tmp_path: Path
+) -> None:
+    name = pki.provision_agent()
+    tls_broker.reload()
+    camera = fleet.cameras[0]
+    config = agent_config(
+        name, tmp_path, broker_port=tls_broker.port, ca=pki.ca_cert, cert=pki.cert(name), key=pki.key(name),
+        schedule={"interval_s": 600, "metrics_every_s": 600, "discovery_every_s": 3600},
+        discovery={"enabled": False},
+        live={"max_fps": 4.0, "max_width": 320, "max_kbps": 2000, "max_duration_s": 60},
+        cameras=[
+            {"id": "gate", "host": camera.host, "port": camera.onvif_port, "username": camera.username,
+             "password": camera.password, "rtsp_url": camera.rtsp_url, "onvif": False},
+            # Nothing listens there: the stream cannot open.
+            {"id": "dead", "host": "127.0.0.1", "port": 9, "rtsp_url": "rtsp://127.0.0.1:9/stream", "onvif": False},
+        ],
+    )
+    central = tls_broker.connect(CENTRAL_OBSERVER)
+    central.subscribe_and_wait(f"{topics.LIVE}/{name}/#")
+    commands = tls_broker.connect(CENTRAL_COMMANDS)
+    seq = iter(range(1, 1000))
+
+    def send(name_: CommandName, camera_id: str, lease: str, lease_s: int | None = 3) -> None:
+        command = Command(agent=name, seq=next(seq), msg_id=uuid.uuid4().hex, ts=utc_now(), command_id=lease,
+                          name=name_, camera_id=camera_id, requested_by="test",
+                          lease_s=lease_s if name_ is CommandName.LIVE_START else None)
+        commands.publish_and_wait(topics.command(name, name_.value), encode(command))
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        agent = Agent(config)
+        runner = asyncio.create_task(agent.run(stop))
+        try:
+            await asyncio.wait_for(agent.publisher.connected.wait(), 20)
+            await asyncio.sleep(0.5)  # the command subscription follows the connect
+            started = time.monotonic()
+            send(CommandName.LIVE_START, "gate", "viewer-a")
+            arrivals: list[float] = []
+            first = await asyncio.to_thread(_frames, central, time.monotonic() + 2.5, arrivals)
+            assert first and first[0][0].state is LiveState.FRAME, first
+            first_after = arrivals[0] - started
+            # A second viewer joins, the first leaves: the same stream goes on (one upstream per camera).
+            send(CommandName.LIVE_START, "gate", "viewer-b")
+            send(CommandName.LIVE_STOP, "gate", "viewer-a")
+            assert agent.live.running == ["gate"]
+            window = time.monotonic()
+            shared = await asyncio.to_thread(_frames, central, window + 2.0)
+            rate = len(shared) / (time.monotonic() - window)
+            assert all(frame.state is LiveState.FRAME for frame, _ in shared), shared[-1]
+            # viewer-b stops renewing its 3 s lease (a closed tab): the stream ends by itself.
+            tail = await asyncio.to_thread(_frames, central, time.monotonic() + 6.0)
+            assert tail and tail[-1][0].state is LiveState.ENDED and tail[-1][0].reason == "viewer_left"
+            assert agent.live.running == []
+
+            failing = time.monotonic()
+            send(CommandName.LIVE_START, "dead", "viewer-c")
+            failed = await asyncio.to_thread(_frames, central, time.monotonic() + 15)
+            failed_after = time.monotonic() - failing  # _frames returns at the stream's end
+            send(CommandName.LIVE_START, "nowhere", "viewer-d")
+            unknown = await asyncio.to_thread(_frames, central, time.monotonic() + 5)
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 30)
+        assert first_after < 2.5
+        assert 2.0 <= rate <= 4.6, rate  # max_fps 4 (a frame late at the window's edge counts in the next)
+        image = cv2.imdecode(np.frombuffer(shared[-1][1], np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and image.shape[1] == 320 == shared[-1][0].width
+        assert [f.state for f, _ in failed] == [LiveState.FAILED] and failed[0][0].reason == "rtsp_no_frames"
+        assert failed_after < 10
+        assert [(f.state, f.reason) for f, _ in unknown] == [(LiveState.FAILED, "unknown_camera")]
+
+    asyncio.run(scenario())
