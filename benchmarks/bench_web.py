@@ -42,7 +42,7 @@ def build_database(directory: Path, cameras: int) -> str:
     from central.storage.db import Database
     from central.storage.migrate import upgrade
     from shared.regencies import all_regencies
-    from tests.web.seed import seed
+    from tests.central.web.seed import seed
 
     url = f"sqlite:///{directory / 'central.db'}"
     database = Database(url)
@@ -63,8 +63,8 @@ def session_cookie(config_path: Path) -> str:
     """Log in through the app itself (same secret key) and return the signed session cookie."""
     from central.config import load_config
     from central.web import create_app
-    from tests.web.conftest import csrf_from
-    from tests.web.seed import PASSWORD
+    from tests.central.web.conftest import csrf_from
+    from tests.central.web.seed import PASSWORD
 
     client = create_app(load_config(config_path)).test_client()
     token = csrf_from(client.get("/login").text)

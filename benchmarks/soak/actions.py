@@ -32,7 +32,8 @@ class Chaos:
     def __init__(self, stack: SoakStack, schedule: list[Incident], control_url: str, database_url: str) -> None:
         self.stack = stack
         self.schedule = schedule
-        self._control = httpx.Client(base_url=control_url, timeout=10)
+        # A loaded simulator answers slowly; the calls are idempotent, so they are retried.
+        self._control = httpx.Client(base_url=control_url, timeout=60, transport=httpx.HTTPTransport(retries=3))
         self._database_url = database_url
         self.done: list[Done] = []
         self._stop = threading.Event()
@@ -76,7 +77,7 @@ class Chaos:
     def _begin(self, incident: Incident) -> None:
         kind, target = incident.kind, incident.target
         if kind is Kind.CAMERA:
-            self._control.post(f"/cameras/{target}/faults", json={"fault": incident.fault}).raise_for_status()
+            self._simulator("POST", f"/cameras/{target}/faults", {"fault": incident.fault})
         elif kind is Kind.LINK_CUT:
             self.stack.links[target].cut()
         elif kind is Kind.BROKER_RESTART:
@@ -99,7 +100,7 @@ class Chaos:
     def _end(self, incident: Incident) -> None:
         kind, target = incident.kind, incident.target
         if kind is Kind.CAMERA:
-            self._control.delete(f"/cameras/{target}/faults/{incident.fault}").raise_for_status()
+            self._simulator("DELETE", f"/cameras/{target}/faults/{incident.fault}")
         elif kind is Kind.LINK_CUT:
             self.stack.links[target].restore()
         elif kind in (Kind.BROKER_RESTART, Kind.BROKER_KILL):
@@ -108,6 +109,15 @@ class Chaos:
             self.stack.start_child("central-ingest", self._saved.pop("central-ingest"))
         elif kind is Kind.AGENT_RESTART:
             self.stack.start_child(target, self._saved.pop(target))
+
+    def _simulator(self, method: str, path: str, body: dict[str, str] | None = None) -> None:
+        for attempt in range(3):
+            try:
+                self._control.request(method, path, json=body).raise_for_status()
+                return
+            except httpx.TimeoutException:
+                if attempt == 2:
+                    raise
 
     def _hold_database(self, seconds: float) -> None:
         """Hold central's database so no one can write: SQLite's exclusive lock, PostgreSQL's table locks."""

@@ -180,7 +180,7 @@ def _drain(soak: SoakStack, agents: list[str]) -> bool:
     return False
 
 
-def _account(result: SoakResult, soak: SoakStack, database_url: str, seen: dict[str, tuple[str, int]],
+def _account(result: SoakResult, soak: SoakStack, database_url: str, seen: dict[str, tuple[str, int, str]],
              drained: bool, cameras: dict[str, list[str]]) -> None:  # fmt: skip
     engine = create_engine(database_url)
     try:

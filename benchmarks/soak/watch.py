@@ -224,7 +224,7 @@ class Tap:
     """
 
     def __init__(self, files: TlsFiles, host: str, port: int) -> None:
-        self.seen: dict[str, tuple[str, int]] = {}  # msg_id -> (agent, seq)
+        self.seen: dict[str, tuple[str, int, str]] = {}  # msg_id -> (agent, seq, topic)
         self._client = make_client(files)  # its certificate's name is its client id
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
@@ -246,4 +246,4 @@ class Tap:
             return  # central's commands to the agent, not the agent's reports
         with contextlib.suppress(ValueError, KeyError, TypeError):
             data = json.loads(message.payload)
-            self.seen[str(data["msg_id"])] = (str(data["agent"]), int(data["seq"]))
+            self.seen[str(data["msg_id"])] = (str(data["agent"]), int(data["seq"]), message.topic)

@@ -12,6 +12,7 @@ from central.mail import MailError
 from central.reports.periods import parse_period, previous_month, previous_week
 from central.reports.render import CSV_TABLES, to_csv, to_pdf
 from central.storage.db import Database
+from shared.regencies import is_regency_code
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,13 +23,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which.add_argument("--monthly", action="store_true", help="the previous calendar month")
     which.add_argument("--period", help="YYYY-MM or YYYY-Www")
     send.add_argument("--to", action="append", help="recipient (repeatable; default from central.toml)")
+    send.add_argument("--regency", action="append", type=_regency, help="only this regency (repeatable)")
     send.set_defaults(handler=run_report_send)
     render = report_commands.add_parser("render", help="write a report as PDF or CSV")
     render.add_argument("--period", help="YYYY-MM or YYYY-Www (default: previous month)")
     render.add_argument("--weekly", action="store_true", help="the previous ISO week")
     render.add_argument("--format", choices=["pdf", *CSV_TABLES], default="pdf")
     render.add_argument("--output", type=Path, required=True)
+    render.add_argument("--regency", action="append", type=_regency, help="only this regency (repeatable)")
     render.set_defaults(handler=run_report_render)
+
+
+def _regency(code: str) -> str:
+    if not is_regency_code(code):
+        raise argparse.ArgumentTypeError(f"{code!r} is not a regency code of South Sumatra (e.g. 16.71)")
+    return code
 
 
 def run_report_send(config: CentralConfig, args: argparse.Namespace) -> int:
@@ -37,13 +46,20 @@ def run_report_send(config: CentralConfig, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     tz = config.reports.timezone
     period = previous_month(now, tz) if args.monthly else parse_period(args.period, tz)
-    recipients = args.to or config.reports.monthly_email_to
+    regencies = args.regency
+    if args.to:
+        recipients = args.to
+    elif regencies:  # each regency's own recipients, never the province's
+        recipients = sorted({a for code in regencies for a in config.reports.regency_email_to.get(code, [])})
+    else:
+        recipients = config.reports.monthly_email_to
     if not recipients:
-        print("no recipients: set [reports] monthly_email_to or pass --to", file=sys.stderr)
+        where = "regency_email_to" if regencies else "monthly_email_to"
+        print(f"no recipients: set [reports] {where} or pass --to", file=sys.stderr)
         return 2
     database = Database.from_config(config)
     try:
-        send_report(config, database, period, now, recipients)
+        send_report(config, database, period, now, recipients, regencies)
     except MailError as error:
         print(f"report {period.slug} not sent: {error}", file=sys.stderr)
         return 1
@@ -65,7 +81,7 @@ def run_report_render(config: CentralConfig, args: argparse.Namespace) -> int:
     database = Database.from_config(config)
     try:
         with database.session() as session:
-            report = build_report(session, period, now, config.reports)
+            report = build_report(session, period, now, config.reports, args.regency)
     finally:
         database.dispose()
     data = to_pdf(report) if args.format == "pdf" else to_csv(report, args.format)

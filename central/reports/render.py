@@ -198,7 +198,11 @@ def to_pdf(report: Report) -> bytes:
     zone = ZoneInfo(report.period.timezone)
     generated = report.generated_at.astimezone(zone)
     pdf.cell(
-        0, 6, f"{words['generated']}: {generated:%Y-%m-%d %H:%M} {generated.tzname()}", new_x="LMARGIN", new_y="NEXT"
+        0,
+        6,
+        f"{words['generated']}: {generated:%Y-%m-%d %H:%M} {generated.tzname()}",
+        new_x="LMARGIN",
+        new_y="NEXT",
     )
     pdf.ln(3)
 

@@ -24,7 +24,7 @@ class ReportDispatch(Base):
     __table_args__ = (UniqueConstraint("kind", "period_start"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # monthly / weekly
+    kind: Mapped[str] = mapped_column(String(16))  # "monthly" (the province) or "monthly:16.71" (a regency)
     period_start: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default=DispatchStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

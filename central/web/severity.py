@@ -13,7 +13,7 @@ the screen can say *why* a regency is red. The rule weighs impact, the way an op
 
 :func:`impact` orders regencies of the same severity: offline cameras weigh most, then websites down,
 degraded cameras, stale websites. The table is documented in docs/operations.md ("Regency severity")
-and tested row by row in tests/web/test_severity.py.
+and tested row by row in tests/central/web/test_severity.py.
 """
 
 from __future__ import annotations

@@ -252,7 +252,7 @@ def test_doctor_on_a_revoked_certificate(pki: Pki, tls_broker: TlsBroker, tmp_pa
 def test_check_websites_exits_non_zero_when_freshness_cannot_be_judged(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.websites.replay import Recorded, ReplaySite, serving
+    from tests.edge_agent.websites.replay import Recorded, ReplaySite, serving
 
     now = dt.datetime.now(dt.UTC)
     feed = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Dinas</title><item><title>Rapat</title><pubDate>'

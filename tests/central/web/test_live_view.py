@@ -1,0 +1,155 @@
+"""Live view in the web, end to end: simulator RTSP -> agent -> TLS broker -> relay -> /cameras/<pk>/live.mjpg.
+
+Two viewers share one upstream, each live view leaves an audit row (who, camera, from, to, why it
+ended) that admins read, and a viewer below ``[live_view] min_role`` is refused before anything
+reaches the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import insert, select, update
+
+from central.config import CentralConfig
+from central.live_view import relay as relay_module
+from central.storage.db import Database
+from central.storage.models import Agent, Camera
+from central.web import create_app
+from central.web.live_audit import LiveSession
+from edge_agent.agent import Agent as EdgeAgent
+from simulator.testing import FleetClient, run_fleet_process
+from tests.central.web.conftest import log_in
+from tests.central.web.seed import Seeded
+from tests.edge_agent.conftest import agent_config
+from tests.fixtures.broker import CENTRAL, Pki, TlsBroker
+
+pytestmark = pytest.mark.xdist_group("broker")
+JPEG_PART = b"Content-Type: image/jpeg"
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[FleetClient]:
+    with run_fleet_process(1, extra_args=["--discovery-port", "0"]) as client:
+        yield client
+
+
+def _watched_camera(database: Database, agent: str) -> int:
+    """The seeded first camera, moved to ``agent`` (a real one) as camera ``gate``."""
+    now = dt.datetime.now(dt.UTC)
+    with database.engine.begin() as conn:
+        first = conn.execute(select(Agent).where(Agent.name == "agent-1671")).mappings().one()
+        conn.execute(insert(Agent), [{**first, "name": agent}])
+        pk = conn.execute(select(Camera.id).where(Camera.agent_name == "agent-1671").order_by(Camera.id)).scalar()
+        conn.execute(update(Camera).where(Camera.id == pk).values(agent_name=agent, camera_id="gate", updated_at=now))
+    assert pk is not None
+    return int(pk)
+
+
+def _read_parts(response: object, count: int) -> int:
+    """Read the MJPEG body until ``count`` JPEG parts came; returns how many did."""
+    seen = 0
+    buffer = b""
+    for chunk in response.response:  # type: ignore[attr-defined]
+        buffer += chunk
+        seen = buffer.count(JPEG_PART)
+        if seen >= count:
+            break
+    return seen
+
+
+def test_live_view_through_the_web_shared_audited_and_refused_below_the_role(
+    pki: Pki, tls_broker: TlsBroker, fleet: FleetClient, web_database: Database, seeded: Seeded, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name = pki.provision_agent()
+    tls_broker.reload()
+    pk = _watched_camera(web_database, name)
+    camera = fleet.cameras[0]
+    agent_conf = agent_config(
+        name, tmp_path / "agent", broker_port=tls_broker.port, ca=pki.ca_cert, cert=pki.cert(name),
+        key=pki.key(name), schedule={"interval_s": 600, "metrics_every_s": 600, "discovery_every_s": 3600},
+        discovery={"enabled": False}, live={"max_fps": 4.0, "max_width": 320},
+        cameras=[{"id": "gate", "host": camera.host, "port": camera.onvif_port, "username": camera.username,
+                  "password": camera.password, "rtsp_url": camera.rtsp_url, "onvif": False}],
+    )
+    config = CentralConfig.model_validate({
+        "state_dir": str(tmp_path / "central"),
+        "database": {"url": str(web_database.engine.url)},
+        "broker": {"host": tls_broker.host, "port": tls_broker.port, "ca": str(pki.ca_cert),
+                   "cert": str(pki.cert(CENTRAL)), "key": str(pki.key(CENTRAL))},
+        "web": {"session_cookie_secure": False, "rollup_cache_s": 0},
+        "live_view": {"lease_s": 3, "start_timeout_s": 15},  # generous: a loaded test machine
+    })
+    app = create_app(config, {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "test"})
+    relays: list[relay_module.Relay] = []
+    original = relay_module.Relay
+    monkeypatch.setattr(relay_module, "Relay", lambda *a: relays.append(original(*a)) or relays[-1])
+    stop_relay, ready = threading.Event(), threading.Event()
+    relay_thread = threading.Thread(target=relay_module.serve, args=(config, stop_relay, ready), daemon=True)
+    relay_thread.start()
+    assert ready.wait(10)
+
+    operator: FlaskClient = app.test_client()
+    log_in(operator, seeded.operator)
+    second: FlaskClient = app.test_client()
+    log_in(second, seeded.admin)
+    viewer: FlaskClient = app.test_client()
+    log_in(viewer, seeded.viewer)
+
+    page = operator.get(f"/cameras/{pk}")
+    assert 'id="live-start"' in page.text
+    live_page = operator.get(f"/cameras/{pk}?live=1")
+    assert f'src="/cameras/{pk}/live.mjpg"' in live_page.text
+    viewer_page = viewer.get(f"/cameras/{pk}?live=1")
+    assert "live-start" not in viewer_page.text and "live.mjpg" not in viewer_page.text
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        agent = EdgeAgent(agent_conf)
+        runner = asyncio.create_task(agent.run(stop))
+        try:
+            await asyncio.wait_for(agent.publisher.connected.wait(), 20)
+            await asyncio.sleep(1.0)
+            refused = viewer.get(f"/cameras/{pk}/live.mjpg")
+            assert refused.status_code == 403
+            # Off the loop: the test client runs the stream up to its first part, which needs the agent's loop.
+            one, two = await asyncio.gather(
+                asyncio.to_thread(operator.get, f"/cameras/{pk}/live.mjpg", buffered=False),
+                asyncio.to_thread(second.get, f"/cameras/{pk}/live.mjpg", buffered=False))
+            assert one.mimetype == "multipart/x-mixed-replace"
+            counts = await asyncio.gather(asyncio.to_thread(_read_parts, one, 6), asyncio.to_thread(_read_parts, two, 6))
+            assert counts == [6, 6]
+            assert relays[0].upstreams_started == 1 and agent.live.running == ["gate"]
+            await asyncio.to_thread(one.close)
+            await asyncio.to_thread(two.close)  # both tabs closed: the relay sends live_stop, the agent stops
+            for _ in range(40):
+                if not agent.live.running:
+                    break
+                await asyncio.sleep(0.1)
+            assert agent.live.running == []
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 30)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop_relay.set()
+        relay_thread.join(10)
+
+    with web_database.session() as session:
+        rows = session.scalars(select(LiveSession).order_by(LiveSession.id)).all()
+        assert [(r.user_name, r.camera_pk, r.agent_name, r.camera_id) for r in rows] == [
+            (seeded.operator, pk, name, "gate"), (seeded.admin, pk, name, "gate")]
+        assert all(r.ended_at is not None and r.ended_at >= r.started_at and r.end_reason == "viewer_left"
+                   for r in rows)
+    record = second.get("/admin/live-sessions")
+    assert record.status_code == 200 and record.text.count(f"{name}/gate") == 2
+    assert operator.get("/admin/live-sessions").status_code == 403
