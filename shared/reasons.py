@@ -150,6 +150,10 @@ WEBSITE_REASONS: tuple[Reason, ...] = (
     Reason("http_error", N_("HTTP error"), "A freshness signal answered with an HTTP error.",
            detailed=N_("HTTP %(http_status)s")),
     Reason("redirect_loop", N_("redirect loop"), "The redirects lead back to where they started.", down=True),
+    # a website check that did not run, and why (its outcome is "skipped")
+    Reason("not_https", N_("plain HTTP"), "The site is served over plain HTTP: there is no certificate to check."),
+    Reason("not_reached", N_("not checked"), "Not checked because the home page did not answer."),
+    Reason("not_needed", N_("not needed"), "A freshness signal not read: an earlier one already dated the content."),
     Reason("no_report", N_("no report yet"), "Nothing heard from the website's agent about it for too long.",
            origin="central"),
 )
