@@ -127,7 +127,8 @@ def _local_peers() -> list[IPv4Network | IPv6Network]:
 class LiveViewConfig(Section):
     """Live view (docs/live-view.md): the relay process, the leases it holds on agents, who may watch."""
 
-    socket: Path | None = Field(None, description="The relay's Unix socket; default <state_dir>/live-view.sock.")
+    # A relative path is under state_dir. Not None for "the default": a config dumped to TOML has no null.
+    socket: Path = Field(Path("live-view.sock"), description="The relay's Unix socket; relative: under state_dir.")
     lease_s: int = Field(15, ge=3, le=300, description="How long an agent streams without a renewal.")
     start_timeout_s: float = Field(12.0, gt=0, description="No frame by then: the viewer is told why.")
     max_s: float = Field(900.0, gt=0, description="A browser's live view ends after this long (it may ask again).")
@@ -135,7 +136,7 @@ class LiveViewConfig(Section):
         "operator", description="The least role allowed to watch live (CCTV of public offices is sensitive).")
 
     def socket_path(self, state_dir: Path) -> Path:
-        return self.socket or state_dir / "live-view.sock"
+        return state_dir / self.socket  # an absolute socket path stays as it is
 
 
 class WebConfig(Section):
