@@ -35,6 +35,10 @@ DEFAULT_LEASE_S = 15
 MIN_QUALITY = 30
 # Frames further apart than this mean the budget binds hard: lower the quality rather than the rate.
 SLOWEST_INTERVAL_S = 1.0
+# A still is for detail: high quality, stepped down only when the picture would not fit in one message.
+STILL_QUALITY = 90
+MAX_STILL_SIDE = 4096
+MAX_STILL_BYTES = codec.MAX_PAYLOAD_BYTES - 8192  # room for the framing and the JSON header
 
 Publish = Callable[[str, bytes], bool]
 Camera = Callable[[str], tuple[CameraTarget, CameraRuntime | None] | None]
@@ -64,6 +68,7 @@ class LiveView:
         self.open_ms = open_ms
         self.read_ms = read_ms
         self._streams: dict[str, _Stream] = {}
+        self._stills: set[str] = set()  # cameras whose still is being taken; it answers every asker
         self._lock = threading.Lock()
 
     # --- leases (called on the agent's loop) --------------------------------------------------
@@ -75,6 +80,9 @@ class LiveView:
             return
         if command.name is CommandName.LIVE_STOP:
             self._end_lease(camera_id, command.command_id)
+            return
+        if command.name is CommandName.SNAPSHOT_NOW:
+            self._start_still(camera_id)
             return
         now = time.monotonic()
         lease_until = now + (command.lease_s or DEFAULT_LEASE_S)
@@ -97,12 +105,24 @@ class LiveView:
         stream.thread = threading.Thread(target=self._run, args=(stream,), name=f"live-{camera_id}", daemon=True)
         stream.thread.start()
 
-    def _refusal(self, camera_id: str) -> tuple[str, str] | None:
+    def _start_still(self, camera_id: str) -> None:
+        with self._lock:
+            if camera_id in self._stills:
+                return
+            refusal = self._refusal(camera_id, streams=False)
+            if refusal is None:
+                self._stills.add(camera_id)
+        if refusal is not None:
+            self._send_end(camera_id, LiveState.FAILED, *refusal, still=True)
+            return
+        threading.Thread(target=self._take_still, args=(camera_id,), name=f"still-{camera_id}", daemon=True).start()
+
+    def _refusal(self, camera_id: str, streams: bool = True) -> tuple[str, str] | None:
         if not self.settings.enabled:
             return "live_disabled", "live view is switched off on this agent ([live] enabled = false)"
         if self.camera(camera_id) is None:
             return "unknown_camera", f"this agent does not know camera {camera_id!r}"
-        if len(self._streams) >= self.settings.max_streams:
+        if streams and len(self._streams) >= self.settings.max_streams:
             return "live_busy", f"{len(self._streams)} live streams already run (at most {self.settings.max_streams})"
         return None
 
@@ -158,26 +178,33 @@ class LiveView:
         self._send_end(stream.camera_id, state, reason, text)
 
     def _stream(self, stream: _Stream) -> tuple[LiveState, str, str]:
+        opened = self._open(stream.camera_id)
+        if isinstance(opened, tuple):
+            return LiveState.FAILED, *opened
+        try:
+            return self._send_frames(stream, opened)
+        finally:
+            opened.release()  # type: ignore[attr-defined]
+
+    def _open(self, camera_id: str) -> object:
+        """The camera's opened capture, or (reason, text) saying why there is none."""
         import cv2
 
-        found = self.camera(stream.camera_id)
+        found = self.camera(camera_id)
         if found is None:
-            return LiveState.FAILED, "unknown_camera", "the camera left this agent's inventory"
+            return "unknown_camera", "the camera left this agent's inventory"
         target, runtime = found
         url = camera_stream_url(target, runtime) if runtime is not None else target.rtsp_url
         if not url:
-            return LiveState.FAILED, self._camera_reason(stream.camera_id, "no_stream_uri"), \
+            return self._camera_reason(camera_id, "no_stream_uri"), \
                 "no RTSP address known for this camera yet (ONVIF has not answered)"
         capture = cv2.VideoCapture(with_credentials(url, target.username, target.password), cv2.CAP_FFMPEG,
                                    [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.open_ms,
                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.read_ms, cv2.CAP_PROP_N_THREADS, 1])
-        try:
-            if not capture.isOpened():
-                return LiveState.FAILED, self._camera_reason(stream.camera_id, "rtsp_no_frames"), \
-                    "the stream did not open"
-            return self._send_frames(stream, capture)
-        finally:
+        if not capture.isOpened():
             capture.release()
+            return self._camera_reason(camera_id, "rtsp_no_frames"), "the stream did not open"
+        return capture
 
     def _send_frames(self, stream: _Stream, capture: object) -> tuple[LiveState, str, str]:
         import cv2
@@ -214,6 +241,54 @@ class LiveView:
             next_send = now + interval
         return LiveState.ENDED, stream.why_stopped, ""
 
+    # --- one full-resolution still (its own thread) -------------------------------------------
+
+    def _take_still(self, camera_id: str) -> None:
+        try:
+            failure = self._still(camera_id)
+        except Exception as error:  # the asker waits for an answer whatever happened
+            log.exception("still of %s crashed", camera_id)
+            failure = "live_error", scrub(f"{type(error).__name__}: {error}")
+        finally:
+            with self._lock:
+                self._stills.discard(camera_id)
+        if failure is not None:
+            log.info("still of %s failed: %s", camera_id, failure[0])
+            self._send_end(camera_id, LiveState.FAILED, *failure, still=True)
+
+    def _still(self, camera_id: str) -> tuple[str, str] | None:
+        """Send one frame at the camera's own size; (reason, text) when there is none to send."""
+        import cv2
+
+        opened = self._open(camera_id)
+        if isinstance(opened, tuple):
+            return opened
+        try:
+            ok, frame = opened.read()  # type: ignore[attr-defined]
+        finally:
+            opened.release()  # type: ignore[attr-defined]
+        if not ok or frame is None:
+            return self._camera_reason(camera_id, "rtsp_no_frames"), "the stream gave no frame"
+        height, width = frame.shape[:2]
+        if max(width, height) > MAX_STILL_SIDE:  # the contract's bound; cameras beyond 4K are scaled to it
+            scale = MAX_STILL_SIDE / max(width, height)
+            width, height = max(1, round(width * scale)), max(1, round(height * scale))
+            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        quality = STILL_QUALITY
+        while True:
+            encoded, buffer = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            jpeg = buffer.tobytes() if encoded else b""
+            if jpeg and len(jpeg) <= MAX_STILL_BYTES:
+                break
+            if quality <= MIN_QUALITY:
+                return "still_too_large", f"a {width}x{height} JPEG does not fit in one message"
+            quality = max(MIN_QUALITY, quality - 15)
+        meta = LiveFrame(agent=self.agent, seq=1, msg_id=new_message_id(), ts=utc_now(), camera_id=camera_id,
+                         state=LiveState.FRAME, width=width, height=height, size_bytes=len(jpeg), still=True)
+        self.publish(topics.live_frames(self.agent, camera_id), codec.encode_live(meta, jpeg))
+        log.info("still of %s sent: %dx%d, %d bytes at quality %d", camera_id, width, height, len(jpeg), quality)
+        return None
+
     def _interval(self, frame_bytes: int) -> float:
         """Seconds until the next frame: the rate cap, or the stream's share of the budget, whichever is slower."""
         with self._lock:
@@ -226,7 +301,7 @@ class LiveView:
         current = self.reason(camera_id)
         return current if current and current != "ok" else fallback
 
-    def _send_end(self, camera_id: str, state: LiveState, reason: str, text: str) -> None:
+    def _send_end(self, camera_id: str, state: LiveState, reason: str, text: str, still: bool = False) -> None:
         meta = LiveFrame(agent=self.agent, seq=0, msg_id=new_message_id(), ts=utc_now(), camera_id=camera_id,
-                         state=state, reason=reason, message=text[:256])
+                         state=state, reason=reason, message=text[:256], still=still)
         self.publish(topics.live_frames(self.agent, camera_id), codec.encode_live(meta))

@@ -1,7 +1,7 @@
 """Commands from central (check_now, rediscover, thumbnail_now), each answered with a CommandResult.
 
-live_start and live_stop go to the live view (edge_agent.live_view) and are not answered here: they
-are leases renewed every few seconds, and the live topic itself says how the stream goes.
+live_start, live_stop and snapshot_now go to the live view (edge_agent.live_view) and are not answered
+here: the live topic itself says how the stream (or the still) goes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 Rediscover = Callable[[], Awaitable[int]]
 Answer = Callable[[Callable[[int, str], CommandResult]], None]
 Live = Callable[[Command], None]
-LIVE_COMMANDS = frozenset({CommandName.LIVE_START, CommandName.LIVE_STOP})
+LIVE_COMMANDS = frozenset({CommandName.LIVE_START, CommandName.LIVE_STOP, CommandName.SNAPSHOT_NOW})
 
 
 class CommandHandler:

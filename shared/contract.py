@@ -94,7 +94,8 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         "the named agent",
         False,
         "A command for one agent: check_now, rediscover or thumbnail_now; live_start (with lease_s; "
-        "renewed by repeating it with the same command_id) and live_stop for a camera's live view.",
+        "renewed by repeating it with the same command_id) and live_stop for a camera's live view; "
+        "snapshot_now for one full-resolution still of a camera (answered on its live topic).",
     ),
     Channel.COMMAND_RESULT: ChannelDoc(
         topics.command_result(_AGENT), "agent", "central", False, "The outcome of a command."
@@ -116,6 +117,8 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         "never retained, outside agents/# so the ingest never receives it. Binary framing as the thumbnail: "
         "4-byte big-endian length N, N bytes of JSON header (the live_frame schema), then size_bytes of JPEG; "
         "the stream's last message (state ended or failed, with the camera's reason) carries no image. "
+        "A message with still=true answers snapshot_now (one full-resolution frame, or failed with the reason) "
+        "and is not part of a stream. "
         "See docs/live-view.md.",
         binary=True,
         qos=0,
@@ -160,7 +163,7 @@ _PARAMETERS = {
     "camera_id": "Camera id, unique within its agent.",
     "website_id": "Website id, unique within its agent.",
     "regency": "Kemendagri code of the regency, e.g. 16.71 (Palembang).",
-    "command": "Command name: check_now, rediscover, thumbnail_now, live_start or live_stop.",
+    "command": "Command name: check_now, rediscover, thumbnail_now, live_start, live_stop or snapshot_now.",
 }
 
 

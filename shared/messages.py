@@ -244,6 +244,8 @@ class LiveFrame(Envelope):
     height: int = Field(default=0, ge=0, le=4096)
     size_bytes: int = Field(default=0, ge=0)
     fps: float = Field(default=0, ge=0, le=60, description="The rate the agent currently sends at (budget-bound).")
+    still: bool = Field(default=False, description="The answer to snapshot_now (one full-resolution picture, or "
+                        "why there is none), not part of a live stream: it neither continues nor ends one.")
 
 
 # --- websites ---------------------------------------------------------------------------------
@@ -307,6 +309,8 @@ class CommandName(StrEnum):
     # Live view (docs/live-view.md): start or renew one viewer lease on a camera's live frames, end it.
     LIVE_START = "live_start"
     LIVE_STOP = "live_stop"
+    # One full-resolution still of a camera, now: answered on the live topic by a live_frame with still=true.
+    SNAPSHOT_NOW = "snapshot_now"
 
 
 class Command(Envelope):

@@ -7,10 +7,14 @@ socket (central/live_view/wire.py) and copies what it gets. The relay, with its 
 holds one lease on the agent (``live_start`` renewed every third of ``[live_view] lease_s``), and sends
 ``live_stop`` when the last viewer leaves. A viewer closing its socket is a viewer leaving; an agent
 that sends nothing within ``start_timeout_s`` is reported to the viewers as ``live_timeout``.
+
+A still (``snapshot_now``) rides the same topic: the relay sends the command and hands the next message
+marked ``still`` to every viewer waiting for one of that camera; stills never touch a live channel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import select
@@ -45,6 +49,13 @@ class _Channel:
 
 
 @dataclass(slots=True)
+class _Stills:
+    waiting: int = 0
+    count: int = 0
+    latest: bytes = b""
+
+
+@dataclass(slots=True)
 class Relay:
     """Channels per camera and the MQTT side; the socket server calls :meth:`serve_viewer`."""
 
@@ -53,6 +64,8 @@ class Relay:
     lease_s: int
     start_timeout_s: float
     _channels: dict[Key, _Channel] = field(default_factory=dict)
+    _stills: dict[Key, _Stills] = field(default_factory=dict)
+    _subscribers: dict[Key, int] = field(default_factory=dict)  # live viewers and still askers per topic
     _condition: threading.Condition = field(default_factory=threading.Condition)
     _seq: int = 0
     upstreams_started: int = 0  # for tests and the benchmark: how many live_start leases were opened
@@ -65,7 +78,7 @@ class Relay:
             log.error("the broker refused the live-view relay: %s", reason)
             return
         with self._condition:
-            keys = list(self._channels)
+            keys = list(self._subscribers)
         for agent, camera_id in keys:
             client.subscribe(topics.live_frames(agent, camera_id), qos=0)
 
@@ -77,6 +90,13 @@ class Relay:
         assert isinstance(decoded.message, LiveFrame)
         key = (decoded.topic.agent, decoded.topic.camera_id)
         with self._condition:
+            if decoded.message.still:
+                stills = self._stills.get(key)
+                if stills is not None:
+                    stills.latest = bytes(message.payload)
+                    stills.count += 1
+                    self._condition.notify_all()
+                return
             channel = self._channels.get(key)
             if channel is None or channel.ended:
                 return
@@ -93,6 +113,8 @@ class Relay:
         command = Command(agent=agent, seq=seq, msg_id=new_message_id(), ts=utc_now(), command_id=self.lease_id,
                           name=name, camera_id=camera_id, requested_by="live-view relay",
                           lease_s=self.lease_s if name is CommandName.LIVE_START else None)
+        if name is CommandName.SNAPSHOT_NOW:
+            command = command.model_copy(update={"command_id": f"still-{seq}"})
         self.client.publish(topics.command(agent, name.value), codec.encode(command), qos=1)
 
     def renew_forever(self, stop: threading.Event) -> None:
@@ -105,6 +127,19 @@ class Relay:
 
     # --- viewers -------------------------------------------------------------------------------
 
+    def _hold(self, key: Key) -> None:
+        """Count one more reader of the camera's topic (call under the condition); subscribe for the first."""
+        self._subscribers[key] = self._subscribers.get(key, 0) + 1
+        if self._subscribers[key] == 1:
+            self.client.subscribe(topics.live_frames(*key), qos=0)
+
+    def _release(self, key: Key) -> None:
+        """Count one reader fewer (call under the condition); unsubscribe after the last."""
+        self._subscribers[key] -= 1
+        if self._subscribers[key] == 0:
+            del self._subscribers[key]
+            self.client.unsubscribe(topics.live_frames(*key))
+
     def _join(self, key: Key) -> _Channel:
         with self._condition:
             channel = self._channels.get(key)
@@ -112,9 +147,9 @@ class Relay:
                 channel = self._channels[key] = _Channel(time.monotonic())
             channel.viewers += 1
             first = channel.viewers == 1 and channel.count == 0
+            self._hold(key)
         if first:
             self.upstreams_started += 1
-            self.client.subscribe(topics.live_frames(*key), qos=0)
             self._command(CommandName.LIVE_START, key)
         return channel
 
@@ -124,19 +159,23 @@ class Relay:
             last = channel.viewers == 0 and self._channels.get(key) is channel
             if last:
                 del self._channels[key]
-        if last:
-            self.client.unsubscribe(topics.live_frames(*key))
-            if not channel.ended:
-                self._command(CommandName.LIVE_STOP, key)
+            self._release(key)
+        if last and not channel.ended:
+            self._command(CommandName.LIVE_STOP, key)
 
     def serve_viewer(self, connection: socket.socket) -> None:
         """Read the request, then send the camera's messages until its end or the viewer leaves."""
         connection.settimeout(5)
         line = connection.makefile("rb").readline(wire.MAX_REQUEST_BYTES)
         try:
-            key = wire.parse_request(line)
+            agent, camera_id, still = wire.parse_request(line)
         except ValueError as error:
             log.warning("live view: bad request: %s", error)
+            return
+        key = (agent, camera_id)
+        if still:
+            with contextlib.suppress(OSError):  # the viewer went away: nothing to tell
+                connection.sendall(wire.frame(self._still(key)))
             return
         channel = self._join(key)
         try:
@@ -145,6 +184,26 @@ class Relay:
             pass  # the viewer went away mid-write: leaving is all there is to do
         finally:
             self._leave(key, channel)
+
+    def _still(self, key: Key) -> bytes:
+        """Ask the agent for one still and wait for the next one of that camera, or time out."""
+        with self._condition:
+            stills = self._stills.setdefault(key, _Stills())
+            stills.waiting += 1
+            seen = stills.count
+            self._hold(key)
+        try:
+            self._command(CommandName.SNAPSHOT_NOW, key)
+            with self._condition:
+                if self._condition.wait_for(lambda: stills.count > seen, self.start_timeout_s):
+                    return stills.latest
+            return self._timeout(key, still=True)
+        finally:
+            with self._condition:
+                stills.waiting -= 1
+                if stills.waiting == 0 and self._stills.get(key) is stills:
+                    del self._stills[key]
+                self._release(key)
 
     def _send(self, connection: socket.socket, key: Key, channel: _Channel) -> None:
         seen = 0
@@ -163,9 +222,9 @@ class Relay:
             if _closed(connection):
                 return
 
-    def _timeout(self, key: Key) -> bytes:
+    def _timeout(self, key: Key, still: bool = False) -> bytes:
         meta = LiveFrame(agent=key[0], seq=0, msg_id=new_message_id(), ts=utc_now(), camera_id=key[1],
-                         state=LiveState.FAILED, reason="live_timeout",
+                         state=LiveState.FAILED, reason="live_timeout", still=still,
                          message=f"the agent sent nothing within {self.start_timeout_s:g} s (offline or busy)")
         return codec.encode_live(meta)
 

@@ -1,6 +1,7 @@
 """The relay's Unix-socket wire, shared by the relay and the web: one request line, then framed payloads.
 
-The web sends one JSON line ``{"agent": ..., "camera": ...}``; the relay answers with a stream of
+The web sends one JSON line ``{"agent": ..., "camera": ...}`` (with ``"still": true`` for one
+full-resolution still instead of the live stream); the relay answers with a stream of
 ``4-byte big-endian length | live payload`` (the contract's live_frame framing, shared/codec.py) until
 the stream ends or either side closes. Closing the socket is how a viewer leaves.
 """
@@ -24,12 +25,12 @@ class RelayUnavailable(ConnectionError):
     """The relay process is not running (or not reachable); the message says where it was looked for."""
 
 
-def request_line(agent: str, camera_id: str) -> bytes:
-    return json.dumps({"agent": agent, "camera": camera_id}).encode() + b"\n"
+def request_line(agent: str, camera_id: str, still: bool = False) -> bytes:
+    return json.dumps({"agent": agent, "camera": camera_id, "still": still}).encode() + b"\n"
 
 
-def parse_request(line: bytes) -> tuple[str, str]:
-    """The (agent, camera) a viewer asks for; ValueError saying why when the line is not a valid request."""
+def parse_request(line: bytes) -> tuple[str, str, bool]:
+    """(agent, camera, still) a viewer asks for; ValueError saying why when the line is not a valid request."""
     data = json.loads(line.decode("utf-8"))
     if not isinstance(data, dict):
         raise ValueError("request is not a JSON object")
@@ -38,16 +39,20 @@ def parse_request(line: bytes) -> tuple[str, str]:
         raise ValueError("request needs agent and camera strings")
     topics.check_identifier(agent, "agent")
     topics.check_identifier(camera_id, "camera id")
-    return agent, camera_id
+    still = data.get("still", False)
+    if not isinstance(still, bool):
+        raise ValueError("still must be true or false")
+    return agent, camera_id, still
 
 
 def frame(payload: bytes) -> bytes:
     return LENGTH.pack(len(payload)) + payload
 
 
-def watch(path: Path, agent: str, camera_id: str, timeout_s: float) -> Iterator[Decoded]:
+def watch(path: Path, agent: str, camera_id: str, timeout_s: float, still: bool = False) -> Iterator[Decoded]:
     """Connect to the relay and yield the camera's live messages; ends when the relay ends the stream.
 
+    With ``still``, the one message answering snapshot_now (the picture, or why there is none).
     ``timeout_s`` bounds each wait for the next message (the relay sends a failure before it). Raises
     RelayUnavailable when the relay cannot be reached.
     """
@@ -58,7 +63,7 @@ def watch(path: Path, agent: str, camera_id: str, timeout_s: float) -> Iterator[
             connection.connect(str(path))
         except OSError as error:
             raise RelayUnavailable(f"the live-view relay is not running ({path}: {error.strerror})") from None
-        connection.sendall(request_line(agent, camera_id))
+        connection.sendall(request_line(agent, camera_id, still))
         reader = connection.makefile("rb")
         topic = topics.live_frames(agent, camera_id)
         while True:

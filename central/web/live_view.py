@@ -4,6 +4,9 @@
 stream threads for as long as the tab shows it (at most ``[live_view] max_s``) and ends when the tab
 closes (the next write fails), which closes the relay socket: the viewer has left. Watching needs
 ``[live_view] min_role`` and the camera in the user's regencies; see docs/live-view.md.
+
+``/cameras/<pk>/still.jpg`` is one full-resolution picture taken through the agent now, under the same
+role, regency scope and audit (its row ends ``still`` when it came, ``still:<reason>`` when not).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from central.config import CentralConfig
 from central.live_view.wire import RelayUnavailable, watch
@@ -25,6 +29,7 @@ from central.web.accounts import Role
 from central.web.auth import current_role, current_user, login_required
 from central.web.database import get_database
 from central.web.pages import get_camera
+from central.web.reasons import camera_reason
 from shared.messages import LiveFrame, LiveState
 
 log = logging.getLogger(__name__)
@@ -86,4 +91,43 @@ def live_mjpeg(pk: int) -> ResponseReturnValue:
     response = Response(stream, mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
     response.headers["Cache-Control"] = "no-cache, no-store"
     response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _take_still(config: CentralConfig, agent: str, camera_id: str) -> tuple[bytes | None, str]:
+    """(JPEG, "ok") or (None, the reason there is none) for one still of the camera."""
+    path = config.live_view.socket_path(Path(config.state_dir))
+    try:
+        for decoded in watch(path, agent, camera_id, config.live_view.start_timeout_s + 5, still=True):
+            message = decoded.message
+            assert isinstance(message, LiveFrame)
+            if message.state is LiveState.FRAME and decoded.jpeg:
+                return decoded.jpeg, "ok"
+            return None, message.reason
+    except RelayUnavailable as error:
+        log.error("still of %s/%s: %s", agent, camera_id, error)
+        return None, "relay_unavailable"
+    except TimeoutError:
+        return None, "live_timeout"
+    return None, "relay_closed"
+
+
+@bp.route("/cameras/<int:pk>/still.jpg")
+@login_required
+def still_jpeg(pk: int) -> ResponseReturnValue:
+    camera = get_camera(pk)  # 404 outside the user's regencies
+    if not may_watch():
+        abort(403, description="a full-resolution still needs a role allowed by [live_view] min_role")
+    user = current_user()
+    assert user is not None  # login_required
+    audit_id = live_audit.opened(user.name, user.role, camera, request.remote_addr or "")
+    jpeg, reason = _take_still(current_app.config["SCC"], camera.agent_name, camera.camera_id)
+    live_audit.closed(get_database(), audit_id, "still" if jpeg is not None else f"still:{reason}")
+    log.info("still of %s/%s for %s: %s", camera.agent_name, camera.camera_id, user.name, reason)
+    if jpeg is None:  # back to the camera page, saying why (the camera's reason, worded)
+        flash(_("No full-resolution still: %(reason)s", reason=camera_reason(reason)), "error")
+        return redirect(url_for("pages.camera", pk=pk))
+    response = Response(jpeg, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "no-cache, no-store"
+    response.headers["Content-Disposition"] = f'inline; filename="{camera.agent_name}-{camera.camera_id}.jpg"'
     return response

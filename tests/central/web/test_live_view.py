@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import insert, select, update
@@ -153,3 +155,78 @@ def test_live_view_through_the_web_shared_audited_and_refused_below_the_role(
     record = second.get("/admin/live-sessions")
     assert record.status_code == 200 and record.text.count(f"{name}/gate") == 2
     assert operator.get("/admin/live-sessions").status_code == 403
+
+
+def test_full_resolution_still_through_the_web_scoped_audited_and_worded_when_missing(
+    pki: Pki, tls_broker: TlsBroker, fleet: FleetClient, web_database: Database, seeded: Seeded, tmp_path: Path,
+) -> None:
+    """One still at the camera's own 640x360 (live frames are held to 320 px here), while a live view runs."""
+    name = pki.provision_agent()
+    tls_broker.reload()
+    pk = _watched_camera(web_database, name)
+    with web_database.engine.begin() as conn:  # a second camera of that agent that the agent does not know
+        other = conn.execute(select(Camera.id).where(Camera.agent_name == "agent-1671").order_by(Camera.id)).scalar()
+        conn.execute(update(Camera).where(Camera.id == other).values(agent_name=name, camera_id="gone"))
+    camera = fleet.cameras[0]
+    agent_conf = agent_config(
+        name, tmp_path / "agent", broker_port=tls_broker.port, ca=pki.ca_cert, cert=pki.cert(name),
+        key=pki.key(name), schedule={"interval_s": 600, "metrics_every_s": 600, "discovery_every_s": 3600},
+        discovery={"enabled": False}, live={"max_fps": 4.0, "max_width": 320},
+        cameras=[{"id": "gate", "host": camera.host, "port": camera.onvif_port, "username": camera.username,
+                  "password": camera.password, "rtsp_url": camera.rtsp_url, "onvif": False}],
+    )
+    config = CentralConfig.model_validate({
+        "state_dir": str(tmp_path / "central"),
+        "database": {"url": str(web_database.engine.url)},
+        "broker": {"host": tls_broker.host, "port": tls_broker.port, "ca": str(pki.ca_cert),
+                   "cert": str(pki.cert(CENTRAL)), "key": str(pki.key(CENTRAL))},
+        "web": {"session_cookie_secure": False, "rollup_cache_s": 0},
+        "live_view": {"lease_s": 3, "start_timeout_s": 15},
+    })
+    app = create_app(config, {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "test"})
+    stop_relay, ready = threading.Event(), threading.Event()
+    relay_thread = threading.Thread(target=relay_module.serve, args=(config, stop_relay, ready), daemon=True)
+    relay_thread.start()
+    assert ready.wait(10)
+    operator: FlaskClient = app.test_client()
+    log_in(operator, seeded.operator)
+    viewer: FlaskClient = app.test_client()
+    log_in(viewer, seeded.viewer)
+    assert f'href="/cameras/{pk}/still.jpg"' in operator.get(f"/cameras/{pk}").text
+    assert "still.jpg" not in viewer.get(f"/cameras/{pk}").text
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        agent = EdgeAgent(agent_conf)
+        runner = asyncio.create_task(agent.run(stop))
+        try:
+            await asyncio.wait_for(agent.publisher.connected.wait(), 20)
+            await asyncio.sleep(1.0)
+            assert viewer.get(f"/cameras/{pk}/still.jpg").status_code == 403
+            live = await asyncio.to_thread(operator.get, f"/cameras/{pk}/live.mjpg", buffered=False)
+            assert await asyncio.to_thread(_read_parts, live, 2) == 2
+            still = await asyncio.to_thread(operator.get, f"/cameras/{pk}/still.jpg")
+            assert still.status_code == 200 and still.mimetype == "image/jpeg"
+            picture = cv2.imdecode(np.frombuffer(still.data, np.uint8), cv2.IMREAD_COLOR)
+            assert picture.shape[:2] == (360, 640)
+            # The still neither ended nor disturbed the live view running beside it.
+            assert await asyncio.to_thread(_read_parts, live, 4) == 4
+            await asyncio.to_thread(live.close)
+            missing = await asyncio.to_thread(operator.get, f"/cameras/{other}/still.jpg", follow_redirects=True)
+            assert missing.request.path == f"/cameras/{other}"
+            assert "Gambar penuh tidak didapat" in missing.text  # the session's language is Indonesian
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 30)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop_relay.set()
+        relay_thread.join(10)
+
+    with web_database.session() as session:
+        rows = session.scalars(select(LiveSession).order_by(LiveSession.id)).all()
+        assert [(r.user_name, r.camera_pk, r.end_reason) for r in rows] == [
+            (seeded.operator, pk, "viewer_left"), (seeded.operator, pk, "still"),
+            (seeded.operator, other, "still:unknown_camera")]

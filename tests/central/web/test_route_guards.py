@@ -61,6 +61,7 @@ GUARDED: dict[str, Role] = {
     "editing.camera_retire": OPERATOR,
     "editing.camera_check_now": OPERATOR,
     "live_view.live_mjpeg": OPERATOR,  # [live_view] min_role, operator by default
+    "live_view.still_jpeg": OPERATOR,  # the same permission as live view
     "live_audit.live_sessions": ADMIN,
     "alerts.acknowledge": OPERATOR,
     "alerts.mute": OPERATOR,
@@ -218,6 +219,7 @@ REGENCY_SCOPE: dict[str, str] = {
     "editing.camera_retire": REFUSED,
     "editing.camera_check_now": REFUSED,
     "live_view.live_mjpeg": REFUSED,
+    "live_view.still_jpeg": REFUSED,
     "live_audit.live_sessions": FILTERED,
     "alerts.acknowledge": REFUSED,
     "alerts.mute": REFUSED,
