@@ -134,6 +134,8 @@ class LiveViewConfig(Section):
     max_s: float = Field(900.0, gt=0, description="A browser's live view ends after this long (it may ask again).")
     min_role: Literal["viewer", "operator", "admin"] = Field(
         "operator", description="The least role allowed to watch live (CCTV of public offices is sensitive).")
+    wall_tiles: int = Field(4, ge=1, le=16, description="Most live tiles on a wall (/wall?live=<group>); the "
+                            "group's other cameras show their snapshots. Each tile is one live view.")
 
     def socket_path(self, state_dir: Path) -> Path:
         return state_dir / self.socket  # an absolute socket path stays as it is

@@ -5,6 +5,11 @@ gets as many screens as it needs, so no camera is ever left off. ``per`` (tiles 
 the browser, which picks it from its own size (static/app.js); the server clamps it. Screens rotate
 worst regency first. Every screen carries the province strip (all regencies and the province's own
 offices, worst first), the cameras down longest and the alarm for unacknowledged critical alerts.
+
+``/wall?live=<group>`` is one fixed screen of that group's (venue's) cameras, the first
+``[live_view] wall_tiles`` of them live (each tile a live view: same role, regency scope and audit),
+for watching a venue during an event; it does not rotate, and its tiles are not refreshed (the picture
+is live).
 """
 
 from __future__ import annotations
@@ -13,15 +18,17 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from central.alerts import queries as alert_queries
+from central.config import CentralConfig
 from central.storage import queries
 from central.web import scope
 from central.web.auth import login_required
 from central.web.cartogram import ABBREVIATIONS
 from central.web.database import db_session
+from central.web.live_view import may_watch
 from central.web.province import RegencyRollup, province_rollup
 from central.web.reasons import details_for
 from shared.regencies import is_regency_code
@@ -101,19 +108,34 @@ def wall() -> ResponseReturnValue:
         scope.require(fixed, f"regency {fixed}")
     within = scope.within()  # a regency account's wall: its regencies only, strip and alarms included
     per = _tiles_per_screen()
-    screens = _screens(mode, fixed, per)
+    live = request.args.get("live", "")[:256]
+    session = db_session()
+    live_tiles = 0
+    if live:
+        if not may_watch():
+            abort(403, description="live tiles need a role allowed by [live_view] min_role")
+        cameras = queries.list_cameras(session, queries.CameraFilter(within=within, group=live), per, 0)
+        if not cameras:
+            abort(404, description=f"no cameras in group {live!r}")
+        screens = [Screen(cameras[0].regency_code, live, 0, 1)]
+        config: CentralConfig = current_app.config["SCC"]
+        live_tiles = config.live_view.wall_tiles
+    else:
+        screens = _screens(mode, fixed, per)
     index = request.args.get("screen", 0, type=int) or 0
     index = index % len(screens) if screens else 0
     screen = screens[index] if screens else None
-    session = db_session()
-    cameras = []
-    if screen is not None:
+    if screen is not None and not live:
         filters = queries.CameraFilter(regency=screen.regency, group=screen.group)
         cameras = queries.list_cameras(session, filters, per, screen.page * per)
+    elif not live:
+        cameras = []
     checks = queries.latest_check_details(session, [c.id for c in cameras if c.status not in ("ok", "unknown")])
     next_args: dict[str, object] = {"mode": mode, "screen": index + 1, "per": per}
     if fixed:
         next_args["regency"] = fixed
+    if live:  # a live wall stays on its group
+        next_args = {"live": live, "per": per}
     rollup = province_rollup()
     now = dt.datetime.now(dt.UTC)
     return render_template(
@@ -127,6 +149,7 @@ def wall() -> ResponseReturnValue:
         position=index,
         screens=len(screens),
         per=per,
+        live_tiles=live_tiles,
         next_url=url_for("wall.wall", **next_args),  # type: ignore[arg-type]
         rotate_s=current_app.config["WALL_ROTATE_S"],
         longest_down=queries.longest_down(session, LONGEST_DOWN_SHOWN, within=within),

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge_agent import live_view
 from edge_agent.agent import Agent
 from shared import topics
 from shared.codec import Decoded, decode, encode
@@ -37,7 +38,7 @@ def fleet() -> Iterator[FleetClient]:
 
 
 def _frames(client: BrokerClient, until: float, arrivals: list[float] | None = None) -> list[tuple[LiveFrame, bytes]]:
-    """Live messages until ``until`` or a stream's end; ``arrivals`` gets each one's monotonic time."""
+    """Live messages until ``until``, a stream's end or a still; ``arrivals`` gets each one's monotonic time."""
     got = []
     while (left := until - time.monotonic()) > 0:
         try:
@@ -50,8 +51,8 @@ def _frames(client: BrokerClient, until: float, arrivals: list[float] | None = N
         got.append((decoded.message, decoded.jpeg or b""))
         if arrivals is not None:
             arrivals.append(time.monotonic())
-        if decoded.message.state is not LiveState.FRAME:
-            break
+        if decoded.message.state is not LiveState.FRAME or decoded.message.still:
+            break  # a stream's end, or a still (one message, never a stream)
     return got
 
 
@@ -128,3 +129,61 @@ def test_live_view_leases_frames_budget_and_failures(
         assert [(f.state, f.reason) for f, _ in unknown] == [(LiveState.FAILED, "unknown_camera")]
 
     asyncio.run(scenario())
+
+
+def test_snapshot_now_sends_one_full_size_still_that_fits_or_says_why(
+    pki: Pki, tls_broker: TlsBroker, fleet: FleetClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = pki.provision_agent()
+    tls_broker.reload()
+    camera = fleet.cameras[0]
+    config = agent_config(
+        name, tmp_path, broker_port=tls_broker.port, ca=pki.ca_cert, cert=pki.cert(name), key=pki.key(name),
+        schedule={"interval_s": 600, "metrics_every_s": 600, "discovery_every_s": 3600},
+        discovery={"enabled": False}, live={"max_width": 320},
+        cameras=[
+            {"id": "gate", "host": camera.host, "port": camera.onvif_port, "username": camera.username,
+             "password": camera.password, "rtsp_url": camera.rtsp_url, "onvif": False},
+            {"id": "dead", "host": "127.0.0.1", "port": 9, "rtsp_url": "rtsp://127.0.0.1:9/stream", "onvif": False},
+        ],
+    )
+    central = tls_broker.connect(CENTRAL_OBSERVER)
+    central.subscribe_and_wait(f"{topics.LIVE}/{name}/#")
+    commands = tls_broker.connect(CENTRAL_COMMANDS)
+    seq = iter(range(1, 1000))
+
+    def still(camera_id: str) -> list[tuple[LiveFrame, bytes]]:
+        command = Command(agent=name, seq=next(seq), msg_id=uuid.uuid4().hex, ts=utc_now(), command_id="still-1",
+                          name=CommandName.SNAPSHOT_NOW, camera_id=camera_id, requested_by="test")
+        commands.publish_and_wait(topics.command(name, CommandName.SNAPSHOT_NOW.value), encode(command))
+        got = _frames(central, time.monotonic() + 15)
+        assert len(got) == 1 and got[0][0].still, got  # one message, marked as a still, and no stream
+        return got
+
+    async def scenario() -> list[list[tuple[LiveFrame, bytes]]]:
+        stop = asyncio.Event()
+        agent = Agent(config)
+        runner = asyncio.create_task(agent.run(stop))
+        try:
+            await asyncio.wait_for(agent.publisher.connected.wait(), 20)
+            await asyncio.sleep(0.5)
+            full = await asyncio.to_thread(still, "gate")
+            # A picture that would not fit at quality 90 is sent at a lower quality...
+            monkeypatch.setattr(live_view, "MAX_STILL_BYTES", int(full[0][0].size_bytes * 0.8))
+            smaller = await asyncio.to_thread(still, "gate")
+            # ... and one that fits at no quality is refused with a reason.
+            monkeypatch.setattr(live_view, "MAX_STILL_BYTES", 1000)
+            too_large = await asyncio.to_thread(still, "gate")
+            dead = await asyncio.to_thread(still, "dead")
+            assert agent.live.running == []
+            return [full, smaller, too_large, dead]
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 30)
+
+    full, smaller, too_large, dead = asyncio.run(scenario())
+    image = cv2.imdecode(np.frombuffer(full[0][1], np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[:2] == (360, 640) and (full[0][0].width, full[0][0].height) == (640, 360)  # not 320 px
+    assert smaller[0][0].state is LiveState.FRAME and smaller[0][0].size_bytes <= full[0][0].size_bytes * 0.8
+    assert [(f.state, f.reason) for f, _ in too_large] == [(LiveState.FAILED, "still_too_large")]
+    assert [(f.state, f.reason) for f, _ in dead] == [(LiveState.FAILED, "rtsp_no_frames")]

@@ -86,6 +86,12 @@ def test_two_viewers_share_one_upstream_which_stops_when_they_leave(
             while agent.live.running and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert agent.live.running == []
+            # Two askers of a still at once: one snapshot_now each, and both get a full-size still.
+            stills = await asyncio.gather(*(asyncio.to_thread(lambda: list(watch(socket_path, name, "gate", 15, still=True)))
+                                            for _ in range(2)))
+            assert [[(d.message.state, d.message.still, d.message.width) for d in got] for got in stills] == \
+                [[(LiveState.FRAME, True, 640)]] * 2  # type: ignore[union-attr]
+            assert agent.live.running == []  # a still is not a stream
             missing = await asyncio.to_thread(view, "gate", 1, "agent-not-here")
             assert [(f.state, f.reason) for f in missing] == [(LiveState.FAILED, "live_timeout")]
         finally:

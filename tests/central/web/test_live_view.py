@@ -193,6 +193,7 @@ def test_full_resolution_still_through_the_web_scoped_audited_and_worded_when_mi
     viewer: FlaskClient = app.test_client()
     log_in(viewer, seeded.viewer)
     assert f'href="/cameras/{pk}/still.jpg"' in operator.get(f"/cameras/{pk}").text
+    assert f'href="/cameras/{pk}/still.jpg"' in operator.get(f"/cameras/{pk}?live=1").text  # detail while watching
     assert "still.jpg" not in viewer.get(f"/cameras/{pk}").text
 
     async def scenario() -> None:
