@@ -26,19 +26,15 @@ import threading
 import time
 from pathlib import Path
 
-import tomli_w
-
 from benchmarks.bench_web import (
-    LUA,
     ROOT,
-    SECRET,
     build_database,
     free_port,
     percentile,
     run_wrk,
     server_times,
-    session_cookie,
     wait_healthy,
+    write_config_and_cookie,
 )
 from benchmarks.report import write_section
 
@@ -133,19 +129,7 @@ def main() -> int:
         return 2
     directory = Path(tempfile.mkdtemp(prefix="scc-bench-live-"))
     url = build_database(directory, args.cameras)
-    config_path = directory / "central.toml"
-    config_path.write_text(
-        tomli_w.dumps(
-            {
-                "state_dir": str(directory),
-                "database": {"url": url},
-                "web": {"secret_key": SECRET, "session_cookie_secure": False, "rollup_cache_s": 2.0},
-            }
-        )
-    )
-    cookie = session_cookie(config_path)
-    lua = directory / "cookie.lua"
-    lua.write_text(LUA % cookie)
+    config_path, cookie, lua = write_config_and_cookie(directory, url)
     port = free_port()
     env = dict(os.environ)
     env.update(

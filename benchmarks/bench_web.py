@@ -118,6 +118,24 @@ end
 """
 
 
+def write_config_and_cookie(directory: Path, url: str) -> tuple[Path, str, Path]:
+    """central.toml for the benchmark's web, a logged-in session's cookie, and a wrk script sending it."""
+    config_path = directory / "central.toml"
+    config_path.write_text(
+        tomli_w.dumps(
+            {
+                "state_dir": str(directory),
+                "database": {"url": url},
+                "web": {"secret_key": SECRET, "session_cookie_secure": False, "rollup_cache_s": 2.0},
+            }
+        )
+    )
+    cookie = session_cookie(config_path)
+    lua = directory / "cookie.lua"
+    lua.write_text(LUA % cookie)
+    return config_path, cookie, lua
+
+
 def run_wrk(port: int, path: str, lua: Path, seconds: int, connections: int) -> dict[str, float]:
     command = [
         "wrk",
@@ -159,19 +177,7 @@ def main() -> int:
     started = time.monotonic()
     url = build_database(directory, args.cameras)
     seeded_s = time.monotonic() - started
-    config_path = directory / "central.toml"
-    config_path.write_text(
-        tomli_w.dumps(
-            {
-                "state_dir": str(directory),
-                "database": {"url": url},
-                "web": {"secret_key": SECRET, "session_cookie_secure": False, "rollup_cache_s": 2.0},
-            }
-        )
-    )
-    cookie = session_cookie(config_path)
-    lua = directory / "cookie.lua"
-    lua.write_text(LUA % cookie)
+    config_path, cookie, lua = write_config_and_cookie(directory, url)
     port = free_port()
     env = dict(os.environ)
     env.update(
