@@ -10,6 +10,8 @@ Frames go out QoS 0 on ``scc/v1/live/<agent>/<camera>`` straight through the MQT
 through the outbox: a late frame is worth nothing. The budget (``[live] max_kbps``) is shared by the
 streams running: each one sends at most ``max_fps`` and no faster than its share of the budget allows
 for the size of its frames; when even one frame a second does not fit, the JPEG quality goes down.
+Central may set a lower budget for this agent's link (``max_kbps`` in ``live_start``, from its
+``[live_view] agent_kbps``): the lower of the two holds.
 See docs/live-view.md.
 """
 
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge_agent.checks.base import CameraRuntime, CameraTarget
-from edge_agent.checks.rtsp import camera_stream_url
+from edge_agent.checks.rtsp import camera_stream_url, without_userinfo
 from edge_agent.checks.stream import with_credentials
 from edge_agent.config import LiveSection
 from edge_agent.scrub import scrub
@@ -43,6 +45,23 @@ MAX_STILL_BYTES = codec.MAX_PAYLOAD_BYTES - 8192  # room for the framing and the
 Publish = Callable[[str, bytes], bool]
 Camera = Callable[[str], tuple[CameraTarget, CameraRuntime | None] | None]
 Reason = Callable[[str], str]
+
+
+def live_stream_url(target: CameraTarget, runtime: CameraRuntime | None) -> tuple[str | None, str]:
+    """The RTSP URI live view reads, and which it is (for the log).
+
+    The configured ``rtsp_url`` when there is one (the operator's choice), else the ONVIF profile chosen
+    for live view (``OnvifSession.live``: the sub-stream nearest ``[live] max_width``), else the main
+    profile the checks use.
+    """
+    if target.rtsp_url or runtime is None:
+        return target.rtsp_url, "the configured rtsp_url"
+    live = runtime.session.live
+    if live is not None and live.stream_uri:
+        return live.stream_uri, f"ONVIF profile {live.token} ({live.width}x{live.height}, chosen for live view)"
+    profile = runtime.session.profile
+    size = f", {profile.width}x{profile.height}" if profile and profile.width else ""
+    return camera_stream_url(target, runtime), f"ONVIF profile {profile.token if profile else '?'} (main{size})"
 
 
 @dataclass(slots=True)
@@ -67,6 +86,7 @@ class LiveView:
         self.publish = publish
         self.open_ms = open_ms
         self.read_ms = read_ms
+        self.central_kbps: int | None = None  # central's budget for this link, from the latest live_start
         self._streams: dict[str, _Stream] = {}
         self._stills: set[str] = set()  # cameras whose still is being taken; it answers every asker
         self._lock = threading.Lock()
@@ -84,6 +104,10 @@ class LiveView:
         if command.name is CommandName.SNAPSHOT_NOW:
             self._start_still(camera_id)
             return
+        if command.max_kbps and command.max_kbps != self.central_kbps:
+            self.central_kbps = command.max_kbps
+            log.info("central's live-view budget for this agent: %d kbit/s (own [live] max_kbps %d; the lower holds)",
+                     command.max_kbps, self.settings.max_kbps)
         now = time.monotonic()
         lease_until = now + (command.lease_s or DEFAULT_LEASE_S)
         with self._lock:
@@ -186,15 +210,20 @@ class LiveView:
         finally:
             opened.release()  # type: ignore[attr-defined]
 
-    def _open(self, camera_id: str) -> object:
-        """The camera's opened capture, or (reason, text) saying why there is none."""
+    def _open(self, camera_id: str, still: bool = False) -> object:
+        """The camera's opened capture (a still: the main stream, for detail), or (reason, text) saying why
+        there is none."""
         import cv2
 
         found = self.camera(camera_id)
         if found is None:
             return "unknown_camera", "the camera left this agent's inventory"
         target, runtime = found
-        url = camera_stream_url(target, runtime) if runtime is not None else target.rtsp_url
+        if still:
+            url = camera_stream_url(target, runtime) if runtime is not None else target.rtsp_url
+            source = "the main stream"
+        else:
+            url, source = live_stream_url(target, runtime)
         if not url:
             return self._camera_reason(camera_id, "no_stream_uri"), \
                 "no RTSP address known for this camera yet (ONVIF has not answered)"
@@ -204,6 +233,8 @@ class LiveView:
         if not capture.isOpened():
             capture.release()
             return self._camera_reason(camera_id, "rtsp_no_frames"), "the stream did not open"
+        log.info("%s of %s reads %s: %s", "still" if still else "live view", camera_id, source,
+                 scrub(without_userinfo(url)))
         return capture
 
     def _send_frames(self, stream: _Stream, capture: object) -> tuple[LiveState, str, str]:
@@ -260,7 +291,7 @@ class LiveView:
         """Send one frame at the camera's own size; (reason, text) when there is none to send."""
         import cv2
 
-        opened = self._open(camera_id)
+        opened = self._open(camera_id, still=True)
         if isinstance(opened, tuple):
             return opened
         try:
@@ -293,8 +324,14 @@ class LiveView:
         """Seconds until the next frame: the rate cap, or the stream's share of the budget, whichever is slower."""
         with self._lock:
             running = max(1, len(self._streams))
-        share_bytes_per_s = self.settings.max_kbps * 1000 / 8 / running
+        share_bytes_per_s = self.budget_kbps * 1000 / 8 / running
         return max(1 / self.settings.max_fps, frame_bytes / share_bytes_per_s)
+
+    @property
+    def budget_kbps(self) -> int:
+        """The link's budget for all streams: the agent's own, or central's when that is lower."""
+        own = self.settings.max_kbps
+        return min(own, self.central_kbps) if self.central_kbps else own
 
     def _camera_reason(self, camera_id: str, fallback: str) -> str:
         """The camera's current reason when its checks found a problem, else ``fallback``."""
