@@ -21,7 +21,9 @@ from pydantic import (
 from central.alerts.config import AlertsConfig
 from central.redact import DatabaseUrl, database_url
 from central.reports.config import ReportsConfig
+from central.storage.queries import owner_code
 from shared.mqtt import TlsFiles
+from shared.regencies import PROVINCE_OFFICES_NAME
 from shared.validation import format_validation_error
 
 DEFAULT_CONFIG_PATH = Path("/etc/scc/central.toml")
@@ -183,13 +185,17 @@ class ProvinceConfig(Section):
     """The province's own offices (Pemprov: its OPDs and their websites), an owner of their own."""
 
     name: str = Field(
-        "Pemprov Sumatera Selatan", min_length=1, max_length=80, description="How pages name the province's offices."
+        PROVINCE_OFFICES_NAME, min_length=1, max_length=80, description="How pages name the province's offices."
     )
     agents: list[str] = Field(
         default_factory=list,
         description="Agents checking the province's own offices (e.g. the provincial OPD websites run on the "
         "central host): what they report counts for the province, not for the regency on their certificate.",
     )
+
+    def owner_of(self, agent_name: str, regency_code: str) -> str:
+        """Whose a camera or website is: see :func:`central.storage.queries.owner_code` (the one rule)."""
+        return owner_code(agent_name, regency_code, self.agents)
 
 
 class CentralConfig(Section):

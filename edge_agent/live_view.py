@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge_agent.checks.base import CameraRuntime, CameraTarget
-from edge_agent.checks.rtsp import camera_stream_url
+from edge_agent.checks.rtsp import camera_stream_url, without_userinfo
 from edge_agent.checks.stream import with_credentials
 from edge_agent.config import LiveSection
 from edge_agent.scrub import scrub
@@ -43,6 +43,23 @@ MAX_STILL_BYTES = codec.MAX_PAYLOAD_BYTES - 8192  # room for the framing and the
 Publish = Callable[[str, bytes], bool]
 Camera = Callable[[str], tuple[CameraTarget, CameraRuntime | None] | None]
 Reason = Callable[[str], str]
+
+
+def live_stream_url(target: CameraTarget, runtime: CameraRuntime | None) -> tuple[str | None, str]:
+    """The RTSP URI live view reads, and which it is (for the log).
+
+    The configured ``rtsp_url`` when there is one (the operator's choice), else the ONVIF profile chosen
+    for live view (``OnvifSession.live``: the sub-stream nearest ``[live] max_width``), else the main
+    profile the checks use.
+    """
+    if target.rtsp_url or runtime is None:
+        return target.rtsp_url, "the configured rtsp_url"
+    live = runtime.session.live
+    if live is not None and live.stream_uri:
+        return live.stream_uri, f"ONVIF profile {live.token} ({live.width}x{live.height}, chosen for live view)"
+    profile = runtime.session.profile
+    size = f", {profile.width}x{profile.height}" if profile and profile.width else ""
+    return camera_stream_url(target, runtime), f"ONVIF profile {profile.token if profile else '?'} (main{size})"
 
 
 @dataclass(slots=True)
@@ -186,15 +203,20 @@ class LiveView:
         finally:
             opened.release()  # type: ignore[attr-defined]
 
-    def _open(self, camera_id: str) -> object:
-        """The camera's opened capture, or (reason, text) saying why there is none."""
+    def _open(self, camera_id: str, still: bool = False) -> object:
+        """The camera's opened capture (a still: the main stream, for detail), or (reason, text) saying why
+        there is none."""
         import cv2
 
         found = self.camera(camera_id)
         if found is None:
             return "unknown_camera", "the camera left this agent's inventory"
         target, runtime = found
-        url = camera_stream_url(target, runtime) if runtime is not None else target.rtsp_url
+        if still:
+            url = camera_stream_url(target, runtime) if runtime is not None else target.rtsp_url
+            source = "the main stream"
+        else:
+            url, source = live_stream_url(target, runtime)
         if not url:
             return self._camera_reason(camera_id, "no_stream_uri"), \
                 "no RTSP address known for this camera yet (ONVIF has not answered)"
@@ -204,6 +226,8 @@ class LiveView:
         if not capture.isOpened():
             capture.release()
             return self._camera_reason(camera_id, "rtsp_no_frames"), "the stream did not open"
+        log.info("%s of %s reads %s: %s", "still" if still else "live view", camera_id, source,
+                 scrub(without_userinfo(url)))
         return capture
 
     def _send_frames(self, stream: _Stream, capture: object) -> tuple[LiveState, str, str]:
@@ -260,7 +284,7 @@ class LiveView:
         """Send one frame at the camera's own size; (reason, text) when there is none to send."""
         import cv2
 
-        opened = self._open(camera_id)
+        opened = self._open(camera_id, still=True)
         if isinstance(opened, tuple):
             return opened
         try:

@@ -35,6 +35,7 @@ from edge_agent.onvif_replies import (
     clock_offset,
     device_info,
     http_date_offset,
+    live_profile,
     mac_from,
     media_profile,
     media_uri,
@@ -50,8 +51,9 @@ class TimeReading:
 
 
 _MEDIA_NS = SERVICES["media"]["ns"]
-# The most requests a media refresh makes: GetServices, GetCapabilities, GetProfiles, GetStreamUri, GetSnapshotUri.
-_MEDIA_REQUESTS = 5
+# The most requests a media refresh makes: GetServices, GetCapabilities, GetProfiles, GetStreamUri, GetSnapshotUri,
+# and GetStreamUri of the live-view profile.
+_MEDIA_REQUESTS = 6
 
 
 @dataclass(slots=True)
@@ -93,6 +95,10 @@ class OnvifSession:
     clock_offset_s: float | None = None
     device: DeviceInfo | None = None
     profile: MediaProfile | None = None
+    # Live view's width ([live] max_width; 0: no live view) and the profile chosen for it (the sub-stream
+    # when the camera has one near that width; None: the main profile).
+    live_width: int = 0
+    live: MediaProfile | None = None
     media_refreshed_at: float = 0.0
     # Calls of the latest media refresh that failed while the refresh went on (GetStreamUri, GetSnapshotUri).
     media_failures: dict[str, OnvifFailure] = field(default_factory=dict)
@@ -140,7 +146,7 @@ class OnvifSession:
     async def close(self) -> None:
         """Forget the proxies (rebuilt cheaply on next use) and the media profile."""
         self._devicemgmt = self._digest = None
-        self.profile = None
+        self.profile = self.live = None
         self.media_refreshed_at = 0.0
         if self._own_pool and self.pool is not None:
             with contextlib.suppress(Exception):
@@ -244,9 +250,10 @@ class OnvifSession:
                 raise ONVIFError(f"Device doesn't support service: media with namespace {_MEDIA_NS}")
             # Only needed for this refresh, so not kept: proxies are cheap to build from the shared WSDL.
             media = (await self._service("media", media_xaddr)).auth
-            chosen = best_profile(await self._request(media.GetProfiles()))
+            profiles = await self._request(media.GetProfiles())
+            chosen = best_profile(profiles)
             if chosen is None:
-                self.profile, self.media_failures = None, failures
+                self.profile, self.live, self.media_failures = None, None, failures
                 return None
             profile = media_profile(chosen)
             setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
@@ -254,9 +261,27 @@ class OnvifSession:
                 StreamSetup=setup, ProfileToken=profile.token), ("rtsp", "rtsps"), failures)
             profile.snapshot_uri = await self._uri("GetSnapshotUri", media.GetSnapshotUri(
                 ProfileToken=profile.token), ("http", "https"), failures)
+            self.live = await self._live_profile(media, profiles, profile, setup)
         self.profile, self.media_failures = profile, failures
         self.media_refreshed_at = time.monotonic()
         return profile
+
+    async def _live_profile(self, media: Any, profiles: Any, main: MediaProfile,
+                            setup: dict[str, Any]) -> MediaProfile | None:
+        """The profile live view streams (None: the main one), with its stream URI.
+
+        Its GetStreamUri failing is no finding of the checks (they use the main profile): live view then
+        falls back to the main stream.
+        """
+        chosen = live_profile(profiles, self.live_width) if self.live_width else None
+        if chosen is None:
+            return None
+        live = media_profile(chosen)
+        if live.token == main.token:
+            return None
+        live.stream_uri = await self._uri("GetStreamUri", media.GetStreamUri(
+            StreamSetup=setup, ProfileToken=live.token), ("rtsp", "rtsps"), {})
+        return live if live.stream_uri else None
 
     async def _uri(self, name: str, call: Any, schemes: tuple[str, ...],
                    failures: dict[str, OnvifFailure]) -> str | None:

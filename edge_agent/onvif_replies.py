@@ -97,6 +97,22 @@ def best_profile(profiles: list[Any]) -> Any | None:
     return max(usable, key=_pixels) if usable else None
 
 
+def _width(profile: Any) -> int:
+    resolution = getattr(getattr(profile, "VideoEncoderConfiguration", None), "Resolution", None)
+    return int(number(resolution, "Width") or 0)
+
+
+def live_profile(profiles: list[Any], width: int) -> Any | None:
+    """For live view at ``width`` pixels: the narrowest profile at least that wide, else the widest one
+    narrower (a sub-stream costs the camera and the agent's decode less than scaling the main stream
+    down); None when no profile with a token says its width (then live view uses the main stream)."""
+    sized = [(w, p) for p in profiles or [] if text(p, "token") and (w := _width(p)) > 0]
+    wide_enough = [item for item in sized if item[0] >= width]
+    if wide_enough:
+        return min(wide_enough, key=lambda item: item[0])[1]
+    return max(sized, key=lambda item: item[0])[1] if sized else None
+
+
 def media_profile(chosen: Any) -> MediaProfile:
     """What the checks need of a profile; an encoder without Resolution or rate leaves those unknown."""
     profile = MediaProfile(token=clip_text(text(chosen, "token"), 64))

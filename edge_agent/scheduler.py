@@ -90,7 +90,8 @@ class CameraChecker:
             runtime = CameraRuntime(
                 session=OnvifSession(target.host, target.port, target.username, target.password,
                                      timeout_s=self.config.timeouts.onvif_s, pool=self.resources.onvif,
-                                     device_url=target.onvif_url),
+                                     device_url=target.onvif_url,
+                                     live_width=self.config.live.max_width if self.config.live.enabled else 0),
             )
             self.runtimes[target.camera_id] = runtime
         return runtime

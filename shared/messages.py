@@ -25,6 +25,8 @@ SCHEMA_VERSION: Literal[1] = 1
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 RegencyCode = Annotated[str, StringConstraints(pattern=REGENCY_CODE_PATTERN)]
+# Whose a camera or website is: one of the 17 regencies ("16.71") or the province's own offices ("16").
+OwnerCode = Annotated[str, StringConstraints(pattern=r"^16(\.\d{2})?$")]
 # Text from cameras and websites is untrusted and may be huge; agents clip it (see clip_text).
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 LongText = Annotated[str, StringConstraints(max_length=2048)]
@@ -436,7 +438,11 @@ class AlertEvent(PublicEnvelope):
     rule: Identifier
     state: Literal["firing", "resolved"]
     severity: AlertSeverity
-    regency: RegencyCode | None = None
+    regency: OwnerCode | None = Field(
+        None,
+        description="Whose subject it is: a regency's code (e.g. '16.71'), or '16' for the province's own "
+        "offices (Pemprov, configured on central), whatever regency their agent's certificate names.",
+    )
     subject: ShortText = Field(description="What the alert is about, e.g. 'kamera Gerbang (palembang-01/cam-07)'.")
     message: LongText = Field(description="Central's Indonesian wording, e.g. 'alasan: unreachable'.")
     started_at: UtcDatetime

@@ -168,10 +168,14 @@ DOWN_REASONS = frozenset(reason.code for reason in CAMERA_REASONS if reason.down
 PRIORITY: tuple[str, ...] = tuple(reason.code for reason in CAMERA_REASONS if reason.ranked)
 
 
-def humanize_code(code: str) -> str:
-    """How a code missing from the table reads: ``snapshot_http_error`` -> "Snapshot http error"."""
-    words = code.replace("_", " ").replace("-", " ").strip()
-    return words[:1].upper() + words[1:] if words else "?"
+# A code this table does not know yet (an agent newer than central): a neutral phrase in the reader's
+# language that still names the code, never the code turned into English words.
+UNKNOWN_REASON = N_("other reason (%(code)s)")
+
+
+def unknown_reason(code: str, translate: Callable[[str], str] = str) -> str:
+    """How a code missing from the table reads: ``new_code`` -> "other reason (new_code)" / "alasan lain (new_code)"."""
+    return translate(UNKNOWN_REASON) % {"code": code.strip() or "?"}
 
 
 def worded(table: Mapping[str, Reason], code: str, details: Mapping[str, object] | None = None,
@@ -182,7 +186,7 @@ def worded(table: Mapping[str, Reason], code: str, details: Mapping[str, object]
     """
     reason = table.get(code)
     if reason is None:
-        return humanize_code(code)
+        return unknown_reason(code, translate)
     say = translate
     if details and reason.detailed is not None:
         try:

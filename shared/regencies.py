@@ -10,6 +10,9 @@ from importlib import resources
 
 PROVINCE_CODE = "16"
 PROVINCE_NAME = "Sumatera Selatan"
+# The province's own offices (Pemprov), an owner of cameras and websites beside the 17 regencies, keyed
+# by the province code; central.toml [province] name may call them otherwise on the web pages.
+PROVINCE_OFFICES_NAME = f"Pemprov {PROVINCE_NAME}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,5 +65,8 @@ def is_regency_code(code: str) -> bool:
 
 
 def regency_label(code: str) -> str:
-    """The regency's display name ("Kota Palembang") for a known code; any other text as it is."""
+    """The regency's display name ("Kota Palembang") for a known code, the province's offices for "16"
+    ("Pemprov Sumatera Selatan"); any other text as it is."""
+    if code == PROVINCE_CODE:
+        return PROVINCE_OFFICES_NAME
     return get_regency(code).display_name if is_regency_code(code) else code

@@ -15,6 +15,13 @@ HOSTILE_TEXT = '<script>alert("scc")</script><img src=x onerror=alert(1)>&amp;"\
 HOSTILE_LONG = ("A" * 64 + HOSTILE_TEXT) * (10_240 // (64 + len(HOSTILE_TEXT)) + 1)
 
 
+def sub_size(main: tuple[int, int]) -> tuple[int, int]:
+    """The sub-stream's size for a main stream of ``main``: half each way (even, as encoders want), as
+    cameras offer a small second profile beside the main one."""
+    width, height = main
+    return max(16, width // 4 * 2), max(16, height // 4 * 2)
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
     """What GetDeviceInformation and the scopes report; hostile when that fault is on."""

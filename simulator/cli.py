@@ -52,6 +52,8 @@ def _serve_parser() -> argparse.ArgumentParser:
                         help="camera N listens on IP+N-1 (addresses must already exist, e.g. in a netns)")
     parser.add_argument("--advertise-host", help="host to put in URLs when serving on 0.0.0.0")
     parser.add_argument("--no-rtsp", action="store_true", help="do not start the RTSP server")
+    parser.add_argument("--clock-code", action="store_true",
+                        help="burn the render time into every frame as blocks (the live-view latency benchmark)")
     parser.add_argument("--discovery-dialect", choices=[*DISCOVERY_DIALECTS, MIXED],
                         help="how every camera words WS-Discovery (scenario [defaults] discovery_dialect); "
                              "mixed: camera N speaks the N-th in turn")
@@ -152,7 +154,7 @@ async def _serve(args: argparse.Namespace, scenario: dict[str, Any], websites: A
         cameras=args.cameras, host=args.host, http_port=args.http_port, rtsp_port=args.rtsp_port,
         control_port=args.control_port, discovery_port=args.discovery_port, multicast=not args.no_multicast,
         per_camera_addresses=not args.shared_address, camera_ip_base=args.camera_ip_base,
-        advertise_host=args.advertise_host, rtsp=not args.no_rtsp,
+        advertise_host=args.advertise_host, rtsp=not args.no_rtsp, clock_code=args.clock_code,
         scenario=scenario,
     )
     fleet = Fleet(options)

@@ -46,6 +46,8 @@ class FleetOptions:
     camera_ip_base: str | None = None
     advertise_host: str | None = None
     rtsp: bool = True
+    # Burn the render time into every frame as blocks (simulator.clock_code), for the live-view benchmark.
+    clock_code: bool = False
     scenario: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,7 +77,7 @@ class Fleet:
         self.cameras = [Camera(config) for config in build_camera_configs(options.cameras, options.scenario)]
         self._by_id = {camera.camera_id: camera for camera in self.cameras}
         self._addresses: dict[str, str] = {}
-        self.renderer = SceneRenderer()
+        self.renderer = SceneRenderer(clock_code=options.clock_code)
         self._camera_http = HttpServer(self._make_camera_handler())
         self._control_http = HttpServer(ControlApi(self))
         self._discovery = DiscoveryResponder(lambda: self.cameras, self.device_xaddr, self._own_address)
@@ -148,6 +150,7 @@ class Fleet:
             media_xaddr=f"{base}/media_service",
             snapshot_uri=self.snapshot_url(camera, local_ip, local_port),
             stream_uri=self.rtsp_url(camera),
+            sub_stream_uri=self.rtsp_url(camera) + "/sub",
         )
 
     async def start(self) -> None:

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from simulator.camera import Camera
+from simulator.camera import Camera, sub_size
 from simulator.onvif_dialects import dashed, resolve, undeclare_envelope
 from simulator.soap import (
     ACTION_NOT_SUPPORTED,
@@ -24,6 +24,9 @@ from simulator.soap import (
 from simulator.wsse import verify_token
 
 PROFILE_TOKEN = "Profile_1"
+# The sub-stream: half the main stream's size each way, as real cameras offer for viewing over thin links.
+SUB_PROFILE_TOKEN = "Profile_2"
+PROFILE_TOKENS = (PROFILE_TOKEN, SUB_PROFILE_TOKEN)
 _PRE_AUTH_OPERATIONS = {"GetSystemDateAndTime"}
 
 
@@ -36,6 +39,7 @@ class Endpoints:
     media_xaddr: str
     snapshot_uri: str
     stream_uri: str
+    sub_stream_uri: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,16 +193,18 @@ class OnvifService:
         return ("<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>"
                 f"<tt:Name>{x(self.camera.camera_id)}</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse>")
 
-    def _profile_xml(self, element: str) -> str:
+    def _profile_xml(self, element: str, token: str) -> str:
         camera = self.camera
-        width, height = camera.config.resolution
+        sub = token == SUB_PROFILE_TOKEN
+        width, height = sub_size(camera.config.resolution) if sub else camera.config.resolution
         name = camera.device_info().name
         fps = round(camera.config.fps)
-        source = (f'<trt:{element} token="{PROFILE_TOKEN}" fixed="true"><tt:Name>MainStream</tt:Name>'
-                  '<tt:VideoSourceConfiguration token="VideoSourceConfig_1"><tt:Name>VideoSource</tt:Name>'
-                  "<tt:UseCount>1</tt:UseCount><tt:SourceToken>VideoSource_1</tt:SourceToken>"
+        n = 2 if sub else 1
+        source = (f'<trt:{element} token="{token}" fixed="true"><tt:Name>{"SubStream" if sub else "MainStream"}'
+                  '</tt:Name><tt:VideoSourceConfiguration token="VideoSourceConfig_1"><tt:Name>VideoSource</tt:Name>'
+                  "<tt:UseCount>2</tt:UseCount><tt:SourceToken>VideoSource_1</tt:SourceToken>"
                   f'<tt:Bounds x="0" y="0" width={xa(width)} height={xa(height)}/></tt:VideoSourceConfiguration>'
-                  '<tt:VideoEncoderConfiguration token="VideoEncoderConfig_1">'
+                  f'<tt:VideoEncoderConfiguration token="VideoEncoderConfig_{n}">'
                   f"<tt:Name>{x(name[:64])}</tt:Name><tt:UseCount>1</tt:UseCount>")
         if self.dialect.sparse_encoder:
             return f"{source}</tt:VideoEncoderConfiguration></trt:{element}>"
@@ -206,7 +212,7 @@ class OnvifService:
                 f"<tt:Resolution><tt:Width>{width}</tt:Width><tt:Height>{height}</tt:Height></tt:Resolution>"
                 "<tt:Quality>4</tt:Quality>"
                 f"<tt:RateControl><tt:FrameRateLimit>{fps}</tt:FrameRateLimit><tt:EncodingInterval>1"
-                "</tt:EncodingInterval><tt:BitrateLimit>1024</tt:BitrateLimit></tt:RateControl>"
+                f"</tt:EncodingInterval><tt:BitrateLimit>{256 if sub else 1024}</tt:BitrateLimit></tt:RateControl>"
                 f"<tt:H264><tt:GovLength>{max(fps * 2, 1)}</tt:GovLength><tt:H264Profile>Main</tt:H264Profile></tt:H264>"
                 "<tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type><tt:IPv4Address>0.0.0.0</tt:IPv4Address>"
                 "</tt:Address><tt:Port>0</tt:Port><tt:TTL>1</tt:TTL><tt:AutoStart>false</tt:AutoStart>"
@@ -214,12 +220,14 @@ class OnvifService:
                 f"</trt:{element}>")
 
     def _profiles(self, request: SoapRequest, endpoints: Endpoints) -> str:
-        return f"<trt:GetProfilesResponse>{self._profile_xml('Profiles')}</trt:GetProfilesResponse>"
+        profiles = "".join(self._profile_xml("Profiles", token) for token in PROFILE_TOKENS)
+        return f"<trt:GetProfilesResponse>{profiles}</trt:GetProfilesResponse>"
 
     def _profile(self, request: SoapRequest, endpoints: Endpoints) -> str | SoapFault:
-        if request.child_text("ProfileToken") != PROFILE_TOKEN:
+        token = request.child_text("ProfileToken")
+        if token not in PROFILE_TOKENS:
             return NO_PROFILE
-        return f"<trt:GetProfileResponse>{self._profile_xml('Profile')}</trt:GetProfileResponse>"
+        return f"<trt:GetProfileResponse>{self._profile_xml('Profile', token)}</trt:GetProfileResponse>"
 
     @staticmethod
     def _media_uri(element: str, uri: str) -> str:
@@ -229,12 +237,15 @@ class OnvifService:
                 f"</trt:MediaUri></trt:{element}>")
 
     def _stream_uri(self, request: SoapRequest, endpoints: Endpoints) -> str | SoapFault:
-        if request.child_text("ProfileToken") != PROFILE_TOKEN:
+        token = request.child_text("ProfileToken")
+        if token not in PROFILE_TOKENS:
             return NO_PROFILE
-        return self._media_uri("GetStreamUriResponse", endpoints.stream_uri)
+        uri = endpoints.sub_stream_uri if token == SUB_PROFILE_TOKEN and endpoints.sub_stream_uri \
+            else endpoints.stream_uri
+        return self._media_uri("GetStreamUriResponse", uri)
 
     def _snapshot_uri(self, request: SoapRequest, endpoints: Endpoints) -> str | SoapFault:
-        if request.child_text("ProfileToken") != PROFILE_TOKEN:
+        if request.child_text("ProfileToken") not in PROFILE_TOKENS:
             return NO_PROFILE
         uri = endpoints.stream_uri if self.dialect.snapshot_is_stream else endpoints.snapshot_uri
         return self._media_uri("GetSnapshotUriResponse", uri)

@@ -17,7 +17,7 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
-from simulator.camera import Camera  # noqa: E402
+from simulator.camera import Camera, sub_size  # noqa: E402
 from simulator.faults import Fault  # noqa: E402
 from simulator.scene import SceneRenderer  # noqa: E402
 
@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 _RESTART_FAULTS = {Fault.WRONG_RESOLUTION, Fault.LOW_FPS, Fault.RTSP_DEAD, Fault.OFFLINE, Fault.WRONG_CREDENTIALS}
 
 
-def mount_path(camera: Camera) -> str:
-    return f"/cam/{camera.camera_id}"
+def mount_path(camera: Camera, sub: bool = False) -> str:
+    """The main stream's path, or the sub-stream's (half the size each way, ONVIF profile Profile_2)."""
+    return f"/cam/{camera.camera_id}/sub" if sub else f"/cam/{camera.camera_id}"
 
 
 def _role_for(username: str, password: str) -> str:
@@ -39,10 +40,11 @@ def _role_for(username: str, password: str) -> str:
 class _FramePump:
     """Feeds one media's appsrc at the camera's current frame rate, from GStreamer's streaming thread."""
 
-    def __init__(self, camera: Camera, renderer: SceneRenderer, width: int, height: int) -> None:
+    def __init__(self, camera: Camera, renderer: SceneRenderer, width: int, height: int, sub: bool) -> None:
         self._camera = camera
         self._renderer = renderer
         self._size = (width, height)
+        self._sub = sub
         self._next_due = 0.0
 
     def on_need_data(self, appsrc: Gst.Element, _length: int) -> None:
@@ -54,7 +56,8 @@ class _FramePump:
         if self._next_due > now:
             time.sleep(self._next_due - now)
         self._next_due = max(self._next_due + 1.0 / fps, time.monotonic() - 1.0)
-        frame = self._renderer.render(self._camera)
+        size = sub_size(self._camera.stream_resolution()) if self._sub else None
+        frame = self._renderer.render(self._camera, size=size)
         if (frame.shape[1], frame.shape[0]) != self._size:
             # The fault changed under a running media; keep the negotiated caps until it is rebuilt.
             frame = cv2.resize(frame, self._size)
@@ -66,10 +69,11 @@ class _FramePump:
 class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
     """Builds the camera's pipeline on first DESCRIBE; the media is shared by all its clients."""
 
-    def __init__(self, camera: Camera, renderer: SceneRenderer) -> None:
+    def __init__(self, camera: Camera, renderer: SceneRenderer, sub: bool = False) -> None:
         super().__init__()
         self.camera = camera
         self.renderer = renderer
+        self.sub = sub
         self.medias: list[GstRtspServer.RTSPMedia] = []
         self._generation = 0
         self.set_shared(True)
@@ -79,6 +83,8 @@ class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
         # A slow camera is slow to DESCRIBE too; this runs on the client's own pool thread, so others go on.
         time.sleep(self.camera.delay_seconds())
         width, height = self.camera.stream_resolution()
+        if self.sub:
+            width, height = sub_size((width, height))
         rate = Fraction(self.camera.stream_fps()).limit_denominator(1000)
         gop = max(round(self.camera.stream_fps()), 1)
         launch = (
@@ -102,7 +108,7 @@ class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
     def _on_media_configure(self, _factory: Any, media: GstRtspServer.RTSPMedia) -> None:
         appsrc = media.get_element().get_by_name("src")
         caps = appsrc.get_property("caps").get_structure(0)
-        pump = _FramePump(self.camera, self.renderer, caps.get_value("width"), caps.get_value("height"))
+        pump = _FramePump(self.camera, self.renderer, caps.get_value("width"), caps.get_value("height"), self.sub)
         appsrc.connect("need-data", pump.on_need_data)
         self.medias.append(media)
         media.connect("unprepared", self._on_unprepared)
@@ -132,7 +138,7 @@ class RtspServer:
         # would stall all other cameras' clients; real cameras are independent of each other.
         self._server.get_thread_pool().set_max_threads(64)
         self._mounts = self._server.get_mount_points()
-        self._factories: dict[str, CameraMediaFactory] = {}
+        self._factories: dict[str, tuple[CameraMediaFactory, CameraMediaFactory]] = {}  # main, sub
         self._mounted: set[str] = set()
         self._known_roles: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="rtsp-glib", daemon=True)
@@ -188,8 +194,8 @@ class RtspServer:
 
     def add_camera(self, camera: Camera) -> None:
         """Register the camera's mount (cheap: no pipeline until someone asks for the stream)."""
-        factory = CameraMediaFactory(camera, self._renderer)
-        self._factories[camera.camera_id] = factory
+        self._factories[camera.camera_id] = (CameraMediaFactory(camera, self._renderer),
+                                              CameraMediaFactory(camera, self._renderer, sub=True))
         self._apply_permissions(camera)
         self._sync_mount(camera)
 
@@ -205,17 +211,19 @@ class RtspServer:
         permissions = GstRtspServer.RTSPPermissions()
         permissions.add_permission_for_role(role, "media.factory.access", True)
         permissions.add_permission_for_role(role, "media.factory.construct", True)
-        self._factories[camera.camera_id].set_permissions(permissions)
+        for factory in self._factories[camera.camera_id]:
+            factory.set_permissions(permissions)
 
     def _sync_mount(self, camera: Camera) -> None:
-        path = mount_path(camera)
         should_serve = not (camera.has(Fault.RTSP_DEAD) or camera.has(Fault.OFFLINE))
-        if should_serve and path not in self._mounted:
-            self._mounts.add_factory(path, self._factories[camera.camera_id])
-            self._mounted.add(path)
-        elif not should_serve and path in self._mounted:
-            self._mounts.remove_factory(path)
-            self._mounted.discard(path)
+        for factory in self._factories[camera.camera_id]:
+            path = mount_path(camera, factory.sub)
+            if should_serve and path not in self._mounted:
+                self._mounts.add_factory(path, factory)
+                self._mounted.add(path)
+            elif not should_serve and path in self._mounted:
+                self._mounts.remove_factory(path)
+                self._mounted.discard(path)
 
     def on_fault_changed(self, camera: Camera, fault: Fault | None) -> None:
         """Faults that change caps, credentials or reachability drop current viewers, like a reboot would."""
@@ -225,8 +233,9 @@ class RtspServer:
         def apply() -> None:
             self._apply_permissions(camera)
             self._sync_mount(camera)
-            for media in list(self._factories[camera.camera_id].medias):
-                media.unprepare()
+            for factory in self._factories[camera.camera_id]:
+                for media in list(factory.medias):
+                    media.unprepare()
 
         self.call_soon(apply)
 

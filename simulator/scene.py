@@ -1,4 +1,8 @@
-"""Renders each camera's scene (cached background + moving car + clock OSD) and applies image faults."""
+"""Renders each camera's scene (cached background + moving car + clock OSD) and applies image faults.
+
+With ``clock_code`` the frame also carries its render time as blocks a benchmark reads back
+(simulator.clock_code): the glass-to-glass latency of live view.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
+from simulator import clock_code as clock_blocks
 from simulator.camera import Camera
 from simulator.faults import Fault
 
@@ -59,9 +64,10 @@ def _draw_background(camera_key: str, width: int, height: int) -> Frame:
 class SceneRenderer:
     """Renders frames on demand; backgrounds are cached for recently used cameras only, so idle is cheap."""
 
-    def __init__(self, cached_backgrounds: int = 64) -> None:
+    def __init__(self, cached_backgrounds: int = 64, clock_code: bool = False) -> None:
+        self.clock_code = clock_code
         self._backgrounds: OrderedDict[tuple[str, int, int], Frame] = OrderedDict()
-        self._frozen: dict[str, Frame] = {}
+        self._frozen: dict[tuple[str, int, int], Frame] = {}
         self._capacity = cached_backgrounds
         self._lock = threading.Lock()
 
@@ -94,28 +100,34 @@ class SceneRenderer:
                     (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
         cv2.putText(frame, camera.identity.name[:48], (8, height - 10), cv2.FONT_HERSHEY_SIMPLEX,
                     scale * 0.8, (255, 255, 255), 1, cv2.LINE_AA)
+        if self.clock_code:  # the render time on this machine's clock, not the camera's (clock_wrong)
+            clock_blocks.draw(frame, int(now * 1000))
         return frame
 
-    def render(self, camera: Camera, now: float | None = None) -> Frame:
-        """The BGR frame the camera sees at ``now`` (wall-clock seconds), after its image faults."""
+    def render(self, camera: Camera, now: float | None = None, size: tuple[int, int] | None = None) -> Frame:
+        """The BGR frame the camera sees at ``now`` (wall-clock seconds), after its image faults.
+
+        ``size`` is a sub-stream's (width, height); the main stream's is the camera's resolution.
+        """
         now = time.time() if now is None else now
         faults = camera.faults()
-        width, height = camera.stream_resolution()
+        width, height = size or camera.stream_resolution()
         if faults.has(Fault.BLACK):
             return np.zeros((height, width, 3), np.uint8)
         if faults.has(Fault.COVERED):
             return np.full((height, width, 3), _COVER_COLOUR, np.uint8)
         if faults.has(Fault.FROZEN):
-            with self._lock:
-                frozen = self._frozen.get(camera.camera_id)
-            if frozen is None or frozen.shape[:2] != (height, width):
+            with self._lock:  # per size: the main and the sub-stream freeze on their own pictures
+                frozen = self._frozen.get((camera.camera_id, width, height))
+            if frozen is None:
                 frozen = self._apply_optics(faults.has(Fault.DARK), faults.has(Fault.BLURRED),
                                             self._live_frame(camera, width, height, now))
                 with self._lock:
-                    self._frozen[camera.camera_id] = frozen
+                    self._frozen[(camera.camera_id, width, height)] = frozen
             return frozen
         with self._lock:
-            self._frozen.pop(camera.camera_id, None)
+            for key in [key for key in self._frozen if key[0] == camera.camera_id]:
+                del self._frozen[key]
         return self._apply_optics(faults.has(Fault.DARK), faults.has(Fault.BLURRED),
                                   self._live_frame(camera, width, height, now))
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from central.alerts.model import Observation, Rule, SubjectKind, Thresholds
 from shared.messages import AlertSeverity
-from shared.regencies import regency_label
+from shared.regencies import PROVINCE_CODE, regency_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,8 @@ def find_outage(regency: str, cameras: list[Observation], policy: GroupingPolicy
 def outage_observations(
     observations: Iterable[Observation], policy: GroupingPolicy
 ) -> tuple[list[Observation], dict[str, str]]:
-    """One regency_outage observation per regency with cameras, and camera id -> outage key for members."""
+    """One regency_outage observation per owner with cameras (each regency, the province's own offices), and
+    camera id -> outage key for members."""
     by_regency: dict[str, list[Observation]] = defaultdict(list)
     for observation in observations:
         if observation.rule == Rule.CAMERA_OFFLINE and observation.regency:
@@ -78,7 +79,8 @@ def outage_observations(
             rule=Rule.REGENCY_OUTAGE,
             subject_kind=SubjectKind.REGENCY,
             subject_id=regency,
-            subject_label=f"kabupaten/kota {label}",
+            # the province's own offices are no kabupaten/kota: their name says who they are
+            subject_label=label if regency == PROVINCE_CODE else f"kabupaten/kota {label}",
             bad=outage is not None,
             since=outage.since if outage else None,
             thresholds=policy.thresholds,

@@ -101,7 +101,7 @@ class AlertService:
         with self.database.session(write=True) as session:
             active = load_active(session)
             silences = load_silences(session, now)
-            observations = collect(session, self.config.alerts.rules, now)
+            observations = collect(session, self.config.alerts.rules, now, self.config.province)
             evaluation = evaluate(active, observations, silences, now, grouping_policy(self.config))
             stats = apply_evaluation(session, evaluation, self.route, now)
         if stats.fired or stats.resolved or stats.queued:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from central.alerts.config import CameraRules, Hysteresis, RulesConfig
 from central.alerts.model import Observation, Rule, SubjectKind, Thresholds
+from central.config import ProvinceConfig
 from central.site_names import website_title
 from central.storage.models import Agent, Camera, CameraStatusChange, HostMetric, Website, WebsiteStatusChange
 from central.storage.quarantine import REFUSING_WINDOW, last_refusals, refusing_agents
@@ -59,7 +60,7 @@ def _last_ended(
     return {pk: ended for pk, ended in rows if ended is not None}
 
 
-def camera_observations(session: Session, rules: CameraRules) -> list[Observation]:
+def camera_observations(session: Session, rules: CameraRules, owners: ProvinceConfig | None = None) -> list[Observation]:
     cameras = list(session.scalars(select(Camera).where(Camera.in_service)))
     offline_ended = _last_ended(session, CameraStatusChange, "camera_pk", "status", ("offline",))
     degraded_ended = _last_ended(session, CameraStatusChange, "camera_pk", "status", ("degraded",))
@@ -89,7 +90,7 @@ def camera_observations(session: Session, rules: CameraRules) -> list[Observatio
                     thresholds=thresholds(hysteresis, camera_fire_minutes(rules, camera, status)),
                     severity=AlertSeverity.CRITICAL if status == "offline" else AlertSeverity.WARNING,
                     message=reason_text(camera.reason) if bad else "",
-                    regency=camera.regency_code,
+                    regency=_owner(owners, camera.agent_name, camera.regency_code),
                     agent=camera.agent_name,
                     opd=camera.opd,
                 )
@@ -97,7 +98,9 @@ def camera_observations(session: Session, rules: CameraRules) -> list[Observatio
     return result
 
 
-def agent_observations(session: Session, rules: RulesConfig, now: datetime) -> list[Observation]:
+def agent_observations(
+    session: Session, rules: RulesConfig, now: datetime, owners: ProvinceConfig | None = None
+) -> list[Observation]:
     agents = list(session.scalars(select(Agent).where(Agent.revoked.is_(False))))
     result = []
     for agent in agents:
@@ -115,16 +118,18 @@ def agent_observations(session: Session, rules: RulesConfig, now: datetime) -> l
                 message=f"agen offline ({agent.offline_reason or 'connection_lost'})"
                 if not agent.online
                 else "",
-                regency=agent.regency_code,
+                regency=_owner(owners, agent.name, agent.regency_code),
                 agent=agent.name,
             )
         )
-    result += _guard_observations(session, rules, agents, now)
-    result += _host_observations(session, rules, agents, now)
+    result += _guard_observations(session, rules, agents, now, owners)
+    result += _host_observations(session, rules, agents, now, owners)
     return result
 
 
-def _guard_observations(session: Session, rules: RulesConfig, agents: list[Agent], now: datetime) -> list[Observation]:
+def _guard_observations(
+    session: Session, rules: RulesConfig, agents: list[Agent], now: datetime, owners: ProvinceConfig | None
+) -> list[Observation]:
     """Its reports are being refused (quarantined); its clock runs ahead of central's."""
     refusing = refusing_agents(session, now)
     last_refused = last_refusals(session)
@@ -138,7 +143,7 @@ def _guard_observations(session: Session, rules: RulesConfig, agents: list[Agent
             thresholds=thresholds(rules.agent.refused), severity=AlertSeverity.WARNING,
             message=(f"{refused.messages} laporan dikarantina, alasan terakhir: {refused.category}"
                      if refused is not None else ""),
-            regency=agent.regency_code, agent=agent.name,
+            regency=_owner(owners, agent.name, agent.regency_code), agent=agent.name,
         ))
         off = agent.clock_off_since is not None
         result.append(Observation(
@@ -147,7 +152,7 @@ def _guard_observations(session: Session, rules: RulesConfig, agents: list[Agent
             since=agent.clock_off_since if off else agent.last_seen_at,
             thresholds=thresholds(rules.agent.clock), severity=AlertSeverity.WARNING,
             message=f"jam agen {agent.clock_ahead_s:.0f} detik lebih cepat dari server pusat" if off else "",
-            regency=agent.regency_code, agent=agent.name,
+            regency=_owner(owners, agent.name, agent.regency_code), agent=agent.name,
         ))
     return result
 
@@ -169,7 +174,7 @@ def _run_since(samples: list[tuple[datetime, bool]]) -> tuple[bool, datetime]:
 
 
 def _host_observations(
-    session: Session, rules: RulesConfig, agents: list[Agent], now: datetime
+    session: Session, rules: RulesConfig, agents: list[Agent], now: datetime, owners: ProvinceConfig | None
 ) -> list[Observation]:
     host = rules.host
     lookback = max(
@@ -222,7 +227,7 @@ def _host_observations(
                     thresholds=thresholds(hysteresis),
                     severity=AlertSeverity.WARNING,
                     message=text,
-                    regency=agent.regency_code,
+                    regency=_owner(owners, agent.name, agent.regency_code),
                     agent=agent.name,
                 )
             )
@@ -245,7 +250,9 @@ def _website_label(site: Website) -> str:
     return f"situs {website_title(site)} ({site.url})" if site.url else f"situs {website_title(site)}"
 
 
-def website_observations(session: Session, rules: RulesConfig) -> list[Observation]:
+def website_observations(
+    session: Session, rules: RulesConfig, owners: ProvinceConfig | None = None
+) -> list[Observation]:
     sites = list(session.scalars(select(Website)))
     down_ended = _last_ended(session, WebsiteStatusChange, "website_pk", "state", ("down",))
     stale_ended = _last_ended(session, WebsiteStatusChange, "website_pk", "state", ("stale",))
@@ -257,7 +264,7 @@ def website_observations(session: Session, rules: RulesConfig) -> list[Observati
             "subject_kind": SubjectKind.WEBSITE,
             "subject_id": subject,
             "subject_label": _website_label(site),
-            "regency": site.regency_code,
+            "regency": _owner(owners, site.agent_name, site.regency_code),
             "agent": site.agent_name,
             "opd": site.opd,
         }
@@ -310,10 +317,20 @@ def website_observations(session: Session, rules: RulesConfig) -> list[Observati
     return result
 
 
-def collect(session: Session, rules: RulesConfig, now: datetime) -> list[Observation]:
-    """Every rule's observation of every monitored subject, read in one session."""
+def collect(
+    session: Session, rules: RulesConfig, now: datetime, owners: ProvinceConfig | None = None
+) -> list[Observation]:
+    """Every rule's observation of every monitored subject, read in one session.
+
+    ``owners`` is central.toml's [province]: what its agents report is filed under the province's own
+    offices (code "16"), as the web and API count it, not under the regency on their certificate.
+    """
     return [
-        *camera_observations(session, rules.camera),
-        *agent_observations(session, rules, now),
-        *website_observations(session, rules),
+        *camera_observations(session, rules.camera, owners),
+        *agent_observations(session, rules, now, owners),
+        *website_observations(session, rules, owners),
     ]
+
+
+def _owner(owners: ProvinceConfig | None, agent_name: str, regency_code: str) -> str:
+    return owners.owner_of(agent_name, regency_code) if owners is not None else regency_code

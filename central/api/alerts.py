@@ -45,7 +45,7 @@ def alerts() -> ResponseReturnValue:
         abort(400, description="status must be firing, resolved or all")
     # v1's own checks, so a bad limit, offset or regency is a 400 here too instead of a silent default
     limit, offset = _paging()
-    regency = _regency_arg()
+    regency = _regency_arg(offices=True)
     page = queries.list_alerts(
         db_session(), status=status, regency=regency, limit=limit, offset=offset, within=scope.within(regency)
     )

@@ -34,6 +34,12 @@ OFFSET = _param("offset", "query", {"type": "integer", "minimum": 0, "default": 
 REGENCY = _param(
     "regency", "query", {"type": "string", "pattern": r"^16\.\d{2}$"}, "Regency code, e.g. 16.71."
 )
+OWNER = _param(
+    "regency",
+    "query",
+    {"type": "string", "pattern": r"^16(\.\d{2})?$"},
+    "Regency code (e.g. 16.71), or 16 for the province's own offices.",
+)
 CAMERA_PK = _param("pk", "path", {"type": "integer"}, "The camera's id (``id`` in camera lists).")
 
 # path -> (operationId, summary, parameters, response model, extra responses)
@@ -41,15 +47,23 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
     (
         "/regencies",
         "listRegencies",
-        "The 17 regencies with their rollups and the province totals.",
+        "The 17 regencies with their rollups, the province's own offices (``offices``, code 16) and the "
+        "province totals.",
         [LIMIT, OFFSET],
         s.RegencyPage,
     ),
     (
         "/regencies/{code}",
         "getRegency",
-        "One regency's rollup.",
-        [_param("code", "path", {"type": "string", "pattern": r"^16\.\d{2}$"}, "Regency code.")],
+        "One regency's rollup; 16: the province's own offices (province-wide callers, when configured).",
+        [
+            _param(
+                "code",
+                "path",
+                {"type": "string", "pattern": r"^16(\.\d{2})?$"},
+                "Regency code, or 16 for the province's own offices.",
+            )
+        ],
         s.RegencyOut,
     ),
     (
@@ -129,7 +143,7 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
         "Alerts by state (firing by default), newest first.",
         [
             _param("status", "query", {"enum": ["firing", "resolved", "all"], "default": "firing"}, "Which alerts."),
-            REGENCY,
+            OWNER,
             LIMIT,
             OFFSET,
         ],

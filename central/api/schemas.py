@@ -48,7 +48,9 @@ CameraStatus = Literal["ok", "degraded", "offline", "unknown"]
 
 
 class RegencyOut(Out):
-    code: str = Field(pattern=r"^16\.\d{2}$", examples=["16.71"])
+    """One owner's rollup: a regency (code 16.xx), or the province's own offices (code 16, kind "")."""
+
+    code: str = Field(pattern=r"^16(\.\d{2})?$", examples=["16.71"])
     name: str
     kind: str
     display_name: str
@@ -64,6 +66,12 @@ class RegencyOut(Out):
 class RegencyPage(PageMeta):
     items: list[RegencyOut]
     province: ProvinceTotals | None = Field(description="Null for a caller limited to some regencies.")
+    offices: RegencyOut | None = Field(
+        None,
+        description="The province's own offices (Pemprov, code 16) in a regency's shape: what central.toml "
+        "[province] agents report, counted here and in the province totals, not under the regency on their "
+        "certificate. Null when none are configured, and for a caller limited to some regencies.",
+    )
 
 
 class ProvinceTotals(Out):
@@ -235,7 +243,10 @@ class AlertOut(Out):
     subject_kind: str
     subject_id: str
     subject: str
-    regency: str | None
+    regency: str | None = Field(
+        description="Whose subject it is: a regency's code, or 16 for the province's own offices "
+        "(central.toml [province] agents report for them, whatever regency their certificate names)."
+    )
     message: str
     started_at: dt.datetime
     fired_at: dt.datetime

@@ -26,7 +26,7 @@ from central.web.province import RegencyRollup, province_rollup
 from central.web.reasons import camera_reason, details_for
 from central.web.thumbnails import thumbnail_response
 from shared.messages import utc_now
-from shared.regencies import is_regency_code
+from shared.regencies import PROVINCE_CODE, is_regency_code
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +104,13 @@ def _paging() -> tuple[int, int]:
     return min(limit, MAX_LIMIT), offset
 
 
-def _regency_arg() -> str | None:
-    """?regency as a known code, or None when absent; an unknown code is a 400, not an empty page."""
+def _regency_arg(*, offices: bool = False) -> str | None:
+    """?regency as a known code, or None when absent; an unknown code is a 400, not an empty page.
+
+    With ``offices``, "16" (the province's own offices) is an owner too: alerts are filed under it.
+    """
     regency_code = request.args.get("regency") or None
-    if regency_code and not is_regency_code(regency_code):
+    if regency_code and not (is_regency_code(regency_code) or (offices and regency_code == PROVINCE_CODE)):
         abort(400, description=f"no regency {regency_code!r}")
     return regency_code
 
@@ -184,6 +187,7 @@ def regencies() -> ResponseReturnValue:
             )
             if scope.province_wide()
             else None,
+            offices=_regency_out(rollup.offices) if rollup.offices is not None and scope.province_wide() else None,
             total=total,
             limit=limit,
             offset=offset,
@@ -194,10 +198,14 @@ def regencies() -> ResponseReturnValue:
 
 @bp.route("/regencies/<code>")
 def regency(code: str) -> ResponseReturnValue:
+    rollup = province_rollup()
+    if code == PROVINCE_CODE and rollup.offices is not None:  # the province's own offices: province accounts only
+        scope.require(code, "the province's own offices")
+        return _json(_regency_out(rollup.offices))
     if not is_regency_code(code):
         abort(404, description=f"no regency {code!r}")
     scope.require(code, f"regency {code}")
-    return _json(_regency_out(province_rollup().by_code[code]))
+    return _json(_regency_out(rollup.by_code[code]))
 
 
 def _camera_out(

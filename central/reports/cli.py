@@ -12,7 +12,7 @@ from central.mail import MailError
 from central.reports.periods import parse_period, previous_month, previous_week
 from central.reports.render import CSV_TABLES, to_csv, to_pdf
 from central.storage.db import Database
-from shared.regencies import is_regency_code
+from shared.regencies import PROVINCE_CODE, is_regency_code
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,8 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _regency(code: str) -> str:
-    if not is_regency_code(code):
-        raise argparse.ArgumentTypeError(f"{code!r} is not a regency code of South Sumatra (e.g. 16.71)")
+    if not (is_regency_code(code) or code == PROVINCE_CODE):
+        raise argparse.ArgumentTypeError(
+            f"{code!r} is not a regency code of South Sumatra (e.g. 16.71), nor 16 (the province's own offices)"
+        )
     return code
 
 
@@ -81,7 +83,9 @@ def run_report_render(config: CentralConfig, args: argparse.Namespace) -> int:
     database = Database.from_config(config)
     try:
         with database.session() as session:
-            report = build_report(session, period, now, config.reports, args.regency)
+            report = build_report(
+                session, period, now, config.reports, args.regency, province_agents=config.province.agents
+            )
     finally:
         database.dispose()
     data = to_pdf(report) if args.format == "pdf" else to_csv(report, args.format)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.regencies import is_regency_code
+from shared.regencies import PROVINCE_CODE, is_regency_code
 
 
 class ReportsConfig(BaseModel):
@@ -22,7 +22,8 @@ class ReportsConfig(BaseModel):
     monthly_email_to: list[str] = Field(default_factory=list, description="Receive the province's report.")
     regency_email_to: dict[str, list[str]] = Field(
         default_factory=dict,
-        description='Per regency code, who receives a report of that regency only: {"16.71" = ["a@b"]}.',
+        description='Per regency code, who receives a report of that regency only: {"16.71" = ["a@b"]}; '
+        '"16" is the province\'s own offices ([province] agents).',
     )
     monthly_day: int = Field(1, ge=1, le=28, description="Day of month the previous month is sent.")
     monthly_hour: int = Field(7, ge=0, le=23, description="Local hour the monthly report is sent.")
@@ -30,7 +31,7 @@ class ReportsConfig(BaseModel):
     @field_validator("regency_email_to")
     @classmethod
     def _known_regencies(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        unknown = sorted(code for code in value if not is_regency_code(code))
+        unknown = sorted(code for code in value if not (is_regency_code(code) or code == PROVINCE_CODE))
         if unknown:
             raise ValueError(f"not a regency code of South Sumatra: {', '.join(unknown)} (e.g. 16.71)")
         empty = sorted(code for code, addresses in value.items() if not addresses)

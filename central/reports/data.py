@@ -14,7 +14,7 @@ from central.reports.config import ReportsConfig
 from central.reports.periods import Period
 from central.reports.uptime import Span, StatusPeriod, Uptime, group_uptime, subject_uptime
 from central.storage.models import Camera, SilenceRecord, Website, WebsiteCheck
-from central.storage.queries import camera_timeline
+from central.storage.queries import camera_timeline, owner_code
 from shared.regencies import regency_label
 
 NO_OPD = "(tanpa OPD)"
@@ -97,8 +97,14 @@ def _applies(silence: SilenceRecord, camera: Camera) -> bool:
     return silence.target_kind == "camera" and silence.target == camera.full_id
 
 
-def camera_lines(session: Session, period: Period, now: datetime) -> list[CameraLine]:
-    """Cameras in service during the period; a retired one counts up to its retirement only."""
+def camera_lines(
+    session: Session, period: Period, now: datetime, province_agents: Collection[str] = ()
+) -> list[CameraLine]:
+    """Cameras in service during the period; a retired one counts up to its retirement only.
+
+    Each is filed under its owner (:func:`owner_code`): the province's own offices ("16") for what
+    ``province_agents`` report, as the web and API count them.
+    """
     in_period = or_(Camera.in_service, Camera.retired_at > period.start)
     cameras = {c.id: c for c in session.scalars(select(Camera).where(in_period))}
     periods: dict[int, list[StatusPeriod]] = defaultdict(list)
@@ -113,7 +119,7 @@ def camera_lines(session: Session, period: Period, now: datetime) -> list[Camera
         until = now if camera.retired_at is None else min(now, camera.retired_at)
         lines.append(
             CameraLine(
-                regency=camera.regency_code,
+                regency=owner_code(camera.agent_name, camera.regency_code, province_agents),
                 opd=camera.opd or NO_OPD,
                 subject=camera.full_id,
                 label=camera.label,
@@ -124,7 +130,7 @@ def camera_lines(session: Session, period: Period, now: datetime) -> list[Camera
 
 
 def website_lines(
-    session: Session, period: Period, now: datetime, config: ReportsConfig
+    session: Session, period: Period, now: datetime, config: ReportsConfig, province_agents: Collection[str] = ()
 ) -> list[WebsiteLine]:
     """Days since each website's newest content, as known at the end of the period (or now)."""
     as_of = min(period.end, now)
@@ -144,7 +150,7 @@ def website_lines(
         days = (as_of - last_update).days if last_update is not None else None
         lines.append(
             WebsiteLine(
-                regency=site.regency_code,
+                regency=owner_code(site.agent_name, site.regency_code, province_agents),
                 opd=site.opd or NO_OPD,
                 label=site.label,
                 url=site.url,
@@ -182,10 +188,15 @@ def build_report(
     now: datetime,
     config: ReportsConfig,
     regencies: Collection[str] | None = None,
+    province_agents: Collection[str] = (),
 ) -> Report:
-    """The period's report; ``regencies`` limits it to those (a regency-scoped reader), None: the province."""
-    cameras = camera_lines(session, period, now)
-    websites = website_lines(session, period, now, config)
+    """The period's report; ``regencies`` limits it to those (a regency-scoped reader), None: the province.
+
+    What ``province_agents`` report is the province's own offices' (owner "16"), not their certificate's
+    regency's: "16" in ``regencies`` is the report of those offices.
+    """
+    cameras = camera_lines(session, period, now, province_agents)
+    websites = website_lines(session, period, now, config, province_agents)
     if regencies is not None:
         cameras = [line for line in cameras if line.regency in regencies]
         websites = [line for line in websites if line.regency in regencies]

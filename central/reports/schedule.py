@@ -67,7 +67,9 @@ def send_report(
 ) -> None:
     """Build the report (of ``regencies`` only, or the province) and e-mail it with PDF and CSV; raises MailError."""
     with database.session() as session:
-        report = build_report(session, period, now, config.reports, regencies)
+        report = build_report(
+            session, period, now, config.reports, regencies, province_agents=config.province.agents
+        )
     words = labels(config.reports.language)
     compliant = sum(w.compliant for w in report.websites)
     label = period.label(config.reports.language)

@@ -36,6 +36,7 @@ from central.storage.models import (
     WebsiteStatusChange,
     utc_now,
 )
+from shared.regencies import PROVINCE_CODE
 
 CAMERA_STATES = ("ok", "degraded", "offline", "unknown")
 WEBSITE_STATES = ("fresh", "stale", "down", "maintenance", "unknown")
@@ -173,6 +174,13 @@ def regency_counts(
             result[code].agents_online = int(online or 0)
             result[code].last_seen_at = aware_datetime(last_seen)
     return list(result.values())
+
+
+def owner_code(agent_name: str, regency_code: str, province_agents: Collection[str]) -> str:
+    """Whose a subject is, by the agent reporting it: the province's own offices (code "16") when that agent is
+    one of ``province_agents``, else the regency on its certificate. The rule :func:`regency_counts` and
+    :func:`province_counts` apply in SQL, for code that holds one row (alerts, reports)."""
+    return PROVINCE_CODE if agent_name in province_agents else regency_code
 
 
 def province_counts(session: Session, code: str, name: str, agents: Collection[str]) -> RegencyCounts:

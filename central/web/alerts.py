@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ from central.web.i18n import local_zone
 from central.web.redirects import safe_next
 from central.web.templating import Words, add_nav_item
 from shared.messages import utc_now
-from shared.regencies import all_regencies
+from shared.regencies import PROVINCE_CODE, all_regencies
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 add_nav_item("alerts.index", _l("Alerts"))
@@ -130,8 +131,21 @@ def _visible_silences(session: Session, silences: list[SilenceRecord]) -> list[S
     return [s for s in silences if scope.sees(_target_regency(session, s.target_kind, s.target))]
 
 
+@dataclass(frozen=True, slots=True)
+class _Owner:
+    code: str
+    display_name: str
+
+
+def alert_owners() -> list[Any]:
+    """Whose alerts can be: the 17 regencies and, when configured, the province's own offices ("16")."""
+    province = current_app.config["SCC"].province
+    offices = [_Owner(PROVINCE_CODE, province.name)] if province.agents else []
+    return [*all_regencies(), *offices]
+
+
 def _common() -> dict[str, Any]:
-    return {"regencies": all_regencies(), "now": utc_now()}
+    return {"regencies": alert_owners(), "now": utc_now()}
 
 
 @bp.get("/")

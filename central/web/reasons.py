@@ -2,7 +2,8 @@
 
 The codes, their English wording and what each means are one table in ``shared/reasons.py``; this
 module only translates them (the wordings are msgids of the web's catalog). A code missing from the
-table still reads sensibly: ``snapshot_http_error`` becomes "Snapshot http error". Placeholders such as
+table reads as a neutral phrase in the page's language naming the code ("alasan lain (new_code)"), never
+as English. Placeholders such as
 ``%(offset_h)s`` are filled from the check's details when the caller has them; without details the
 short form is used ("clock off").
 """
@@ -13,9 +14,9 @@ from collections.abc import Mapping
 
 from flask_babel import gettext
 
-from shared.reasons import CAMERA, WEBSITE, humanize_code, worded
+from shared.reasons import CAMERA, WEBSITE, worded
 
-__all__ = ["camera_reason", "details_for", "humanize_code", "website_reason"]
+__all__ = ["camera_reason", "details_for", "website_reason"]
 
 
 def camera_reason(code: str, details: Mapping[str, object] | None = None) -> str:

@@ -56,7 +56,9 @@ def _language() -> str:
 
 def _report(period: Period) -> Report:
     config = _config().reports.model_copy(update={"language": _language()})
-    return build_report(db_session(), period, utc_now(), config, scope.within())
+    return build_report(
+        db_session(), period, utc_now(), config, scope.within(), province_agents=_config().province.agents
+    )
 
 
 @bp.get("/")

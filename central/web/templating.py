@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, g, request, url_for
+from flask import Flask, current_app, g, request, url_for
 from flask_babel import format_decimal, format_percent, gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -15,7 +15,7 @@ from markupsafe import Markup
 from central.storage.models import RolloutStage
 from central.web import reasons
 from central.web.severity import Assessment
-from shared.regencies import regency_label
+from shared.regencies import PROVINCE_CODE, regency_label
 
 
 class Words(Mapping[Any, str]):
@@ -202,6 +202,13 @@ def duration_human(seconds: float | None) -> str:
     return gettext("%(d)d d %(h)d h", d=hours // 24, h=hours % 24)
 
 
+def owner_name(code: str) -> str:
+    """A regency's name, or the province's own offices as central.toml [province] name calls them ("16")."""
+    if code == PROVINCE_CODE and "SCC" in current_app.config:
+        return str(current_app.config["SCC"].province.name)
+    return regency_label(code)
+
+
 def severity_reasons(assessment: Assessment) -> str:
     """The matched rules of a regency's severity as one phrase, worst first."""
     words = Words("severity", SEVERITY_REASON_WORDS)
@@ -227,7 +234,7 @@ def init_app(app: Flask) -> None:
         website_reason=reasons.website_reason,
         share=share,
         severity_reasons=severity_reasons,
-        regency_name=regency_label,
+        regency_name=owner_name,
     )
     env.filters.update(
         number=number, percent=percent, data_json=data_json, bytes=bytes_human, duration=duration_human

@@ -20,6 +20,7 @@ import pytest
 
 from edge_agent import live_view
 from edge_agent.agent import Agent
+from edge_agent.onvif_replies import MediaProfile
 from shared import topics
 from shared.codec import Decoded, decode, encode
 from shared.messages import Command, CommandName, LiveFrame, LiveState, utc_now
@@ -28,6 +29,7 @@ from tests.edge_agent.conftest import agent_config
 from tests.fixtures.broker import CENTRAL_COMMANDS, CENTRAL_OBSERVER, BrokerClient, Pki, TlsBroker
 
 pytestmark = pytest.mark.xdist_group("broker")
+Profile = MediaProfile | None
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +189,67 @@ def test_snapshot_now_sends_one_full_size_still_that_fits_or_says_why(
     assert smaller[0][0].state is LiveState.FRAME and smaller[0][0].size_bytes <= full[0][0].size_bytes * 0.8
     assert [(f.state, f.reason) for f, _ in too_large] == [(LiveState.FAILED, "still_too_large")]
     assert [(f.state, f.reason) for f, _ in dead] == [(LiveState.FAILED, "rtsp_no_frames")]
+
+
+def test_live_view_reads_the_onvif_sub_stream_nearest_its_width(
+    pki: Pki, tls_broker: TlsBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 1280x720 camera offers Profile_1 (main) and Profile_2 (640x360, .../sub): live view at 640 px
+    streams the sub-stream instead of scaling the main one down; the checks and a still keep the main."""
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text('[defaults]\nresolution = "1280x720"\n')
+    name = pki.provision_agent()
+    tls_broker.reload()
+    with run_fleet_process(1, extra_args=["--discovery-port", "0"], scenario_file=scenario) as big:
+        camera = big.cameras[0]
+        config = agent_config(
+            name, tmp_path, broker_port=tls_broker.port, ca=pki.ca_cert, cert=pki.cert(name), key=pki.key(name),
+            schedule={"interval_s": 3, "metrics_every_s": 600, "discovery_every_s": 3600},
+            discovery={"enabled": False}, live={"max_width": 640},
+            cameras=[{"id": "gate", "host": camera.host, "port": camera.onvif_port, "username": camera.username,
+                      "password": camera.password}],
+        )
+        central = tls_broker.connect(CENTRAL_OBSERVER)
+        central.subscribe_and_wait(f"{topics.LIVE}/{name}/#")
+        commands = tls_broker.connect(CENTRAL_COMMANDS)
+
+        def send(name_: CommandName, seq: int) -> None:
+            command = Command(agent=name, seq=seq, msg_id=uuid.uuid4().hex, ts=utc_now(), command_id=f"c{seq}",
+                              name=name_, camera_id="gate", requested_by="test",
+                              lease_s=5 if name_ is CommandName.LIVE_START else None)
+            commands.publish_and_wait(topics.command(name, name_.value), encode(command))
+
+        async def scenario_() -> tuple[Profile, Profile, list[tuple[LiveFrame, bytes]], list[tuple[LiveFrame, bytes]]]:
+            stop = asyncio.Event()
+            agent = Agent(config)
+            runner = asyncio.create_task(agent.run(stop))
+            try:
+                await asyncio.wait_for(agent.publisher.connected.wait(), 20)
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:  # the first check cycle reads the profiles
+                    runtime = agent.checker.runtimes.get("gate")
+                    if runtime is not None and runtime.session.profile is not None:
+                        break
+                    await asyncio.sleep(0.2)
+                assert runtime is not None
+                session = runtime.session
+                send(CommandName.LIVE_START, 1)
+                frames = await asyncio.to_thread(_frames, central, time.monotonic() + 6)
+                send(CommandName.LIVE_STOP, 2)
+                await asyncio.to_thread(_frames, central, time.monotonic() + 5)  # up to the stream's end
+                send(CommandName.SNAPSHOT_NOW, 3)
+                still = await asyncio.to_thread(_frames, central, time.monotonic() + 15)
+                return session.profile, session.live, frames, still
+            finally:
+                stop.set()
+                await asyncio.wait_for(runner, 30)
+
+        with caplog.at_level("INFO", logger="edge_agent.live_view"):
+            main, live, frames, still = asyncio.run(scenario_())
+    assert main is not None and (main.token, main.width) == ("Profile_1", 1280)  # the checks' profile
+    assert live is not None and (live.token, live.width, live.height) == ("Profile_2", 640, 360)
+    assert live.stream_uri and live.stream_uri.endswith(f"/cam/{camera.id}/sub")
+    assert frames and all(f.state is LiveState.FRAME for f, _ in frames[:-1])
+    assert (frames[0][0].width, frames[0][0].height) == (640, 360)
+    assert any("reads ONVIF profile Profile_2 (640x360" in r.getMessage() for r in caplog.records), caplog.text
+    assert still and still[0][0].still and (still[0][0].width, still[0][0].height) == (1280, 720)

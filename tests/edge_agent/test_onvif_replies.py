@@ -12,6 +12,7 @@ from edge_agent.onvif_replies import (
     camera_utc,
     clock_offset,
     http_date_offset,
+    live_profile,
     mac_from,
     media_profile,
     media_uri,
@@ -83,6 +84,18 @@ def test_best_profile_is_the_largest_with_a_token() -> None:
     assert best_profile([small, tokenless, large]) is large
     assert best_profile([tokenless]) is None
     assert best_profile([]) is None
+
+
+def test_live_profile_is_the_narrowest_at_least_as_wide_as_live_view_else_the_widest_below() -> None:
+    main, sub, third = _profile("main", 1920, 1080), _profile("sub", 640, 360), _profile("third", 352, 288)
+    profiles = [main, sub, third]
+    assert live_profile(profiles, 640) is sub
+    assert live_profile(profiles, 320) is third
+    assert live_profile(profiles, 800) is main
+    assert live_profile([sub, third], 1280) is sub  # nothing wide enough: the widest there is
+    # Sizes unknown (sparse firmware) or no token: no choice, live view takes the main stream.
+    assert live_profile([_profile("main"), _profile(None, 640, 360)], 640) is None
+    assert live_profile([], 640) is None
 
 
 @pytest.mark.parametrize(("profile", "expected"), [

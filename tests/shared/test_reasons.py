@@ -44,4 +44,5 @@ def test_wording_fills_details_and_falls_back() -> None:
     assert worded(CAMERA, "clock_skew", {"offset_h": 3}) == "clock 3 h off"
     assert worded(CAMERA, "clock_skew", {"other": 1}) == "clock off"
     assert worded(CAMERA, "clock_skew") == "clock off"
-    assert worded(CAMERA, "brand_new_code") == "Brand new code"
+    assert worded(CAMERA, "brand_new_code") == "other reason (brand_new_code)"
+    assert worded(CAMERA, "brand_new_code", translate=lambda s: _indonesian()[s]) == "alasan lain (brand_new_code)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -11,6 +12,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from central.api.openapi import build_openapi
+from central.config import ProvinceConfig
+from central.storage.db import Database
+from central.web import create_app
+from central.web.database import db_session
+from central.web.province import compute_rollup
+from tests.central.web.conftest import log_in, make_config
 from tests.central.web.seed import Seeded
 
 
@@ -230,3 +237,46 @@ def test_a_third_party_token_sees_public_fields_unless_given_the_internal_scope(
 def test_a_logged_in_user_reads_the_internal_fields(admin: FlaskClient, seeded: Seeded) -> None:
     body = admin.get(f"/api/v1/cameras/{seeded.hostile_camera_pk}").get_json()
     assert body["host"] and body["port"] == 80
+
+
+def test_the_province_offices_have_their_own_entry_agreeing_with_the_pages(
+    web_database: Database, seeded: Seeded, tmp_path: Path, spec: dict[str, Any]
+) -> None:
+    """[province] agents' cameras and websites are the province's own offices' (code 16): the API serves them
+    beside the 17 regencies in a regency's shape, with the very counts the overview's tile shows."""
+    config = make_config(tmp_path, str(web_database.url))
+    config = config.model_copy(update={"province": ProvinceConfig(agents=["agent-1674"])})
+    app = create_app(config, {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "test-secret"})
+    client = app.test_client()
+    body = client.get("/api/v1/regencies", headers=bearer(seeded)).get_json()
+    validate(spec, "/regencies", body)
+    offices = body["offices"]
+    assert (offices["code"], offices["display_name"], offices["kind"]) == ("16", "Pemprov Sumatera Selatan", "")
+    assert offices["cameras"]["total"] > 0 and len(body["items"]) == 17
+    lahat = next(r for r in body["items"] if r["code"] == "16.74")
+    assert lahat["cameras"]["total"] == lahat["websites"]["total"] == 0, "no longer counted for the certificate's regency"
+    one = client.get("/api/v1/regencies/16", headers=bearer(seeded))
+    validate(spec, "/regencies/{code}", one.get_json())
+    assert one.get_json() == offices
+
+    with app.app_context():
+        rollup = compute_rollup(db_session(), province=config.province)
+    for owner in [*rollup.regencies, rollup.offices]:
+        assert owner is not None
+        api = offices if owner.is_province else next(r for r in body["items"] if r["code"] == owner.code)
+        assert api["cameras"] == {"ok": owner.cameras_ok, "degraded": owner.cameras_degraded,
+                                  "offline": owner.cameras_offline, "unknown": owner.cameras_unknown,
+                                  "total": owner.cameras_total}  # fmt: skip
+        assert api["websites"]["total"] == owner.websites_total and api["agents_total"] == owner.agents_total
+
+    log_in(client, "viewer")
+    html = client.get("/?lang=id").text
+    tile = re.search(r'data-regency="16">(.*?)</a>', html, re.S)
+    assert tile, "the overview has the province's offices' tile"
+    shown = [int(n) for n in re.findall(r'class="n n-(?:ok|degraded|offline)"[^>]*>(\d+)', tile.group(1))]
+    assert shown == [
+        offices["cameras"]["ok"], offices["cameras"]["degraded"], offices["cameras"]["offline"],
+        offices["websites"]["fresh"], offices["websites"]["stale"], offices["websites"]["down"],
+    ]  # fmt: skip
+    assert client.get("/api/v1/alerts?regency=16").status_code == 200
+    assert client.get("/api/v1/alerts?regency=17").status_code == 400

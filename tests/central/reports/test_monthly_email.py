@@ -148,6 +148,40 @@ def test_each_regency_gets_a_report_of_its_own(sqlite_url: str, smtp_server: Smt
     database.dispose()
 
 
+def test_the_province_offices_get_a_report_of_their_own(sqlite_url: str, smtp_server: SmtpServer) -> None:
+    """[province] agents report for the province's own offices ("16"), not for the regency on their
+    certificate: their recipients get exactly those cameras and sites, and that regency's don't."""
+    config = parse_config(
+        {
+            "database": {"url": sqlite_url},
+            "province": {"agents": ["agent-1674"]},
+            "alerts": {"smtp": {"host": smtp_server.host, "port": smtp_server.port, "username": SMTP_USER,
+                                "password": SMTP_PASSWORD, "sender": "scc@sumselprov.go.id",
+                                "ca_file": str(smtp_server.ca_file)}},
+            "reports": {"regency_email_to": {"16": ["sekda@sumselprov.go.id"], "16.74": ["kominfo@lahatkab.go.id"]}},
+        }
+    )  # fmt: skip
+    database = Database(sqlite_url)
+    seed(database, now=datetime(2025, 3, 20, 12, 0, tzinfo=UTC), thumbnails=False)
+    sent = send_due_reports(config, database, datetime(2025, 4, 1, 0, 5, tzinfo=UTC))
+    assert sent == ["2025-03 16", "2025-03 16.74"]
+    mails = {tuple(mail.recipients): mail for mail in smtp_server.drain()}
+    offices = mails[("sekda@sumselprov.go.id",)]
+    assert offices.message["Subject"] == "[SCC] Laporan bulanan Maret 2025: Pemprov Sumatera Selatan"
+    for attachment in ("laporan-scc-2025-03-kamera.csv", "laporan-scc-2025-03-situs.csv"):
+        assert _owners_in(offices, attachment) == {("16", "Pemprov Sumatera Selatan")}
+        assert _owners_in(mails[("kominfo@lahatkab.go.id",)], attachment) == set()
+    database.dispose()
+
+
+def _owners_in(mail: ReceivedMail, attachment: str) -> set[tuple[str, str]]:
+    """(code, name) of every row of an attached per-camera or per-site CSV (they have no total row)."""
+    [part] = [p for p in mail.message.walk() if p.get_filename() == attachment]
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return {(row[0], row[1]) for row in list(csv.reader(io.StringIO(payload.decode("utf-8-sig"))))[1:]}
+
+
 @pytest.mark.parametrize(
     ("regency_email_to", "message"),
     [({"16.99": ["a@b.id"]}, "not a regency code"), ({"16.71": []}, "no recipients for 16.71")],

@@ -15,7 +15,7 @@ from central.alerts.tables import AlertRecord
 from central.storage.db import Database
 from central.storage.models import Camera
 from central.web import create_app
-from central.web.reasons import camera_reason, humanize_code
+from central.web.reasons import camera_reason
 from shared.regencies import all_regencies
 from tests.central.web.conftest import csrf_from, log_in, make_config
 from tests.central.web.seed import HOSTILE_NAME, Seeded
@@ -142,8 +142,21 @@ def test_reason_wording_with_details_and_fallback() -> None:
         assert camera_reason("clock_skew") == "clock off"
         assert camera_reason("frozen") == "frozen image"
         assert camera_reason("auth_failed") == "wrong password"
-        assert camera_reason("brand_new_code") == "Brand new code"
-    assert humanize_code("snapshot_http_error") == "Snapshot http error"
+        assert camera_reason("brand_new_code") == "other reason (brand_new_code)"
+
+
+def test_unknown_reason_code_reads_indonesian_in_indonesian(viewer: FlaskClient) -> None:
+    """A code newer than central's table: a neutral phrase naming it, in the page's language."""
+    from flask_babel import force_locale
+
+    from central.web.reasons import website_reason
+
+    with viewer.application.test_request_context("/"):
+        with force_locale("id"):
+            assert camera_reason("brand_new_code") == "alasan lain (brand_new_code)"
+            assert website_reason("brand_new_code") == "alasan lain (brand_new_code)"
+        with force_locale("en"):
+            assert camera_reason("brand_new_code") == "other reason (brand_new_code)"
 
 
 def test_clock_skew_badge_names_the_offset(viewer: FlaskClient) -> None:
