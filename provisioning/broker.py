@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +12,11 @@ from provisioning.layout import Layout
 from provisioning.registry import IssuedCert
 from shared import topics
 from shared.codec import MAX_PAYLOAD_BYTES
+from shared.mqtt import identity_name, ingest_worker_purpose
 
 DEFAULT_PORT = 8883
+# Central's own certificate: the ingest (worker 0); its siblings are named identity_name(CENTRAL_NAME, purpose).
+CENTRAL_NAME = "central"
 
 
 # max_packet_size bounds the whole MQTT packet, not just the payload: leave room for the fixed header, the
@@ -125,8 +129,8 @@ use_username_as_clientid true
 """
 
 
-def _agent_write_topics() -> list[str]:
-    agent = "%u"  # Mosquitto substitutes the connecting client's username (its certificate CN)
+def _agent_report_topics(agent: str) -> list[str]:
+    """The topics an agent reports on, under agents/ (what central's ingest reads)."""
     return [
         topics.availability(agent),
         topics.metrics(agent),
@@ -135,8 +139,23 @@ def _agent_write_topics() -> list[str]:
         topics.camera_thumbnail(agent, "+"),
         topics.website_status(agent, "+"),
         topics.command_result(agent),
-        topics.live_frames(agent, "+"),
     ]
+
+
+def _agent_write_topics() -> list[str]:
+    agent = "%u"  # Mosquitto substitutes the connecting client's username (its certificate CN)
+    return [*_agent_report_topics(agent), topics.live_frames(agent, "+")]
+
+
+# ingest_worker_purpose(k) ends in k: "central-ingest-" followed by a worker number from 1.
+_INGEST_WORKER_NAME = re.compile(
+    re.escape(identity_name(CENTRAL_NAME, ingest_worker_purpose(1)).removesuffix("1")) + "[1-9][0-9]*"
+)
+
+
+def is_ingest_identity(name: str) -> bool:
+    """Whether ``name`` is one of the ingest workers' certificates: ``central`` and ``central-ingest-k``."""
+    return name == CENTRAL_NAME or _INGEST_WORKER_NAME.fullmatch(name) is not None
 
 
 def render_acl(certificates: Iterable[IssuedCert]) -> str:
@@ -173,8 +192,17 @@ def render_acl(certificates: Iterable[IssuedCert]) -> str:
                 f"topic write {topics.command_subscription('+')}",
                 f"topic write {topics.confirmations('+')}",
                 f"topic write {topics.ALL_PUBLIC_TOPICS}",
-                "",
             ]
+            if is_ingest_identity(cert.name):
+                lines += [
+                    "# The ingest clears what an agent retained against the contract: an empty retained message",
+                    "# on the topic (central/ingest/retention.py). Any report topic of any agent may hold one (a",
+                    "# refused retained availability too), and the ACL cannot grant 'empty retained only', so the",
+                    "# ingest may write them all; it already is the one that reads and trusts them. Only the",
+                    "# ingest: the command sender, alerts and the live relay never get it.",
+                ]
+                lines += [f"topic write {topic}" for topic in _agent_report_topics("+")]
+            lines.append("")
     for cert in current:
         if cert.role is Role.READER:
             lines += [

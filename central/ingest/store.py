@@ -25,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from central.ingest import public
+from central.ingest import public, retention
 from central.ingest.agents import AgentDirectory
 from central.ingest.apply.context import Batch
 from central.ingest.apply.registry import apply_all
@@ -99,13 +99,13 @@ class BatchWriter:
         vetted = vet(batch, self.directory, self.settings.max_clock_skew_s)
         accepted, rejected = vetted.accepted, vetted.rejected
         try:
-            result = self._write(accepted, rejected, vetted.clock_ahead)
+            result = self._write(accepted, rejected, vetted.clock_ahead, vetted.flagged)
         except Exception as error:
             if is_unavailable(error) or (len(batch) == 1 and not accepted):
                 raise
             self._forget()  # the rolled-back transaction may have inserted some
             log.warning("batch of %d failed (%s); storing its messages one by one", len(batch), error)
-            result = self._write_one_by_one(accepted, rejected)
+            result = self._write_one_by_one(accepted, rejected, vetted.flagged)
         result.ignored += vetted.ignored
         return result
 
@@ -120,7 +120,8 @@ class BatchWriter:
         rejected = [Rejected(item, "internal_error", reason, agent_from_topic(item.topic)) for item in batch]
         return self._write([], rejected)
 
-    def _write_one_by_one(self, accepted: list[Accepted[Envelope]], rejected: list[Rejected]) -> BatchResult:
+    def _write_one_by_one(self, accepted: list[Accepted[Envelope]], rejected: list[Rejected],
+                          flagged: list[Rejected]) -> BatchResult:
         total = BatchResult()
         for single in accepted:
             try:
@@ -133,13 +134,14 @@ class BatchWriter:
                 reason = f"store error: {type(error).__name__}: {error}"[:2000]
                 agent = single.decoded.topic.agent
                 rejected.append(Rejected(single.item, "store_error", reason, agent, single.message.msg_id))
-        if rejected:
-            total.add(self._write([], rejected))
+        if rejected or flagged:
+            total.add(self._write([], rejected, flagged=flagged))
         return total
 
     def _write(self, accepted: list[Accepted[Envelope]], rejected: list[Rejected],
-               clock_ahead: dict[str, float] | None = None) -> BatchResult:
+               clock_ahead: dict[str, float] | None = None, flagged: Sequence[Rejected] = ()) -> BatchResult:
         result = BatchResult()
+        flags = list(flagged)
         before = len(rejected)
         with self.turns.turn(), self.database.session(write=True) as session:
             conn = session.connection()
@@ -151,25 +153,29 @@ class BatchWriter:
                 applied = Batch(conn, self.settings, self._fast, self._postgres, transitions, result,
                                 self._known_agents)
                 apply_all(applied, fresh)
+                flags = retention.merge_refused(flags, applied.refused)
                 rejected = rejected + applied.refused
                 if self.settings.republish and not self.defer_staging:
                     now = dt.datetime.now(dt.UTC)
                     public.stage_cameras(conn, result.changed_cameras, now)
                     public.stage_websites(conn, result.changed_websites, now)
             result.stored = len(fresh) - (len(rejected) - before)
-            if rejected:
-                self._quarantine(conn, rejected)
-                result.quarantined = len(rejected)
+            # Flags are stored reports, quarantined too for being retained against the contract (retention.py).
+            quarantined = rejected + flags
+            if quarantined:
+                self._quarantine(conn, quarantined)
+            result.quarantined, result.flagged = len(rejected), len(flags)
             if clock_ahead:
                 self._clock.record(conn, clock_ahead)
-            self._count(conn, result, rejected)
+            self._count(conn, result, quarantined)
         # Committed: every accepted message is stored (now, or before as a duplicate), every rejected one
         # is in quarantine with its payload; resending any of them cannot change that.
         for entry in accepted:
             result.held(entry.message.agent, entry.message.msg_id)
         for refused in rejected[:before]:  # those refused by a handler are among the accepted
             result.held(refused.agent, refused.msg_id)
-        self._refusals.log(rejected)
+        self._refusals.log(quarantined)
+        result.clear_retained = retention.topics_to_clear(quarantined)
         for agent_name, regency in ((a.decoded.topic.agent, a.regency) for a in fresh):
             if agent_name:
                 self._known_agents[agent_name] = regency

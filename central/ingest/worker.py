@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from central.config import CentralConfig
 from central.ingest import public
@@ -74,15 +75,18 @@ class Totals:
     duplicates: int = 0
     quarantined: int = 0
     ignored: int = 0
+    flagged: int = 0
     batches: int = 0
     published: int = 0
     confirmations: int = 0
+    cleared: int = 0  # refused retained messages cleared from the broker (retention.py)
 
     def add(self, result: BatchResult) -> None:
         self.stored += result.stored
         self.duplicates += result.duplicates
         self.quarantined += result.quarantined
         self.ignored += result.ignored
+        self.flagged += result.flagged
         self.batches += 1
 
 
@@ -165,7 +169,9 @@ class IngestWorker:
         self.link.connected(flags.session_present)
         # Every time, whatever the broker restored: Mosquitto 2.0.11 does not restore a durable client's
         # shared subscriptions, and one that lost its state (kill -9) restores nothing (docs/scaling.md).
-        client.subscribe(shared_subscription(self.config.broker.share_group), qos=QOS_AT_LEAST_ONCE)
+        # Retain-As-Published: each message keeps its publisher's retain flag, which retention.py audits.
+        client.subscribe(shared_subscription(self.config.broker.share_group),
+                         options=SubscribeOptions(qos=QOS_AT_LEAST_ONCE, retainAsPublished=True))
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: object, _mid: int, reasons: list[ReasonCode],
                       _properties: object) -> None:
@@ -186,10 +192,10 @@ class IngestWorker:
             self.link.lost(f"{reason}; reconnecting, unacknowledged messages come again")
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        self._on_publish(message.topic, bytes(message.payload), message.mid, message.qos)
+        self._on_publish(message.topic, bytes(message.payload), message.mid, message.qos, bool(message.retain))
 
-    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        self._inbox.append(Received(topic, payload, dt.datetime.now(dt.UTC), mid, qos, self._generation))
+    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool = False) -> None:
+        self._inbox.append(Received(topic, payload, dt.datetime.now(dt.UTC), mid, qos, self._generation, retain))
         if not self._arrived.is_set():
             self._arrived.set()
 
@@ -260,6 +266,8 @@ class IngestWorker:
             if item.qos == 2 and item.generation == generation:
                 self.client.ack(item.mid, item.qos)
         self._guarded("confirming stored reports", lambda: self._confirm(result))
+        if result.clear_retained:
+            self._guarded("clearing refused retained messages", lambda: self._clear_retained(result))
         self.totals.add(result)
         if self._dirty_regencies is not None:
             self._dirty_regencies |= result.changed_regencies
@@ -280,6 +288,17 @@ class IngestWorker:
             # Not connected: paho queues it for the next connection; lost, the agent resends and we confirm again.
             self.client.publish(topic, payload, qos=QOS_AT_LEAST_ONCE)
             self.totals.confirmations += 1
+
+    def _clear_retained(self, result: BatchResult) -> None:
+        """Delete the retained messages this committed batch refused: an empty retained message on each topic.
+
+        After the commit, so the broker drops a message only once the database holds it (stored or in
+        quarantine). Not connected: paho sends it on the next connection; lost, the message is still
+        retained and comes again, flagged, at the next subscription, and is cleared then (retention.py).
+        """
+        for topic in sorted(result.clear_retained):
+            self.client.publish(topic, b"", qos=QOS_AT_LEAST_ONCE, retain=True)
+            self.totals.cleared += 1
 
     def _store(self, batch: list[Received]) -> BatchResult | None:
         """Write ``batch`` (or quarantine it); None when stopping with it unwritten and unacknowledged."""
