@@ -24,7 +24,6 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from central.ingest import public, retention
 from central.ingest.agents import AgentDirectory
@@ -43,6 +42,7 @@ from central.storage.models import (
     IngestedMessage,
     QuarantinedMessage,
 )
+from central.storage.outage import is_unavailable
 from central.storage.text import clean_text
 from central.storage.transitions import Republish, Transitions
 from shared import topics
@@ -60,17 +60,6 @@ _SEEN_IDS = func.json_each(bindparam("b_ids")).table_valued("value")
 _SEEN_MSG_IDS = select(_ingested.c.msg_id, _ingested.c.agent_name).where(
     _ingested.c.msg_id.in_(select(_SEEN_IDS.c.value))
 )
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """The database is down or unreachable (retry the batch later), rather than refusing this data."""
-    if isinstance(error, InterfaceError):
-        return True
-    if isinstance(error, OperationalError):
-        message = str(error.orig).lower() if error.orig is not None else ""
-        # SQLite reports refused *data* (e.g. too many variables) as OperationalError too.
-        return not any(hint in message for hint in ("too many", "too big", "no such"))
-    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 class BatchWriter:

@@ -36,6 +36,7 @@ from central.ingest.reader import BufferedReadClient
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings, is_unavailable
 from central.storage import maintenance
 from central.storage.db import Database
+from central.storage.outage import WriteOutage
 from shared import sdnotify, topics
 from shared.mqtt import (
     QOS_AT_LEAST_ONCE,
@@ -146,6 +147,8 @@ class IngestWorker:
         self.client = cast(BufferedReadClient, make_client(worker_tls(config, worker), logger=log,
                                                             client_class=BufferedReadClient))
         self.client.manual_ack_set(True)
+        self.outage = WriteOutage(log, database.url, "reports stay unacknowledged (the agents keep them) and are "
+                                  "retried until it can write again")
         self.link = LinkLog(log, f"{config.broker.host}:{config.broker.port}")
         self.link.watch(self.client)
         self.client.on_connect = self._on_connect
@@ -302,20 +305,38 @@ class IngestWorker:
         delay = RETRY_MIN_S
         while True:
             try:
-                return self.writer.write(batch)
+                result = self.writer.write(batch)
             except Exception as error:
                 if not is_unavailable(error):
                     quarantined = self._quarantine_batch(batch, error)
                     if quarantined is not None:
                         return quarantined
                 else:
-                    # Keep the batch (unacknowledged) and retry: the database will come back.
-                    log.error("database unavailable (%s: %s); retrying the batch of %d in %.1fs",
-                              type(error).__name__, error, len(batch), delay)
+                    # Keep the batch (unacknowledged) and retry: the database will come back, the disk
+                    # will have room again. Said once, not per batch or retry (outage.py).
+                    self._unwritable(error)
+            else:
+                self._writable()
+                return result
             if self._stop.wait(delay):
                 log.warning("stopping with an unwritten batch of %d; the broker will redeliver it", len(batch))
                 return None
+            if self.outage.disk_full:
+                # Alive and doing the right thing: a restart by systemd's watchdog cannot free the disk, it
+                # would only say the same again and make the broker redeliver everything in flight.
+                self._pet_watchdog()
             delay = min(delay * 2, RETRY_MAX_S)
+
+    def _unwritable(self, error: BaseException) -> None:
+        first = self.outage.condition is None
+        line = self.outage.failed(error)
+        if first:
+            sdnotify.notify_status(f"not storing: {line}")
+
+    def _writable(self) -> None:
+        if self.outage.condition is not None:
+            self.outage.recovered()
+            sdnotify.notify_status("storing reports")
 
     def _quarantine_batch(self, batch: list[Received], error: Exception) -> BatchResult | None:
         """A bug or an environment fault, not the database: quarantine the batch so the stream moves on.
@@ -330,8 +351,7 @@ class IngestWorker:
             return self.writer.quarantine_all(batch, f"internal error: {what}")
         except Exception as second:
             if is_unavailable(second):
-                log.error("database unavailable (%s: %s) while quarantining; retrying the batch of %d",
-                          type(second).__name__, second, len(batch))
+                self._unwritable(second)
             else:
                 log.exception("cannot quarantine the batch of %d either; retrying it", len(batch))
             return None
@@ -395,18 +415,24 @@ class IngestWorker:
         """Publish staged public state; on failure the rows stay pending and the next summary round retries."""
         try:
             self._publish_pending()
-        except Exception:
+        except Exception as error:
             self._publish_retry = True
-            log.exception("publishing public state failed; the staged updates stay pending, retrying at the "
-                          "next summary interval")
+            if is_unavailable(error):
+                self._unwritable(error)
+            else:
+                log.exception("publishing public state failed; the staged updates stay pending, retrying at the "
+                              "next summary interval")
         else:
             self._publish_retry = False
 
     def _guarded(self, what: str, job: Callable[[], None]) -> None:
         try:
             job()
-        except Exception:
-            log.exception("%s failed; retrying at the next interval", what)
+        except Exception as error:
+            if is_unavailable(error):
+                self._unwritable(error)  # one line for the whole outage, not a traceback per timer tick
+            else:
+                log.exception("%s failed; retrying at the next interval", what)
 
     def _summaries(self) -> None:
         regencies, self._dirty_regencies = self._dirty_regencies, set()
