@@ -50,9 +50,11 @@ MAX_INFLIGHT_MESSAGES = 1000
 # A hard cap on the broker's heap, so no client can take the central box's memory. Mosquitto 2.0.11 cannot
 # refuse a retained message per topic (its ACL file has no retain rule; only a C plugin could), so an agent
 # may retain messages under its own subtree, up to max_packet_size each, on as many topics as it likes:
-# measured, 300 retained 1 MB messages took the broker from 19 MB to 375 MB. Past this limit the broker
-# refuses the allocation and disconnects the client whose message needed it, instead of the kernel's OOM
-# killer ending the broker or central. The legitimate peak is the ingest's queue (MAX_QUEUED_BYTES) during a
+# measured, 300 retained 1 MB messages took the broker from 19 MB to 375 MB. Central's ingest clears what
+# the contract does not let an agent retain (central/ingest/retention.py), as it comes and at each start,
+# so this limit is what holds while the ingest is down, and on the live-view tree it does not read. Past it
+# the broker refuses the allocation and disconnects the client whose message needed it, instead of the
+# kernel's OOM killer ending the broker or central. The legitimate peak is the ingest's queue (MAX_QUEUED_BYTES) during a
 # central outage plus the retained public state (tens of MB) and connections: a box for central needs
 # this much RAM free for the broker. tests/provisioning/test_broker_access.py floods a broker with it.
 MEMORY_LIMIT_BYTES = MAX_QUEUED_BYTES + 512 * 1024 * 1024

@@ -47,7 +47,9 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         "agent (birth) / broker (last will)",
         "central",
         "Agent presence: a retained birth when the agent connects; the broker publishes the retained "
-        "last will (agent_offline, reason connection_lost) when the connection dies.",
+        "last will (agent_offline, reason connection_lost) when the connection dies. The only topic an agent "
+        "may retain, at most 16 KiB: central quarantines (retained_forbidden) and clears, with an empty retained "
+        "message, any other message an agent retains, and any retained message it refuses.",
     ),
     Channel.METRICS: ChannelDoc(
         topics.metrics(_AGENT),
