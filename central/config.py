@@ -138,9 +138,26 @@ class LiveViewConfig(Section):
         "operator", description="The least role allowed to watch live (CCTV of public offices is sensitive).")
     wall_tiles: int = Field(4, ge=1, le=16, description="Most live tiles on a wall (/wall?live=<group>); the "
                             "group's other cameras show their snapshots. Each tile is one live view.")
+    agent_kbps: int = Field(2000, ge=64, le=1_000_000, description="Bandwidth budget of one agent's link for all "
+                            "its live streams together, kilobits per second: sent with live_start, and the agent "
+                            "keeps to the lower of this and its own [live] max_kbps.")
+    agents_kbps: dict[str, Annotated[int, Field(ge=64, le=1_000_000)]] = Field(
+        default_factory=dict, description="Budgets of particular agents (agent name = kbps), for links thinner "
+        "or thicker than agent_kbps.")
+    stream_kbps: int = Field(500, ge=16, description="What one live stream needs at least (about 320 px at 3 "
+                             "fps): a wall starts at most budget / stream_kbps streams of one agent and shows "
+                             "its other tiles as beyond the bandwidth budget.")
 
     def socket_path(self, state_dir: Path) -> Path:
         return state_dir / self.socket  # an absolute socket path stays as it is
+
+    def budget_kbps(self, agent: str) -> int:
+        """The live-view budget of ``agent``'s link: its own entry in agents_kbps, else agent_kbps."""
+        return self.agents_kbps.get(agent, self.agent_kbps)
+
+    def streams_within_budget(self, agent: str) -> int:
+        """How many live streams of ``agent`` a wall starts at once (at least one)."""
+        return max(1, self.budget_kbps(agent) // self.stream_kbps)
 
 
 class WebConfig(Section):

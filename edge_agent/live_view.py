@@ -10,6 +10,8 @@ Frames go out QoS 0 on ``scc/v1/live/<agent>/<camera>`` straight through the MQT
 through the outbox: a late frame is worth nothing. The budget (``[live] max_kbps``) is shared by the
 streams running: each one sends at most ``max_fps`` and no faster than its share of the budget allows
 for the size of its frames; when even one frame a second does not fit, the JPEG quality goes down.
+Central may set a lower budget for this agent's link (``max_kbps`` in ``live_start``, from its
+``[live_view] agent_kbps``): the lower of the two holds.
 See docs/live-view.md.
 """
 
@@ -84,6 +86,7 @@ class LiveView:
         self.publish = publish
         self.open_ms = open_ms
         self.read_ms = read_ms
+        self.central_kbps: int | None = None  # central's budget for this link, from the latest live_start
         self._streams: dict[str, _Stream] = {}
         self._stills: set[str] = set()  # cameras whose still is being taken; it answers every asker
         self._lock = threading.Lock()
@@ -101,6 +104,10 @@ class LiveView:
         if command.name is CommandName.SNAPSHOT_NOW:
             self._start_still(camera_id)
             return
+        if command.max_kbps and command.max_kbps != self.central_kbps:
+            self.central_kbps = command.max_kbps
+            log.info("central's live-view budget for this agent: %d kbit/s (own [live] max_kbps %d; the lower holds)",
+                     command.max_kbps, self.settings.max_kbps)
         now = time.monotonic()
         lease_until = now + (command.lease_s or DEFAULT_LEASE_S)
         with self._lock:
@@ -317,8 +324,14 @@ class LiveView:
         """Seconds until the next frame: the rate cap, or the stream's share of the budget, whichever is slower."""
         with self._lock:
             running = max(1, len(self._streams))
-        share_bytes_per_s = self.settings.max_kbps * 1000 / 8 / running
+        share_bytes_per_s = self.budget_kbps * 1000 / 8 / running
         return max(1 / self.settings.max_fps, frame_bytes / share_bytes_per_s)
+
+    @property
+    def budget_kbps(self) -> int:
+        """The link's budget for all streams: the agent's own, or central's when that is lower."""
+        own = self.settings.max_kbps
+        return min(own, self.central_kbps) if self.central_kbps else own
 
     def _camera_reason(self, camera_id: str, fallback: str) -> str:
         """The camera's current reason when its checks found a problem, else ``fallback``."""

@@ -328,6 +328,12 @@ class Command(Envelope):
         description="live_start only: the lease lasts this long unless renewed by another live_start with the "
         "same command_id (the viewer lease's id); live_stop with that id ends it at once.",
     )
+    max_kbps: int | None = Field(
+        default=None, ge=64, le=1_000_000,
+        description="live_start only: central's bandwidth budget for all of this agent's live streams together, "
+        "kilobits per second ([live_view] in central.toml); the agent keeps to the lower of it and its own "
+        "[live] max_kbps.",
+    )
 
 
 class CommandResult(Envelope):

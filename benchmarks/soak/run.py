@@ -30,6 +30,7 @@ from demo.processes import Supervisor
 from shared.mqtt import TlsFiles
 
 DRAIN_TIMEOUT_S = 240.0
+SETTLE_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +133,10 @@ def _play(options: SoakOptions, world: World, state: Path, supervisor: Superviso
     actions.stop()
     say("soak: draining every outbox")
     drained = _drain(soak, list(cameras))
-    time.sleep(5)  # the tap's last deliveries
     for watcher in (api, live, processes, outboxes):
         watcher.stop()
     ran_s = time.monotonic() - t0
-    _account(result, soak, database_url, tap.seen, drained, cameras)
+    _account(result, soak, database_url, _settled(tap, database_url), drained, cameras)
     _screen(result, actions, api, live, world.interval_s)
     alerts = api.alerts()
     audit = audit_alerts(actions.done, alerts, camera_agent, fire_after_s=60, interval_s=world.interval_s)
@@ -180,6 +180,51 @@ def _drain(soak: SoakStack, agents: list[str]) -> bool:
     return False
 
 
+def _settled(tap: Tap, database_url: str) -> dict[str, tuple[str, int, str]]:
+    """What the tap has seen so far, once central has had time to store it all.
+
+    The agents keep reporting while the soak ends, so a report the tap sees in the last seconds may
+    still be on its way into the database: judging at once would count it lost (it was, once in CI,
+    on a loaded machine). Every report seen up to now must be stored within ``SETTLE_TIMEOUT_S``;
+    reports published after this point are not judged.
+    """
+    seen = dict(tap.seen)
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline and not _stored_ids(database_url) >= seen.keys():
+        time.sleep(1)
+    return seen
+
+
+def _stored_ids(database_url: str) -> set[str]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return {row[0] for row in connection.execute(text("SELECT msg_id FROM ingested_messages"))}
+    finally:
+        engine.dispose()
+
+
+def _whereabouts(soak: SoakStack, database_url: str, msg_id: str, agent: str) -> str:
+    """Where a report that was never stored is: still in its agent's outbox, in quarantine, or nowhere."""
+    outbox = soak.outbox(agent)
+    if outbox.exists():
+        with contextlib.closing(sqlite3.connect(f"file:{outbox}?mode=ro", uri=True, timeout=5)) as db:
+            row = db.execute("SELECT sent IS NOT NULL FROM outbox WHERE msg_id = ?", (msg_id,)).fetchone()
+        if row is not None:
+            return "in the outbox, sent and unconfirmed" if row[0] else "in the outbox, waiting to be sent"
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT category, reason, payload FROM quarantine WHERE agent_name = :a"),
+                                      {"a": agent}).all()  # fmt: skip
+    finally:
+        engine.dispose()
+    for category, reason, payload in rows:
+        if msg_id.encode() in bytes(payload):
+            return f"quarantined ({category}: {reason})"
+    return "gone: not in its outbox, not in quarantine"
+
+
 def _account(result: SoakResult, soak: SoakStack, database_url: str, seen: dict[str, tuple[str, int, str]],
              drained: bool, cameras: dict[str, list[str]]) -> None:  # fmt: skip
     engine = create_engine(database_url)
@@ -198,7 +243,8 @@ def _account(result: SoakResult, soak: SoakStack, database_url: str, seen: dict[
     lost = sorted(m for m in seen if m not in stored)
     dropped = sum(_outbox_meta(soak.outbox(agent), "dropped") for agent in cameras)
     result.figures.update(
-        published=len(seen), stored=len(stored), lost=len(lost), lost_examples=[seen[m] for m in lost[:10]],
+        published=len(seen), stored=len(stored), lost=len(lost),
+        lost_examples=[(*seen[m], _whereabouts(soak, database_url, m, seen[m][0])) for m in lost[:10]],
         doubled=int(doubled_checks) + int(doubled_sites), quarantined=int(quarantined), outbox_dropped=dropped,
         drained=drained,
     )  # fmt: skip

@@ -4,7 +4,8 @@ Web workers never subscribe to MQTT themselves (no MQTT in the app factory, and 
 connection at the broker): a browser's live view is a web request that connects to this relay's Unix
 socket (central/live_view/wire.py) and copies what it gets. The relay, with its own certificate
 (``central-live``), subscribes to ``scc/v1/live/<agent>/<camera>`` while at least one viewer watches it,
-holds one lease on the agent (``live_start`` renewed every third of ``[live_view] lease_s``), and sends
+holds one lease on the agent (``live_start`` renewed every third of ``[live_view] lease_s``, carrying
+central's bandwidth budget for that agent's link, ``[live_view] agent_kbps``), and sends
 ``live_stop`` when the last viewer leaves. A viewer closing its socket is a viewer leaving; an agent
 that sends nothing within ``start_timeout_s`` is reported to the viewers as ``live_timeout``.
 
@@ -22,6 +23,7 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +65,8 @@ class Relay:
     lease_id: str
     lease_s: int
     start_timeout_s: float
+    # Central's bandwidth budget of an agent's link ([live_view] agent_kbps / agents_kbps), sent with live_start.
+    budget_kbps: Callable[[str], int | None] = field(default=lambda _agent: None)
     _channels: dict[Key, _Channel] = field(default_factory=dict)
     _stills: dict[Key, _Stills] = field(default_factory=dict)
     _subscribers: dict[Key, int] = field(default_factory=dict)  # live viewers and still askers per topic
@@ -112,7 +116,8 @@ class Relay:
             seq = self._seq
         command = Command(agent=agent, seq=seq, msg_id=new_message_id(), ts=utc_now(), command_id=self.lease_id,
                           name=name, camera_id=camera_id, requested_by="live-view relay",
-                          lease_s=self.lease_s if name is CommandName.LIVE_START else None)
+                          lease_s=self.lease_s if name is CommandName.LIVE_START else None,
+                          max_kbps=self.budget_kbps(agent) if name is CommandName.LIVE_START else None)
         if name is CommandName.SNAPSHOT_NOW:
             command = command.model_copy(update={"command_id": f"still-{seq}"})
         self.client.publish(topics.command(agent, name.value), codec.encode(command), qos=1)
@@ -262,7 +267,7 @@ def serve(config: CentralConfig, stop: threading.Event, ready: threading.Event |
     settings = config.live_view
     path = settings.socket_path(Path(config.state_dir))
     client = make_client(config.broker.tls.sibling(LIVE_PURPOSE))
-    relay = Relay(client, lease_id(), settings.lease_s, settings.start_timeout_s)
+    relay = Relay(client, lease_id(), settings.lease_s, settings.start_timeout_s, settings.budget_kbps)
     client.on_connect = relay.on_connect
     client.on_message = relay.on_message
     connect_persistent(client, config.broker.host, config.broker.port)

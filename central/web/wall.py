@@ -9,7 +9,8 @@ offices, worst first), the cameras down longest and the alarm for unacknowledged
 ``/wall?live=<group>`` is one fixed screen of that group's (venue's) cameras, the first
 ``[live_view] wall_tiles`` of them live (each tile a live view: same role, regency scope and audit),
 for watching a venue during an event; it does not rotate, and its tiles are not refreshed (the picture
-is live).
+is live). An agent's link carries only so many streams (``[live_view] agent_kbps / stream_kbps``):
+a tile past that for its agent says so ("di luar anggaran bandwidth") instead of starting a stream.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 
 from central.alerts import queries as alert_queries
-from central.config import CentralConfig
+from central.config import CentralConfig, LiveViewConfig
 from central.storage import queries
+from central.storage.models import Camera
 from central.web import scope
 from central.web.auth import login_required
 from central.web.cartogram import ABBREVIATIONS
@@ -93,6 +95,22 @@ def _screens(mode: str, fixed: str | None, per: int) -> list[Screen]:
     return screens
 
 
+def live_tile_states(cameras: list[Camera], tiles: int, settings: LiveViewConfig) -> dict[int, str]:
+    """Each live candidate's tile: ``live``, or ``over_budget`` when its agent already streams as many
+    cameras as its link's budget allows. The first ``tiles`` cameras are the candidates; the rest show
+    their snapshots."""
+    streams: dict[str, int] = {}
+    states: dict[int, str] = {}
+    for camera in cameras[:tiles]:
+        count = streams.get(camera.agent_name, 0)
+        if count >= settings.streams_within_budget(camera.agent_name):
+            states[camera.id] = "over_budget"
+        else:
+            streams[camera.agent_name] = count + 1
+            states[camera.id] = "live"
+    return states
+
+
 def _tiles_per_screen() -> int:
     per = request.args.get("per", DEFAULT_TILES, type=int) or DEFAULT_TILES
     return min(max(per, MIN_TILES), MAX_TILES)
@@ -110,7 +128,7 @@ def wall() -> ResponseReturnValue:
     per = _tiles_per_screen()
     live = request.args.get("live", "")[:256]
     session = db_session()
-    live_tiles = 0
+    live_states: dict[int, str] = {}
     if live:
         if not may_watch():
             abort(403, description="live tiles need a role allowed by [live_view] min_role")
@@ -119,7 +137,7 @@ def wall() -> ResponseReturnValue:
             abort(404, description=f"no cameras in group {live!r}")
         screens = [Screen(cameras[0].regency_code, live, 0, 1)]
         config: CentralConfig = current_app.config["SCC"]
-        live_tiles = config.live_view.wall_tiles
+        live_states = live_tile_states(cameras, config.live_view.wall_tiles, config.live_view)
     else:
         screens = _screens(mode, fixed, per)
     index = request.args.get("screen", 0, type=int) or 0
@@ -149,7 +167,8 @@ def wall() -> ResponseReturnValue:
         position=index,
         screens=len(screens),
         per=per,
-        live_tiles=live_tiles,
+        live=bool(live),
+        live_states=live_states,
         next_url=url_for("wall.wall", **next_args),  # type: ignore[arg-type]
         rotate_s=current_app.config["WALL_ROTATE_S"],
         refresh_s=current_app.config["WALL_REFRESH_S"],

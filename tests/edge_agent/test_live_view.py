@@ -253,3 +253,25 @@ def test_live_view_reads_the_onvif_sub_stream_nearest_its_width(
     assert (frames[0][0].width, frames[0][0].height) == (640, 360)
     assert any("reads ONVIF profile Profile_2 (640x360" in r.getMessage() for r in caplog.records), caplog.text
     assert still and still[0][0].still and (still[0][0].width, still[0][0].height) == (1280, 720)
+
+
+def test_central_budget_lowers_the_agents_own_and_never_raises_it() -> None:
+    """live_start carries central's budget for this agent's link ([live_view] agent_kbps): the lower holds."""
+    sent: list[tuple[str, bytes]] = []
+    view = live_view.LiveView("agent-x", agent_config("agent-x", Path("/nonexistent")).live, lambda _camera: None,
+                              lambda _camera: "", lambda topic, payload: sent.append((topic, payload)) or True,
+                              1000, 1000)
+
+    def start(max_kbps: int | None) -> None:
+        view.handle(Command(agent="agent-x", seq=1, msg_id=uuid.uuid4().hex, ts=utc_now(), command_id="relay-a",
+                            name=CommandName.LIVE_START, camera_id="gate", lease_s=5, max_kbps=max_kbps))
+
+    assert view.budget_kbps == 2000  # [live] max_kbps's default
+    start(None)
+    assert view.budget_kbps == 2000
+    start(600)
+    assert view.budget_kbps == 600
+    assert view._interval(30_000) == pytest.approx(30_000 / (600 * 1000 / 8))  # 30 kB frames at 600 kbit/s
+    start(8000)
+    assert view.budget_kbps == 2000  # central cannot give the link more than the agent allows itself
+    assert len(sent) == 3  # the camera is unknown here: each start was answered, and nothing streamed

@@ -8,58 +8,28 @@ reported as live_timeout within the start timeout.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from central.config import parse_config
-from central.live_view import relay as relay_module
 from central.live_view.wire import watch
 from edge_agent.agent import Agent
 from shared.messages import LiveFrame, LiveState
-from simulator.testing import FleetClient, run_fleet_process
-from tests.edge_agent.conftest import agent_config
-from tests.fixtures.broker import CENTRAL, Pki, TlsBroker
+from simulator.testing import FleetClient
+from tests.fixtures.broker import Pki, TlsBroker
+from tests.fixtures.live_view import live_stack, running_relay
 
 pytestmark = pytest.mark.xdist_group("broker")
 
 
-@pytest.fixture(scope="module")
-def fleet() -> Iterator[FleetClient]:
-    with run_fleet_process(1, extra_args=["--discovery-port", "0"]) as client:
-        yield client
-
-
 def test_two_viewers_share_one_upstream_which_stops_when_they_leave(
-    pki: Pki, tls_broker: TlsBroker, fleet: FleetClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pki: Pki, tls_broker: TlsBroker, live_fleet: FleetClient, tmp_path: Path
 ) -> None:
-    name = pki.provision_agent()
-    tls_broker.reload()
-    camera = fleet.cameras[0]
-    agent_conf = agent_config(
-        name, tmp_path / "agent", broker_port=tls_broker.port, ca=pki.ca_cert, cert=pki.cert(name),
-        key=pki.key(name), schedule={"interval_s": 600, "metrics_every_s": 600, "discovery_every_s": 3600},
-        discovery={"enabled": False}, live={"max_fps": 4.0, "max_width": 320},
-        cameras=[{"id": "gate", "host": camera.host, "port": camera.onvif_port, "username": camera.username,
-                  "password": camera.password, "rtsp_url": camera.rtsp_url, "onvif": False}],
-    )
-    central = parse_config({
-        "state_dir": str(tmp_path / "central"),
-        "broker": {"host": tls_broker.host, "port": tls_broker.port, "ca": str(pki.ca_cert),
-                   "cert": str(pki.cert(CENTRAL)), "key": str(pki.key(CENTRAL))},
-        "live_view": {"lease_s": 3, "start_timeout_s": 8},
-    })
-    relays: list[relay_module.Relay] = []
-    original = relay_module.Relay
-    monkeypatch.setattr(relay_module, "Relay", lambda *a: relays.append(original(*a)) or relays[-1])
-    stop_relay, ready = threading.Event(), threading.Event()
-    relay_thread = threading.Thread(target=relay_module.serve, args=(central, stop_relay, ready), daemon=True)
-    relay_thread.start()
-    assert ready.wait(10)
-    socket_path = central.live_view.socket_path(Path(central.state_dir))
+    # central's budget for this agent's link (1200 kbit/s) is below the agent's own (2000): it holds.
+    stack = live_stack(pki, tls_broker, live_fleet.cameras[0], tmp_path, live={"max_width": 320},
+                       live_view={"start_timeout_s": 8, "agent_kbps": 1200})
+    name, socket_path = stack.name, stack.socket_path
 
     def view(camera_id: str, count: int, agent_name: str = name) -> list[LiveFrame]:
         seen: list[LiveFrame] = []
@@ -72,7 +42,7 @@ def test_two_viewers_share_one_upstream_which_stops_when_they_leave(
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        agent = Agent(agent_conf)
+        agent = Agent(stack.agent)
         runner = asyncio.create_task(agent.run(stop))
         try:
             await asyncio.wait_for(agent.publisher.connected.wait(), 20)
@@ -81,6 +51,7 @@ def test_two_viewers_share_one_upstream_which_stops_when_they_leave(
                                                  asyncio.to_thread(view, "gate", 8))
             assert [f.state for f in first + second] == [LiveState.FRAME] * 16
             assert relays[0].upstreams_started == 1 and agent.live.running == ["gate"]
+            assert agent.live.central_kbps == 1200 and agent.live.budget_kbps == 1200  # sent with live_start
             # Both left: live_stop went out at once, so the agent stops well before the lease would lapse.
             deadline = time.monotonic() + 3
             while agent.live.running and time.monotonic() < deadline:
@@ -98,8 +69,5 @@ def test_two_viewers_share_one_upstream_which_stops_when_they_leave(
             stop.set()
             await asyncio.wait_for(runner, 30)
 
-    try:
+    with running_relay(stack.central) as relays:
         asyncio.run(scenario())
-    finally:
-        stop_relay.set()
-        relay_thread.join(10)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -19,27 +17,19 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import insert, select, update
 
-from central.config import CentralConfig
-from central.live_view import relay as relay_module
 from central.storage.db import Database
 from central.storage.models import Agent, Camera
 from central.web import create_app
 from central.web.live_audit import LiveSession
 from edge_agent.agent import Agent as EdgeAgent
-from simulator.testing import FleetClient, run_fleet_process
+from simulator.testing import FleetClient
 from tests.central.web.conftest import log_in
 from tests.central.web.seed import Seeded
-from tests.edge_agent.conftest import agent_config
-from tests.fixtures.broker import CENTRAL, Pki, TlsBroker
+from tests.fixtures.broker import Pki, TlsBroker
+from tests.fixtures.live_view import live_stack, running_relay
 
 pytestmark = pytest.mark.xdist_group("broker")
 JPEG_PART = b"Content-Type: image/jpeg"
-
-
-@pytest.fixture(scope="module")
-def fleet() -> Iterator[FleetClient]:
-    with run_fleet_process(1, extra_args=["--discovery-port", "0"]) as client:
-        yield client
 
 
 def _watched_camera(database: Database, agent: str) -> int:
@@ -67,36 +57,13 @@ def _read_parts(response: object, count: int) -> int:
 
 
 def test_live_view_through_the_web_shared_audited_and_refused_below_the_role(
-    pki: Pki, tls_broker: TlsBroker, fleet: FleetClient, web_database: Database, seeded: Seeded, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    pki: Pki, tls_broker: TlsBroker, live_fleet: FleetClient, web_database: Database, seeded: Seeded, tmp_path: Path,
 ) -> None:
-    name = pki.provision_agent()
-    tls_broker.reload()
+    stack = live_stack(pki, tls_broker, live_fleet.cameras[0], tmp_path, database=web_database,
+                       live={"max_width": 320})
+    name = stack.name
     pk = _watched_camera(web_database, name)
-    camera = fleet.cameras[0]
-    agent_conf = agent_config(
-        name, tmp_path / "agent", broker_port=tls_broker.port, ca=pki.ca_cert, cert=pki.cert(name),
-        key=pki.key(name), schedule={"interval_s": 600, "metrics_every_s": 600, "discovery_every_s": 3600},
-        discovery={"enabled": False}, live={"max_fps": 4.0, "max_width": 320},
-        cameras=[{"id": "gate", "host": camera.host, "port": camera.onvif_port, "username": camera.username,
-                  "password": camera.password, "rtsp_url": camera.rtsp_url, "onvif": False}],
-    )
-    config = CentralConfig.model_validate({
-        "state_dir": str(tmp_path / "central"),
-        "database": {"url": str(web_database.engine.url)},
-        "broker": {"host": tls_broker.host, "port": tls_broker.port, "ca": str(pki.ca_cert),
-                   "cert": str(pki.cert(CENTRAL)), "key": str(pki.key(CENTRAL))},
-        "web": {"session_cookie_secure": False, "rollup_cache_s": 0},
-        "live_view": {"lease_s": 3, "start_timeout_s": 15},  # generous: a loaded test machine
-    })
-    app = create_app(config, {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "test"})
-    relays: list[relay_module.Relay] = []
-    original = relay_module.Relay
-    monkeypatch.setattr(relay_module, "Relay", lambda *a: relays.append(original(*a)) or relays[-1])
-    stop_relay, ready = threading.Event(), threading.Event()
-    relay_thread = threading.Thread(target=relay_module.serve, args=(config, stop_relay, ready), daemon=True)
-    relay_thread.start()
-    assert ready.wait(10)
+    app = create_app(stack.central, {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "test"})
 
     operator: FlaskClient = app.test_client()
     log_in(operator, seeded.operator)
@@ -114,7 +81,7 @@ def test_live_view_through_the_web_shared_audited_and_refused_below_the_role(
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        agent = EdgeAgent(agent_conf)
+        agent = EdgeAgent(stack.agent)
         runner = asyncio.create_task(agent.run(stop))
         try:
             await asyncio.wait_for(agent.publisher.connected.wait(), 20)
@@ -140,11 +107,8 @@ def test_live_view_through_the_web_shared_audited_and_refused_below_the_role(
             stop.set()
             await asyncio.wait_for(runner, 30)
 
-    try:
+    with running_relay(stack.central) as relays:
         asyncio.run(scenario())
-    finally:
-        stop_relay.set()
-        relay_thread.join(10)
 
     with web_database.session() as session:
         rows = session.scalars(select(LiveSession).order_by(LiveSession.id)).all()
@@ -158,36 +122,16 @@ def test_live_view_through_the_web_shared_audited_and_refused_below_the_role(
 
 
 def test_full_resolution_still_through_the_web_scoped_audited_and_worded_when_missing(
-    pki: Pki, tls_broker: TlsBroker, fleet: FleetClient, web_database: Database, seeded: Seeded, tmp_path: Path,
+    pki: Pki, tls_broker: TlsBroker, live_fleet: FleetClient, web_database: Database, seeded: Seeded, tmp_path: Path,
 ) -> None:
     """One still at the camera's own 640x360 (live frames are held to 320 px here), while a live view runs."""
-    name = pki.provision_agent()
-    tls_broker.reload()
-    pk = _watched_camera(web_database, name)
+    stack = live_stack(pki, tls_broker, live_fleet.cameras[0], tmp_path, database=web_database,
+                       live={"max_width": 320})
+    pk = _watched_camera(web_database, stack.name)
     with web_database.engine.begin() as conn:  # a second camera of that agent that the agent does not know
         other = conn.execute(select(Camera.id).where(Camera.agent_name == "agent-1671").order_by(Camera.id)).scalar()
-        conn.execute(update(Camera).where(Camera.id == other).values(agent_name=name, camera_id="gone"))
-    camera = fleet.cameras[0]
-    agent_conf = agent_config(
-        name, tmp_path / "agent", broker_port=tls_broker.port, ca=pki.ca_cert, cert=pki.cert(name),
-        key=pki.key(name), schedule={"interval_s": 600, "metrics_every_s": 600, "discovery_every_s": 3600},
-        discovery={"enabled": False}, live={"max_fps": 4.0, "max_width": 320},
-        cameras=[{"id": "gate", "host": camera.host, "port": camera.onvif_port, "username": camera.username,
-                  "password": camera.password, "rtsp_url": camera.rtsp_url, "onvif": False}],
-    )
-    config = CentralConfig.model_validate({
-        "state_dir": str(tmp_path / "central"),
-        "database": {"url": str(web_database.engine.url)},
-        "broker": {"host": tls_broker.host, "port": tls_broker.port, "ca": str(pki.ca_cert),
-                   "cert": str(pki.cert(CENTRAL)), "key": str(pki.key(CENTRAL))},
-        "web": {"session_cookie_secure": False, "rollup_cache_s": 0},
-        "live_view": {"lease_s": 3, "start_timeout_s": 15},
-    })
-    app = create_app(config, {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "test"})
-    stop_relay, ready = threading.Event(), threading.Event()
-    relay_thread = threading.Thread(target=relay_module.serve, args=(config, stop_relay, ready), daemon=True)
-    relay_thread.start()
-    assert ready.wait(10)
+        conn.execute(update(Camera).where(Camera.id == other).values(agent_name=stack.name, camera_id="gone"))
+    app = create_app(stack.central, {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "test"})
     operator: FlaskClient = app.test_client()
     log_in(operator, seeded.operator)
     viewer: FlaskClient = app.test_client()
@@ -198,7 +142,7 @@ def test_full_resolution_still_through_the_web_scoped_audited_and_worded_when_mi
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        agent = EdgeAgent(agent_conf)
+        agent = EdgeAgent(stack.agent)
         runner = asyncio.create_task(agent.run(stop))
         try:
             await asyncio.wait_for(agent.publisher.connected.wait(), 20)
@@ -220,11 +164,8 @@ def test_full_resolution_still_through_the_web_scoped_audited_and_worded_when_mi
             stop.set()
             await asyncio.wait_for(runner, 30)
 
-    try:
+    with running_relay(stack.central):
         asyncio.run(scenario())
-    finally:
-        stop_relay.set()
-        relay_thread.join(10)
 
     with web_database.session() as session:
         rows = session.scalars(select(LiveSession).order_by(LiveSession.id)).all()
