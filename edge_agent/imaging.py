@@ -22,10 +22,10 @@ SIGNATURE_SIZE = (64, 36)
 # Not every OSD tick does: a thin font with 27-41 px digits at 1080p moves the cells by 1-16 depending on
 # the digits (see ``unchanged`` for what that means).
 MOTION_CELL_DIFF = 6.0
-# Frames of one stream compared for "frozen" are at least this far apart (stream time). A real camera's
-# picture differs within a second (sensor noise, and its OSD clock, which shows seconds, has ticked at
-# least once: in the signature that moves some cells by more than MOTION_CELL_DIFF); a stuck encoder
-# sends the same picture again and again. FFmpeg's freezedetect waits 2 s by default; a probe reads 1-2.5 s.
+# Frames of one stream compared for "frozen" are at least this far apart (stream time): a live camera's
+# OSD clock, which shows seconds, has then ticked at least once (how far a tick moves the signature
+# depends on its font, above), and its sensor noise has changed; a stuck encoder sends the same picture
+# again and again. FFmpeg's freezedetect waits 2 s by default; a probe reads 1-2.5 s.
 FROZEN_WINDOW_S = 1.0
 
 # Decoding, resizing and encoding run on the agent's own small thread pool (schedule.workers): OpenCV's
