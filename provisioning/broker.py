@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +12,11 @@ from provisioning.layout import Layout
 from provisioning.registry import IssuedCert
 from shared import topics
 from shared.codec import MAX_PAYLOAD_BYTES
+from shared.mqtt import identity_name, ingest_worker_purpose
 
 DEFAULT_PORT = 8883
+# Central's own certificate: the ingest (worker 0); its siblings are named identity_name(CENTRAL_NAME, purpose).
+CENTRAL_NAME = "central"
 
 
 # max_packet_size bounds the whole MQTT packet, not just the payload: leave room for the fixed header, the
@@ -46,9 +50,11 @@ MAX_INFLIGHT_MESSAGES = 1000
 # A hard cap on the broker's heap, so no client can take the central box's memory. Mosquitto 2.0.11 cannot
 # refuse a retained message per topic (its ACL file has no retain rule; only a C plugin could), so an agent
 # may retain messages under its own subtree, up to max_packet_size each, on as many topics as it likes:
-# measured, 300 retained 1 MB messages took the broker from 19 MB to 375 MB. Past this limit the broker
-# refuses the allocation and disconnects the client whose message needed it, instead of the kernel's OOM
-# killer ending the broker or central. The legitimate peak is the ingest's queue (MAX_QUEUED_BYTES) during a
+# measured, 300 retained 1 MB messages took the broker from 19 MB to 375 MB. Central's ingest clears what
+# the contract does not let an agent retain (central/ingest/retention.py), as it comes and at each start,
+# so this limit is what holds while the ingest is down, and on the live-view tree it does not read. Past it
+# the broker refuses the allocation and disconnects the client whose message needed it, instead of the
+# kernel's OOM killer ending the broker or central. The legitimate peak is the ingest's queue (MAX_QUEUED_BYTES) during a
 # central outage plus the retained public state (tens of MB) and connections: a box for central needs
 # this much RAM free for the broker. tests/provisioning/test_broker_access.py floods a broker with it.
 MEMORY_LIMIT_BYTES = MAX_QUEUED_BYTES + 512 * 1024 * 1024
@@ -125,8 +131,8 @@ use_username_as_clientid true
 """
 
 
-def _agent_write_topics() -> list[str]:
-    agent = "%u"  # Mosquitto substitutes the connecting client's username (its certificate CN)
+def _agent_report_topics(agent: str) -> list[str]:
+    """The topics an agent reports on, under agents/ (what central's ingest reads)."""
     return [
         topics.availability(agent),
         topics.metrics(agent),
@@ -135,8 +141,23 @@ def _agent_write_topics() -> list[str]:
         topics.camera_thumbnail(agent, "+"),
         topics.website_status(agent, "+"),
         topics.command_result(agent),
-        topics.live_frames(agent, "+"),
     ]
+
+
+def _agent_write_topics() -> list[str]:
+    agent = "%u"  # Mosquitto substitutes the connecting client's username (its certificate CN)
+    return [*_agent_report_topics(agent), topics.live_frames(agent, "+")]
+
+
+# ingest_worker_purpose(k) ends in k: "central-ingest-" followed by a worker number from 1.
+_INGEST_WORKER_NAME = re.compile(
+    re.escape(identity_name(CENTRAL_NAME, ingest_worker_purpose(1)).removesuffix("1")) + "[1-9][0-9]*"
+)
+
+
+def is_ingest_identity(name: str) -> bool:
+    """Whether ``name`` is one of the ingest workers' certificates: ``central`` and ``central-ingest-k``."""
+    return name == CENTRAL_NAME or _INGEST_WORKER_NAME.fullmatch(name) is not None
 
 
 def render_acl(certificates: Iterable[IssuedCert]) -> str:
@@ -173,8 +194,17 @@ def render_acl(certificates: Iterable[IssuedCert]) -> str:
                 f"topic write {topics.command_subscription('+')}",
                 f"topic write {topics.confirmations('+')}",
                 f"topic write {topics.ALL_PUBLIC_TOPICS}",
-                "",
             ]
+            if is_ingest_identity(cert.name):
+                lines += [
+                    "# The ingest clears what an agent retained against the contract: an empty retained message",
+                    "# on the topic (central/ingest/retention.py). Any report topic of any agent may hold one (a",
+                    "# refused retained availability too), and the ACL cannot grant 'empty retained only', so the",
+                    "# ingest may write them all; it already is the one that reads and trusts them. Only the",
+                    "# ingest: the command sender, alerts and the live relay never get it.",
+                ]
+                lines += [f"topic write {topic}" for topic in _agent_report_topics("+")]
+            lines.append("")
     for cert in current:
         if cert.role is Role.READER:
             lines += [

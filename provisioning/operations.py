@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning import ca as pki
-from provisioning.broker import DEFAULT_PORT, BrokerSettings, render_acl, render_mosquitto_conf
+from provisioning.broker import CENTRAL_NAME, DEFAULT_PORT, BrokerSettings, render_acl, render_mosquitto_conf
 from provisioning.bundles import write_bundle
 from provisioning.ca import Role
 from provisioning.errors import ProvisioningError
@@ -38,7 +38,6 @@ from shared.mqtt import ALERTS_PURPOSE, COMMANDS_PURPOSE, LIVE_PURPOSE, identity
 from shared.regencies import UnknownRegencyError, get_regency
 from shared.topics import check_identifier
 
-CENTRAL_NAME = "central"
 # The broker's server certificate is recorded under this name, so no client can take it either.
 BROKER_NAME = "broker"
 

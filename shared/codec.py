@@ -113,6 +113,41 @@ class DecodeError:
 # Channels whose payload is ``4-byte header length | JSON header | JPEG`` rather than JSON alone.
 BINARY_CHANNELS = frozenset({Channel.CAMERA_THUMBNAIL, Channel.LIVE_FRAME})
 
+# The contract's retention table, its one source: the channels whose messages are published retained, each
+# with the largest payload it may retain. The AsyncAPI document's retain flags come from it
+# (shared/contract.py), and central's ingest clears any agent message retained outside it
+# (central/ingest/retention.py): Mosquitto 2.0.11 cannot refuse a retained message per topic, and every one
+# stays in the broker's memory until cleared. An agent retains exactly one topic, its availability (birth,
+# shutdown, last will: a few hundred bytes, 16 KiB leaves room for the longest host name); per-camera and
+# per-website channels retain nothing, so how many cameras an agent invents never grows the broker.
+# Central's public topics are retained by central itself and bounded by the payload limit.
+MAX_RETAINED_AVAILABILITY_BYTES = 16 * 1024
+RETAINED_CHANNELS: dict[Channel, int] = {
+    Channel.AVAILABILITY: MAX_RETAINED_AVAILABILITY_BYTES,
+    Channel.PUBLIC_REGENCY: MAX_PAYLOAD_BYTES,
+    Channel.PUBLIC_CAMERA: MAX_PAYLOAD_BYTES,
+    Channel.PUBLIC_WEBSITE: MAX_PAYLOAD_BYTES,
+}
+
+
+def retention_refusal(topic: str, size: int) -> str:
+    """Why a retained message of ``size`` bytes on ``topic`` breaks the contract; "" if it may be retained.
+
+    Names the message kind the topic carries, so the reason reads "agents may not retain camera_status
+    messages" rather than a channel name nobody outside the code knows.
+    """
+    try:
+        info = topics.parse(topic)
+    except TopicError as error:
+        return f"{error}: nothing may be retained there"
+    bound = RETAINED_CHANNELS.get(info.channel)
+    kinds = "/".join(str(model.model_fields["kind"].default) for model in CHANNEL_MODELS[info.channel])
+    if bound is None:
+        return f"topic {topic!r}: {kinds} messages may not be retained (the contract retains none)"
+    if size > bound:
+        return f"topic {topic!r}: a retained {kinds} message of {size} bytes exceeds the contract's {bound} bytes"
+    return ""
+
 
 def encode(message: Message) -> bytes:
     """JSON payload for any message except a thumbnail or live frame (use encode_thumbnail / encode_live)."""

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from shared import topics
-from shared.codec import CHANNEL_MODELS, MAX_PAYLOAD_BYTES
+from shared.codec import CHANNEL_MODELS, MAX_PAYLOAD_BYTES, RETAINED_CHANNELS
 from shared.messages import ALL_MODELS, SCHEMA_VERSION, Strict
 from shared.topics import Channel
 
@@ -26,12 +26,11 @@ ASYNCAPI_PATH = PACKAGE_DIR / "asyncapi.yaml"
 
 @dataclass(frozen=True)
 class ChannelDoc:
-    """How one channel is used: who publishes, who reads, QoS and retain."""
+    """How one channel is used: who publishes, who reads, QoS (retain: codec.RETAINED_CHANNELS)."""
 
     address: str
     publisher: str
     subscribers: str
-    retain: bool
     description: str
     binary: bool = False
     qos: int = 1
@@ -47,36 +46,33 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         topics.availability(_AGENT),
         "agent (birth) / broker (last will)",
         "central",
-        True,
         "Agent presence: a retained birth when the agent connects; the broker publishes the retained "
-        "last will (agent_offline, reason connection_lost) when the connection dies.",
+        "last will (agent_offline, reason connection_lost) when the connection dies. The only topic an agent "
+        "may retain, at most 16 KiB: central quarantines (retained_forbidden) and clears, with an empty retained "
+        "message, any other message an agent retains, and any retained message it refuses.",
     ),
     Channel.METRICS: ChannelDoc(
         topics.metrics(_AGENT),
         "agent",
         "central",
-        False,
         "Host metrics of the agent box, about once a minute.",
     ),
     Channel.INVENTORY: ChannelDoc(
         topics.inventory(_AGENT),
         "agent",
         "central",
-        False,
         "The cameras the agent knows, with those found and lost since the previous inventory.",
     ),
     Channel.CAMERA_STATUS: ChannelDoc(
         topics.camera_status(_AGENT, _CAMERA),
         "agent",
         "central",
-        False,
         "One check cycle's result for one camera, with every check's outcome and reason code.",
     ),
     Channel.CAMERA_THUMBNAIL: ChannelDoc(
         topics.camera_thumbnail(_AGENT, _CAMERA),
         "agent",
         "central",
-        False,
         "A JPEG thumbnail (at most 320 px wide). Binary framing: 4-byte big-endian length N, N bytes of "
         "JSON header (the camera_thumbnail schema), then the JPEG bytes; size and sha256 are checked.",
         binary=True,
@@ -85,26 +81,23 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         topics.website_status(_AGENT, _WEBSITE),
         "agent",
         "central",
-        False,
         "One check of one OPD website: availability, TLS and content freshness.",
     ),
     Channel.COMMAND: ChannelDoc(
         topics.command(_AGENT, "{command}"),
         "central",
         "the named agent",
-        False,
         "A command for one agent: check_now, rediscover or thumbnail_now; live_start (with lease_s; "
         "renewed by repeating it with the same command_id) and live_stop for a camera's live view; "
         "snapshot_now for one full-resolution still of a camera (answered on its live topic).",
     ),
     Channel.COMMAND_RESULT: ChannelDoc(
-        topics.command_result(_AGENT), "agent", "central", False, "The outcome of a command."
+        topics.command_result(_AGENT), "agent", "central", "The outcome of a command."
     ),
     Channel.CONFIRMATION: ChannelDoc(
         topics.confirmations(_AGENT),
         "central (ingest, after each commit)",
         "the named agent",
-        False,
         "Which of the agent's reports central has stored: the agent keeps every report in its outbox "
         "until one of these names it, and sends it again (same msg_id) if none does in time.",
     ),
@@ -112,7 +105,6 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         topics.live_frames(_AGENT, _CAMERA),
         "agent (while a live_start lease holds)",
         "central (the web processes of open live views)",
-        False,
         "A camera's live view as JPEG frames, QoS 0 (a late frame is worth nothing: dropped, never resent), "
         "never retained, outside agents/# so the ingest never receives it. Binary framing as the thumbnail: "
         "4-byte big-endian length N, N bytes of JSON header (the live_frame schema), then size_bytes of JPEG; "
@@ -127,7 +119,6 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         topics.public_regency(_REGENCY),
         "central",
         "third parties (reader certificates)",
-        True,
         "Retained per-regency rollup: regency, name, rollout stage, agents online and total, cameras by status "
         "and total, websites by state and total.",
     ),
@@ -135,7 +126,6 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         topics.public_camera(_REGENCY, _AGENT, _CAMERA),
         "central",
         "third parties (reader certificates)",
-        True,
         "Retained current status of one camera: regency, agent, camera id, name, OPD, status, reason code and "
         "since when; never its network address or an agent's own words. An empty retained message clears a "
         "retired camera.",
@@ -144,7 +134,6 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         topics.public_website(_REGENCY, _AGENT, _WEBSITE),
         "central",
         "third parties (reader certificates)",
-        True,
         "Retained current status of one OPD website: regency, agent, website id, its public URL, OPD, "
         "availability, freshness, last update and reason code.",
     ),
@@ -152,7 +141,6 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         topics.PUBLIC_ALERTS_TOPIC,
         "central",
         "third parties (reader certificates)",
-        False,
         "Alerts as they fire and resolve, not retained: alert id, rule, state, severity, regency, subject and "
         "message in Indonesian (central's wording: names, reason codes, counts), start and end.",
     ),
@@ -194,6 +182,7 @@ def asyncapi_document() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for channel, doc in CHANNELS.items():
+        retain = channel in RETAINED_CHANNELS
         refs = {}
         for model in CHANNEL_MODELS[channel]:
             kind = _kind(model)
@@ -231,10 +220,10 @@ def asyncapi_document() -> dict[str, Any]:
         operations[f"publish_{channel.value}"] = {
             "action": "send",
             "title": f"{doc.publisher} publishes {channel.value}",
-            "summary": f"{doc.publisher} -> {doc.subscribers}; QoS {doc.qos}, retain {str(doc.retain).lower()}.",
+            "summary": f"{doc.publisher} -> {doc.subscribers}; QoS {doc.qos}, retain {str(retain).lower()}.",
             "channel": {"$ref": f"#/channels/{channel.value}"},
             "messages": [{"$ref": f"#/channels/{channel.value}/messages/{kind}"} for kind in refs],
-            "bindings": {"mqtt": {"qos": doc.qos, "retain": doc.retain, "bindingVersion": "0.2.0"}},
+            "bindings": {"mqtt": {"qos": doc.qos, "retain": retain, "bindingVersion": "0.2.0"}},
         }
 
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from central.alerts.sources import collect, thresholds
 from central.alerts.store import ApplyStats, apply_evaluation, load_active, load_silences
 from central.config import CentralConfig
 from central.storage.db import Database
+from central.storage.outage import WriteOutage, disk_space, is_unavailable
 from shared import sdnotify
 from shared.messages import utc_now
 
@@ -62,6 +64,8 @@ class AlertService:
         self.config = config
         self.database = database
         self.clock = clock
+        self.outage = WriteOutage(log, config.database.url, "alerts are neither evaluated into the database nor sent "
+                                  "until it can write again")
         self._fixed_senders = senders
         self._senders: dict[str, tuple[ChannelInfo, Sender]] = {}
 
@@ -116,11 +120,17 @@ class AlertService:
     def tick(self) -> TickResult:
         senders = self._refresh_senders()
         applied = self.evaluate_once()
+        space = disk_space(self.database.url)
+        if space is not None and space.full:
+            # A send whose 'sent' cannot be recorded would go out again at every tick: wait for room.
+            self.outage.failed(OSError(errno.ENOSPC, "no space left on device", str(space.path)))
+            return TickResult(applied, DispatchStats())
         dispatched = dispatch_due(self.database, senders, self.config.alerts.delivery, self.clock)
         result = TickResult(applied, dispatched)
         from central.reports.schedule import send_due_reports
 
         result.reports = send_due_reports(self.config, self.database, self.clock())
+        self.outage.recovered()
         return result
 
     def queue_test(self, channel: str, requested_by: str = "") -> int:
@@ -152,8 +162,11 @@ class AlertService:
             sdnotify.notify_watchdog()
             try:
                 self.tick()
-            except Exception:  # keep the loop alive; the next tick retries from the database
-                log.exception("alerts: tick failed")
+            except Exception as error:  # keep the loop alive; the next tick retries from the database
+                if is_unavailable(error):
+                    self.outage.failed(error)  # one line for the whole outage, not a traceback per tick
+                else:
+                    log.exception("alerts: tick failed")
             sdnotify.notify_watchdog()
             next_tick = time.monotonic() + interval
             # A long interval is waited in watchdog-sized steps so that idling is not taken for a hang.

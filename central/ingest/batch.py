@@ -22,6 +22,9 @@ class Received:
     mid: int = 0
     qos: int = 1
     generation: int = 0
+    # The PUBLISH's retain flag: the ingest subscribes with Retain-As-Published, so it is the publisher's
+    # flag, or set for a message the broker holds retained and sent on (re)subscribe (retention.py).
+    retain: bool = False
 
 
 @dataclass(slots=True)
@@ -56,13 +59,16 @@ class Vetted:
     """A batch after vetting: what to store, what to quarantine, how many to ignore, whose clock is ahead.
 
     ``clock_ahead`` maps each known agent heard in the batch to the most seconds any of its messages
-    was stamped ahead of its receipt (<= 0: not ahead), refused ones included.
+    was stamped ahead of its receipt (<= 0: not ahead), refused ones included. ``flagged`` are accepted
+    messages retained against the contract: stored as reports, and also quarantined (with the reason)
+    once, so the operator sees the agent retaining (retention.py).
     """
 
     accepted: list[Accepted[Envelope]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     ignored: int = 0
     clock_ahead: dict[str, float] = field(default_factory=dict)
+    flagged: list[Rejected] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -73,23 +79,28 @@ class BatchResult:
     duplicates: int = 0
     quarantined: int = 0
     ignored: int = 0
+    flagged: int = 0  # stored, and quarantined too as retained against the contract (retention.py)
     changed_regencies: set[str] = field(default_factory=set)
     changed_cameras: set[int] = field(default_factory=set)
     changed_websites: set[int] = field(default_factory=set)
     # agent -> msg_ids central holds for good once this batch committed (stored now or before, or
     # quarantined): what the ingest confirms to each agent after the commit.
     durable_ids: dict[str, list[str]] = field(default_factory=dict)
+    # Topics holding a retained message central refused (retention.py): cleared after the commit.
+    clear_retained: set[str] = field(default_factory=set)
 
     def add(self, other: BatchResult) -> None:
         self.stored += other.stored
         self.duplicates += other.duplicates
         self.quarantined += other.quarantined
         self.ignored += other.ignored
+        self.flagged += other.flagged
         self.changed_regencies |= other.changed_regencies
         self.changed_cameras |= other.changed_cameras
         self.changed_websites |= other.changed_websites
         for agent, ids in other.durable_ids.items():
             self.durable_ids.setdefault(agent, []).extend(ids)
+        self.clear_retained |= other.clear_retained
 
     def held(self, agent: str | None, msg_id: str | None) -> None:
         """Record that ``msg_id`` of ``agent`` is durably held by central (once the batch commits)."""

@@ -21,8 +21,8 @@ CHUNK = 65536
 MAX_FRESH_READS = 64
 
 PUBLISH = 0x30
-# topic, payload, packet id (0 for QoS 0), QoS
-PublishHandler = Callable[[str, bytes, int, int], None]
+# topic, payload, packet id (0 for QoS 0), QoS, retain flag
+PublishHandler = Callable[[str, bytes, int, int, bool], None]
 
 
 def read_varint(data: bytes | bytearray, index: int, end: int) -> tuple[int, int] | None:
@@ -170,7 +170,8 @@ class BufferedReadClient(mqtt.Client):
                         position = properties[1] + properties[0]
                     if position > packet_end:
                         break
-                    handler(topic, buffer[position:packet_end], mid, qos)
+                    # The retain flag is bit 0 of the fixed header (retention.py audits it).
+                    handler(topic, buffer[position:packet_end], mid, qos, bool(header & 0x01))
                     offset = packet_end
         finally:
             self._scc_offset = offset

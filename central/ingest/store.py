@@ -24,9 +24,8 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from central.ingest import public
+from central.ingest import public, retention
 from central.ingest.agents import AgentDirectory
 from central.ingest.apply.context import Batch
 from central.ingest.apply.registry import apply_all
@@ -43,6 +42,7 @@ from central.storage.models import (
     IngestedMessage,
     QuarantinedMessage,
 )
+from central.storage.outage import is_unavailable
 from central.storage.text import clean_text
 from central.storage.transitions import Republish, Transitions
 from shared import topics
@@ -60,17 +60,6 @@ _SEEN_IDS = func.json_each(bindparam("b_ids")).table_valued("value")
 _SEEN_MSG_IDS = select(_ingested.c.msg_id, _ingested.c.agent_name).where(
     _ingested.c.msg_id.in_(select(_SEEN_IDS.c.value))
 )
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """The database is down or unreachable (retry the batch later), rather than refusing this data."""
-    if isinstance(error, InterfaceError):
-        return True
-    if isinstance(error, OperationalError):
-        message = str(error.orig).lower() if error.orig is not None else ""
-        # SQLite reports refused *data* (e.g. too many variables) as OperationalError too.
-        return not any(hint in message for hint in ("too many", "too big", "no such"))
-    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 class BatchWriter:
@@ -110,13 +99,13 @@ class BatchWriter:
         vetted = vet(batch, self.directory, self.settings.max_clock_skew_s)
         accepted, rejected = vetted.accepted, vetted.rejected
         try:
-            result = self._write(accepted, rejected, vetted.clock_ahead)
+            result = self._write(accepted, rejected, vetted.clock_ahead, vetted.flagged)
         except Exception as error:
             if is_unavailable(error) or (len(batch) == 1 and not accepted):
                 raise
             self._forget()  # the rolled-back transaction may have inserted some
             log.warning("batch of %d failed (%s); storing its messages one by one", len(batch), error)
-            result = self._write_one_by_one(accepted, rejected)
+            result = self._write_one_by_one(accepted, rejected, vetted.flagged)
         result.ignored += vetted.ignored
         return result
 
@@ -131,7 +120,8 @@ class BatchWriter:
         rejected = [Rejected(item, "internal_error", reason, agent_from_topic(item.topic)) for item in batch]
         return self._write([], rejected)
 
-    def _write_one_by_one(self, accepted: list[Accepted[Envelope]], rejected: list[Rejected]) -> BatchResult:
+    def _write_one_by_one(self, accepted: list[Accepted[Envelope]], rejected: list[Rejected],
+                          flagged: list[Rejected]) -> BatchResult:
         total = BatchResult()
         for single in accepted:
             try:
@@ -144,13 +134,14 @@ class BatchWriter:
                 reason = f"store error: {type(error).__name__}: {error}"[:2000]
                 agent = single.decoded.topic.agent
                 rejected.append(Rejected(single.item, "store_error", reason, agent, single.message.msg_id))
-        if rejected:
-            total.add(self._write([], rejected))
+        if rejected or flagged:
+            total.add(self._write([], rejected, flagged=flagged))
         return total
 
     def _write(self, accepted: list[Accepted[Envelope]], rejected: list[Rejected],
-               clock_ahead: dict[str, float] | None = None) -> BatchResult:
+               clock_ahead: dict[str, float] | None = None, flagged: Sequence[Rejected] = ()) -> BatchResult:
         result = BatchResult()
+        flags = list(flagged)
         before = len(rejected)
         with self.turns.turn(), self.database.session(write=True) as session:
             conn = session.connection()
@@ -162,25 +153,29 @@ class BatchWriter:
                 applied = Batch(conn, self.settings, self._fast, self._postgres, transitions, result,
                                 self._known_agents)
                 apply_all(applied, fresh)
+                flags = retention.merge_refused(flags, applied.refused)
                 rejected = rejected + applied.refused
                 if self.settings.republish and not self.defer_staging:
                     now = dt.datetime.now(dt.UTC)
                     public.stage_cameras(conn, result.changed_cameras, now)
                     public.stage_websites(conn, result.changed_websites, now)
             result.stored = len(fresh) - (len(rejected) - before)
-            if rejected:
-                self._quarantine(conn, rejected)
-                result.quarantined = len(rejected)
+            # Flags are stored reports, quarantined too for being retained against the contract (retention.py).
+            quarantined = rejected + flags
+            if quarantined:
+                self._quarantine(conn, quarantined)
+            result.quarantined, result.flagged = len(rejected), len(flags)
             if clock_ahead:
                 self._clock.record(conn, clock_ahead)
-            self._count(conn, result, rejected)
+            self._count(conn, result, quarantined)
         # Committed: every accepted message is stored (now, or before as a duplicate), every rejected one
         # is in quarantine with its payload; resending any of them cannot change that.
         for entry in accepted:
             result.held(entry.message.agent, entry.message.msg_id)
         for refused in rejected[:before]:  # those refused by a handler are among the accepted
             result.held(refused.agent, refused.msg_id)
-        self._refusals.log(rejected)
+        self._refusals.log(quarantined)
+        result.clear_retained = retention.topics_to_clear(quarantined)
         for agent_name, regency in ((a.decoded.topic.agent, a.regency) for a in fresh):
             if agent_name:
                 self._known_agents[agent_name] = regency

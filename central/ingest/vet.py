@@ -1,7 +1,8 @@
 """Vetting a batch before any database work: decode, bind the sender to its regency, refuse the implausible.
 
 Every message leaves as accepted, rejected (to quarantine, with the reason) or ignored (central's own
-commands echoed back, or the same message twice in one batch). Nothing here raises on bad input.
+commands echoed back, the same message twice in one batch, an empty retained message: a clear). Nothing
+here raises on bad input. A retained message the contract does not allow is marked (``retention.py``).
 
 Time: a report stamped more than ``max_clock_skew_s`` ahead of its receipt is refused
 (``clock_ahead``); one within the allowance counts as received now (``Accepted.ts``), and how far
@@ -14,10 +15,11 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 
+from central.ingest import retention
 from central.ingest.agents import AgentDirectory
 from central.ingest.batch import Accepted, Received, Rejected, Vetted
 from shared import topics
-from shared.codec import DecodeError, decode
+from shared.codec import DecodeError, decode, retention_refusal
 from shared.messages import Command, Envelope
 
 INT64_MAX = 2**63 - 1
@@ -29,8 +31,16 @@ def vet(batch: Sequence[Received], directory: AgentDirectory, max_clock_skew_s: 
     accepted, rejected, clock = vetted.accepted, vetted.rejected, vetted.clock_ahead
     seen: set[tuple[str, str]] = set()
     skew = dt.timedelta(seconds=max_clock_skew_s)
+    retained: dict[int, str] = {}  # id(item) -> why the contract does not let it be retained
     directory.refresh()
     for item in batch:
+        if item.retain:
+            if not item.payload:
+                vetted.ignored += 1  # a cleared retained message (central's own clear, or the agent's): no report
+                continue
+            why = retention_refusal(item.topic, len(item.payload))
+            if why:
+                retained[id(item)] = why
         result = decode(item.topic, item.payload)
         if isinstance(result, DecodeError):
             rejected.append(Rejected(item, "decode", result.reason, agent_from_topic(item.topic)))
@@ -67,6 +77,8 @@ def vet(batch: Sequence[Received], directory: AgentDirectory, max_clock_skew_s: 
             continue
         seen.add(key)
         accepted.append(Accepted(item, result, verdict.regency, message, ts if ts <= received_at else received_at))
+    if retained:
+        retention.mark(vetted, retained)
     return vetted
 
 

@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from central.config import CentralConfig
 from central.ingest import public
@@ -35,6 +36,7 @@ from central.ingest.reader import BufferedReadClient
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings, is_unavailable
 from central.storage import maintenance
 from central.storage.db import Database
+from central.storage.outage import WriteOutage
 from shared import sdnotify, topics
 from shared.mqtt import (
     QOS_AT_LEAST_ONCE,
@@ -73,15 +75,18 @@ class Totals:
     duplicates: int = 0
     quarantined: int = 0
     ignored: int = 0
+    flagged: int = 0
     batches: int = 0
     published: int = 0
     confirmations: int = 0
+    cleared: int = 0  # refused retained messages cleared from the broker (retention.py)
 
     def add(self, result: BatchResult) -> None:
         self.stored += result.stored
         self.duplicates += result.duplicates
         self.quarantined += result.quarantined
         self.ignored += result.ignored
+        self.flagged += result.flagged
         self.batches += 1
 
 
@@ -142,6 +147,8 @@ class IngestWorker:
         self.client = cast(BufferedReadClient, make_client(worker_tls(config, worker), logger=log,
                                                             client_class=BufferedReadClient))
         self.client.manual_ack_set(True)
+        self.outage = WriteOutage(log, database.url, "reports stay unacknowledged (the agents keep them) and are "
+                                  "retried until it can write again")
         self.link = LinkLog(log, f"{config.broker.host}:{config.broker.port}")
         self.link.watch(self.client)
         self.client.on_connect = self._on_connect
@@ -162,7 +169,9 @@ class IngestWorker:
         self.link.connected(flags.session_present)
         # Every time, whatever the broker restored: Mosquitto 2.0.11 does not restore a durable client's
         # shared subscriptions, and one that lost its state (kill -9) restores nothing (docs/scaling.md).
-        client.subscribe(shared_subscription(self.config.broker.share_group), qos=QOS_AT_LEAST_ONCE)
+        # Retain-As-Published: each message keeps its publisher's retain flag, which retention.py audits.
+        client.subscribe(shared_subscription(self.config.broker.share_group),
+                         options=SubscribeOptions(qos=QOS_AT_LEAST_ONCE, retainAsPublished=True))
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: object, _mid: int, reasons: list[ReasonCode],
                       _properties: object) -> None:
@@ -183,10 +192,10 @@ class IngestWorker:
             self.link.lost(f"{reason}; reconnecting, unacknowledged messages come again")
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        self._on_publish(message.topic, bytes(message.payload), message.mid, message.qos)
+        self._on_publish(message.topic, bytes(message.payload), message.mid, message.qos, bool(message.retain))
 
-    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        self._inbox.append(Received(topic, payload, dt.datetime.now(dt.UTC), mid, qos, self._generation))
+    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool = False) -> None:
+        self._inbox.append(Received(topic, payload, dt.datetime.now(dt.UTC), mid, qos, self._generation, retain))
         if not self._arrived.is_set():
             self._arrived.set()
 
@@ -257,6 +266,8 @@ class IngestWorker:
             if item.qos == 2 and item.generation == generation:
                 self.client.ack(item.mid, item.qos)
         self._guarded("confirming stored reports", lambda: self._confirm(result))
+        if result.clear_retained:
+            self._guarded("clearing refused retained messages", lambda: self._clear_retained(result))
         self.totals.add(result)
         if self._dirty_regencies is not None:
             self._dirty_regencies |= result.changed_regencies
@@ -278,25 +289,54 @@ class IngestWorker:
             self.client.publish(topic, payload, qos=QOS_AT_LEAST_ONCE)
             self.totals.confirmations += 1
 
+    def _clear_retained(self, result: BatchResult) -> None:
+        """Delete the retained messages this committed batch refused: an empty retained message on each topic.
+
+        After the commit, so the broker drops a message only once the database holds it (stored or in
+        quarantine). Not connected: paho sends it on the next connection; lost, the message is still
+        retained and comes again, flagged, at the next subscription, and is cleared then (retention.py).
+        """
+        for topic in sorted(result.clear_retained):
+            self.client.publish(topic, b"", qos=QOS_AT_LEAST_ONCE, retain=True)
+            self.totals.cleared += 1
+
     def _store(self, batch: list[Received]) -> BatchResult | None:
         """Write ``batch`` (or quarantine it); None when stopping with it unwritten and unacknowledged."""
         delay = RETRY_MIN_S
         while True:
             try:
-                return self.writer.write(batch)
+                result = self.writer.write(batch)
             except Exception as error:
                 if not is_unavailable(error):
                     quarantined = self._quarantine_batch(batch, error)
                     if quarantined is not None:
                         return quarantined
                 else:
-                    # Keep the batch (unacknowledged) and retry: the database will come back.
-                    log.error("database unavailable (%s: %s); retrying the batch of %d in %.1fs",
-                              type(error).__name__, error, len(batch), delay)
+                    # Keep the batch (unacknowledged) and retry: the database will come back, the disk
+                    # will have room again. Said once, not per batch or retry (outage.py).
+                    self._unwritable(error)
+            else:
+                self._writable()
+                return result
             if self._stop.wait(delay):
                 log.warning("stopping with an unwritten batch of %d; the broker will redeliver it", len(batch))
                 return None
+            if self.outage.disk_full:
+                # Alive and doing the right thing: a restart by systemd's watchdog cannot free the disk, it
+                # would only say the same again and make the broker redeliver everything in flight.
+                self._pet_watchdog()
             delay = min(delay * 2, RETRY_MAX_S)
+
+    def _unwritable(self, error: BaseException) -> None:
+        first = self.outage.condition is None
+        line = self.outage.failed(error)
+        if first:
+            sdnotify.notify_status(f"not storing: {line}")
+
+    def _writable(self) -> None:
+        if self.outage.condition is not None:
+            self.outage.recovered()
+            sdnotify.notify_status("storing reports")
 
     def _quarantine_batch(self, batch: list[Received], error: Exception) -> BatchResult | None:
         """A bug or an environment fault, not the database: quarantine the batch so the stream moves on.
@@ -311,8 +351,7 @@ class IngestWorker:
             return self.writer.quarantine_all(batch, f"internal error: {what}")
         except Exception as second:
             if is_unavailable(second):
-                log.error("database unavailable (%s: %s) while quarantining; retrying the batch of %d",
-                          type(second).__name__, second, len(batch))
+                self._unwritable(second)
             else:
                 log.exception("cannot quarantine the batch of %d either; retrying it", len(batch))
             return None
@@ -376,18 +415,24 @@ class IngestWorker:
         """Publish staged public state; on failure the rows stay pending and the next summary round retries."""
         try:
             self._publish_pending()
-        except Exception:
+        except Exception as error:
             self._publish_retry = True
-            log.exception("publishing public state failed; the staged updates stay pending, retrying at the "
-                          "next summary interval")
+            if is_unavailable(error):
+                self._unwritable(error)
+            else:
+                log.exception("publishing public state failed; the staged updates stay pending, retrying at the "
+                              "next summary interval")
         else:
             self._publish_retry = False
 
     def _guarded(self, what: str, job: Callable[[], None]) -> None:
         try:
             job()
-        except Exception:
-            log.exception("%s failed; retrying at the next interval", what)
+        except Exception as error:
+            if is_unavailable(error):
+                self._unwritable(error)  # one line for the whole outage, not a traceback per timer tick
+            else:
+                log.exception("%s failed; retrying at the next interval", what)
 
     def _summaries(self) -> None:
         regencies, self._dirty_regencies = self._dirty_regencies, set()

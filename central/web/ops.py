@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from central.storage.models import Camera, IngestCounter
+from central.storage.outage import disk_space
 from central.storage.queries import change_feed_position
 from central.web.database import db_session, get_database
 from central.web.province import ProvinceRollup, province_rollup
@@ -39,6 +40,11 @@ def healthz() -> ResponseReturnValue:
         # The driver's text names hosts, users and SQL; it goes to the log, not to anyone who asks.
         log.warning("healthz: database unavailable: %s", _scrubbed(error))
         return jsonify(status="error", database="unavailable"), 503
+    space = disk_space(get_database().url)
+    if space is not None and space.full:
+        # Still 200: pages and the API read on, and a load balancer must not take this instance out for it.
+        # What cannot be stored waits (the ingest leaves it unacknowledged); the operator must make room.
+        return jsonify(status="degraded", database="disk full")
     return jsonify(status="ok", database="ok")
 
 
@@ -79,6 +85,12 @@ class _StoredFigures:
             ingest.add_metric([counter.name], counter.value)
         yield ingest
         yield GaugeMetricFamily("scc_web_start_time_seconds", "When this web worker started.", value=_STARTED)
+        space = disk_space(get_database().url)
+        if space is not None:  # SQLite only: PostgreSQL's disk is its server's to watch
+            yield GaugeMetricFamily("scc_database_disk_free_bytes", "Free space on the SQLite database's "
+                                    "filesystem; below 4 MiB writes are refused (disk full).", value=space.free_bytes)
+            yield GaugeMetricFamily("scc_database_disk_size_bytes", "Size of the SQLite database's filesystem.",
+                                    value=space.total_bytes)
 
 
 @bp.route("/metrics")

@@ -131,11 +131,20 @@ def test_confirmations_reach_only_their_agent_and_only_central_writes_them(tls_b
 def test_central_cannot_pose_as_an_agent(tls_broker: TlsBroker) -> None:
     central = tls_broker.connect(CENTRAL)
     assert central.publish_and_wait(topics.metrics(CENTRAL), b"{}").value == NOT_AUTHORIZED
-    assert central.publish_and_wait(topics.metrics(AGENT_MUBA), b"{}").value == NOT_AUTHORIZED
     assert central.publish_and_wait(topics.public_regency("16.71"), b"{}").value in (
         SUCCESS,
         NO_MATCHING_SUBSCRIBERS,
     )
+    # Central's other certificates never write an agent's topics; the ingest's only to clear what an agent
+    # retained against the contract (central/ingest/retention.py), and never its live frames.
+    commands = tls_broker.connect(CENTRAL_COMMANDS)
+    assert commands.publish_and_wait(topics.metrics(AGENT_MUBA), b"{}").value == NOT_AUTHORIZED
+    assert commands.publish_and_wait(topics.camera_status(AGENT_MUBA, "c"), b"", retain=True).value == NOT_AUTHORIZED
+    assert central.publish_and_wait(topics.camera_status(AGENT_MUBA, "c"), b"", retain=True).value in (
+        SUCCESS,
+        NO_MATCHING_SUBSCRIBERS,
+    )
+    assert central.publish_and_wait(topics.live_frames(AGENT_MUBA, "c"), b"", retain=True).value == NOT_AUTHORIZED
 
 
 def test_reader_reads_public_topics_only_and_cannot_publish(tls_broker: TlsBroker) -> None:

@@ -326,6 +326,24 @@ def test_acl_gives_agents_only_their_own_subtree(layout: Layout) -> None:
     assert not any(line.startswith(("pattern readwrite", "topic readwrite")) for line in acl)
 
 
+def test_only_the_ingest_identities_may_write_agent_report_topics(layout: Layout) -> None:
+    """To clear what agents retained against the contract; the command sender, alerts and live relay never."""
+    blocks: dict[str, list[str]] = {}
+    user = None
+    for line in layout.acl_file.read_text().splitlines():
+        if line.startswith("user "):
+            user = line.removeprefix("user ")
+            blocks[user] = []
+        elif user is not None and line.startswith("topic "):
+            blocks[user].append(line)
+    clear_line = f"topic write {topics.camera_status('+', '+')}"
+    writers = {name for name, lines in blocks.items() if clear_line in lines}
+    assert writers == {name for name in blocks if name == "central" or name.startswith("central-ingest-")}
+    assert "central" in writers
+    for line in blocks["central"]:
+        assert "/live/" not in line or not line.startswith("topic write")
+
+
 def test_a_missing_dir_is_exit_2_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nowhere"
     assert main(["reader", "--dir", str(missing), "--name", "r"]) == 2

@@ -91,7 +91,7 @@ def test_third_party_docs_and_asyncapi_agree_on_each_public_message_and_whether_
     """docs/third-party.md's topic table names the same kind and retain flag as the generated contract."""
     import re
 
-    from shared.codec import CHANNEL_MODELS
+    from shared.codec import CHANNEL_MODELS, RETAINED_CHANNELS
     from shared.contract import CHANNELS
     from shared.topics import Channel
 
@@ -103,4 +103,27 @@ def test_third_party_docs_and_asyncapi_agree_on_each_public_message_and_whether_
     for channel in public:
         topic = CHANNELS[channel].address
         kind = CHANNEL_MODELS[channel][0].model_fields["kind"].default
-        assert rows[topic] == (kind, "yes" if CHANNELS[channel].retain else "no"), topic
+        assert rows[topic] == (kind, "yes" if channel in RETAINED_CHANNELS else "no"), topic
+
+
+def test_retention_table_lets_agents_retain_their_availability_alone_and_asyncapi_says_so() -> None:
+    """One table (codec.RETAINED_CHANNELS) decides what is retained; the AsyncAPI bindings follow it."""
+    from shared.codec import RETAINED_CHANNELS, retention_refusal
+    from shared.topics import Channel
+
+    document = contract.asyncapi_document()
+    retained = {channel for channel in Channel
+                if document["operations"][f"publish_{channel.value}"]["bindings"]["mqtt"]["retain"]}
+    assert retained == set(RETAINED_CHANNELS)
+    agents = {channel for channel in retained if contract.CHANNELS[channel].address.startswith("scc/v1/agents/")}
+    assert agents == {Channel.AVAILABILITY}
+    assert RETAINED_CHANNELS[Channel.AVAILABILITY] <= 16 * 1024  # a birth is a few hundred bytes
+
+    birth_topic = "scc/v1/agents/plg-01/availability"
+    assert retention_refusal(birth_topic, 400) == ""
+    assert "exceeds the contract's 16384 bytes" in retention_refusal(birth_topic, 16 * 1024 + 1)
+    assert retention_refusal("scc/v1/agents/plg-01/cameras/cam-1/status", 10) == (
+        "topic 'scc/v1/agents/plg-01/cameras/cam-1/status': camera_status messages may not be retained "
+        "(the contract retains none)")
+    assert "camera_thumbnail" in retention_refusal("scc/v1/agents/plg-01/cameras/cam-1/thumbnail", 10)
+    assert "nothing may be retained" in retention_refusal("scc/v1/agents/bad id/metrics", 10)

@@ -11,6 +11,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from central.ingest import reader as reader_module
 from central.ingest.reader import CHUNK, BufferedReadClient, read_varint
@@ -29,22 +30,25 @@ class Collector:
         self.lean = 0
         self.paho = 0
         self.to_ack: list[tuple[int, int]] = []
+        self.retained: set[int] = set()  # indexes of the messages handed over with the retain flag
 
-    def on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+    def on_publish(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool) -> None:
         assert topic.startswith(f"scc/v1/agents/{AGENT}/cameras/test-")
         with self.lock:
             self.lean += 1
-            self._keep(payload, mid, qos)
+            self._keep(payload, mid, qos, retain)
 
     def on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         with self.lock:
             self.paho += 1
-            self._keep(bytes(message.payload), message.mid, message.qos)
+            self._keep(bytes(message.payload), message.mid, message.qos, bool(message.retain))
 
-    def _keep(self, payload: bytes, mid: int, qos: int) -> None:
+    def _keep(self, payload: bytes, mid: int, qos: int, retain: bool) -> None:
         key = payload[:16]
         self.payloads[key] = self.payloads.get(key, 0) + 1
         assert payload == _payload(int(key.split(b":")[0]))  # intact, including those cut across reads
+        if retain:
+            self.retained.add(int(key.split(b":")[0]))
         if qos:
             self.to_ack.append((mid, qos))
 
@@ -84,7 +88,9 @@ def test_every_publish_is_handed_over_intact_and_acked_by_its_packet_id(
     subscribed = threading.Event()
     reader.on_subscribe = lambda *_args: subscribed.set()
     reader.loop_start()
-    reader.subscribe(f"scc/v1/agents/{AGENT}/cameras/#", qos=2)
+    # Retain-As-Published, as the ingest subscribes: the retain flag arrives as the agent set it.
+    reader.subscribe(f"scc/v1/agents/{AGENT}/cameras/#",
+                     options=SubscribeOptions(qos=2, retainAsPublished=True, retainHandling=2))
     assert subscribed.wait(10)
     # Stop reading while the stream is published, so the socket holds many packets per read.
     reader.loop_stop()
@@ -97,7 +103,7 @@ def test_every_publish_is_handed_over_intact_and_acked_by_its_packet_id(
             properties.UserProperty = [("source", "test"), ("index", str(index))]
             properties.PayloadFormatIndicator = 0
         info = publisher.publish(f"scc/v1/agents/{AGENT}/cameras/test-{index % 7}/status", _payload(index), qos=index % 3,
-                                 properties=properties)
+                                 properties=properties, retain=index % 5 == 0)
         assert info.rc == mqtt.MQTT_ERR_SUCCESS
     info.wait_for_publish(30)
 
@@ -111,6 +117,7 @@ def test_every_publish_is_handed_over_intact_and_acked_by_its_packet_id(
             reader.ack(mid, qos)
         time.sleep(0.5)
         assert all(times == 1 for times in collector.payloads.values())
+        assert collector.retained == set(range(0, count, 5))  # bit 0 of the fixed header, both paths
         # Both paths ran: paho for the first packet of a read and those cut across reads, the lean
         # hand-over for the rest of what a read brought (QoS 0 and 1).
         assert collector.lean > count // 3 and collector.paho > 0, (collector.lean, collector.paho)
@@ -128,6 +135,8 @@ def test_every_publish_is_handed_over_intact_and_acked_by_its_packet_id(
     finally:
         reader.disconnect()
         reader.loop_stop()
+        for camera in range(7):  # the broker is shared by this worker's tests: leave nothing retained
+            publisher.publish_and_wait(f"scc/v1/agents/{AGENT}/cameras/test-{camera}/status", b"", retain=True)
 
 
 def test_variable_byte_integers_decode_and_cut_off_or_overlong_ones_are_refused() -> None:

@@ -126,12 +126,17 @@ def test_an_unavailable_database_is_still_retried(
         return original(batch)
 
     monkeypatch.setattr(worker.writer, "write", down_once)
-    with caplog.at_level(logging.ERROR, logger="central.ingest.worker"):
+    with caplog.at_level(logging.WARNING, logger="central.ingest.worker"):
         worker._write_and_ack(_batch(f.inventory(AGENT_PALEMBANG, ["cam-1"]),
                                      f.camera_status(AGENT_PALEMBANG, "cam-1", "ok")))
     assert len(attempts) == 2
     assert _count(database, CameraCheck) == 1 and _count(database, QuarantinedMessage) == 0
-    assert any("database unavailable (OperationalError" in r.getMessage() for r in caplog.records)
+    said = [r.getMessage() for r in caplog.records if "unavailable (OperationalError" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("central database ")
+    assert said[0].endswith(": unavailable (OperationalError: could not connect to server); reports stay "
+                            "unacknowledged (the agents keep them) and are retried until it can write again")
+    assert worker.outage.condition is None  # the retry wrote it: said once ("writable again")
+    assert any("writable again" in r.getMessage() for r in caplog.records)
 
 
 def test_a_failed_publish_after_the_ack_is_logged_and_retried_next_round(
@@ -157,7 +162,9 @@ def test_a_failed_publish_after_the_ack_is_logged_and_retried_next_round(
         worker._write_and_ack(_batch(f.inventory(AGENT_PALEMBANG, ["cam-1"]),
                                      f.camera_status(AGENT_PALEMBANG, "cam-1", "offline")))  # must not raise
     assert _count(database, Camera) == 1
-    assert any("publishing public state failed" in r.getMessage() for r in caplog.records)
+    # A full disk is one line naming the database, not a traceback per round.
+    assert any(": disk full (OperationalError: database or disk is full" in r.getMessage() and r.exc_info is None
+               for r in caplog.records)
     assert any("on_batch" in r.getMessage() for r in caplog.records)
     assert sent  # published, but not recorded as such: still pending
 

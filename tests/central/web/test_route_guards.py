@@ -22,7 +22,7 @@ OPEN = {
     "static": "CSS, JS and icons",
     "auth.login": "the way in",
     "auth.logout": "only ends the caller's own session (still CSRF-checked)",
-    "ops.healthz": "load balancers and systemd; says ok or 'unavailable', nothing else",
+    "ops.healthz": "load balancers and systemd; says ok, 'unavailable' or 'disk full', nothing else",
     "ops.metrics": "Prometheus; counts per regency only",
     "api.openapi": "the API's description, no data",
 }

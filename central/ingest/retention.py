@@ -1,0 +1,69 @@
+"""Agents retain only what the contract allows: each retained agent message is audited, refused ones cleared.
+
+Mosquitto 2.0.11 cannot refuse a retained message per topic, and a retained message stays in its memory
+until someone publishes an empty retained message on the same topic: an agent publishing 300 retained
+1 MB messages under its own subtree took the broker from 19 MB to 375 MB. So central enforces the
+contract's retention table (``shared.codec.RETAINED_CHANNELS``) right after the fact:
+
+- The ingest subscribes with Retain-As-Published, so each message keeps its publisher's retain flag
+  (``Received.retain``). A message the broker holds retained also comes, flagged, whenever the ingest
+  (re)subscribes (Mosquitto 2.0.11 sends retained messages to shared subscriptions too), so whatever was
+  retained while the ingest was away, or before this check existed, is audited at its next start.
+- A retained message on a channel that retains nothing, or over the channel's bound, is quarantined as
+  :data:`RETAINED_FORBIDDEN` with the reason. If it is otherwise a valid report it is stored all the same
+  (it is still the agent's report) and quarantined once beside it as a flag, so the admin Quarantine page,
+  the log (one line per agent and reason a minute) and the agent_refused alert all show an agent retaining.
+- Every retained message central refuses, for that or any other reason (undecodable, unknown agent, a
+  camera never inventoried, over the per-agent caps...), is cleared after the commit: the worker publishes
+  an empty retained message on its topic. The ingest identities may write agent topics for this alone
+  (provisioning/broker.py). An empty retained message carries no report: vetting ignores it quietly, so
+  central's own clear never comes back as a refusal and clearing cannot loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from central.ingest.batch import Rejected, Vetted
+
+RETAINED_FORBIDDEN = "retained_forbidden"
+CLEARED = "cleared from the broker"
+
+
+def mark(vetted: Vetted, reasons: dict[int, str]) -> None:
+    """Apply vetting's retention refusals (``id(item)`` -> why) to what it accepted and rejected.
+
+    A rejected message gets the retention category, its own refusal kept in the reason; an accepted one
+    stays accepted and gets a flag.
+    """
+    for entry in vetted.rejected:
+        why = reasons.get(id(entry.item))
+        if why:
+            entry.category, entry.reason = RETAINED_FORBIDDEN, f"{why}; {CLEARED}; and refused: {entry.reason}"
+    for accepted in vetted.accepted:
+        why = reasons.get(id(accepted.item))
+        if why:
+            vetted.flagged.append(Rejected(accepted.item, RETAINED_FORBIDDEN, f"{why}; {CLEARED}, stored as a report",
+                                           accepted.message.agent, accepted.message.msg_id))
+
+
+def merge_refused(flagged: list[Rejected], refused: list[Rejected]) -> list[Rejected]:
+    """The flags left once those of messages a handler refused are folded into that refusal.
+
+    One message gives one quarantine row (rows are keyed by topic and payload): a flagged status about a
+    camera never inventoried is quarantined as retained_forbidden, the handler's reason kept.
+    """
+    if not flagged or not refused:
+        return flagged
+    by_item = {id(entry.item): entry for entry in flagged}
+    for entry in refused:
+        flag = by_item.pop(id(entry.item), None)
+        if flag is not None:
+            why = flag.reason.removesuffix(", stored as a report")
+            entry.category, entry.reason = RETAINED_FORBIDDEN, f"{why}; and refused: {entry.reason}"
+    return list(by_item.values())
+
+
+def topics_to_clear(entries: Iterable[Rejected]) -> set[str]:
+    """Topics of the refused or flagged messages the broker holds retained (empty ones are clears already)."""
+    return {entry.item.topic for entry in entries if entry.item.retain and entry.item.payload}
