@@ -48,6 +48,7 @@ class Chaos:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=60)
+        self.stack.free_central_disk()  # a run cut short must not drain (and account) on a full disk
 
     def active_link_cuts(self) -> set[str]:
         return {d.incident.target for d in self.done if d.incident.kind is Kind.LINK_CUT and d.ended is None}
@@ -96,6 +97,8 @@ class Chaos:
             workers[0].kill()
         elif kind is Kind.DB_LOCK:
             threading.Thread(target=self._hold_database, args=(incident.lasts_s,), daemon=True).start()
+        elif kind is Kind.DISK_FULL:
+            self.stack.fill_central_disk()
 
     def _end(self, incident: Incident) -> None:
         kind, target = incident.kind, incident.target
@@ -109,6 +112,8 @@ class Chaos:
             self.stack.start_child("central-ingest", self._saved.pop("central-ingest"))
         elif kind is Kind.AGENT_RESTART:
             self.stack.start_child(target, self._saved.pop(target))
+        elif kind is Kind.DISK_FULL:
+            self.stack.free_central_disk()
 
     def _simulator(self, method: str, path: str, body: dict[str, str] | None = None) -> None:
         for attempt in range(3):

@@ -5,7 +5,7 @@ measurement needs:
 
 - A warm-up with no faults first, so every camera has reported and the figures start from "all ok".
 - At most one infrastructure incident (link cut, broker restart or crash, ingest or web worker killed,
-  agent restarted, database locked) at a time, each followed by a settling gap, and every kind at
+  agent restarted, database locked, central's disk full) at a time, each followed by a settling gap, and every kind at
   least once when the run is long enough. These are what lose reports when the delivery chain is wrong.
 - Camera faults (the simulator's) start only while no infrastructure incident is on or settling, so
   their failure-to-screen latency measures the pipeline, not an outage someone else caused; a camera
@@ -31,12 +31,29 @@ class Kind(StrEnum):
     WEB_WORKER_KILL = "web_worker_kill"  # SIGKILL of one gunicorn worker; the master starts another
     AGENT_RESTART = "agent_restart"  # SIGTERM of one agent, started again after lasts_s
     DB_LOCK = "db_lock"  # central's database held locked for lasts_s
+    DISK_FULL = "disk_full"  # central's data directory (its SQLite database) filled to the last byte for lasts_s
 
 
 INFRASTRUCTURE = (
     Kind.LINK_CUT, Kind.BROKER_RESTART, Kind.INGEST_KILL, Kind.BROKER_KILL,
-    Kind.WEB_WORKER_KILL, Kind.AGENT_RESTART, Kind.DB_LOCK,
+    Kind.WEB_WORKER_KILL, Kind.AGENT_RESTART, Kind.DB_LOCK, Kind.DISK_FULL,
 )  # fmt: skip
+
+# Kinds that only mean something on SQLite, and why they are left out of a --postgres run.
+SQLITE_ONLY: Mapping[Kind, str] = {
+    Kind.DISK_FULL: (
+        "on PostgreSQL the reports are written to the database server's disk, which the soak does not own "
+        "(filling it would hit every database on that server, and a full WAL disk is PostgreSQL's own "
+        "failure); central's data directory then holds only its web key, a lock file and a socket, nothing "
+        "on the report path, so filling it would test nothing"
+    ),
+}
+
+
+def applicable(kinds: Sequence[Kind], postgres: bool) -> tuple[tuple[Kind, ...], dict[Kind, str]]:
+    """The kinds this run can carry out, and those left out with the reason (for the report)."""
+    left_out = {kind: SQLITE_ONLY[kind] for kind in kinds if postgres and kind in SQLITE_ONLY}
+    return tuple(kind for kind in kinds if kind not in left_out), left_out
 
 # Camera faults the soak injects, and whether the camera then counts as offline (else degraded).
 CAMERA_FAULTS: Mapping[str, str] = {
@@ -74,6 +91,7 @@ class Pacing:
     outage_s: tuple[float, float]  # broker / ingest / agent down
     camera_fault_s: tuple[float, float]
     camera_faults_per_interval: float  # how many camera faults start per check interval, on average
+    disk_full_s: tuple[float, float] = (20.0, 40.0)  # central's disk full
 
 
 def default_pacing(interval_s: float, duration_s: float) -> Pacing:
@@ -86,6 +104,7 @@ def default_pacing(interval_s: float, duration_s: float) -> Pacing:
         settle_s=max(3 * interval_s, 30.0),
         link_cut_s=(120.0, 300.0) if long_run else (30.0, 45.0),
         outage_s=(20.0, 90.0) if long_run else (8.0, 15.0),
+        disk_full_s=(60.0, 180.0) if long_run else (20.0, 40.0),
         camera_fault_s=(6 * interval_s, 15 * interval_s) if long_run else (4 * interval_s, 6 * interval_s),
         camera_faults_per_interval=0.5,
     )
@@ -138,6 +157,10 @@ def _duration(rng: random.Random, kind: Kind, pacing: Pacing) -> float:
         return 0.0
     if kind is Kind.DB_LOCK:
         return rng.uniform(3.0, 8.0)
+    if kind is Kind.DISK_FULL:
+        # Long enough for the ingest's retries to back off to their longest (30 s) and for reports to
+        # pile up in the agents' outboxes; the settling gap then covers its retry after the room is back.
+        return rng.uniform(*pacing.disk_full_s)
     return rng.uniform(*pacing.outage_s)
 
 

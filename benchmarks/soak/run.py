@@ -8,7 +8,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from benchmarks.bench_ingest import _postgres_database
 from benchmarks.soak import chaos
 from benchmarks.soak.actions import Chaos
-from benchmarks.soak.stack import SoakStack, World, wait_for
+from benchmarks.soak.stack import SoakStack, World, central_disk_mb, release_central_disk, wait_for
 from benchmarks.soak.verdict import (
     audit_alerts,
     cpu_share,
@@ -64,9 +64,17 @@ def run_soak(options: SoakOptions, say: Callable[[str], None] = print) -> SoakRe
         if options.postgres:
             url = stack.enter_context(_postgres_database(options.postgres))
             world = World(**{**asdict(world), "database_url": url})
+        kinds, left_out = chaos.applicable(options.kinds, postgres=bool(options.postgres))
+        for kind, why in left_out.items():
+            say(f"soak: no {kind} incidents in this run: {why}")
+        if chaos.Kind.DISK_FULL in kinds:
+            world = replace(world, central_disk_mb=central_disk_mb(world, options.duration_s))
+            stack.callback(release_central_disk, state)  # after the processes stopped (callbacks run LIFO)
         supervisor = Supervisor(state / "logs")
         stack.callback(supervisor.stop_all)
-        return _run(options, world, state, supervisor, say)
+        result = _run(replace(options, kinds=kinds), world, state, supervisor, say)
+        result.figures["kinds_left_out"] = {kind.value: why for kind, why in left_out.items()}
+        return result
     raise AssertionError("unreachable")
 
 

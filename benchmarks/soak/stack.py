@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 import tomli_w
 
 from benchmarks.soak.linkcut import Link
+from demo.accounts import Credentials
 from demo.processes import Child, Supervisor
 from demo.scenario import DemoScenario, parse_scenario
 from demo.stack import BIN, DemoOptions, Stack, _write_private
@@ -36,6 +38,19 @@ class World:
     database_url: str | None = None  # None: SQLite in the state dir
     ingest_workers: int = 1
     web_workers: int = 2
+    central_disk_mb: int = 0  # >0: central's data directory on a tmpfs of this size (the disk_full chaos)
+
+
+# What one camera or website check costs central's SQLite database, with its share of metrics, thumbnails
+# and indexes: 1,603 MB/day for 17 x (10 + 3) checks every 20 s in the soak of docs/performance.md.
+BYTES_PER_CHECK = 1700
+
+
+def central_disk_mb(world: World, duration_s: float) -> int:
+    """A disk for central that the whole run (warm-up and drain too) fills to about a third: room to spare,
+    and the disk_full chaos fills the rest with its ballast (RAM, on a tmpfs, only while it lasts)."""
+    checks_per_s = world.regencies * (world.cameras_per_agent + world.websites_per_agent) / world.interval_s
+    return 64 + int(3 * checks_per_s * (duration_s + 1200) * BYTES_PER_CHECK / 2**20)
 
 
 def agent_name(slug: str) -> str:
@@ -106,6 +121,42 @@ class SoakStack(Stack):
         if self.on_broker_up is not None:
             self.on_broker_up(self)
 
+    def setup_central(self) -> Credentials:
+        if self.world.central_disk_mb:
+            self._mount_central_disk()
+        return super().setup_central()
+
+    def _mount_central_disk(self) -> None:
+        """Central's data directory (its SQLite database, WAL and key) on a disk of its own that can fill up."""
+        self.central_dir.mkdir(parents=True, exist_ok=True)
+        if os.path.ismount(self.central_dir):
+            return
+        size = f"size={self.world.central_disk_mb}m,mode=0755"
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", size, "scc-soak-central", str(self.central_dir)],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"cannot mount a tmpfs for central's data ({self.central_dir}; the disk_full chaos "
+                               f"needs root): {done.stderr.strip() or done.returncode}")  # fmt: skip
+
+    @property
+    def ballast(self) -> Path:
+        return self.central_dir / "ballast"
+
+    def fill_central_disk(self) -> int:
+        """Fill central's disk to the last byte with a ballast file; returns the bytes it took."""
+        if not os.path.ismount(self.central_dir):
+            raise RuntimeError(f"{self.central_dir} is not a disk of its own (World.central_disk_mb is 0)")
+        with self.ballast.open("ab", buffering=0) as out:
+            for size in (1 << 20, 65_536, 4096, 512, 1):
+                chunk = b"\0" * size
+                with contextlib.suppress(OSError):  # ENOSPC: smaller pieces until not one byte fits
+                    while True:
+                        out.write(chunk)
+        return self.ballast.stat().st_size
+
+    def free_central_disk(self) -> None:
+        self.ballast.unlink(missing_ok=True)
+
     def start_ingest(self) -> None:
         central = [str(BIN / "scc-central"), "--config", str(self.central_config)]
         child = self.supervisor.start("central-ingest", [*central, "ingest", "--workers", str(self.world.ingest_workers)])
@@ -167,3 +218,10 @@ def wait_for(condition: Any, timeout: float, what: str) -> None:
             return
         time.sleep(1)
     raise TimeoutError(f"no {what} within {timeout:.0f} s")
+
+
+def release_central_disk(state_dir: Path) -> None:
+    """Unmount central's tmpfs (after its processes stopped; lazily if one still holds a file there)."""
+    central = state_dir.resolve() / "central"
+    if os.path.ismount(central) and subprocess.run(["umount", str(central)], capture_output=True).returncode:
+        subprocess.run(["umount", "-l", str(central)], capture_output=True, check=False)

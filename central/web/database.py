@@ -90,10 +90,12 @@ def write_transaction() -> Iterator[Session]:
     session.connection(execution_options=write_lock_options())
     try:
         yield session
+        # Inside the try: a commit that fails (a full disk) must leave the session usable for the request's
+        # reads, not stuck 'prepared' (every later query of the request would raise).
+        session.commit()
     except BaseException:
         session.rollback()
         raise
-    session.commit()
 
 
 def _remember_lock(_session: Session, _transaction: SessionTransaction, connection: Connection) -> None:

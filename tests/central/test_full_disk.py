@@ -141,7 +141,7 @@ def test_a_full_disk_stores_nothing_loses_nothing_and_says_so_once(
     shutil.copyfile(sqlite_template, path)
     url = f"sqlite:///{path}"
     database = Database(url)
-    seed(database)
+    seeded = seed(database)
     config = _config(pki, tls_broker, url, tmp_path / "state")
     worker = IngestWorker(config, database, AgentDirectory(config.pki.dir))
     ingest = threading.Thread(target=worker.run, daemon=True)
@@ -201,6 +201,9 @@ def test_a_full_disk_stores_nothing_loses_nothing_and_says_so_once(
         assert viewer.get("/").status_code == 200
         for page_url in ("/regencies/16.71", "/websites", "/api/v1/cameras?status=offline"):
             assert viewer.get(page_url).status_code == 200, page_url
+        # A token's first use records last_used_at: that write fails, the read it came with must not.
+        bearer = {"Authorization": f"Bearer {seeded.token}"}
+        assert web.test_client().get("/api/v1/cameras", headers=bearer).status_code == 200
         refused = web.test_client()
         page = refused.get("/login")
         assert page.status_code == 200

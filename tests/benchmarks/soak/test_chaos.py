@@ -6,7 +6,15 @@ import itertools
 
 import pytest
 
-from benchmarks.soak.chaos import CAMERA_FAULTS, INFRASTRUCTURE, Incident, Kind, default_pacing, plan
+from benchmarks.soak.chaos import (
+    CAMERA_FAULTS,
+    INFRASTRUCTURE,
+    Incident,
+    Kind,
+    applicable,
+    default_pacing,
+    plan,
+)
 
 CAMERAS = {f"agent-{a}": [f"cam-{a}-{c}" for c in range(20)] for a in range(17)}
 
@@ -62,3 +70,20 @@ def test_agent_incidents_name_an_agent_and_others_none() -> None:
             assert incident.target in CAMERAS
         elif incident.kind is not Kind.CAMERA:
             assert incident.target == ""
+
+
+def test_central_disk_full_is_in_the_long_run_for_as_long_as_the_ingest_backs_off() -> None:
+    pacing = default_pacing(20, 3600)
+    full = [i for i in _schedule() if i.kind is Kind.DISK_FULL]
+    assert len(full) == 1 and full[0].target == ""
+    assert pacing.disk_full_s[0] <= full[0].lasts_s <= pacing.disk_full_s[1]
+    assert pacing.disk_full_s[0] >= 60  # past the ingest's longest retry wait (30 s), twice
+
+
+def test_disk_full_is_left_out_on_postgresql_with_its_reason_and_kept_on_sqlite() -> None:
+    kinds, left_out = applicable(INFRASTRUCTURE, postgres=True)
+    assert Kind.DISK_FULL not in kinds and set(kinds) == set(INFRASTRUCTURE) - {Kind.DISK_FULL}
+    assert "PostgreSQL" in left_out[Kind.DISK_FULL]
+    assert applicable(INFRASTRUCTURE, postgres=False) == (INFRASTRUCTURE, {})
+    schedule = plan(7, 3600, CAMERAS, default_pacing(20, 3600), kinds)
+    assert Kind.DISK_FULL not in {i.kind for i in schedule}
