@@ -49,18 +49,20 @@ class WebSecret(Base):
 
 
 _TABLE: Table = WebSecret.__table__  # type: ignore[assignment]
+_KEY = select(WebSecret.value).where(WebSecret.name == COOKIE_KEY)
 
 
 def shared_key(database: Database, state_dir: Path) -> str:
     """The key every web process on ``database`` signs with, created by the first that asks."""
+    with database.session() as session:  # a read, once per process: no write lock unless it is missing
+        stored = session.execute(_KEY).scalar_one_or_none()
+    if stored is not None:
+        return stored
     with database.session(write=True) as session:
-        stored = session.execute(select(WebSecret.value).where(WebSecret.name == COOKIE_KEY)).scalar_one_or_none()
-        if stored is not None:
-            return stored
         insert = (sqlite.insert if database.is_sqlite else postgresql.insert)(_TABLE)
         session.execute(insert.values(name=COOKIE_KEY, value=_first_key(state_dir))
                         .on_conflict_do_nothing(index_elements=["name"]))  # fmt: skip
-        return session.execute(select(WebSecret.value).where(WebSecret.name == COOKIE_KEY)).scalar_one()
+        return session.execute(_KEY).scalar_one()
 
 
 def _first_key(state_dir: Path) -> str:
