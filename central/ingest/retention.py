@@ -72,8 +72,16 @@ def merge_refused(flagged: list[Rejected], refused: list[Rejected]) -> list[Reje
 
 
 def topics_to_clear(entries: Iterable[Rejected]) -> set[str]:
-    """Topics of the refused or flagged messages the broker holds retained (empty ones are clears already)."""
-    return {entry.item.topic for entry in entries if entry.item.retain and entry.item.payload}
+    """Topics of the refused or flagged messages the broker holds retained (empty ones are clears already).
+
+    A topic no PUBLISH may carry (a wildcard, a NUL: a broker never delivers one) is left out, so that
+    paho's refusal to publish it cannot stop the clears after it.
+    """
+    return {entry.item.topic for entry in entries
+            if entry.item.retain and entry.item.payload and not _UNPUBLISHABLE.intersection(entry.item.topic)}
+
+
+_UNPUBLISHABLE = frozenset("+#\x00")
 
 
 LIVE_PREFIX = topics.LIVE + "/"

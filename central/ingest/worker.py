@@ -307,7 +307,11 @@ class IngestWorker:
         retained and comes again, flagged, at the next subscription, and is cleared then (retention.py).
         """
         for topic in sorted(result.clear_retained):
-            self.client.publish(topic, b"", qos=QOS_AT_LEAST_ONCE, retain=True)
+            try:
+                self.client.publish(topic, b"", qos=QOS_AT_LEAST_ONCE, retain=True)
+            except ValueError as error:  # paho refuses a topic no broker delivers: it must not stop the rest
+                log.warning("cannot clear %r: %s", topic[:200], error)
+                continue
             self.totals.cleared += 1
 
     def _store(self, batch: list[Received]) -> BatchResult | None:
