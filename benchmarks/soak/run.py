@@ -31,6 +31,9 @@ from shared.mqtt import TlsFiles
 
 DRAIN_TIMEOUT_S = 240.0
 SETTLE_TIMEOUT_S = 60.0
+# The soak's own stand-ins for the field (cameras, websites, a webhook receiver): their memory is
+# reported, but the goal "no process grows more than 5% per hour" is about SCC's processes.
+HARNESS = frozenset({"simulator", "webhook-receiver"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +161,7 @@ def _play(options: SoakOptions, world: World, state: Path, supervisor: Superviso
     result.figures["rss_growth_pct_per_hour"] = {g: round(v, 1) for g, v in growth.items()}
     result.figures["cpu_cores"] = {g: round(v, 2) for g, v in cpu_share(processes.samples).items()}
     if options.duration_s >= 1800:
-        grown = {g: v for g, v in growth.items() if v > 5.0}
+        grown = {g: v for g, v in growth.items() if v > 5.0 and g not in HARNESS}
         if grown:
             result.problems.append(f"memory grows more than 5%/h: {grown}")
     database_after = _database_bytes(database_url)
