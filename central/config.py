@@ -188,6 +188,12 @@ class WebConfig(Section):
         description="A live stream ends after this long (the browser reconnects), freeing its thread.",
     )
     wall_rotate_s: int = Field(20, ge=5, description="Seconds each page of the video wall stays up.")
+    wall_refresh_s: int = Field(
+        10,
+        ge=2,
+        description="How often a wall screen re-reads its page anyway; changes (camera states, alerts firing "
+        "or acknowledged) reach it sooner through the live stream.",
+    )
     trusted_proxies: list[IPvAnyNetwork] = Field(
         default_factory=_local_peers,
         description="Reverse proxies whose X-Forwarded-For/-Proto are believed (the default bind is local, "

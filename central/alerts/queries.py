@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import case, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from central.alerts.feed import alert_changed
 from central.alerts.model import SubjectKind
 from central.alerts.tables import AlertChannelConfig, AlertDelivery, AlertRecord, AlertStatus
 from central.storage.models import SilenceRecord
@@ -92,8 +93,10 @@ def deliveries(session: Session, *, alert_pk: int | None = None, limit: int = 50
 
 
 def acknowledge(session: Session, alert: AlertRecord, who: str, now: datetime) -> None:
+    """The first acknowledgement counts; it goes on the change feed, so every wall stops its alarm at once."""
     if alert.acknowledged_at is None:
         alert.acknowledged_at, alert.acknowledged_by = now, who
+        alert_changed(session, alert, "acknowledged", now)
 
 
 def active_silences(session: Session, now: datetime) -> list[SilenceRecord]:

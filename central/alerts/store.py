@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from central.alerts.feed import alert_changed
 from central.alerts.model import ActiveAlert, Evaluation, Silence, SubjectKind, TransitionKind
 from central.alerts.notices import event_fields
 from central.alerts.outbox import enqueue
@@ -116,12 +117,14 @@ def apply_evaluation(session: Session, evaluation: Evaluation, route: Router, no
                 rows[alert.alert_id] = row
             row.status = AlertStatus.FIRING.value
             row.resolved_at = None
+            alert_changed(session, row, AlertStatus.FIRING.value, now)
             stats.fired += 1
         elif row is None:
             continue
         elif transition.kind == TransitionKind.RESOLVED:
             row.status = AlertStatus.RESOLVED.value
             row.resolved_at = transition.resolved_at
+            alert_changed(session, row, AlertStatus.RESOLVED.value, now)
             stats.resolved += 1
         _copy_into(row, alert, now)
         if transition.kind in (TransitionKind.NOTIFY_FIRING, TransitionKind.NOTIFY_RESOLVED):

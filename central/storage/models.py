@@ -195,6 +195,7 @@ class EventKind(StrEnum):
     CAMERA_LOST = "camera_lost"  # subject camera_id
     CAMERA_RETIRED = "camera_retired"  # subject camera_id; message: who retired it
     COMMAND_RESULT = "command_result"  # subject command_id; new_state succeeded/failed
+    ALERT = "alert"  # subject alert_id; new_state firing, resolved or acknowledged (central.alerts.feed)
 
 
 # --- reference ------------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         SSE_MAX_S=config.web.sse_max_s,
         SSE_STREAM_SLOTS=config.web.stream_slots,
         WALL_ROTATE_S=config.web.wall_rotate_s,
+        WALL_REFRESH_S=config.web.wall_refresh_s,
         JSON_SORT_KEYS=False,
         **security.SESSION_SETTINGS,
     )

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from flask.typing import ResponseReturnValue
 
 from central.storage.db import Database
-from central.storage.models import Event
+from central.storage.models import Event, EventKind
 from central.storage.queries import change_feed_position
 from central.web import scope
 from central.web.auth import current_role
@@ -48,7 +48,7 @@ def public_payload(event: Event) -> dict[str, object] | None:
 
     The public page promises regency rollups only; camera and website ids and states are for logged-in users.
     """
-    if event.regency_code is None:
+    if event.regency_code is None or event.kind == EventKind.ALERT:  # alerts are not on the public page
         return None
     return {"id": event.id, "kind": "regency", "regency": event.regency_code}
 

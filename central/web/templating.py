@@ -106,6 +106,7 @@ EVENT_KIND_WORDS = {
     "camera_lost": _l("camera lost"),
     "camera_retired": _l("camera retired"),
     "command_result": _l("command result"),
+    "alert": _l("alert"),
 }
 ROLES = {"viewer": _l("viewer"), "operator": _l("operator"), "admin": _l("admin")}
 

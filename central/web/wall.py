@@ -171,6 +171,7 @@ def wall() -> ResponseReturnValue:
         live_states=live_states,
         next_url=url_for("wall.wall", **next_args),  # type: ignore[arg-type]
         rotate_s=current_app.config["WALL_ROTATE_S"],
+        refresh_s=current_app.config["WALL_REFRESH_S"],
         longest_down=queries.longest_down(session, LONGEST_DOWN_SHOWN, within=within),
         alarms=alert_queries.unacknowledged_critical(session, within=within),
         acknowledged=alert_queries.recently_acknowledged_critical(session, limit=3, within=within),

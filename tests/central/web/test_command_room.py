@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from central.alerts.feed import alert_changed
 from central.alerts.tables import AlertRecord
 from central.storage.db import Database
 from central.storage.models import Camera
@@ -145,6 +146,78 @@ def test_the_alarm_arms_sounds_and_clears_when_acknowledged_elsewhere(
     finally:
         wall.close()
         desk.close()
+
+
+@pytest.fixture
+def quiet_room(sqlite_url: str, tmp_path: Path) -> Iterator[Room]:
+    """Walls that neither rotate nor re-read their page for minutes, and whose live stream stays open:
+    whatever changes on them within seconds came through the change feed."""
+    database = Database(sqlite_url)
+    seed(database, regencies=("16.71",), cameras_per_regency=12, history_days=1)
+    config = make_config(tmp_path, sqlite_url, wall_rotate_s=600, wall_refresh_s=600, sse_max_s=120.0)
+    app: Flask = create_app(config, {"DATABASE": database, "SECRET_KEY": "quiet"})
+    try:
+        with serve(app) as url:
+            yield url, database, app
+    finally:
+        database.dispose()
+
+
+def _fire_critical_alert(database: Database, alert_id: str) -> None:
+    """What the alert service writes when a critical alert fires: the row and its change-feed event."""
+    now = dt.datetime.now(dt.UTC)
+    with database.session(write=True) as session:
+        alert = AlertRecord(
+            alert_id=alert_id, key=f"camera_offline:{alert_id}", rule="camera_offline", subject_kind="camera",
+            subject_id="agent-1671/cam-0003", subject_label="Jembatan Ampera 3", regency_code="16.71",
+            agent_name="agent-1671", severity="critical", started_at=now - dt.timedelta(minutes=3), fired_at=now,
+        )  # fmt: skip
+        session.add(alert)
+        alert_changed(session, alert, "firing", now)
+
+
+def _wait_for_streams(app: Flask, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        hub = app.extensions.get("scc_live_hub")
+        if hub is not None and hub.open_streams >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} live streams never opened")
+
+
+def test_an_acknowledgement_reaches_every_wall_through_the_live_stream(chromium: object, quiet_room: Room) -> None:
+    """Two wall screens (two browsers), both armed; a critical alert fires and both sound; one acknowledges
+    and the other stops sounding and names who took it, in seconds, with their page refresh 10 minutes off."""
+    url, database, app = quiet_room
+    screens = [Tab(chromium, url, WALL), Tab(chromium, url, WALL)]
+    try:
+        screens[0].log_in("operator")
+        screens[1].log_in("viewer")
+        for screen in screens:
+            screen.go("/wall?regency=16.71&per=24&lang=id")
+            screen.page.click("#alarm-arm")
+        _wait_for_streams(app, 2)  # both screens follow the change feed (the wall shows no live dot)
+        _fire_critical_alert(database, "al-feed-1")
+        for screen in screens:
+            screen.page.wait_for_selector("body.alarm-on", timeout=5_000)
+            screen.page.wait_for_function("!document.getElementById('alarm-sound').paused", timeout=5_000)
+        other = screens[1].page
+        assert "ditanggapi oleh" not in other.inner_text("#wall-alarm")
+
+        screens[0].page.click("#wall-alarm form[data-wall-ack] button")
+        started = time.monotonic()
+        other.wait_for_selector("body:not(.alarm-on)", timeout=5_000)
+        other.wait_for_function("document.getElementById('alarm-sound').paused", timeout=1_000)
+        other.wait_for_function(
+            "document.getElementById('wall-alarm').innerText.includes('ditanggapi oleh operator')", timeout=1_000
+        )
+        # Well inside the wall's 600 s refresh and rotation: only the live stream can have told it.
+        assert time.monotonic() - started < 5.0
+        screens[0].page.wait_for_selector("body:not(.alarm-on)", timeout=5_000)
+    finally:
+        for screen in screens:
+            screen.close()
 
 
 def test_phone_first(chromium: object, room: Room) -> None:
