@@ -39,7 +39,15 @@
       var old = regions[i];
       if (!old.id) continue;
       var replacement = fresh.getElementById(old.id);
-      if (replacement) old.replaceWith(document.importNode(replacement, true));
+      if (!replacement) continue;
+      var node = document.importNode(replacement, true);
+      // A live picture stays the element it is: a new <img> would open a new stream (and audit row).
+      var kept = old.querySelectorAll("[data-live-keep][id]");
+      for (var k = 0; k < kept.length; k++) {
+        var twin = node.querySelector("#" + CSS.escape(kept[k].id));
+        if (twin) twin.replaceWith(kept[k]);
+      }
+      old.replaceWith(node);
     }
     body.setAttribute("data-refreshed", String(Date.now()));
     document.dispatchEvent(new CustomEvent("scc:refreshed"));

@@ -19,6 +19,7 @@ from tests.central.web.conftest import log_in
 from tests.central.web.live_server import serve
 from tests.central.web.seed import Seeded
 from tests.central.web.test_browser import PHONE, Tab, browser  # noqa: F401  (the module's Chromium fixture)
+from tests.central.web.test_live import break_camera
 from tests.central.web.test_live_view import _watched_camera
 from tests.fixtures.broker import Pki, TlsBroker
 from tests.fixtures.live_view import live_stack, running_agent, running_relay
@@ -52,6 +53,17 @@ def test_phone_sees_the_live_picture_change_and_leaving_stops_it(
         second = picture.screenshot()
         assert first != second  # the burned-in clock moved: this is a moving picture, not a still
         assert agent.live.running == ["gate"]
+        # The camera's status changes: the page refreshes its status region around the picture, which
+        # stays the same element (a new <img> would be a new stream and a second audit row).
+        picture.evaluate("image => { image.dataset.before = 'yes'; }")
+        refreshed = tab.page.evaluate("() => document.body.getAttribute('data-refreshed')")
+        break_camera(web_database, stack.name, "gate")
+        deadline = time.monotonic() + 15
+        while tab.page.evaluate("() => document.body.getAttribute('data-refreshed')") == refreshed \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert tab.page.locator("#camera-status.cam-offline").count() == 1  # the region was swapped
+        assert picture.evaluate("image => image.dataset.before") == "yes"
         tab.close()  # the tab goes away: its request ends, the relay sends live_stop
         deadline = time.monotonic() + 10
         while agent.live.running and time.monotonic() < deadline:
