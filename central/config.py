@@ -162,7 +162,7 @@ class LiveViewConfig(Section):
 
 class WebConfig(Section):
     secret_key: SecretStr = Field(
-        SecretStr(""), description="Flask session key; generated into the state dir when empty."
+        SecretStr(""), description="Key signing the session cookie; empty: generated once and kept in the database, shared by every box."
     )
     public_status: bool = Field(False, description="Serve a read-only status page without login.")
     session_cookie_secure: bool = Field(True, description="Send the session cookie over HTTPS only.")

@@ -51,8 +51,8 @@ MAX_INFLIGHT_MESSAGES = 1000
 # refuse a retained message per topic (its ACL file has no retain rule; only a C plugin could), so an agent
 # may retain messages under its own subtree, up to max_packet_size each, on as many topics as it likes:
 # measured, 300 retained 1 MB messages took the broker from 19 MB to 375 MB. Central's ingest clears what
-# the contract does not let an agent retain (central/ingest/retention.py), as it comes and at each start,
-# so this limit is what holds while the ingest is down, and on the live-view tree it does not read. Past it
+# the contract does not let an agent retain (central/ingest/retention.py), as it comes, at each start, and
+# on the live-view tree every 30 s, so this limit is what holds while the ingest is down. Past it
 # the broker refuses the allocation and disconnects the client whose message needed it, instead of the
 # kernel's OOM killer ending the broker or central. The legitimate peak is the ingest's queue (MAX_QUEUED_BYTES) during a
 # central outage plus the retained public state (tens of MB) and connections: a box for central needs
@@ -200,10 +200,12 @@ def render_acl(certificates: Iterable[IssuedCert]) -> str:
                     "# The ingest clears what an agent retained against the contract: an empty retained message",
                     "# on the topic (central/ingest/retention.py). Any report topic of any agent may hold one (a",
                     "# refused retained availability too), and the ACL cannot grant 'empty retained only', so the",
-                    "# ingest may write them all; it already is the one that reads and trusts them. Only the",
-                    "# ingest: the command sender, alerts and the live relay never get it.",
+                    "# ingest may write them all; it already is the one that reads and trusts them. The live tree",
+                    "# too, which it sweeps for retained frames. Only the ingest: the command sender, alerts and",
+                    "# the live relay never get it.",
                 ]
                 lines += [f"topic write {topic}" for topic in _agent_report_topics("+")]
+                lines.append(f"topic write {topics.live_frames('+', '+')}")
             lines.append("")
     for cert in current:
         if cert.role is Role.READER:

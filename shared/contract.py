@@ -106,7 +106,8 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         "agent (while a live_start lease holds)",
         "central (the web processes of open live views)",
         "A camera's live view as JPEG frames, QoS 0 (a late frame is worth nothing: dropped, never resent), "
-        "never retained, outside agents/# so the ingest never receives it. Binary framing as the thumbnail: "
+        "never retained (central clears a retained one), outside agents/# so the ingest never receives it. "
+        "Binary framing as the thumbnail: "
         "4-byte big-endian length N, N bytes of JSON header (the live_frame schema), then size_bytes of JPEG; "
         "the stream's last message (state ended or failed, with the camera's reason) carries no image. "
         "A message with still=true answers snapshot_now (one full-resolution frame, or failed with the reason) "

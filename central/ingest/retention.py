@@ -18,13 +18,20 @@ contract's retention table (``shared.codec.RETAINED_CHANNELS``) right after the 
   an empty retained message on its topic. The ingest identities may write agent topics for this alone
   (provisioning/broker.py). An empty retained message carries no report: vetting ignores it quietly, so
   central's own clear never comes back as a refusal and clearing cannot loop.
+- The live-view tree, which the ingest does not read, is swept the same way every half minute
+  (:class:`LiveSweep`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
 from central.ingest.batch import Rejected, Vetted
+from shared import topics
 
 RETAINED_FORBIDDEN = "retained_forbidden"
 CLEARED = "cleared from the broker"
@@ -65,5 +72,66 @@ def merge_refused(flagged: list[Rejected], refused: list[Rejected]) -> list[Reje
 
 
 def topics_to_clear(entries: Iterable[Rejected]) -> set[str]:
-    """Topics of the refused or flagged messages the broker holds retained (empty ones are clears already)."""
-    return {entry.item.topic for entry in entries if entry.item.retain and entry.item.payload}
+    """Topics of the refused or flagged messages the broker holds retained (empty ones are clears already).
+
+    A topic no PUBLISH may carry (a wildcard, a NUL: a broker never delivers one) is left out, so that
+    paho's refusal to publish it cannot stop the clears after it.
+    """
+    return {entry.item.topic for entry in entries
+            if entry.item.retain and entry.item.payload and not _UNPUBLISHABLE.intersection(entry.item.topic)}
+
+
+_UNPUBLISHABLE = frozenset("+#\x00")
+
+
+LIVE_PREFIX = topics.LIVE + "/"
+LIVE_SWEEP_INTERVAL_S = 30.0
+
+
+def is_live(topic: str) -> bool:
+    return topic.startswith(LIVE_PREFIX)
+
+
+class LiveSweep:
+    """Every ``interval_s``, a moment's subscription to the live-view tree, to clear what agents retained there.
+
+    Live frames have their own tree (``scc/v1/live/<agent>/<camera>``) so that the ingest never reads a
+    stream, and the contract retains none; yet an agent may publish them retained, and each would stay in
+    the broker's memory. So worker 0 subscribes to ``scc/v1/live/#`` and unsubscribes as soon as the SUBACK
+    comes: the broker sends every retained live message right after the SUBACK, and the frames of open
+    streams that slip in before the unsubscription are dropped unread (QoS 0, nothing to acknowledge). A
+    retained one goes through vetting like any retained message: quarantined as retained_forbidden, never
+    decoded, then cleared. All calls but :meth:`acknowledged` come from the worker's thread.
+    """
+
+    def __init__(self, client: mqtt.Client, interval_s: float = LIVE_SWEEP_INTERVAL_S) -> None:
+        self.client = client
+        self.interval_s = interval_s
+        self._lock = threading.Lock()  # the SUBACK may come before subscribe() has told us its mid
+        self._mid: int | None = None
+        self._next = 0.0
+        self.sweeps = 0
+
+    def run_if_due(self, now: float) -> None:
+        if now < self._next:
+            return
+        self._next = now + self.interval_s
+        options = SubscribeOptions(qos=0, retainAsPublished=True, retainHandling=0)
+        with self._lock:
+            rc, mid = self.client.subscribe(f"{topics.LIVE}/#", options=options)
+            self._mid = mid if rc == mqtt.MQTT_ERR_SUCCESS else None
+
+    def reset(self) -> None:
+        """A new connection: a sweep the old one cut short is over (its SUBACK will never come)."""
+        with self._lock:
+            self._mid = None
+
+    def acknowledged(self, mid: int) -> bool:
+        """Whether SUBACK ``mid`` answers the sweep's subscription (network thread): then end it at once."""
+        with self._lock:
+            if mid != self._mid:
+                return False
+            self._mid = None
+        self.client.unsubscribe(f"{topics.LIVE}/#")
+        self.sweeps += 1
+        return True

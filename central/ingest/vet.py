@@ -39,6 +39,10 @@ def vet(batch: Sequence[Received], directory: AgentDirectory, max_clock_skew_s: 
                 vetted.ignored += 1  # a cleared retained message (central's own clear, or the agent's): no report
                 continue
             why = retention_refusal(item.topic, len(item.payload))
+            if why and retention.is_live(item.topic):  # a live frame is never a report: not even decoded
+                rejected.append(Rejected(item, retention.RETAINED_FORBIDDEN, f"{why}; {retention.CLEARED}",
+                                         agent_from_topic(item.topic)))
+                continue
             if why:
                 retained[id(item)] = why
         result = decode(item.topic, item.payload)
@@ -103,6 +107,7 @@ def _out_of_range(message: Envelope) -> str:
 def agent_from_topic(topic: str) -> str | None:
     """The agent a topic names, if it names a well-formed one (for quarantine rows of undecodable messages)."""
     parts = topic.split("/")
-    if len(parts) >= 4 and parts[:3] == ["scc", "v1", "agents"] and topics.is_identifier(parts[3]):
+    if len(parts) >= 4 and parts[:2] == ["scc", "v1"] and parts[2] in ("agents", "live") \
+            and topics.is_identifier(parts[3]):
         return parts[3]
     return None

@@ -26,7 +26,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from central.config import CentralConfig
-from central.ingest import public
+from central.ingest import public, retention
 from central.ingest.acks import ack_all
 from central.ingest.agents import AgentDirectory
 from central.ingest.apply import presence
@@ -156,6 +156,8 @@ class IngestWorker:
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.on_publish_received = self._on_publish
+        # Worker 0 alone sweeps the live-view tree for retained frames (retention.py): one is enough.
+        self.live_sweep = retention.LiveSweep(self.client) if worker == 0 else None
 
     # --- paho callbacks (network thread) ------------------------------------------------------
 
@@ -172,9 +174,15 @@ class IngestWorker:
         # Retain-As-Published: each message keeps its publisher's retain flag, which retention.py audits.
         client.subscribe(shared_subscription(self.config.broker.share_group),
                          options=SubscribeOptions(qos=QOS_AT_LEAST_ONCE, retainAsPublished=True))
+        if self.live_sweep is not None:
+            # A sweep cut short by a disconnect may have left its subscription in the persistent session.
+            self.live_sweep.reset()
+            client.unsubscribe(f"{topics.LIVE}/#")
 
-    def _on_subscribe(self, _client: mqtt.Client, _userdata: object, _mid: int, reasons: list[ReasonCode],
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: object, mid: int, reasons: list[ReasonCode],
                       _properties: object) -> None:
+        if self.live_sweep is not None and self.live_sweep.acknowledged(mid):
+            return
         if all(reason_is_success(r) for r in reasons):
             self.subscribed.set()
             if not self._ready_sent:  # systemd's start-up ends at the first subscription, not every resubscribe
@@ -195,6 +203,8 @@ class IngestWorker:
         self._on_publish(message.topic, bytes(message.payload), message.mid, message.qos, bool(message.retain))
 
     def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool = False) -> None:
+        if not retain and retention.is_live(topic):
+            return  # a stream's frame that came during a live sweep (QoS 0: nothing to acknowledge)
         self._inbox.append(Received(topic, payload, dt.datetime.now(dt.UTC), mid, qos, self._generation, retain))
         if not self._arrived.is_set():
             self._arrived.set()
@@ -297,7 +307,11 @@ class IngestWorker:
         retained and comes again, flagged, at the next subscription, and is cleared then (retention.py).
         """
         for topic in sorted(result.clear_retained):
-            self.client.publish(topic, b"", qos=QOS_AT_LEAST_ONCE, retain=True)
+            try:
+                self.client.publish(topic, b"", qos=QOS_AT_LEAST_ONCE, retain=True)
+            except ValueError as error:  # paho refuses a topic no broker delivers: it must not stop the rest
+                log.warning("cannot clear %r: %s", topic[:200], error)
+                continue
             self.totals.cleared += 1
 
     def _store(self, batch: list[Received]) -> BatchResult | None:
@@ -328,9 +342,9 @@ class IngestWorker:
             delay = min(delay * 2, RETRY_MAX_S)
 
     def _unwritable(self, error: BaseException) -> None:
-        first = self.outage.condition is None
+        before = self.outage.condition
         line = self.outage.failed(error)
-        if first:
+        if self.outage.condition != before:  # what `systemctl status` shows, once per condition
             sdnotify.notify_status(f"not storing: {line}")
 
     def _writable(self) -> None:
@@ -389,6 +403,8 @@ class IngestWorker:
         if ingest.republish and now >= self._next_summary and (self._dirty_regencies != set() or self._publish_retry):
             self._next_summary = now + ingest.summary_interval_s
             self._guarded("public summaries", self._summaries)
+        if self.live_sweep is not None and self.connected.is_set():
+            self._guarded("sweeping the live tree", lambda: self._sweep_live(now))
         if now >= self._next_settle:
             self._next_settle = now + SETTLE_INTERVAL_S
             self._guarded("settling lost agent links", self._settle_lost_links)
@@ -398,6 +414,10 @@ class IngestWorker:
         if now >= self._next_maintenance:
             self._next_maintenance = now + ingest.maintenance_interval_s
             self._guarded("maintenance", self.maintenance)
+
+    def _sweep_live(self, now: float) -> None:
+        assert self.live_sweep is not None
+        self.live_sweep.run_if_due(now)
 
     def _settle_lost_links(self) -> None:
         grace = dt.timedelta(seconds=self.config.ingest.agent_offline_grace_s)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,6 @@ from flask import Flask
 from central.config import CentralConfig
 
 CONFIG_ENV = "SCC_CENTRAL_CONFIG"
-
-
-def _secret_key(config: CentralConfig) -> str:
-    """The configured key, else one generated once into the state dir so sessions survive restarts."""
-    if configured := config.web.secret_key.get_secret_value():
-        return configured
-    path = Path(config.state_dir) / "web_secret_key"
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(key)
-        return key
 
 
 def _load_default_config() -> CentralConfig:
@@ -62,6 +45,7 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         public,
         quarantine,
         reports,
+        secret_key,
         security,
         templating,
         timing,
@@ -89,14 +73,13 @@ def create_app(config: CentralConfig | None = None, test_config: dict[str, Any] 
         JSON_SORT_KEYS=False,
         **security.SESSION_SETTINGS,
     )
-    if "SECRET_KEY" not in test_config:
-        app.config["SECRET_KEY"] = _secret_key(config)
-    supplied_database = test_config.pop("DATABASE", None)
+    app_database = test_config.pop("DATABASE", None) or Database.from_config(config)
     app.config.update(test_config)
 
     params.init_app(app)
     timing.init_app(app)
-    database.init_app(app, supplied_database or Database.from_config(config))
+    database.init_app(app, app_database)
+    secret_key.init_app(app, config, app_database)
     security.init_app(app)
     i18n.init_app(app, config.web.default_locale, config.web.timezone)
     templating.init_app(app)

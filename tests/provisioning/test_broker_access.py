@@ -135,16 +135,13 @@ def test_central_cannot_pose_as_an_agent(tls_broker: TlsBroker) -> None:
         SUCCESS,
         NO_MATCHING_SUBSCRIBERS,
     )
-    # Central's other certificates never write an agent's topics; the ingest's only to clear what an agent
-    # retained against the contract (central/ingest/retention.py), and never its live frames.
+    # Central's other certificates never write an agent's topics; the ingest's do, to clear what an agent
+    # retained against the contract (central/ingest/retention.py), live frames included.
     commands = tls_broker.connect(CENTRAL_COMMANDS)
-    assert commands.publish_and_wait(topics.metrics(AGENT_MUBA), b"{}").value == NOT_AUTHORIZED
-    assert commands.publish_and_wait(topics.camera_status(AGENT_MUBA, "c"), b"", retain=True).value == NOT_AUTHORIZED
-    assert central.publish_and_wait(topics.camera_status(AGENT_MUBA, "c"), b"", retain=True).value in (
-        SUCCESS,
-        NO_MATCHING_SUBSCRIBERS,
-    )
-    assert central.publish_and_wait(topics.live_frames(AGENT_MUBA, "c"), b"", retain=True).value == NOT_AUTHORIZED
+    for topic in (topics.metrics(AGENT_MUBA), topics.camera_status(AGENT_MUBA, "c"), topics.live_frames(AGENT_MUBA, "c")):
+        assert commands.publish_and_wait(topic, b"", retain=True).value == NOT_AUTHORIZED, topic
+        assert central.publish_and_wait(topic, b"", retain=True).value in (SUCCESS, NO_MATCHING_SUBSCRIBERS), topic
+    assert central.publish_and_wait(topics.command_result(CENTRAL), b"", retain=True).value == NOT_AUTHORIZED
 
 
 def test_reader_reads_public_topics_only_and_cannot_publish(tls_broker: TlsBroker) -> None:
@@ -179,9 +176,11 @@ def test_live_frames_go_from_their_agent_to_central_and_nowhere_else(tls_broker:
     assert (message.topic, message.payload) == (own, b"frame")
     ingest.assert_no_message(0.3)
     reader.assert_no_message(0.3)
-    # Nobody may publish frames in an agent's name: not another agent, not central, not a reader.
+    # Nobody may publish frames in an agent's name: not another agent, not central's web or relay side, not a
+    # reader. (The ingest may, to clear retained frames: test_central_cannot_pose_as_an_agent.)
     assert agent.publish_and_wait(topics.live_frames(AGENT_MUBA, "cam-live"), b"forged").value == NOT_AUTHORIZED
-    for client, name in ((central, CENTRAL_OBSERVER), (reader, READER)):
+    commands = tls_broker.connect(CENTRAL_COMMANDS)
+    for client, name in ((commands, CENTRAL_COMMANDS), (reader, READER)):
         for topic in (topics.live_frames(name, "cam-live"), own):
             assert client.publish_and_wait(topic, b"forged").value == NOT_AUTHORIZED, (name, topic)
     central.assert_no_message(0.3)

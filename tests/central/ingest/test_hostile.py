@@ -52,18 +52,26 @@ def hostile_payloads(draw: Any) -> tuple[str, bytes]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batch=st.lists(hostile_payloads(), min_size=1, max_size=6))
-def test_hostile_batches_are_quarantined_or_stored_whole(database: Database, batch: list[tuple[str, bytes]]) -> None:
+@given(batch=st.lists(hostile_payloads(), min_size=1, max_size=6), retained=st.lists(st.booleans(), min_size=6, max_size=6))
+def test_hostile_batches_are_quarantined_or_stored_whole(database: Database, batch: list[tuple[str, bytes]],
+                                                         retained: list[bool]) -> None:
     writer = BatchWriter(database, AgentDirectory.fixed(f.registry({AGENT: "16.71"})))
     writer.write([Received(*f.wire(f.inventory(AGENT, ["cam-2"], f.T0)), NOW)])  # only an inventory makes a camera
     good = f.camera_status(AGENT, "cam-2", "ok")
-    items = [Received(t, p, NOW) for t, p in batch] + [Received(*f.wire(good), NOW)]
+    # Some retained, as an agent may publish them: flagged or refused, and listed for clearing, never lost.
+    items = [Received(t, p, NOW, retain=r) for (t, p), r in zip(batch, retained, strict=False)]
+    items.append(Received(*f.wire(good), NOW))
     with database.session() as session:
         before = (session.scalar(select(func.count()).select_from(CameraCheck)),
                   session.scalar(select(func.max(QuarantinedMessage.id))) or 0)
     result = writer.write(items)
     # Every message is accounted for: stored, duplicate, ignored or quarantined.
     assert result.stored + result.duplicates + result.ignored + result.quarantined == len(items)
+    assert result.clear_retained <= {item.topic for item in items if item.retain and item.payload}
+    # Only an agent's availability may stay retained; anything else retained is cleared, refused or not.
+    assert {item.topic for item in items if item.retain and item.payload and not item.topic.endswith("/availability")
+            and "#" not in item.topic and "\x00" not in item.topic} <= result.clear_retained
+    assert result.flagged <= sum(item.retain for item in items)
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(IngestedMessage).where(
             IngestedMessage.msg_id == good.msg_id)) == 1

@@ -102,6 +102,17 @@ def test_a_retained_availability_over_the_bound_or_refused_is_cleared(writer: Ba
     assert rows[stranger.topic][0] == "unknown_agent"  # allowed retention, refused sender: cleared as well
 
 
+def test_a_retained_live_frame_is_quarantined_undecoded_and_cleared(writer: BatchWriter, database: Database) -> None:
+    topic = topics.live_frames(AGENT, "cam-1")
+    result = writer.write([retained(topic, b"\x00\x00\x00\x02{}" + b"\xff" * 1000)])
+    assert (result.stored, result.quarantined, result.clear_retained) == (0, 1, {topic})
+    with database.session() as session:
+        row = session.scalars(select(QuarantinedMessage)).one()
+    assert (row.agent_name, row.category) == (AGENT, RETAINED_FORBIDDEN)
+    assert row.reason == f"topic {topic!r}: live_frame messages may not be retained (the contract retains none); " \
+                         "cleared from the broker"
+
+
 def test_a_live_report_without_the_retain_flag_is_never_cleared(writer: BatchWriter) -> None:
     result = writer.write([Received(topics.camera_status(AGENT, "x"), b"garbage", NOW)])
     assert (result.quarantined, result.clear_retained) == (1, set())

@@ -114,3 +114,34 @@ def test_a_retained_flood_is_quarantined_and_cleared_and_the_birth_stays(
           f"away, {after >> 10} KiB after {2 * FLOOD} more while it ran")
     assert flooded - before > FLOOD * SIZE // 2  # the first flood did take memory: the measure means something
     assert after - before < 1.5 * (flooded - before)  # retained, the second would have made it ~3x
+
+
+def test_frames_retained_on_the_live_tree_are_swept_quarantined_and_cleared(
+    pki: Pki, tls_broker: TlsBroker, database: Database
+) -> None:
+    # The live tree is outside agents/#, so the ingest reads it only in its sweeps (retention.LiveSweep).
+    agent = tls_broker.connect(AGENT)
+    prefix = f"{topics.LIVE}/{AGENT}"
+    for n in range(40):
+        agent.publish_and_wait(topics.live_frames(AGENT, f"ghost-{n}"), f"{n:06d}".encode() * 10_000, retain=True)
+    assert len(retained_now(tls_broker, prefix)) == 40
+
+    config = central_config(pki, tls_broker, str(database.url.render_as_string(hide_password=False)))
+    runner = RunningWorker(config, database)
+    runner.thread.start()
+    try:
+        runner.wait_for(lambda: forbidden_quarantined(database) == 40)  # the first sweep runs at start
+        deadline = time.monotonic() + 30
+        while held := retained_now(tls_broker, prefix):
+            assert time.monotonic() < deadline, f"still retained: {sorted(held)[:5]} ({len(held)})"
+        with database.session() as session:
+            agents = set(session.scalars(select(QuarantinedMessage.agent_name)))
+        assert agents == {AGENT}
+        sweep = runner.worker.live_sweep
+        assert sweep is not None and sweep.sweeps >= 1
+        # The sweep's subscription ended with it: a stream's frames have no subscriber again (PUBACK 0x10).
+        assert agent.publish_and_wait(topics.live_frames(AGENT, "cam-1"), b"not retained").value == 0x10
+        assert forbidden_quarantined(database) == 40
+    finally:
+        runner.worker.stop()
+        runner.thread.join(10)

@@ -21,9 +21,8 @@ import pytest
 import tomli_w
 
 from central.storage.db import Database
-from central.web import create_app
-from tests.central.web.conftest import csrf_from, log_in, make_config
-from tests.central.web.seed import PASSWORD, Seeded, seed
+from tests.central.web.conftest import csrf_from
+from tests.central.web.seed import PASSWORD, seed
 from tests.central.web.test_gunicorn import start_serve
 from tests.central.web.test_live import break_camera, events
 from tests.fixtures.broker import free_port
@@ -199,21 +198,3 @@ def test_the_live_stream_works_through_either_instance(farm: Farm) -> None:
             change = json.loads(data)
             assert name == "change" and (change["regency"], change["state"]) == ("16.71", "offline")
             response.close()
-
-
-def test_boxes_left_to_generate_their_own_secret_key_refuse_each_others_logins(
-    tmp_path: Path, web_database: Database, seeded: Seeded
-) -> None:
-    """Why docs/scaling.md says to set the same web.secret_key on every box (in-process apps suffice)."""
-    url = str(web_database.url)
-    first, second, same_state_as_first = (
-        create_app(make_config(directory, url), {"DATABASE": web_database}).test_client()
-        for directory in (tmp_path / "box-a", tmp_path / "box-b", tmp_path / "box-a")
-    )
-    log_in(first, "viewer")
-    cookie = first.get_cookie("scc_session")
-    assert cookie is not None
-    for client in (second, same_state_as_first):
-        client.set_cookie("scc_session", cookie.value)
-    assert "/login" in second.get("/").headers["location"]  # signed with another generated key
-    assert same_state_as_first.get("/").status_code == 200  # the same key: the same login
