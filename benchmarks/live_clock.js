@@ -3,8 +3,9 @@
 // Evaluated by Playwright on the live picture's element: (img, options) => ...
 //   options.once: decode the picture shown now and return its milliseconds (null: no clean reading).
 //   otherwise: sample the picture every options.every_ms and, for each new reading, record
-//   Date.now() minus the burned-in time in img.__sccClock.latencies (glass-to-glass, in ms, on
-//   this machine's one clock); misreads (check bits disagree) are counted, not recorded.
+//   [Date.now(), Date.now() minus the burned-in time] in img.__sccClock.latencies (when it was seen,
+//   and glass-to-glass in ms, on this machine's one clock); misreads (check bits disagree) are
+//   counted, not recorded.
 // The layout constants come from simulator/clock_code.py (options.layout), so the two cannot drift.
 (img, options) => {
   const k = options.layout;
@@ -56,7 +57,7 @@
     if (millis === null) state.misreads++;
     else if (millis !== undefined && millis !== state.last) {
       state.last = millis;
-      state.latencies.push(now - millis);
+      state.latencies.push([now, now - millis]);
     }
   }, options.every_ms)]);
   return true;
