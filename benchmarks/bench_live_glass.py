@@ -253,8 +253,8 @@ def report(results: list[dict[str, float]], seconds: float, workers: int) -> str
         lines.append(
             f"The machine was shared while this ran (load average up to {max(r['load'] for r in results):.0f} on "
             f"{cores} cores): SCC's own processes used {results[-1]['agent_cpu'] + results[-1]['relay_cpu'] + results[-1]['web_cpu']:.0f}% "
-            "of one core, so the latency and frame rate of the last row are mostly waiting for a core; "
-            "run it again on an otherwise idle machine to judge the goal.")
+            "of one core, so much of the last row's latency is waiting for a core: an idle machine does "
+            "better, not worse.")
     return "\n".join(lines)
 
 
