@@ -13,6 +13,7 @@ Run: ``python -m benchmarks.bench_live_view``. Figures go to docs/performance.md
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import statistics
@@ -21,7 +22,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import tomli_w
@@ -30,7 +34,7 @@ from benchmarks.report import write_section
 from central.live_view.wire import watch
 from provisioning import operations
 from shared.messages import LiveFrame, LiveState
-from simulator.testing import run_fleet_process
+from simulator.testing import FleetClient, run_fleet_process
 from tests.edge_agent.conftest import config_data
 from tests.fixtures.broker import CENTRAL, TlsBroker, make_pki
 
@@ -96,10 +100,26 @@ def _measure(socket_path: Path, agent: str, cameras: list[str], viewers_per_came
     }
 
 
-def run(seconds: float) -> list[dict[str, float]]:
-    with tempfile.TemporaryDirectory(prefix="scc-bench-live-") as tmp, \
-            run_fleet_process(4, extra_args=["--discovery-port", "0"]) as fleet:
-        root = Path(tmp)
+@dataclass(frozen=True, slots=True)
+class LiveStack:
+    """The running live-view path without the web: simulator, broker, agent and relay processes."""
+
+    root: Path
+    agent: str
+    agent_process: psutil.Process
+    relay_process: psutil.Process
+    central_toml: Path
+    socket_path: Path
+    fleet: FleetClient
+
+
+@contextlib.contextmanager
+def live_stack(root: Path, cameras: int, sim_args: Sequence[str] = (),
+               central: dict[str, Any] | None = None) -> Iterator[LiveStack]:
+    """``cameras`` simulated cameras streamed by one agent (``cam0``...), a TLS broker and the relay, each
+    its own process. Both budgets (agent.toml and central.toml) are raised to 20 Mbit/s, so the rate is
+    the 5 fps cap; ``central`` adds sections to central.toml (the web's database, for example)."""
+    with run_fleet_process(cameras, extra_args=["--discovery-port", "0", *sim_args]) as fleet:
         root.chmod(0o755)  # the broker runs as mosquitto and reads its files under here
         pki = make_pki(root / "pki")
         broker = TlsBroker(pki=pki, run_dir=root / "broker")
@@ -108,20 +128,21 @@ def run(seconds: float) -> list[dict[str, float]]:
         broker.start()
         agent = pki.provision_agent()
         broker.reload()
-        cameras = [{"id": f"cam{i}", "host": c.host, "port": c.onvif_port, "username": c.username,
-                    "password": c.password, "rtsp_url": c.rtsp_url, "onvif": False}
-                   for i, c in enumerate(fleet.cameras)]
+        camera_tables = [{"id": f"cam{i}", "host": c.host, "port": c.onvif_port, "username": c.username,
+                          "password": c.password, "rtsp_url": c.rtsp_url, "onvif": False}
+                         for i, c in enumerate(fleet.cameras)]
         agent_toml = root / "agent.toml"
         agent_toml.write_text(tomli_w.dumps(config_data(
             agent, root / "agent", broker_port=broker.port, ca=pki.ca_cert, cert=pki.cert(agent),
             key=pki.key(agent), schedule={"interval_s": 600, "metrics_every_s": 600, "discovery_every_s": 3600},
-            discovery={"enabled": False}, live={"max_kbps": 20_000, "max_streams": 4}, cameras=cameras)))
+            discovery={"enabled": False}, live={"max_kbps": 20_000, "max_streams": 4}, cameras=camera_tables)))
         central_toml = root / "central.toml"
         central_toml.write_text(tomli_w.dumps({
             "state_dir": str(root / "central"),
             "broker": {"host": broker.host, "port": broker.port, "ca": str(pki.ca_cert),
                        "cert": str(pki.cert(CENTRAL)), "key": str(pki.key(CENTRAL))},
-        }))
+            "live_view": {"agent_kbps": 20_000},
+        } | (central or {})))
         operations.ensure_central(pki.dir, 1)
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         agent_process = subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "--config", str(agent_toml),
@@ -134,17 +155,22 @@ def run(seconds: float) -> list[dict[str, float]]:
             while not socket_path.exists() and time.monotonic() < deadline:
                 time.sleep(0.2)
             time.sleep(3)  # the agent connected and subscribed to its commands
-            agent_ps, relay_ps = psutil.Process(agent_process.pid), psutil.Process(relay_process.pid)
-            results = [
-                _measure(socket_path, agent, ["cam0"], 1, seconds, agent_ps, relay_ps),
-                _measure(socket_path, agent, ["cam0", "cam1", "cam2", "cam3"], 5, seconds, agent_ps, relay_ps),
-            ]
+            yield LiveStack(root, agent, psutil.Process(agent_process.pid), psutil.Process(relay_process.pid),
+                            central_toml, socket_path, fleet)
         finally:
             for process in (relay_process, agent_process):
                 process.terminate()
                 process.wait(30)
             broker.stop()
-    return results
+
+
+def run(seconds: float) -> list[dict[str, float]]:
+    with tempfile.TemporaryDirectory(prefix="scc-bench-live-") as tmp, live_stack(Path(tmp), 4) as stack:
+        return [
+            _measure(stack.socket_path, stack.agent, ["cam0"], 1, seconds, stack.agent_process, stack.relay_process),
+            _measure(stack.socket_path, stack.agent, ["cam0", "cam1", "cam2", "cam3"], 5, seconds,
+                     stack.agent_process, stack.relay_process),
+        ]
 
 
 def report(results: list[dict[str, float]], seconds: float) -> str:
@@ -152,8 +178,8 @@ def report(results: list[dict[str, float]], seconds: float) -> str:
         "## Live view",
         "",
         f"`python -m benchmarks.bench_live_view` ({dt.date.today().isoformat()}, {os.cpu_count()} cores, "
-        f"{seconds:g} s per row): simulator RTSP (640x360) -> agent (defaults: 640 px, quality 70, 5 fps; budget "
-        "raised to 20 Mbit/s so the rate is the cap) -> TLS broker -> relay -> viewers on the relay's socket. "
+        f"{seconds:g} s per row): simulator RTSP (640x360) -> agent (defaults: 640 px, quality 70, 5 fps; budgets "
+        "in agent.toml and central.toml raised to 20 Mbit/s so the rate is the cap) -> TLS broker -> relay -> viewers on the relay's socket. "
         "Latency: frame stamped on the agent after encoding -> arrival at the viewer (docs/live-view.md).",
         "",
         "| cameras | viewers | latency p50 | p95 | fps per viewer | frame | agent CPU per stream | relay CPU per viewer |",
@@ -163,9 +189,8 @@ def report(results: list[dict[str, float]], seconds: float) -> str:
         lines.append(f"| {r['cameras']:.0f} | {r['viewers']:.0f} | {r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | "
                      f"{r['fps']:.1f} | {r['kb']:.1f} kB | {r['agent_cpu_per_stream']:.1f}% | "
                      f"{r['relay_cpu_per_viewer']:.2f}% |")
-    lines += ["", "CPU in % of one core. Not measured here: the camera-side delay before the agent decodes, "
-              "the web's copy to the browser (a socket read and write per frame) and a glass-to-glass figure "
-              "read back from the burned-in clock in the browser."]
+    lines += ["", "CPU in % of one core. Not measured here: the camera-side delay before the agent decodes and "
+              "the web's copy to the browser; both are in the glass-to-glass figures (bench_live_glass) below."]
     return "\n".join(lines)
 
 

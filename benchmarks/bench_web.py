@@ -59,7 +59,7 @@ def build_database(directory: Path, cameras: int) -> str:
     return url
 
 
-def session_cookie(config_path: Path) -> str:
+def session_cookie(config_path: Path, username: str = "viewer") -> str:
     """Log in through the app itself (same secret key) and return the signed session cookie."""
     from central.config import load_config
     from central.web import create_app
@@ -68,7 +68,7 @@ def session_cookie(config_path: Path) -> str:
 
     client = create_app(load_config(config_path)).test_client()
     token = csrf_from(client.get("/login").text)
-    response = client.post("/login", data={"username": "viewer", "password": PASSWORD, "csrf_token": token})
+    response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 302, response.status_code
     cookie = client.get_cookie("scc_session")
     assert cookie is not None

@@ -24,6 +24,11 @@ LEFT, RIGHT = 0.04, 0.96
 TOP, BOTTOM = 0.13, 0.21
 
 
+def layout() -> dict[str, float]:
+    """The constants a reader elsewhere (the browser's, benchmarks/live_clock.js) needs."""
+    return {"cells": CELLS, "data_bits": DATA_BITS, "left": LEFT, "right": RIGHT, "top": TOP, "bottom": BOTTOM}
+
+
 def bits_of(millis: int) -> list[int]:
     """The cells' values for ``millis``: data bits, most significant first, then the count of ones."""
     data = [(millis >> (DATA_BITS - 1 - i)) & 1 for i in range(DATA_BITS)]

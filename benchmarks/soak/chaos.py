@@ -44,8 +44,8 @@ SQLITE_ONLY: Mapping[Kind, str] = {
     Kind.DISK_FULL: (
         "on PostgreSQL the reports are written to the database server's disk, which the soak does not own "
         "(filling it would hit every database on that server, and a full WAL disk is PostgreSQL's own "
-        "failure); central's data directory then holds only its web key, a lock file and a socket, nothing "
-        "on the report path, so filling it would test nothing"
+        "failure); central's data directory then holds only a lock file and the live-view socket, nothing on "
+        "the report path, so filling it would test nothing"
     ),
 }
 

@@ -14,7 +14,7 @@ def markdown(result: SoakResult, command: str) -> str:
         f"## Soak: the province under faults ({o['database']}, {o['ingest_workers']} ingest worker(s))",
         "",
         f"`{command}` on {os.cpu_count()} cores ({platform.machine()}), load {os.getloadavg()[0]:.1f} at the end.",
-        f"17 agents x {o['cameras_per_agent']} cameras and {o['websites_per_agent']} websites, check interval "
+        f"{o['regencies']} agents x {o['cameras_per_agent']} cameras and {o['websites_per_agent']} websites, check interval "
         f"{o['interval_s']:g} s, {o['duration_s']:.0f} s of chaos, seed {o['seed']}, {len(result.schedule)} incidents "
         f"({_kinds(result)}).",
         "",

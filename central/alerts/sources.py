@@ -31,13 +31,15 @@ def thresholds(hysteresis: Hysteresis, fire_after_minutes: float | None = None) 
     return Thresholds(timedelta(minutes=fire), timedelta(minutes=hysteresis.resolve_after_minutes))
 
 
-def camera_fire_minutes(rules: CameraRules, camera: Camera, which: str) -> float | None:
-    """The most specific override's threshold for this camera (camera, then OPD, then regency)."""
+def camera_fire_minutes(rules: CameraRules, camera: Camera, which: str, owner: str | None = None) -> float | None:
+    """The most specific override's threshold for this camera (camera, then OPD, then its owner's code:
+    its regency, or "16" for the province's own offices)."""
     full_id, opd = camera.full_id, camera.opd
+    owner_code = owner or camera.regency_code
     matchers = (
         lambda o: full_id in o.cameras or camera.camera_id in o.cameras,
         lambda o: bool(opd) and opd in o.opds,
-        lambda o: camera.regency_code in o.regencies,
+        lambda o: owner_code in o.regencies,
     )
     for matches in matchers:
         for override in rules.overrides:
@@ -68,6 +70,7 @@ def camera_observations(session: Session, rules: CameraRules, owners: ProvinceCo
     for camera in cameras:
         subject = camera.full_id
         label = f"kamera {camera.label} ({subject})"
+        owner = _owner(owners, camera.agent_name, camera.regency_code)
         for rule, status, hysteresis, ended in (
             (Rule.CAMERA_OFFLINE, "offline", rules.offline, offline_ended),
             (Rule.CAMERA_DEGRADED, "degraded", rules.degraded, degraded_ended),
@@ -87,10 +90,10 @@ def camera_observations(session: Session, rules: CameraRules, owners: ProvinceCo
                     subject_label=label,
                     bad=bad,
                     since=since,
-                    thresholds=thresholds(hysteresis, camera_fire_minutes(rules, camera, status)),
+                    thresholds=thresholds(hysteresis, camera_fire_minutes(rules, camera, status, owner)),
                     severity=AlertSeverity.CRITICAL if status == "offline" else AlertSeverity.WARNING,
                     message=reason_text(camera.reason) if bad else "",
-                    regency=_owner(owners, camera.agent_name, camera.regency_code),
+                    regency=owner,
                     agent=camera.agent_name,
                     opd=camera.opd,
                 )

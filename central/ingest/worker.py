@@ -342,9 +342,9 @@ class IngestWorker:
             delay = min(delay * 2, RETRY_MAX_S)
 
     def _unwritable(self, error: BaseException) -> None:
-        first = self.outage.condition is None
+        before = self.outage.condition
         line = self.outage.failed(error)
-        if first:
+        if self.outage.condition != before:  # what `systemctl status` shows, once per condition
             sdnotify.notify_status(f"not storing: {line}")
 
     def _writable(self) -> None:

@@ -61,12 +61,14 @@ class _StoredFigures:
 
     def collect(self) -> Iterator[Metric]:
         rollup, session = self._rollup, self._session
-        cameras = GaugeMetricFamily("scc_cameras", "Cameras by regency and current status.",
-                                    labels=["regency", "status"])
-        websites = GaugeMetricFamily("scc_websites", "OPD websites by regency and current state.",
-                                     labels=["regency", "state"])
-        agents = GaugeMetricFamily("scc_agents_online", "Edge agents online per regency.", labels=["regency"])
-        for r in rollup.regencies:
+        # Per owner, as the overview's cards: the 17 regencies and (regency="16") the province's own offices.
+        cameras = GaugeMetricFamily("scc_cameras", "Cameras by regency (16: the province's offices) and current "
+                                    "status.", labels=["regency", "status"])
+        websites = GaugeMetricFamily("scc_websites", "OPD websites by regency (16: the province's offices) and "
+                                     "current state.", labels=["regency", "state"])
+        agents = GaugeMetricFamily("scc_agents_online", "Edge agents online per regency (16: the province's "
+                                   "offices).", labels=["regency"])
+        for r in rollup.owners:
             for status, count in r.cameras_by_status.items():
                 cameras.add_metric([r.code, status], count)
             for state, count in r.websites_by_state.items():

@@ -72,6 +72,27 @@ def test_reads_device_information_profiles_and_uris(behaviour_fleet: FleetClient
     assert result["snapshot"][:2] == b"\xff\xd8"  # fetched with aiohttp's digest auth
 
 
+def test_a_sub_stream_profile_at_half_the_size_beside_the_main_one(behaviour_fleet: FleetClient) -> None:
+    descriptor = behaviour_fleet.camera("cam0001")
+
+    async def read(camera: ONVIFCamera) -> list[tuple[str, int, int, str]]:
+        await camera.update_xaddrs()
+        media = await camera.create_media_service()
+        found = []
+        for profile in await media.GetProfiles():
+            stream = await media.GetStreamUri({"ProfileToken": profile.token, "StreamSetup": {
+                "Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}})
+            resolution = profile.VideoEncoderConfiguration.Resolution
+            found.append((profile.token, resolution.Width, resolution.Height, stream.Uri))
+        return found
+
+    width, height = descriptor.resolution
+    assert with_camera(descriptor, read) == [
+        ("Profile_1", width, height, descriptor.rtsp_url),
+        ("Profile_2", width // 2, height // 2, descriptor.rtsp_url + "/sub"),
+    ]
+
+
 def test_each_camera_has_its_own_identity(behaviour_fleet: FleetClient) -> None:
     cameras = behaviour_fleet.cameras
     for field in ("serial", "mac", "endpoint_reference", "name", "host"):

@@ -74,6 +74,13 @@ def test_healthy_stream_decodes_at_configured_resolution(image_fleet: FleetClien
     assert gray(last_frame(sample)).std() > 20 and sharpness(last_frame(sample)) > 100
 
 
+def test_the_sub_stream_is_half_the_size_each_way(image_fleet: FleetClient) -> None:
+    descriptor = image_fleet.camera("cam0001")
+    sample = capture(descriptor.rtsp_url_with_credentials + "/sub", seconds=1.0)
+    width, height = descriptor.resolution
+    assert sample.opened and sample.sizes == {(width // 2, height // 2)}
+
+
 def test_stream_needs_the_cameras_credentials(image_fleet: FleetClient) -> None:
     descriptor = image_fleet.camera("cam0001")
     assert not capture(descriptor.rtsp_url, seconds=0.1).opened

@@ -184,3 +184,27 @@ def test_report_page_and_downloads(app: Flask) -> None:
     pdf = client.get("/reports/2025-W10.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
     assert client.get("/reports/2025-3.pdf").status_code == 400
+
+
+def test_the_province_offices_alerts_are_listed_and_filtered_as_theirs(database: Database, tmp_path: Path) -> None:
+    """A [province] agent's camera alerts as the province's own offices on the pages: named, filterable by 16."""
+    config = make_config(tmp_path, str(database.url))
+    config = config.model_copy(update={"province": config.province.model_copy(update={"agents": ["agent-pemprov"]})})
+    app = create_app(config, {"TESTING": True, "DATABASE": database, "SECRET_KEY": "t"})
+    start = datetime.now(UTC) - timedelta(hours=1)
+    with database.session(write=True) as session:
+        add_agent(session, "agent-pemprov", "16.71", start)  # its certificate says Palembang
+        session.flush()
+        add_camera(session, "agent-pemprov", "cam-gub", "16.71", start)
+        set_status(session, "agent-pemprov", "cam-gub", "offline", start + timedelta(minutes=1))
+    AlertService(config, database).evaluate_once()
+    client = app.test_client()
+    log_in(client, "viewer")
+    listed = client.get("/alerts/?regency=16&lang=id").text
+    assert "agent-pemprov/cam-gub" in listed and "Pemprov Sumatera Selatan" in listed
+    assert '<option value="16" selected>Pemprov Sumatera Selatan</option>' in listed
+    assert "agent-pemprov/cam-gub" not in client.get("/alerts/?regency=16.71").text
+    [alert] = client.get("/api/v1/alerts?regency=16").get_json()["items"]
+    assert (alert["subject_id"], alert["regency"]) == ("agent-pemprov/cam-gub", "16")
+    detail = client.get(f"/alerts/{alert['alert_id']}?lang=id").text
+    assert "Pemprov Sumatera Selatan" in detail

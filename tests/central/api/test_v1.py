@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from central.api.openapi import build_openapi
 from central.config import ProvinceConfig
@@ -280,3 +281,12 @@ def test_the_province_offices_have_their_own_entry_agreeing_with_the_pages(
     ]  # fmt: skip
     assert client.get("/api/v1/alerts?regency=16").status_code == 200
     assert client.get("/api/v1/alerts?regency=17").status_code == 400
+    metrics = {
+        (sample.labels["regency"], sample.labels["status"]): sample.value
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        if family.name == "scc_cameras"
+        for sample in family.samples
+    }
+    assert {status: metrics[("16", status)] for status in ("ok", "degraded", "offline", "unknown")} == {
+        status: offices["cameras"][status] for status in ("ok", "degraded", "offline", "unknown")
+    }

@@ -211,3 +211,32 @@ def test_a_batch_ends_at_its_message_count_or_its_payload_bytes(pki: Pki, tls_br
     assert [[len(item.payload) for item in batch] for batch in batches] == [
         [1000, 1000], [1000, 10, 10], [10, 10], []
     ]
+
+
+@pytest.mark.parametrize(("error", "pets"), [(_disk_full(), True),
+                                             (OperationalError("BEGIN", {}, Exception("could not connect")), False)])  # fmt: skip
+def test_the_watchdog_is_petted_while_the_disk_is_full_and_not_while_the_database_is_away(
+    worker: IngestWorker, monkeypatch: pytest.MonkeyPatch, error: OperationalError, pets: bool
+) -> None:
+    # A restart cannot free a disk (it would only make the broker redeliver); a lost connection it may mend.
+    from shared import sdnotify
+
+    petted: list[float] = []
+    monkeypatch.setattr(sdnotify, "notify_watchdog", lambda: petted.append(1) or True)
+    monkeypatch.setattr(sdnotify, "notify_status", lambda _status: True)
+    monkeypatch.setattr("central.ingest.worker.RETRY_MIN_S", 0.01)
+    worker._watchdog_s = 0.0  # as under systemd's WatchdogSec: due at every chance
+    original = worker.writer.write
+    attempts = []
+
+    def fails_twice(batch: list[Received]) -> BatchResult:
+        attempts.append(1)
+        if len(attempts) <= 2:
+            raise error
+        return original(batch)
+
+    monkeypatch.setattr(worker.writer, "write", fails_twice)
+    worker._write_and_ack(_batch(f.inventory(AGENT_PALEMBANG, ["cam-1"])))
+    assert len(attempts) == 3
+    assert bool(petted) is pets
+    assert worker.outage.condition is None

@@ -242,6 +242,37 @@ def test_phone_first(chromium: object, room: Room) -> None:
         tab.close()
 
 
+# Every count on the overview's cards and totals, the wall's counts and its province strip.
+COUNTS = ".tile .n, .totals .total, .wall-counts .n, .strip-counts"
+
+
+@pytest.mark.parametrize(
+    ("viewport", "path"), [(WALL, "/"), (PHONE, "/"), (WALL, "/wall?per=24")], ids=["overview", "phone", "wall"]
+)
+def test_every_count_shown_says_what_it_counts(
+    chromium: object, room: Room, viewport: dict[str, int], path: str
+) -> None:
+    """No bare "26 8 2" whose meaning is only its colour: each visible number comes with its word."""
+    url, _, _ = room
+    tab = Tab(chromium, url, viewport)
+    try:
+        tab.log_in("viewer")
+        tab.go(path + ("&" if "?" in path else "?") + "lang=id")
+        texts = tab.page.eval_on_selector_all(
+            COUNTS, "els => els.filter(e => e.getClientRects().length).map(e => e.innerText.trim())"
+        )
+        counted = [text for text in texts if re.search(r"\d", text)]
+        assert counted, f"no counts found on {path}"
+        bare = [text for text in counted if not re.search(r"[^\W\d_]{2,}", text)]
+        assert not bare, f"counts without a word on {path}: {bare[:10]}"
+        if path == "/":
+            tile = tab.page.locator(".tile.health-critical, .tile.health-warn, .tile.health-ok").first.inner_text()
+            assert re.search(r"\d+ OK\s+\d+ terganggu\s+\d+ mati", tile), tile
+            assert re.search(r"\d+ mutakhir\s+\d+ usang\s+\d+ mati", tile), tile
+    finally:
+        tab.close()
+
+
 PAGES = ("/", "/regencies/16.71", "/websites", "/rollout", "/alerts/", "/wall?per=24", "/reports/")
 
 
