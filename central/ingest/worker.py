@@ -1,8 +1,8 @@
 """The ingest worker: a shared MQTT subscription feeding batches to the database, acked after commit.
 
 Threads: paho's network thread only hands messages over (``on_publish_received``); the worker's own
-thread builds batches, writes them, acknowledges them (``manual_ack``), republishes public state and
-runs the periodic maintenance. Several workers may run against one broker: the shared subscription
+thread builds batches, writes them, acknowledges them (``manual_ack``), then has the public state
+follow (``publishing.py``) and runs the housekeeping when due (``upkeep.py``). Several workers may run against one broker: the shared subscription
 ``$share/<group>/scc/v1/agents/#`` gives each message to one of them.
 """
 
@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
-from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -26,15 +25,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from central.config import CentralConfig
-from central.ingest import public, retention
+from central.ingest import retention
 from central.ingest.acks import ack_all
 from central.ingest.agents import AgentDirectory
-from central.ingest.apply import presence
 from central.ingest.confirm import confirmations
 from central.ingest.fair import FairQueue
+from central.ingest.publishing import PublicRounds
 from central.ingest.reader import BufferedReadClient
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings, is_unavailable
-from central.storage import maintenance
+from central.ingest.upkeep import Upkeep
 from central.storage.db import Database
 from central.storage.outage import WriteOutage
 from shared import sdnotify, topics
@@ -52,9 +51,6 @@ log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 30.0
-# Public state is staged after the batches' commits, at most this often: one staging transaction covers
-# the cameras changed by several batches, and the report-write turn carries none of it.
-STAGE_INTERVAL_S = 0.25
 # How often agents whose link died are checked against the offline grace period (a cheap indexed-free
 # query on the small agents table): an agent goes offline at most this late after its grace ends.
 SETTLE_INTERVAL_S = 2.0
@@ -77,7 +73,6 @@ class Totals:
     ignored: int = 0
     flagged: int = 0
     batches: int = 0
-    published: int = 0
     confirmations: int = 0
     cleared: int = 0  # refused retained messages cleared from the broker (retention.py)
 
@@ -114,12 +109,7 @@ class IngestWorker:
                 clock_flag_s=ingest.clock_flag_s,
             ),
         )
-        self.writer.defer_staging = True
-        # Committed changes not yet staged; None: every camera and website, at start, which also
-        # covers changes committed by a worker killed before it staged them (digests keep it cheap).
-        self._unstaged_cameras: set[int] | None = None
-        self._unstaged_websites: set[int] | None = None
-        self._next_stage = 0.0
+        self.writer.defer_staging = True  # PublicRounds stages after the commits (publishing.py)
         self.totals = Totals()
         self.on_batch = on_batch
         self.connected = threading.Event()
@@ -133,15 +123,10 @@ class IngestWorker:
         # Bumped on every connect and disconnect: packet ids of an older connection must not be acked,
         # and acks queued while paho reconnects would go out on the new connection.
         self._generation = 0
-        self._dirty_regencies: set[str] | None = None  # None: all of them (on start)
-        self._next_summary = 0.0
         self._next_maintenance = time.monotonic() + ingest.maintenance_interval_s
         self._next_gc = time.monotonic() + GC_INTERVAL_S
         self._next_settle = 0.0
-        self._last_prune = 0.0
-        self._timezone = ZoneInfo(config.web.timezone)
         self._ready_sent = False
-        self._publish_retry = False  # a publish round failed: staged rows wait for the next summary round
         self._watchdog_s = sdnotify.watchdog_interval()
         self._next_watchdog = 0.0
         self.client = cast(BufferedReadClient, make_client(worker_tls(config, worker), logger=log,
@@ -156,6 +141,8 @@ class IngestWorker:
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.on_publish_received = self._on_publish
+        self.public = PublicRounds(config, database, self.writer, self.client, self.connected, self._unwritable)
+        self.upkeep = Upkeep(config, database, self.writer, self.public)
         # Worker 0 alone sweeps the live-view tree for retained frames (retention.py): one is enough.
         self.live_sweep = retention.LiveSweep(self.client) if worker == 0 else None
 
@@ -235,11 +222,11 @@ class IngestWorker:
                 self._pet_watchdog()
         finally:
             sdnotify.notify_stopping("finishing and disconnecting")
-            self._next_stage = 0.0
-            self._guarded("staging public state", self._stage_due)
+            self.public.next_stage = 0.0
+            self._guarded("staging public state", self.public.stage_due)
             self.client.disconnect()
             self.client.loop_stop()
-            log.info("ingest stopped: %s", self.totals)
+            log.info("ingest stopped: %s; %d public updates published", self.totals, self.public.published)
 
     def _pet_watchdog(self) -> None:
         # Only from this loop: a batch stuck retrying an unavailable database stops the pings, and
@@ -279,15 +266,10 @@ class IngestWorker:
         if result.clear_retained:
             self._guarded("clearing refused retained messages", lambda: self._clear_retained(result))
         self.totals.add(result)
-        if self._dirty_regencies is not None:
-            self._dirty_regencies |= result.changed_regencies
         # After the ack nothing may escape run(): the batch is committed, and a failure to stage, publish
         # or report it (a full disk in mark_published, say) must not take the whole ingest down.
-        if self._unstaged_cameras is not None:
-            self._unstaged_cameras |= result.changed_cameras
-        if self._unstaged_websites is not None:
-            self._unstaged_websites |= result.changed_websites
-        self._guarded("staging public state", self._stage_due)
+        self.public.changed(result.changed_cameras, result.changed_websites, result.changed_regencies)
+        self._guarded("staging public state", self.public.stage_due)
         if self.on_batch is not None:
             on_batch = self.on_batch
             self._guarded("the on_batch callback", lambda: on_batch(result))
@@ -372,78 +354,27 @@ class IngestWorker:
 
     # --- periodic work ------------------------------------------------------------------------
 
-    def _stage_due(self) -> None:
-        """Stage (and publish) the public state of the cameras and websites changed since the last round."""
-        if not self.config.ingest.republish:
-            return
-        cameras, websites = self._unstaged_cameras, self._unstaged_websites
-        if cameras == set() and websites == set():
-            return
-        now = time.monotonic()
-        if now < self._next_stage:
-            return
-        if cameras is not None:  # the start-up round (everything) does not delay the first batch's
-            self._next_stage = now + STAGE_INTERVAL_S
-        self._unstaged_cameras, self._unstaged_websites = set(), set()
-        try:
-            self.writer.stage_public(cameras, websites)
-        except Exception:
-            # Not staged: the next round stages them again (None stays "all").
-            self._unstaged_cameras = None if cameras is None or self._unstaged_cameras is None \
-                else self._unstaged_cameras | cameras
-            self._unstaged_websites = None if websites is None or self._unstaged_websites is None \
-                else self._unstaged_websites | websites
-            raise
-        self._publish_guarded()
-
     def _periodic(self) -> None:
         now = time.monotonic()
         ingest = self.config.ingest
-        self._guarded("staging public state", self._stage_due)
-        if ingest.republish and now >= self._next_summary and (self._dirty_regencies != set() or self._publish_retry):
-            self._next_summary = now + ingest.summary_interval_s
-            self._guarded("public summaries", self._summaries)
+        self._guarded("staging public state", self.public.stage_due)
+        if self.public.summaries_due(now):
+            self._guarded("public summaries", lambda: self.public.summaries(now))
         if self.live_sweep is not None and self.connected.is_set():
             self._guarded("sweeping the live tree", lambda: self._sweep_live(now))
         if now >= self._next_settle:
             self._next_settle = now + SETTLE_INTERVAL_S
-            self._guarded("settling lost agent links", self._settle_lost_links)
+            self._guarded("settling lost agent links", self.upkeep.settle_lost_links)
         if now >= self._next_gc and not gc.isenabled():
             self._next_gc = now + GC_INTERVAL_S
             gc.collect()
         if now >= self._next_maintenance:
             self._next_maintenance = now + ingest.maintenance_interval_s
-            self._guarded("maintenance", self.maintenance)
+            self._guarded("maintenance", self.upkeep.maintenance)
 
     def _sweep_live(self, now: float) -> None:
         assert self.live_sweep is not None
         self.live_sweep.run_if_due(now)
-
-    def _settle_lost_links(self) -> None:
-        grace = dt.timedelta(seconds=self.config.ingest.agent_offline_grace_s)
-        with self.database.session() as session:  # almost always nothing: no write turn for that
-            if not presence.links_lost(session.connection()):
-                return
-        with self.writer.turns.turn(), self.database.session(write=True) as session:
-            changed = presence.settle_lost_links(session.connection(), dt.datetime.now(dt.UTC), grace)
-        if self._unstaged_cameras is not None:
-            self._unstaged_cameras |= changed.cameras
-        if self._dirty_regencies is not None:
-            self._dirty_regencies |= changed.regencies
-
-    def _publish_guarded(self) -> None:
-        """Publish staged public state; on failure the rows stay pending and the next summary round retries."""
-        try:
-            self._publish_pending()
-        except Exception as error:
-            self._publish_retry = True
-            if is_unavailable(error):
-                self._unwritable(error)
-            else:
-                log.exception("publishing public state failed; the staged updates stay pending, retrying at the "
-                              "next summary interval")
-        else:
-            self._publish_retry = False
 
     def _guarded(self, what: str, job: Callable[[], None]) -> None:
         try:
@@ -453,59 +384,3 @@ class IngestWorker:
                 self._unwritable(error)  # one line for the whole outage, not a traceback per timer tick
             else:
                 log.exception("%s failed; retrying at the next interval", what)
-
-    def _summaries(self) -> None:
-        regencies, self._dirty_regencies = self._dirty_regencies, set()
-        try:
-            if regencies != set():  # empty: only a failed publish to retry (stage_summaries reads {} as all)
-                with self.writer.turns.turn(), self.database.session(write=True) as session:
-                    public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC),
-                                          province_agents=self.config.province.agents)
-        except Exception:
-            # Not staged: the next interval must stage these regencies again.
-            if regencies is None or self._dirty_regencies is None:
-                self._dirty_regencies = None
-            else:
-                self._dirty_regencies |= regencies
-            raise
-        self._publish_guarded()
-
-    def _publish_pending(self) -> None:
-        if not self.config.ingest.republish or not self.connected.is_set():
-            return
-        with self.database.session() as session:
-            rows = public.pending(session.connection())
-        if not rows:
-            return
-        published = []
-        for topic, seq, payload in rows:
-            info = self.client.publish(topic, payload, qos=QOS_AT_LEAST_ONCE, retain=True)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                break
-            published.append((topic, seq))
-        with self.writer.turns.turn(), self.database.session(write=True) as session:
-            public.mark_published(session.connection(), published)
-        self.totals.published += len(published)
-
-    def maintenance(self, now: dt.datetime | None = None) -> None:
-        """Daily rollups for yesterday and today, silent cameras and websites, and (hourly) retention."""
-        now = now or dt.datetime.now(dt.UTC)
-        silence = dt.timedelta(seconds=self.config.ingest.silence_after_s)
-        with self.writer.turns.turn(), self.database.session(write=True) as session:
-            silent = maintenance.mark_silent_cameras(session.connection(), now, silence)
-            silent_sites = maintenance.mark_silent_websites(session.connection(), now, silence)
-            if self.config.ingest.republish:
-                public.stage_cameras(session.connection(), silent, now)
-                public.stage_websites(session.connection(), silent_sites, now)
-                public.stage_retired_cameras(session.connection(), now)
-        # Every summary, not only those messages touched: operators' edits (a retired camera, a rollout
-        # plan) change them too. Unchanged ones are not republished (public_state compares digests).
-        self._dirty_regencies = None
-        today = maintenance.local_day(now, self._timezone)
-        for day in (today - dt.timedelta(days=1), today):
-            with self.writer.turns.turn(), self.database.session(write=True) as session:
-                maintenance.update_daily(session.connection(), day, self._timezone, now)
-        if time.monotonic() - self._last_prune > 3600 or self._last_prune == 0.0:
-            self._last_prune = time.monotonic()
-            with self.writer.turns.turn(), self.database.session(write=True) as session:
-                maintenance.prune(session.connection(), dt.timedelta(days=self.config.database.retention_days), now)

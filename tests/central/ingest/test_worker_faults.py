@@ -170,14 +170,14 @@ def test_a_failed_publish_after_the_ack_is_logged_and_retried_next_round(
 
     monkeypatch.undo()  # the disk has room again
     monkeypatch.setattr(worker.client, "publish", publish)
-    worker._dirty_regencies = set()  # nothing else to do: only the retry should publish
-    worker._next_summary = 0.0
+    worker.public.dirty_regencies = set()  # nothing else to do: only the retry should publish
+    worker.public.next_summary = 0.0
     worker._periodic()
     with database.session() as session:
         lagging = session.scalar(select(func.count()).select_from(PublicState)
                                  .where(PublicState.published_seq < PublicState.seq))
     assert lagging == 0
-    assert worker._publish_retry is False
+    assert worker.public.retry is False
 
 
 def test_with_automatic_collection_off_the_worker_collects_cycles_on_its_timer(worker: IngestWorker) -> None:

@@ -1,0 +1,66 @@
+"""The ingest's housekeeping between batches: lost agent links, silent cameras, daily rollups, retention.
+
+Each job takes the writer's turn (``turns.py``) like a batch does, so on SQLite it never waits on the
+report writes for the lock, and tells ``PublicRounds`` what it changed so the public topics follow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from zoneinfo import ZoneInfo
+
+from central.config import CentralConfig
+from central.ingest import public
+from central.ingest.apply import presence
+from central.ingest.publishing import PublicRounds
+from central.ingest.store import BatchWriter
+from central.storage import maintenance
+from central.storage.db import Database
+
+PRUNE_EVERY_S = 3600.0
+
+
+class Upkeep:
+    """Housekeeping jobs for one ingest worker; the worker's loop decides when each is due."""
+
+    def __init__(self, config: CentralConfig, database: Database, writer: BatchWriter, rounds: PublicRounds) -> None:
+        self.config = config
+        self.database = database
+        self.writer = writer
+        self.rounds = rounds
+        self._timezone = ZoneInfo(config.web.timezone)
+        self._last_prune: float | None = None
+
+    def settle_lost_links(self) -> None:
+        """Agents whose link died longer than the grace period ago go offline (apply/presence.py)."""
+        grace = dt.timedelta(seconds=self.config.ingest.agent_offline_grace_s)
+        with self.database.session() as session:  # almost always nothing: no write turn for that
+            if not presence.links_lost(session.connection()):
+                return
+        with self.writer.turns.turn(), self.database.session(write=True) as session:
+            changed = presence.settle_lost_links(session.connection(), dt.datetime.now(dt.UTC), grace)
+        self.rounds.changed(cameras=changed.cameras, regencies=changed.regencies)
+
+    def maintenance(self, now: dt.datetime | None = None) -> None:
+        """Daily rollups for yesterday and today, silent cameras and websites, and (hourly) retention."""
+        now = now or dt.datetime.now(dt.UTC)
+        silence = dt.timedelta(seconds=self.config.ingest.silence_after_s)
+        with self.writer.turns.turn(), self.database.session(write=True) as session:
+            silent = maintenance.mark_silent_cameras(session.connection(), now, silence)
+            silent_sites = maintenance.mark_silent_websites(session.connection(), now, silence)
+            if self.config.ingest.republish:
+                public.stage_cameras(session.connection(), silent, now)
+                public.stage_websites(session.connection(), silent_sites, now)
+                public.stage_retired_cameras(session.connection(), now)
+        # Every summary, not only those messages touched: operators' edits (a retired camera, a rollout
+        # plan) change them too. Unchanged ones are not republished (public_state compares digests).
+        self.rounds.all_summaries_due()
+        today = maintenance.local_day(now, self._timezone)
+        for day in (today - dt.timedelta(days=1), today):
+            with self.writer.turns.turn(), self.database.session(write=True) as session:
+                maintenance.update_daily(session.connection(), day, self._timezone, now)
+        if self._last_prune is None or time.monotonic() - self._last_prune > PRUNE_EVERY_S:
+            self._last_prune = time.monotonic()
+            with self.writer.turns.turn(), self.database.session(write=True) as session:
+                maintenance.prune(session.connection(), dt.timedelta(days=self.config.database.retention_days), now)
