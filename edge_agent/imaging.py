@@ -19,14 +19,7 @@ SIGNATURE_SIZE = (64, 36)
 # A stuck picture, even re-encoded at JPEG quality 40, moves no signature cell by more than ~2 grey
 # levels; a car, a person or a ticking OSD clock moves some cells by 10 or more while the mean over
 # the whole picture stays below frozen_diff (measured on the simulator's street scenes: mean 0.04-0.45).
-# Not every OSD tick does: a thin font with 27-41 px digits at 1080p moves the cells by 1-16 depending on
-# the digits (see ``unchanged`` for what that means).
 MOTION_CELL_DIFF = 6.0
-# Frames of one stream compared for "frozen" are at least this far apart (stream time): a live camera's
-# OSD clock, which shows seconds, has then ticked at least once (how far a tick moves the signature
-# depends on its font, above), and its sensor noise has changed; a stuck encoder sends the same picture
-# again and again. FFmpeg's freezedetect waits 2 s by default; a probe reads 1-2.5 s.
-FROZEN_WINDOW_S = 1.0
 
 # Decoding, resizing and encoding run on the agent's own small thread pool (schedule.workers): OpenCV's
 # internal threads on top of it would only oversubscribe the two cores and hold a stack per thread.
@@ -126,25 +119,6 @@ def moved(a: Frame | None, b: Frame | None) -> bool:
     return float(cv2.absdiff(a, b).max()) > MOTION_CELL_DIFF
 
 
-def unchanged(change: float | None, motion: bool, limits: ThresholdSection) -> bool:
-    """The one "frozen" rule: two pictures compared (``change``, see ``difference``) are the same picture.
-
-    Used for two comparisons: snapshots of consecutive checks (any camera with a snapshot), and frames
-    of one stream decode at least FROZEN_WINDOW_S apart (edge_agent/checks/stream.py), which finds a
-    freeze at the first decode after it instead of the second check.
-
-    ``motion`` (see ``moved``) vetoes it: a quiet scene with one moving thing (a car, a person, the OSD
-    clock's digits) is live. Limits, for both comparisons: a scene with nothing moving, no OSD clock (or
-    a thin, small one whose tick moves no cell past MOTION_CELL_DIFF) and little sensor noise (an empty
-    corridor lit at night, a camera with strong noise reduction) can compare as unchanged: unbiased
-    noise of 2 grey levels per pixel moves the mean by ~0.1. The more so in a short stream window, where
-    an encoder sends the still parts as "skipped" blocks that decode to the very same pixels until its
-    next key frame. Such a camera needs a visible OSD clock or a lower ``frozen_diff``: a stuck
-    encoder's frames decode identical (change 0.00), like the simulator's. docs/operations.md has the rule.
-    """
-    return change is not None and change <= limits.frozen_diff and not motion
-
-
 def frame_stats(gray: Frame, source_size: tuple[int, int]) -> FrameStats:
     mean, std = cv2.meanStdDev(gray)
     laplacian = cv2.Laplacian(gray, cv2.CV_64F)
@@ -157,11 +131,10 @@ def frame_stats(gray: Frame, source_size: tuple[int, int]) -> FrameStats:
     )
 
 
-def judge(stats: FrameStats, change: float | None, limits: ThresholdSection, *, motion: bool = False,
-          compared: str = "since the previous check") -> Verdict | None:
+def judge(stats: FrameStats, change: float | None, limits: ThresholdSection, *, motion: bool = False) -> Verdict | None:
     """The most telling image problem, or None for a healthy image.
 
-    "Frozen" is ``unchanged(change, motion, limits)``; ``compared`` says what was compared, for the message.
+    ``motion`` (see ``moved``) vetoes "frozen": a quiet scene with one moving thing is live.
 
     Order matters: a black or covered image is also dark, blurred and unchanged, and the badge
     should name the cause an operator acts on.
@@ -174,8 +147,8 @@ def judge(stats: FrameStats, change: float | None, limits: ThresholdSection, *, 
         return Verdict("dark", f"image is dark (mean luma {stats.mean:.1f})")
     if stats.laplacian_var <= limits.blur_laplacian:
         return Verdict("blurred", f"image is blurred (Laplacian variance {stats.laplacian_var:.0f})")
-    if change is not None and unchanged(change, motion, limits):
-        return Verdict("frozen", f"image unchanged {compared} (change {change:.2f})")
+    if change is not None and change <= limits.frozen_diff and not motion:
+        return Verdict("frozen", f"image unchanged since the previous check (change {change:.2f})")
     return None
 
 

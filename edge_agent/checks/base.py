@@ -78,10 +78,6 @@ class CameraRuntime:
     snapshot_basic: bool = False
     digest: httpx.DigestAuth | None = None
     previous_signature: np.ndarray | None = None
-    previous_signature_at: float = 0.0  # monotonic time that snapshot was asked for
-    # The picture changed between two snapshots, the earlier taken at this monotonic time: newer evidence
-    # than a decode's "frozen" made before it (checks/stream.py).
-    picture_moved_after: float = 0.0
     thumbnail_signature: np.ndarray | None = None
     thumbnail_sent_at: float = 0.0
     # The RTSP decode runs on its own rotation (edge_agent.decodes); its latest outcome is reported by

@@ -27,10 +27,9 @@ class Analysed:
     signature: np.ndarray
     change: float | None
     motion: bool = False
-    taken_at: float = 0.0  # monotonic time the snapshot was asked for
 
 
-def analyse(jpeg: bytes, previous: np.ndarray | None, taken_at: float = 0.0) -> Analysed | None:
+def analyse(jpeg: bytes, previous: np.ndarray | None) -> Analysed | None:
     """Decode and measure in one thread hop: decode, grey, statistics, signature, change."""
     decoded = imaging.decode_jpeg(jpeg)
     if decoded is None:
@@ -39,7 +38,7 @@ def analyse(jpeg: bytes, previous: np.ndarray | None, taken_at: float = 0.0) -> 
     gray = imaging.analysis_gray(frame)
     signature = imaging.signature(gray)
     return Analysed(frame, size, imaging.frame_stats(gray, size), signature,
-                    imaging.difference(previous, signature), imaging.moved(previous, signature), taken_at)
+                    imaging.difference(previous, signature), imaging.moved(previous, signature))
 
 
 def _expected_size(ctx: CheckContext, size: tuple[int, int]) -> tuple[int, int] | None:
@@ -149,8 +148,7 @@ class Snapshot:
             return outcome(self.name, Outcome.FAIL, "snapshot_not_jpeg",
                            f"snapshot is not a JPEG ({len(body)} bytes, "
                            f"{response.content_type or 'no content type'})", started=started)
-        analysed: Analysed | None = await ctx.in_thread(analyse, body, ctx.runtime.previous_signature,
-                                                         started)
+        analysed: Analysed | None = await ctx.in_thread(analyse, body, ctx.runtime.previous_signature)
         if analysed is None:
             return outcome(self.name, Outcome.FAIL, "snapshot_not_jpeg", "snapshot JPEG does not decode",
                            started=started)
@@ -221,12 +219,8 @@ class Image:
         details = {"mean": round(stats.mean, 1), "std": round(stats.std, 1),
                    "sharpness": round(stats.laplacian_var, 1),
                    "change": None if analysed.change is None else round(analysed.change, 2)}
-        limits = ctx.config.thresholds
-        verdict = imaging.judge(stats, analysed.change, limits, motion=analysed.motion)
-        runtime = ctx.runtime
-        if analysed.change is not None and not imaging.unchanged(analysed.change, analysed.motion, limits):
-            runtime.picture_moved_after = runtime.previous_signature_at
-        runtime.previous_signature, runtime.previous_signature_at = analysed.signature, analysed.taken_at
+        verdict = imaging.judge(stats, analysed.change, ctx.config.thresholds, motion=analysed.motion)
+        ctx.runtime.previous_signature = analysed.signature
         if verdict is None:
             return outcome(self.name, Outcome.OK, "ok", "image looks normal", **details)
         result = Outcome.FAIL if verdict.reason in _FAILING_IMAGE_REASONS else Outcome.WARN

@@ -10,9 +10,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import numpy as np
-
-from edge_agent import imaging
 from edge_agent.checks.base import CameraRuntime, CameraTarget, CheckContext, Resources, outcome, skipped
 from edge_agent.checks.rtsp import camera_stream_url, without_userinfo
 from shared.messages import CheckOutcome, Outcome
@@ -33,17 +30,10 @@ class StreamProbe:
     height: int = 0
     fps: float | None = None
     error: str = ""
-    # The picture: the last frame's statistics, and its change from the first frame (imaging.difference
-    # and imaging.moved), measured only when they are at least imaging.FROZEN_WINDOW_S apart.
-    stats: imaging.FrameStats | None = None
-    window_s: float = 0.0
-    change: float | None = None
-    motion: bool = False
 
 
 def probe_stream(url: str, open_ms: int, read_ms: int, probe_s: float) -> StreamProbe:
-    """Blocking: open, read frames for ``probe_s``, measure size and rate from the frames' timestamps,
-    and compare the first frame with the last (a frozen encoder repeats one picture; see ``_picture``).
+    """Blocking: open, read frames for ``probe_s``, measure size and rate from the frames' timestamps.
 
     FFmpeg's interrupt callback enforces both timeouts, so a dead camera cannot hold the thread.
     """
@@ -61,8 +51,6 @@ def probe_stream(url: str, open_ms: int, read_ms: int, probe_s: float) -> Stream
         width = height = 0
         stamps: list[float] = []
         walls: list[float] = []
-        first: np.ndarray | None = None  # the first frame's signature (2 kB; the frame itself is MBs)
-        last: np.ndarray | None = None
         deadline = time.monotonic() + probe_s
         while frames < _MAX_FRAMES and time.monotonic() < deadline:
             ok, frame = capture.read()
@@ -70,45 +58,11 @@ def probe_stream(url: str, open_ms: int, read_ms: int, probe_s: float) -> Stream
                 break
             frames += 1
             height, width = frame.shape[:2]
-            if first is None:
-                first = imaging.signature(imaging.analysis_gray(frame))
-            last = frame
             stamps.append(float(capture.get(cv2.CAP_PROP_POS_MSEC)))
             walls.append(time.monotonic())
-        window = _span(stamps, walls)
-        return StreamProbe(True, frames, width, height, _rate(stamps, walls), "",
-                           *_picture(first, last, window))
+        return StreamProbe(True, frames, width, height, _rate(stamps, walls))
     finally:
         capture.release()
-
-
-def _picture(first: np.ndarray | None, last: np.ndarray | None,
-             window: float) -> tuple[imaging.FrameStats | None, float, float | None, bool]:
-    """(the last frame's statistics, window, change from the first frame, motion) for imaging.judge.
-
-    Two frames, as far apart as the probe's bounds allow (up to _MAX_FRAMES frames or ``probe_s``: 1.3 s
-    at 30 fps, 2.5 s at 15 fps); the change is left unknown below imaging.FROZEN_WINDOW_S (a 60 fps
-    camera's 40 frames), where a live camera's clock may not have ticked yet.
-    """
-    if last is None:
-        return None, 0.0, None, False
-    gray = imaging.analysis_gray(last)
-    stats = imaging.frame_stats(gray, (last.shape[1], last.shape[0]))
-    if first is None or window < imaging.FROZEN_WINDOW_S:
-        return stats, window, None, False
-    later = imaging.signature(gray)
-    return stats, window, imaging.difference(first, later), imaging.moved(first, later)
-
-
-def _span(stamps: list[float], walls: list[float]) -> float:
-    """Stream time from the first frame to the last: by timestamps, or by the clock when those are unusable
-    (the clock undercounts, as the first frames arrive in a burst: never more than the stream's time)."""
-    if len(stamps) < 2:
-        return 0.0
-    span_ms = stamps[-1] - stamps[0]
-    if span_ms > 0 and all(b >= a for a, b in itertools.pairwise(stamps)):
-        return span_ms / 1000.0
-    return walls[-1] - walls[0]
 
 
 def _rate(stamps: list[float], walls: list[float]) -> float | None:
@@ -178,17 +132,8 @@ async def _decode(target: CameraTarget, runtime: CameraRuntime, resources: Resou
         return outcome(name, Outcome.FAIL, "rtsp_no_frames", "stream opened but no frame decoded", started=started)
     details: dict[str, str | int | float | bool | None] = {
         "frames": probe.frames, "width": probe.width, "height": probe.height,
-        "fps": None if probe.fps is None else round(probe.fps, 1), "window_s": round(probe.window_s, 1),
-        "change": None if probe.change is None else round(probe.change, 2),
+        "fps": None if probe.fps is None else round(probe.fps, 1),
     }
-    if probe.stats is not None:
-        # The same rule as the snapshots' across checks (imaging.unchanged), on frames a second or more
-        # apart: a freeze shows at the first decode after it. A black, covered, dark or blurred picture
-        # is also unchanged; the image check names those, as judge puts them first.
-        verdict = imaging.judge(probe.stats, probe.change, config.thresholds, motion=probe.motion,
-                                compared=f"over {probe.window_s:.1f} s of its stream")
-        if verdict is not None and verdict.reason == "frozen":
-            return outcome(name, Outcome.FAIL, "frozen", verdict.message, started=started, **details)
     profile = runtime.session.profile
     if profile and profile.width and profile.height and (probe.width, probe.height) != (
         profile.width, profile.height
@@ -215,26 +160,15 @@ class StreamDecodes:
     A decode is seconds of mostly waiting: inside the cycle it held a check slot and set the cycle
     time for the whole fleet. The status therefore carries the latest decode's outcome with its age
     (``decoded_s_ago``); a fresh problem shows in the next cycle's status, at most ``interval_s`` later.
-
-    A decode's "frozen" stands until newer evidence: once two snapshots taken after that decode differ
-    (the image check sets ``picture_moved_after``), the picture moves again, and a stale "frozen" would
-    hold the camera degraded until the next decode, minutes later. The stream is then reported as not
-    known and decoded again first.
     """
 
     name: ClassVar[str] = "stream"
     requires: ClassVar[tuple[str, ...]] = ("rtsp",)
-    # The image check of the same cycle tells whether the picture has moved since the decode.
-    after: ClassVar[tuple[str, ...]] = ("image",)
+    after: ClassVar[tuple[str, ...]] = ()
 
     async def run(self, ctx: CheckContext) -> CheckOutcome:
-        runtime = ctx.runtime
-        result = runtime.stream_result
+        result = ctx.runtime.stream_result
         if result is None:
             return skipped(self.name, "RTSP decode not done yet (it runs on its own rotation)")
-        age = round(time.monotonic() - runtime.decoded_at)
-        if result.reason == "frozen" and runtime.picture_moved_after >= runtime.decoded_at:
-            runtime.stream_result, runtime.decoded_at = None, 0.0  # the rotation takes it first
-            return skipped(self.name, f"the stream was frozen at its decode {age} s ago and the picture has "
-                                      "moved since; it is decoded again")
+        age = round(time.monotonic() - ctx.runtime.decoded_at)
         return result.model_copy(update={"details": {**result.details, "decoded_s_ago": age}})
