@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import sqlite3
 import tempfile
@@ -133,6 +134,7 @@ def _play(options: SoakOptions, world: World, state: Path, supervisor: Superviso
     wait_for(lambda: sum(1 for s in api.current.values() if s not in ("unknown",)) >= total, 600, "report from every camera")
     database_before = _database_bytes(database_url)
     t0 = time.monotonic()
+    t0_wall = dt.datetime.now(dt.UTC)
     say(f"soak: chaos for {options.duration_s:.0f} s, {len(schedule)} incidents (seed {options.seed})")
     actions.start(t0)
     while time.monotonic() < t0 + options.duration_s:
@@ -150,7 +152,8 @@ def _play(options: SoakOptions, world: World, state: Path, supervisor: Superviso
     _account(result, soak, database_url, _settled(tap, database_url), drained, cameras)
     _screen(result, actions, api, live, world.interval_s)
     alerts = api.alerts()
-    audit = audit_alerts(actions.done, alerts, camera_agent, fire_after_s=60, interval_s=world.interval_s)
+    audit = audit_alerts(actions.done, alerts, camera_agent, fire_after_s=60, interval_s=world.interval_s,
+                         wall=lambda at: t0_wall + dt.timedelta(seconds=at - t0))
     result.figures["alerts"] = asdict(audit) | {"total": len(alerts)}
     if audit.missed or audit.doubled or audit.not_cleared:
         result.problems.append(f"alerts: {len(audit.missed)} missed, {len(audit.doubled)} doubled, "

@@ -7,9 +7,10 @@ after warm-up.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from benchmarks.soak.actions import Done
@@ -79,10 +80,15 @@ class AlertAudit:
 
 def audit_alerts(
     done: Sequence[Done], alerts: Sequence[Mapping[str, object]], camera_agent: Mapping[str, str], fire_after_s: float,
-    interval_s: float,
+    interval_s: float, wall: Callable[[float], dt.datetime],
 ) -> AlertAudit:
     """Each camera fault that lasted past the alert's delay (plus two check intervals of detection) must
-    have exactly one alert, resolved by the end; an alert on a subject no incident touched is unexplained."""
+    have exactly one alert, resolved by the end; an alert on a subject no incident touched is unexplained.
+
+    An incident's alerts are those of its camera that started while it lasted (from its injection to
+    its end plus the delay and detection): a camera with two incidents has two alerts, once each.
+    ``wall`` turns the monotonic seconds the chaos records into the wall-clock time alerts carry.
+    """
     audit = AlertAudit()
     by_subject: dict[str, list[Mapping[str, object]]] = {}
     for alert in alerts:
@@ -99,7 +105,11 @@ def audit_alerts(
         audit.expected += 1
         # An incident may rightly raise one alert per rule (degraded while it fails, offline once it is
         # hard down); the same rule twice for one incident is a doubled alert.
-        mine = [a for a in by_subject.get(subject, []) if str(a["rule"]).startswith("camera")]
+        opened = wall(record.began) - dt.timedelta(seconds=SCREEN_SLACK_S)
+        closed = wall(record.ended if record.ended is not None else record.began + incident.lasts_s) + \
+            dt.timedelta(seconds=fire_after_s + 2 * interval_s)
+        mine = [a for a in by_subject.get(subject, []) if str(a["rule"]).startswith("camera")
+                and opened <= dt.datetime.fromisoformat(str(a["started_at"])) <= closed]
         rules = [str(a["rule"]) for a in mine]
         label = f"{incident.fault} on {incident.target} at {incident.at_s:.0f} s"
         if not mine:

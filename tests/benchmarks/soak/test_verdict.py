@@ -1,0 +1,53 @@
+"""The soak's alert audit: alerts are matched to the incident they belong to, by camera and by time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from benchmarks.soak.actions import Done
+from benchmarks.soak.chaos import Incident, Kind
+from benchmarks.soak.verdict import audit_alerts
+
+T0 = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
+CAMERA_AGENT = {"cam1": "agent-a", "cam2": "agent-a"}
+
+
+def _wall(at: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=at)
+
+
+def _done(camera: str, began: float, lasts: float) -> Done:
+    return Done(Incident(began, Kind.CAMERA, camera, "frozen", lasts), began, began + lasts)
+
+
+def _alert(camera: str, rule: str, started: float, resolved: float | None) -> dict[str, object]:
+    return {"subject_id": f"agent-a/{camera}", "rule": rule, "started_at": _wall(started).isoformat(),
+            "resolved_at": None if resolved is None else _wall(resolved).isoformat()}
+
+
+def _audit(done: list[Done], alerts: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+    return audit_alerts(done, alerts, CAMERA_AGENT, fire_after_s=60, interval_s=20, wall=_wall)
+
+
+def test_two_incidents_on_one_camera_with_one_alert_each_are_each_alerted_once() -> None:
+    done = [_done("cam1", 100, 200), _done("cam1", 1000, 200)]
+    alerts = [_alert("cam1", "camera_degraded", 170, 310), _alert("cam1", "camera_degraded", 1080, 1210)]
+    audit = _audit(done, alerts)
+    assert (audit.expected, audit.exactly_once, audit.doubled, audit.missed) == (2, 2, [], [])
+
+
+def test_the_same_rule_twice_within_one_incident_is_doubled_and_an_alert_elsewhere_is_unexplained() -> None:
+    done = [_done("cam1", 100, 300)]
+    alerts = [_alert("cam1", "camera_degraded", 170, 200), _alert("cam1", "camera_degraded", 260, 410),
+              _alert("cam2", "camera_degraded", 500, 600)]
+    audit = _audit(done, alerts)
+    assert len(audit.doubled) == 1 and audit.exactly_once == 0
+    assert audit.unexplained == ["camera_degraded on agent-a/cam2"]
+
+
+def test_an_incident_without_an_alert_in_its_window_is_missed_and_an_open_one_not_cleared() -> None:
+    done = [_done("cam1", 100, 200), _done("cam1", 1000, 200)]
+    alerts = [_alert("cam1", "camera_degraded", 1070, None)]  # only the second incident's, never resolved
+    audit = _audit(done, alerts)
+    assert len(audit.missed) == 1 and "at 100 s" in audit.missed[0]
+    assert len(audit.not_cleared) == 1 and "at 1000 s" in audit.not_cleared[0]
