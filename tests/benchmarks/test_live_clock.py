@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,7 +17,7 @@ from simulator import clock_code
 from simulator.camera import Camera
 from simulator.scenario import build_camera_configs
 from simulator.scene import SceneRenderer
-from tests.central.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.fixtures.browser import chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 NOW = 1_796_000_000.456
@@ -26,12 +25,8 @@ NOW = 1_796_000_000.456
 
 @pytest.fixture(scope="module")
 def page() -> Iterator[playwright_api.Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser.new_page()
-        browser.close()
 
 
 def _jpeg(frame: np.ndarray, width: int, quality: int) -> bytes:

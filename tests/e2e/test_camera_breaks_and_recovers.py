@@ -11,25 +11,15 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api as playwright_api
 
 from tests.e2e.conftest import AGENT, REGENCY, E2EStack, wait_for
+from tests.fixtures.browser import chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(150)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CAMERA = "cam0002"
 # Checks every 3 s, ingest, then a live poll every 0.3 s: a change shows within a few seconds; the
 # bound leaves room for a loaded CI box.
@@ -38,10 +28,7 @@ LIVE_TIMEOUT_S = 30
 
 @pytest.fixture
 def page(e2e_stack: E2EStack) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1366, "height": 850})
         page = context.new_page()
         errors: list[str] = []
@@ -52,8 +39,7 @@ def page(e2e_stack: E2EStack) -> Iterator[Any]:
         page.click("button[type=submit]")
         page.wait_for_url(e2e_stack.url + "/")
         yield page
-        browser.close()
-        assert not errors, errors
+    assert not errors, errors
 
 
 def _alert(stack: E2EStack, state: str, seen: list[dict[str, Any]]) -> dict[str, Any] | None:

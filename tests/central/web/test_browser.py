@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from playwright import sync_api as playwright_api
 from sqlalchemy import select
 
 from central.storage.db import Database
@@ -25,29 +24,17 @@ from tests.central.web.conftest import make_config
 from tests.central.web.live_server import serve
 from tests.central.web.seed import HOSTILE_NAME, PASSWORD, Seeded
 from tests.central.web.test_live import break_camera
+from tests.fixtures.browser import chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"width": 360, "height": 740}
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

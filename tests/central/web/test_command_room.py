@@ -25,8 +25,9 @@ from central.web import create_app
 from tests.central.web.conftest import make_config
 from tests.central.web.live_server import serve
 from tests.central.web.seed import seed
-from tests.central.web.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, Tab, playwright_api
+from tests.central.web.test_browser import PHONE, Tab
 from tests.central.web.test_live import break_camera
+from tests.fixtures.browser import chromium as launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -38,12 +39,8 @@ Room = tuple[str, Database, Flask]
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
