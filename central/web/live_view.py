@@ -24,8 +24,9 @@ from flask_babel import gettext as _
 from central.config import CentralConfig
 from central.live_view.wire import RelayUnavailable, watch
 from central.storage.db import Database
+from central.storage.models import Camera
 from central.web import live_audit
-from central.web.accounts import Role
+from central.web.accounts import Role, WebUser
 from central.web.auth import current_role, current_user, login_required
 from central.web.database import get_database
 from central.web.pages import get_camera
@@ -77,15 +78,21 @@ def _parts(config: CentralConfig, database: Database, audit_id: int, agent: str,
         live_audit.closed(database, audit_id, reason)
 
 
+def _opened(pk: int, what: str) -> tuple[Camera, WebUser, int]:
+    """The camera (404 outside the user's regencies), the user allowed to see it live (else 403), and the
+    audit row opened for this session: what the live stream and the still both start with."""
+    camera = get_camera(pk)
+    if not may_watch():
+        abort(403, description=f"{what} needs a role allowed by [live_view] min_role")
+    user = current_user()
+    assert user is not None  # login_required
+    return camera, user, live_audit.opened(user.name, user.role, camera, request.remote_addr or "")
+
+
 @bp.route("/cameras/<int:pk>/live.mjpg")
 @login_required
 def live_mjpeg(pk: int) -> ResponseReturnValue:
-    camera = get_camera(pk)  # 404 outside the user's regencies
-    if not may_watch():
-        abort(403, description="watching live needs a role allowed by [live_view] min_role")
-    user = current_user()
-    assert user is not None  # login_required
-    audit_id = live_audit.opened(user.name, user.role, camera, request.remote_addr or "")
+    camera, user, audit_id = _opened(pk, "watching live")
     stream = _parts(current_app.config["SCC"], get_database(), audit_id, camera.agent_name, camera.camera_id,
                     user.name)
     response = Response(stream, mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
@@ -115,12 +122,7 @@ def _take_still(config: CentralConfig, agent: str, camera_id: str) -> tuple[byte
 @bp.route("/cameras/<int:pk>/still.jpg")
 @login_required
 def still_jpeg(pk: int) -> ResponseReturnValue:
-    camera = get_camera(pk)  # 404 outside the user's regencies
-    if not may_watch():
-        abort(403, description="a full-resolution still needs a role allowed by [live_view] min_role")
-    user = current_user()
-    assert user is not None  # login_required
-    audit_id = live_audit.opened(user.name, user.role, camera, request.remote_addr or "")
+    camera, user, audit_id = _opened(pk, "a full-resolution still")
     jpeg, reason = _take_still(current_app.config["SCC"], camera.agent_name, camera.camera_id)
     live_audit.closed(get_database(), audit_id, "still" if jpeg is not None else f"still:{reason}")
     log.info("still of %s/%s for %s: %s", camera.agent_name, camera.camera_id, user.name, reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -381,10 +382,9 @@ def _drain(listener: socket.socket) -> None:
     notification sent to a full queue is dropped after sdnotify's 1 s timeout, STOPPING=1 included."""
     listener.setblocking(False)
     try:
-        while True:
-            listener.recv(4096)
-    except BlockingIOError:
-        pass
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                listener.recv(4096)
     finally:
         listener.setblocking(True)
         listener.settimeout(60)
