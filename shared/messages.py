@@ -19,14 +19,14 @@ from pydantic import (
     StringConstraints,
 )
 
-from shared.topics import IDENTIFIER_PATTERN, REGENCY_CODE_PATTERN
+from shared.topics import IDENTIFIER_PATTERN, OWNER_CODE_PATTERN, REGENCY_CODE_PATTERN
 
 SCHEMA_VERSION: Literal[1] = 1
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 RegencyCode = Annotated[str, StringConstraints(pattern=REGENCY_CODE_PATTERN)]
 # Whose a camera or website is: one of the 17 regencies ("16.71") or the province's own offices ("16").
-OwnerCode = Annotated[str, StringConstraints(pattern=r"^16(\.\d{2})?$")]
+OwnerCode = Annotated[str, StringConstraints(pattern=OWNER_CODE_PATTERN)]
 # Text from cameras and websites is untrusted and may be huge; agents clip it (see clip_text).
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 LongText = Annotated[str, StringConstraints(max_length=2048)]
@@ -384,7 +384,10 @@ class RegencySummary(PublicEnvelope):
     """Retained per-regency rollup."""
 
     kind: Literal["regency_summary"] = "regency_summary"
-    regency: RegencyCode
+    regency: OwnerCode = Field(
+        description="The regency's code (e.g. '16.71'), or '16': the province's own offices (Pemprov, configured "
+        "on central), counted apart from the regency their agents' certificates name."
+    )
     name: ShortText
     stage: ShortText
     agents_online: int = Field(ge=0)
@@ -404,7 +407,10 @@ class PublicCameraStatus(PublicEnvelope):
     """Retained current status of one camera: curated, so never its network address or an agent's own words."""
 
     kind: Literal["public_camera_status"] = "public_camera_status"
-    regency: RegencyCode
+    regency: OwnerCode = Field(
+        description="Whose it is: a regency's code (e.g. '16.71'), or '16' for the province's own offices "
+        "(Pemprov, configured on central), whatever regency their agent's certificate names; the topic's too."
+    )
     agent: Identifier
     camera_id: Identifier
     name: ShortText = Field("", description="The operator's name for the camera, else the one it reports.")
@@ -418,7 +424,10 @@ class PublicWebsiteStatus(PublicEnvelope):
     """Retained current status of one OPD website (its public URL, never an error text)."""
 
     kind: Literal["public_website_status"] = "public_website_status"
-    regency: RegencyCode
+    regency: OwnerCode = Field(
+        description="Whose it is: a regency's code (e.g. '16.71'), or '16' for the province's own offices "
+        "(Pemprov, configured on central), whatever regency their agent's certificate names; the topic's too."
+    )
     agent: Identifier
     website_id: Identifier
     url: Annotated[str, StringConstraints(max_length=2048)]
