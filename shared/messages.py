@@ -230,6 +230,14 @@ class LiveState(StrEnum):
     FAILED = "failed"  # the stream could not start or broke; ``reason`` says why
 
 
+class StreamProfile(StrEnum):
+    """Which of the camera's streams a live view or still reads (recorded in central's viewing record)."""
+
+    MAIN = "main"  # the ONVIF profile the checks use (the most pixels)
+    SUB = "sub"  # the ONVIF profile chosen for live view: the one nearest the agent's [live] max_width
+    RTSP_URL = "rtsp_url"  # the camera's configured rtsp_url: the operator's choice, main or sub unknown
+
+
 class LiveFrame(Envelope):
     """Agent -> central, QoS 0, never retained: one JPEG frame of a camera's live view, or its end.
 
@@ -248,6 +256,11 @@ class LiveFrame(Envelope):
     fps: float = Field(default=0, ge=0, le=60, description="The rate the agent currently sends at (budget-bound).")
     still: bool = Field(default=False, description="The answer to snapshot_now (one full-resolution picture, or "
                         "why there is none), not part of a live stream: it neither continues nor ends one.")
+    profile: StreamProfile | None = Field(
+        default=None,
+        description="A frame's: the camera stream the agent reads (main, sub, or the configured rtsp_url); "
+        "none from older agents and on a stream's end. Central records it in the live viewing record.",
+    )
 
 
 # --- websites ---------------------------------------------------------------------------------
