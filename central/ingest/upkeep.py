@@ -57,9 +57,10 @@ class Upkeep:
             silent = maintenance.mark_silent_cameras(session.connection(), now, silence)
             silent_sites = maintenance.mark_silent_websites(session.connection(), now, silence)
             if self.config.ingest.republish:
-                public.stage_cameras(session.connection(), silent, now)
-                public.stage_websites(session.connection(), silent_sites, now)
-                public.stage_retired_cameras(session.connection(), now)
+                province = self.config.province.agents
+                public.stage_cameras(session.connection(), silent, now, province)
+                public.stage_websites(session.connection(), silent_sites, now, province)
+                public.stage_retired_cameras(session.connection(), now, province)
         # Every summary, not only those messages touched: operators' edits (a retired camera, a rollout
         # plan) change them too. Unchanged ones are not republished (public_state compares digests).
         self.rounds.all_summaries_due()
