@@ -307,9 +307,12 @@ def longest_down(
     return list(session.scalars(query.limit(limit)))
 
 
-def camera_facets(session: Session, regency: str) -> tuple[list[str], list[str]]:
-    """The OPDs and groups (venues) present in a regency, for its filter menus."""
-    base = select().where(Camera.regency_code == regency, Camera.in_service)
+def camera_facets(
+    session: Session, regency: str, province_agents: Collection[str] = ()
+) -> tuple[list[str], list[str]]:
+    """The OPDs and groups (venues) present in a regency, for its filter menus: of the cameras its list
+    shows (by owner, :func:`owned_by`), so no menu offers a province office's OPD that filters to nothing."""
+    base = select().where(owned_by(Camera.regency_code, Camera.agent_name, (regency,), province_agents), Camera.in_service)
     opds = session.scalars(base.add_columns(Camera.opd).distinct().order_by(Camera.opd))
     groups = session.scalars(base.add_columns(Camera.venue).where(Camera.venue != "").distinct().order_by(Camera.venue))
     return [o for o in opds if o], list(groups)
