@@ -313,7 +313,9 @@ def camera_facets(
     """The OPDs and groups (venues) present in a regency, for its filter menus: of the cameras its list
     shows (by owner, :func:`owned_by`), so no menu offers a province office's OPD that filters to nothing."""
     base = select().where(owned_by(Camera.regency_code, Camera.agent_name, (regency,), province_agents), Camera.in_service)
-    opds = session.scalars(base.add_columns(Camera.opd).distinct().order_by(Camera.opd))
+    # Ordered by the label: PostgreSQL refuses DISTINCT ordered by the same expression written again.
+    opd = Camera.opd.label("opd")
+    opds = session.scalars(base.add_columns(opd).distinct().order_by(opd))
     groups = session.scalars(base.add_columns(Camera.venue).where(Camera.venue != "").distinct().order_by(Camera.venue))
     return [o for o in opds if o], list(groups)
 
