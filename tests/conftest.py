@@ -2,3 +2,4 @@
 
 from tests.fixtures.broker import *  # noqa: F403
 from tests.fixtures.database import *  # noqa: F403
+from tests.scheduling import pytest_xdist_make_scheduler  # noqa: F401  (the soak starts first under xdist)
