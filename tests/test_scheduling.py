@@ -1,14 +1,26 @@
-"""The suite's own xdist ordering: the soak must still be recognised as the unit to start first."""
+"""The suite's own xdist scheduling (tests/scheduling.py): groups as xdist names them, the soak first."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.benchmarks.soak import test_soak_run
-from tests.scheduling import is_long
+from tests.scheduling import group_of, is_long
 
 
-def test_the_short_soak_goes_out_first_grouped_or_not() -> None:
-    soak = test_soak_run.test_a_short_soak_loses_nothing_through_a_broker_crash_an_ingest_kill_and_a_cut_link
-    nodeid = f"tests/benchmarks/soak/test_soak_run.py::{soak.__name__}"
-    assert is_long(nodeid)  # xdist's groups not applied (pytest 9.2): the test is its own unit
-    assert is_long("soak")  # applied: the group is the unit
+def test_the_short_soak_goes_out_first() -> None:
+    marks = test_soak_run.pytestmark
+    groups = [m.args[0] for m in marks if m.name == "xdist_group"]
+    assert groups == ["soak"]
+    assert is_long("soak")
     assert not is_long("tests/benchmarks/soak/test_soak_run.py::test_the_schedule_holds_each_fault_kind_and_camera_faults")
+
+
+@pytest.mark.xdist_group("broker")
+@pytest.mark.xdist_group(name="browser")
+def test_a_test_in_two_groups_is_in_their_joint_group(request: pytest.FixtureRequest) -> None:
+    assert group_of(request.node) == "broker_browser"
+
+
+def test_a_test_in_no_group_has_none(request: pytest.FixtureRequest) -> None:
+    assert group_of(request.node) is None
