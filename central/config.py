@@ -77,7 +77,8 @@ class IngestConfig(Section):
         60.0, ge=0,
         description="An agent whose connection dies (its last will) counts as offline, its cameras unknown, only "
                     "if it has not reconnected this long after: a broker restart changes nothing on the wall. "
-                    "0: at once.",
+                    "Counted only while the ingest is connected and can store: after its own outage every agent "
+                    "gets this long again. 0: at once.",
     )
     batch_max_bytes: int = Field(
         16 * 1024 * 1024,

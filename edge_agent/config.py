@@ -110,6 +110,12 @@ class ScheduleSection(Section):
     )
     rtsp_concurrency: int = Field(2, ge=1, le=64, description="RTSP decodes at the same time (their own slots).")
     workers: int = Field(2, ge=1, le=64, description="Threads for decoding, analysis and JPEG encoding.")
+    second_look_s: float = Field(
+        2.0, ge=0, le=10,
+        description="A healthy-looking snapshot is fetched again this many seconds later and compared "
+                    "(identical: frozen), so a freeze shows at the first check after it; 0: off. The wait "
+                    "holds no check slot.",
+    )
     offline_after: int = Field(3, ge=1, description="Consecutive hard failures before a camera is offline.")
     backoff_max_s: float = Field(900.0, ge=1, description="Longest interval for a camera that stays dead.")
     thumbnail_every_s: float = Field(600.0, ge=1, description="Send a thumbnail at least this often.")

@@ -131,10 +131,39 @@ def frame_stats(gray: Frame, source_size: tuple[int, int]) -> FrameStats:
     )
 
 
-def judge(stats: FrameStats, change: float | None, limits: ThresholdSection, *, motion: bool = False) -> Verdict | None:
+def identical(first: bytes, second: bytes, first_gray: Frame | None, second_gray: Frame | None) -> bool:
+    """The second look's rule: two snapshots of one check, seconds apart, are the very same picture.
+
+    Stricter than the rule across checks (``difference``/``moved`` against ``frozen_diff``), because it
+    has far less time to work with: it asks for the same JPEG bytes, or analysis greys (ANALYSIS_WIDTH,
+    ``analysis_gray``) equal at every pixel. A live camera never gives that a couple of seconds apart:
+    its sensor's noise alone changes some of the ~57,600 analysis pixels by a grey level, and its OSD
+    clock (seconds, often more) changes tens of them by a hundred. A stuck encoder sends the same frame
+    again, and a camera that re-encodes one stuck frame gets the same bytes or the same decoded pixels.
+    No tolerance on purpose: a near-identical pair (a quiet scene behind strong noise reduction, no
+    OSD) is left to the comparison across checks, which has an interval of drift to see; the error this
+    rule can make is to miss a freeze for one check, never to call a live picture frozen.
+    """
+    if first == second:
+        return True
+    if first_gray is None or second_gray is None or first_gray.shape != second_gray.shape:
+        return False
+    return not np.any(cv2.absdiff(first_gray, second_gray))
+
+
+def judge(stats: FrameStats, change: float | None, limits: ThresholdSection, *, motion: bool = False,
+          still_for: float | None = None) -> Verdict | None:
     """The most telling image problem, or None for a healthy image.
 
-    ``motion`` (see ``moved``) vetoes "frozen": a quiet scene with one moving thing is live.
+    "Frozen" has two sources, decided here only:
+
+    | evidence | frozen when | finds a freeze |
+    |---|---|---|
+    | ``change``/``motion``: this check's snapshot against the previous check's | ``change`` <= ``frozen_diff`` and no ``motion`` | at the second check after it |
+    | ``still_for``: a second snapshot of this check, that many seconds later (``identical``) | not None | at the first check after it |
+
+    ``motion`` (see ``moved``) vetoes the first: a quiet scene with one moving thing is live. The second
+    needs no veto: ``identical`` only says yes to the very same picture.
 
     Order matters: a black or covered image is also dark, blurred and unchanged, and the badge
     should name the cause an operator acts on.
@@ -149,6 +178,8 @@ def judge(stats: FrameStats, change: float | None, limits: ThresholdSection, *, 
         return Verdict("blurred", f"image is blurred (Laplacian variance {stats.laplacian_var:.0f})")
     if change is not None and change <= limits.frozen_diff and not motion:
         return Verdict("frozen", f"image unchanged since the previous check (change {change:.2f})")
+    if still_for is not None:
+        return Verdict("frozen", f"image identical in two snapshots {still_for:.1f} s apart")
     return None
 
 

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from edge_agent.checks.base import CameraRuntime, CameraTarget
 from edge_agent.checks.rtsp import camera_stream_url, without_userinfo
@@ -29,7 +30,7 @@ from edge_agent.checks.stream import with_credentials
 from edge_agent.config import LiveSection
 from edge_agent.scrub import scrub
 from shared import codec, topics
-from shared.messages import Command, CommandName, LiveFrame, LiveState, new_message_id, utc_now
+from shared.messages import Command, CommandName, LiveFrame, LiveState, StreamProfile, new_message_id, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +48,33 @@ Camera = Callable[[str], tuple[CameraTarget, CameraRuntime | None] | None]
 Reason = Callable[[str], str]
 
 
-def live_stream_url(target: CameraTarget, runtime: CameraRuntime | None) -> tuple[str | None, str]:
-    """The RTSP URI live view reads, and which it is (for the log).
+def live_stream_url(
+    target: CameraTarget, runtime: CameraRuntime | None
+) -> tuple[str | None, StreamProfile, str]:
+    """The RTSP URI live view reads, which stream that is (sent with each frame), and a line for the log.
 
     The configured ``rtsp_url`` when there is one (the operator's choice), else the ONVIF profile chosen
-    for live view (``OnvifSession.live``: the sub-stream nearest ``[live] max_width``), else the main
-    profile the checks use.
+    for live view (``OnvifSession.live``: the sub-stream nearest ``[live] max_width``; "main" when that
+    is the main profile itself), else the main profile the checks use.
     """
     if target.rtsp_url or runtime is None:
-        return target.rtsp_url, "the configured rtsp_url"
-    live = runtime.session.live
+        return target.rtsp_url, StreamProfile.RTSP_URL, "the configured rtsp_url"
+    live, profile = runtime.session.live, runtime.session.profile
     if live is not None and live.stream_uri:
-        return live.stream_uri, f"ONVIF profile {live.token} ({live.width}x{live.height}, chosen for live view)"
-    profile = runtime.session.profile
+        kind = StreamProfile.MAIN if profile is not None and live.token == profile.token else StreamProfile.SUB
+        return (live.stream_uri, kind,
+                f"ONVIF profile {live.token} ({live.width}x{live.height}, chosen for live view)")  # fmt: skip
     size = f", {profile.width}x{profile.height}" if profile and profile.width else ""
-    return camera_stream_url(target, runtime), f"ONVIF profile {profile.token if profile else '?'} (main{size})"
+    return (camera_stream_url(target, runtime), StreamProfile.MAIN,
+            f"ONVIF profile {profile.token if profile else '?'} (main{size})")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """A camera's opened capture and which of its streams it reads."""
+
+    capture: Any
+    profile: StreamProfile
 
 
 @dataclass(slots=True)
@@ -208,9 +221,9 @@ class LiveView:
         try:
             return self._send_frames(stream, opened)
         finally:
-            opened.release()  # type: ignore[attr-defined]
+            opened.capture.release()
 
-    def _open(self, camera_id: str, still: bool = False) -> object:
+    def _open(self, camera_id: str, still: bool = False) -> _Opened | tuple[str, str]:
         """The camera's opened capture (a still: the main stream, for detail), or (reason, text) saying why
         there is none."""
         import cv2
@@ -221,9 +234,10 @@ class LiveView:
         target, runtime = found
         if still:
             url = camera_stream_url(target, runtime) if runtime is not None else target.rtsp_url
-            source = "the main stream"
+            profile, source = (StreamProfile.RTSP_URL, "the configured rtsp_url") if target.rtsp_url \
+                else (StreamProfile.MAIN, "the main stream")
         else:
-            url, source = live_stream_url(target, runtime)
+            url, profile, source = live_stream_url(target, runtime)
         if not url:
             return self._camera_reason(camera_id, "no_stream_uri"), \
                 "no RTSP address known for this camera yet (ONVIF has not answered)"
@@ -235,17 +249,18 @@ class LiveView:
             return self._camera_reason(camera_id, "rtsp_no_frames"), "the stream did not open"
         log.info("%s of %s reads %s: %s", "still" if still else "live view", camera_id, source,
                  scrub(without_userinfo(url)))
-        return capture
+        return _Opened(capture, profile)
 
-    def _send_frames(self, stream: _Stream, capture: object) -> tuple[LiveState, str, str]:
+    def _send_frames(self, stream: _Stream, opened: _Opened) -> tuple[LiveState, str, str]:
         import cv2
 
+        capture = opened.capture
         quality = self.settings.jpeg_quality
         next_send = 0.0
         seq = 0
         topic = topics.live_frames(self.agent, stream.camera_id)
         while not stream.stop.is_set():
-            ok, frame = capture.read()  # type: ignore[attr-defined]
+            ok, frame = capture.read()
             if not ok or frame is None:
                 return LiveState.FAILED, self._camera_reason(stream.camera_id, "rtsp_no_frames"), \
                     "the stream stopped delivering frames"
@@ -267,7 +282,8 @@ class LiveView:
             seq += 1
             meta = LiveFrame(agent=self.agent, seq=seq, msg_id=new_message_id(), ts=utc_now(),
                              camera_id=stream.camera_id, state=LiveState.FRAME, width=width, height=height,
-                             size_bytes=len(jpeg), fps=round(min(self.settings.max_fps, 1 / interval), 2))
+                             size_bytes=len(jpeg), fps=round(min(self.settings.max_fps, 1 / interval), 2),
+                             profile=opened.profile)
             self.publish(topic, codec.encode_live(meta, jpeg))
             next_send = now + interval
         return LiveState.ENDED, stream.why_stopped, ""
@@ -295,9 +311,9 @@ class LiveView:
         if isinstance(opened, tuple):
             return opened
         try:
-            ok, frame = opened.read()  # type: ignore[attr-defined]
+            ok, frame = opened.capture.read()
         finally:
-            opened.release()  # type: ignore[attr-defined]
+            opened.capture.release()
         if not ok or frame is None:
             return self._camera_reason(camera_id, "rtsp_no_frames"), "the stream gave no frame"
         height, width = frame.shape[:2]
@@ -315,7 +331,8 @@ class LiveView:
                 return "still_too_large", f"a {width}x{height} JPEG does not fit in one message"
             quality = max(MIN_QUALITY, quality - 15)
         meta = LiveFrame(agent=self.agent, seq=1, msg_id=new_message_id(), ts=utc_now(), camera_id=camera_id,
-                         state=LiveState.FRAME, width=width, height=height, size_bytes=len(jpeg), still=True)
+                         state=LiveState.FRAME, width=width, height=height, size_bytes=len(jpeg), still=True,
+                         profile=opened.profile)
         with self._lock:  # before the answer: an asker who reacts to it at once gets a still of their own
             self._stills.discard(camera_id)
         self.publish(topics.live_frames(self.agent, camera_id), codec.encode_live(meta, jpeg))

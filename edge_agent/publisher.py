@@ -8,8 +8,8 @@ sent again by :class:`~edge_agent.confirmations.ResendClock`'s rounds.
 
 paho's network thread only ever hands events to the asyncio loop; the outbox and the mid->seq map
 are touched on the loop thread alone. That also avoids a lock-order trap: paho calls on_publish
-while holding its own outgoing-message mutex, which ``publish()`` takes too. The seq/msg_id pairs
-the birth and last will need in paho's callbacks are allocated ahead on the loop thread, and every
+while holding its own outgoing-message mutex, which ``publish()`` takes too. The birth and last
+will built in paho's callbacks take ids allocated ahead (:mod:`edge_agent.availability`), and every
 callback is guarded: paho 2 re-raises a callback's exception, which would end its network thread
 and leave the agent disconnected for good.
 
@@ -21,28 +21,25 @@ exceeded: a broker whose own storage is full) keeps it, and the queue is resent 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
-import socket
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, Literal
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge_agent import __version__
+from edge_agent.availability import Availability
 from edge_agent.config import AgentConfig
 from edge_agent.confirmations import Confirmations
 from edge_agent.outbox import Outbox, OutboxUnavailable
 from shared import topics
-from shared.codec import DecodeError, decode, encode
-from shared.messages import AgentBirth, AgentOffline, Command, ReportsStored, new_message_id, utc_now
+from shared.codec import DecodeError, decode
+from shared.messages import Command, ReportsStored
 from shared.mqtt import (
     QOS_AT_LEAST_ONCE,
     LinkLog,
     TlsFiles,
-    Will,
     connect_persistent,
     make_client,
     reason_is_success,
@@ -60,8 +57,6 @@ PERMANENT_REFUSALS = frozenset({0x87, 0x90, 0x99})
 NO_MATCHING_SUBSCRIBERS = 0x10
 RETRY_MIN_S = 1.0
 RETRY_MAX_S = 60.0
-# Birth and will ids kept allocated ahead for paho's thread; one reconnect uses one of each.
-_SPARE_IDS = 4
 
 
 def is_permanent_refusal(reason: object) -> bool:
@@ -86,9 +81,7 @@ class Publisher:
         self.agent = config.agent.name
         self.outbox = outbox
         self.on_command = on_command
-        self._cameras_configured = cameras_configured
-        self._websites_configured = websites_configured
-        self.started_at = utc_now()
+        self.availability = Availability(self.agent, outbox, cameras_configured, websites_configured)
         self.connected = asyncio.Event()
         self.acks = 0
         self.rejected = 0
@@ -106,13 +99,9 @@ class Publisher:
         self._retry_s = 0.0  # current backoff after a transient refusal or a failed delete; 0 = none
         self._paused_until = 0.0  # loop.time() before which nothing is sent
         self._retry_handle: asyncio.TimerHandle | None = None
-        # seq/msg_id pairs for paho's thread: a deque's append and popleft are atomic.
-        self._spare_ids: collections.deque[tuple[int, str]] = collections.deque()
-        self._last_seq = 0
-        self._refill_ids()
         self.callback_errors = 0
         tls = TlsFiles(config.tls.ca_file, config.tls.cert_file, config.tls.key_file)
-        self.client = make_client(tls, will=self._will("connection_lost"), logger=log)
+        self.client = make_client(tls, will=self.availability.will("connection_lost"), logger=log)
         self.link = LinkLog(log, f"{config.broker.host}:{config.broker.port}")
         self.link.watch(self.client)
         self.client.max_inflight_messages_set(config.outbox.max_inflight)
@@ -124,29 +113,6 @@ class Publisher:
         self.client.on_message = self._on_message
 
     # --- lifecycle ---------------------------------------------------------------------------
-
-    def _refill_ids(self) -> None:
-        """Loop thread only: top up the ids paho's callbacks take (allocate never raises)."""
-        while len(self._spare_ids) < _SPARE_IDS:
-            seq, msg_id = self.outbox.allocate()
-            self._last_seq = seq
-            self._spare_ids.append((seq, msg_id))
-
-    def _take_id(self) -> tuple[int, str]:
-        """Any thread: a pre-allocated seq and msg_id, without touching the outbox."""
-        try:
-            return self._spare_ids.popleft()
-        except IndexError:
-            # Reconnects faster than the loop refills: a repeated seq is harmless for availability,
-            # a fresh msg_id is what keeps the second outage from being deduplicated away.
-            return self._last_seq, new_message_id()
-
-    def _will(self, reason: Literal["connection_lost", "shutdown"]) -> Will:
-        # A fresh msg_id per connection: central deduplicates on msg_id, so reusing one would hide
-        # the second outage.
-        seq, msg_id = self._take_id()
-        message = AgentOffline(agent=self.agent, seq=seq, msg_id=msg_id, ts=utc_now(), reason=reason)
-        return Will(topics.availability(self.agent), encode(message), retain=True)
 
     def network_alive(self) -> bool:
         """paho's network thread is running (connected, or retrying to connect)."""
@@ -171,9 +137,7 @@ class Publisher:
         if self._retry_handle is not None:
             self._retry_handle.cancel()
         if self.client.is_connected():
-            seq, msg_id = self.outbox.allocate()
-            goodbye = AgentOffline(agent=self.agent, seq=seq, msg_id=msg_id, ts=utc_now(), reason="shutdown")
-            info = self.client.publish(topics.availability(self.agent), encode(goodbye),
+            info = self.client.publish(self.availability.topic, self.availability.goodbye(),
                                        qos=QOS_AT_LEAST_ONCE, retain=True)
             try:
                 await asyncio.wait_for(asyncio.to_thread(info.wait_for_publish, timeout), timeout + 0.5)
@@ -217,13 +181,7 @@ class Publisher:
         # Every connect: a broker that lost its state (kill -9 before an autosave) forgets subscriptions.
         client.subscribe([(topics.command_subscription(self.agent), QOS_AT_LEAST_ONCE),
                           (self._confirmations_topic, QOS_AT_LEAST_ONCE)])
-        seq, msg_id = self._take_id()
-        birth = AgentBirth(
-            agent=self.agent, seq=seq, msg_id=msg_id, ts=utc_now(), agent_version=__version__,
-            hostname=socket.gethostname()[:256], started_at=self.started_at,
-            cameras_configured=self._cameras_configured(), websites_configured=self._websites_configured(),
-        )
-        client.publish(topics.availability(self.agent), encode(birth), qos=QOS_AT_LEAST_ONCE, retain=True)
+        client.publish(self.availability.topic, self.availability.birth(), qos=QOS_AT_LEAST_ONCE, retain=True)
         self._call(self._connected)
 
     def _on_disconnect(self, client: mqtt.Client, _userdata: object, _flags: object,
@@ -233,9 +191,9 @@ class Publisher:
     def _handle_disconnect(self, client: mqtt.Client, reason: ReasonCode) -> None:
         self.link.lost(f"{reason}; reports wait in the outbox")
         self._call(self._disconnected)
-        will = self._will("connection_lost")
+        will = self.availability.will("connection_lost")
         client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
-        self._call(self._refill_ids)
+        self._call(self.availability.refill)
 
     def _on_publish(self, _client: mqtt.Client, _userdata: object, mid: int, reason: ReasonCode,
                     _properties: object) -> None:
@@ -247,7 +205,7 @@ class Publisher:
     # --- loop side ---------------------------------------------------------------------------
 
     def _connected(self) -> None:
-        self._refill_ids()
+        self.availability.refill()
         self.confirmations.clock.connected(asyncio.get_running_loop().time())
         self.connected.set()
         self._wake.set()

@@ -15,6 +15,7 @@ from datetime import datetime
 import httpx
 
 from edge_agent import thumbnails
+from edge_agent.checks import second_look
 from edge_agent.checks.base import CameraRuntime, CameraTarget, CheckContext, Resources
 from edge_agent.checks.registry import run_checks
 from edge_agent.checks.stream import decode_stream
@@ -118,6 +119,14 @@ class CameraChecker:
         checked_at = utc_now()
         async with self.resources.check_slots:
             outcomes = await run_checks(ctx)
+        if second_look.wanted(ctx):
+            # Outside the check slot: the wait costs this camera's cycle seconds, not the fleet's slots.
+            first_at = time.monotonic()
+            await asyncio.sleep(schedule.second_look_s)
+            async with self.resources.check_slots:
+                again = await second_look.look_again(ctx, first_at)
+            if again is not None:
+                outcomes = [again if o.check == again.check else o for o in outcomes]
         runtime.cycles += 1
         rtsp = ctx.results.get("rtsp")
         runtime.rtsp_ok = rtsp is not None and rtsp.outcome in (Outcome.OK, Outcome.WARN)

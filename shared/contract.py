@@ -121,7 +121,8 @@ CHANNELS: dict[Channel, ChannelDoc] = {
         "central",
         "third parties (reader certificates)",
         "Retained per-regency rollup: regency, name, rollout stage, agents online and total, cameras by status "
-        "and total, websites by state and total.",
+        "and total, websites by state and total. Regency 16 is the province's own offices (when central has "
+        "some configured): their cameras, websites and agents, counted under no regency.",
     ),
     Channel.PUBLIC_CAMERA: ChannelDoc(
         topics.public_camera(_REGENCY, _AGENT, _CAMERA),
@@ -151,7 +152,8 @@ _PARAMETERS = {
     "agent": "Agent name: the CN of the agent's certificate.",
     "camera_id": "Camera id, unique within its agent.",
     "website_id": "Website id, unique within its agent.",
-    "regency": "Kemendagri code of the regency, e.g. 16.71 (Palembang).",
+    "regency": "Kemendagri code of the regency, e.g. 16.71 (Palembang), or 16: the province's own offices "
+    "(Pemprov), whose cameras and websites are filed under 16 whatever regency their agent's certificate names.",
     "command": "Command name: check_now, rediscover, thumbnail_now, live_start, live_stop or snapshot_now.",
 }
 

@@ -19,14 +19,14 @@ from pydantic import (
     StringConstraints,
 )
 
-from shared.topics import IDENTIFIER_PATTERN, REGENCY_CODE_PATTERN
+from shared.topics import IDENTIFIER_PATTERN, OWNER_CODE_PATTERN, REGENCY_CODE_PATTERN
 
 SCHEMA_VERSION: Literal[1] = 1
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 RegencyCode = Annotated[str, StringConstraints(pattern=REGENCY_CODE_PATTERN)]
 # Whose a camera or website is: one of the 17 regencies ("16.71") or the province's own offices ("16").
-OwnerCode = Annotated[str, StringConstraints(pattern=r"^16(\.\d{2})?$")]
+OwnerCode = Annotated[str, StringConstraints(pattern=OWNER_CODE_PATTERN)]
 # Text from cameras and websites is untrusted and may be huge; agents clip it (see clip_text).
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 LongText = Annotated[str, StringConstraints(max_length=2048)]
@@ -230,6 +230,14 @@ class LiveState(StrEnum):
     FAILED = "failed"  # the stream could not start or broke; ``reason`` says why
 
 
+class StreamProfile(StrEnum):
+    """Which of the camera's streams a live view or still reads (recorded in central's viewing record)."""
+
+    MAIN = "main"  # the ONVIF profile the checks use (the most pixels)
+    SUB = "sub"  # the ONVIF profile chosen for live view: the one nearest the agent's [live] max_width
+    RTSP_URL = "rtsp_url"  # the camera's configured rtsp_url: the operator's choice, main or sub unknown
+
+
 class LiveFrame(Envelope):
     """Agent -> central, QoS 0, never retained: one JPEG frame of a camera's live view, or its end.
 
@@ -248,6 +256,11 @@ class LiveFrame(Envelope):
     fps: float = Field(default=0, ge=0, le=60, description="The rate the agent currently sends at (budget-bound).")
     still: bool = Field(default=False, description="The answer to snapshot_now (one full-resolution picture, or "
                         "why there is none), not part of a live stream: it neither continues nor ends one.")
+    profile: StreamProfile | None = Field(
+        default=None,
+        description="A frame's: the camera stream the agent reads (main, sub, or the configured rtsp_url); "
+        "none from older agents and on a stream's end. Central records it in the live viewing record.",
+    )
 
 
 # --- websites ---------------------------------------------------------------------------------
@@ -384,7 +397,10 @@ class RegencySummary(PublicEnvelope):
     """Retained per-regency rollup."""
 
     kind: Literal["regency_summary"] = "regency_summary"
-    regency: RegencyCode
+    regency: OwnerCode = Field(
+        description="The regency's code (e.g. '16.71'), or '16': the province's own offices (Pemprov, configured "
+        "on central), counted apart from the regency their agents' certificates name."
+    )
     name: ShortText
     stage: ShortText
     agents_online: int = Field(ge=0)
@@ -404,7 +420,10 @@ class PublicCameraStatus(PublicEnvelope):
     """Retained current status of one camera: curated, so never its network address or an agent's own words."""
 
     kind: Literal["public_camera_status"] = "public_camera_status"
-    regency: RegencyCode
+    regency: OwnerCode = Field(
+        description="Whose it is: a regency's code (e.g. '16.71'), or '16' for the province's own offices "
+        "(Pemprov, configured on central), whatever regency their agent's certificate names; the topic's too."
+    )
     agent: Identifier
     camera_id: Identifier
     name: ShortText = Field("", description="The operator's name for the camera, else the one it reports.")
@@ -418,7 +437,10 @@ class PublicWebsiteStatus(PublicEnvelope):
     """Retained current status of one OPD website (its public URL, never an error text)."""
 
     kind: Literal["public_website_status"] = "public_website_status"
-    regency: RegencyCode
+    regency: OwnerCode = Field(
+        description="Whose it is: a regency's code (e.g. '16.71'), or '16' for the province's own offices "
+        "(Pemprov, configured on central), whatever regency their agent's certificate names; the topic's too."
+    )
     agent: Identifier
     website_id: Identifier
     url: Annotated[str, StringConstraints(max_length=2048)]

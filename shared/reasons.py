@@ -76,7 +76,7 @@ CAMERA_REASONS: tuple[Reason, ...] = (
     # the picture
     Reason("black", N_("black image"), "The image is (almost) entirely black: lens, sensor or video lost."),
     Reason("covered", N_("lens covered"), "The image is uniform with no detail: the lens is covered or turned."),
-    Reason("frozen", N_("frozen image"), "The image has not changed since the previous check: the encoder is stuck."),
+    Reason("frozen", N_("frozen image"), "The image is the very same picture a few seconds apart, or has not changed since the previous check: the encoder is stuck."),
     Reason("rtsp_no_frames", N_("stream not decoding"), "The stream opened but no frame could be decoded."),
     Reason("snapshot_not_jpeg", N_("snapshot not a JPEG"), "The snapshot answer is not a decodable JPEG."),
     Reason("snapshot_too_large", N_("snapshot too large"),

@@ -19,7 +19,10 @@ LIVE = f"{ROOT}/live"
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 REGENCY_CODE_PATTERN = r"^16\.\d{2}$"
-_REGENCY_CODE = re.compile(REGENCY_CODE_PATTERN)
+# Whose a camera or website is: a regency ("16.71") or the province's own offices ("16"); the public
+# topics file every camera, website and summary under its owner.
+OWNER_CODE_PATTERN = r"^16(\.\d{2})?$"
+_OWNER_CODE = re.compile(OWNER_CODE_PATTERN)
 
 
 def is_identifier(value: str) -> bool:
@@ -168,8 +171,8 @@ def parse(topic: str) -> TopicInfo:
     ):
         if value is not None and not is_identifier(value):
             raise TopicError(f"topic {topic!r}: {what} {value!r} is not a valid id")
-    if info.regency is not None and not _REGENCY_CODE.fullmatch(info.regency):
-        raise TopicError(f"topic {topic!r}: regency {info.regency!r} is not a code like 16.71")
+    if info.regency is not None and not _OWNER_CODE.fullmatch(info.regency):
+        raise TopicError(f"topic {topic!r}: regency {info.regency!r} is not a code like 16.71 (or 16)")
     return info
 
 

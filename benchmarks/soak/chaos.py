@@ -5,11 +5,15 @@ measurement needs:
 
 - A warm-up with no faults first, so every camera has reported and the figures start from "all ok".
 - At most one infrastructure incident (link cut, broker restart or crash, ingest or web worker killed,
-  agent restarted, database locked, central's disk full) at a time, each followed by a settling gap, and every kind at
-  least once when the run is long enough. These are what lose reports when the delivery chain is wrong.
-- Camera faults (the simulator's) start only while no infrastructure incident is on or settling, so
-  their failure-to-screen latency measures the pipeline, not an outage someone else caused; a camera
-  is never faulted twice at once.
+  agent restarted, database locked, central's disk full) at a time, each followed by a settling gap.
+  These are what lose reports when the delivery chain is wrong.
+- Every kind at least once whenever the run can hold them all back to back (a 30-minute run can): the
+  first round of kinds shares out the spare time evenly between them, and only later rounds insist on
+  a full camera fault's room after each incident. A run too short for every kind keeps those that fit.
+- Camera faults (the simulator's) start and recover only while no infrastructure incident that reaches
+  their camera is on or settling, so their failure-to-screen latency measures the pipeline, not an
+  outage someone else caused. A link cut or an agent restart reaches only that agent's cameras; the
+  others reach every camera. A camera is never faulted twice at once.
 - A quiet tail: every fault has ended some time before the end, so the run ends on recovery and the
   accounting sees every alert cleared and every outbox drained.
 """
@@ -38,6 +42,9 @@ INFRASTRUCTURE = (
     Kind.LINK_CUT, Kind.BROKER_RESTART, Kind.INGEST_KILL, Kind.BROKER_KILL,
     Kind.WEB_WORKER_KILL, Kind.AGENT_RESTART, Kind.DB_LOCK, Kind.DISK_FULL,
 )  # fmt: skip
+
+# Kinds that reach one agent (``Incident.target``) only: other agents' cameras are measured meanwhile.
+AGENT_LOCAL = frozenset({Kind.LINK_CUT, Kind.AGENT_RESTART})
 
 # Kinds that only mean something on SQLite, and why they are left out of a --postgres run.
 SQLITE_ONLY: Mapping[Kind, str] = {
@@ -122,32 +129,58 @@ def plan(
     agents = sorted(cameras)
     end = duration_s - pacing.quiet_tail_s
     infra = _infrastructure(rng, pacing, end, agents, kinds)
-    busy = [(i.at_s, i.ends_s + pacing.settle_s) for i in infra]
+    busy = [_Busy(i.at_s, i.ends_s + pacing.settle_s, i.target if i.kind in AGENT_LOCAL else "") for i in infra]
     camera_faults = _camera_faults(rng, pacing, end, cameras, busy)
     return sorted(infra + camera_faults, key=lambda incident: (incident.at_s, incident.kind.value))
+
+
+@dataclass(frozen=True, slots=True)
+class _Busy:
+    """An infrastructure incident and its settling gap, and the agent it reaches ("" for every agent)."""
+
+    start_s: float
+    stop_s: float
+    agent: str
 
 
 def _infrastructure(
     rng: random.Random, pacing: Pacing, end: float, agents: Sequence[str], kinds: Sequence[Kind]
 ) -> list[Incident]:
-    """One infrastructure incident after another, each kind in turn (shuffled), until time runs out."""
-    incidents: list[Incident] = []
-    t = pacing.warmup_s + pacing.settle_s
+    """Round after round of every kind (shuffled) until time runs out; the first round fits every kind it can."""
     order = list(kinds)
     rng.shuffle(order)
+    if not order:
+        return []
+    # Room after an incident for a camera fault from start to recovery, measured on a quiet pipeline.
+    full_room = pacing.camera_fault_s[1]
+    start = pacing.warmup_s + pacing.settle_s
+    first = [(kind, round(_duration(rng, kind, pacing), 1)) for kind in order]
+    while first and start + sum(lasts + pacing.settle_s for _, lasts in first) - pacing.settle_s > end:
+        first.pop()  # too short a run for every kind: keep those that fit
+    spare = end - start - sum(lasts + pacing.settle_s for _, lasts in first) + pacing.settle_s
+    first_room = min(full_room, spare / len(first)) if first else 0.0
+    incidents: list[Incident] = []
+    t = start
+    for kind, lasts in first:
+        incidents.append(_incident(rng, round(t, 1), kind, lasts, agents))
+        t += lasts + pacing.settle_s + first_room
+    if first_room < full_room:
+        return incidents
     position = 0
-    while order:
+    while True:
+        t += rng.uniform(1, 3) * pacing.interval_s
         kind = order[position % len(order)]
         lasts = round(_duration(rng, kind, pacing), 1)
-        t = round(t, 1)
         if t + lasts > end:
-            break
-        target = rng.choice(agents) if kind in (Kind.LINK_CUT, Kind.AGENT_RESTART) else ""
-        incidents.append(Incident(t, kind, target, lasts_s=lasts))
-        # Room between incidents for a camera fault from start to recovery, measured on a quiet pipeline.
-        t += lasts + pacing.settle_s + pacing.camera_fault_s[1] + rng.uniform(1, 3) * pacing.interval_s
+            return incidents
+        incidents.append(_incident(rng, round(t, 1), kind, lasts, agents))
+        t += lasts + pacing.settle_s + full_room
         position += 1
-    return incidents
+
+
+def _incident(rng: random.Random, at_s: float, kind: Kind, lasts_s: float, agents: Sequence[str]) -> Incident:
+    target = rng.choice(agents) if kind in AGENT_LOCAL else ""
+    return Incident(at_s, kind, target, lasts_s=lasts_s)
 
 
 def _duration(rng: random.Random, kind: Kind, pacing: Pacing) -> float:
@@ -169,9 +202,10 @@ def _camera_faults(
     pacing: Pacing,
     end: float,
     cameras: Mapping[str, Sequence[str]],
-    busy: Sequence[tuple[float, float]],
+    busy: Sequence[_Busy],
 ) -> list[Incident]:
     everyone = [camera for agent in sorted(cameras) for camera in cameras[agent]]
+    agent_of = {camera: agent for agent in cameras for camera in cameras[agent]}
     faulted_until: dict[str, float] = {}
     incidents: list[Incident] = []
     mean_gap = pacing.interval_s / pacing.camera_faults_per_interval
@@ -181,10 +215,13 @@ def _camera_faults(
         lasts = round(rng.uniform(*pacing.camera_fault_s), 1)
         if t + lasts > end:
             break
-        # Neither the fault's start nor its recovery may fall inside an outage: both are measured.
-        if any(start - pacing.interval_s <= moment <= stop for start, stop in busy for moment in (t, t + lasts)):
+        # Neither the fault's start nor its recovery may fall inside an outage that reaches the camera:
+        # both are measured.
+        reaching = [b for b in busy if any(b.start_s - pacing.interval_s <= m <= b.stop_s for m in (t, t + lasts))]
+        if any(not b.agent for b in reaching):
             continue
-        free = [camera for camera in everyone if faulted_until.get(camera, -1.0) < t]
+        away = {b.agent for b in reaching}
+        free = [c for c in everyone if faulted_until.get(c, -1.0) < t and agent_of[c] not in away]
         if not free:
             continue
         camera = rng.choice(free)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections import Counter
 
 from benchmarks.soak.run import SoakResult
 
@@ -34,14 +35,15 @@ def markdown(result: SoakResult, command: str) -> str:
     alerts = f.get("alerts", {})
     lines += [
         "",
-        f"- **Alerts:** {alerts.get('expected', 0)} camera incidents long enough to alert: "
+        f"- **Alerts:** {alerts.get('expected', 0)} camera and agent incidents long enough to alert: "
         f"{alerts.get('exactly_once', 0)} alerted exactly once, missed {len(alerts.get('missed', []))}, doubled "
-        f"{len(alerts.get('doubled', []))}, not cleared {len(alerts.get('not_cleared', []))}; unexplained alerts "
-        f"{len(alerts.get('unexplained', []))} ({alerts.get('total', 0)} alerts in all).",
+        f"{len(alerts.get('doubled', []))}, not cleared {len(alerts.get('not_cleared', []))}, for incidents too "
+        f"short to alert {len(alerts.get('spurious', []))}; unexplained alerts "
+        f"{_by_rule(alerts.get('unexplained', []))} ({alerts.get('total', 0)} alerts in all).",
         f"- **Memory** at the end (MB): {f.get('rss_mb_end')}; growth after warm-up (%/h): "
         f"{f.get('rss_growth_pct_per_hour')}.",
         f"- **CPU** (cores, mean): {f.get('cpu_cores')}.",
-        f"- **Database** growth: {f.get('database_mb_per_day')} MB/day at this rate (before retention).",
+        _database(f.get("database", {})),
         f"- **Outbox depth** peak during link cuts: {f.get('outbox_peak_during_cuts')}.",
         "",
         f"Verdict: {'all goals met' if result.passed else 'NOT met: ' + '; '.join(result.problems)}.",
@@ -60,3 +62,18 @@ def _kinds(result: SoakResult) -> str:
     for incident in result.schedule:
         counts[incident["kind"]] = counts.get(incident["kind"], 0) + 1
     return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+
+
+def _by_rule(unexplained: list[str]) -> str:
+    """``["agent_offline on soak-lahat", ...]`` -> ``"17 (agent_offline 17)"``."""
+    counts = Counter(item.split(" on ", 1)[0] for item in unexplained)
+    return f"{len(unexplained)} ({', '.join(f'{rule} {n}' for rule, n in sorted(counts.items()))})" if counts else "0"
+
+
+def _database(growth: dict[str, float]) -> str:
+    if not growth:
+        return "- **Database** growth: not measured."
+    return (f"- **Database** growth at this rate: {growth['mb_per_day']} MB/day, of which {growth['raw_mb_per_day']} "
+            f"MB/day raw (pruned after {growth['retention_days']:g} days, so it levels off there) and "
+            f"{growth['kept_mb_per_day']} MB/day kept (status periods, dailies, alerts); with retention on, "
+            f"about {growth['mb_after_a_year']:,.0f} MB after a year.")

@@ -1,8 +1,8 @@
 """Turn what the soak saw into its figures and its verdict against the issue's goals.
 
 Goals: nothing lost or doubled; failure-to-screen p95 within one check interval plus 5 s; every camera
-incident long enough to alert alerted exactly once and cleared; no process growing more than 5% per hour
-after warm-up.
+or agent incident long enough to alert alerted exactly once and cleared, and no alert that no incident
+explains (no storm); no process growing more than 5% per hour after warm-up.
 """
 
 from __future__ import annotations
@@ -70,24 +70,46 @@ def percentiles(values: Sequence[float]) -> tuple[float, float, float]:
 
 @dataclass(slots=True)
 class AlertAudit:
-    expected: int = 0  # camera incidents long enough that their alert must fire
+    expected: int = 0  # incidents long enough that their alert must fire
     exactly_once: int = 0
     missed: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
     not_cleared: list[str] = field(default_factory=list)
+    spurious: list[str] = field(default_factory=list)  # alerts for an incident too short to alert
     unexplained: list[str] = field(default_factory=list)  # alerts on subjects no incident touched
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.missed or self.doubled or self.not_cleared or self.spurious or self.unexplained)
+
+
+@dataclass(frozen=True, slots=True)
+class _Expectation:
+    """What one incident's alerts must be: ``must_alert`` once (True), not at all (False)."""
+
+    label: str
+    subject: str
+    rule_prefix: str
+    began: float
+    ended: float
+    delay: float  # from the incident's start until central may call the subject bad
+    must_alert: bool
 
 
 def audit_alerts(
     done: Sequence[Done], alerts: Sequence[Mapping[str, object]], camera_agent: Mapping[str, str], fire_after_s: float,
-    interval_s: float, wall: Callable[[float], dt.datetime],
+    interval_s: float, wall: Callable[[float], dt.datetime], offline_grace_s: float = 60.0,
 ) -> AlertAudit:
-    """Each camera fault that lasted past the alert's delay (plus two check intervals of detection) must
-    have exactly one alert, resolved by the end; an alert on a subject no incident touched is unexplained.
+    """Every incident long enough to alert has exactly one alert per rule, resolved by the end; one too
+    short to alert has none; an alert on a subject no incident touched is unexplained (a storm: central's
+    own outages, the broker's and the ingest's, must raise no field alert).
 
-    An incident's alerts are those of its camera that started while it lasted (from its injection to
-    its end plus the delay and detection): a camera with two incidents has two alerts, once each.
-    ``wall`` turns the monotonic seconds the chaos records into the wall-clock time alerts carry.
+    Camera faults alert ``camera_*`` on their camera; an agent's link cut and restart alert
+    ``agent_offline`` on the agent (a cut only after ``offline_grace_s``, when central takes the agent
+    offline; a restart at once, its shutdown says so). An incident's alerts are those of its subject that
+    started while it lasted (from its injection to its end plus the delay and detection): a camera with
+    two incidents has two alerts, once each. ``wall`` turns the monotonic seconds the chaos records into
+    the wall-clock time alerts carry.
     """
     audit = AlertAudit()
     by_subject: dict[str, list[Mapping[str, object]]] = {}
@@ -95,23 +117,20 @@ def audit_alerts(
         by_subject.setdefault(str(alert["subject_id"]), []).append(alert)
     touched = {f"{camera_agent[d.incident.target]}/{d.incident.target}" for d in done if d.incident.kind is Kind.CAMERA}
     touched |= {d.incident.target for d in done if d.incident.target and d.incident.kind is not Kind.CAMERA}
-    for record in done:
-        incident = record.incident
-        if incident.kind is not Kind.CAMERA or incident.fault not in CAMERA_FAULTS:
-            continue
-        subject = f"{camera_agent[incident.target]}/{incident.target}"
-        if incident.lasts_s < fire_after_s + 2 * interval_s:
+    detection = fire_after_s + 2 * interval_s
+    for expectation in _expectations(done, camera_agent, fire_after_s, interval_s, offline_grace_s):
+        opened = wall(expectation.began) - dt.timedelta(seconds=SCREEN_SLACK_S)
+        closed = wall(expectation.ended) + dt.timedelta(seconds=expectation.delay + detection)
+        mine = [a for a in by_subject.get(expectation.subject, []) if str(a["rule"]).startswith(expectation.rule_prefix)
+                and opened <= dt.datetime.fromisoformat(str(a["started_at"])) <= closed]
+        rules = [str(a["rule"]) for a in mine]
+        label = expectation.label
+        if not expectation.must_alert:
+            audit.spurious += [f"{rule} for {label}" for rule in rules]
             continue
         audit.expected += 1
         # An incident may rightly raise one alert per rule (degraded while it fails, offline once it is
         # hard down); the same rule twice for one incident is a doubled alert.
-        opened = wall(record.began) - dt.timedelta(seconds=SCREEN_SLACK_S)
-        closed = wall(record.ended if record.ended is not None else record.began + incident.lasts_s) + \
-            dt.timedelta(seconds=fire_after_s + 2 * interval_s)
-        mine = [a for a in by_subject.get(subject, []) if str(a["rule"]).startswith("camera")
-                and opened <= dt.datetime.fromisoformat(str(a["started_at"])) <= closed]
-        rules = [str(a["rule"]) for a in mine]
-        label = f"{incident.fault} on {incident.target} at {incident.at_s:.0f} s"
         if not mine:
             audit.missed.append(label)
         elif len(rules) != len(set(rules)):
@@ -123,6 +142,30 @@ def audit_alerts(
         if subject not in touched and not any(subject.startswith(t + "/") for t in touched):
             audit.unexplained += [f"{a['rule']} on {subject}" for a in items]
     return audit
+
+
+def _expectations(
+    done: Sequence[Done], camera_agent: Mapping[str, str], fire_after_s: float, interval_s: float, grace_s: float
+) -> list[_Expectation]:
+    """Which incidents must alert and which must not; those in between (their alert may or may not
+    have had time to fire) are not judged."""
+    result = []
+    for record in done:
+        incident = record.incident
+        ended = record.ended if record.ended is not None else record.began + incident.lasts_s
+        label = f"{incident.fault or incident.kind.value} on {incident.target} at {incident.at_s:.0f} s"
+        if incident.kind is Kind.CAMERA and incident.fault in CAMERA_FAULTS:
+            subject, prefix, delay = f"{camera_agent[incident.target]}/{incident.target}", "camera", 0.0
+        elif incident.kind in (Kind.LINK_CUT, Kind.AGENT_RESTART):
+            subject, prefix = incident.target, "agent_offline"
+            delay = grace_s if incident.kind is Kind.LINK_CUT else 0.0
+        else:
+            continue
+        if incident.lasts_s >= delay + fire_after_s + 2 * interval_s:
+            result.append(_Expectation(label, subject, prefix, record.began, ended, delay, must_alert=True))
+        elif incident.lasts_s < delay + fire_after_s - interval_s and prefix == "agent_offline":
+            result.append(_Expectation(label, subject, prefix, record.began, ended, delay, must_alert=False))
+    return result
 
 
 def growth_pct_per_hour(samples: Sequence[Sample], after: float) -> dict[str, float]:

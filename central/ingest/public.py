@@ -10,6 +10,12 @@ report-write turn stays short), and stages every camera and website when it star
 a commit and its staging is made good at the restart. It publishes rows whose ``published_seq`` lags
 ``seq`` after staging and again after a restart, so a crash between commit and publish delays a
 retained update but never loses it.
+
+Every camera, website and summary is filed under its owner (:func:`central.storage.queries.owner_code`,
+the rule web, API and alerts follow): what the ``province_agents`` (central.toml ``[province] agents``)
+report is the province's own offices', code "16", with a summary of their own, whatever regency their
+certificate names. A topic no camera or website is filed under any more (the configured agents
+changed) is cleared at start-up (:func:`stage_moved`).
 """
 
 from __future__ import annotations
@@ -21,14 +27,15 @@ import logging
 from collections.abc import Collection, Iterable
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from central.rollout import derive_stage
 from central.storage.models import Camera, PublicState, Website
-from central.storage.queries import regency_counts
+from central.storage.queries import RegencyCounts, owner_code, province_counts, regency_counts
 from shared import codec, topics
 from shared.messages import Message, PublicCameraStatus, PublicWebsiteStatus, RegencySummary
+from shared.regencies import PROVINCE_CODE, PROVINCE_OFFICES_NAME
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +58,9 @@ def all_websites(conn: Connection) -> list[int]:
     return list(conn.execute(select(websites.c.id)).scalars())
 
 
-def stage_cameras(conn: Connection, camera_pks: Iterable[int], now: dt.datetime) -> None:
+def stage_cameras(
+    conn: Connection, camera_pks: Iterable[int], now: dt.datetime, province_agents: Collection[str] = ()
+) -> None:
     """Stage the cameras' current state; staged after the change's own commit, so rows are locked first.
 
     On PostgreSQL (no write turns) two workers staging the same camera must not let the older read
@@ -70,10 +79,11 @@ def stage_cameras(conn: Connection, camera_pks: Iterable[int], now: dt.datetime)
             query = query.order_by(cameras.c.id).with_for_update(of=cameras)
         rows = conn.execute(query).mappings()
         for row in rows:
-            topic = topics.public_camera(row["regency_code"], row["agent_name"], row["camera_id"])
+            owner = owner_code(row["agent_name"], row["regency_code"], province_agents)
+            topic = topics.public_camera(owner, row["agent_name"], row["camera_id"])
             contents[topic] = {
                 "kind": "public_camera_status",
-                "regency": row["regency_code"],
+                "regency": owner,
                 "agent": row["agent_name"],
                 "camera_id": row["camera_id"],
                 "name": (row["display_name"] or row["name"])[:256],
@@ -89,7 +99,7 @@ def stage_cameras(conn: Connection, camera_pks: Iterable[int], now: dt.datetime)
 CLEARED_DIGEST = hashlib.sha256(b"").hexdigest()
 
 
-def stage_retired_cameras(conn: Connection, now: dt.datetime) -> None:
+def stage_retired_cameras(conn: Connection, now: dt.datetime, province_agents: Collection[str] = ()) -> None:
     """Stage a clear of every retired camera's retained public topic that still holds a status.
 
     Retiring takes a camera out of every total, and third parties must not keep reading its last
@@ -99,16 +109,53 @@ def stage_retired_cameras(conn: Connection, now: dt.datetime) -> None:
     retired = conn.execute(
         select(cameras.c.regency_code, cameras.c.agent_name, cameras.c.camera_id).where(~Camera.in_service)
     ).all()
-    names = sorted({topics.public_camera(regency, agent, camera) for regency, agent, camera in retired})
-    for start in range(0, len(names), 500):
+    _clear(conn, {topics.public_camera(owner_code(agent, regency, province_agents), agent, camera)
+                  for regency, agent, camera in retired}, now)  # fmt: skip
+
+
+def stage_moved(conn: Connection, now: dt.datetime, province_agents: Collection[str] = ()) -> None:
+    """Stage a clear of every camera and website topic that no camera or website is filed under now.
+
+    An agent added to (or taken off) ``[province] agents`` files its cameras and websites under another
+    owner from the next start: the topics under the former one would otherwise keep their last retained
+    status for ever, and a reader would count them twice. Run at start-up, after staging everything.
+    """
+    current = {
+        topics.public_camera(owner_code(agent, regency, province_agents), agent, camera)
+        for regency, agent, camera in conn.execute(
+            select(cameras.c.regency_code, cameras.c.agent_name, cameras.c.camera_id)
+        )
+    }
+    current |= {
+        topics.public_website(owner_code(agent, regency, province_agents), agent, website)
+        for regency, agent, website in conn.execute(
+            select(websites.c.regency_code, websites.c.agent_name, websites.c.website_id)
+        )
+    }
+    staged = conn.execute(
+        select(public_state.c.topic).where(
+            public_state.c.digest != CLEARED_DIGEST,
+            or_(public_state.c.topic.like(f"{topics.PUBLIC}/regencies/%/cameras/%"),
+                public_state.c.topic.like(f"{topics.PUBLIC}/regencies/%/websites/%")),
+        )
+    ).scalars()  # fmt: skip
+    _clear(conn, set(staged) - current, now)
+
+
+def _clear(conn: Connection, names: set[str], now: dt.datetime) -> None:
+    """Clear these topics' staged rows (only once: a cleared row's digest no longer changes)."""
+    ordered = sorted(names)
+    for start in range(0, len(ordered), 500):
         conn.execute(
             update(public_state)
-            .where(public_state.c.topic.in_(names[start : start + 500]), public_state.c.digest != CLEARED_DIGEST)
+            .where(public_state.c.topic.in_(ordered[start : start + 500]), public_state.c.digest != CLEARED_DIGEST)
             .values(seq=public_state.c.seq + 1, digest=CLEARED_DIGEST, payload=b"", updated_at=now)
         )
 
 
-def stage_websites(conn: Connection, website_pks: Iterable[int], now: dt.datetime) -> None:
+def stage_websites(
+    conn: Connection, website_pks: Iterable[int], now: dt.datetime, province_agents: Collection[str] = ()
+) -> None:
     pks = sorted(set(website_pks))
     contents = {}
     for start in range(0, len(pks), 500):
@@ -121,10 +168,11 @@ def stage_websites(conn: Connection, website_pks: Iterable[int], now: dt.datetim
             query = query.order_by(websites.c.id).with_for_update(of=websites)
         rows = conn.execute(query).mappings()
         for row in rows:
-            topic = topics.public_website(row["regency_code"], row["agent_name"], row["website_id"])
+            owner = owner_code(row["agent_name"], row["regency_code"], province_agents)
+            topic = topics.public_website(owner, row["agent_name"], row["website_id"])
             contents[topic] = {
                 "kind": "public_website_status",
-                "regency": row["regency_code"],
+                "regency": owner,
                 "agent": row["agent_name"],
                 "website_id": row["website_id"],
                 "url": row["url"],
@@ -138,14 +186,26 @@ def stage_websites(conn: Connection, website_pks: Iterable[int], now: dt.datetim
 
 
 def stage_summaries(
-    conn: Connection, regencies: set[str] | None, now: dt.datetime, province_agents: Collection[str] = ()
+    conn: Connection,
+    regencies: set[str] | None,
+    now: dt.datetime,
+    province_agents: Collection[str] = (),
+    province_name: str = PROVINCE_OFFICES_NAME,
 ) -> None:
     """Stage RegencySummary for ``regencies`` (None: all 17), counted as the web and the API count them:
-    what ``province_agents`` report is the province's own offices', not their certificate's regency's."""
+    what ``province_agents`` report is the province's own offices', not their certificate's regency's.
+
+    With ``province_agents``, the offices' own summary (regency "16", named ``province_name``, as
+    ``/api/v1/regencies/16``) is staged in every round: the regencies a batch marks changed are its
+    agents' certificates', which never say "16"; one more grouped count is cheap, and an unchanged
+    summary is not republished (digests).
+    """
     from sqlalchemy.orm import Session
 
     with Session(bind=conn) as session:
-        counts = regency_counts(session, regencies, province_agents=province_agents)
+        counts: list[RegencyCounts] = regency_counts(session, regencies, province_agents=province_agents)
+        if province_agents:
+            counts.append(province_counts(session, PROVINCE_CODE, province_name, province_agents))
     contents = {}
     for regency in counts:
         contents[topics.public_regency(regency.code)] = {

@@ -99,7 +99,8 @@ class PublicRounds:
             if regencies != set():  # empty: only a failed publish to retry (stage_summaries reads {} as all)
                 with self.writer.turns.turn(), self.database.session(write=True) as session:
                     public.stage_summaries(session.connection(), regencies, dt.datetime.now(dt.UTC),
-                                          province_agents=self.config.province.agents)
+                                          province_agents=self.config.province.agents,
+                                          province_name=self.config.province.name)
         except Exception:
             # Not staged: the next interval must stage these regencies again.
             if regencies is None or self.dirty_regencies is None:

@@ -85,12 +85,20 @@ class BatchWriter:
         self._clock.forget()
 
     def stage_public(self, camera_pks: set[int] | None, website_pks: set[int] | None) -> None:
-        """Stage the public state of these cameras and websites (None: all of them) in a transaction of its own."""
+        """Stage the public state of these cameras and websites (None: all of them) in a transaction of its own.
+
+        Staging all cameras (the start-up round) also clears the topics of a former owner (public.stage_moved).
+        """
+        province = self.settings.province_agents
         with self.turns.turn(), self.database.session(write=True) as session:
             conn = session.connection()
             now = dt.datetime.now(dt.UTC)
-            public.stage_cameras(conn, public.all_cameras(conn) if camera_pks is None else camera_pks, now)
-            public.stage_websites(conn, public.all_websites(conn) if website_pks is None else website_pks, now)
+            public.stage_cameras(conn, public.all_cameras(conn) if camera_pks is None else camera_pks, now, province)
+            public.stage_websites(
+                conn, public.all_websites(conn) if website_pks is None else website_pks, now, province
+            )
+            if camera_pks is None:
+                public.stage_moved(conn, now, province)
 
     # --- entry point ------------------------------------------------------------------------
 
@@ -157,8 +165,8 @@ class BatchWriter:
                 rejected = rejected + applied.refused
                 if self.settings.republish and not self.defer_staging:
                     now = dt.datetime.now(dt.UTC)
-                    public.stage_cameras(conn, result.changed_cameras, now)
-                    public.stage_websites(conn, result.changed_websites, now)
+                    public.stage_cameras(conn, result.changed_cameras, now, self.settings.province_agents)
+                    public.stage_websites(conn, result.changed_websites, now, self.settings.province_agents)
             result.stored = len(fresh) - (len(rejected) - before)
             # Flags are stored reports, quarantined too for being retained against the contract (retention.py).
             quarantined = rejected + flags

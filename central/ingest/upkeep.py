@@ -14,6 +14,7 @@ from central.config import CentralConfig
 from central.ingest import public
 from central.ingest.apply import presence
 from central.ingest.publishing import PublicRounds
+from central.ingest.sight import Sight
 from central.ingest.store import BatchWriter
 from central.storage import maintenance
 from central.storage.db import Database
@@ -24,8 +25,10 @@ PRUNE_EVERY_S = 3600.0
 class Upkeep:
     """Housekeeping jobs for one ingest worker; the worker's loop decides when each is due."""
 
-    def __init__(self, config: CentralConfig, database: Database, writer: BatchWriter, rounds: PublicRounds) -> None:
+    def __init__(self, config: CentralConfig, database: Database, writer: BatchWriter, rounds: PublicRounds,
+                 sight: Sight) -> None:
         self.config = config
+        self.sight = sight
         self.database = database
         self.writer = writer
         self.rounds = rounds
@@ -33,13 +36,17 @@ class Upkeep:
         self._last_prune: float | None = None
 
     def settle_lost_links(self) -> None:
-        """Agents whose link died longer than the grace period ago go offline (apply/presence.py)."""
+        """Agents whose link died longer than the grace period ago go offline (apply/presence.py), the
+        grace period counted only while this worker could see and store (sight.py): blind, it decides nothing."""
         grace = dt.timedelta(seconds=self.config.ingest.agent_offline_grace_s)
+        seeing_since = self.sight.since
+        if seeing_since is None:
+            return
         with self.database.session() as session:  # almost always nothing: no write turn for that
             if not presence.links_lost(session.connection()):
                 return
         with self.writer.turns.turn(), self.database.session(write=True) as session:
-            changed = presence.settle_lost_links(session.connection(), dt.datetime.now(dt.UTC), grace)
+            changed = presence.settle_lost_links(session.connection(), dt.datetime.now(dt.UTC), grace, seeing_since)
         self.rounds.changed(cameras=changed.cameras, regencies=changed.regencies)
 
     def maintenance(self, now: dt.datetime | None = None) -> None:
@@ -50,9 +57,10 @@ class Upkeep:
             silent = maintenance.mark_silent_cameras(session.connection(), now, silence)
             silent_sites = maintenance.mark_silent_websites(session.connection(), now, silence)
             if self.config.ingest.republish:
-                public.stage_cameras(session.connection(), silent, now)
-                public.stage_websites(session.connection(), silent_sites, now)
-                public.stage_retired_cameras(session.connection(), now)
+                province = self.config.province.agents
+                public.stage_cameras(session.connection(), silent, now, province)
+                public.stage_websites(session.connection(), silent_sites, now, province)
+                public.stage_retired_cameras(session.connection(), now, province)
         # Every summary, not only those messages touched: operators' edits (a retired camera, a rollout
         # plan) change them too. Unchanged ones are not republished (public_state compares digests).
         self.rounds.all_summaries_due()

@@ -32,6 +32,7 @@ from central.ingest.confirm import confirmations
 from central.ingest.fair import FairQueue
 from central.ingest.publishing import PublicRounds
 from central.ingest.reader import BufferedReadClient
+from central.ingest.sight import Sight
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings, is_unavailable
 from central.ingest.upkeep import Upkeep
 from central.storage.db import Database
@@ -106,7 +107,7 @@ class IngestWorker:
                 thumbnails_per_camera=ingest.thumbnails_per_camera, max_clock_skew_s=ingest.max_clock_skew_s,
                 republish=ingest.republish, offline_grace_s=ingest.agent_offline_grace_s,
                 max_cameras_per_agent=ingest.max_cameras_per_agent, max_websites_per_agent=ingest.max_websites_per_agent,
-                clock_flag_s=ingest.clock_flag_s,
+                clock_flag_s=ingest.clock_flag_s, province_agents=tuple(config.province.agents),
             ),
         )
         self.writer.defer_staging = True  # PublicRounds stages after the commits (publishing.py)
@@ -142,7 +143,9 @@ class IngestWorker:
         self.client.on_message = self._on_message
         self.client.on_publish_received = self._on_publish
         self.public = PublicRounds(config, database, self.writer, self.client, self.connected, self._unwritable)
-        self.upkeep = Upkeep(config, database, self.writer, self.public)
+        # Presence's grace period counts only while this worker sees and stores (sight.py).
+        self.sight = Sight()
+        self.upkeep = Upkeep(config, database, self.writer, self.public, self.sight)
         # Worker 0 alone sweeps the live-view tree for retained frames (retention.py): one is enough.
         self.live_sweep = retention.LiveSweep(self.client) if worker == 0 else None
 
@@ -172,6 +175,7 @@ class IngestWorker:
             return
         if all(reason_is_success(r) for r in reasons):
             self.subscribed.set()
+            self.sight.linked(True)
             if not self._ready_sent:  # systemd's start-up ends at the first subscription, not every resubscribe
                 self._ready_sent = True
                 sdnotify.notify_ready("subscribed")
@@ -183,6 +187,7 @@ class IngestWorker:
         self._generation += 1
         self.connected.clear()
         self.subscribed.clear()
+        self.sight.linked(False)
         if not self._stop.is_set():
             self.link.lost(f"{reason}; reconnecting, unacknowledged messages come again")
 
@@ -324,12 +329,14 @@ class IngestWorker:
             delay = min(delay * 2, RETRY_MAX_S)
 
     def _unwritable(self, error: BaseException) -> None:
+        self.sight.storing(False)
         before = self.outage.condition
         line = self.outage.failed(error)
         if self.outage.condition != before:  # what `systemctl status` shows, once per condition
             sdnotify.notify_status(f"not storing: {line}")
 
     def _writable(self) -> None:
+        self.sight.storing(True)
         if self.outage.condition is not None:
             self.outage.recovered()
             sdnotify.notify_status("storing reports")
@@ -370,7 +377,13 @@ class IngestWorker:
             gc.collect()
         if now >= self._next_maintenance:
             self._next_maintenance = now + ingest.maintenance_interval_s
-            self._guarded("maintenance", self.upkeep.maintenance)
+            self._guarded("maintenance", self._maintenance)
+
+    def _maintenance(self) -> None:
+        self.upkeep.maintenance()
+        # It always writes: done, the database takes writes again even if no batch has come to say so
+        # (else a disk full while nothing arrived would leave the worker blind, sight.py, for good).
+        self._writable()
 
     def _sweep_live(self, now: float) -> None:
         assert self.live_sweep is not None

@@ -224,18 +224,23 @@ def mark_silent_websites(conn: Connection, now: dt.datetime, silence: dt.timedel
     return [row.id for row in rows]
 
 
+# The raw tables retention prunes, and the column that dates a row; every other table is kept.
+PRUNED: tuple[tuple[type, str], ...] = (
+    (CameraCheck, "received_at"),
+    (WebsiteCheck, "received_at"),
+    (HostMetric, "received_at"),
+    (IngestedMessage, "received_at"),
+    (QuarantinedMessage, "last_seen_at"),
+    (Event, "ts"),
+)
+PRUNED_TABLES = frozenset(_t(model).name for model, _ in PRUNED)
+
+
 def prune(conn: Connection, retention: dt.timedelta, now: dt.datetime) -> dict[str, int]:
     """Delete raw rows older than ``retention``; returns how many per table."""
     cutoff = now - retention
     deleted = {}
-    for model, column in (
-        (CameraCheck, "received_at"),
-        (WebsiteCheck, "received_at"),
-        (HostMetric, "received_at"),
-        (IngestedMessage, "received_at"),
-        (QuarantinedMessage, "last_seen_at"),
-        (Event, "ts"),
-    ):
+    for model, column in PRUNED:
         table = _t(model)
         result = conn.execute(delete(table).where(table.c[column] < cutoff))
         deleted[table.name] = result.rowcount

@@ -1,4 +1,5 @@
-"""The record of live viewing: who watched which camera from when to when (CCTV of public offices).
+"""The record of live viewing: who watched which camera from when to when (CCTV of public offices), and
+which of the camera's streams the agent read (main, sub, or its configured rtsp_url: the first frame says).
 
 A row is written when a live view opens (before the first frame) and closed when it ends, however it
 ends; a row left open (the web process was killed) shows as "still open" to admins. Admins read the
@@ -40,6 +41,8 @@ class LiveSession(Base):
     started_at: Mapped[dt.datetime] = mapped_column(default=utc_now, index=True)
     ended_at: Mapped[dt.datetime | None]
     end_reason: Mapped[str] = mapped_column(String(64), default="")
+    # The agent's choice (shared.messages.StreamProfile); "": no frame said (none came, or an older agent).
+    stream_profile: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 
 def opened(user_name: str, role: str, camera: Camera, address: str) -> int:
@@ -52,11 +55,19 @@ def opened(user_name: str, role: str, camera: Camera, address: str) -> int:
         return row.id
 
 
-def closed(database: Database, row_id: int, reason: str) -> None:
-    """Record the end (from the stream, after the request's own session is gone)."""
+def streaming(database: Database, row_id: int, profile: str) -> None:
+    """Record the stream the agent reads, once its first frame said (while the session is still open)."""
     with database.session(write=True) as session:
-        session.execute(update(LiveSession).where(LiveSession.id == row_id).values(
-            ended_at=utc_now(), end_reason=reason[:64]))
+        session.execute(update(LiveSession).where(LiveSession.id == row_id).values(stream_profile=profile[:16]))
+
+
+def closed(database: Database, row_id: int, reason: str, profile: str = "") -> None:
+    """Record the end (from the stream, after the request's own session is gone); a still's ``profile`` with it."""
+    values: dict[str, object] = {"ended_at": utc_now(), "end_reason": reason[:64]}
+    if profile:
+        values["stream_profile"] = profile[:16]
+    with database.session(write=True) as session:
+        session.execute(update(LiveSession).where(LiveSession.id == row_id).values(**values))
 
 
 @bp.route("/admin/live-sessions")

@@ -55,6 +55,7 @@ def _parts(config: CentralConfig, database: Database, audit_id: int, agent: str,
     path = config.live_view.socket_path(Path(config.state_dir))
     deadline = time.monotonic() + config.live_view.max_s
     reason = "viewer_left"  # unless the stream says otherwise: the tab closed (GeneratorExit)
+    profile_recorded = False
     log.info("live view of %s/%s opened by %s", agent, camera_id, who)
     try:
         for decoded in watch(path, agent, camera_id, config.live_view.start_timeout_s + 5):
@@ -66,6 +67,9 @@ def _parts(config: CentralConfig, database: Database, audit_id: int, agent: str,
             if time.monotonic() > deadline:
                 reason = "max_duration"
                 return
+            if message.profile is not None and not profile_recorded:  # older agents say nothing
+                live_audit.streaming(database, audit_id, message.profile.value)
+                profile_recorded = True
             jpeg = decoded.jpeg or b""
             yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
                    + jpeg + b"\r\n")
@@ -101,30 +105,31 @@ def live_mjpeg(pk: int) -> ResponseReturnValue:
     return response
 
 
-def _take_still(config: CentralConfig, agent: str, camera_id: str) -> tuple[bytes | None, str]:
-    """(JPEG, "ok") or (None, the reason there is none) for one still of the camera."""
+def _take_still(config: CentralConfig, agent: str, camera_id: str) -> tuple[bytes | None, str, str]:
+    """(JPEG, "ok", the stream it came from: "" if the agent did not say) or (None, the reason there is none, "")
+    for one still of the camera."""
     path = config.live_view.socket_path(Path(config.state_dir))
     try:
         for decoded in watch(path, agent, camera_id, config.live_view.start_timeout_s + 5, still=True):
             message = decoded.message
             assert isinstance(message, LiveFrame)
             if message.state is LiveState.FRAME and decoded.jpeg:
-                return decoded.jpeg, "ok"
-            return None, message.reason
+                return decoded.jpeg, "ok", message.profile.value if message.profile else ""
+            return None, message.reason, ""
     except RelayUnavailable as error:
         log.error("still of %s/%s: %s", agent, camera_id, error)
-        return None, "relay_unavailable"
+        return None, "relay_unavailable", ""
     except TimeoutError:
-        return None, "live_timeout"
-    return None, "relay_closed"
+        return None, "live_timeout", ""
+    return None, "relay_closed", ""
 
 
 @bp.route("/cameras/<int:pk>/still.jpg")
 @login_required
 def still_jpeg(pk: int) -> ResponseReturnValue:
     camera, user, audit_id = _opened(pk, "a full-resolution still")
-    jpeg, reason = _take_still(current_app.config["SCC"], camera.agent_name, camera.camera_id)
-    live_audit.closed(get_database(), audit_id, "still" if jpeg is not None else f"still:{reason}")
+    jpeg, reason, profile = _take_still(current_app.config["SCC"], camera.agent_name, camera.camera_id)
+    live_audit.closed(get_database(), audit_id, "still" if jpeg is not None else f"still:{reason}", profile)
     log.info("still of %s/%s for %s: %s", camera.agent_name, camera.camera_id, user.name, reason)
     if jpeg is None:  # back to the camera page, saying why (the camera's reason, worded)
         flash(_("No full-resolution still: %(reason)s", reason=camera_reason(reason)), "error")

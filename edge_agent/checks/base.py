@@ -110,6 +110,7 @@ class Artifacts:
 
     # The decoded and analysed snapshot, for image analysis and the thumbnail.
     snapshot: Analysed | None = None
+    snapshot_url: str = ""  # where it was fetched: the second look (checks/second_look.py) asks there again
 
 
 @dataclass(slots=True)

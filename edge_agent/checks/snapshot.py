@@ -13,6 +13,7 @@ import numpy as np
 
 from edge_agent import imaging
 from edge_agent.checks.base import CheckContext, outcome, skipped
+from edge_agent.config import ThresholdSection
 from shared.messages import CheckOutcome, Outcome
 
 # Image problems that make the picture useless fail; the others only warn.
@@ -27,6 +28,10 @@ class Analysed:
     signature: np.ndarray
     change: float | None
     motion: bool = False
+    # What the second look compares (imaging.identical): the JPEG as fetched and its analysis grey
+    # (320 px wide, ~57 kB); both live only for the cycle, in CheckContext.artifacts.
+    jpeg: bytes = b""
+    gray: np.ndarray | None = None
 
 
 def analyse(jpeg: bytes, previous: np.ndarray | None) -> Analysed | None:
@@ -38,7 +43,7 @@ def analyse(jpeg: bytes, previous: np.ndarray | None) -> Analysed | None:
     gray = imaging.analysis_gray(frame)
     signature = imaging.signature(gray)
     return Analysed(frame, size, imaging.frame_stats(gray, size), signature,
-                    imaging.difference(previous, signature), imaging.moved(previous, signature))
+                    imaging.difference(previous, signature), imaging.moved(previous, signature), jpeg, gray)
 
 
 def _expected_size(ctx: CheckContext, size: tuple[int, int]) -> tuple[int, int] | None:
@@ -118,7 +123,7 @@ class Snapshot:
         started = time.monotonic()
         timeout = ctx.config.timeouts.snapshot_s
         try:
-            response = await self._fetch(ctx, url, timeout)
+            response = await self.fetch(ctx, url, timeout)
             # The camera's answer time; decoding below waits for the agent's own thread pool, and a
             # busy agent must not make a healthy camera look slow.
             answered = time.monotonic() - started
@@ -152,7 +157,7 @@ class Snapshot:
         if analysed is None:
             return outcome(self.name, Outcome.FAIL, "snapshot_not_jpeg", "snapshot JPEG does not decode",
                            started=started)
-        ctx.artifacts.snapshot = analysed
+        ctx.artifacts.snapshot, ctx.artifacts.snapshot_url = analysed, url
         elapsed = round(answered, 2)
         details = {"bytes": len(body), "width": analysed.size[0], "height": analysed.size[1],
                    "auth": "basic" if ctx.runtime.snapshot_basic else "digest"}
@@ -175,7 +180,7 @@ class Snapshot:
             return Fetched(response.status_code, response.headers.get("content-type", ""), body,
                            asks_basic=response.status_code == 401 and _asks_for_basic(response))
 
-    async def _fetch(self, ctx: CheckContext, url: str, timeout: float) -> Fetched:
+    async def fetch(self, ctx: CheckContext, url: str, timeout: float) -> Fetched:
         """GET with the camera's auth; each HTTP request may take ``timeout`` (a digest handshake is two).
 
         Digest first, which never sends the password; Basic (the password in clear) only when the server
@@ -215,13 +220,21 @@ class Image:
         analysed = ctx.artifacts.snapshot
         if analysed is None:
             return skipped(self.name, "no snapshot to analyse")
-        stats = analysed.stats
-        details = {"mean": round(stats.mean, 1), "std": round(stats.std, 1),
-                   "sharpness": round(stats.laplacian_var, 1),
-                   "change": None if analysed.change is None else round(analysed.change, 2)}
-        verdict = imaging.judge(stats, analysed.change, ctx.config.thresholds, motion=analysed.motion)
         ctx.runtime.previous_signature = analysed.signature
-        if verdict is None:
-            return outcome(self.name, Outcome.OK, "ok", "image looks normal", **details)
-        result = Outcome.FAIL if verdict.reason in _FAILING_IMAGE_REASONS else Outcome.WARN
-        return outcome(self.name, result, verdict.reason, verdict.message, **details)
+        return image_outcome(analysed, ctx.config.thresholds)
+
+
+def image_outcome(analysed: Analysed, limits: ThresholdSection, *, still_for: float | None = None) -> CheckOutcome:
+    """The image check's outcome for ``analysed`` (and a second look's ``still_for``, see imaging.judge)."""
+    stats = analysed.stats
+    details: dict[str, float | None] = {
+        "mean": round(stats.mean, 1), "std": round(stats.std, 1), "sharpness": round(stats.laplacian_var, 1),
+        "change": None if analysed.change is None else round(analysed.change, 2),
+    }
+    if still_for is not None:
+        details["still_for_s"] = round(still_for, 1)
+    verdict = imaging.judge(stats, analysed.change, limits, motion=analysed.motion, still_for=still_for)
+    if verdict is None:
+        return outcome(Image.name, Outcome.OK, "ok", "image looks normal", **details)
+    result = Outcome.FAIL if verdict.reason in _FAILING_IMAGE_REASONS else Outcome.WARN
+    return outcome(Image.name, result, verdict.reason, verdict.message, **details)

@@ -15,6 +15,7 @@ from edge_agent.imaging import (
     decode_jpeg,
     difference,
     frame_stats,
+    identical,
     is_jpeg,
     jpeg_size,
     judge,
@@ -185,3 +186,55 @@ def test_jpeg_path_from_bytes_to_verdict_and_thumbnail() -> None:
     jpeg, width, height = thumbnail(frame)
     assert (width, height) == (320, 180) and is_jpeg(jpeg) and len(jpeg) < 30_000
     assert decode_jpeg(b"not a jpeg") is None and decode_jpeg(b"\xff\xd8\xff" + b"\0" * 100) is None
+
+
+def _jpeg(frame: np.ndarray, quality: int = 80) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return encoded.tobytes()
+
+
+def _second_look(first: bytes, second: bytes) -> bool:
+    a, b = analyse(first, None), analyse(second, None)
+    assert a is not None and b is not None
+    return identical(a.jpeg, b.jpeg, a.gray, b.gray)
+
+
+def test_second_look_calls_the_very_same_picture_identical_and_nothing_else() -> None:
+    still = cv2.resize(scene(seed=4), (1920, 1080))
+    stuck = _jpeg(still)
+    # A stuck encoder sends the same bytes again, or re-encodes the one frame it holds: the same pixels.
+    assert _second_look(stuck, stuck)
+    assert _second_look(stuck, _jpeg(still)) and _jpeg(still) is not stuck
+    # A live sensor a few seconds later: faint noise (0.5 grey level per pixel, strong noise reduction)
+    # on the very same scene, no OSD clock, no motion: still not identical.
+    rng = np.random.default_rng(11)
+    faint = np.clip(np.rint(still + rng.normal(0, 0.5, still.shape)), 0, 255).astype(np.uint8)
+    assert not _second_look(stuck, _jpeg(faint))
+    # One OSD digit changing (a 1080p camera's small clock) is enough.
+    ticked = still.copy()
+    cv2.putText(ticked, "7", (20, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    assert not _second_look(stuck, _jpeg(ticked))
+    # Not comparable (no grey, or another size): not identical.
+    assert not identical(b"a", b"b", None, None)
+    assert not identical(b"a", b"b", np.zeros((2, 2), np.uint8), np.zeros((3, 3), np.uint8))
+
+
+@pytest.mark.parametrize(("change", "motion", "still_for", "expected"), [
+    (None, False, None, "ok"),         # first check, no second look
+    (None, False, 2.0, "frozen"),      # first check, second look identical
+    (9.0, True, 2.0, "frozen"),        # froze since the previous check: found at this one
+    (9.0, True, None, "ok"),           # live
+    (0.0, False, None, "frozen"),      # across checks
+])
+def test_judge_takes_frozen_from_either_comparison(change: float | None, motion: bool, still_for: float | None,
+                                                   expected: str) -> None:
+    result = judge(stats_of(scene()), change, LIMITS, motion=motion, still_for=still_for)
+    assert (result.reason if result else "ok") == expected
+    if expected == "frozen" and still_for is not None and change != 0.0:
+        assert "2.0 s apart" in result.message  # type: ignore[union-attr]
+
+
+def test_second_look_never_hides_the_cause_an_operator_acts_on() -> None:
+    black = judge(stats_of(np.zeros((360, 640, 3), np.uint8)), None, LIMITS, still_for=2.0)
+    assert black is not None and black.reason == "black"

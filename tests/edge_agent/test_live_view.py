@@ -23,7 +23,7 @@ from edge_agent.agent import Agent
 from edge_agent.onvif_replies import MediaProfile
 from shared import topics
 from shared.codec import Decoded, decode, encode
-from shared.messages import Command, CommandName, LiveFrame, LiveState, utc_now
+from shared.messages import Command, CommandName, LiveFrame, LiveState, StreamProfile, utc_now
 from simulator.testing import FleetClient, run_fleet_process
 from tests.edge_agent.conftest import agent_config
 from tests.fixtures.broker import CENTRAL_COMMANDS, CENTRAL_OBSERVER, BrokerClient, Pki, TlsBroker
@@ -126,6 +126,8 @@ def test_live_view_leases_frames_budget_and_failures(
         assert 2.0 <= rate <= 4.6, rate  # max_fps 4 (a frame late at the window's edge counts in the next)
         image = cv2.imdecode(np.frombuffer(shared[-1][1], np.uint8), cv2.IMREAD_COLOR)
         assert image is not None and image.shape[1] == 320 == shared[-1][0].width
+        assert {f.profile for f, _ in first + shared if f.state is LiveState.FRAME} == {StreamProfile.RTSP_URL}
+        assert tail[-1][0].profile is None  # an end names no stream
         assert [f.state for f, _ in failed] == [LiveState.FAILED] and failed[0][0].reason == "rtsp_no_frames"
         assert failed_after < 10
         assert [(f.state, f.reason) for f, _ in unknown] == [(LiveState.FAILED, "unknown_camera")]
@@ -253,6 +255,9 @@ def test_live_view_reads_the_onvif_sub_stream_nearest_its_width(
     assert (frames[0][0].width, frames[0][0].height) == (640, 360)
     assert any("reads ONVIF profile Profile_2 (640x360" in r.getMessage() for r in caplog.records), caplog.text
     assert still and still[0][0].still and (still[0][0].width, still[0][0].height) == (1280, 720)
+    # Each frame says which stream it came from (central's viewing record shows it): sub here, main for a still.
+    assert {f.profile for f, _ in frames if f.state is LiveState.FRAME} == {StreamProfile.SUB}
+    assert still[0][0].profile is StreamProfile.MAIN
 
 
 def test_central_budget_lowers_the_agents_own_and_never_raises_it() -> None:

@@ -251,7 +251,7 @@ def test_paho_callbacks_never_raise_into_the_network_thread(pki: Pki, tmp_path: 
         raise RuntimeError("boom")
 
     publisher.outbox.allocate = broken  # type: ignore[method-assign]
-    publisher._spare_ids.clear()
+    publisher.availability._spare_ids.clear()
     client: Any = SimpleNamespace(will_set=lambda *a, **k: None, subscribe=lambda *a, **k: None,
                                   publish=lambda *a, **k: None)
     # No outbox access from paho's thread: these work although allocate would fail.

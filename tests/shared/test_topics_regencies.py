@@ -27,6 +27,9 @@ from shared.topics import Channel, TopicError
             {"regency": "16.71", "camera_id": "c1"},
         ),
         (topics.public_website("16.71", "a1", "w1"), Channel.PUBLIC_WEBSITE, {"website_id": "w1"}),
+        # "16": the province's own offices, an owner beside the regencies (central/ingest/public.py)
+        (topics.public_regency("16"), Channel.PUBLIC_REGENCY, {"regency": "16"}),
+        (topics.public_camera("16", "a1", "c1"), Channel.PUBLIC_CAMERA, {"regency": "16", "camera_id": "c1"}),
         (topics.PUBLIC_ALERTS_TOPIC, Channel.PUBLIC_ALERTS, {}),
     ],
 )
@@ -80,7 +83,7 @@ def test_unknown_regency_names_the_valid_codes() -> None:
         get_regency("16.99")
 
 
-@pytest.mark.parametrize("regency", ["16.7", "17.71", "+", "16.71x"])
+@pytest.mark.parametrize("regency", ["16.7", "17.71", "+", "16.71x", "1", "16."])
 def test_public_topics_refuse_what_is_not_a_regency_code(regency: str) -> None:
     with pytest.raises(TopicError, match=r"not a code like 16\.71"):
         topics.parse(f"scc/v1/public/regencies/{regency}/summary")

@@ -6,6 +6,10 @@ clears it and nothing changed, so a broker restart (every agent drops and reconn
 makes no status changes, events or alerts. :func:`settle_lost_links`, run by the worker every few
 seconds, takes the agents still gone after the grace period offline as of when their link died. A
 clean ``shutdown`` goes offline at once: an operator stopped the agent.
+
+The grace period counts only while central could see: a birth that central could not receive (its
+broker link down) or not store (its disk full) says nothing about the agent. :func:`offline_as_of`
+decides it against ``ingest/sight.py``'s record of when the worker last began to see and store.
 """
 
 from __future__ import annotations
@@ -87,15 +91,40 @@ def links_lost(conn: Connection) -> bool:
     return conn.execute(select(agents.c.name).where(agents.c.link_lost_at.is_not(None)).limit(1)).first() is not None
 
 
-def settle_lost_links(conn: Connection, now: dt.datetime, grace: dt.timedelta) -> Republish:
-    """Agents whose link died ``grace`` ago or more and that have not come back go offline, as of that moment."""
+def offline_as_of(link_lost_at: dt.datetime, seeing_since: dt.datetime | None, now: dt.datetime,
+                  grace: dt.timedelta) -> dt.datetime | None:
+    """When an agent whose link died at ``link_lost_at`` counts as offline, or None: not (yet) known.
+
+    The grace period runs from the later of the link's death and the moment central began to see again
+    (``seeing_since``; None while it is blind: nothing is decided then). Why: when the broker goes down
+    (SIGTERM) it sends every agent's will to the ingest as it closes, and the ingest is then disconnected
+    as long as the agents are; counted from the wills, the grace ran out while nobody could hear a birth
+    and every live agent went offline and alerted (the 30-minute soak, seed 23). Counted from when central
+    could hear again, each agent has the whole grace period to reconnect and send its birth, and one that
+    does not is offline (and alerts) as of then: central did not know it was gone before.
+    """
+    if seeing_since is None:
+        return None
+    start = max(link_lost_at, seeing_since)
+    return start if now - start >= grace else None
+
+
+def settle_lost_links(conn: Connection, now: dt.datetime, grace: dt.timedelta,
+                      seeing_since: dt.datetime | None) -> Republish:
+    """Agents whose link died and that have not come back within the grace period go offline
+    (:func:`offline_as_of`); ``seeing_since`` is when this worker last began to see and store."""
     transitions = Transitions()
-    gone = conn.execute(select(agents.c.name, agents.c.regency_code, agents.c.link_lost_at)
+    if seeing_since is None:
+        return transitions.republish
+    lost = conn.execute(select(agents.c.name, agents.c.regency_code, agents.c.link_lost_at)
                         .where(agents.c.link_lost_at.is_not(None), agents.c.link_lost_at <= now - grace)).all()
-    for name, regency, when in gone:
+    for name, regency, link_lost_at in lost:
+        when = offline_as_of(link_lost_at, seeing_since, now, grace)
+        if when is None:
+            continue
         # Guarded by link_lost_at: a birth committed by another worker meanwhile wins.
         changed = conn.execute(
-            update(agents).where(agents.c.name == name, agents.c.link_lost_at == when).values(
+            update(agents).where(agents.c.name == name, agents.c.link_lost_at == link_lost_at).values(
                 online=False, presence_since=when, offline_reason="connection_lost", link_lost_at=None)
         ).rowcount
         if not changed:

@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from benchmarks.soak.chaos import (
+    AGENT_LOCAL,
     CAMERA_FAULTS,
     INFRASTRUCTURE,
     Incident,
@@ -44,10 +45,34 @@ def test_infrastructure_faults_never_overlap_and_camera_faults_avoid_them(seed: 
     infra = [i for i in schedule if i.kind is not Kind.CAMERA]
     for before, after in itertools.pairwise(infra):
         assert after.at_s >= before.ends_s + pacing.settle_s
+    agent_of = {camera: agent for agent, cameras in CAMERAS.items() for camera in cameras}
     for fault in (i for i in schedule if i.kind is Kind.CAMERA):
         for outage in infra:
+            if outage.kind in AGENT_LOCAL and outage.target != agent_of[fault.target]:
+                continue  # another agent's link cut or restart does not reach this camera
             for moment in (fault.at_s, fault.ends_s):
                 assert not outage.at_s - pacing.interval_s <= moment <= outage.ends_s + pacing.settle_s
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("postgres", [False, True])
+def test_a_30_minute_run_holds_every_kind_once_and_camera_faults_between(seed: int, postgres: bool) -> None:
+    kinds, _ = applicable(INFRASTRUCTURE, postgres)
+    schedule = plan(seed, 1800, CAMERAS, default_pacing(20, 1800), kinds)
+    infra = [i.kind for i in schedule if i.kind is not Kind.CAMERA]
+    assert sorted(infra) == sorted(kinds)
+    assert sum(i.kind is Kind.CAMERA for i in schedule) >= 3
+
+
+def test_a_run_too_short_for_every_kind_keeps_those_that_fit_without_overlap() -> None:
+    pacing = default_pacing(20, 600)
+    schedule = plan(7, 600, CAMERAS, pacing)
+    infra = [i for i in schedule if i.kind is not Kind.CAMERA]
+    assert 1 <= len(infra) < len(INFRASTRUCTURE)
+    assert len({i.kind for i in infra}) == len(infra)
+    for before, after in itertools.pairwise(infra):
+        assert after.at_s >= before.ends_s + pacing.settle_s
+    assert all(i.ends_s <= 600 - pacing.quiet_tail_s for i in schedule)
 
 
 @pytest.mark.parametrize("seed", range(5))

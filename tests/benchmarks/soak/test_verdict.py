@@ -6,7 +6,7 @@ import datetime as dt
 
 from benchmarks.soak.actions import Done
 from benchmarks.soak.chaos import Incident, Kind
-from benchmarks.soak.verdict import audit_alerts
+from benchmarks.soak.verdict import AlertAudit, audit_alerts
 
 T0 = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
 CAMERA_AGENT = {"cam1": "agent-a", "cam2": "agent-a"}
@@ -25,7 +25,7 @@ def _alert(camera: str, rule: str, started: float, resolved: float | None) -> di
             "resolved_at": None if resolved is None else _wall(resolved).isoformat()}
 
 
-def _audit(done: list[Done], alerts: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+def _audit(done: list[Done], alerts: list[dict[str, object]]) -> AlertAudit:
     return audit_alerts(done, alerts, CAMERA_AGENT, fire_after_s=60, interval_s=20, wall=_wall)
 
 
@@ -51,3 +51,35 @@ def test_an_incident_without_an_alert_in_its_window_is_missed_and_an_open_one_no
     audit = _audit(done, alerts)
     assert len(audit.missed) == 1 and "at 100 s" in audit.missed[0]
     assert len(audit.not_cleared) == 1 and "at 1000 s" in audit.not_cleared[0]
+
+
+def _agent_done(kind: Kind, agent: str, began: float, lasts: float) -> Done:
+    return Done(Incident(began, kind, agent, "", lasts), began, began + lasts)
+
+
+def _agent_alert(agent: str, started: float, resolved: float | None) -> dict[str, object]:
+    return {"subject_id": agent, "rule": "agent_offline", "started_at": _wall(started).isoformat(),
+            "resolved_at": None if resolved is None else _wall(resolved).isoformat()}
+
+
+def test_a_long_link_cut_alerts_its_agent_once_after_the_grace_and_a_short_restart_must_not() -> None:
+    done = [_agent_done(Kind.LINK_CUT, "agent-a", 100, 200), _agent_done(Kind.AGENT_RESTART, "agent-b", 1000, 20)]
+    alerts = [_agent_alert("agent-a", 225, 310)]  # 60 s grace, then 60 s before firing
+    audit = _audit(done, alerts)
+    assert (audit.expected, audit.exactly_once, audit.spurious, audit.unexplained) == (1, 1, [], [])
+    assert not audit.failed
+    audit = _audit(done, [*alerts, _agent_alert("agent-b", 1070, 1080)])
+    assert audit.spurious == ["agent_offline for agent_restart on agent-b at 1000 s"] and audit.failed
+
+
+def test_a_long_link_cut_without_its_alert_is_missed() -> None:
+    audit = _audit([_agent_done(Kind.LINK_CUT, "agent-a", 100, 200)], [])
+    assert audit.missed == ["link_cut on agent-a at 100 s"] and audit.failed
+
+
+def test_alerts_on_every_agent_during_central_s_own_outage_are_unexplained_and_fail_the_run() -> None:
+    done = [Done(Incident(100, Kind.BROKER_KILL, "", "", 30), 100, 130)]
+    alerts = [_agent_alert(agent, 200, 260) for agent in ("agent-a", "agent-b", "agent-c")]
+    audit = _audit(done, alerts)
+    assert sorted(audit.unexplained) == [f"agent_offline on agent-{x}" for x in "abc"]
+    assert audit.failed

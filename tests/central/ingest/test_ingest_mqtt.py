@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from central.config import CentralConfig, parse_config
+from central.config import CentralConfig, ProvinceConfig, parse_config
 from central.ingest.agents import AgentDirectory
 from central.ingest.store import BatchResult
 from central.ingest.worker import IngestWorker
 from central.storage.db import Database
 from central.storage.models import Agent, Camera, CameraCheck, IngestedMessage, QuarantinedMessage
 from shared import codec, topics
-from shared.messages import PublicCameraStatus, RegencySummary, ReportsStored, utc_now
+from shared.messages import PublicCameraStatus, PublicWebsiteStatus, RegencySummary, ReportsStored, utc_now
 from tests.central import factories as f
 from tests.fixtures.broker import (
     AGENT_PALEMBANG,
@@ -243,6 +243,89 @@ def test_a_retired_cameras_retained_status_is_cleared_at_maintenance(
     finally:
         runner.worker.stop()
         runner.thread.join(10)
+
+
+def _public_until(reader: BrokerClient, seen: dict[str, object], done: object, timeout: float = 20.0) -> None:
+    """Read public messages into ``seen`` (topic -> the latest message, or b"" for a clear) until ``done()``."""
+    deadline = time.monotonic() + timeout
+    while not done():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"public topics seen: {seen}"
+        message = reader.next_message(timeout=max(0.1, deadline - time.monotonic()))
+        if not message.payload:
+            seen[message.topic] = b""
+            continue
+        decoded = codec.decode(message.topic, bytes(message.payload))
+        assert isinstance(decoded, codec.Decoded), decoded
+        seen[message.topic] = decoded.message
+
+
+def test_the_province_offices_cameras_and_websites_are_filed_under_16_and_their_former_topics_cleared(
+    pki: Pki, tls_broker: TlsBroker, database: Database
+) -> None:
+    """As /api/v1/regencies/16: what a [province] agent reports is "16"'s, summary included, not its regency's.
+
+    The agent first reports as an ordinary 16.71 agent; once central is restarted with it among the
+    province's agents, its camera and website move to regencies/16/ and the 16.71 topics are cleared,
+    so a reader that sums topics does not count them twice.
+    """
+    url = database.url.render_as_string(hide_password=False)
+    camera, website = "cam-prov", "web-prov"
+    old_camera, old_website = (topics.public_camera("16.71", AGENT_PALEMBANG, camera),
+                               topics.public_website("16.71", AGENT_PALEMBANG, website))  # fmt: skip
+    new_camera, new_website = (topics.public_camera("16", AGENT_PALEMBANG, camera),
+                               topics.public_website("16", AGENT_PALEMBANG, website))  # fmt: skip
+    reader = tls_broker.connect(READER)
+    reader.subscribe_and_wait(topics.ALL_PUBLIC_TOPICS)
+    agent = tls_broker.connect(AGENT_PALEMBANG)
+    seen: dict[str, object] = {}
+
+    before = RunningWorker(central_config(pki, tls_broker, url, summary_interval_s=0.1), database)
+    before.thread.start()
+    try:
+        assert before.worker.subscribed.wait(10), "ingest did not subscribe"
+        agent.publish_and_wait(*f.wire(f.birth(AGENT_PALEMBANG, ts=utc_now())))
+        inventory_first(agent, database, AGENT_PALEMBANG, [camera])
+        agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, camera, "ok", ts=utc_now())))
+        agent.publish_and_wait(*f.wire(f.website_status(AGENT_PALEMBANG, website, ts=utc_now())))
+        _public_until(reader, seen, lambda: isinstance(seen.get(old_camera), PublicCameraStatus)
+                      and seen[old_camera].status == "ok" and old_website in seen)  # type: ignore[attr-defined]
+    finally:
+        before.worker.stop()
+        before.thread.join(10)
+
+    config = central_config(pki, tls_broker, url, summary_interval_s=0.1)
+    config = config.model_copy(update={"province": ProvinceConfig(agents=[AGENT_PALEMBANG], name="Pemprov Uji")})
+    after = RunningWorker(config, database)
+    after.thread.start()
+    try:
+        assert after.worker.subscribed.wait(10), "ingest did not subscribe"
+
+        def moved() -> bool:
+            summary, regency = seen.get(topics.public_regency("16")), seen.get(topics.public_regency("16.71"))
+            return (seen.get(old_camera) == b"" and seen.get(old_website) == b"" and new_camera in seen
+                    and new_website in seen and isinstance(summary, RegencySummary)
+                    and isinstance(regency, RegencySummary) and regency.cameras_total == 0)  # fmt: skip
+
+        _public_until(reader, seen, moved)
+    finally:
+        after.worker.stop()
+        after.thread.join(10)
+    camera_status, website_status = seen[new_camera], seen[new_website]
+    assert isinstance(camera_status, PublicCameraStatus) and isinstance(website_status, PublicWebsiteStatus)
+    assert (camera_status.regency, camera_status.status) == ("16", "ok")
+    assert (website_status.regency, website_status.availability) == ("16", "up")
+    summary, regency = seen[topics.public_regency("16")], seen[topics.public_regency("16.71")]
+    assert isinstance(summary, RegencySummary) and isinstance(regency, RegencySummary)
+    assert (summary.regency, summary.name, summary.cameras_ok, summary.cameras_total, summary.websites_total,
+            summary.agents_total) == ("16", "Pemprov Uji", 1, 1, 1, 1)  # fmt: skip
+    assert (regency.cameras_total, regency.websites_total, regency.agents_total) == (0, 0, 0)
+
+    late = tls_broker.connect(READER_2)  # a reader arriving now: what is retained
+    for topic in (old_camera, old_website):
+        late.subscribe_and_wait(topic, retained=True)
+    late.assert_no_message(timeout=1.5)
+    late.subscribe_and_wait(new_camera, retained=True)
+    assert late.next_message(timeout=5).topic == new_camera
 
 
 def _ingest_process(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:

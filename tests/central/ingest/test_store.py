@@ -141,15 +141,15 @@ def test_checks_are_stored_as_sent_and_cleaned_only_of_what_a_database_refuses(
                        details={"note": "a\x00b", "level": float("inf"), "ok": True})
     hostile = f.camera_status(AGENT, "cam-2", "ok", T0, checks=[nul])
     assert write(writer, plain, hostile).stored == 2
-    stored = dict(session.execute(select(Camera.camera_id, CameraCheck.checks).join(CameraCheck)).all())
+    stored: dict[str, Any] = dict(session.execute(select(Camera.camera_id, CameraCheck.checks).join(CameraCheck)).all())
     assert stored["cam-1"] == [check.model_dump(mode="json") for check in plain.checks]
     assert stored["cam-2"] == [{"check": "frame", "outcome": "warn", "reason": "dark", "message": "nul\ufffd ünï",
                                 "duration_ms": 0.0, "details": {"note": "a\ufffdb", "level": None, "ok": True}}]
 
 
-def _settle(database: Database, now: dt.datetime) -> None:
+def _settle(database: Database, now: dt.datetime, seeing_since: dt.datetime | None = T0) -> None:
     with database.session(write=True) as session:
-        presence.settle_lost_links(session.connection(), now, dt.timedelta(seconds=60))
+        presence.settle_lost_links(session.connection(), now, dt.timedelta(seconds=60), seeing_since)
 
 
 def test_agent_offline_makes_its_cameras_unknown_after_the_grace_period_until_they_report(

@@ -1,7 +1,7 @@
 """Live view in the web, end to end: simulator RTSP -> agent -> TLS broker -> relay -> /cameras/<pk>/live.mjpg.
 
-Two viewers share one upstream, each live view leaves an audit row (who, camera, from, to, why it
-ended) that admins read, and a viewer below ``[live_view] min_role`` is refused before anything
+Two viewers share one upstream, each live view leaves an audit row (who, camera, from, to, which
+stream the agent read, why it ended) that admins read, and a viewer below ``[live_view] min_role`` is refused before anything
 reaches the agent.
 """
 
@@ -116,8 +116,11 @@ def test_live_view_through_the_web_shared_audited_and_refused_below_the_role(
             (seeded.operator, pk, name, "gate"), (seeded.admin, pk, name, "gate")]
         assert all(r.ended_at is not None and r.ended_at >= r.started_at and r.end_reason == "viewer_left"
                    for r in rows)
+        # The stream the agent chose, as its frames said: here the camera's configured rtsp_url.
+        assert [r.stream_profile for r in rows] == ["rtsp_url", "rtsp_url"]
     record = second.get("/admin/live-sessions")
     assert record.status_code == 200 and record.text.count(f"{name}/gate") == 2
+    assert record.text.count("URL RTSP yang dikonfigurasi") == 2  # the session's language is Indonesian
     assert operator.get("/admin/live-sessions").status_code == 403
 
 
@@ -169,6 +172,6 @@ def test_full_resolution_still_through_the_web_scoped_audited_and_worded_when_mi
 
     with web_database.session() as session:
         rows = session.scalars(select(LiveSession).order_by(LiveSession.id)).all()
-        assert [(r.user_name, r.camera_pk, r.end_reason) for r in rows] == [
-            (seeded.operator, pk, "viewer_left"), (seeded.operator, pk, "still"),
-            (seeded.operator, other, "still:unknown_camera")]
+        assert [(r.user_name, r.camera_pk, r.end_reason, r.stream_profile) for r in rows] == [
+            (seeded.operator, pk, "viewer_left", "rtsp_url"), (seeded.operator, pk, "still", "rtsp_url"),
+            (seeded.operator, other, "still:unknown_camera", "")]

@@ -1,0 +1,103 @@
+"""The second look against the real simulator: a freeze at the first check after it, live cameras never frozen."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge_agent.checks.base import CameraTarget
+from edge_agent.config import AgentConfig
+from edge_agent.scheduler import CameraChecker, CycleResult, close_resources, make_resources
+from shared.messages import CameraState, CheckOutcome, Outcome
+from simulator.testing import FleetClient, run_fleet_process
+from tests.edge_agent.conftest import agent_config
+
+pytestmark = pytest.mark.xdist_group("simulator")
+
+LIVE = [f"cam{n:04d}" for n in range(1, 9)]
+FREEZING = "cam0009"
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[FleetClient]:
+    with run_fleet_process(9, extra_args=["--discovery-port", "0"]) as client:
+        yield client
+
+
+def _config(tmp: Path) -> AgentConfig:
+    # The default second look (2 s); the timeouts leave room for a loaded machine.
+    return agent_config("agent-test", tmp, schedule={"concurrency": 16, "workers": 2},
+                        timeouts={"connect_s": 2, "onvif_s": 8, "snapshot_s": 8, "slow_warn_s": 5})
+
+
+def _target(fleet: FleetClient, camera_id: str) -> CameraTarget:
+    camera = fleet.camera(camera_id)
+    return CameraTarget(camera_id=camera.id, host=camera.host, port=camera.onvif_port, username=camera.username,
+                        password=camera.password, name=camera.name)
+
+
+def _image(result: CycleResult) -> CheckOutcome:
+    return next(o for o in result.outcomes if o.check == "image")
+
+
+def test_live_cameras_are_never_frozen_over_many_checks(fleet: FleetClient, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    assert config.schedule.second_look_s == 2.0
+
+    async def main() -> dict[str, list[CycleResult]]:
+        resources = make_resources(config)
+        checker = CameraChecker(config, resources)
+        results: dict[str, list[CycleResult]] = {cid: [] for cid in LIVE}
+
+        async def camera(cid: str) -> None:
+            for _ in range(6):
+                results[cid].append(await checker.cycle(_target(fleet, cid)))
+
+        try:
+            await asyncio.gather(*(camera(cid) for cid in LIVE))
+        finally:
+            await checker.close()
+            await close_resources(resources)
+        return results
+
+    results = asyncio.run(main())
+    images = [_image(result) for runs in results.values() for result in runs]
+    assert len(images) == 6 * len(LIVE)
+    # Every check had its second look (nothing else was wrong with the picture), and none said frozen.
+    assert [o.reason for o in images if o.reason != "ok"] == []
+    assert all(result.decision.state is CameraState.OK for runs in results.values() for result in runs)
+
+
+def test_a_freeze_shows_at_the_first_check_after_it(fleet: FleetClient, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+
+    async def main() -> list[CycleResult]:
+        resources = make_resources(config)
+        checker = CameraChecker(config, resources)
+        target = _target(fleet, FREEZING)
+        try:
+            live = await checker.cycle(target)
+            fleet.set_fault(FREEZING, "frozen")
+            frozen = await checker.cycle(target)
+            still_frozen = await checker.cycle(target)  # now across checks too
+            fleet.clear(FREEZING)
+            thawed = await checker.cycle(target)
+            return [live, frozen, still_frozen, thawed]
+        finally:
+            fleet.clear(FREEZING)
+            await checker.close()
+            await close_resources(resources)
+
+    live, frozen, still_frozen, thawed = asyncio.run(main())
+    assert _image(live).outcome is Outcome.OK
+    image = _image(frozen)
+    # Found by the second look: this check's snapshot differs from the last live one.
+    assert (image.outcome, image.reason) == (Outcome.FAIL, "frozen"), image
+    assert image.details["change"] is not None and image.details["still_for_s"] >= 2.0  # type: ignore[operator]
+    assert (frozen.decision.state, frozen.decision.reason) == (CameraState.DEGRADED, "frozen")
+    again = _image(still_frozen)
+    assert again.reason == "frozen" and again.details["change"] == 0.0 and "still_for_s" not in again.details
+    assert _image(thawed).outcome is Outcome.OK and thawed.decision.state is CameraState.OK
