@@ -3,8 +3,9 @@
 Run: .venv/bin/python -m benchmarks.bench_agent [--cameras 1000] [--cycles 3] [--rtsp-concurrency N]
 The simulator runs as a separate process on the same 2 cores (its CPU is reported, not counted for the
 agent). Every cycle checks every camera: reachability, ONVIF time + credentials, snapshot, analysis and a
-thumbnail, RTSP DESCRIBE; the FFmpeg decodes run meanwhile on the agent's own decode rotation
-(edge_agent.decodes), as in the agent. The first cycle builds sessions and reads profiles; the figures are
+thumbnail, RTSP DESCRIBE, and the frozen check's second look at a healthy snapshot (--second-look-s, 0:
+off); the FFmpeg decodes run meanwhile on the agent's own decode rotation (edge_agent.decodes), as in the
+agent. The first cycle builds sessions and reads profiles; the figures are
 for the later, steady cycles. Settings are agent.toml's defaults unless given.
 """
 
@@ -80,6 +81,7 @@ async def _reused(cameras: list, count: int) -> float:
 async def _cycle(args: argparse.Namespace, fleet, state: Path) -> dict[str, float]:
     config = agent_config("bench-agent", state, schedule={
         "concurrency": args.concurrency, "thumbnail_every_s": 1, "rtsp_concurrency": args.rtsp_concurrency,
+        "second_look_s": args.second_look_s,
     }, timeouts={"rtsp_probe_s": 1.5})
     resources = make_resources(config)
     checker = CameraChecker(config, resources)
@@ -203,6 +205,8 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--interval", type=float, default=defaults.interval_s, help="cycle start to start, s")
     parser.add_argument("--rtsp-concurrency", type=int, default=defaults.rtsp_concurrency)
+    parser.add_argument("--second-look-s", type=float, default=defaults.second_look_s,
+                        help="the frozen check's second snapshot after this long (0: off), s")
     parser.add_argument("--no-write", action="store_true", help="print only, leave docs/performance.md alone")
     args = parser.parse_args()
     import tempfile

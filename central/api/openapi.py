@@ -31,14 +31,13 @@ LIMIT = _param(
     "limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "Page size."
 )
 OFFSET = _param("offset", "query", {"type": "integer", "minimum": 0, "default": 0}, "Items to skip.")
-REGENCY = _param(
-    "regency", "query", {"type": "string", "pattern": r"^16\.\d{2}$"}, "Regency code, e.g. 16.71."
-)
 OWNER = _param(
     "regency",
     "query",
     {"type": "string", "pattern": r"^16(\.\d{2})?$"},
-    "Regency code (e.g. 16.71), or 16 for the province's own offices.",
+    "Whose: a regency code (e.g. 16.71), or 16 for the province's own offices. Items are filed under their "
+    "owner (``regency`` in each item, as in the public MQTT feed): a regency's list leaves out what the "
+    "province's own agents report, whatever regency their certificate names.",
 )
 CAMERA_PK = _param("pk", "path", {"type": "integer"}, "The camera's id (``id`` in camera lists).")
 
@@ -71,7 +70,7 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
         "listCameras",
         "Cameras, worst status first, filtered by regency, status and OPD.",
         [
-            REGENCY,
+            OWNER,
             _param("status", "query", {"enum": list(CAMERA_STATES)}, "Current status."),
             _param("opd", "query", {"type": "string"}, "Owning office."),
             LIMIT,
@@ -110,7 +109,7 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
         "listWebsites",
         "OPD websites with freshness, TLS and availability.",
         [
-            REGENCY,
+            OWNER,
             _param("state", "query", {"enum": list(WEBSITE_STATES)}, "Current state."),
             LIMIT,
             OFFSET,
@@ -129,7 +128,7 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
         "listEvents",
         "The change feed, newest first; follow links.next (cursor ``before``).",
         [
-            REGENCY,
+            OWNER,
             _param("camera", "query", {"type": "integer", "minimum": 1}, "Only this camera's events."),
             _param("kind", "query", {"type": "string", "enum": [kind.value for kind in EventKind]}, "Only this kind."),
             _param("before", "query", {"type": "integer", "minimum": 1}, "Cursor: events with a smaller id."),

@@ -87,7 +87,15 @@ class CameraOut(Out):
     id: int
     camera_id: str
     agent: str
-    regency: str
+    regency: str = Field(
+        description="Whose it is, as in the public MQTT feed and the regency counts: a regency's code, or 16 "
+        "for the province's own offices (central.toml [province] agents report for them, whatever regency "
+        "their certificate names)."
+    )
+    agent_regency: str = Field(
+        description="The regency on the certificate of the agent reporting it (where that agent runs); the "
+        "same as regency except for the province's own offices."
+    )
     name: str = Field(description="What to show: operator's display name, else the camera's, else its id.")
     opd: str
     group: str
@@ -155,7 +163,15 @@ class WebsiteOut(Out):
     id: int
     website_id: str
     agent: str
-    regency: str
+    regency: str = Field(
+        description="Whose it is, as in the public MQTT feed and the regency counts: a regency's code, or 16 "
+        "for the province's own offices (central.toml [province] agents report for them, whatever regency "
+        "their certificate names)."
+    )
+    agent_regency: str = Field(
+        description="The regency on the certificate of the agent reporting it (where that agent runs); the "
+        "same as regency except for the province's own offices."
+    )
     url: str
     opd: str
     state: Literal["fresh", "stale", "down", "maintenance", "unknown"] | str
@@ -202,7 +218,10 @@ class EventOut(Out):
     id: int
     ts: dt.datetime
     kind: str
-    regency: str | None
+    regency: str | None = Field(
+        description="Whose subject it is, as on /cameras and /websites: a regency's code, 16 for the province's "
+        "own offices (what their agents report, their alerts too), or null for a province-level event."
+    )
     agent: str | None
     camera: int | None
     website: int | None

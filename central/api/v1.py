@@ -20,7 +20,7 @@ from central.web import scope
 from central.web.accounts import ApiToken, Scope, token_by_secret
 from central.web.auth import current_role
 from central.web.database import db_session, write_transaction
-from central.web.pages import get_camera
+from central.web.pages import get_camera, province_agents
 from central.web.params import MAX_ID, MAX_OFFSET, int_arg
 from central.web.province import RegencyRollup, province_rollup
 from central.web.reasons import camera_reason, details_for
@@ -208,6 +208,12 @@ def regency(code: str) -> ResponseReturnValue:
     return _json(_regency_out(rollup.by_code[code]))
 
 
+def _owner(agent_name: str | None, regency_code: str | None) -> str | None:
+    """Whose an item is (:func:`queries.owner_code`, the rule the feed, counts and alerts follow): "16" for
+    what the province's own agents report, else the regency on the agent's certificate."""
+    return queries.owner_code(agent_name or "", regency_code or "", province_agents()) or None
+
+
 def _camera_out(
     camera: Camera,
     details: dict[str, object] | None = None,
@@ -218,7 +224,8 @@ def _camera_out(
         id=camera.id,
         camera_id=camera.camera_id,
         agent=camera.agent_name,
-        regency=camera.regency_code,
+        regency=_owner(camera.agent_name, camera.regency_code),
+        agent_regency=camera.regency_code,
         name=camera.label,
         opd=camera.opd,
         group=camera.venue,
@@ -235,12 +242,16 @@ def _camera_out(
 @bp.route("/cameras")
 def cameras() -> ResponseReturnValue:
     limit, offset = _paging()
-    regency_code = _regency_arg()
+    regency_code = _regency_arg(offices=True)
     status = request.args.get("status") or None
     if status and status not in queries.CAMERA_STATES:
         abort(400, description=f"status must be one of {', '.join(queries.CAMERA_STATES)}")
     filters = queries.CameraFilter(
-        regency=regency_code, status=status, opd=request.args.get("opd") or None, within=scope.within(regency_code)
+        regency=regency_code,
+        status=status,
+        opd=request.args.get("opd") or None,
+        within=scope.within(regency_code),
+        province_agents=province_agents(),  # ?regency and the caller's scope mean owners, as the counts do
     )
     session = db_session()
     total = queries.count_cameras(session, filters)
@@ -346,7 +357,8 @@ def _website_out(w: Website, now: dt.datetime) -> s.WebsiteOut:
         id=w.id,
         website_id=w.website_id,
         agent=w.agent_name,
-        regency=w.regency_code,
+        regency=_owner(w.agent_name, w.regency_code),
+        agent_regency=w.regency_code,
         url=w.url,
         opd=w.opd,
         state=w.state,
@@ -369,12 +381,16 @@ def _website_out(w: Website, now: dt.datetime) -> s.WebsiteOut:
 @bp.route("/websites")
 def websites() -> ResponseReturnValue:
     limit, offset = _paging()
-    regency_code = _regency_arg()
+    regency_code = _regency_arg(offices=True)
     state = request.args.get("state") or None
+    if state and state not in queries.WEBSITE_STATES:  # else it was ignored: the whole list for a typo
+        abort(400, description=f"state must be one of {', '.join(queries.WEBSITE_STATES)}")
     session = db_session()
     within = scope.within(regency_code)
-    total = queries.count_websites(session, regency_code, state, within=within)
-    rows = session.scalars(queries.websites_query(regency_code, state, within=within).limit(limit).offset(offset))
+    agents = province_agents()  # ?regency and the caller's scope mean owners, as the counts do
+    total = queries.count_websites(session, regency_code, state, within=within, province_agents=agents)
+    query = queries.websites_query(regency_code, state, province_agents=agents, within=within)
+    rows = session.scalars(query.limit(limit).offset(offset))
     now = dt.datetime.now(dt.UTC)
     return _json(
         s.WebsitePage(
@@ -426,7 +442,7 @@ def _event_out(e: Event) -> s.EventOut:
         id=e.id,
         ts=e.ts,
         kind=e.kind,
-        regency=e.regency_code,
+        regency=_owner(e.agent_name, e.regency_code),
         agent=e.agent_name,
         camera=e.camera_pk,
         website=e.website_pk,
@@ -446,14 +462,16 @@ def events() -> ResponseReturnValue:
     kind = request.args.get("kind") or None
     if kind is not None and kind not in EVENT_KINDS:
         abort(400, description=f"no event kind {kind!r}; one of {', '.join(EVENT_KINDS)}")
+    regency_code = _regency_arg(offices=True)
     rows = queries.recent_events(
         db_session(),
         limit=limit,
-        regency=_regency_arg(),
-        within=scope.within(_regency_arg()),
+        regency=regency_code,
+        within=scope.within(regency_code),
         camera_pk=_id_arg("camera"),
         kind=kind,
         before_id=before,
+        province_agents=province_agents(),  # ?regency and the caller's scope mean owners
     )
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("limit", "before")}
     links = s.Links(

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnExpressionArgument, Select, case, func, or_, select, true
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from central.storage import transitions
@@ -183,6 +183,25 @@ def owner_code(agent_name: str, regency_code: str, province_agents: Collection[s
     return PROVINCE_CODE if agent_name in province_agents else regency_code
 
 
+def owned_by(
+    regency_column: Any, agent_column: Any, codes: Collection[str], province_agents: Collection[str]
+) -> ColumnElement[bool]:
+    """SQL for ":func:`owner_code` is one of ``codes``" over a row's certificate regency and agent columns:
+    a regency keeps what its agents report except the ``province_agents``' (theirs is "16"'s).
+
+    Written as conditions on the plain columns rather than as one CASE, so the regency indexes still
+    serve. A row without an agent (a regency-level event) is its regency's; "16" in ``codes`` matches
+    only the ``province_agents``' rows, so nothing when none are configured.
+    """
+    agents = tuple(province_agents)
+    regencies = [code for code in codes if code != PROVINCE_CODE]
+    if not agents:
+        return regency_column.in_(regencies)
+    # NOT IN is NULL for a NULL agent, which a WHERE drops: a row without an agent stays its regency's.
+    theirs = and_(regency_column.in_(regencies), or_(agent_column.is_(None), agent_column.not_in(agents)))
+    return or_(theirs, agent_column.in_(agents)) if PROVINCE_CODE in codes else theirs
+
+
 def province_counts(session: Session, code: str, name: str, agents: Collection[str]) -> RegencyCounts:
     """The province's own offices counted like a regency: whatever the named ``agents`` report."""
     result = RegencyCounts(code, name)
@@ -235,6 +254,7 @@ def regency_agents(session: Session, regency: str) -> list[tuple[Agent, HostMetr
 class CameraFilter:
     regency: str | None = None
     within: Collection[str] | None = None  # the caller's regency scope; None: the whole province
+    province_agents: Collection[str] = ()  # regency and within mean owners (owner_code) given these
     status: str | None = None
     opd: str | None = None
     group: str | None = None  # the operator's venue
@@ -244,9 +264,9 @@ class CameraFilter:
 def _camera_conditions(filters: CameraFilter) -> list[ColumnExpressionArgument[bool]]:
     conditions: list[ColumnExpressionArgument[bool]] = [Camera.in_service]
     if filters.regency:
-        conditions.append(Camera.regency_code == filters.regency)
+        conditions.append(owned_by(Camera.regency_code, Camera.agent_name, (filters.regency,), filters.province_agents))
     if filters.within is not None:
-        conditions.append(Camera.regency_code.in_(filters.within))
+        conditions.append(owned_by(Camera.regency_code, Camera.agent_name, filters.within, filters.province_agents))
     if filters.status in CAMERA_STATES:
         conditions.append(Camera.status == filters.status)
     if filters.opd:
@@ -501,16 +521,17 @@ def websites_query(
     """Websites of a regency (or of the province's own offices) and/or in one state, worst kept first.
 
     Worst first: by state (down, stale, unknown, fresh), then longest in that state, then the oldest
-    content. ``province_agents`` report for the province's own offices: with ``regency`` they are
-    left out, with ``province=True`` only theirs are listed.
+    content. ``province_agents`` report for the province's own offices: ``regency`` and ``within`` (the
+    caller's scope) mean owners (:func:`owned_by`), so a regency's list leaves theirs out, and
+    ``regency="16"`` or ``province=True`` lists only theirs.
     """
     query = select(Website)
     if province:
         query = query.where(Website.agent_name.in_(province_agents))
     elif regency:
-        query = query.where(Website.regency_code == regency, Website.agent_name.not_in(province_agents))
+        query = query.where(owned_by(Website.regency_code, Website.agent_name, (regency,), province_agents))
     if within is not None:  # the caller's regency scope
-        query = query.where(Website.regency_code.in_(within))
+        query = query.where(owned_by(Website.regency_code, Website.agent_name, within, province_agents))
     if state in WEBSITE_STATES:
         query = query.where(Website.state == state)
     state_rank = case(WEBSITE_STATE_ORDER, value=Website.state, else_=len(WEBSITE_STATE_ORDER))
@@ -525,9 +546,13 @@ def websites_query(
 
 
 def count_websites(
-    session: Session, regency: str | None = None, state: str | None = None, within: Collection[str] | None = None
+    session: Session,
+    regency: str | None = None,
+    state: str | None = None,
+    within: Collection[str] | None = None,
+    province_agents: Collection[str] = (),
 ) -> int:
-    inner = websites_query(regency, state, within=within).order_by(None).subquery()
+    inner = websites_query(regency, state, province_agents, within=within).order_by(None).subquery()
     return session.scalar(select(func.count()).select_from(inner)) or 0
 
 
@@ -560,13 +585,15 @@ def update_rollout(session: Session, regency: str, *, updated_by: str = "", **va
 def recent_events(
     session: Session, *, limit: int = 50, regency: str | None = None, kind: str | None = None,
     camera_pk: int | None = None, before_id: int | None = None, within: Collection[str] | None = None,
+    province_agents: Collection[str] = (),
 ) -> list[Event]:
-    """Newest first; ``within`` limits to those regencies (the caller's scope)."""
+    """Newest first; ``within`` limits to those regencies (the caller's scope). Given ``province_agents``,
+    ``regency`` and ``within`` mean owners (:func:`owned_by`): their agents' events are "16"'s."""
     query = select(Event)
     if regency:
-        query = query.where(Event.regency_code == regency)
+        query = query.where(owned_by(Event.regency_code, Event.agent_name, (regency,), province_agents))
     if within is not None:
-        query = query.where(Event.regency_code.in_(within))
+        query = query.where(owned_by(Event.regency_code, Event.agent_name, within, province_agents))
     if kind:
         query = query.where(Event.kind == kind)
     if camera_pk is not None:

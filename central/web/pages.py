@@ -74,6 +74,7 @@ def regency(code: str) -> ResponseReturnValue:
         opd=request.args.get("opd") or None,
         group=request.args.get("group") or None,
         search=(request.args.get("q") or "").strip()[:64] or None,
+        province_agents=province_agents(),  # theirs are the province's offices', as the counts above say
     )
     page = int_arg("page", 1, 1, MAX_PAGE)
     total = queries.count_cameras(session, filters)
@@ -105,9 +106,13 @@ def regency(code: str) -> ResponseReturnValue:
 
 
 def get_camera(pk: int) -> Camera:
-    """The camera, if it exists and is in the caller's regencies; else 404."""
+    """The camera, if it exists and its owner is in the caller's regencies; else 404.
+
+    Its owner (:func:`queries.owner_code`), as alerts, reports and the API's lists scope: a camera the
+    province's own agents report is "16"'s, for province-wide callers, whatever its certificate's regency.
+    """
     camera = db_session().get(Camera, pk)
-    if camera is None or not scope.sees(camera.regency_code):
+    if camera is None or not scope.sees(queries.owner_code(camera.agent_name, camera.regency_code, province_agents())):
         abort(404, description=f"no camera {pk}")
     return camera
 

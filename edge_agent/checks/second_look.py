@@ -22,6 +22,7 @@ check reports the failure.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
@@ -39,6 +40,8 @@ from edge_agent.checks.snapshot import (
 )
 from shared.messages import CheckOutcome, Outcome
 
+log = logging.getLogger(__name__)
+
 
 def wanted(ctx: CheckContext) -> bool:
     """Whether this cycle's snapshot deserves a second look: on, and its picture judged healthy."""
@@ -50,9 +53,18 @@ def wanted(ctx: CheckContext) -> bool:
 async def look_again(ctx: CheckContext, first_at: float) -> CheckOutcome | None:
     """Fetch the snapshot again now and compare; the image outcome to report instead (frozen), or None.
 
-    ``first_at`` is the monotonic time the first snapshot was analysed. The newer snapshot becomes the
-    one the next check compares with.
+    ``first_at`` is the monotonic time the cycle's checks ended (the first snapshot is older still).
+    The newer snapshot becomes the one the next check compares with. Never raises: a crash here must
+    not cost the cycle its report (the registry does the same for the checks).
     """
+    try:
+        return await _look_again(ctx, first_at)
+    except Exception:
+        log.exception("%s: the second look at the snapshot crashed; the first one stands", ctx.target.camera_id)
+        return None
+
+
+async def _look_again(ctx: CheckContext, first_at: float) -> CheckOutcome | None:
     first = ctx.artifacts.snapshot
     if first is None:
         return None
