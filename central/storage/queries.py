@@ -307,22 +307,29 @@ def longest_down(
     return list(session.scalars(query.limit(limit)))
 
 
-def camera_facets(session: Session, regency: str) -> tuple[list[str], list[str]]:
-    """The OPDs and groups (venues) present in a regency, for its filter menus."""
-    base = select().where(Camera.regency_code == regency, Camera.in_service)
-    opds = session.scalars(base.add_columns(Camera.opd).distinct().order_by(Camera.opd))
+def camera_facets(
+    session: Session, regency: str, province_agents: Collection[str] = ()
+) -> tuple[list[str], list[str]]:
+    """The OPDs and groups (venues) present in a regency, for its filter menus: of the cameras its list
+    shows (by owner, :func:`owned_by`), so no menu offers a province office's OPD that filters to nothing."""
+    base = select().where(owned_by(Camera.regency_code, Camera.agent_name, (regency,), province_agents), Camera.in_service)
+    # Ordered by the label: PostgreSQL refuses DISTINCT ordered by the same expression written again.
+    opd = Camera.opd.label("opd")
+    opds = session.scalars(base.add_columns(opd).distinct().order_by(opd))
     groups = session.scalars(base.add_columns(Camera.venue).where(Camera.venue != "").distinct().order_by(Camera.venue))
     return [o for o in opds if o], list(groups)
 
 
-def camera_groups(session: Session, within: Collection[str] | None = None) -> list[tuple[str, str]]:
-    """(regency, venue) pairs that have cameras, for the wall's rotation by group."""
-    query = (
-        select(Camera.regency_code, Camera.venue)
-        .where(Camera.venue != "", Camera.in_service, Camera.regency_code.in_(within) if within is not None else true())
-        .distinct()
-        .order_by(Camera.regency_code, Camera.venue)
-    )
+def camera_groups(
+    session: Session, within: Collection[str] | None = None, province_agents: Collection[str] = ()
+) -> list[tuple[str, str]]:
+    """(owner, venue) pairs that have cameras, for the wall's rotation by group: the owner as
+    :func:`owner_code` says, so each pair's cameras are what ``CameraFilter(regency=owner, group=venue,
+    province_agents=...)`` lists; ``within`` (the caller's scope) means owners too."""
+    agents = tuple(province_agents)
+    owner = case((Camera.agent_name.in_(agents), PROVINCE_CODE), else_=Camera.regency_code) if agents else Camera.regency_code
+    scoped = owned_by(Camera.regency_code, Camera.agent_name, within, agents) if within is not None else true()
+    query = select(owner, Camera.venue).where(Camera.venue != "", Camera.in_service, scoped).distinct().order_by(owner, Camera.venue)
     return [(code, venue) for code, venue in session.execute(query)]
 
 

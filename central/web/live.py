@@ -6,16 +6,17 @@ each, run in their own slots (never the threads pages are served on) and end aft
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from flask import Blueprint, Response, abort, current_app, request
 from flask.typing import ResponseReturnValue
 
 from central.storage.db import Database
 from central.storage.models import Event, EventKind
-from central.storage.queries import change_feed_position
+from central.storage.queries import change_feed_position, owner_code
 from central.web import scope
 from central.web.auth import current_role
 from central.web.database import get_database
@@ -53,8 +54,12 @@ def public_payload(event: Event) -> dict[str, object] | None:
     return {"id": event.id, "kind": "regency", "regency": event.regency_code}
 
 
-def describe(event: Event) -> Change:
-    return Change(event.id, event.regency_code, event_payload(event), public_payload(event))
+def describe(event: Event, province_agents: Collection[str] = ()) -> Change:
+    """The change, keyed by its owner (:func:`owner_code`): a stream limited to regencies skips what the
+    province's own agents report (theirs is "16"'s, for province-wide accounts), as the API and alerts do.
+    The payloads keep the event's regency: the pages compare it with their own (a camera's certificate)."""
+    owner = owner_code(event.agent_name or "", event.regency_code or "", province_agents) or None
+    return Change(event.id, owner, event_payload(event), public_payload(event))
 
 
 def live_hub() -> ChangeHub:
@@ -62,7 +67,10 @@ def live_hub() -> ChangeHub:
     hub: ChangeHub | None = current_app.extensions.get("scc_live_hub")
     if hub is None:
         hub = current_app.extensions["scc_live_hub"] = ChangeHub(
-            get_database(), current_app.config["SSE_POLL_S"], current_app.config["SSE_STREAM_SLOTS"], describe
+            get_database(),
+            current_app.config["SSE_POLL_S"],
+            current_app.config["SSE_STREAM_SLOTS"],
+            functools.partial(describe, province_agents=tuple(current_app.config["SCC"].province.agents)),
         )
     return hub
 
@@ -105,7 +113,7 @@ def _stream(
                     continue
                 if regency and payload["regency"] not in (regency, None):
                     continue
-                if within is not None and payload["regency"] not in within:
+                if within is not None and change.regency not in within:  # by owner
                     continue
                 told.add(payload["regency"])
                 yield f"id: {cursor}\nevent: change\ndata: {json.dumps(payload)}\n\n"

@@ -83,7 +83,7 @@ def regency(code: str) -> ResponseReturnValue:
     troubled = [c.id for c in cameras if c.status not in ("ok", "unknown")]
     checks = queries.latest_check_details(session, troubled)
     details = {c.id: details_for(checks.get(c.id), c.reason) for c in cameras}
-    opds, groups = queries.camera_facets(session, code)
+    opds, groups = queries.camera_facets(session, code, province_agents())
     websites = list(session.scalars(queries.websites_query(code, province_agents=province_agents())))
     return render_template(
         "regency.html",

@@ -70,18 +70,26 @@ def tile_name(label: str) -> str:
     return label
 
 
+def _province_agents() -> tuple[str, ...]:
+    """[province] agents: their cameras are the province's offices' ("16", a screen of its own, as the
+    rollup counts them), not their certificate's regency's."""
+    return tuple(current_app.config["SCC"].province.agents)
+
+
 def _screens(mode: str, fixed: str | None, per: int) -> list[Screen]:
     """Every screen of the rotation, in order: regencies worst first, each paged until all cameras are shown."""
     session = db_session()
+    agents = _province_agents()
     sizes: list[tuple[str, str | None, int]]
     if fixed:
-        total = queries.count_cameras(session, queries.CameraFilter(regency=fixed))
+        total = queries.count_cameras(session, queries.CameraFilter(regency=fixed, province_agents=agents))
         sizes = [(fixed, None, total)]
     elif mode == "group":
         sizes = [
-            (code, venue, queries.count_cameras(session, queries.CameraFilter(regency=code, group=venue)))
-            for code, venue in queries.camera_groups(session, scope.within())
-        ]
+            (code, venue, queries.count_cameras(
+                session, queries.CameraFilter(regency=code, group=venue, province_agents=agents)))
+            for code, venue in queries.camera_groups(session, scope.within(), agents)
+        ]  # fmt: skip
     else:
         sizes = [
             (r.code, None, r.cameras_total)
@@ -132,7 +140,8 @@ def wall() -> ResponseReturnValue:
     if live:
         if not may_watch():
             abort(403, description="live tiles need a role allowed by [live_view] min_role")
-        cameras = queries.list_cameras(session, queries.CameraFilter(within=within, group=live), per, 0)
+        filters = queries.CameraFilter(within=within, group=live, province_agents=_province_agents())
+        cameras = queries.list_cameras(session, filters, per, 0)
         if not cameras:
             abort(404, description=f"no cameras in group {live!r}")
         screens = [Screen(cameras[0].regency_code, live, 0, 1)]
@@ -144,7 +153,7 @@ def wall() -> ResponseReturnValue:
     index = index % len(screens) if screens else 0
     screen = screens[index] if screens else None
     if screen is not None and not live:
-        filters = queries.CameraFilter(regency=screen.regency, group=screen.group)
+        filters = queries.CameraFilter(regency=screen.regency, group=screen.group, province_agents=_province_agents())
         cameras = queries.list_cameras(session, filters, per, screen.page * per)
     elif not live:
         cameras = []

@@ -306,3 +306,28 @@ def test_check_now_with_the_broker_down_tells_the_operator(admin: FlaskClient, s
 def test_language_links_keep_the_filters(viewer: FlaskClient) -> None:
     html = viewer.get("/regencies/16.71?status=offline").text
     assert re.search(r'href="/regencies/16\.71\?status=offline&amp;lang=en"', html)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_regency_page_lists_what_it_counts_not_the_provinces_own_cameras(database: Database, tmp_path: Path) -> None:
+    """[province] agents' cameras are "16"'s (the tile counts them there): the page of their certificate's
+    regency lists none of them, nor offers their OPDs; without [province] agents it lists them all. On
+    PostgreSQL too: its menus' query (DISTINCT, ordered) once failed there."""
+    from central.config import ProvinceConfig
+    from tests.central.web.seed import seed
+
+    seed(database)
+    web_database = database
+
+    config = make_config(tmp_path, str(web_database.url))
+    with web_database.engine.connect() as conn:
+        lahat = set(conn.execute(select(Camera.id).where(Camera.agent_name == "agent-1674")).scalars())
+    for agents, expected in (([], lahat), (["agent-1674"], set())):
+        app = create_app(config.model_copy(update={"province": ProvinceConfig(agents=agents)}),
+                         {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "t"})  # fmt: skip
+        client = app.test_client()
+        log_in(client, "viewer")
+        html = client.get("/regencies/16.74").text
+        assert {int(pk) for pk in re.findall(r'data-camera="(\d+)"', html)} == expected, agents
+        opds = re.search(r'<select name="opd">(.*?)</select>', html, re.S)
+        assert opds and (opds.group(1).count("<option") > 1) == bool(expected), agents

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
 
+from central.config import ProvinceConfig
 from central.reports.render import CSV_TABLES
 from central.storage.db import Database
+from central.web import create_app
 from central.web.accounts import Role, add_token, add_user
-from tests.central.web.conftest import log_in
+from tests.central.web.conftest import log_in, make_config
 from tests.central.web.seed import PASSWORD, Seeded
 from tests.central.web.test_live import events
 
@@ -101,3 +104,24 @@ def test_province_pages_are_not_offered_to_a_regency_account(app: Flask, web_dat
     province = app.test_client()
     log_in(province, "viewer")
     assert 'href="/rollout"' in province.get("/regencies/16.06").text
+
+
+def test_a_live_stream_limited_to_regencies_skips_the_provinces_own_agents(
+    web_database: Database, seeded: Seeded, tmp_path: Path
+) -> None:
+    """By owner, as the API and alerts scope: agent-1674's events (a [province] agent, certificate 16.74) are
+    the province's offices', not 16.74's, so an account of 16.06 and 16.74 hears only 16.06's."""
+    config = make_config(tmp_path, str(web_database.url))
+    config = config.model_copy(update={"province": ProvinceConfig(agents=["agent-1674"])})
+    app = create_app(config, {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "test-secret"})
+    client = _scoped_client(app, web_database, ["16.06", "16.74"])
+    response = client.get("/live/events", headers={"Last-Event-ID": "0"}, buffered=False)
+    changes = [json.loads(data) for name, data in events(response.response) if name == "change"]
+    response.close()
+    assert changes and {c["regency"] for c in changes} == {"16.06"}
+    province = app.test_client()
+    log_in(province, "viewer")  # province-wide: hears them
+    response = province.get("/live/events", headers={"Last-Event-ID": "0"}, buffered=False)
+    heard = {json.loads(data)["regency"] for name, data in events(response.response) if name == "change"}
+    response.close()
+    assert {"16.06", "16.74"} <= heard

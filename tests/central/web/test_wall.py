@@ -92,3 +92,47 @@ def test_operators_find_the_live_wall_of_a_group_and_viewers_do_not(
     viewer = _client(web_database, tmp_path, seeded.viewer)
     assert "live-groups" not in viewer.get("/regencies/16.71").text
     assert "live-wall" not in viewer.get(f"/cameras/{pks[0]}").text
+
+
+def _rotation(client: FlaskClient, mode: str) -> list[int]:
+    """Every tile of one turn of the wall's rotation, screen by screen (a camera on two screens: twice)."""
+    shown: list[int] = []
+    first: dict[int, str] | None = None
+    for index in range(100):
+        tiles = _tiles(client.get(f"/wall?mode={mode}&screen={index}&per=12").text)
+        if index and tiles == first:
+            return shown
+        first = tiles if first is None else first
+        shown += list(tiles)
+    raise AssertionError("the rotation never came round")
+
+
+def test_the_wall_shows_the_provinces_own_cameras_on_their_own_screen_once(
+    web_database: Database, seeded: Seeded, tmp_path: Path
+) -> None:
+    """[province] agents' cameras are "16"'s, as the rollup counts them: each is on the rotation once (it was
+    on none: the offices' screen listed certificate regency "16", the certificate's skipped them), and a
+    wall limited to the certificate's regency leaves them out."""
+    from central.web.accounts import Role, add_user
+    from tests.central.web.seed import PASSWORD
+
+    config = CentralConfig.model_validate({
+        "state_dir": str(tmp_path / "state"), "database": {"url": str(web_database.url)},
+        "web": {"session_cookie_secure": False, "rollup_cache_s": 0},
+        "province": {"agents": ["agent-1674"]},
+    })  # fmt: skip
+    app = create_app(config, {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "t"})
+    with web_database.engine.connect() as conn:
+        cameras = dict(conn.execute(select(Camera.id, Camera.agent_name).where(Camera.in_service)).all())
+    theirs = {pk for pk, agent in cameras.items() if agent == "agent-1674"}
+    viewer = app.test_client()
+    log_in(viewer, "viewer")
+    for mode in ("regency", "group"):  # the seed puts every camera at a venue
+        assert sorted(_rotation(viewer, mode)) == sorted(cameras), f"{mode}: every camera once, the province's too"
+    with web_database.session(write=True) as session:
+        add_user(session, "lahat", PASSWORD, Role.VIEWER, ["16.74", "16.71"])
+    lahat = app.test_client()
+    log_in(lahat, "lahat")
+    for mode in ("regency", "group"):
+        shown = _rotation(lahat, mode)
+        assert shown and not theirs & set(shown), mode
