@@ -333,6 +333,8 @@ class LiveView:
         meta = LiveFrame(agent=self.agent, seq=1, msg_id=new_message_id(), ts=utc_now(), camera_id=camera_id,
                          state=LiveState.FRAME, width=width, height=height, size_bytes=len(jpeg), still=True,
                          profile=opened.profile)
+        with self._lock:  # before the answer: an asker who reacts to it at once gets a still of their own
+            self._stills.discard(camera_id)
         self.publish(topics.live_frames(self.agent, camera_id), codec.encode_live(meta, jpeg))
         log.info("still of %s sent: %dx%d, %d bytes at quality %d", camera_id, width, height, len(jpeg), quality)
         return None

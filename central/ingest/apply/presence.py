@@ -4,8 +4,8 @@ A last will (``connection_lost``) does not take the agent offline at once: it re
 died (``link_lost_at``) and the agent stays online for ``offline_grace_s``. A birth within that time
 clears it and nothing changed, so a broker restart (every agent drops and reconnects within seconds)
 makes no status changes, events or alerts. :func:`settle_lost_links`, run by the worker every few
-seconds, takes the agents still gone after the grace period offline as of when their link died. A
-clean ``shutdown`` goes offline at once: an operator stopped the agent.
+seconds, takes the agents still gone after the grace period offline as of when their link died (or when
+central could see again, if later). A clean ``shutdown`` goes offline at once: an operator stopped the agent.
 
 The grace period counts only while central could see: a birth that central could not receive (its
 broker link down) or not store (its disk full) says nothing about the agent. :func:`offline_as_of`
@@ -98,8 +98,9 @@ def offline_as_of(link_lost_at: dt.datetime, seeing_since: dt.datetime | None, n
     The grace period runs from the later of the link's death and the moment central began to see again
     (``seeing_since``; None while it is blind: nothing is decided then). Why: when the broker goes down
     (SIGTERM) it sends every agent's will to the ingest as it closes, and the ingest is then disconnected
-    as long as the agents are; counted from the wills, the grace ran out while nobody could hear a birth
-    and every live agent went offline and alerted (the 30-minute soak, seed 23). Counted from when central
+    too (by its own reconnect backoff, often longer than the agents); counted from the wills, the grace ran
+    out while nobody could hear a birth and every live agent went offline and alerted (the 30-minute soak,
+    seed 23). Counted from when central
     could hear again, each agent has the whole grace period to reconnect and send its birth, and one that
     does not is offline (and alerts) as of then: central did not know it was gone before.
     """

@@ -86,7 +86,7 @@ def test_a_wall_shows_a_group_live_within_its_tile_budget(
 ) -> None:
     """/wall?live=<venue>: the venue's cameras, the first [live_view] wall_tiles of them moving."""
     stack = live_stack(pki, tls_broker, live_fleet.cameras[0], tmp_path, database=web_database,
-                       live_view={"wall_tiles": 1})
+                       live_view={"wall_tiles": 1}, web={"wall_refresh_s": 2})  # the shortest allowed
     pk = _watched_camera(web_database, stack.name)
     with web_database.engine.begin() as conn:  # the real camera (down: first on the wall) and a seeded one
         other = conn.execute(select(Camera.id).where(Camera.agent_name == "agent-1671", Camera.status == "ok")
@@ -113,7 +113,16 @@ def test_a_wall_shows_a_group_live_within_its_tile_budget(
         time.sleep(1.5)
         assert live.screenshot() != first  # moving
         assert agent.live.running == ["gate"]
-        time.sleep(11)  # past the wall's 10 s refresh: the live tile is not swapped (its stream goes on)
+        # The wall re-reads its page every wall_refresh_s: after a refresh the live tile is the same
+        # element (its stream goes on), not a new <img> with a second stream and audit row.
+        live.evaluate("image => { image.dataset.before = 'yes'; }")
+        refreshed = tab.page.evaluate("() => document.body.getAttribute('data-refreshed')")
+        deadline = time.monotonic() + 15
+        while tab.page.evaluate("() => document.body.getAttribute('data-refreshed')") == refreshed \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert tab.page.evaluate("() => document.body.getAttribute('data-refreshed')") != refreshed, "no refresh"
+        assert live.evaluate("image => image.dataset.before") == "yes"
         assert live.evaluate("image => image.naturalWidth") > 0
         with web_database.session() as session:
             assert len(session.scalars(select(LiveSession)).all()) == 1
