@@ -127,6 +127,8 @@ class CameraChecker:
                 again = await second_look.look_again(ctx, first_at)
             if again is not None:
                 outcomes = [again if o.check == again.check else o for o in outcomes]
+        else:
+            second_look.skipped(ctx)
         runtime.cycles += 1
         rtsp = ctx.results.get("rtsp")
         runtime.rtsp_ok = rtsp is not None and rtsp.outcome in (Outcome.OK, Outcome.WARN)

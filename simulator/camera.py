@@ -100,6 +100,10 @@ class Camera:
         faults = self.faults()
         return faults.number(Fault.SLOW) if faults.has(Fault.SLOW) else 0.0
 
+    def snapshot_cached_s(self) -> float:
+        faults = self.faults()
+        return faults.number(Fault.SNAPSHOT_CACHED) if faults.has(Fault.SNAPSHOT_CACHED) else 0.0
+
     def stream_resolution(self) -> tuple[int, int]:
         """What the camera actually sends, which wrong_resolution makes differ from the profile."""
         faults = self.faults()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -43,6 +44,7 @@ class CameraHttpHandler:
         self._endpoints_for = endpoints_for
         self._services = {camera_id: OnvifService(camera) for camera_id, camera in cameras_by_id.items()}
         self._authenticators: dict[str, DigestAuthenticator] = {}
+        self._cached: dict[str, tuple[float, bytes]] = {}  # camera id -> (monotonic time made, JPEG)
 
     def _resolve(self, request: Request) -> Route | None:
         for pattern, kind_group in ((_ONVIF_PATH, "service"), (_SNAPSHOT_PATH, None)):
@@ -131,5 +133,17 @@ class CameraHttpHandler:
                 return Response(401, b"unauthorized", headers=[("WWW-Authenticate", challenge)])
         if camera.has(Fault.SNAPSHOT_DEAD):
             return Response.text(500, "snapshot unavailable")
+        return Response(200, await self._picture(camera), "image/jpeg", headers=[("Cache-Control", "no-store")])
+
+    async def _picture(self, camera: Camera) -> bytes:
+        """A fresh picture, or with ``snapshot_cached`` the one made less than that many seconds ago."""
+        cached_s = camera.snapshot_cached_s()
+        made = self._cached.get(camera.camera_id)
+        if cached_s > 0 and made is not None and time.monotonic() - made[0] < cached_s:
+            return made[1]
         jpeg = await asyncio.to_thread(self._renderer.jpeg, camera)
-        return Response(200, jpeg, "image/jpeg", headers=[("Cache-Control", "no-store")])
+        if cached_s > 0:
+            self._cached[camera.camera_id] = (time.monotonic(), jpeg)
+        else:
+            self._cached.pop(camera.camera_id, None)
+        return jpeg

@@ -28,6 +28,9 @@ class Fault(StrEnum):
     SLOW = "slow"
     MALFORMED_SOAP = "malformed_soap"
     HOSTILE_STRINGS = "hostile_strings"
+    # Not a failure: a live camera whose snapshot endpoint serves one picture for this many seconds (some
+    # firmwares refresh it once a second or per keyframe), which the agent's second look must not call frozen.
+    SNAPSHOT_CACHED = "snapshot_cached"
 
 
 # "tampered" is what operators call a covered lens; accept both spellings.
@@ -40,9 +43,10 @@ DEFAULT_VALUES: dict[Fault, FaultValue] = {
     Fault.WRONG_RESOLUTION: "320x240",
     Fault.CLOCK_WRONG: 6.0,
     Fault.SLOW: 3.0,
+    Fault.SNAPSHOT_CACHED: 5.0,
 }
 
-_NUMERIC = {Fault.LOW_FPS, Fault.CLOCK_WRONG, Fault.SLOW}
+_NUMERIC = {Fault.LOW_FPS, Fault.CLOCK_WRONG, Fault.SLOW, Fault.SNAPSHOT_CACHED}
 
 # Faults that change the image and therefore the stream's caps or content.
 IMAGE_FAULTS = frozenset(

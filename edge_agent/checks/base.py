@@ -87,6 +87,10 @@ class CameraRuntime:
     decoding: bool = False
     # The latest cycle's DESCRIBE answered: a decode is worth a slot.
     rtsp_ok: bool = False
+    # The second look (checks/second_look.py): what this camera's snapshot has shown it to be
+    # ("unproven", "trusted" or "cached"), and whether the last cycle's frozen came from the second look.
+    second_look_trust: str = "unproven"
+    second_look_froze: bool = False
 
 
 @dataclass(slots=True)

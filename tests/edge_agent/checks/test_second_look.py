@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.checks.base import CameraTarget
+from edge_agent.checks.second_look import Trust, verdict
 from edge_agent.config import AgentConfig
 from edge_agent.scheduler import CameraChecker, CycleResult, close_resources, make_resources
 from shared.messages import CameraState, CheckOutcome, Outcome
@@ -17,8 +18,9 @@ from tests.edge_agent.conftest import agent_config
 
 pytestmark = pytest.mark.xdist_group("simulator")
 
-LIVE = [f"cam{n:04d}" for n in range(1, 9)]
+LIVE = [f"cam{n:04d}" for n in range(1, 8)]
 FREEZING = "cam0009"
+CACHING = "cam0008"
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +103,48 @@ def test_a_freeze_shows_at_the_first_check_after_it(fleet: FleetClient, tmp_path
     again = _image(still_frozen)
     assert again.reason == "frozen" and again.details["change"] == 0.0 and "still_for_s" not in again.details
     assert _image(thawed).outcome is Outcome.OK and thawed.decision.state is CameraState.OK
+
+
+
+def test_a_camera_serving_a_cached_snapshot_is_frozen_at_most_once_then_judged_across_checks_only(
+    fleet: FleetClient, tmp_path: Path,
+) -> None:
+    # A live camera whose snapshot endpoint serves one picture for 3 s (some firmwares refresh it per
+    # second or per keyframe): two looks 2 s apart often get the same bytes from a moving scene.
+    config = _config(tmp_path)
+    fleet.set_fault(CACHING, "snapshot_cached", 3)
+
+    async def main() -> tuple[list[CycleResult], str]:
+        resources = make_resources(config)
+        checker = CameraChecker(config, resources)
+        target = _target(fleet, CACHING)
+        results = []
+        try:
+            for _ in range(7):
+                results.append(await checker.cycle(target))
+                await asyncio.sleep(3.5)  # past the cache, as a real interval is
+            return results, checker.runtime(target).second_look_trust
+        finally:
+            fleet.clear(CACHING)
+            await checker.close()
+            await close_resources(resources)
+
+    results, trust = asyncio.run(main())
+    reasons = [_image(result).reason for result in results]
+    assert reasons.count("frozen") <= 1, reasons
+    if "frozen" in reasons:  # the one check before the cache was known; never again after it
+        assert trust == Trust.CACHED and reasons.index("frozen") < len(reasons) - 1
+    assert all(reason == "ok" for reason in reasons[reasons.index("frozen") + 1 if "frozen" in reasons else 0:])
+
+
+@pytest.mark.parametrize(("same", "trust", "froze_last", "expected"), [
+    (False, Trust.UNPROVEN, False, (False, Trust.TRUSTED)),  # the snapshot changes within the wait
+    (False, Trust.TRUSTED, True, (False, Trust.TRUSTED)),
+    (True, Trust.UNPROVEN, False, (False, Trust.UNPROVEN)),  # maybe cached: not evidence yet
+    (True, Trust.TRUSTED, False, (True, Trust.TRUSTED)),  # a freeze
+    (True, Trust.TRUSTED, True, (False, Trust.CACHED)),  # moved across checks, still within seconds, twice
+    (True, Trust.CACHED, False, (False, Trust.CACHED)),
+])
+def test_the_second_look_s_verdict_table(same: bool, trust: Trust, froze_last: bool,
+                                         expected: tuple[bool, Trust]) -> None:
+    assert verdict(same, trust, froze_last) == expected
