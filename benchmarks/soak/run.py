@@ -65,6 +65,7 @@ class SoakResult:
 def run_soak(options: SoakOptions, say: Callable[[str], None] = print) -> SoakResult:
     with contextlib.ExitStack() as stack:
         state = options.state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scc-soak-")))
+        state.mkdir(parents=True, exist_ok=True)
         state.chmod(0o755)  # the broker, started as root, drops to user mosquitto and reads below here
         world = options.world
         if options.postgres:
