@@ -36,17 +36,28 @@ class Upkeep:
         self._last_prune: float | None = None
 
     def settle_lost_links(self) -> None:
-        """Agents whose link died longer than the grace period ago go offline (apply/presence.py), the
-        grace period counted only while this worker could see and store (sight.py): blind, it decides nothing."""
-        grace = dt.timedelta(seconds=self.config.ingest.agent_offline_grace_s)
+        """Agents whose link died longer than the grace period ago, or silent for ``agent_silence_s``, go
+        offline (apply/presence.py), both counted only while this worker could see and store (sight.py):
+        blind, it decides nothing."""
+        ingest = self.config.ingest
+        grace = dt.timedelta(seconds=ingest.agent_offline_grace_s)
+        silence = dt.timedelta(seconds=ingest.agent_silence_s) if ingest.agent_silence_s > 0 else None
         seeing_since = self.sight.since
         if seeing_since is None:
             return
+        now = dt.datetime.now(dt.UTC)
         with self.database.session() as session:  # almost always nothing: no write turn for that
-            if not presence.links_lost(session.connection()):
+            lost = presence.links_lost(session.connection())
+            silent = (silence is not None and now - seeing_since >= silence
+                      and presence.silent_agents(session.connection(), now, silence))
+            if not (lost or silent):
                 return
         with self.writer.turns.turn(), self.database.session(write=True) as session:
-            changed = presence.settle_lost_links(session.connection(), dt.datetime.now(dt.UTC), grace, seeing_since)
+            changed = presence.settle_lost_links(session.connection(), now, grace, seeing_since)
+            if silent and silence is not None:
+                more = presence.settle_silent_agents(session.connection(), now, silence, seeing_since)
+                changed.cameras |= more.cameras
+                changed.regencies |= more.regencies
         self.rounds.changed(cameras=changed.cameras, regencies=changed.regencies)
 
     def maintenance(self, now: dt.datetime | None = None) -> None:
