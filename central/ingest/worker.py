@@ -39,6 +39,7 @@ from central.storage.db import Database
 from central.storage.outage import WriteOutage
 from shared import sdnotify, topics
 from shared.mqtt import (
+    CENTRAL_RECONNECT_MAX_S,
     QOS_AT_LEAST_ONCE,
     LinkLog,
     TlsFiles,
@@ -131,7 +132,8 @@ class IngestWorker:
         self._watchdog_s = sdnotify.watchdog_interval()
         self._next_watchdog = 0.0
         self.client = cast(BufferedReadClient, make_client(worker_tls(config, worker), logger=log,
-                                                            client_class=BufferedReadClient))
+                                                            client_class=BufferedReadClient,
+                                                            reconnect_max_s=CENTRAL_RECONNECT_MAX_S))
         self.client.manual_ack_set(True)
         self.outage = WriteOutage(log, database.url, "reports stay unacknowledged (the agents keep them) and are "
                                   "retried until it can write again")
