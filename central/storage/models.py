@@ -685,6 +685,17 @@ class IngestCounter(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
 
 
+class IngestSight(Base):
+    """Each ingest worker's sight (``ingest/sight.py``), so presence judges by central's as a whole
+    (``ingest/central_sight.py``): since when it sees (None: blind), and its heartbeat."""
+
+    __tablename__ = "ingest_sight"
+
+    worker: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # --worker index
+    since: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime]
+
+
 class PublicState(Base):
     """The latest curated payload of one retained public topic, and how far it has been published."""
 
