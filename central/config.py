@@ -80,6 +80,17 @@ class IngestConfig(Section):
                     "Counted only while the ingest is connected and can store: after its own outage every agent "
                     "gets this long again. 0: at once.",
     )
+    # An agent reports every check interval and sends host metrics every metrics_every_s (60 s by default,
+    # both jittered by 10%), through store-and-forward: a live agent is rarely silent for more than ~70 s.
+    agent_silence_s: float = Field(
+        300.0, ge=0,
+        description="An online agent from which nothing at all (no status, metrics or birth) was received this "
+                    "long counts as offline (no_report), its cameras unknown: its last will may never come "
+                    "(killed while the broker was down, a half-open link). About 4x the agents' longest "
+                    "usual gap (60 s metrics and checks, jittered), so a slow or backlogged agent is not "
+                    "taken offline. Counted only while the ingest is connected and can store, like the grace "
+                    "period. The next message from it brings it back online. 0: never.",
+    )
     batch_max_bytes: int = Field(
         16 * 1024 * 1024,
         ge=1,

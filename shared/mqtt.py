@@ -97,15 +97,26 @@ def tls_context(files: TlsFiles) -> ssl.SSLContext:
     return context
 
 
+# The agents' reconnect backoff cap: spread out, hundreds of agents do not all knock at once.
+RECONNECT_MAX_S = 60
+# A central process's one client (an ingest worker): cheap to reconnect, and every second it waits after
+# the broker is back is a second central cannot see (the ingest stayed blind ~60 s after a 70 s outage).
+CENTRAL_RECONNECT_MAX_S = 5
+
+
 def make_client(
     tls: TlsFiles,
     *,
     will: Will | None = None,
     logger: logging.Logger | None = None,
     client_class: type[mqtt.Client] = mqtt.Client,
+    reconnect_max_s: int = RECONNECT_MAX_S,
 ) -> mqtt.Client:
     """A configured, unconnected MQTT v5 client whose client id is its certificate's name.
 
+    Its reconnect wait doubles from 1 s up to ``reconnect_max_s`` (paho's backoff): the default suits
+    the agents, hundreds of them coming back after a broker outage; a single central client that
+    must not stay blind long after the broker is back passes a lower cap (``CENTRAL_RECONNECT_MAX_S``).
     Connect it with ``connect_persistent``. Raises FileNotFoundError (naming the files) or ValueError
     when the TLS files are missing or unusable.
     """
@@ -118,7 +129,7 @@ def make_client(
     client.tls_set_context(context)
     if will is not None:
         client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
-    client.reconnect_delay_set(min_delay=1, max_delay=60)
+    client.reconnect_delay_set(min_delay=1, max_delay=reconnect_max_s)
     client.enable_logger(_paho_logger(logger or log))
     return client
 

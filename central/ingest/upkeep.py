@@ -11,7 +11,7 @@ import time
 from zoneinfo import ZoneInfo
 
 from central.config import CentralConfig
-from central.ingest import public
+from central.ingest import central_sight, public
 from central.ingest.apply import presence
 from central.ingest.publishing import PublicRounds
 from central.ingest.sight import Sight
@@ -26,9 +26,10 @@ class Upkeep:
     """Housekeeping jobs for one ingest worker; the worker's loop decides when each is due."""
 
     def __init__(self, config: CentralConfig, database: Database, writer: BatchWriter, rounds: PublicRounds,
-                 sight: Sight) -> None:
+                 sight: Sight, worker: int = 0) -> None:
         self.config = config
         self.sight = sight
+        self.worker = worker
         self.database = database
         self.writer = writer
         self.rounds = rounds
@@ -36,18 +37,37 @@ class Upkeep:
         self._last_prune: float | None = None
 
     def settle_lost_links(self) -> None:
-        """Agents whose link died longer than the grace period ago go offline (apply/presence.py), the
-        grace period counted only while this worker could see and store (sight.py): blind, it decides nothing."""
-        grace = dt.timedelta(seconds=self.config.ingest.agent_offline_grace_s)
-        seeing_since = self.sight.since
+        """Agents whose link died longer than the grace period ago, or silent for ``agent_silence_s``, go
+        offline (apply/presence.py), both counted only while central as a whole could see and store
+        (central_sight.py): blind, it decides nothing. Records this worker's sight on the way (its heartbeat:
+        one small upsert a settle period)."""
+        ingest = self.config.ingest
+        grace = dt.timedelta(seconds=ingest.agent_offline_grace_s)
+        silence = dt.timedelta(seconds=ingest.agent_silence_s) if ingest.agent_silence_s > 0 else None
+        now = dt.datetime.now(dt.UTC)
+        with self.writer.turns.turn(), self.database.session(write=True) as session:
+            seeing_since = central_sight.seeing_since(session.connection(), self.worker, self.sight.since, now)
         if seeing_since is None:
             return
         with self.database.session() as session:  # almost always nothing: no write turn for that
-            if not presence.links_lost(session.connection()):
+            lost = presence.links_lost(session.connection())
+            silent = (silence is not None and now - seeing_since >= silence
+                      and presence.silent_agents(session.connection(), now, silence))
+            if not (lost or silent):
                 return
         with self.writer.turns.turn(), self.database.session(write=True) as session:
-            changed = presence.settle_lost_links(session.connection(), dt.datetime.now(dt.UTC), grace, seeing_since)
+            changed = presence.settle_lost_links(session.connection(), now, grace, seeing_since)
+            if silent and silence is not None:
+                more = presence.settle_silent_agents(session.connection(), now, silence, seeing_since)
+                changed.cameras |= more.cameras
+                changed.regencies |= more.regencies
         self.rounds.changed(cameras=changed.cameras, regencies=changed.regencies)
+
+    def stopping(self) -> None:
+        """This worker is stopping: it records itself blind (its queue at the broker goes unread), so the
+        others settle nothing until it is back or found dead (central_sight.py)."""
+        with self.writer.turns.turn(), self.database.session(write=True) as session:
+            central_sight.record(session.connection(), self.worker, None, dt.datetime.now(dt.UTC))
 
     def maintenance(self, now: dt.datetime | None = None) -> None:
         """Daily rollups for yesterday and today, silent cameras and websites, and (hourly) retention."""

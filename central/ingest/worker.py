@@ -39,6 +39,7 @@ from central.storage.db import Database
 from central.storage.outage import WriteOutage
 from shared import sdnotify, topics
 from shared.mqtt import (
+    CENTRAL_RECONNECT_MAX_S,
     QOS_AT_LEAST_ONCE,
     LinkLog,
     TlsFiles,
@@ -131,7 +132,8 @@ class IngestWorker:
         self._watchdog_s = sdnotify.watchdog_interval()
         self._next_watchdog = 0.0
         self.client = cast(BufferedReadClient, make_client(worker_tls(config, worker), logger=log,
-                                                            client_class=BufferedReadClient))
+                                                            client_class=BufferedReadClient,
+                                                            reconnect_max_s=CENTRAL_RECONNECT_MAX_S))
         self.client.manual_ack_set(True)
         self.outage = WriteOutage(log, database.url, "reports stay unacknowledged (the agents keep them) and are "
                                   "retried until it can write again")
@@ -143,9 +145,9 @@ class IngestWorker:
         self.client.on_message = self._on_message
         self.client.on_publish_received = self._on_publish
         self.public = PublicRounds(config, database, self.writer, self.client, self.connected, self._unwritable)
-        # Presence's grace period counts only while this worker sees and stores (sight.py).
+        # Presence's grace period counts only while every live worker sees and stores (sight.py, central_sight.py).
         self.sight = Sight()
-        self.upkeep = Upkeep(config, database, self.writer, self.public, self.sight)
+        self.upkeep = Upkeep(config, database, self.writer, self.public, self.sight, worker)
         # Worker 0 alone sweeps the live-view tree for retained frames (retention.py): one is enough.
         self.live_sweep = retention.LiveSweep(self.client) if worker == 0 else None
 
@@ -229,6 +231,7 @@ class IngestWorker:
             sdnotify.notify_stopping("finishing and disconnecting")
             self.public.next_stage = 0.0
             self._guarded("staging public state", self.public.stage_due)
+            self._guarded("recording its sight", self.upkeep.stopping)
             self.client.disconnect()
             self.client.loop_stop()
             log.info("ingest stopped: %s; %d public updates published", self.totals, self.public.published)
@@ -371,13 +374,17 @@ class IngestWorker:
             self._guarded("sweeping the live tree", lambda: self._sweep_live(now))
         if now >= self._next_settle:
             self._next_settle = now + SETTLE_INTERVAL_S
-            self._guarded("settling lost agent links", self.upkeep.settle_lost_links)
+            self._guarded("settling lost agent links", self._settle)
         if now >= self._next_gc and not gc.isenabled():
             self._next_gc = now + GC_INTERVAL_S
             gc.collect()
         if now >= self._next_maintenance:
             self._next_maintenance = now + ingest.maintenance_interval_s
             self._guarded("maintenance", self._maintenance)
+
+    def _settle(self) -> None:
+        self.upkeep.settle_lost_links()
+        self._writable()  # it wrote this worker's heartbeat: a write outage is over, batch or none
 
     def _maintenance(self) -> None:
         self.upkeep.maintenance()

@@ -190,7 +190,7 @@ class EventKind(StrEnum):
     CAMERA_STATUS = "camera_status"  # subject camera_id; states are CameraState values
     WEBSITE_STATUS = "website_status"  # subject website_id; states are WebsiteState values
     AGENT_ONLINE = "agent_online"  # subject agent name
-    AGENT_OFFLINE = "agent_offline"  # subject agent name; reason connection_lost or shutdown
+    AGENT_OFFLINE = "agent_offline"  # subject agent name; reason connection_lost, shutdown or no_report
     CAMERA_FOUND = "camera_found"  # subject camera_id
     CAMERA_LOST = "camera_lost"  # subject camera_id
     CAMERA_RETIRED = "camera_retired"  # subject camera_id; message: who retired it
@@ -246,13 +246,15 @@ class Agent(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     presence_since: Mapped[dt.datetime | None]  # when `online` last flipped
-    offline_reason: Mapped[str] = mapped_column(String(32), default="")  # connection_lost / shutdown
+    offline_reason: Mapped[str] = mapped_column(String(32), default="")  # connection_lost / shutdown / no_report
     agent_version: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
     hostname: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
     started_at: Mapped[dt.datetime | None]
     cameras_configured: Mapped[int] = mapped_column(Integer, default=0)
     websites_configured: Mapped[int] = mapped_column(Integer, default=0)
     last_seen_at: Mapped[dt.datetime | None]  # newest message of any kind (measurement time)
+    # When central last received any message from it (central's clock): its silence (apply/presence.py).
+    heard_at: Mapped[dt.datetime | None]
     presence_ts: Mapped[dt.datetime | None]  # ts of the birth/offline message applied, to ignore older ones
     # When its link died (last will), while the grace period runs: still online until it ends without a birth.
     link_lost_at: Mapped[dt.datetime | None]
@@ -681,6 +683,17 @@ class IngestCounter(Base):
     name: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
+
+
+class IngestSight(Base):
+    """Each ingest worker's sight (``ingest/sight.py``), so presence judges by central's as a whole
+    (``ingest/central_sight.py``): since when it sees (None: blind), and its heartbeat."""
+
+    __tablename__ = "ingest_sight"
+
+    worker: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # --worker index
+    since: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime]
 
 
 class PublicState(Base):

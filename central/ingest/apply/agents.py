@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, case, or_, select, update
 
 from central.ingest.apply.context import Batch
 from central.ingest.batch import Accepted
@@ -18,11 +18,17 @@ log = logging.getLogger(__name__)
 
 agents = cast(Table, Agent.__table__)
 _MOVED_WITH_AGENT = (cast(Table, Camera.__table__), cast(Table, Website.__table__))
+# One statement per batch (executemany, one row per agent): neither time ever moves back (two workers
+# may write one agent's batches out of order).
 _TOUCH = (
     update(agents)
     .where(agents.c.name == bindparam("b_name"))
-    .where((agents.c.last_seen_at.is_(None)) | (agents.c.last_seen_at < bindparam("b_ts")))
-    .values(last_seen_at=bindparam("b_ts"))
+    .values(
+        last_seen_at=case((or_(agents.c.last_seen_at.is_(None), agents.c.last_seen_at < bindparam("b_ts")),
+                           bindparam("b_ts")), else_=agents.c.last_seen_at),
+        heard_at=case((or_(agents.c.heard_at.is_(None), agents.c.heard_at < bindparam("b_heard")),
+                       bindparam("b_heard")), else_=agents.c.heard_at),
+    )
 )
 
 
@@ -50,12 +56,21 @@ def ensure_agents(batch: Batch, fresh: Sequence[Accepted[Envelope]]) -> None:
             conn.execute(update(table).where(table.c.agent_name == name).values(regency_code=unknown[name]))
 
 
-def touch_agents(batch: Batch, fresh: Sequence[Accepted[Envelope]]) -> None:
-    """Each agent's last_seen_at: the newest ts of its messages (never moved back)."""
+def touch_agents(batch: Batch, fresh: Sequence[Accepted[Envelope]]) -> dict[str, dt.datetime]:
+    """Each agent's last_seen_at (the newest ts of its messages) and heard_at (when central received the
+    newest), never moved back; returns when each agent of the batch was first heard in it."""
     newest: dict[str, dt.datetime] = {}
+    heard: dict[str, dt.datetime] = {}
+    first: dict[str, dt.datetime] = {}
     for entry in fresh:
         ts = entry.ts
+        received = entry.item.received_at
         agent = entry.message.agent
         if agent not in newest or ts > newest[agent]:
             newest[agent] = ts
-    batch.conn.execute(_TOUCH, [{"b_name": name, "b_ts": ts} for name, ts in newest.items()])
+        if agent not in heard or received > heard[agent]:
+            heard[agent] = received
+        if agent not in first or received < first[agent]:
+            first[agent] = received
+    batch.conn.execute(_TOUCH, [{"b_name": name, "b_ts": ts, "b_heard": heard[name]} for name, ts in newest.items()])
+    return first

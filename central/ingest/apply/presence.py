@@ -10,19 +10,25 @@ central could see again, if later). A clean ``shutdown`` goes offline at once: a
 The grace period counts only while central could see: a birth that central could not receive (its
 broker link down) or not store (its disk full) says nothing about the agent. :func:`offline_as_of`
 decides it against ``ingest/sight.py``'s record of when the worker last began to see and store.
+
+Silence: a last will is not certain to come. An agent killed while the broker was down (or during its
+crash) never has its will sent, and a half-open link may never be noticed. An agent not heard from
+(no message of any kind received, ``agents.heard_at``) for ``silence`` goes offline (``no_report``),
+counted the same way by :func:`offline_as_of` (:func:`settle_silent_agents`); the next message of any
+kind from it brings it back online (:func:`heard_again`), as a birth does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Select, or_, select, update
 
 from central.ingest.apply.agents import agents
 from central.ingest.apply.context import Batch
 from central.ingest.apply.rows import cameras, newest
 from central.ingest.batch import Accepted
-from central.storage.models import EventKind
+from central.storage.models import NO_REPORT_REASON, EventKind
 from central.storage.text import clean_text
 from central.storage.transitions import (
     AGENT_OFFLINE_REASON,
@@ -86,6 +92,27 @@ def apply(batch: Batch, entries: list[Accepted[AgentBirth | AgentOffline]]) -> N
         batch.transitions.republish.regencies.add(entry.regency)
 
 
+def heard_again(batch: Batch, heard: dict[str, dt.datetime]) -> None:
+    """Agents of the batch that went offline for their silence are online again as of when they were heard.
+
+    Any message says the agent is alive; only silence is undone so (a will or a shutdown waits for the
+    birth of the next connection). One statement per batch, by primary key, that almost always changes
+    nothing: the cost of every report stays what it was.
+    """
+    if not heard:
+        return
+    when = min(heard.values())
+    back = batch.conn.execute(
+        update(agents).where(agents.c.name.in_(heard), agents.c.online.is_(False),
+                             agents.c.offline_reason == NO_REPORT_REASON)
+        .values(online=True, presence_since=when, offline_reason="").returning(agents.c.name, agents.c.regency_code)
+    ).all()
+    for name, regency in back:
+        batch.transitions.events.append(event_row(EventKind.AGENT_ONLINE, heard[name], regency, name, name,
+                                                  old="offline", new="online"))
+        batch.transitions.republish.regencies.add(regency)
+
+
 def links_lost(conn: Connection) -> bool:
     """Whether any agent's link died and its grace period is running."""
     return conn.execute(select(agents.c.name).where(agents.c.link_lost_at.is_not(None)).limit(1)).first() is not None
@@ -94,6 +121,11 @@ def links_lost(conn: Connection) -> bool:
 def offline_as_of(link_lost_at: dt.datetime, seeing_since: dt.datetime | None, now: dt.datetime,
                   grace: dt.timedelta) -> dt.datetime | None:
     """When an agent whose link died at ``link_lost_at`` counts as offline, or None: not (yet) known.
+
+    The one rule for both ways an agent is found gone: its last will (``link_lost_at``, ``grace`` the
+    offline grace period) and its silence (``link_lost_at`` when it was last heard, ``grace`` the silence
+    window; :func:`settle_silent_agents`): central cannot tell a dead agent from its own deafness, so
+    both count only while it could hear.
 
     The grace period runs from the later of the link's death and the moment central began to see again
     (``seeing_since``; None while it is blind: nothing is decided then). Why: when the broker goes down
@@ -132,6 +164,46 @@ def settle_lost_links(conn: Connection, now: dt.datetime, grace: dt.timedelta,
             continue
         transitions.events.append(event_row(EventKind.AGENT_OFFLINE, when, regency, name, name, old="online",
                                             new="offline", reason="connection_lost"))
+        _unwatched(conn, transitions, name, regency, when)
+        transitions.republish.regencies.add(regency)
+    transitions.write_events(conn)
+    return transitions.republish
+
+
+def silent_agents(conn: Connection, now: dt.datetime, silence: dt.timedelta) -> bool:
+    """Whether any online agent (its link not already in a grace period) has been silent for ``silence``."""
+    return conn.execute(_silent(now, silence).limit(1)).first() is not None
+
+
+def _silent(now: dt.datetime, silence: dt.timedelta) -> Select[str, str, dt.datetime | None]:
+    # Never heard (an agent online from before heard_at existed): counted from when central could see.
+    return select(agents.c.name, agents.c.regency_code, agents.c.heard_at).where(
+        agents.c.online.is_(True), agents.c.link_lost_at.is_(None),
+        or_(agents.c.heard_at.is_(None), agents.c.heard_at <= now - silence))
+
+
+def settle_silent_agents(conn: Connection, now: dt.datetime, silence: dt.timedelta,
+                         seeing_since: dt.datetime | None) -> Republish:
+    """Online agents not heard from for ``silence`` go offline (``no_report``) as :func:`offline_as_of`
+    says, their cameras unknown: their will never came (killed while the broker was down, a half-open
+    link). An agent whose link died is left to :func:`settle_lost_links` (its will says more)."""
+    transitions = Transitions()
+    if seeing_since is None or now - seeing_since < silence:
+        return transitions.republish  # nobody's silence can have lasted long enough yet
+    for name, regency, heard_at in conn.execute(_silent(now, silence)).all():
+        when = offline_as_of(heard_at or seeing_since, seeing_since, now, silence)
+        if when is None:
+            continue
+        # Guarded by heard_at: a message another worker stored meanwhile wins.
+        heard = agents.c.heard_at.is_(None) if heard_at is None else agents.c.heard_at == heard_at
+        changed = conn.execute(
+            update(agents).where(agents.c.name == name, agents.c.online.is_(True), agents.c.link_lost_at.is_(None),
+                                 heard).values(online=False, presence_since=when, offline_reason=NO_REPORT_REASON)
+        ).rowcount
+        if not changed:
+            continue
+        transitions.events.append(event_row(EventKind.AGENT_OFFLINE, when, regency, name, name, old="online",
+                                            new="offline", reason=NO_REPORT_REASON))
         _unwatched(conn, transitions, name, regency, when)
         transitions.republish.regencies.add(regency)
     transitions.write_events(conn)

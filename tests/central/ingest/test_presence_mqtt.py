@@ -5,12 +5,14 @@ down; the agents come back by their reconnect backoff, later than the grace peri
 ingest, disconnected meanwhile, must not take them offline (it could not have heard their births); an
 agent that died during the outage goes offline a grace period after the ingest could see again. The same
 for the ingest itself down longer than the grace period. The grace period is 3 s here, the outages a
-few seconds longer.
+few seconds longer. And an agent killed while the broker crashed (no will is ever sent) goes offline
+by its silence, counted from when the ingest could see again (5 s here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,6 +30,7 @@ from tests.fixtures.broker import AGENT_MUBA, AGENT_PALEMBANG, BrokerClient, Pki
 pytestmark = pytest.mark.xdist_group("central-ingest")
 
 GRACE_S = 3.0
+SILENCE_S = 5.0
 
 
 def agent(broker: TlsBroker, name: str, reconnect_s: int) -> BrokerClient:
@@ -72,7 +75,24 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
 @pytest.fixture
 def ingest(pki: Pki, tls_broker: TlsBroker, sqlite_url: str) -> Iterator[Callable[[], RunningWorker]]:
     """Start an ingest worker (again, after one was stopped) on the same database and broker session."""
-    config = central_config(pki, tls_broker, sqlite_url, agent_offline_grace_s=GRACE_S)
+    yield from _ingest(pki, tls_broker, sqlite_url, agent_offline_grace_s=GRACE_S, agent_silence_s=0)
+
+
+@pytest.fixture
+def own_broker(tls_broker_factory: Callable[[], TlsBroker]) -> TlsBroker:
+    """A broker of this test's own: after a SIGKILL, the shared one would restore the persistence file an
+    earlier test's SIGTERM saved (that test's queued wills for the ingest's session)."""
+    return tls_broker_factory()
+
+
+@pytest.fixture
+def silent_ingest(pki: Pki, own_broker: TlsBroker, sqlite_url: str) -> Iterator[Callable[[], RunningWorker]]:
+    """As ``ingest`` on ``own_broker``, with agents offline after SILENCE_S without a message."""
+    yield from _ingest(pki, own_broker, sqlite_url, agent_offline_grace_s=GRACE_S, agent_silence_s=SILENCE_S)
+
+
+def _ingest(pki: Pki, tls_broker: TlsBroker, sqlite_url: str, **settings: object) -> Iterator[Callable[[], RunningWorker]]:
+    config = central_config(pki, tls_broker, sqlite_url, **settings)
     database = Database(sqlite_url)
     runners: list[RunningWorker] = []
 
@@ -150,3 +170,44 @@ def test_the_ingest_down_longer_than_the_grace_takes_only_the_agent_that_died_me
     events = offline_events(database)
     assert [name for name, _ in events] == [AGENT_MUBA]
     assert events[0][1] >= seeing_since
+
+
+def _report_every(client: BrokerClient, name: str, every_s: float, stop: threading.Event) -> None:
+    """A live agent's host metrics, whether or not the broker is there (paho queues them meanwhile)."""
+    while not stop.wait(every_s):
+        client.publish(*f.wire(f.host_metrics(name, utc_now())), qos=1)
+
+
+def test_an_agent_killed_while_the_broker_crashed_goes_offline_by_its_silence_once_the_ingest_sees_again(
+    own_broker: TlsBroker, silent_ingest: Callable[[], RunningWorker]
+) -> None:
+    tls_broker = own_broker
+    runner = silent_ingest()
+    database = runner.worker.database
+    alive = agent(tls_broker, AGENT_PALEMBANG, reconnect_s=1)
+    dying = agent(tls_broker, AGENT_MUBA, reconnect_s=1)
+    stop = threading.Event()
+    reporter = threading.Thread(target=_report_every, args=(alive, AGENT_PALEMBANG, 0.5, stop), daemon=True)
+    reporter.start()
+    try:
+        wait_until(lambda: _both_online(database), 15, "both births")
+        dying.loop_stop()  # kill -9: no DISCONNECT, never back; its socket dies with the broker
+        tls_broker.kill()  # SIGKILL: the broker sends no will, now or after its restart
+        wait_until(lambda: not runner.worker.connected.is_set(), 10, "the ingest to see the broker go")
+        time.sleep(SILENCE_S + 1)  # down longer than the silence window
+        tls_broker.start()
+        wait_until(lambda: runner.worker.subscribed.is_set(), 15, "the ingest to subscribe again")
+        seeing_since = runner.worker.sight.since
+        assert seeing_since is not None
+        wait_until(lambda: online_since(database, AGENT_MUBA)[0] is False, 20, "the silent agent to go offline")
+        decided = dt.datetime.now(dt.UTC)
+    finally:
+        stop.set()
+        reporter.join(5)
+
+    with database.session() as session:
+        events = [(e.subject, e.reason, e.ts) for e in session.scalars(select(Event).where(Event.kind == "agent_offline"))]
+    assert [(name, reason) for name, reason, _ in events] == [(AGENT_MUBA, "no_report")]
+    assert decided - seeing_since >= dt.timedelta(seconds=SILENCE_S)  # a whole window after the ingest saw again
+    assert online_since(database, AGENT_PALEMBANG)[0]  # reported on after the restart: no event, no alert
+    assert events[0][2] >= seeing_since  # offline as of when central could see again

@@ -45,6 +45,7 @@ class Timeline:
 
     end: int
     blind: list[tuple[int, int]] = field(default_factory=list)  # [start, end) seconds
+    silence: dt.timedelta | None = None  # [ingest] agent_silence_s, settled with the grace period when set
     batches: dict[int, list[tuple[Any, float]]] = field(default_factory=dict)  # message and its receipt second
 
     def receive(self, second: int, message: Any, received: float | None = None) -> None:
@@ -74,9 +75,9 @@ def play(database: Database, timeline: Timeline) -> tuple[list[AlertRecord], lis
         for message, received in timeline.batches.get(second, []):
             assert not blind, "a timeline stores nothing while central is blind"
             writer.write([Received(*f.wire(message), at(received))])
-            _settle(database, at(second), sight)  # between batches, as the worker may (its loop's _periodic)
+            _settle(database, at(second), sight, timeline.silence)  # between batches, as the worker may
         if second % 2 == 0:  # the worker's SETTLE_INTERVAL_S
-            _settle(database, at(second), sight)
+            _settle(database, at(second), sight, timeline.silence)
         if second % 5 == 0:
             alerts.evaluate_once()
     with database.session() as session:
@@ -86,9 +87,11 @@ def play(database: Database, timeline: Timeline) -> tuple[list[AlertRecord], lis
     return fired, events
 
 
-def _settle(database: Database, now: dt.datetime, sight: Sight) -> None:
+def _settle(database: Database, now: dt.datetime, sight: Sight, silence: dt.timedelta | None) -> None:
     with database.session(write=True) as session:
         presence.settle_lost_links(session.connection(), now, GRACE, sight.since)
+        if silence is not None:
+            presence.settle_silent_agents(session.connection(), now, silence, sight.since)
 
 
 def offline_since(database: Database, agent: str) -> dt.datetime | None:
@@ -152,3 +155,43 @@ def test_while_central_sees_an_agent_gone_past_the_grace_period_is_offline_as_of
     fired, events = play(database, timeline)
     assert [(a.subject_id, a.started_at) for a in fired] == [(GONE, at(50))]
     assert events == [(GONE, "agent_offline", at(50))]
+
+
+SILENCE = dt.timedelta(seconds=300)  # the default [ingest] agent_silence_s
+
+
+def metrics_every_minute(timeline: Timeline, agent: str, start: int, stop: int) -> None:
+    for second in range(start, stop, 60):
+        if not timeline.is_blind(second):
+            timeline.receive(second, f.host_metrics(agent, at(second)))
+
+
+def test_an_agent_silent_past_the_window_is_offline_once_as_of_when_last_heard_and_online_on_its_next_report(
+    database: Database,
+) -> None:
+    # Its will never came (killed while the broker was down): only its silence tells. Any report brings
+    # it back, not only a birth.
+    timeline = Timeline(end=480, silence=SILENCE)
+    metrics_every_minute(timeline, ALIVE, 0, 480)
+    timeline.receive(10, f.host_metrics(GONE, at(10)))
+    timeline.receive(450, f.camera_status(GONE, "cam-1", ts=at(450)))
+    fired, events = play(database, timeline)
+    assert [(a.subject_id, a.started_at) for a in fired] == [(GONE, at(10))]
+    assert events == [(GONE, "agent_offline", at(10)), (GONE, "agent_online", at(450))]
+    assert offline_since(database, GONE) is None
+    assert offline_since(database, ALIVE) is None
+    with database.session() as session:
+        reason = session.scalars(select(Event.reason).where(Event.kind == "agent_offline")).one()
+    assert reason == "no_report"
+
+
+def test_silence_counts_only_while_central_sees_then_from_when_it_sees_again(database: Database) -> None:
+    # Central blind for 400 s (longer than the window): the live agent's reports cannot arrive, and that
+    # takes it nowhere; the agent that died during it is offline a window after central sees again.
+    timeline = Timeline(end=840, blind=[(100, 500)], silence=SILENCE)
+    metrics_every_minute(timeline, ALIVE, 0, 840)
+    timeline.receive(10, f.host_metrics(GONE, at(10)))
+    fired, events = play(database, timeline)
+    assert [(a.subject_id, a.started_at) for a in fired] == [(GONE, at(500))]
+    assert events == [(GONE, "agent_offline", at(500))]
+    assert offline_since(database, ALIVE) is None
