@@ -61,6 +61,10 @@ def _draw_background(camera_key: str, width: int, height: int) -> Frame:
     return np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
 
 
+# (speed in picture widths per second, lane as a share of the height, body and roof colours in BGR).
+_CARS = ((1 / 6.0, 0.82, (30, 30, 200), (60, 60, 210)), (1 / (6.0 * 1.618), 0.64, (200, 60, 20), (220, 90, 40)))
+
+
 class SceneRenderer:
     """Renders frames on demand; backgrounds are cached for recently used cameras only, so idle is cheap."""
 
@@ -87,11 +91,14 @@ class SceneRenderer:
 
     def _live_frame(self, camera: Camera, width: int, height: int, now: float) -> Frame:
         frame = self._background(camera, width, height).copy()
-        speed = width / 6.0
-        car_x = int((now * speed) % (width + 80)) - 80
-        car_y = int(height * 0.82)
-        cv2.rectangle(frame, (car_x, car_y), (car_x + 70, car_y + 28), (30, 30, 200), -1)
-        cv2.rectangle(frame, (car_x + 12, car_y - 14), (car_x + 52, car_y), (60, 60, 210), -1)
+        # Two cars at speeds in the golden ratio: a picture never repeats a few laps later (one car alone
+        # is back in place every ~6.75 s, and the OSD clock alone is too small to count as motion, so a
+        # live camera compared a lap apart looked unchanged).
+        for speed, lane, body, roof in _CARS:
+            car_x = int((now * width * speed) % (width + 80)) - 80
+            car_y = int(height * lane)
+            cv2.rectangle(frame, (car_x, car_y), (car_x + 70, car_y + 28), body, -1)
+            cv2.rectangle(frame, (car_x + 12, car_y - 14), (car_x + 52, car_y), roof, -1)
         camera_time = time.gmtime(camera.now() + _WIB_OFFSET_SECONDS)
         millis = int((now % 1) * 1000)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", camera_time) + f".{millis:03d} WIB"
