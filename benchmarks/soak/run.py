@@ -163,8 +163,8 @@ def _play(options: SoakOptions, world: World, state: Path, supervisor: Superviso
         result.problems.append(f"alerts: {len(audit.missed)} missed, {len(audit.doubled)} doubled, "
                                f"{len(audit.not_cleared)} not cleared, {len(audit.spurious)} for incidents too short "
                                f"to alert, {len(audit.unexplained)} unexplained")  # fmt: skip
-    warm = t0 + min(600.0, options.duration_s / 4)
-    growth = growth_pct_per_hour(processes.samples, warm)
+    warmup_s = min(600.0, options.duration_s / 4)
+    growth = growth_pct_per_hour(processes.samples, t0 + warmup_s, warmup_s)
     result.figures["rss_mb_end"] = {g: round(b / 2**20) for g, b in processes.samples[-1].rss.items()} if processes.samples else {}
     result.figures["rss_growth_pct_per_hour"] = {g: round(v, 1) for g, v in growth.items()}
     result.figures["cpu_cores"] = {g: round(v, 2) for g, v in cpu_share(processes.samples).items()}

@@ -168,12 +168,24 @@ def _expectations(
     return result
 
 
-def growth_pct_per_hour(samples: Sequence[Sample], after: float) -> dict[str, float]:
-    """Each process group's RSS trend after ``after`` (least squares), as % of its mean per hour."""
+def growth_pct_per_hour(samples: Sequence[Sample], after: float, warmup_s: float = 0.0) -> dict[str, float]:
+    """Each process group's RSS trend after ``after`` (least squares), as % of its mean per hour.
+
+    A group the chaos restarted (its processes changed: the broker, the ingest, an agent) starts again
+    with empty caches and buffers and fills them; that refill is not growth, so such a group is judged
+    only from ``warmup_s`` after its last restart (and not at all when too little of the run is left).
+    """
     result: dict[str, float] = {}
     groups = {group for sample in samples for group in sample.rss}
     for group in sorted(groups):
-        points = [(s.at, s.rss[group]) for s in samples if s.at >= after and group in s.rss]
+        start, known = after, None
+        for sample in samples:
+            pids = sample.pids.get(group)
+            if pids:  # none while it is down
+                if known is not None and pids != known:
+                    start = max(start, sample.at + warmup_s)
+                known = pids
+        points = [(s.at, s.rss[group]) for s in samples if s.at >= start and group in s.rss]
         if len(points) < 3:
             continue
         xs, ys = zip(*points, strict=True)

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -159,6 +159,7 @@ class Sample:
     at: float
     rss: dict[str, int]  # bytes per process group
     cpu_s: dict[str, float]  # CPU seconds used so far per group
+    pids: dict[str, frozenset[int]] = field(default_factory=dict)  # each group's own processes: a restart changes them
 
 
 class ProcessSampler(Watcher):
@@ -174,14 +175,15 @@ class ProcessSampler(Watcher):
     def tick(self) -> None:
         rss: dict[str, int] = {}
         cpu: dict[str, float] = {}
-        for group, pids in self._groups().items():
+        groups = self._groups()
+        for group, pids in groups.items():
             for process in _with_children(pids):
                 with contextlib.suppress(psutil.Error):
                     memory = process.memory_info().rss
                     times = process.cpu_times()
                     rss[group] = rss.get(group, 0) + memory
                     cpu[group] = cpu.get(group, 0.0) + times.user + times.system
-        self.samples.append(Sample(time.monotonic(), rss, cpu))
+        self.samples.append(Sample(time.monotonic(), rss, cpu, {group: frozenset(pids) for group, pids in groups.items()}))
 
 
 def _with_children(pids: Iterable[int]) -> list[psutil.Process]:

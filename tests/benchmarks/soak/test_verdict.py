@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from benchmarks.soak.actions import Done
 from benchmarks.soak.chaos import Incident, Kind
-from benchmarks.soak.verdict import AlertAudit, audit_alerts
+from benchmarks.soak.verdict import AlertAudit, audit_alerts, growth_pct_per_hour
+from benchmarks.soak.watch import Sample
 
 T0 = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
 CAMERA_AGENT = {"cam1": "agent-a", "cam2": "agent-a"}
@@ -83,3 +85,27 @@ def test_alerts_on_every_agent_during_central_s_own_outage_are_unexplained_and_f
     audit = _audit(done, alerts)
     assert sorted(audit.unexplained) == [f"agent_offline on agent-{x}" for x in "abc"]
     assert audit.failed
+
+
+def _samples(rss_of: Callable[[float], int], pid_of: Callable[[float], int | None]) -> list[Sample]:
+    result = []
+    for at in range(0, 1800, 10):
+        pid = pid_of(at)
+        result.append(Sample(float(at), {"ingest": rss_of(at)} if pid else {}, {},
+                             {"ingest": frozenset({pid})} if pid else {}))
+    return result
+
+
+def test_memory_growth_is_judged_after_warm_up_and_after_a_restart_refills_its_caches() -> None:
+    def restarted_at_800(at: float) -> int | None:
+        return 1 if at < 780 else (None if at < 800 else 2)
+
+    def refilling(at: float) -> int:  # grows from each start, flat once its cache is full (after 300 s)
+        since = at if at < 780 else at - 800
+        return 100_000_000 + int(min(since, 300) * 100_000)
+
+    growth = growth_pct_per_hour(_samples(refilling, restarted_at_800), after=450, warmup_s=450)
+    assert abs(growth["ingest"]) < 0.5  # judged from 1250 s: flat
+    leaking = growth_pct_per_hour(_samples(lambda at: 100_000_000 + int(at * 10_000), lambda at: 1), 450, 450)
+    assert leaking["ingest"] > 5.0
+    assert "ingest" not in growth_pct_per_hour(_samples(refilling, lambda at: 1 if at < 1700 else 2), 450, 450)
