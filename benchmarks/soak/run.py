@@ -290,6 +290,7 @@ def _screen(result: SoakResult, actions: Chaos, api: ApiWatcher, live: LiveWatch
                                                   "max": round(worst, 1)}  # fmt: skip
     result.figures["failure_to_screen_s"] = table
     result.figures["never_on_screen"] = found.never_seen
+    result.figures["failure_to_screen_each"] = found.each
     everything = [s for values in found.api_down.values() for s in values]
     if everything:
         p95 = percentiles(everything)[1]

@@ -29,6 +29,8 @@ class Latencies:
     live_down: dict[str, list[float]] = field(default_factory=dict)
     api_up: dict[str, list[float]] = field(default_factory=dict)
     never_seen: list[str] = field(default_factory=list)
+    # Each fault's own figure, so a slow one can be traced to its camera, agent and moment.
+    each: list[dict[str, object]] = field(default_factory=list)
 
 
 def latencies(
@@ -45,6 +47,8 @@ def latencies(
             result.never_seen.append(f"{fault} on {camera} at {incident.at_s:.0f} s")
             continue
         result.api_down.setdefault(fault, []).append(down - record.began)
+        result.each.append({"fault": fault, "camera": camera, "at_s": incident.at_s,
+                            "api_down_s": round(down - record.began, 1)})
         pk = pk_of.get(camera)
         live_down = _first(at for at, cam, state in live if cam == pk and at >= record.began and state != "ok")
         if live_down is not None:
