@@ -99,8 +99,9 @@ def tls_context(files: TlsFiles) -> ssl.SSLContext:
 
 # The agents' reconnect backoff cap: spread out, hundreds of agents do not all knock at once.
 RECONNECT_MAX_S = 60
-# A central process's one client (an ingest worker): cheap to reconnect, and every second it waits after
-# the broker is back is a second central cannot see (the ingest stayed blind ~60 s after a 70 s outage).
+# A central process's one client (an ingest worker, the live-view relay, the alerts sender): cheap to
+# reconnect, and every second it waits after the broker is back is a second central cannot see or send
+# (the ingest stayed blind ~60 s after a 70 s outage).
 CENTRAL_RECONNECT_MAX_S = 5
 
 

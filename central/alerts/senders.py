@@ -23,7 +23,13 @@ from central.mail import MailError, SmtpMailer, build_email
 from central.redact import display_url
 from shared import topics
 from shared.messages import AlertEvent, AlertSeverity
-from shared.mqtt import ALERTS_PURPOSE, QOS_AT_LEAST_ONCE, make_client, reason_is_success
+from shared.mqtt import (
+    ALERTS_PURPOSE,
+    CENTRAL_RECONNECT_MAX_S,
+    QOS_AT_LEAST_ONCE,
+    make_client,
+    reason_is_success,
+)
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +232,7 @@ class MqttSender:
             return self._client
         broker = self._broker
         # Its own certificate: with the ingest's, each connection would take the other's session.
-        client = make_client(broker.tls.sibling(ALERTS_PURPOSE), logger=log)
+        client = make_client(broker.tls.sibling(ALERTS_PURPOSE), logger=log, reconnect_max_s=CENTRAL_RECONNECT_MAX_S)
 
         def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
             if reason_is_success(reason):

@@ -34,7 +34,13 @@ from central.live_view import wire
 from shared import codec, sdnotify, topics
 from shared.codec import Decoded
 from shared.messages import Command, CommandName, LiveFrame, LiveState, new_message_id, utc_now
-from shared.mqtt import LIVE_PURPOSE, connect_persistent, make_client, reason_is_success
+from shared.mqtt import (
+    CENTRAL_RECONNECT_MAX_S,
+    LIVE_PURPOSE,
+    connect_persistent,
+    make_client,
+    reason_is_success,
+)
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +272,7 @@ def serve(config: CentralConfig, stop: threading.Event, ready: threading.Event |
     """Run the relay until ``stop``; returns an exit code."""
     settings = config.live_view
     path = settings.socket_path(Path(config.state_dir))
-    client = make_client(config.broker.tls.sibling(LIVE_PURPOSE))
+    client = make_client(config.broker.tls.sibling(LIVE_PURPOSE), reconnect_max_s=CENTRAL_RECONNECT_MAX_S)
     relay = Relay(client, lease_id(), settings.lease_s, settings.start_timeout_s, settings.budget_kbps)
     client.on_connect = relay.on_connect
     client.on_message = relay.on_message
