@@ -83,19 +83,24 @@ class ProvinceTotals(Out):
     websites_fresh: int
 
 
+# A camera's or website's two regencies, described once for both.
+OWNER_REGENCY = (
+    "Whose it is, as in the public MQTT feed and the regency counts: a regency's code, or 16 for the "
+    "province's own offices (central.toml [province] agents report for them, whatever regency their "
+    "certificate names)."
+)
+AGENT_REGENCY = (
+    "The regency on the certificate of the agent reporting it (where that agent runs); the same as regency "
+    "except for the province's own offices."
+)
+
+
 class CameraOut(Out):
     id: int
     camera_id: str
     agent: str
-    regency: str = Field(
-        description="Whose it is, as in the public MQTT feed and the regency counts: a regency's code, or 16 "
-        "for the province's own offices (central.toml [province] agents report for them, whatever regency "
-        "their certificate names)."
-    )
-    agent_regency: str = Field(
-        description="The regency on the certificate of the agent reporting it (where that agent runs); the "
-        "same as regency except for the province's own offices."
-    )
+    regency: str = Field(description=OWNER_REGENCY)
+    agent_regency: str = Field(description=AGENT_REGENCY)
     name: str = Field(description="What to show: operator's display name, else the camera's, else its id.")
     opd: str
     group: str
@@ -163,15 +168,8 @@ class WebsiteOut(Out):
     id: int
     website_id: str
     agent: str
-    regency: str = Field(
-        description="Whose it is, as in the public MQTT feed and the regency counts: a regency's code, or 16 "
-        "for the province's own offices (central.toml [province] agents report for them, whatever regency "
-        "their certificate names)."
-    )
-    agent_regency: str = Field(
-        description="The regency on the certificate of the agent reporting it (where that agent runs); the "
-        "same as regency except for the province's own offices."
-    )
+    regency: str = Field(description=OWNER_REGENCY)
+    agent_regency: str = Field(description=AGENT_REGENCY)
     url: str
     opd: str
     state: Literal["fresh", "stale", "down", "maintenance", "unknown"] | str
