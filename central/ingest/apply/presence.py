@@ -101,13 +101,13 @@ def heard_again(batch: Batch, heard: dict[str, dt.datetime]) -> None:
     """
     if not heard:
         return
-    when = min(heard.values())
     back = batch.conn.execute(
         update(agents).where(agents.c.name.in_(heard), agents.c.online.is_(False),
                              agents.c.offline_reason == NO_REPORT_REASON)
-        .values(online=True, presence_since=when, offline_reason="").returning(agents.c.name, agents.c.regency_code)
+        .values(online=True, offline_reason="").returning(agents.c.name, agents.c.regency_code)
     ).all()
-    for name, regency in back:
+    for name, regency in back:  # rare: each its own moment (the batch's earliest was another agent's)
+        batch.conn.execute(update(agents).where(agents.c.name == name).values(presence_since=heard[name]))
         batch.transitions.events.append(event_row(EventKind.AGENT_ONLINE, heard[name], regency, name, name,
                                                   old="offline", new="online"))
         batch.transitions.republish.regencies.add(regency)
