@@ -119,5 +119,6 @@ class StoreSettings:
     max_websites_per_agent: int = 500
     clock_flag_s: int = 30
     offline_grace_s: float = 60.0  # a lost link this short changes nothing (see apply/presence.py)
+    agent_silence_s: float = 300.0  # an agent not heard from this long is offline (0: never; apply/presence.py)
     # central.toml [province] agents: their cameras and websites are filed under "16" on the public topics.
     province_agents: tuple[str, ...] = ()

@@ -107,6 +107,7 @@ class IngestWorker:
             StoreSettings(
                 thumbnails_per_camera=ingest.thumbnails_per_camera, max_clock_skew_s=ingest.max_clock_skew_s,
                 republish=ingest.republish, offline_grace_s=ingest.agent_offline_grace_s,
+                agent_silence_s=ingest.agent_silence_s,
                 max_cameras_per_agent=ingest.max_cameras_per_agent, max_websites_per_agent=ingest.max_websites_per_agent,
                 clock_flag_s=ingest.clock_flag_s, province_agents=tuple(config.province.agents),
             ),

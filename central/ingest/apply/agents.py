@@ -56,12 +56,11 @@ def ensure_agents(batch: Batch, fresh: Sequence[Accepted[Envelope]]) -> None:
             conn.execute(update(table).where(table.c.agent_name == name).values(regency_code=unknown[name]))
 
 
-def touch_agents(batch: Batch, fresh: Sequence[Accepted[Envelope]]) -> dict[str, dt.datetime]:
+def touch_agents(batch: Batch, fresh: Sequence[Accepted[Envelope]]) -> None:
     """Each agent's last_seen_at (the newest ts of its messages) and heard_at (when central received the
-    newest), never moved back; returns when each agent of the batch was first heard in it."""
+    newest), never moved back."""
     newest: dict[str, dt.datetime] = {}
     heard: dict[str, dt.datetime] = {}
-    first: dict[str, dt.datetime] = {}
     for entry in fresh:
         ts = entry.ts
         received = entry.item.received_at
@@ -70,7 +69,4 @@ def touch_agents(batch: Batch, fresh: Sequence[Accepted[Envelope]]) -> dict[str,
             newest[agent] = ts
         if agent not in heard or received > heard[agent]:
             heard[agent] = received
-        if agent not in first or received < first[agent]:
-            first[agent] = received
     batch.conn.execute(_TOUCH, [{"b_name": name, "b_ts": ts, "b_heard": heard[name]} for name, ts in newest.items()])
-    return first

@@ -15,12 +15,13 @@ Silence: a last will is not certain to come. An agent killed while the broker wa
 crash) never has its will sent, and a half-open link may never be noticed. An agent not heard from
 (no message of any kind received, ``agents.heard_at``) for ``silence`` goes offline (``no_report``),
 counted the same way by :func:`offline_as_of` (:func:`settle_silent_agents`); the next message of any
-kind from it brings it back online (:func:`heard_again`), as a birth does.
+kind from it, if it is news and not a backlog, brings it back online (:func:`heard_again`), as a birth does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, Select, or_, select, update
 
@@ -38,7 +39,7 @@ from central.storage.transitions import (
     cameras_unknown,
     event_row,
 )
-from shared.messages import AgentBirth, AgentOffline, CameraState
+from shared.messages import AgentBirth, AgentOffline, CameraState, Envelope
 
 _WATCHED = select(
     cameras.c.id, cameras.c.camera_id, cameras.c.regency_code, cameras.c.status, cameras.c.status_since,
@@ -92,13 +93,25 @@ def apply(batch: Batch, entries: list[Accepted[AgentBirth | AgentOffline]]) -> N
         batch.transitions.republish.regencies.add(entry.regency)
 
 
-def heard_again(batch: Batch, heard: dict[str, dt.datetime]) -> None:
+def heard_again(batch: Batch, fresh: Sequence[Accepted[Envelope]]) -> None:
     """Agents of the batch that went offline for their silence are online again as of when they were heard.
 
-    Any message says the agent is alive; only silence is undone so (a will or a shutdown waits for the
-    birth of the next connection). One statement per batch, by primary key, that almost always changes
-    nothing: the cost of every report stays what it was.
+    Any message says the agent is alive, if it is news: written (its ts) within the silence window before
+    central received it. A message that waited longer somewhere says only that the agent was alive back
+    then: one queued at the broker for an ingest worker that was down, delivered when that worker came
+    back, would otherwise bring a dead agent online for another window and alert its death twice. An
+    agent whose clock runs behind by more than the window comes back by its next birth instead. Only
+    silence is undone so (a will or a shutdown waits for the birth of the next connection). One statement
+    per batch, by primary key, that almost always changes nothing: the cost of every report stays what it was.
     """
+    silence = batch.settings.agent_silence_s
+    window = dt.timedelta(seconds=silence) if silence > 0 else dt.timedelta.max  # 0: silence never judged
+    heard: dict[str, dt.datetime] = {}
+    for entry in fresh:
+        received = entry.item.received_at
+        agent = entry.message.agent
+        if received - entry.ts <= window and (agent not in heard or received < heard[agent]):
+            heard[agent] = received
     if not heard:
         return
     back = batch.conn.execute(

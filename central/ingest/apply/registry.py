@@ -55,7 +55,8 @@ def apply_all(batch: Batch, fresh: Sequence[Accepted[Envelope]]) -> None:
         # A kind without a handler fails loudly: the writer retries it alone and quarantines it.
         by_handler.setdefault(HANDLERS[type(entry.message)], []).append(entry)
     ensure_agents(batch, fresh)
-    presence.heard_again(batch, touch_agents(batch, fresh))
+    touch_agents(batch, fresh)
+    presence.heard_again(batch, fresh)
     for handler in _ORDER:
         entries = by_handler.get(handler)
         if entries:

@@ -195,3 +195,19 @@ def test_silence_counts_only_while_central_sees_then_from_when_it_sees_again(dat
     assert [(a.subject_id, a.started_at) for a in fired] == [(GONE, at(500))]
     assert events == [(GONE, "agent_offline", at(500))]
     assert offline_since(database, ALIVE) is None
+
+
+def test_a_silent_agents_report_delivered_late_from_a_queue_does_not_bring_it_back(database: Database) -> None:
+    # Two ingest workers: the dead agent's last report went to the one that was down, whose queue at the
+    # broker holds it until it comes back; by then the other worker has taken the agent offline for its
+    # silence. Written 390 s before it was received, the report is history, not news: the dead agent is
+    # not online for another window (its alert resolved, to fire again after it). A fresh report (a live
+    # agent behind a half-open link) still brings it back.
+    timeline = Timeline(end=620, silence=SILENCE)
+    metrics_every_minute(timeline, ALIVE, 0, 620)
+    timeline.receive(10, f.host_metrics(GONE, at(10)))
+    timeline.receive(400, f.camera_status(GONE, "cam-1", ts=at(10)))
+    timeline.receive(600, f.host_metrics(GONE, at(590)))
+    fired, events = play(database, timeline)
+    assert [(a.subject_id, a.started_at) for a in fired] == [(GONE, at(10))]
+    assert events == [(GONE, "agent_offline", at(10)), (GONE, "agent_online", at(600))]
