@@ -10,8 +10,9 @@ from types import FrameType
 
 from central.config import CentralConfig
 from central.ingest.agents import AgentDirectory
+from central.ingest.subscription import worker_tls
 from central.ingest.supervisor import Supervisor
-from central.ingest.worker import IngestWorker, worker_tls
+from central.ingest.worker import IngestWorker
 from central.storage.db import Database
 from central.storage.migrate import current_revisions, head_revisions
 

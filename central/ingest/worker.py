@@ -1,14 +1,14 @@
 """The ingest worker: a shared MQTT subscription feeding batches to the database, acked after commit.
 
-Threads: paho's network thread only hands messages over (``on_publish_received``); the worker's own
+Threads: paho's network thread only hands messages over (``subscription.py``); the worker's own
 thread builds batches, writes them, acknowledges them (``manual_ack``), then has the public state
-follow (``publishing.py``) and runs the housekeeping when due (``upkeep.py``). Several workers may run against one broker: the shared subscription
-``$share/<group>/scc/v1/agents/#`` gives each message to one of them.
+follow (``publishing.py``) and runs the housekeeping when due (``upkeep.py``). Several workers may run
+against one broker: the shared subscription ``$share/<group>/scc/v1/agents/#`` gives each message to
+one of them.
 """
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import gc
 import logging
@@ -16,38 +16,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from central.config import CentralConfig
-from central.ingest import retention
-from central.ingest.acks import ack_all
 from central.ingest.agents import AgentDirectory
 from central.ingest.confirm import confirmations
 from central.ingest.fair import FairQueue
 from central.ingest.publishing import PublicRounds
-from central.ingest.reader import BufferedReadClient
 from central.ingest.sight import Sight
 from central.ingest.store import BatchResult, BatchWriter, Received, StoreSettings, is_unavailable
+from central.ingest.subscription import Subscription
 from central.ingest.upkeep import Upkeep
 from central.storage.db import Database
 from central.storage.outage import WriteOutage
-from shared import sdnotify, topics
-from shared.mqtt import (
-    CENTRAL_RECONNECT_MAX_S,
-    QOS_AT_LEAST_ONCE,
-    LinkLog,
-    TlsFiles,
-    ingest_worker_purpose,
-    make_client,
-    reason_is_success,
-    session_properties,
-)
+from shared import sdnotify
+from shared.mqtt import QOS_AT_LEAST_ONCE
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +40,6 @@ RETRY_MAX_S = 30.0
 SETTLE_INTERVAL_S = 2.0
 # With automatic collection off (the ingest command turns it off), cycles are collected this often.
 GC_INTERVAL_S = 10.0
-
-
-def shared_subscription(group: str) -> str:
-    return f"$share/{group}/{topics.ALL_AGENT_TOPICS}"
 
 
 @dataclass(slots=True)
@@ -87,12 +65,6 @@ class Totals:
         self.batches += 1
 
 
-def worker_tls(config: CentralConfig, worker: int) -> TlsFiles:
-    """Worker ``worker``'s certificate: its name is its client id and so its own persistent session."""
-    tls = config.broker.tls
-    return tls if worker == 0 else tls.sibling(ingest_worker_purpose(worker))
-
-
 class IngestWorker:
     """One ingest process's MQTT client, batcher and writer; ``run()`` until ``stop()``."""
 
@@ -115,112 +87,33 @@ class IngestWorker:
         self.writer.defer_staging = True  # PublicRounds stages after the commits (publishing.py)
         self.totals = Totals()
         self.on_batch = on_batch
-        self.connected = threading.Event()
-        self.subscribed = threading.Event()
         self._stop = threading.Event()
-        # The network thread appends and sets _arrived only when it was clear; the worker clears it
-        # before taking what is there, so a message appended after that sets it again.
-        self._inbox: collections.deque[Received] = collections.deque()
-        self._arrived = threading.Event()
         self._waiting = FairQueue()  # taken from the inbox, not yet in a batch (the worker's thread only)
-        # Bumped on every connect and disconnect: packet ids of an older connection must not be acked,
-        # and acks queued while paho reconnects would go out on the new connection.
-        self._generation = 0
         self._next_maintenance = time.monotonic() + ingest.maintenance_interval_s
         self._next_gc = time.monotonic() + GC_INTERVAL_S
         self._next_settle = 0.0
-        self._ready_sent = False
         self._watchdog_s = sdnotify.watchdog_interval()
         self._next_watchdog = 0.0
-        self.client = cast(BufferedReadClient, make_client(worker_tls(config, worker), logger=log,
-                                                            client_class=BufferedReadClient,
-                                                            reconnect_max_s=CENTRAL_RECONNECT_MAX_S))
-        self.client.manual_ack_set(True)
         self.outage = WriteOutage(log, database.url, "reports stay unacknowledged (the agents keep them) and are "
                                   "retried until it can write again")
-        self.link = LinkLog(log, f"{config.broker.host}:{config.broker.port}")
-        self.link.watch(self.client)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
-        self.client.on_publish_received = self._on_publish
-        self.public = PublicRounds(config, database, self.writer, self.client, self.connected, self._unwritable)
         # Presence's grace period counts only while every live worker sees and stores (sight.py, central_sight.py).
         self.sight = Sight()
+        self.subscription = Subscription(config, worker, self.sight)
+        self.client = self.subscription.client
+        self.connected = self.subscription.connected
+        self.subscribed = self.subscription.subscribed
+        self.live_sweep = self.subscription.live_sweep
+        self.public = PublicRounds(config, database, self.writer, self.client, self.connected, self._unwritable)
         self.upkeep = Upkeep(config, database, self.writer, self.public, self.sight, worker)
-        # Worker 0 alone sweeps the live-view tree for retained frames (retention.py): one is enough.
-        self.live_sweep = retention.LiveSweep(self.client) if worker == 0 else None
-
-    # --- paho callbacks (network thread) ------------------------------------------------------
-
-    def _on_connect(self, client: mqtt.Client, _userdata: object, flags: mqtt.ConnectFlags,
-                    reason: ReasonCode, _properties: object) -> None:
-        if not reason_is_success(reason):
-            self.link.refused(reason)
-            return
-        self._generation += 1
-        self.connected.set()
-        self.link.connected(flags.session_present)
-        # Every time, whatever the broker restored: Mosquitto 2.0.11 does not restore a durable client's
-        # shared subscriptions, and one that lost its state (kill -9) restores nothing (docs/scaling.md).
-        # Retain-As-Published: each message keeps its publisher's retain flag, which retention.py audits.
-        client.subscribe(shared_subscription(self.config.broker.share_group),
-                         options=SubscribeOptions(qos=QOS_AT_LEAST_ONCE, retainAsPublished=True))
-        if self.live_sweep is not None:
-            # A sweep cut short by a disconnect may have left its subscription in the persistent session.
-            self.live_sweep.reset()
-            client.unsubscribe(f"{topics.LIVE}/#")
-
-    def _on_subscribe(self, _client: mqtt.Client, _userdata: object, mid: int, reasons: list[ReasonCode],
-                      _properties: object) -> None:
-        if self.live_sweep is not None and self.live_sweep.acknowledged(mid):
-            return
-        if all(reason_is_success(r) for r in reasons):
-            self.subscribed.set()
-            self.sight.linked(True)
-            if not self._ready_sent:  # systemd's start-up ends at the first subscription, not every resubscribe
-                self._ready_sent = True
-                sdnotify.notify_ready("subscribed")
-        else:
-            log.error("subscription refused: %s", reasons)
-
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object, reason: ReasonCode,
-                       _properties: object) -> None:
-        self._generation += 1
-        self.connected.clear()
-        self.subscribed.clear()
-        self.sight.linked(False)
-        if not self._stop.is_set():
-            self.link.lost(f"{reason}; reconnecting, unacknowledged messages come again")
-
-    def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        self._on_publish(message.topic, bytes(message.payload), message.mid, message.qos, bool(message.retain))
-
-    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool = False) -> None:
-        if not retain and retention.is_live(topic):
-            return  # a stream's frame that came during a live sweep (QoS 0: nothing to acknowledge)
-        self._inbox.append(Received(topic, payload, dt.datetime.now(dt.UTC), mid, qos, self._generation, retain))
-        if not self._arrived.is_set():
-            self._arrived.set()
 
     # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Connect (persistent session) and start paho's network thread."""
-        broker = self.config.broker
-        properties: Properties = session_properties()
-        properties.ReceiveMaximum = self.config.ingest.receive_maximum
-        assert properties.packetType == PacketTypes.CONNECT
-        self.client.connect_async(broker.host, broker.port, keepalive=30, clean_start=False, properties=properties)
-        self.client.loop_start()
 
     def stop(self) -> None:
         self._stop.set()
 
     def run(self) -> None:
         """Write batches until stop(); then disconnect, leaving unacknowledged messages to the broker."""
-        self.start()
+        self.subscription.start()
         try:
             while not self._stop.is_set():
                 batch = self._collect()
@@ -233,8 +126,7 @@ class IngestWorker:
             self.public.next_stage = 0.0
             self._guarded("staging public state", self.public.stage_due)
             self._guarded("recording its sight", self.upkeep.stopping)
-            self.client.disconnect()
-            self.client.loop_stop()
+            self.subscription.close()
             log.info("ingest stopped: %s; %d public updates published", self.totals, self.public.published)
 
     def _pet_watchdog(self) -> None:
@@ -252,25 +144,16 @@ class IngestWorker:
     def _collect(self) -> list[Received]:
         """The next batch, shared fairly between the agents with messages waiting (``fair.py``)."""
         ingest = self.config.ingest
-        waiting = self._waiting
-        if not waiting and not self._inbox and not self._arrived.wait(ingest.batch_interval_s):
+        if not self.subscription.take(self._waiting, ingest.batch_interval_s):
             return []
-        self._arrived.clear()
-        inbox = self._inbox
-        while inbox:
-            waiting.put(inbox.popleft())
-        return waiting.take(ingest.batch_size, ingest.batch_max_bytes)
+        return self._waiting.take(ingest.batch_size, ingest.batch_max_bytes)
 
     def _write_and_ack(self, batch: list[Received]) -> None:
         self.totals.received += len(batch)
         result = self._store(batch)
         if result is None:
             return
-        generation = self._generation
-        ack_all(self.client, [item.mid for item in batch if item.qos == 1 and item.generation == generation])
-        for item in batch:
-            if item.qos == 2 and item.generation == generation:
-                self.client.ack(item.mid, item.qos)
+        self.subscription.ack(batch)
         self._guarded("confirming stored reports", lambda: self._confirm(result))
         if result.clear_retained:
             self._guarded("clearing refused retained messages", lambda: self._clear_retained(result))

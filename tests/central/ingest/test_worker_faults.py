@@ -206,7 +206,7 @@ def test_a_batch_ends_at_its_message_count_or_its_payload_bytes(pki: Pki, tls_br
     config = _config(pki, tls_broker, database, batch_size=3, batch_max_bytes=1500)
     worker = IngestWorker(config, database, AgentDirectory(config.pki.dir))
     for size in (1000, 1000, 1000, 10, 10, 10, 10):
-        worker._on_publish(f"scc/v1/agents/{AGENT_PALEMBANG}/metrics", b"x" * size, 1, 1)
+        worker.subscription._on_publish(f"scc/v1/agents/{AGENT_PALEMBANG}/metrics", b"x" * size, 1, 1)
     batches = [worker._collect() for _ in range(4)]
     assert [[len(item.payload) for item in batch] for batch in batches] == [
         [1000, 1000], [1000, 10, 10], [10, 10], []
