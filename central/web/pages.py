@@ -126,10 +126,14 @@ def camera(pk: int) -> ResponseReturnValue:
     since = now - dt.timedelta(hours=24)
     periods = queries.camera_timeline(session, pk, now - dt.timedelta(days=7))
     checks = queries.latest_check_details(session, [pk]).get(pk, [])
+    rollup = province_rollup()
+    # Its owner's, as the lists and counts file it: the province's own offices have no regency page.
+    owner = queries.owner_code(cam.agent_name, cam.regency_code, province_agents())
     return render_template(
         "camera.html",
         camera=cam,
-        summary=province_rollup().by_code.get(cam.regency_code),
+        owner_code=owner,
+        summary=rollup.offices if owner == PROVINCE_CODE else rollup.by_code.get(owner),
         reason_details=details_for(checks, cam.reason),
         checks=checks,
         thumbnail=queries.latest_thumbnail_meta(session, pk),

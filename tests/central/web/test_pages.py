@@ -331,3 +331,24 @@ def test_a_regency_page_lists_what_it_counts_not_the_provinces_own_cameras(datab
         assert {int(pk) for pk in re.findall(r'data-camera="(\d+)"', html)} == expected, agents
         opds = re.search(r'<select name="opd">(.*?)</select>', html, re.S)
         assert opds and (opds.group(1).count("<option") > 1) == bool(expected), agents
+
+
+def test_a_province_cameras_page_names_the_provinces_offices_not_its_certificates_regency(
+    web_database: Database, seeded: Seeded, tmp_path: Path
+) -> None:
+    """Its breadcrumb names its owner, as the lists file it: the province's own offices (no regency page to
+    link to), not the regency on its agent's certificate, whose page does not list it."""
+    from central.config import ProvinceConfig
+
+    config = make_config(tmp_path, str(web_database.url))
+    with web_database.engine.connect() as conn:
+        pk = conn.execute(select(Camera.id).where(Camera.agent_name == "agent-1674")).scalars().first()
+    for agents, crumb in (([], '<a href="/regencies/16.74">Kota Prabumulih</a>'),
+                          (["agent-1674"], "<span>Pemprov Sumsel</span>")):
+        app = create_app(config.model_copy(update={"province": ProvinceConfig(name="Pemprov Sumsel", agents=agents)}),
+                         {"TESTING": True, "DATABASE": web_database, "SECRET_KEY": "t"})  # fmt: skip
+        client = app.test_client()
+        log_in(client, "viewer")
+        crumbs = re.search(r'<nav class="crumbs">(.*?)</nav>', client.get(f"/cameras/{pk}").text, re.S)
+        assert crumbs and crumb in crumbs.group(1), (agents, crumbs and crumbs.group(1))
+        assert ("/regencies/16.74" in crumbs.group(1)) == (not agents)
