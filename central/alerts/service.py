@@ -105,7 +105,7 @@ class AlertService:
         with self.database.session(write=True) as session:
             active = load_active(session)
             silences = load_silences(session, now)
-            observations = collect(session, self.config.alerts.rules, now, self.config.province)
+            observations = collect(session, self.config.alerts.rules, now, self.config.province, alerted=active.keys())
             evaluation = evaluate(active, observations, silences, now, grouping_policy(self.config))
             stats = apply_evaluation(session, evaluation, self.route, now)
         if stats.fired or stats.resolved or stats.queued:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central.alerts.config import CameraRules, Hysteresis, RulesConfig
-from central.alerts.model import Observation, Rule, SubjectKind, Thresholds
+from central.alerts.model import Observation, Rule, SubjectKind, Thresholds, alert_key
 from central.config import ProvinceConfig
 from central.site_names import website_title
 from central.storage.models import Agent, Camera, CameraStatusChange, HostMetric, Website, WebsiteStatusChange
@@ -50,22 +51,41 @@ def camera_fire_minutes(rules: CameraRules, camera: Camera, which: str, owner: s
 
 
 def _last_ended(
-    session: Session, model: type, fk: str, column: str, values: tuple[str, ...]
+    session: Session, model: type, fk: str, column: str, values: tuple[str, ...], subjects: Collection[int]
 ) -> dict[int, datetime]:
-    """Per subject, when its latest period in one of ``values`` ended: the start of its current good run."""
+    """Per subject of ``subjects``, when its latest period in one of ``values`` ended: the start of its
+    current good run.
+
+    Only for the given subjects: a good run's start matters only to resolve an open alert (firing looks at
+    bad subjects, whose start is their status_since). Asked for every subject, this read all the status
+    history ever kept on every tick (the soak saw the alert loop's memory grow with it).
+    """
+    if not subjects:
+        return {}
     key = getattr(model, fk)
     rows = session.execute(
         select(key, func.max(model.ended_at))  # type: ignore[attr-defined]
-        .where(getattr(model, column).in_(values), model.ended_at.is_not(None))  # type: ignore[attr-defined]
+        .where(key.in_(subjects), getattr(model, column).in_(values), model.ended_at.is_not(None))  # type: ignore[attr-defined]
         .group_by(key)
     )
     return {pk: ended for pk, ended in rows if ended is not None}
 
 
-def camera_observations(session: Session, rules: CameraRules, owners: ProvinceConfig | None = None) -> list[Observation]:
+def _recovering(subjects: Iterable[tuple[int, str, str]], rule: Rule, bad_state: str,
+                alerted: Collection[str]) -> list[int]:
+    """Of (pk, subject id, current state), the pks whose ``rule`` alert is open while they are not bad."""
+    return [pk for pk, subject, state in subjects if state != bad_state and alert_key(rule, subject) in alerted]
+
+
+def camera_observations(session: Session, rules: CameraRules, owners: ProvinceConfig | None = None,
+                        alerted: Collection[str] = ()) -> list[Observation]:
+    """``alerted``: the keys of the open alerts (whose subjects' good runs are looked up)."""
     cameras = list(session.scalars(select(Camera).where(Camera.in_service)))
-    offline_ended = _last_ended(session, CameraStatusChange, "camera_pk", "status", ("offline",))
-    degraded_ended = _last_ended(session, CameraStatusChange, "camera_pk", "status", ("degraded",))
+    states = [(c.id, c.full_id, c.status) for c in cameras]
+    offline_ended = _last_ended(session, CameraStatusChange, "camera_pk", "status", ("offline",),
+                                _recovering(states, Rule.CAMERA_OFFLINE, "offline", alerted))
+    degraded_ended = _last_ended(session, CameraStatusChange, "camera_pk", "status", ("degraded",),
+                                 _recovering(states, Rule.CAMERA_DEGRADED, "degraded", alerted))
     result = []
     for camera in cameras:
         subject = camera.full_id
@@ -188,9 +208,11 @@ def _host_observations(
     )
     horizon = now - timedelta(minutes=lookback + 30)
     samples: dict[str, list[HostMetric]] = defaultdict(list)
+    # By agent and time, so the (agent_name, ts) index finds each agent's recent samples: by time alone
+    # the query read every sample kept (30 days of them) on every tick.
     for metric in session.scalars(
         select(HostMetric)
-        .where(HostMetric.ts >= horizon)
+        .where(HostMetric.agent_name.in_([agent.name for agent in agents]), HostMetric.ts >= horizon)
         .order_by(HostMetric.agent_name, HostMetric.ts.desc())
     ):
         samples[metric.agent_name].append(metric)
@@ -254,11 +276,14 @@ def _website_label(site: Website) -> str:
 
 
 def website_observations(
-    session: Session, rules: RulesConfig, owners: ProvinceConfig | None = None
+    session: Session, rules: RulesConfig, owners: ProvinceConfig | None = None, alerted: Collection[str] = ()
 ) -> list[Observation]:
     sites = list(session.scalars(select(Website)))
-    down_ended = _last_ended(session, WebsiteStatusChange, "website_pk", "state", ("down",))
-    stale_ended = _last_ended(session, WebsiteStatusChange, "website_pk", "state", ("stale",))
+    states = [(w.id, w.full_id, w.state) for w in sites]
+    down_ended = _last_ended(session, WebsiteStatusChange, "website_pk", "state", ("down",),
+                             _recovering(states, Rule.WEBSITE_DOWN, "down", alerted))
+    stale_ended = _last_ended(session, WebsiteStatusChange, "website_pk", "state", ("stale",),
+                              _recovering(states, Rule.WEBSITE_STALE, "stale", alerted))
     web = rules.website
     result = []
     for site in sites:
@@ -321,17 +346,21 @@ def website_observations(
 
 
 def collect(
-    session: Session, rules: RulesConfig, now: datetime, owners: ProvinceConfig | None = None
+    session: Session, rules: RulesConfig, now: datetime, owners: ProvinceConfig | None = None,
+    alerted: Collection[str] = (),
 ) -> list[Observation]:
     """Every rule's observation of every monitored subject, read in one session.
 
     ``owners`` is central.toml's [province]: what its agents report is filed under the province's own
     offices (code "16"), as the web and API count it, not under the regency on their certificate.
+    ``alerted`` are the keys of the open alerts: a good subject's observation says since when it has
+    been good only for those (the evaluator needs it to resolve them; a good subject without an alert
+    has nothing to resolve), so the history read per tick is theirs, not everyone's.
     """
     return [
-        *camera_observations(session, rules.camera, owners),
+        *camera_observations(session, rules.camera, owners, alerted),
         *agent_observations(session, rules, now, owners),
-        *website_observations(session, rules, owners),
+        *website_observations(session, rules, owners, alerted),
     ]
 
 
