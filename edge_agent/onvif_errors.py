@@ -63,6 +63,17 @@ def classify(error: BaseException) -> OnvifFailure:
     return OnvifFailure("onvif_error", scrub(f"{type(error).__name__}: {error}"))
 
 
+def fault_text(fault: Fault) -> str:
+    """Code, subcodes, reason and detail of a fault, those it has, as discovery names its faults:
+    "SOAP-ENV:Sender; ter:InvalidArgVal; reason". Firmware often leaves the reason empty (Reolink's bare
+    Sender fault), which the library's "reason (code:...) (subcodes:...)" turned into a blank."""
+    subcodes = fault.subcodes if isinstance(fault.subcodes, list) else [fault.subcodes]
+    detail = fault.detail.decode("utf-8", "replace") if isinstance(fault.detail, bytes) else fault.detail
+    # A subcode is an lxml QName ("{namespace}Name"): its local name is what a person reads.
+    parts = [fault.code, *(getattr(code, "localname", code) for code in subcodes), fault.message, detail]
+    return "; ".join(text for part in parts if part is not None and (text := " ".join(str(part).split())))
+
+
 def _transport(error: TransportError, text: str) -> OnvifFailure:
     status = error.status_code
     if status in (401, 403):
@@ -86,7 +97,7 @@ def _classify_one(error: BaseException) -> OnvifFailure | None:
     if isinstance(error, Fault):
         if is_auth_error(error):
             return OnvifFailure("auth_failed", f"camera refused the credentials: {clip_text(text, 200)}")
-        return OnvifFailure("onvif_error", f"SOAP fault: {clip_text(text, 300)}")
+        return OnvifFailure("onvif_error", f"SOAP fault: {clip_text(scrub(fault_text(error)), 300)}")
     if isinstance(error, TransportError):
         return _transport(error, text)
     if isinstance(error, XMLSyntaxError | XMLParseError | ZeepValidationError | LxmlError):

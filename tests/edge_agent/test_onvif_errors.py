@@ -68,3 +68,17 @@ def test_only_silence_and_refusal_count_as_down() -> None:
 def test_message_is_scrubbed() -> None:
     failure = classify(TransportError("http://admin:hunter22@10.0.0.9/onvif", status_code=200))
     assert "hunter22" not in failure.message
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    # Reolink's bare Sender fault (tests/fixtures/onvif/reolink-sender-fault-empty-reason.xml): no reason at all.
+    (Fault("", code="SOAP-ENV:Sender"), "SOAP fault: SOAP-ENV:Sender"),
+    (Fault("Optional Action Not Implemented", code="env:Receiver",
+           subcodes=[etree.QName("http://www.onvif.org/ver10/error", "ActionNotSupported")]),
+     "SOAP fault: env:Receiver; ActionNotSupported; Optional Action Not Implemented"),
+    (Fault("bad\n   value", detail=b"<x>http://admin:hunter22@10.0.0.9/</x>"), "SOAP fault: bad value; <x>http://"),
+])
+def test_a_fault_names_what_it_has_and_no_blanks(fault: Fault, message: str) -> None:
+    failure = classify(fault)
+    assert failure.message.startswith(message), failure.message
+    assert "hunter22" not in failure.message and "  " not in failure.message
