@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select
 from sqlalchemy.orm import Session
 
 from central.storage.models import QuarantinedMessage
@@ -32,8 +32,12 @@ class RefusalCount:
 def refusal_counts(session: Session, since: dt.datetime | None = None) -> list[RefusalCount]:
     """Per agent and category, rows last seen at or after ``since`` (all when None); most recent first."""
     q = QuarantinedMessage
-    query = select(q.agent_name, q.category, func.sum(q.times_seen), func.min(q.first_seen_at),
-                   func.max(q.last_seen_at)).group_by(q.agent_name, q.category)
+    # Grouped by an expression of agent_name, equal to it (NULL stays NULL), not by the bare column: else
+    # SQLite (no statistics) walks the whole (agent_name, last_seen_at) index in group order rather than
+    # seek ``since``'s range of last_seen_at, and the alert loop asks for the last minutes every tick.
+    agent = func.coalesce(q.agent_name, null()).label("agent")
+    query = select(agent, q.category, func.sum(q.times_seen), func.min(q.first_seen_at),
+                   func.max(q.last_seen_at)).group_by(agent, q.category)
     if since is not None:
         query = query.where(q.last_seen_at >= since)
     counts = [RefusalCount(agent, category, int(total or 0), first, last)
@@ -61,6 +65,13 @@ def refusing_agents(session: Session, now: dt.datetime) -> dict[str, RefusalCoun
 def last_refusals(session: Session) -> dict[str, dt.datetime]:
     """Each agent's most recent refusal (agents never refused are absent)."""
     q = QuarantinedMessage
-    rows = session.execute(select(q.agent_name, func.max(q.last_seen_at)).where(q.agent_name.is_not(None))
-                           .group_by(q.agent_name))
+    # The alert loop asks this every tick. GROUP BY agent_name read the whole (agent_name, last_seen_at)
+    # index, every refusal kept (30 days; a chatty agent's 100k: 23 ms a tick). Instead the agent names
+    # are walked through that index one seek each (a recursive "next name after this one"), and each
+    # one's newest is the end of its range: the cost is the number of agents, not of refusals.
+    names = select(func.min(q.agent_name).label("name")).where(q.agent_name.is_not(None)).cte("names", recursive=True)
+    following = select(func.min(q.agent_name)).where(q.agent_name > names.c.name).scalar_subquery()
+    names = names.union_all(select(following).where(names.c.name.is_not(None)))
+    newest = select(func.max(q.last_seen_at)).where(q.agent_name == names.c.name).scalar_subquery()
+    rows = session.execute(select(names.c.name, newest).where(names.c.name.is_not(None)))
     return {agent: last for agent, last in rows if agent is not None and last is not None}
