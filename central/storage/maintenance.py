@@ -58,7 +58,15 @@ def local_day(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
 
 
 def update_daily(conn: Connection, day: dt.date, tz: ZoneInfo, now: dt.datetime) -> None:
-    """Recompute CameraDaily, WebsiteDaily and RegencyDaily for one local day (up to ``now``)."""
+    """Recompute CameraDaily, WebsiteDaily and RegencyDaily for one local day (up to ``now``).
+
+    Every ingest worker runs it each maintenance round (a minute) for two days, holding the write turn,
+    so it reads what the day needs, not the history kept: the periods overlapping the day by ended_at's
+    index (open, or ended after the day began; by started_at alone every period ever kept), and the
+    day's checks of the subjects it found by their (subject, ts) index, their pks listed so that SQLite
+    and PostgreSQL both seek each one's day (by ts alone SQLite read that whole index and PostgreSQL
+    the whole table: every check kept, 30 days of them).
+    """
     start, end = day_bounds(day, tz)
     end = min(end, now)
     if end <= start:
@@ -93,12 +101,12 @@ def _camera_daily(conn: Connection, start: dt.datetime, end: dt.datetime) -> dic
         row[key] += _overlap(start, end, began, ended)
     checks = _t(CameraCheck)
     ok = func.sum(case((checks.c.status == "ok", 1), else_=0))
-    for pk, total, good in conn.execute(
-        select(checks.c.camera_pk, func.count(), ok)
-        .where(checks.c.ts >= start, checks.c.ts < end)
-        .group_by(checks.c.camera_pk)
-    ):
-        if pk in rows:
+    for chunk in _chunks(list(rows)):
+        for pk, total, good in conn.execute(
+            select(checks.c.camera_pk, func.count(), ok)
+            .where(checks.c.camera_pk.in_(chunk), checks.c.ts >= start, checks.c.ts < end)
+            .group_by(checks.c.camera_pk)
+        ):
             rows[pk]["checks_total"] = total
             rows[pk]["checks_ok"] = int(good or 0)
     return rows
@@ -124,13 +132,23 @@ def _website_daily(conn: Connection, start: dt.datetime, end: dt.datetime) -> di
             row["seconds_fresh"] += seconds
     checks = _t(WebsiteCheck)
     up = func.sum(case((checks.c.availability.in_(WEBSITE_UP), 1), else_=0))
-    for pk, total, good in conn.execute(
-        select(checks.c.website_pk, func.count(), up).where(checks.c.ts >= start, checks.c.ts < end).group_by(checks.c.website_pk)
-    ):
-        if pk in rows:
+    for chunk in _chunks(list(rows)):
+        for pk, total, good in conn.execute(
+            select(checks.c.website_pk, func.count(), up)
+            .where(checks.c.website_pk.in_(chunk), checks.c.ts >= start, checks.c.ts < end)
+            .group_by(checks.c.website_pk)
+        ):
             rows[pk]["checks_total"] = total
             rows[pk]["checks_up"] = int(good or 0)
     return rows
+
+
+# Subjects per "pk IN (...)": well under SQLite's 32766 bound parameters, whatever the province's size.
+CHUNK = 5000
+
+
+def _chunks(pks: list[int]) -> list[list[int]]:
+    return [pks[i : i + CHUNK] for i in range(0, len(pks), CHUNK)]
 
 
 def _regency_daily(

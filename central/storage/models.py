@@ -447,7 +447,12 @@ class CameraStatusChange(Base):
     """A period a camera spent in one status; the open one (ended_at NULL) is the current status."""
 
     __tablename__ = "camera_status_changes"
-    __table_args__ = (Index("ix_camera_status_changes_camera_started", "camera_pk", "started_at"),)
+    __table_args__ = (
+        Index("ix_camera_status_changes_camera_started", "camera_pk", "started_at"),
+        # "Open, or ended after t" (the periods overlapping a day or a month: the daily rollups ask it every
+        # minute) and "the camera's open one" (closed at each change) without reading the history kept.
+        Index("ix_camera_status_changes_ended_camera", "ended_at", "camera_pk"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     camera_pk: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
@@ -500,7 +505,10 @@ class WebsiteCheck(Base):
 
 class WebsiteStatusChange(Base):
     __tablename__ = "website_status_changes"
-    __table_args__ = (Index("ix_website_status_changes_website_started", "website_pk", "started_at"),)
+    __table_args__ = (
+        Index("ix_website_status_changes_website_started", "website_pk", "started_at"),
+        Index("ix_website_status_changes_ended_website", "ended_at", "website_pk"),  # as CameraStatusChange's
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     website_pk: Mapped[int] = mapped_column(ForeignKey("websites.id", ondelete="CASCADE"))
@@ -579,7 +587,7 @@ class RegencyDaily(Base):
     __tablename__ = "regency_daily"
 
     regency_code: Mapped[str] = mapped_column(ForeignKey("regencies.code"), primary_key=True)
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True, index=True)  # a day's rows are replaced at once
     cameras: Mapped[int] = mapped_column(Integer, default=0)
     camera_seconds_ok: Mapped[float] = mapped_column(Float, default=0.0)
     camera_seconds_degraded: Mapped[float] = mapped_column(Float, default=0.0)
@@ -625,6 +633,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_regency_id", "regency_code", "id"),
         Index("ix_events_kind_id", "kind", "id"),
+        Index("ix_events_camera_id", "camera_pk", "id"),  # a camera's newest events (its page, the API)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -334,11 +334,25 @@ def camera_groups(
 
 
 def latest_check_details(session: Session, camera_pks: list[int]) -> dict[int, list[object]]:
-    """The check outcomes of each camera's newest report, to word badges like 'clock 3 h off'."""
+    """The check outcomes of each camera's newest report (by measure time, then arrival), to word badges
+    like 'clock 3 h off': the report its row's status comes from, since one that arrives out of order,
+    older than it, goes into the history only (ingest/apply/camera_status.py).
+
+    Each camera's newest is sought at the end of its (camera_pk, ts) index, one row per camera: the wall,
+    a regency's page and a camera's ask it on every load. The newest by id alone read each camera's
+    every check kept (30 days of them), the index holding no id order.
+    """
     if not camera_pks:
         return {}
-    newest = select(func.max(CameraCheck.id)).where(CameraCheck.camera_pk.in_(camera_pks)).group_by(CameraCheck.camera_pk)
-    rows = session.execute(select(CameraCheck.camera_pk, CameraCheck.checks).where(CameraCheck.id.in_(newest)))
+    newest = (
+        select(CameraCheck.id)
+        .where(CameraCheck.camera_pk == Camera.id)
+        .order_by(CameraCheck.ts.desc(), CameraCheck.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    of_each = select(newest).where(Camera.id.in_(camera_pks))
+    rows = session.execute(select(CameraCheck.camera_pk, CameraCheck.checks).where(CameraCheck.id.in_(of_each)))
     return {pk: list(checks or []) for pk, checks in rows}
 
 

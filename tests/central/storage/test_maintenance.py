@@ -21,7 +21,7 @@ from central.storage.models import (
     WebsiteStatusChange,
 )
 from shared import topics
-from shared.messages import CameraInventory, CameraStatus, Envelope
+from shared.messages import CameraInventory, CameraStatus, CheckOutcome, Envelope
 from tests.central import factories as f
 
 AGENT = "agent-plg"
@@ -219,3 +219,20 @@ def test_public_summary_and_web_count_one_way(database: Database) -> None:
         public = _public_summary(database, tuple(province.agents) if province else ())
         assert {name: public[name] for name in figures} == {name: getattr(web, name) for name in figures}
         assert web.cameras_total == (0 if province else 2)
+
+
+def test_check_details_are_the_newest_measured_reports_whatever_arrives_later(database: Database) -> None:
+    """The badge words the report the camera's status comes from: one that arrives out of order, older
+    than it, goes into the history only, so its details are not the ones shown."""
+    skew = [CheckOutcome(check="onvif", outcome="warn", reason="clock_skew", details={"offset_h": 3})]
+    late = [CheckOutcome(check="rtsp", outcome="fail", reason="rtsp_timeout")]
+    feed(database, f.camera_status(AGENT, "cam-1", "degraded", START + dt.timedelta(hours=2), "clock_skew", skew),
+         f.camera_status(AGENT, "cam-2", "ok", START))
+    feed(database, f.camera_status(AGENT, "cam-1", "offline", START + dt.timedelta(hours=1), "rtsp_timeout", late))
+    with database.session() as session:
+        pks = {camera_id: pk for camera_id, pk in session.execute(select(Camera.camera_id, Camera.id))}
+        camera = session.get(Camera, pks["cam-1"])
+        assert camera is not None and camera.reason == "clock_skew"
+        details = queries.latest_check_details(session, [pks["cam-1"], pks["cam-2"], 999])
+    assert [d["reason"] for d in details[pks["cam-1"]]] == ["clock_skew"]  # type: ignore[index]
+    assert set(details) == {pks["cam-1"], pks["cam-2"]}
