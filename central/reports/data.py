@@ -132,19 +132,22 @@ def camera_lines(
 def website_lines(
     session: Session, period: Period, now: datetime, config: ReportsConfig, province_agents: Collection[str] = ()
 ) -> list[WebsiteLine]:
-    """Days since each website's newest content, as known at the end of the period (or now)."""
+    """Days since each website's newest content, as known at the end of the period (or now): by the
+    period's newest check that saw it, else (raw checks pruned) the site's current value."""
     as_of = min(period.end, now)
-    latest: dict[int, datetime | None] = {}
-    for check in session.scalars(
-        select(WebsiteCheck)
-        .where(WebsiteCheck.ts <= as_of, WebsiteCheck.ts >= period.start)
-        .order_by(WebsiteCheck.ts)
-    ):
-        if check.last_update is not None:
-            latest[check.website_pk] = check.last_update
+    # Each site's newest such check, sought backwards from as_of in its (website_pk, ts) index: one row
+    # a site, where reading the period's every check (a month of them, whole rows) kept the last one.
+    newest = (
+        select(WebsiteCheck.last_update)
+        .where(WebsiteCheck.website_pk == Website.id, WebsiteCheck.ts <= as_of, WebsiteCheck.ts >= period.start,
+               WebsiteCheck.last_update.is_not(None))
+        .order_by(WebsiteCheck.ts.desc(), WebsiteCheck.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     lines = []
-    for site in session.scalars(select(Website)):
-        last_update = latest.get(site.id)
+    for site, latest in session.execute(select(Website, newest)):
+        last_update = latest
         if last_update is None and site.last_update is not None and site.last_update <= as_of:
             last_update = site.last_update  # raw checks pruned: the current value is the best we know
         days = (as_of - last_update).days if last_update is not None else None
