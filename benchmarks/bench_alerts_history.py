@@ -15,7 +15,6 @@ against it. The verdict: the median tick at the longest history is within 1.5x o
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import gc
 import os
@@ -24,19 +23,18 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from sqlalchemy import create_engine, insert, text, update
+from sqlalchemy import insert, text, update
 
+from benchmarks.bench_ingest import _postgres_database
 from benchmarks.report import write_section
 from central.alerts.config import AlertsConfig
 from central.alerts.service import AlertService
 from central.config import CentralConfig, DatabaseConfig
-from central.storage.db import Database, normalize_url
+from central.storage.db import Database
 from central.storage.migrate import upgrade
 from central.storage.models import Camera, CameraStatusChange, HostMetric
 from shared.regencies import all_regencies
@@ -172,7 +170,7 @@ Longest history / shortest: {ratio:.2f}x ({"met" if met else "NOT met"}: at most
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_alerts_history", description=__doc__)
     parser.add_argument("--days", type=int, nargs="+", default=[1, 30, 365], help="histories (default %(default)s)")
-    parser.add_argument("--postgres", metavar="URL", help="run on PostgreSQL (a throw-away schema per history)")
+    parser.add_argument("--postgres", metavar="URL", help="run on PostgreSQL (a throw-away database per history)")
     parser.add_argument("--write", action="store_true", help="record the figures in docs/performance.md")
     args = parser.parse_args()
     figures = []
@@ -192,22 +190,6 @@ def main() -> int:
     if args.write:
         write_section(f"alerts-history-{backend}", text_)
     return 0 if verdict(figures)[1] else 1
-
-
-@contextlib.contextmanager
-def _postgres_database(server: str) -> Iterator[str]:
-    """A throw-away database on ``server`` for one history, dropped afterwards."""
-    name = f"scc_alerts_history_{uuid.uuid4().hex[:8]}"
-    url = normalize_url(server)
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
 
 
 if __name__ == "__main__":

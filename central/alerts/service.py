@@ -88,7 +88,7 @@ class AlertService:
             fresh = kept | build_senders(self.config.alerts, self.config.broker,
                                          [c for c in channels if c.enabled and c.name not in kept])
             for name, (_, sender) in self._senders.items():
-                if fresh.get(name, (None, None))[1] is not sender and isinstance(sender, MqttSender):
+                if name not in kept and isinstance(sender, MqttSender):  # removed or replaced
                     sender.close()
             self._senders = fresh
         return {name: sender for name, (_, sender) in self._senders.items()}
