@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from typing import cast
 
 from sqlalchemy import Connection, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from central.storage.db import dialect_insert
 from central.storage.models import IngestSight
 
 # Five of the worker's 2 s settle periods: a live worker's heartbeat is never that old (a batch taking
@@ -54,7 +54,7 @@ def combined_since(own: dt.datetime | None, others: Iterable[tuple[dt.datetime |
 
 def record(conn: Connection, worker: int, since: dt.datetime | None, now: dt.datetime) -> None:
     """This worker's sight and heartbeat (an upsert of its one row)."""
-    insert = postgresql.insert(sights) if conn.dialect.name == "postgresql" else sqlite.insert(sights)
+    insert = dialect_insert(sights, conn.dialect.name == "postgresql")
     conn.execute(insert.values(worker=worker, since=since, heartbeat_at=now)
                  .on_conflict_do_update(index_elements=["worker"], set_={"since": since, "heartbeat_at": now}))
 

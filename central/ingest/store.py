@@ -35,7 +35,7 @@ from central.ingest.fastsql import FastExecutor
 from central.ingest.refusals import RefusalLog
 from central.ingest.turns import WriteTurns
 from central.ingest.vet import agent_from_topic, vet
-from central.storage.db import Database
+from central.storage.db import Database, dialect_insert
 from central.storage.models import (
     QUARANTINE_PAYLOAD_BYTES,
     IngestCounter,
@@ -190,7 +190,7 @@ class BatchWriter:
         return result
 
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
-        return postgresql.insert(table) if self._postgres else sqlite.insert(table)
+        return dialect_insert(table, self._postgres)
 
     def _claim(self, conn: Connection, accepted: list[Accepted[Envelope]]) -> list[Accepted[Envelope]]:
         """Record each msg_id; keep only the messages whose id was not stored before."""

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from central.ingest.batch import Accepted, BatchResult, Rejected, StoreSettings
 from central.ingest.fastsql import FastExecutor
+from central.storage.db import dialect_insert
 from central.storage.transitions import Transitions
 
 
@@ -32,4 +33,4 @@ class Batch:
 
     def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """The dialect's INSERT, for ON CONFLICT clauses."""
-        return postgresql.insert(table) if self.postgres else sqlite.insert(table)
+        return dialect_insert(table, self.postgres)
