@@ -31,7 +31,7 @@ from benchmarks.bench_ingest import _postgres_database
 from benchmarks.report import write_section
 from central.ingest.agents import AgentDirectory
 from central.ingest.store import BatchWriter, Received, StoreSettings
-from central.storage.db import Database
+from central.storage.db import WRITER_SQLITE_CACHE_MIB, Database
 from central.storage.migrate import upgrade
 from tests.central import factories
 
@@ -65,7 +65,7 @@ def _rounds(writer: BatchWriter, rounds: int) -> Iterator[tuple[int, int]]:
 
 def measure(url: str, rounds: int) -> list[tuple[int, int, float]]:
     """(round, reports written, RSS MiB) samples of one run against ``url`` (migrated here)."""
-    database = Database(url)
+    database = Database(url, sqlite_cache_mib=WRITER_SQLITE_CACHE_MIB)  # as the ingest opens it
     upgrade(database)
     writer = BatchWriter(database, AgentDirectory.fixed(factories.registry(dict.fromkeys(AGENTS, "16.71"))),
                          StoreSettings())  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import json
 import sqlite3
@@ -26,7 +27,15 @@ from benchmarks.soak.verdict import (
     latencies,
     percentiles,
 )
-from benchmarks.soak.watch import ApiWatcher, LiveWatcher, OutboxSampler, ProcessSampler, Tap, outbox_depth
+from benchmarks.soak.watch import (
+    ApiWatcher,
+    LiveWatcher,
+    OutboxSampler,
+    ProcessSampler,
+    Sample,
+    Tap,
+    outbox_depth,
+)
 from central.config import DatabaseConfig, IngestConfig
 from central.storage.maintenance import PRUNED_TABLES
 from demo.processes import Supervisor
@@ -165,6 +174,7 @@ def _play(options: SoakOptions, world: World, state: Path, supervisor: Superviso
                                f"to alert, {len(audit.unexplained)} unexplained")  # fmt: skip
     warmup_s = min(600.0, options.duration_s / 4)
     growth = growth_pct_per_hour(processes.samples, t0 + warmup_s, warmup_s)
+    _write_rss_series(state / "rss.csv", processes.samples, t0)
     result.figures["rss_mb_end"] = {g: round(b / 2**20) for g, b in processes.samples[-1].rss.items()} if processes.samples else {}
     result.figures["rss_growth_pct_per_hour"] = {g: round(v, 1) for g, v in growth.items()}
     result.figures["cpu_cores"] = {g: round(v, 2) for g, v in cpu_share(processes.samples).items()}
@@ -317,6 +327,18 @@ def _table_bytes(url: str) -> dict[str, int]:
             return {str(name): int(size) for name, size in sizes}
     finally:
         engine.dispose()
+
+
+def _write_rss_series(path: Path, samples: Sequence[Sample], t0: float) -> None:
+    """Every sample's RSS per group (seconds into the chaos, MB, its pids): a growth figure alone cannot
+    tell a cache filling or a backlog's step from a leak; the series beside the run's logs can."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["at_s", "group", "rss_mb", "pids"])
+        for sample in samples:
+            for group, rss in sorted(sample.rss.items()):
+                pids = " ".join(str(pid) for pid in sorted(sample.pids.get(group, ())))
+                writer.writerow([round(sample.at - t0, 1), group, round(rss / 2**20, 1), pids])
 
 
 def _database_growth(before: dict[str, int], after: dict[str, int], ran_s: float) -> dict[str, float]:

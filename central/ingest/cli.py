@@ -13,7 +13,7 @@ from central.ingest.agents import AgentDirectory
 from central.ingest.subscription import worker_tls
 from central.ingest.supervisor import Supervisor
 from central.ingest.worker import IngestWorker
-from central.storage.db import Database
+from central.storage.db import WRITER_SQLITE_CACHE_MIB, Database
 from central.storage.migrate import current_revisions, head_revisions
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def missing_worker_certificates(config: CentralConfig, workers: int) -> list[str
 
 
 def run_ingest(config: CentralConfig, args: argparse.Namespace) -> int:
-    database = Database.from_config(config)
+    database = Database.from_config(config, sqlite_cache_mib=WRITER_SQLITE_CACHE_MIB)
     current, heads = current_revisions(database), head_revisions()
     if current != heads:
         log.error("database schema at %s, this build needs %s: run 'scc-central db upgrade' first",

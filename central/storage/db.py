@@ -31,6 +31,13 @@ from sqlalchemy.pool import ConnectionPoolEntry
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# SQLite's page cache per connection. Readers (web, alerts, reports) scan history and profit from 64 MiB.
+# The ingest writes: what it touches is each table's and index's newest pages and one page per camera
+# row, a few MiB, and as the only writer it keeps every page it writes, so a 64 MiB cache just fills
+# for an hour or more as the database grows (the soak saw +28.6%/h). 16 MiB is full within minutes and
+# bench_ingest shows no loss of throughput (docs/performance.md).
+READER_SQLITE_CACHE_MIB = 64
+WRITER_SQLITE_CACHE_MIB = 16
 _IMMEDIATE = "scc_sqlite_begin_immediate"
 # Held while inserting events on PostgreSQL, so event ids become visible in increasing order and a
 # change-feed reader polling "id > last seen" never skips one that a slower transaction commits late.
@@ -69,17 +76,17 @@ def dialect_insert(table: Table, postgres: bool) -> postgresql.Insert | sqlite.I
     return postgresql.insert(table) if postgres else sqlite.insert(table)
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+def make_engine(url: str | URL, sqlite_cache_mib: int = READER_SQLITE_CACHE_MIB, **kwargs: Any) -> Engine:
     """An Engine with SCC's settings for the URL's backend (extra kwargs go to create_engine)."""
     parsed = normalize_url(url)
     kwargs.setdefault("json_serializer", _json_serializer)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, **kwargs)
+        return _sqlite_engine(parsed, sqlite_cache_mib, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
 
 
-def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: URL, cache_mib: int, **kwargs: Any) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +103,7 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
             "foreign_keys=ON",
             f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
             "temp_store=MEMORY",
-            "cache_size=-65536",  # 64 MiB
+            f"cache_size={-1024 * cache_mib}",  # negative: KiB, not pages
             "wal_autocheckpoint=10000",  # pages; fewer, larger checkpoints under a write-heavy load
         ):
             cursor.execute(f"PRAGMA {pragma}")
@@ -122,9 +129,9 @@ class Database:
         )
 
     @classmethod
-    def from_config(cls, config: Any) -> Database:
+    def from_config(cls, config: Any, **engine_kwargs: Any) -> Database:
         """From a CentralConfig (``config.database.url``)."""
-        return cls(config.database.url)
+        return cls(config.database.url, **engine_kwargs)
 
     @property
     def is_sqlite(self) -> bool:

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from central.storage.db import Database
+from central.storage.db import READER_SQLITE_CACHE_MIB, WRITER_SQLITE_CACHE_MIB, Database
 from central.storage.migrate import head_revisions, is_up_to_date, upgrade
 from central.storage.models import Base, Regency, Rollout
 from shared.regencies import all_regencies
@@ -45,6 +45,17 @@ def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
     database.dispose()
+
+
+def test_sqlite_page_cache_is_sized_per_role(sqlite_url: str) -> None:
+    # The ingest (the one writer) keeps a smaller cache than the readers: it fills within minutes
+    # instead of growing the process for an hour (db.WRITER_SQLITE_CACHE_MIB).
+    for cache_mib in (READER_SQLITE_CACHE_MIB, WRITER_SQLITE_CACHE_MIB):
+        database = Database(sqlite_url, sqlite_cache_mib=cache_mib)
+        with database.session() as session:
+            assert session.execute(text("PRAGMA cache_size")).scalar() == -1024 * cache_mib
+        database.dispose()
+    assert WRITER_SQLITE_CACHE_MIB < READER_SQLITE_CACHE_MIB
 
 
 def test_db_upgrade_command_creates_a_new_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
