@@ -4,7 +4,7 @@ Run: .venv/bin/python -m benchmarks.bench_ingest_memory [--rounds 600] [--postgr
 
 The soak (benchmarks/soak) measures every process's RSS through chaos, where a backlog after a
 broker crash or an ingest kill raises a Python process's RSS for good (freed memory is reused, not
-returned), and where on SQLite the connection's page cache (``cache_size``, 64 MiB, db.py) fills
+returned), and where on SQLite the connection's page cache (``cache_size``, db.py) fills
 for as long as the database grows: over a 30-minute soak that cache is still filling, so the soak's
 growth per hour cannot tell a leak from the cache. This benchmark separates them: the real
 ``BatchWriter`` in this process, 17 agents x 10 cameras, one batch of 170 statuses per round with
@@ -102,7 +102,7 @@ full collection.
 {rows}
 
 Growth over the last third: {growth:+.1f}% ({"met" if met else "NOT met"}: under 1%). On SQLite the RSS
-rises until the connection's 64 MiB page cache is full, then stays flat; on PostgreSQL it is flat from
+rises until the writer connection's page cache (8 MiB, db.WRITER_SQLITE_CACHE_MIB) is full, then stays flat; on PostgreSQL it is flat from
 the start. So the growth the soak reports for `central-ingest` over 30 minutes is that cache filling
 (and, after a crash, the backlog's peak), not memory lost per report."""
 

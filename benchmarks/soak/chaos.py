@@ -46,6 +46,14 @@ INFRASTRUCTURE = (
 # What failure to screen may take beyond one check interval (the goal: interval + 5 s).
 SCREEN_MARGIN_S = 5.0
 
+# Kinds that restart a process whose memory is judged, or pile up a backlog that the ingest then takes
+# in its largest batches. A Python process keeps the high-water mark of its largest batch (freed memory
+# is reused, not returned; bench_ingest_memory's bursts): played after the ingest's own kill, one of
+# these is a step in the stretch its memory is judged on, which a growth per hour cannot tell from a
+# leak. So the first round plays them before the ingest kill, and later rounds keep them (and the
+# kill) out of the last ``Pacing.memory_judged_s`` of the run.
+UPHEAVALS = frozenset({Kind.BROKER_KILL, Kind.BROKER_RESTART, Kind.AGENT_RESTART, Kind.DISK_FULL})
+
 # Kinds that reach one agent (``Incident.target``) only: other agents' cameras are measured meanwhile.
 AGENT_LOCAL = frozenset({Kind.LINK_CUT, Kind.AGENT_RESTART})
 
@@ -102,6 +110,7 @@ class Pacing:
     camera_fault_s: tuple[float, float]
     camera_faults_per_interval: float  # how many camera faults start per check interval, on average
     disk_full_s: tuple[float, float] = (20.0, 40.0)  # central's disk full
+    memory_judged_s: float = 0.0  # the run's end, kept free of upheavals in later rounds (UPHEAVALS)
 
 
 def default_pacing(interval_s: float, duration_s: float) -> Pacing:
@@ -117,6 +126,7 @@ def default_pacing(interval_s: float, duration_s: float) -> Pacing:
         disk_full_s=(60.0, 180.0) if long_run else (20.0, 40.0),
         camera_fault_s=(6 * interval_s, 15 * interval_s) if long_run else (4 * interval_s, 6 * interval_s),
         camera_faults_per_interval=0.5,
+        memory_judged_s=1800.0 if long_run else 0.0,
     )
 
 
@@ -150,8 +160,7 @@ def _infrastructure(
     rng: random.Random, pacing: Pacing, end: float, agents: Sequence[str], kinds: Sequence[Kind]
 ) -> list[Incident]:
     """Round after round of every kind (shuffled) until time runs out; the first round fits every kind it can."""
-    order = list(kinds)
-    rng.shuffle(order)
+    order = _first_round_order(rng, kinds)
     if not order:
         return []
     # Room after an incident for a camera fault from start to recovery, measured on a quiet pipeline.
@@ -176,9 +185,20 @@ def _infrastructure(
         lasts = round(_duration(rng, kind, pacing), 1)
         if t + lasts > end:
             return incidents
+        position += 1
+        if (kind in UPHEAVALS or kind is Kind.INGEST_KILL) and t + lasts > end - pacing.memory_judged_s:
+            continue
         incidents.append(_incident(rng, round(t, 1), kind, lasts, agents))
         t += lasts + pacing.settle_s + full_room
-        position += 1
+
+
+def _first_round_order(rng: random.Random, kinds: Sequence[Kind]) -> list[Kind]:
+    """Upheavals (shuffled), then the ingest kill, then the rest (shuffled): see UPHEAVALS."""
+    upheavals = [kind for kind in kinds if kind in UPHEAVALS]
+    rest = [kind for kind in kinds if kind not in UPHEAVALS and kind is not Kind.INGEST_KILL]
+    rng.shuffle(upheavals)
+    rng.shuffle(rest)
+    return upheavals + [Kind.INGEST_KILL] * (Kind.INGEST_KILL in kinds) + rest
 
 
 def _incident(rng: random.Random, at_s: float, kind: Kind, lasts_s: float, agents: Sequence[str]) -> Incident:

@@ -34,10 +34,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # SQLite's page cache per connection. Readers (web, alerts, reports) scan history and profit from 64 MiB.
 # The ingest writes: what it touches is each table's and index's newest pages and one page per camera
 # row, a few MiB, and as the only writer it keeps every page it writes, so a 64 MiB cache just fills
-# for an hour or more as the database grows (the soak saw +28.6%/h). 16 MiB is full within minutes and
-# bench_ingest shows no loss of throughput (docs/performance.md).
+# for an hour or more as the database grows (the soak saw +28.6%/h). 8 MiB is full within minutes, and
+# bench_ingest showed no loss of throughput (one worker, 150,000 reports: 69-75% of the broker's rate at
+# 64 MiB, 76-80% at 4-8 MiB, runs vary by ±5%).
 READER_SQLITE_CACHE_MIB = 64
-WRITER_SQLITE_CACHE_MIB = 16
+WRITER_SQLITE_CACHE_MIB = 8
 _IMMEDIATE = "scc_sqlite_begin_immediate"
 # Held while inserting events on PostgreSQL, so event ids become visible in increasing order and a
 # change-feed reader polling "id > last seen" never skips one that a slower transaction commits late.

@@ -11,6 +11,7 @@ from benchmarks.soak.chaos import (
     CAMERA_FAULTS,
     INFRASTRUCTURE,
     SCREEN_MARGIN_S,
+    UPHEAVALS,
     Incident,
     Kind,
     applicable,
@@ -116,3 +117,25 @@ def test_disk_full_is_left_out_on_postgresql_with_its_reason_and_kept_on_sqlite(
     assert applicable(INFRASTRUCTURE, postgres=False) == (INFRASTRUCTURE, {})
     schedule = plan(7, 3600, CAMERAS, default_pacing(20, 3600), kinds)
     assert Kind.DISK_FULL not in {i.kind for i in schedule}
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("postgres", [False, True])
+def test_upheavals_come_before_the_ingest_kill_and_keep_out_of_the_judged_end(seed: int, postgres: bool) -> None:
+    # The ingest's memory is judged after its restart: a broker crash's backlog after it would be a
+    # step (its largest batch's high-water mark) in that stretch, read as growth.
+    kinds, _ = applicable(INFRASTRUCTURE, postgres)
+    for duration_s in (3600.0, 4 * 3600.0):
+        pacing = default_pacing(20, duration_s)
+        schedule = plan(seed, duration_s, CAMERAS, pacing, kinds)
+        infra = [i for i in schedule if i.kind is not Kind.CAMERA]
+        first_kill = next(i for i in infra if i.kind is Kind.INGEST_KILL)
+        first_round = infra[: len(kinds)]
+        assert {i.kind for i in first_round} == set(kinds)
+        assert all(i.kind in UPHEAVALS for i in first_round if i.at_s < first_kill.at_s)
+        assert all(i.kind not in UPHEAVALS for i in first_round if i.at_s > first_kill.at_s)
+        judged_from = duration_s - pacing.quiet_tail_s - pacing.memory_judged_s
+        late = [i for i in infra[len(kinds):] if i.ends_s > judged_from]
+        assert all(i.kind not in UPHEAVALS and i.kind is not Kind.INGEST_KILL for i in late)
+    assert len(infra) > 2 * len(kinds)  # four hours hold later rounds, upheavals among them
+    assert any(i.kind in UPHEAVALS for i in infra[len(kinds):])
