@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from central.rollout import derive_stage
+from central.storage.db import chunked
 from central.storage.models import Camera, PublicState, Website
 from central.storage.queries import RegencyCounts, owner_code, province_counts, regency_counts
 from shared import codec, topics
@@ -70,11 +71,11 @@ def stage_cameras(
     pks = sorted(set(camera_pks))
     contents = {}
     postgres = conn.dialect.name == "postgresql"
-    for start in range(0, len(pks), 500):
+    for chunk in chunked(pks):
         query = select(
             cameras.c.regency_code, cameras.c.agent_name, cameras.c.camera_id, cameras.c.display_name,
             cameras.c.name, Camera.opd.label("opd"), cameras.c.status, cameras.c.reason, cameras.c.status_since,
-        ).where(cameras.c.id.in_(pks[start : start + 500]), Camera.in_service)
+        ).where(cameras.c.id.in_(chunk), Camera.in_service)
         if postgres:
             query = query.order_by(cameras.c.id).with_for_update(of=cameras)
         rows = conn.execute(query).mappings()
@@ -145,10 +146,10 @@ def stage_moved(conn: Connection, now: dt.datetime, province_agents: Collection[
 def _clear(conn: Connection, names: set[str], now: dt.datetime) -> None:
     """Clear these topics' staged rows (only once: a cleared row's digest no longer changes)."""
     ordered = sorted(names)
-    for start in range(0, len(ordered), 500):
+    for chunk in chunked(ordered):
         conn.execute(
             update(public_state)
-            .where(public_state.c.topic.in_(ordered[start : start + 500]), public_state.c.digest != CLEARED_DIGEST)
+            .where(public_state.c.topic.in_(chunk), public_state.c.digest != CLEARED_DIGEST)
             .values(seq=public_state.c.seq + 1, digest=CLEARED_DIGEST, payload=b"", updated_at=now)
         )
 
@@ -158,12 +159,12 @@ def stage_websites(
 ) -> None:
     pks = sorted(set(website_pks))
     contents = {}
-    for start in range(0, len(pks), 500):
+    for chunk in chunked(pks):
         query = select(
             websites.c.regency_code, websites.c.agent_name, websites.c.website_id, websites.c.url,
             Website.opd.label("opd"), websites.c.availability, websites.c.freshness,
             websites.c.last_update, websites.c.reason,
-        ).where(websites.c.id.in_(pks[start : start + 500]), websites.c.availability != "")
+        ).where(websites.c.id.in_(chunk), websites.c.availability != "")
         if conn.dialect.name == "postgresql":
             query = query.order_by(websites.c.id).with_for_update(of=websites)
         rows = conn.execute(query).mappings()

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -70,6 +70,17 @@ def normalize_url(url: str | URL) -> URL:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+_T = TypeVar("_T")
+# Keys per bound IN list: well under SQLite's limit on a statement's parameters (32,766; 999 before 3.32).
+IN_LIST_CHUNK = 500
+
+
+def chunked(items: Sequence[_T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[_T]]:
+    """``items`` in consecutive slices of at most ``size`` (an IN list per statement, say)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def dialect_insert(table: Table, postgres: bool) -> postgresql.Insert | sqlite.Insert:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Table, case, delete, func, or_, select
 
 from central.storage import transitions
+from central.storage.db import chunked
 from central.storage.models import (
     NO_REPORT_REASON,
     Camera,
@@ -101,7 +102,7 @@ def _camera_daily(conn: Connection, start: dt.datetime, end: dt.datetime) -> dic
         row[key] += _overlap(start, end, began, ended)
     checks = _t(CameraCheck)
     ok = func.sum(case((checks.c.status == "ok", 1), else_=0))
-    for chunk in _chunks(list(rows)):
+    for chunk in chunked(list(rows), CHUNK):
         for pk, total, good in conn.execute(
             select(checks.c.camera_pk, func.count(), ok)
             .where(checks.c.camera_pk.in_(chunk), checks.c.ts >= start, checks.c.ts < end)
@@ -132,7 +133,7 @@ def _website_daily(conn: Connection, start: dt.datetime, end: dt.datetime) -> di
             row["seconds_fresh"] += seconds
     checks = _t(WebsiteCheck)
     up = func.sum(case((checks.c.availability.in_(WEBSITE_UP), 1), else_=0))
-    for chunk in _chunks(list(rows)):
+    for chunk in chunked(list(rows), CHUNK):
         for pk, total, good in conn.execute(
             select(checks.c.website_pk, func.count(), up)
             .where(checks.c.website_pk.in_(chunk), checks.c.ts >= start, checks.c.ts < end)
@@ -145,10 +146,6 @@ def _website_daily(conn: Connection, start: dt.datetime, end: dt.datetime) -> di
 
 # Subjects per "pk IN (...)": well under SQLite's 32766 bound parameters, whatever the province's size.
 CHUNK = 5000
-
-
-def _chunks(pks: list[int]) -> list[list[int]]:
-    return [pks[i : i + CHUNK] for i in range(0, len(pks), CHUNK)]
 
 
 def _regency_daily(

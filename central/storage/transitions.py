@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypedDict, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, update
 
-from central.storage.db import lock_event_ids
+from central.storage.db import chunked, lock_event_ids
 from central.storage.models import (
     LOST_REASON,
     NO_REPORT_REASON,
@@ -241,11 +241,11 @@ def cameras_lost(
     values = {"status": offline, "reason": LOST_REASON, "message": "", "updated_at": at}
     pks = [camera.id for camera in changed]
     changed_pks = set(pks)
-    for start in range(0, len(pks), 500):
-        conn.execute(update(cameras).where(cameras.c.id.in_(pks[start : start + 500])).values(**values, status_since=at))
+    for chunk in chunked(pks):
+        conn.execute(update(cameras).where(cameras.c.id.in_(chunk)).values(**values, status_since=at))
     unchanged = [camera.id for camera in rows if camera.id not in changed_pks]
-    for start in range(0, len(unchanged), 500):
-        conn.execute(update(cameras).where(cameras.c.id.in_(unchanged[start : start + 500])).values(**values))
+    for chunk in chunked(unchanged):
+        conn.execute(update(cameras).where(cameras.c.id.in_(chunk)).values(**values))
     transitions.republish.cameras.update(camera.id for camera in rows)
     transitions.republish.regencies.update(camera.regency_code for camera in rows)
 

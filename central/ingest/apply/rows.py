@@ -12,6 +12,7 @@ from sqlalchemy import Column, Table, and_, bindparam, func, select, tuple_
 
 from central.ingest.apply.context import Batch
 from central.ingest.batch import Accepted
+from central.storage.db import chunked
 from central.storage.models import Camera, Website
 from central.storage.transitions import Period
 
@@ -95,8 +96,8 @@ def rows_by_key(
         return found
     if batch.postgres:
         statements = [
-            select(*columns).where(tuple_(table.c.agent_name, id_column).in_(keys[start : start + 400]))
-            for start in range(0, len(keys), 400)
+            select(*columns).where(tuple_(table.c.agent_name, id_column).in_(chunk))
+            for chunk in chunked(keys, 400)  # two parameters a key
         ]
     else:
         # One parameter, a JSON array of keys, joined to the (agent_name, id) unique index: the
