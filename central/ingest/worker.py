@@ -99,11 +99,8 @@ class IngestWorker:
         # Presence's grace period counts only while every live worker sees and stores (sight.py, central_sight.py).
         self.sight = Sight()
         self.subscription = Subscription(config, worker, self.sight)
-        self.client = self.subscription.client
-        self.connected = self.subscription.connected
-        self.subscribed = self.subscription.subscribed
-        self.live_sweep = self.subscription.live_sweep
-        self.public = PublicRounds(config, database, self.writer, self.client, self.connected, self._unwritable)
+        self.public = PublicRounds(config, database, self.writer, self.subscription.client,
+                                   self.subscription.connected, self._unwritable)  # fmt: skip
         self.upkeep = Upkeep(config, database, self.writer, self.public, self.sight, worker)
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -170,7 +167,7 @@ class IngestWorker:
         """Tell each agent what this committed batch holds of its reports (see confirm.py)."""
         for topic, payload in confirmations(result.durable_ids, dt.datetime.now(dt.UTC)):
             # Not connected: paho queues it for the next connection; lost, the agent resends and we confirm again.
-            self.client.publish(topic, payload, qos=QOS_AT_LEAST_ONCE)
+            self.subscription.client.publish(topic, payload, qos=QOS_AT_LEAST_ONCE)
             self.totals.confirmations += 1
 
     def _clear_retained(self, result: BatchResult) -> None:
@@ -182,7 +179,7 @@ class IngestWorker:
         """
         for topic in sorted(result.clear_retained):
             try:
-                self.client.publish(topic, b"", qos=QOS_AT_LEAST_ONCE, retain=True)
+                self.subscription.client.publish(topic, b"", qos=QOS_AT_LEAST_ONCE, retain=True)
             except ValueError as error:  # paho refuses a topic no broker delivers: it must not stop the rest
                 log.warning("cannot clear %r: %s", topic[:200], error)
                 continue
@@ -254,7 +251,7 @@ class IngestWorker:
         self._guarded("staging public state", self.public.stage_due)
         if self.public.summaries_due(now):
             self._guarded("public summaries", lambda: self.public.summaries(now))
-        if self.live_sweep is not None and self.connected.is_set():
+        if self.subscription.live_sweep is not None and self.subscription.connected.is_set():
             self._guarded("sweeping the live tree", lambda: self._sweep_live(now))
         if now >= self._next_settle:
             self._next_settle = now + SETTLE_INTERVAL_S
@@ -277,8 +274,8 @@ class IngestWorker:
         self._writable()
 
     def _sweep_live(self, now: float) -> None:
-        assert self.live_sweep is not None
-        self.live_sweep.run_if_due(now)
+        assert self.subscription.live_sweep is not None
+        self.subscription.live_sweep.run_if_due(now)
 
     def _guarded(self, what: str, job: Callable[[], None]) -> None:
         try:

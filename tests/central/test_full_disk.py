@@ -152,7 +152,7 @@ def test_a_full_disk_stores_nothing_loses_nothing_and_says_so_once(
     ingest.start()
     alerting.start()
     try:
-        assert worker.subscribed.wait(10), "ingest did not subscribe"
+        assert worker.subscription.subscribed.wait(10), "ingest did not subscribe"
         agent = tls_broker.connect(AGENT_PALEMBANG)
         agent.subscribe_and_wait(topics.confirmations(AGENT_PALEMBANG))
         confirmations = Confirmations(agent)

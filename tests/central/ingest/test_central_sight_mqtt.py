@@ -35,10 +35,10 @@ class Workers:
         self.workers = [IngestWorker(config, database, AgentDirectory(config.pki.dir), worker=i) for i in (0, 1)]
         self.threads = [threading.Thread(target=w.run, daemon=True) for w in self.workers]
         for worker, thread in zip(self.workers, self.threads, strict=True):
-            worker.client.reconnect_delay_set(1, 1)
+            worker.subscription.client.reconnect_delay_set(1, 1)
             thread.start()
         for worker in self.workers:
-            assert worker.subscribed.wait(10), "an ingest worker did not subscribe"
+            assert worker.subscription.subscribed.wait(10), "an ingest worker did not subscribe"
 
     def stop(self) -> None:
         for worker in self.workers:
@@ -77,13 +77,13 @@ def test_a_worker_settles_nothing_while_another_live_worker_is_blind(workers: tu
     first, second = running.workers
     database = first.database
     _kill_link(broker, database)
-    second.client.disconnect()  # blind: a birth may be queued for it at the broker
+    second.subscription.client.disconnect()  # blind: a birth may be queued for it at the broker
     time.sleep(GRACE_S + 3)  # past the grace period counted from the will, the first worker seeing all along
     assert online_since(database, AGENT_MUBA)[0], "settled while a worker was blind"
 
-    second.client.loop_stop()
-    second.client.reconnect()
-    second.client.loop_start()
+    second.subscription.client.loop_stop()
+    second.subscription.client.reconnect()
+    second.subscription.client.loop_start()
     wait_until(lambda: second.sight.since is not None, 15, "the second worker to see again")
     back = second.sight.since
     assert back is not None

@@ -111,7 +111,7 @@ def flooded_worker(pki: Pki, tls_broker: TlsBroker, sqlite_database: Database) -
                             max_cameras_per_agent=10_000, batch_interval_s=0.2)
     runner = RunningWorker(config, sqlite_database)
     runner.thread.start()
-    assert runner.worker.subscribed.wait(10), "ingest did not subscribe"
+    assert runner.worker.subscription.subscribed.wait(10), "ingest did not subscribe"
     yield runner
     runner.worker.stop()
     runner.thread.join(30)

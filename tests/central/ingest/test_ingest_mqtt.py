@@ -85,7 +85,7 @@ def running(pki: Pki, tls_broker: TlsBroker, database: Database) -> Iterator[Run
     config = central_config(pki, tls_broker, str(database.url.render_as_string(hide_password=False)))
     runner = RunningWorker(config, database)
     runner.thread.start()
-    assert runner.worker.subscribed.wait(10), "ingest did not subscribe"
+    assert runner.worker.subscription.subscribed.wait(10), "ingest did not subscribe"
     yield runner
     runner.worker.stop()
     runner.thread.join(10)
@@ -217,7 +217,7 @@ def test_a_retired_cameras_retained_status_is_cleared_at_maintenance(
     runner = RunningWorker(config, database)
     runner.thread.start()
     try:
-        assert runner.worker.subscribed.wait(10), "ingest did not subscribe"
+        assert runner.worker.subscription.subscribed.wait(10), "ingest did not subscribe"
         topic = topics.public_camera("16.71", AGENT_PALEMBANG, "cam-9")
         reader = tls_broker.connect(READER)
         reader.subscribe_and_wait(topic)
@@ -282,7 +282,7 @@ def test_the_province_offices_cameras_and_websites_are_filed_under_16_and_their_
     before = RunningWorker(central_config(pki, tls_broker, url, summary_interval_s=0.1), database)
     before.thread.start()
     try:
-        assert before.worker.subscribed.wait(10), "ingest did not subscribe"
+        assert before.worker.subscription.subscribed.wait(10), "ingest did not subscribe"
         agent.publish_and_wait(*f.wire(f.birth(AGENT_PALEMBANG, ts=utc_now())))
         inventory_first(agent, database, AGENT_PALEMBANG, [camera])
         agent.publish_and_wait(*f.wire(f.camera_status(AGENT_PALEMBANG, camera, "ok", ts=utc_now())))
@@ -298,7 +298,7 @@ def test_the_province_offices_cameras_and_websites_are_filed_under_16_and_their_
     after = RunningWorker(config, database)
     after.thread.start()
     try:
-        assert after.worker.subscribed.wait(10), "ingest did not subscribe"
+        assert after.worker.subscription.subscribed.wait(10), "ingest did not subscribe"
 
         def moved() -> bool:
             summary, regency = seen.get(topics.public_regency("16")), seen.get(topics.public_regency("16.71"))
@@ -492,7 +492,7 @@ def test_worker_tells_systemd_ready_alive_and_stopping(
     runner.thread.start()
     try:
         assert _next_state(listener, "READY=1")
-        assert runner.worker.subscribed.is_set(), "READY=1 before the subscription was acknowledged"
+        assert runner.worker.subscription.subscribed.is_set(), "READY=1 before the subscription was acknowledged"
         started = time.monotonic()
         for _ in range(3):
             _next_state(listener, "WATCHDOG=1")

@@ -98,9 +98,9 @@ def _ingest(pki: Pki, tls_broker: TlsBroker, sqlite_url: str, **settings: object
 
     def start() -> RunningWorker:
         runner = RunningWorker(config, database)
-        runner.worker.client.reconnect_delay_set(1, 1)  # back as soon as the broker is
+        runner.worker.subscription.client.reconnect_delay_set(1, 1)  # back as soon as the broker is
         runner.thread.start()
-        assert runner.worker.subscribed.wait(10), "ingest did not subscribe"
+        assert runner.worker.subscription.subscribed.wait(10), "ingest did not subscribe"
         runners.append(runner)
         return runner
 
@@ -128,10 +128,10 @@ def test_a_broker_restart_longer_than_the_grace_takes_no_returning_agent_offline
 
     dying.loop_stop()  # it dies with the broker: it never reconnects
     tls_broker.stop()  # SIGTERM: the broker sends both wills to the ingest as it goes down
-    wait_until(lambda: not runner.worker.connected.is_set(), 10, "the ingest to see the broker go")
+    wait_until(lambda: not runner.worker.subscription.connected.is_set(), 10, "the ingest to see the broker go")
     time.sleep(4.0)  # down longer than the grace period after the wills
     tls_broker.start()
-    wait_until(lambda: runner.worker.subscribed.is_set(), 15, "the ingest to subscribe again")
+    wait_until(lambda: runner.worker.subscription.subscribed.is_set(), 15, "the ingest to subscribe again")
     seeing_since = runner.worker.sight.since
     assert seeing_since is not None
     # The living agent's backoff brings it back ~7 s after the wills: past the grace period counted from
@@ -193,10 +193,10 @@ def test_an_agent_killed_while_the_broker_crashed_goes_offline_by_its_silence_on
         wait_until(lambda: _both_online(database), 15, "both births")
         dying.loop_stop()  # kill -9: no DISCONNECT, never back; its socket dies with the broker
         tls_broker.kill()  # SIGKILL: the broker sends no will, now or after its restart
-        wait_until(lambda: not runner.worker.connected.is_set(), 10, "the ingest to see the broker go")
+        wait_until(lambda: not runner.worker.subscription.connected.is_set(), 10, "the ingest to see the broker go")
         time.sleep(SILENCE_S + 1)  # down longer than the silence window
         tls_broker.start()
-        wait_until(lambda: runner.worker.subscribed.is_set(), 15, "the ingest to subscribe again")
+        wait_until(lambda: runner.worker.subscription.subscribed.is_set(), 15, "the ingest to subscribe again")
         seeing_since = runner.worker.sight.since
         assert seeing_since is not None
         wait_until(lambda: online_since(database, AGENT_MUBA)[0] is False, 20, "the silent agent to go offline")

@@ -30,16 +30,16 @@ def test_the_ingest_is_subscribed_again_within_its_reconnect_cap_after_a_long_br
     runner = RunningWorker(central_config(pki, broker, sqlite_url), database)
     runner.thread.start()
     try:
-        assert runner.worker.subscribed.wait(10), "ingest did not subscribe"
+        assert runner.worker.subscription.subscribed.wait(10), "ingest did not subscribe"
         broker.stop()
         deadline = time.monotonic() + 10
-        while runner.worker.connected.is_set():
+        while runner.worker.subscription.connected.is_set():
             assert time.monotonic() < deadline, "the ingest did not see the broker go"
             time.sleep(0.05)
         time.sleep(OUTAGE_S)
         broker.start()
         back = time.monotonic()
-        assert runner.worker.subscribed.wait(CENTRAL_RECONNECT_MAX_S + 2), "ingest not back within its cap"
+        assert runner.worker.subscription.subscribed.wait(CENTRAL_RECONNECT_MAX_S + 2), "ingest not back within its cap"
         assert runner.worker.sight.since is not None  # and seeing: presence counts from now
         took = time.monotonic() - back
         assert took <= CENTRAL_RECONNECT_MAX_S + 1.0, took

@@ -71,7 +71,7 @@ def test_a_retained_flood_is_quarantined_and_cleared_and_the_birth_stays(
     runner = RunningWorker(config, database)
     runner.thread.start()
     try:
-        assert runner.worker.subscribed.wait(10), "ingest did not subscribe"
+        assert runner.worker.subscription.subscribed.wait(10), "ingest did not subscribe"
         # While it runs: the same on every other report channel, and one valid report retained.
         inventory_first(agent, database, AGENT, ["cam-1"])
         valid_topic, valid = f.wire(f.camera_status(AGENT, "cam-1", "ok"))
@@ -137,7 +137,7 @@ def test_frames_retained_on_the_live_tree_are_swept_quarantined_and_cleared(
         with database.session() as session:
             agents = set(session.scalars(select(QuarantinedMessage.agent_name)))
         assert agents == {AGENT}
-        sweep = runner.worker.live_sweep
+        sweep = runner.worker.subscription.live_sweep
         assert sweep is not None and sweep.sweeps >= 1
         # The sweep's subscription ended with it: a stream's frames have no subscriber again (PUBACK 0x10).
         assert agent.publish_and_wait(topics.live_frames(AGENT, "cam-1"), b"not retained").value == 0x10

@@ -154,10 +154,10 @@ def test_a_failed_publish_after_the_ack_is_logged_and_retried_next_round(
     def broken_callback(_result: BatchResult) -> None:
         raise RuntimeError("callback bug")
 
-    monkeypatch.setattr(worker.client, "publish", publish)
+    monkeypatch.setattr(worker.subscription.client, "publish", publish)
     monkeypatch.setattr(public, "mark_published", disk_full)
     worker.on_batch = broken_callback
-    worker.connected.set()
+    worker.subscription.connected.set()
     with caplog.at_level(logging.ERROR, logger="central.ingest.worker"):
         worker._write_and_ack(_batch(f.inventory(AGENT_PALEMBANG, ["cam-1"]),
                                      f.camera_status(AGENT_PALEMBANG, "cam-1", "offline")))  # must not raise
@@ -169,7 +169,7 @@ def test_a_failed_publish_after_the_ack_is_logged_and_retried_next_round(
     assert sent  # published, but not recorded as such: still pending
 
     monkeypatch.undo()  # the disk has room again
-    monkeypatch.setattr(worker.client, "publish", publish)
+    monkeypatch.setattr(worker.subscription.client, "publish", publish)
     worker.public.dirty_regencies = set()  # nothing else to do: only the retry should publish
     worker.public.next_summary = 0.0
     worker._periodic()
