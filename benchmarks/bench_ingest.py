@@ -462,8 +462,8 @@ def report(runs: list[dict[str, float]], cameras: int, repeat: int = 1, notes: s
         "row is its own run (fresh broker and database), the worker counts taking turns when repeated. The",
         "ingest's time runs from its first report",
         "received to the moment the last one was committed (polled every 50 ms). Ingest CPU is per report,",
-        "all worker processes together; peak RSS is theirs summed (a supervisor's too), most of it SQLite's",
-        "page cache (64 MiB per connection) and Python's arenas from the batches in flight.",
+        "all worker processes together; peak RSS is theirs summed (a supervisor's too), most of it Python's",
+        "arenas from the batches in flight and SQLite's page cache (8 MiB per writer connection).",
         "",
         f"| workers | bare paho counter, reports/s | ingest ({backend}), reports/s | of the limit | lost "
         "| ingest CPU per report | ingest peak RSS | broker CPU | load before |",
