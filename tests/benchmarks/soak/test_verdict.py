@@ -44,7 +44,7 @@ def test_the_same_rule_twice_within_one_incident_is_doubled_and_an_alert_elsewhe
               _alert("cam2", "camera_degraded", 500, 600)]
     audit = _audit(done, alerts)
     assert len(audit.doubled) == 1 and audit.exactly_once == 0
-    assert audit.unexplained == ["camera_degraded on agent-a/cam2"]
+    assert audit.unexplained == ["camera_degraded on agent-a/cam2 from 12:08:20"]
 
 
 def test_an_incident_without_an_alert_in_its_window_is_missed_and_an_open_one_not_cleared() -> None:
@@ -83,8 +83,26 @@ def test_alerts_on_every_agent_during_central_s_own_outage_are_unexplained_and_f
     done = [Done(Incident(100, Kind.BROKER_KILL, "", "", 30), 100, 130)]
     alerts = [_agent_alert(agent, 200, 260) for agent in ("agent-a", "agent-b", "agent-c")]
     audit = _audit(done, alerts)
-    assert sorted(audit.unexplained) == [f"agent_offline on agent-{x}" for x in "abc"]
+    assert sorted(audit.unexplained) == [f"agent_offline on agent-{x} from 12:03:20" for x in "abc"]
     assert audit.failed
+
+
+def test_an_alert_on_a_faulted_camera_outside_its_faults_is_unexplained() -> None:
+    # The PostgreSQL hour (seed 23): two cameras went low_fps in the warm-up, under a loaded machine;
+    # their scheduled faults came 24 and 43 minutes later, and subject-only matching let one pass.
+    done = [_done("cam1", 1500, 200)]
+    alerts = [_alert("cam1", "camera_degraded", 10, 300), _alert("cam1", "camera_degraded", 1570, 1710)]
+    audit = _audit(done, alerts)
+    assert audit.exactly_once == 1
+    assert audit.unexplained == ["camera_degraded on agent-a/cam1 from 12:00:10"]
+
+
+def test_a_camera_alert_under_its_agent_s_link_cut_is_explained_only_while_the_cut_can_cause_it() -> None:
+    done = [_agent_done(Kind.LINK_CUT, "agent-a", 100, 200)]
+    during = _alert("cam2", "camera_offline", 250, 400)
+    long_after = _alert("cam2", "camera_offline", 900, 1000)
+    audit = _audit(done, [during, long_after, _agent_alert("agent-a", 160, 320)])
+    assert audit.unexplained == ["camera_offline on agent-a/cam2 from 12:15:00"]
 
 
 def _samples(rss_of: Callable[[float], int], pid_of: Callable[[float], int | None]) -> list[Sample]:
