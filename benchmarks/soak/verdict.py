@@ -121,11 +121,16 @@ def audit_alerts(
     for alert in alerts:
         by_subject.setdefault(str(alert["subject_id"]), []).append(alert)
     detection = fire_after_s + 2 * interval_s
+    windows = _windows(done, camera_agent, wall, detection, offline_grace_s)
     for expectation in _expectations(done, camera_agent, fire_after_s, interval_s, offline_grace_s):
         opened = wall(expectation.began) - dt.timedelta(seconds=SCREEN_SLACK_S)
         closed = wall(expectation.ended) + dt.timedelta(seconds=expectation.delay + detection)
+        # An alert that began after a later incident on the subject began is that incident's: a camera's
+        # next fault may start within this one's detection time (seed 23: onvif_dead 84 s after a freeze).
+        later = [w.opened for w in windows if w.subject == expectation.subject and w.opened > opened]
         mine = [a for a in by_subject.get(expectation.subject, []) if str(a["rule"]).startswith(expectation.rule_prefix)
-                and opened <= dt.datetime.fromisoformat(str(a["started_at"])) <= closed]
+                and opened <= (started := dt.datetime.fromisoformat(str(a["started_at"]))) <= closed
+                and not any(begun <= started for begun in later)]
         rules = [str(a["rule"]) for a in mine]
         label = expectation.label
         if not expectation.must_alert:
@@ -141,7 +146,6 @@ def audit_alerts(
         else:
             audit.exactly_once += 1
         audit.not_cleared += [label for a in mine if a.get("resolved_at") is None]
-    windows = _windows(done, camera_agent, wall, detection, offline_grace_s)
     for subject, items in by_subject.items():
         for alert in items:
             started = dt.datetime.fromisoformat(str(alert["started_at"]))

@@ -87,6 +87,15 @@ def test_alerts_on_every_agent_during_central_s_own_outage_are_unexplained_and_f
     assert audit.failed
 
 
+def test_a_fault_begun_within_the_last_one_s_detection_time_owns_the_alert_it_raises() -> None:
+    # The SQLite hour (seed 23): onvif_dead began 84 s after a freeze ended on the same camera, and its
+    # alert 15 s later still fell in the freeze's window: counted twice there, as doubled.
+    done = [_done("cam1", 2006, 174), _done("cam1", 2264, 217)]
+    alerts = [_alert("cam1", "camera_degraded", 2068, 2225), _alert("cam1", "camera_degraded", 2279, 2456)]
+    audit = _audit(done, alerts)
+    assert (audit.expected, audit.exactly_once, audit.doubled, audit.missed, audit.unexplained) == (2, 2, [], [], [])
+
+
 def test_an_alert_on_a_faulted_camera_outside_its_faults_is_unexplained() -> None:
     # The PostgreSQL hour (seed 23): two cameras went low_fps in the warm-up, under a loaded machine;
     # their scheduled faults came 24 and 43 minutes later, and subject-only matching let one pass.
