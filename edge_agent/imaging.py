@@ -183,13 +183,22 @@ def judge(stats: FrameStats, change: float | None, limits: ThresholdSection, *, 
     return None
 
 
-def thumbnail(frame: Frame, max_width: int = 320, quality: int = 70) -> tuple[bytes, int, int]:
-    """A JPEG at most ``max_width`` wide (about 10 kB at 320x180)."""
+THUMBNAIL_WIDTH = 320
+
+
+def fit_width(frame: Frame, max_width: int = THUMBNAIL_WIDTH) -> Frame:
+    """The frame scaled down to at most ``max_width`` wide (as it is when narrower)."""
     height, width = frame.shape[:2]
-    if width > max_width:
-        height = max(1, round(height * max_width / width))
-        width = max_width
-        frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+    if width <= max_width:
+        return frame
+    size = (max_width, max(1, round(height * max_width / width)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def thumbnail(frame: Frame, max_width: int = THUMBNAIL_WIDTH, quality: int = 70) -> tuple[bytes, int, int]:
+    """A JPEG at most ``max_width`` wide (about 10 kB at 320x180)."""
+    frame = fit_width(frame, max_width)
+    height, width = frame.shape[:2]
     ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1])
     if not ok:
         raise ValueError("JPEG encoding failed")

@@ -12,7 +12,7 @@ from edge_agent.checks.snapshot import Analysed
 from shared.codec import thumbnail_meta
 from shared.messages import CameraThumbnail
 
-MAX_WIDTH = 320
+MAX_WIDTH = imaging.THUMBNAIL_WIDTH
 QUALITY = 70
 
 

@@ -238,3 +238,14 @@ def test_judge_takes_frozen_from_either_comparison(change: float | None, motion:
 def test_second_look_never_hides_the_cause_an_operator_acts_on() -> None:
     black = judge(stats_of(np.zeros((360, 640, 3), np.uint8)), None, LIMITS, still_for=2.0)
     assert black is not None and black.reason == "black"
+
+
+def test_the_analysed_snapshot_keeps_only_its_thumbnail_s_picture_and_the_same_thumbnail() -> None:
+    # The Analysed snapshot lives through the second look's wait, for every camera waiting at once:
+    # it keeps the picture at the thumbnail's width, and the thumbnail comes out byte for byte the same.
+    data = _jpeg(cv2.resize(scene(seed=7), (1920, 1080)), quality=85)
+    decoded = decode_jpeg(data)
+    analysed = analyse(data, None)
+    assert decoded is not None and analysed is not None
+    assert analysed.frame.shape[:2] == (180, 320) and decoded[0].shape[1] > 320
+    assert thumbnail(analysed.frame) == thumbnail(decoded[0])
