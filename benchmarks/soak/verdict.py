@@ -171,17 +171,24 @@ def _windows(done: Sequence[Done], camera_agent: Mapping[str, str], wall: Callab
              detection: float, grace_s: float) -> list[_Window]:  # fmt: skip
     result = []
     for record in done:
-        incident = record.incident
-        ended = record.ended if record.ended is not None else record.began + incident.lasts_s
-        if incident.kind is Kind.CAMERA:
-            subject, delay = f"{camera_agent[incident.target]}/{incident.target}", 0.0
-        elif incident.kind in AGENT_LOCAL:
-            subject, delay = incident.target, grace_s if incident.kind is Kind.LINK_CUT else 0.0
-        else:
-            continue  # central's own outages touch no field subject
-        opened = wall(record.began) - dt.timedelta(seconds=SCREEN_SLACK_S)
-        result.append(_Window(subject, opened, wall(ended) + dt.timedelta(seconds=delay + detection)))
+        reach = _reach(record, camera_agent, grace_s)
+        if reach is not None:  # central's own outages touch no field subject
+            subject, delay, ended = reach
+            opened = wall(record.began) - dt.timedelta(seconds=SCREEN_SLACK_S)
+            result.append(_Window(subject, opened, wall(ended) + dt.timedelta(seconds=delay + detection)))
     return result
+
+
+def _reach(record: Done, camera_agent: Mapping[str, str], grace_s: float) -> tuple[str, float, float] | None:
+    """(subject, delay until central may call it bad, end) of a camera's or an agent's incident; None for
+    central's own. A cut agent is called offline only after the grace; a stopping agent says so at once."""
+    incident = record.incident
+    ended = record.ended if record.ended is not None else record.began + incident.lasts_s
+    if incident.kind is Kind.CAMERA:
+        return f"{camera_agent[incident.target]}/{incident.target}", 0.0, ended
+    if incident.kind in AGENT_LOCAL:
+        return incident.target, grace_s if incident.kind is Kind.LINK_CUT else 0.0, ended
+    return None
 
 
 def _expectations(
@@ -192,15 +199,12 @@ def _expectations(
     result = []
     for record in done:
         incident = record.incident
-        ended = record.ended if record.ended is not None else record.began + incident.lasts_s
-        label = f"{incident.fault or incident.kind.value} on {incident.target} at {incident.at_s:.0f} s"
-        if incident.kind is Kind.CAMERA and incident.fault in CAMERA_FAULTS:
-            subject, prefix, delay = f"{camera_agent[incident.target]}/{incident.target}", "camera", 0.0
-        elif incident.kind in (Kind.LINK_CUT, Kind.AGENT_RESTART):
-            subject, prefix = incident.target, "agent_offline"
-            delay = grace_s if incident.kind is Kind.LINK_CUT else 0.0
-        else:
+        reach = _reach(record, camera_agent, grace_s)
+        if reach is None or (incident.kind is Kind.CAMERA and incident.fault not in CAMERA_FAULTS):
             continue
+        subject, delay, ended = reach
+        prefix = "camera" if incident.kind is Kind.CAMERA else "agent_offline"
+        label = f"{incident.fault or incident.kind.value} on {incident.target} at {incident.at_s:.0f} s"
         if incident.lasts_s >= delay + fire_after_s + 2 * interval_s:
             result.append(_Expectation(label, subject, prefix, record.began, ended, delay, must_alert=True))
         elif incident.lasts_s < delay + fire_after_s - interval_s and prefix == "agent_offline":
