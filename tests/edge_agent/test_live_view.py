@@ -20,6 +20,8 @@ import pytest
 
 from edge_agent import live_view
 from edge_agent.agent import Agent
+from edge_agent.checks.base import CameraTarget
+from edge_agent.config import LiveSection
 from edge_agent.onvif_replies import MediaProfile
 from shared import topics
 from shared.codec import Decoded, decode, encode
@@ -56,6 +58,24 @@ def _frames(client: BrokerClient, until: float, arrivals: list[float] | None = N
         if decoded.message.state is not LiveState.FRAME or decoded.message.still:
             break  # a stream's end, or a still (one message, never a stream)
     return got
+
+
+async def _checked(agent: Agent, camera_id: str) -> None:
+    """Check the camera now, so its reason is its checks' (its first check may come any time within the
+    interval: the scheduler spreads them)."""
+    await agent.scheduler.run_once(camera_id)
+    assert agent.live.reason(camera_id) == "unreachable"
+
+
+@pytest.mark.parametrize(("checks_reason", "sent"), [("", "rtsp_no_frames"), ("ok", "rtsp_no_frames"),
+                                                     ("unreachable", "unreachable")])
+def test_a_failed_still_names_the_cameras_own_fault_before_the_streams(checks_reason: str, sent: str) -> None:
+    """The operator is told why the camera is bad (its checks' reason, e.g. powered off) rather than what
+    the stream did, which says less; before any check, or when the checks found it fine, the stream's."""
+    dead = CameraTarget(camera_id="dead", host="127.0.0.1", port=9, onvif=False, rtsp_url="rtsp://127.0.0.1:9/s")
+    view = live_view.LiveView("agent-x", LiveSection(), lambda camera_id: (dead, None), lambda camera_id: checks_reason,
+                              lambda topic, payload: True, 2000, 2000)
+    assert view._still("dead") == (sent, "the stream did not open")
 
 
 def test_live_view_leases_frames_budget_and_failures(
@@ -113,6 +133,7 @@ def test_live_view_leases_frames_budget_and_failures(
             assert tail and tail[-1][0].state is LiveState.ENDED and tail[-1][0].reason == "viewer_left"
             assert agent.live.running == []
 
+            await _checked(agent, "dead")
             failing = time.monotonic()
             send(CommandName.LIVE_START, "dead", "viewer-c")
             failed = await asyncio.to_thread(_frames, central, time.monotonic() + 15)
@@ -128,7 +149,7 @@ def test_live_view_leases_frames_budget_and_failures(
         assert image is not None and image.shape[1] == 320 == shared[-1][0].width
         assert {f.profile for f, _ in first + shared if f.state is LiveState.FRAME} == {StreamProfile.RTSP_URL}
         assert tail[-1][0].profile is None  # an end names no stream
-        assert [f.state for f, _ in failed] == [LiveState.FAILED] and failed[0][0].reason == "rtsp_no_frames"
+        assert [f.state for f, _ in failed] == [LiveState.FAILED] and failed[0][0].reason == "unreachable"
         assert failed_after < 10
         assert [(f.state, f.reason) for f, _ in unknown] == [(LiveState.FAILED, "unknown_camera")]
 
@@ -178,6 +199,7 @@ def test_snapshot_now_sends_one_full_size_still_that_fits_or_says_why(
             # ... and one that fits at no quality is refused with a reason.
             monkeypatch.setattr(live_view, "MAX_STILL_BYTES", 1000)
             too_large = await asyncio.to_thread(still, "gate")
+            await _checked(agent, "dead")
             dead = await asyncio.to_thread(still, "dead")
             assert agent.live.running == []
             return [full, smaller, too_large, dead]
@@ -190,7 +212,7 @@ def test_snapshot_now_sends_one_full_size_still_that_fits_or_says_why(
     assert image.shape[:2] == (360, 640) and (full[0][0].width, full[0][0].height) == (640, 360)  # not 320 px
     assert smaller[0][0].state is LiveState.FRAME and smaller[0][0].size_bytes <= full[0][0].size_bytes * 0.8
     assert [(f.state, f.reason) for f, _ in too_large] == [(LiveState.FAILED, "still_too_large")]
-    assert [(f.state, f.reason) for f, _ in dead] == [(LiveState.FAILED, "rtsp_no_frames")]
+    assert [(f.state, f.reason) for f, _ in dead] == [(LiveState.FAILED, "unreachable")]
 
 
 def test_live_view_reads_the_onvif_sub_stream_nearest_its_width(
