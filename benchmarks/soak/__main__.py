@@ -1,4 +1,4 @@
-"""`python -m benchmarks.soak --duration 1800`: run the soak and print (and with --write, record) its figures."""
+"""`python -m benchmarks.soak --duration 3600`: run the soak and print (and with --write, record) its figures."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def _kinds(text: str) -> tuple[chaos.Kind, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__)
-    parser.add_argument("--duration", type=float, default=1800, help="seconds of chaos (default %(default)s)")
+    parser.add_argument("--duration", type=float, default=3600,
+                        help="seconds of chaos (default %(default)s; memory is judged on the half hour after the "
+                             "last upheaval's warm-up, so a shorter run cannot judge it)")
     parser.add_argument("--seed", type=int, default=1, help="the chaos schedule's seed: the same seed, the same run")
     parser.add_argument("--regencies", type=int, default=17, help="the first N regencies (default %(default)s)")
     parser.add_argument("--cameras", type=int, default=20, help="cameras per regency (default %(default)s)")

@@ -53,6 +53,8 @@ SCREEN_MARGIN_S = 5.0
 # leak. So the first round plays them before the ingest kill, and later rounds keep them (and the
 # kill) out of the last ``Pacing.memory_judged_s`` of the run.
 UPHEAVALS = frozenset({Kind.BROKER_KILL, Kind.BROKER_RESTART, Kind.AGENT_RESTART, Kind.DISK_FULL})
+# What leaves a high-water mark: the upheavals and the ingest kill they are played before.
+HIGH_WATER_MARKS = UPHEAVALS | {Kind.INGEST_KILL}
 
 # Kinds that reach one agent (``Incident.target``) only: other agents' cameras are measured meanwhile.
 AGENT_LOCAL = frozenset({Kind.LINK_CUT, Kind.AGENT_RESTART})
@@ -186,7 +188,7 @@ def _infrastructure(
         if t + lasts > end:
             return incidents
         position += 1
-        if (kind in UPHEAVALS or kind is Kind.INGEST_KILL) and t + lasts > end - pacing.memory_judged_s:
+        if kind in HIGH_WATER_MARKS and t + lasts > end - pacing.memory_judged_s:
             continue
         incidents.append(_incident(rng, round(t, 1), kind, lasts, agents))
         t += lasts + pacing.settle_s + full_room

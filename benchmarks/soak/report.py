@@ -40,7 +40,7 @@ def markdown(result: SoakResult, command: str) -> str:
         f"{len(alerts.get('doubled', []))}, not cleared {len(alerts.get('not_cleared', []))}, for incidents too "
         f"short to alert {len(alerts.get('spurious', []))}; unexplained alerts "
         f"{_by_rule(alerts.get('unexplained', []))} ({alerts.get('total', 0)} alerts in all).",
-        f"- **Memory** at the end (MB): {f.get('rss_mb_end')}; growth after warm-up (%/h): "
+        f"- **Memory** at the end (MB): {f.get('rss_mb_end')}; growth (%/h) from {_judged(f)}: "
         f"{f.get('rss_growth_pct_per_hour')}.",
         f"- **CPU** (cores, mean): {f.get('cpu_cores')}.",
         _database(f.get("database", {})),
@@ -49,6 +49,13 @@ def markdown(result: SoakResult, command: str) -> str:
         f"Verdict: {'all goals met' if result.passed else 'NOT met: ' + '; '.join(result.problems)}.",
     ]
     return "\n".join(lines)
+
+
+def _judged(f: dict[str, object]) -> str:
+    judged = f.get("memory_judged_s")
+    if not isinstance(judged, list):
+        return "warm-up"
+    return f"{judged[0]} to {judged[1]} s, the warm-up after the last upheaval"
 
 
 def _ppm(cell: dict[str, object]) -> str:

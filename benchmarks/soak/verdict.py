@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from benchmarks.soak.actions import Done
-from benchmarks.soak.chaos import AGENT_LOCAL, CAMERA_FAULTS, Kind
+from benchmarks.soak.chaos import AGENT_LOCAL, CAMERA_FAULTS, HIGH_WATER_MARKS, Kind
 from benchmarks.soak.watch import Observation, Sample
 
 GROWTH_LIMIT_PCT_PER_HOUR = 5.0
@@ -210,6 +210,22 @@ def _expectations(
         elif incident.lasts_s < delay + fire_after_s - interval_s and prefix == "agent_offline":
             result.append(_Expectation(label, subject, prefix, record.began, ended, delay, must_alert=False))
     return result
+
+
+def memory_judged_from(done: Sequence[Done], start: float, warmup_s: float) -> float:
+    """When the memory rule starts to judge: ``warmup_s`` after the chaos's ``start`` and after the end of
+    the run's last upheaval (``HIGH_WATER_MARKS``).
+
+    An upheaval leaves a backlog that each process on the report path takes in at once, and each keeps
+    that high-water mark for good (the allocator does not give it back; ``malloc_trim`` did not help): the
+    broker queues the ingest's session while the ingest is down, the ingest then writes its first large
+    batches. Seen in the SQLite hour of 2026-12-08: the broker stepped from 11.6 to 13.1 MB in the 40 s the
+    ingest was down and held 13.1 MB for the last 29 minutes; a trend fitted over both sides of that step
+    read +12%/h. A leak grows in the quiet stretch the planner keeps free of upheavals
+    (``Pacing.memory_judged_s``), and that is where it is looked for.
+    """
+    ends = [record.ended for record in done if record.incident.kind in HIGH_WATER_MARKS and record.ended is not None]
+    return max([start, *ends]) + warmup_s
 
 
 def growth_pct_per_hour(samples: Sequence[Sample], after: float, warmup_s: float = 0.0) -> dict[str, float]:

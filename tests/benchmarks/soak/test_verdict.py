@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from benchmarks.soak.actions import Done
 from benchmarks.soak.chaos import Incident, Kind
-from benchmarks.soak.verdict import AlertAudit, audit_alerts, growth_pct_per_hour
+from benchmarks.soak.verdict import AlertAudit, audit_alerts, growth_pct_per_hour, memory_judged_from
 from benchmarks.soak.watch import Sample
 
 T0 = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
@@ -136,3 +136,24 @@ def test_memory_growth_is_judged_after_warm_up_and_after_a_restart_refills_its_c
     leaking = growth_pct_per_hour(_samples(lambda at: 100_000_000 + int(at * 10_000), lambda at: 1), 450, 450)
     assert leaking["ingest"] > 5.0
     assert "ingest" not in growth_pct_per_hour(_samples(refilling, lambda at: 1 if at < 1700 else 2), 450, 450)
+
+
+def test_memory_is_judged_after_the_last_upheavals_high_water_mark_not_across_it() -> None:
+    """The broker of the SQLite hour (2026-12-08): one step while the ingest was down, flat after it."""
+    done = [_agent_done(Kind.BROKER_KILL, "", 100, 50), _agent_done(Kind.INGEST_KILL, "", 600, 40),
+            _agent_done(Kind.LINK_CUT, "agent-a", 1000, 200), _agent_done(Kind.WEB_WORKER_KILL, "", 1100, 0)]
+    judged_from = memory_judged_from(done, start=0, warmup_s=300)
+    assert judged_from == 940  # the ingest kill's end + warm-up; a link cut or a web worker leaves no mark
+    assert memory_judged_from([], start=0, warmup_s=300) == 300
+
+    def stepped(at: float) -> int:
+        return 11_600_000 if at < 600 else 13_100_000
+
+    stepped_across = growth_pct_per_hour(_samples(stepped, lambda at: 1), after=300)
+    assert stepped_across["ingest"] > 5.0  # what the rule said before: +12%/h of a flat process
+    assert growth_pct_per_hour(_samples(stepped, lambda at: 1), after=judged_from)["ingest"] == 0.0
+
+    def leaking_after(at: float) -> int:
+        return stepped(at) + int(max(0.0, at - 600) * 400)  # +1.44 MB/h on 13 MB: 11%/h
+
+    assert growth_pct_per_hour(_samples(leaking_after, lambda at: 1), after=judged_from)["ingest"] > 5.0
