@@ -119,6 +119,8 @@ class CameraChecker:
         checked_at = utc_now()
         async with self.resources.check_slots:
             outcomes = await run_checks(ctx)
+        # Before the second look's wait, so that no waiting camera holds its picture through it.
+        rendered = await self._thumbnail(ctx, forced=thumbnail)
         if second_look.wanted(ctx):
             # Outside the check slot: the wait costs this camera's cycle seconds, not the fleet's slots.
             first_at = time.monotonic()
@@ -141,16 +143,22 @@ class CameraChecker:
             outcomes = [fresh if o.check == fresh.check else o for o in outcomes]
         decision = decide(outcomes, runtime.consecutive_failures, schedule.offline_after)
         runtime.consecutive_failures = decision.consecutive_failures
-        result = CycleResult(target, decision, outcomes, checked_at)
+        return CycleResult(target, decision, outcomes, checked_at, thumbnail=rendered)
+
+    async def _thumbnail(self, ctx: CheckContext, *, forced: bool) -> tuple[bytes, int, int] | None:
+        """The snapshot's thumbnail when one is due (``forced``, a meaningful change, or its time); either
+        way the snapshot keeps no picture after this (the second look compares the JPEG and grey only)."""
         analysed = ctx.artifacts.snapshot
-        if analysed is not None and thumbnails.thumbnail_due(
-            runtime, analysed, change_threshold=self.config.thresholds.thumbnail_change,
-            every_s=schedule.thumbnail_every_s, forced=thumbnail,
-        ):
-            loop = asyncio.get_running_loop()
-            result.thumbnail = await loop.run_in_executor(self.resources.executor, thumbnails.render, analysed)
-            thumbnails.mark_sent(runtime, analysed)
-        return result
+        if analysed is None:
+            return None
+        ctx.artifacts.snapshot = analysed.without_picture()
+        if not thumbnails.thumbnail_due(ctx.runtime, analysed, change_threshold=self.config.thresholds.thumbnail_change,
+                                        every_s=self.config.schedule.thumbnail_every_s, forced=forced):
+            return None
+        loop = asyncio.get_running_loop()
+        rendered = await loop.run_in_executor(self.resources.executor, thumbnails.render, analysed)
+        thumbnails.mark_sent(ctx.runtime, analysed)
+        return rendered
 
 
 Reporter = Callable[[CycleResult], None]

@@ -27,6 +27,8 @@ def thumbnail_due(runtime: CameraRuntime, analysed: Analysed, *, change_threshol
 
 def render(analysed: Analysed) -> tuple[bytes, int, int]:
     """Blocking (run in the thread pool): the JPEG at most MAX_WIDTH wide."""
+    if analysed.frame is None:
+        raise ValueError("the snapshot's picture was already let go: the thumbnail comes before the second look")
     return imaging.thumbnail(analysed.frame, MAX_WIDTH, QUALITY)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -22,11 +22,11 @@ _FAILING_IMAGE_REASONS = frozenset({"black", "covered", "frozen"})
 
 @dataclass(frozen=True, slots=True)
 class Analysed:
-    # The picture for the thumbnail, already at its width: the decoded frame (480x270, 389 kB, for a
-    # 1080p snapshot) would otherwise live through the second look's wait, for every camera waiting at
-    # once. What each waiting camera holds is the agent's largest memory cost at scale (bench_agent,
-    # 1,000 simulated 640x360 cameras: 463 MB RSS with the second look, 211 MB without).
-    frame: np.ndarray
+    # The picture for the thumbnail, already at its width (320x180, 173 kB), and None once the cycle
+    # has made its thumbnail or decided it needs none (scheduler.CameraChecker.cycle): what each camera
+    # holds through the second look's wait, every waiting camera at once, is the agent's largest memory
+    # at scale (bench_agent, 1,000 cameras; docs/performance.md).
+    frame: np.ndarray | None
     size: tuple[int, int]
     stats: imaging.FrameStats
     signature: np.ndarray
@@ -36,6 +36,9 @@ class Analysed:
     # (320 px wide, ~57 kB); both live only for the cycle, in CheckContext.artifacts.
     jpeg: bytes = b""
     gray: np.ndarray | None = None
+
+    def without_picture(self) -> Analysed:
+        return replace(self, frame=None)
 
 
 def analyse(jpeg: bytes, previous: np.ndarray | None) -> Analysed | None:

@@ -6,10 +6,14 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
-from edge_agent.checks.base import CameraTarget
+from edge_agent.checks import second_look
+from edge_agent.checks.base import CameraTarget, CheckContext
 from edge_agent.checks.second_look import Trust, verdict
+from edge_agent.checks.snapshot import Analysed
 from edge_agent.config import AgentConfig
 from edge_agent.scheduler import CameraChecker, CycleResult, close_resources, make_resources
 from shared.messages import CameraState, CheckOutcome, Outcome
@@ -153,3 +157,36 @@ def test_a_camera_serving_a_cached_snapshot_is_frozen_at_most_once_then_judged_a
 def test_the_second_look_s_verdict_table(same: bool, trust: Trust, froze_last: bool,
                                          expected: tuple[bool, Trust]) -> None:
     assert verdict(same, trust, froze_last) == expected
+
+
+def test_no_camera_holds_its_picture_through_the_wait(
+    fleet: FleetClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thumbnail is made (or found not due) before the wait, and the picture let go: at 1,000 cameras
+    every waiting camera's picture at once was the agent's largest memory (docs/performance.md)."""
+    config = _config(tmp_path)
+    held: list[Analysed | None] = []
+    look_again = second_look.look_again
+
+    async def looking(ctx: CheckContext, first_at: float) -> CheckOutcome | None:
+        held.append(ctx.artifacts.snapshot)  # what the camera held through the wait
+        return await look_again(ctx, first_at)
+
+    monkeypatch.setattr(second_look, "look_again", looking)
+
+    async def main() -> list[CycleResult]:
+        resources = make_resources(config)
+        checker = CameraChecker(config, resources)
+        try:
+            return [await checker.cycle(_target(fleet, LIVE[0]), thumbnail=forced) for forced in (True, False)]
+        finally:
+            await checker.close()
+            await close_resources(resources)
+
+    results = asyncio.run(main())
+    assert len(held) == 2 and all(s is not None and s.frame is None and s.gray is not None and s.jpeg for s in held)
+    assert results[0].thumbnail is not None
+    jpeg, width, height = results[0].thumbnail
+    picture = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None and picture.shape[:2] == (height, width) == (180, 320)
+    assert all(_image(result).reason == "ok" for result in results)
