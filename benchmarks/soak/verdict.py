@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from benchmarks.soak.actions import Done
 from benchmarks.soak.chaos import AGENT_LOCAL, CAMERA_FAULTS, HIGH_WATER_MARKS, Kind
@@ -19,6 +20,7 @@ from benchmarks.soak.watch import Observation, Sample
 
 GROWTH_LIMIT_PCT_PER_HOUR = 5.0
 SCREEN_SLACK_S = 5.0
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -42,13 +44,16 @@ def latencies(
         if incident.kind is not Kind.CAMERA or record.error:
             continue
         camera, fault = incident.target, incident.fault
-        down = _first(o.at for o in api if o.camera_id == camera and o.at >= record.began and o.status != "ok")
-        if down is None or (record.ended is not None and down > record.ended + 60):
+        seen = _first(o for o in api if o.camera_id == camera and o.at >= record.began and o.status != "ok")
+        if seen is None or (record.ended is not None and seen.at > record.ended + 60):
             result.never_seen.append(f"{fault} on {camera} at {incident.at_s:.0f} s")
             continue
+        down = seen.at
         result.api_down.setdefault(fault, []).append(down - record.began)
         result.each.append({"fault": fault, "camera": camera, "at_s": incident.at_s,
-                            "api_down_s": round(down - record.began, 1)})
+                            "api_down_s": round(down - record.began, 1), "reason": seen.reason,
+                            # the agent's check that found it, after the injection (the rest is the way to the screen)
+                            "checked_s": None if seen.checked_at is None else round(seen.checked_at - record.began, 1)})
         pk = pk_of.get(camera)
         live_down = _first(at for at, cam, state in live if cam == pk and at >= record.began and state != "ok")
         if live_down is not None:
@@ -60,8 +65,8 @@ def latencies(
     return result
 
 
-def _first(values: object) -> float | None:
-    return next(iter(values), None)  # type: ignore[call-overload]
+def _first(values: Iterable[T]) -> T | None:
+    return next(iter(values), None)
 
 
 def percentiles(values: Sequence[float]) -> tuple[float, float, float]:

@@ -8,6 +8,7 @@ afterwards. Times are ``time.monotonic()`` seconds, comparable with the chaos ac
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import re
 import sqlite3
@@ -61,6 +62,19 @@ class Observation:
     at: float
     camera_id: str
     status: str
+    reason: str = ""
+    # When the agent checked (its status's timestamp, on this clock): splits a slow failure-to-screen
+    # into the agent's detection and the way to the screen.
+    checked_at: float | None = None
+
+
+def _on_this_clock(stamp: str | None, now: float, wall: dt.datetime) -> float | None:
+    """An API timestamp (UTC, with or without its zone) as a ``time.monotonic()`` reading."""
+    if not stamp:
+        return None
+    when = dt.datetime.fromisoformat(stamp)
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return now - (wall - when).total_seconds()
 
 
 class ApiWatcher(Watcher):
@@ -86,13 +100,14 @@ class ApiWatcher(Watcher):
                 self.failed_polls += 1
                 return
             page = response.json()
-            now = time.monotonic()
+            now, wall = time.monotonic(), dt.datetime.now(dt.UTC)
             for item in page["items"]:
                 camera_id, status = item["camera_id"], item["status"]
                 self.pk_of[camera_id] = item["id"]
                 if self.current.get(camera_id) != status:
                     self.current[camera_id] = status
-                    self.changes.append(Observation(now, camera_id, status))
+                    self.changes.append(Observation(now, camera_id, status, item.get("reason", ""),
+                                                    _on_this_clock(item.get("last_check_at"), now, wall)))
             seen += len(page["items"])
             offset += 500
             if seen >= page["total"] or not page["items"]:
