@@ -39,7 +39,8 @@ def markdown(result: SoakResult, command: str) -> str:
         f"{alerts.get('exactly_once', 0)} alerted exactly once, missed {len(alerts.get('missed', []))}, doubled "
         f"{len(alerts.get('doubled', []))}, not cleared {len(alerts.get('not_cleared', []))}, for incidents too "
         f"short to alert {len(alerts.get('spurious', []))}; unexplained alerts "
-        f"{_by_rule(alerts.get('unexplained', []))} ({alerts.get('total', 0)} alerts in all).",
+        f"{_by_rule(alerts.get('unexplained', []))} ({alerts.get('total', 0)} alerts in all; begun and cleared in the "
+        f"warm-up, not judged: {_by_rule(alerts.get('warm_up', []))}).",
         f"- **Memory** at the end (MB): {f.get('rss_mb_end')}; growth (%/h) from {_judged(f)}: "
         f"{f.get('rss_growth_pct_per_hour')}.",
         f"- **CPU** (cores, mean): {f.get('cpu_cores')}.",

@@ -113,6 +113,14 @@ class ApiWatcher(Watcher):
             if seen >= page["total"] or not page["items"]:
                 return
 
+    def open_alerts(self) -> int:
+        """How many alerts are open now (0 when the API does not answer: the caller polls again)."""
+        try:
+            response = self._client.get("/api/v1/alerts", params={"status": "firing", "limit": 1})
+        except httpx.HTTPError:
+            return 1
+        return int(response.json()["total"]) if response.status_code == 200 else 1
+
     def alerts(self) -> list[dict[str, object]]:
         items: list[dict[str, object]] = []
         offset = 0

@@ -11,7 +11,7 @@ from benchmarks.soak.verdict import AlertAudit, audit_alerts, growth_pct_per_hou
 from benchmarks.soak.watch import Sample
 
 T0 = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
-CAMERA_AGENT = {"cam1": "agent-a", "cam2": "agent-a"}
+CAMERA_AGENT = {"cam1": "agent-a", "cam2": "agent-a", "cam3": "agent-a"}
 
 
 def _wall(at: float) -> dt.datetime:
@@ -157,3 +157,16 @@ def test_memory_is_judged_after_the_last_upheavals_high_water_mark_not_across_it
         return stepped(at) + int(max(0.0, at - 600) * 400)  # +1.44 MB/h on 13 MB: 11%/h
 
     assert growth_pct_per_hour(_samples(leaking_after, lambda at: 1), after=judged_from)["ingest"] > 5.0
+
+
+def test_an_alert_begun_and_cleared_in_the_warm_up_is_listed_not_judged() -> None:
+    """The SQLite hour of 2026-12-08: seven low_fps from the agents' first decodes, all at once."""
+    done = [_done("cam1", 100, 300)]
+    warm = _alert("cam2", "camera_degraded", -400, -100)
+    open_at_start = _alert("cam3", "camera_degraded", -400, 50)
+    audit = audit_alerts(done, [_alert("cam1", "camera_degraded", 130, 420), warm, open_at_start], CAMERA_AGENT,
+                         fire_after_s=60, interval_s=20, wall=_wall, chaos_began=_wall(0))
+    assert audit.warm_up == [f"camera_degraded on agent-a/cam2 from {_wall(-400):%H:%M:%S}"]
+    assert audit.unexplained == [f"camera_degraded on agent-a/cam3 from {_wall(-400):%H:%M:%S}"]  # still open
+    assert audit.exactly_once == 1 and not audit.missed
+    assert audit_alerts(done, [warm], CAMERA_AGENT, 60, 20, _wall).unexplained  # without a chaos start: judged
