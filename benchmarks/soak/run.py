@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from benchmarks.bench_ingest import _postgres_database
 from benchmarks.soak import chaos
-from benchmarks.soak.actions import Chaos
+from benchmarks.soak.actions import Chaos, Done
 from benchmarks.soak.stack import SoakStack, World, central_disk_mb, release_central_disk, wait_for
 from benchmarks.soak.verdict import (
     GROWTH_LIMIT_PCT_PER_HOUR,
@@ -113,6 +113,36 @@ def _run(options: SoakOptions, world: World, state: Path, supervisor: Supervisor
             link.close()
 
 
+def _warm_up(api: ApiWatcher, total: int, say: Callable[[str], None]) -> None:
+    say(f"soak: warming up until all {total} cameras have reported")
+    wait_for(lambda: sum(1 for s in api.current.values() if s not in ("unknown",)) >= total, 600, "report from every camera")
+    # "All ok" before the first fault: a camera the warm-up left degraded (a low_fps from the agents' first
+    # decodes, all at once) stays so until its next decode, and its alert would be read against the chaos.
+    say("soak: waiting until every camera is ok and no alert is firing")
+    wait_for(lambda: all(s == "ok" for s in api.current.values()) and not api.open_alerts(), WARM_UP_SETTLE_S,
+             "moment with every camera ok and no alert firing")
+
+
+def _judge_memory(result: SoakResult, samples: Sequence[Sample], done: Sequence[Done], t0: float, ran_s: float,
+                  duration_s: float) -> None:
+    """Memory and CPU figures; the growth rule only on a run long enough to hold a quiet stretch."""
+    warmup_s = min(600.0, duration_s / 4)
+    judged_from = memory_judged_from(done, t0, warmup_s)
+    growth = growth_pct_per_hour(samples, judged_from, warmup_s)
+    result.figures["memory_judged_s"] = [round(judged_from - t0), round(ran_s)]
+    result.figures["rss_mb_end"] = {g: round(b / 2**20) for g, b in samples[-1].rss.items()} if samples else {}
+    result.figures["rss_growth_pct_per_hour"] = {g: round(v, 1) for g, v in growth.items()}
+    result.figures["cpu_cores"] = {g: round(v, 2) for g, v in cpu_share(samples).items()}
+    if duration_s < 1800:
+        return
+    grown = {g: v for g, v in growth.items() if v > GROWTH_LIMIT_PCT_PER_HOUR and g not in HARNESS}
+    if grown:
+        result.problems.append(f"memory grows more than 5%/h: {grown}")
+    if t0 + ran_s - judged_from < MEMORY_JUDGED_AT_LEAST_S:
+        result.problems.append(f"memory not judged: {max(0.0, t0 + ran_s - judged_from):.0f} s of the run came "
+                               f"after the last upheaval's warm-up, under {MEMORY_JUDGED_AT_LEAST_S:.0f} s")
+
+
 def _start_tap(soak: SoakStack) -> Tap:
     clients = soak.pki / "clients"
     name = soak.tap_identity
@@ -147,14 +177,7 @@ def _play(options: SoakOptions, world: World, state: Path, supervisor: Superviso
     for watcher in (api, live, processes, outboxes):
         watcher.start()
 
-    total = sum(len(ids) for ids in cameras.values())
-    say(f"soak: warming up until all {total} cameras have reported")
-    wait_for(lambda: sum(1 for s in api.current.values() if s not in ("unknown",)) >= total, 600, "report from every camera")
-    # "All ok" before the first fault: a camera the warm-up left degraded (a low_fps from the agents' first
-    # decodes, all at once) stays so until its next decode, and its alert would be read against the chaos.
-    say("soak: waiting until every camera is ok and no alert is firing")
-    wait_for(lambda: all(s == "ok" for s in api.current.values()) and not api.open_alerts(), WARM_UP_SETTLE_S,
-             "moment with every camera ok and no alert firing")
+    _warm_up(api, sum(len(ids) for ids in cameras.values()), say)
     database_before = _table_bytes(database_url)
     t0 = time.monotonic()
     t0_wall = dt.datetime.now(dt.UTC)
@@ -183,21 +206,8 @@ def _play(options: SoakOptions, world: World, state: Path, supervisor: Superviso
         result.problems.append(f"alerts: {len(audit.missed)} missed, {len(audit.doubled)} doubled, "
                                f"{len(audit.not_cleared)} not cleared, {len(audit.spurious)} for incidents too short "
                                f"to alert, {len(audit.unexplained)} unexplained")  # fmt: skip
-    warmup_s = min(600.0, options.duration_s / 4)
-    judged_from = memory_judged_from(actions.done, t0, warmup_s)
-    growth = growth_pct_per_hour(processes.samples, judged_from, warmup_s)
-    result.figures["memory_judged_s"] = [round(judged_from - t0), round(ran_s)]
     _write_rss_series(state / "rss.csv", processes.samples, t0)
-    result.figures["rss_mb_end"] = {g: round(b / 2**20) for g, b in processes.samples[-1].rss.items()} if processes.samples else {}
-    result.figures["rss_growth_pct_per_hour"] = {g: round(v, 1) for g, v in growth.items()}
-    result.figures["cpu_cores"] = {g: round(v, 2) for g, v in cpu_share(processes.samples).items()}
-    if options.duration_s >= 1800:
-        grown = {g: v for g, v in growth.items() if v > GROWTH_LIMIT_PCT_PER_HOUR and g not in HARNESS}
-        if grown:
-            result.problems.append(f"memory grows more than 5%/h: {grown}")
-        if t0 + ran_s - judged_from < MEMORY_JUDGED_AT_LEAST_S:
-            result.problems.append(f"memory not judged: {max(0.0, t0 + ran_s - judged_from):.0f} s of the run came "
-                                   f"after the last upheaval's warm-up, under {MEMORY_JUDGED_AT_LEAST_S:.0f} s")
+    _judge_memory(result, processes.samples, actions.done, t0, ran_s, options.duration_s)
     result.figures["database"] = _database_growth(database_before, _table_bytes(database_url), ran_s)
     result.figures["outbox_peak_during_cuts"] = outboxes.peak
     result.figures["incident_errors"] = [f"{d.incident.kind} {d.incident.target}: {d.error}" for d in actions.done if d.error]
